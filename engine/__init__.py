@@ -1,0 +1,1 @@
+"""The engine: pure numpy models, layers, optimisers, data loading and the trace."""

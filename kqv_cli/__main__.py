@@ -1,0 +1,3 @@
+from kqv_cli.main import run
+
+run()

@@ -1,0 +1,79 @@
+"""The typer application and its command groups.
+
+Every command module imports the group it belongs to from here and adds itself with the
+usual decorator (``@train_app.command("digits")``). Commands made through :class:`KqvTyper`
+turn a :class:`~engine.errors.KqvError` or a Ctrl-C into one line on stderr and exit code 2,
+so no user ever sees a traceback for their own input.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import typer
+from rich.console import Console
+
+from engine.errors import KqvError
+
+EXIT_USER_ERROR = 2
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit(2) to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(EXIT_USER_ERROR)
+
+
+def friendly_errors(func):
+    """Wrap a command so user errors and Ctrl-C end in one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KqvError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted (Ctrl-C); nothing was written") from None
+
+    return wrapper
+
+
+class KqvTyper(typer.Typer):
+    """A Typer whose commands all go through :func:`friendly_errors`."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(func):
+            register(friendly_errors(func))
+            return func
+
+        return decorator
+
+
+def _new_group(help_text: str) -> KqvTyper:
+    return KqvTyper(help=help_text, no_args_is_help=True, rich_markup_mode="rich")
+
+
+app = KqvTyper(
+    help="kqv: learn how neural networks and transformers work by watching a numpy engine run.",
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+train_app = _new_group("Train a model in pure numpy (digit net on MNIST, character GPT).")
+eval_app = _new_group("Evaluate a trained checkpoint.")
+trace_app = _new_group("Print every variable of one training step, with its shape.")
+data_app = _new_group("Download and check the data sets kqv trains on.")
+
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.add_typer(trace_app, name="trace")
+app.add_typer(data_app, name="data")
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""One module per family of commands; importing a module registers its commands."""

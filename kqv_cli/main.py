@@ -1,0 +1,36 @@
+"""Entry point: ``kqv`` and ``python -m kqv_cli``.
+
+Importing the command modules registers their commands on the groups in :mod:`kqv_cli.app`.
+Heavy imports (Textual) stay inside the commands that need them, so ``kqv train ...`` and a
+piped ``kqv quiz`` start fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kqv_cli import __version__
+from kqv_cli.app import app
+from kqv_cli.commands import digits  # noqa: F401  (registers its commands)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kqv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Run with no command to open the lessons."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def run() -> None:
+    app(prog_name="kqv")
