@@ -1,0 +1,259 @@
+"""A character-level GPT in numpy, the size of nanoGPT's CPU run on Tiny Shakespeare.
+
+The model is GPT-2's shape at a small scale: token and position embeddings, ``n_layer``
+pre-LN transformer blocks (causal self-attention then an MLP, each added back to the residual
+stream), a final LayerNorm, and a language-model head that reuses the token embedding
+(``logits = ln_f @ wteᵀ``, weight tying). Every layer's forward and backward pass is written
+out in :mod:`engine.layers`; this module wires them together and owns the parameters.
+
+Shapes, with the names the trace uses: ``B`` sequences of ``T`` characters, ``C = n_embd``
+channels, ``nh`` heads of ``hs = C // nh`` channels each, ``V`` characters in the vocabulary.
+Weights are stored ``(in, out)``, so every linear layer reads ``x @ w``: ``(B*T, C) @ (C, 3*C)``.
+
+All parameters live in one flat float32 buffer (and all gradients in another); the arrays
+in :attr:`GPT.params` and :attr:`GPT.grads` are views into it. To the reader they are ordinary
+named arrays; to the optimiser the whole model is one vector, so AdamW and gradient clipping
+are a handful of numpy calls instead of a handful per tensor. 2-D weights come first in the
+buffer, so "weight decay on 2-D weights only" is one slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from engine.errors import KqvError
+from engine.layers import (
+    Block,
+    Embedding,
+    LayerNorm,
+    check_heads,
+    dropout_backward,
+    dropout_forward,
+)
+from engine.trace import NO_TRACE
+
+POSITIONS = ("learned", "sinusoidal", "none")
+
+
+@dataclass
+class GPTConfig:
+    """The model's sizes. Defaults are nanoGPT's CPU run of shakespeare_char (V set by the text)."""
+
+    vocab_size: int = 65
+    block_size: int = 64  # T at most: the longest context the model sees
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128  # C
+    dropout: float = 0.0
+    bias: bool = True  # biases in linear layers and LayerNorms, as GPT-2
+    pos: str = "learned"  # learned (GPT-2) | sinusoidal (Attention Is All You Need) | none
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise KqvError(f"{name} must be a positive whole number, got {value!r}")
+        check_heads(self.n_embd, self.n_head)
+        if not 0.0 <= self.dropout < 1.0:
+            raise KqvError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pos not in POSITIONS:
+            raise KqvError(f"pos must be one of {', '.join(POSITIONS)}, not {self.pos!r}")
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GPTConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class GPT:
+    """The whole model: ``forward(idx, targets)`` -> ``(logits, loss)``, ``backward()`` -> grads."""
+
+    def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32):
+        self.config = cfg = config
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng(seed)
+        C = cfg.n_embd
+        # GPT-2 initialisation: N(0, 0.02) everywhere, residual projections 0.02/√(2·n_layer)
+        self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, dtype)
+        self.h = [
+            Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
+                  n_layer=cfg.n_layer, dtype=dtype)
+            for i in range(cfg.n_layer)
+        ]
+        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, dtype)
+        self._pack()
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def modules(self):
+        return [self.embed, *self.h, self.ln_f]
+
+    def _pack(self) -> None:
+        """Move every parameter and gradient into one flat buffer each (2-D weights first)."""
+        entries = []
+        for m in self.modules():
+            entries += m.named_params()
+        entries.sort(key=lambda e: getattr(e[1], e[2]).ndim < 2)  # stable: 2-D first
+        total = sum(getattr(layer, attr).size for _, layer, attr in entries)
+        self.flat_params = np.empty(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.n_decay = 0  # how many leading entries of the flat buffer are 2-D weights
+        offset = 0
+        for name, layer, attr in entries:
+            value = getattr(layer, attr)
+            n = value.size
+            view = self.flat_params[offset : offset + n].reshape(value.shape)
+            view[...] = value
+            grad = self.flat_grads[offset : offset + n].reshape(value.shape)
+            setattr(layer, attr, view)
+            setattr(layer, "d" + attr, grad)
+            self.params[name] = view
+            self.grads[name] = grad
+            if value.ndim >= 2:
+                self.n_decay = offset + n
+            offset += n
+
+    @property
+    def num_params(self) -> int:
+        return int(self.flat_params.size)
+
+    def load_params(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy named arrays in (a checkpoint); every name and shape must match this model."""
+        missing = sorted(set(self.params) - set(arrays))
+        if missing:
+            raise KqvError(f"checkpoint lacks parameters {', '.join(missing[:3])}: another model shape")
+        for name, view in self.params.items():
+            if arrays[name].shape != view.shape:
+                raise KqvError(
+                    f"checkpoint parameter {name} is {arrays[name].shape}, the model needs {view.shape}"
+                )
+            view[...] = arrays[name]
+
+    def dims(self, B: int, T: int) -> dict[str, int]:
+        """The named dimensions of a run with B sequences of T characters (for the tracer)."""
+        cfg = self.config
+        return {"B": B, "T": T, "C": cfg.n_embd, "nh": cfg.n_head, "hs": cfg.head_size,
+                "V": cfg.vocab_size, "block_size": cfg.block_size, "n_layer": cfg.n_layer}
+
+    # -- forward and backward ----------------------------------------------------------------
+
+    def forward(self, idx, targets=None, tracer=NO_TRACE, rng=None):
+        """``idx (B, T)`` of character ids -> ``(logits (B, T, V), loss or None)``.
+
+        ``targets (B, T)`` are the next characters; with them the mean cross-entropy loss is
+        computed and the forward pass is remembered for :meth:`backward`. ``rng`` turns
+        dropout on (training only).
+        """
+        idx = np.asarray(idx)
+        if idx.ndim != 2:
+            raise KqvError(f"idx must be (B, T), got shape {idx.shape}")
+        B, T = idx.shape
+        cfg = self.config
+        if T > cfg.block_size:
+            raise KqvError(f"a sequence of {T} characters is longer than block_size={cfg.block_size}")
+        self.B, self.T = B, T
+        x = self.embed.forward(idx, tracer)  # (B*T, C)
+        x, self.emb_keep = dropout_forward(x, cfg.dropout, rng)
+        for i, block in enumerate(self.h):
+            tracer.section(f"block {i}")
+            x = block.forward(x, B, T, tracer, rng)  # (B*T, C)
+        tracer.section("head")
+        xf = self.ln_f.forward(x, tracer)  # (B*T, C)
+        tracer.record("ln_f", xf.reshape(B, T, -1), "LayerNorm(x) after the last block", "forward",
+                      ("B", "T", "C"))
+        self.xf = xf
+        logits = xf @ self.embed.wte.T  # (B*T, C) @ (C, V) -> (B*T, V), the tied LM head
+        tracer.record("logits", logits.reshape(B, T, -1), "ln_f @ wteᵀ   (B*T, C) @ (C, V)", "forward",
+                      ("B", "T", "V"), "the LM head reuses the token embedding (weight tying)")
+        loss = None
+        if targets is not None:
+            targets = np.asarray(targets).reshape(-1)
+            # cross-entropy, −log softmax(logits)[target], averaged over the B*T positions
+            z = logits - logits.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            s = e @ np.ones(e.shape[1], dtype=e.dtype)  # (B*T,) row sums by matmul
+            rows = np.arange(B * T)
+            loss = float(np.mean(np.log(s) - z[rows, targets]))
+            e /= s[:, None]
+            self.probs, self.targets = e, targets  # softmax, kept for the backward
+            tracer.record("loss", np.asarray(loss, dtype=self.dtype), "mean over B*T of −log p[target]",
+                          "forward", ())
+        return logits.reshape(B, T, -1), loss
+
+    def backward(self, tracer=NO_TRACE) -> None:
+        """Fill :attr:`grads` with d(loss)/d(parameter) for the last forward with targets."""
+        B, T = self.B, self.T
+        N = B * T
+        sym = ("B", "T", "C")
+        tracer.section("backward")
+        # softmax + cross-entropy: d(loss)/d(logits) = (p − one_hot(target)) / N
+        dlogits = self.probs
+        dlogits[np.arange(N), self.targets] -= 1.0
+        dlogits *= 1.0 / N
+        tracer.record("dlogits", dlogits.reshape(B, T, -1), "(softmax(logits) − onehot(targets)) / (B*T)",
+                      "backward", ("B", "T", "V"))
+        wte = self.embed.wte
+        np.matmul(dlogits.T, self.xf, out=self.embed.dwte)  # (V, B*T) @ (B*T, C): the head's share
+        dxf = dlogits @ wte  # (B*T, V) @ (V, C) -> (B*T, C)
+        tracer.record("dln_f", dxf.reshape(B, T, -1), "dlogits @ wte", "backward", sym)
+        dx = self.ln_f.backward(dxf, tracer, sym)
+        for block in reversed(self.h):
+            dx = block.backward(dx, B, T, tracer)
+        dx = dropout_backward(dx, self.emb_keep)
+        tracer.record("dx", dx.reshape(B, T, -1), "gradient at tok_emb + pos_emb", "backward", sym)
+        self.embed.backward(dx, tracer, accumulate=True)  # adds the embedding's share to dwte
+        tracer.record("dwte", self.embed.dwte, "onehot(idx)ᵀ @ dx + dlogitsᵀ @ ln_f (both uses of wte)",
+                      "backward", ("V", "C"))
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def stream(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+               rng: np.random.Generator | None = None) -> Iterator[int]:
+        """Yield ``max_new_tokens`` new character ids, one at a time, after the prompt ``idx``.
+
+        Each step feeds the last ``block_size`` characters, divides the last position's logits
+        by ``temperature`` (below 1: safer, above 1: wilder), keeps only the ``top_k`` largest,
+        and draws the next character from the softmax.
+        """
+        if temperature <= 0:
+            raise KqvError(f"temperature must be above 0, got {temperature}")
+        if top_k is not None and top_k <= 0:
+            raise KqvError(f"top-k must be at least 1, got {top_k}")
+        rng = rng if rng is not None else np.random.default_rng()
+        ids = [int(i) for i in np.asarray(idx).reshape(-1)]
+        if not ids:
+            raise KqvError("sampling needs at least one character to start from")
+        for _ in range(max_new_tokens):
+            context = np.asarray(ids[-self.config.block_size :])[None, :]
+            logits, _ = self.forward(context)
+            yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
+            ids.append(nxt)
+
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+        """The prompt followed by ``max_new_tokens`` sampled ids, as one 1-D array."""
+        new = list(self.stream(idx, max_new_tokens, temperature, top_k, rng))
+        return np.concatenate([np.asarray(idx).reshape(-1), np.asarray(new, dtype=np.int64)])
+
+
+def sample_next(logits, temperature, top_k, rng) -> int:
+    """Draw one id from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    if top_k is not None and top_k < z.size:
+        kth = np.partition(z, -top_k)[-top_k]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return int(rng.choice(p.size, p=p))

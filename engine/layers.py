@@ -1,0 +1,557 @@
+"""The layers of the character GPT, each a forward/backward pair written out by hand.
+
+Every layer keeps what its backward pass needs from the forward pass (``self.cache``-style
+attributes), so ``backward(dout)`` reads like the forward read in reverse: one line of the
+forward, one line of the chain rule, side by side in the same class.
+
+Conventions (the lessons state them too):
+
+* Weights are stored ``(in, out)``, so a linear layer is ``x @ w + b`` and reads left to right:
+  ``(B*T, C) @ (C, 3*C) -> (B*T, 3*C)``. The digit net stores ``(out, in)`` the way Nielsen and
+  PyTorch's ``nn.Linear`` do; ``w`` here is the transpose of PyTorch's ``weight``.
+* Inside a linear layer activations are 2-D ``(B*T, C)``: every position of every sequence is
+  one row, so one large matmul replaces B small ones (about 1.3x on a whole training step).
+  The trace still shows them as ``(B, T, C)``.
+* A gradient has the shape of what it differentiates: ``dw`` is shaped like ``w``.
+* Trace names follow nanoGPT (``ln_1``, ``q``, ``att``, ``y``, ``fc``...). Activations carry
+  the block prefix given as ``prefix`` (``"h0."`` inside a GPT, ``""`` for a layer used on its
+  own); parameters carry their full path (``h0.attn.c_attn.w``). Gradients get a ``d`` in front
+  of the last part: ``h0.datt``, ``h0.attn.c_attn.dw``.
+
+Speed tricks used here (each one says what it buys where it is used):
+
+* row sums and means as a matmul with a ones vector, not ``np.sum(axis=...)``;
+* ``u * u * u`` instead of ``u ** 3`` (numpy's float32 power is ~300x slower);
+* gradients written with ``np.matmul(..., out=self.dw)`` straight into the model's flat
+  gradient buffer (see :mod:`engine.gpt`), so nothing is allocated or zeroed per step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.errors import KqvError
+from engine.trace import NO_TRACE
+
+LN_EPS = 1e-5
+GELU_C = math.sqrt(2.0 / math.pi)  # the tanh approximation of GELU (GPT-2, llm.c)
+
+
+def _ones(n: int, dtype) -> np.ndarray:
+    return np.ones(n, dtype=dtype)
+
+
+class Module:
+    """Something with parameters: ``params()`` and ``grads()`` list them by full name.
+
+    A layer's parameters are ordinary attributes (``self.w``, ``self.b``); its gradients are
+    the same names with a ``d`` (``self.dw``). :class:`engine.gpt.GPT` moves them into one flat
+    buffer after building, by replacing the attributes with views of that buffer.
+    """
+
+    path: str = ""
+    param_names: tuple[str, ...] = ()
+
+    def children(self) -> list[Module]:
+        return []
+
+    def named_params(self) -> list[tuple[str, Module, str]]:
+        """``(full name, owning layer, attribute)`` for every parameter, in a fixed order."""
+        out = [(f"{self.path}.{n}" if self.path else n, self, n) for n in self.param_names]
+        for child in self.children():
+            out += child.named_params()
+        return out
+
+
+# -- linear --------------------------------------------------------------------------------
+
+
+class Linear(Module):
+    """``y = x @ w + b`` with ``w`` stored ``(in, out)``.
+
+    ``x`` is 2-D, ``(N, in)``: the caller flattens ``(B, T, C)`` to ``(B*T, C)`` first.
+    """
+
+    param_names = ("w", "b")
+
+    def __init__(self, n_in, n_out, rng, path, bias=True, std=0.02, dtype=np.float32):
+        self.path = path
+        self.n_in, self.n_out, self.bias = n_in, n_out, bias
+        self.param_names = ("w", "b") if bias else ("w",)
+        self.w = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
+        self.dw = np.zeros_like(self.w)
+        if bias:
+            self.b = np.zeros(n_out, dtype=dtype)
+            self.db = np.zeros_like(self.b)
+
+    def forward(self, x, tracer=NO_TRACE):
+        self.x = x  # kept for dw = xᵀ @ dout
+        out = x @ self.w  # (N, in) @ (in, out) -> (N, out)
+        if self.bias:
+            out += self.b  # (out,) broadcasts over the N rows
+        return out
+
+    def backward(self, dout, tracer=NO_TRACE, sym_in=(), sym_out=()):
+        np.matmul(self.x.T, dout, out=self.dw)  # (in, N) @ (N, out) -> (in, out), like w
+        tracer.record(f"{self.path}.dw", self.dw, "xᵀ @ dout   (in, N) @ (N, out)", "backward", sym_w(self))
+        if self.bias:
+            # summing dout over the rows; a ones-vector matmul is ~6x faster than dout.sum(0)
+            np.matmul(_ones(dout.shape[0], dout.dtype), dout, out=self.db)
+            tracer.record(f"{self.path}.db", self.db, "Σ_rows dout", "backward", sym_out[-1:])
+        return dout @ self.w.T  # (N, out) @ (out, in) -> (N, in)
+
+
+def sym_w(layer: Linear) -> tuple[str, str]:
+    """The symbolic shape of a linear layer's weight, set by the model that owns it."""
+    return getattr(layer, "sym", ())
+
+
+# -- layer norm ----------------------------------------------------------------------------
+
+
+class LayerNorm(Module):
+    """Normalise each row to mean 0 and variance 1, then scale by ``w`` and shift by ``b``.
+
+    The variance is the biased one (divide by C) and ε sits inside the square root, as in
+    PyTorch and GPT-2.
+    """
+
+    def __init__(self, n, path, bias=True, dtype=np.float32):
+        self.path = path
+        self.bias = bias
+        self.param_names = ("w", "b") if bias else ("w",)
+        self.w = np.ones(n, dtype=dtype)
+        self.dw = np.zeros_like(self.w)
+        if bias:
+            self.b = np.zeros(n, dtype=dtype)
+            self.db = np.zeros_like(self.b)
+        self._mean_vec = np.full(n, 1.0 / n, dtype=dtype)
+
+    def forward(self, x, tracer=NO_TRACE):
+        # row means as a matmul with a (1/C) vector: ~6x faster than x.mean(axis=-1) here
+        mean = x @ self._mean_vec  # (N, C) @ (C,) -> (N,)
+        xc = x - mean[:, None]
+        var = (xc * xc) @ self._mean_vec  # (N,) biased variance
+        self.rstd = 1.0 / np.sqrt(var + LN_EPS)  # (N,)
+        self.xhat = xc
+        self.xhat *= self.rstd[:, None]  # (N, C), in place: xc is not needed again
+        out = self.xhat * self.w
+        if self.bias:
+            out += self.b
+        return out
+
+    def backward(self, dout, tracer=NO_TRACE, sym=()):
+        ones = _ones(dout.shape[0], dout.dtype)
+        np.matmul(ones, dout * self.xhat, out=self.dw)  # (C,) Σ_rows dout ⊙ x̂
+        tracer.record(f"{self.path}.dw", self.dw, "Σ_rows dout ⊙ x̂", "backward", sym[-1:])
+        if self.bias:
+            np.matmul(ones, dout, out=self.db)  # (C,) Σ_rows dout
+            tracer.record(f"{self.path}.db", self.db, "Σ_rows dout", "backward", sym[-1:])
+        dxhat = dout * self.w  # (N, C)
+        # dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)), all means over the row
+        m1 = dxhat @ self._mean_vec  # (N,)
+        m2 = (dxhat * self.xhat) @ self._mean_vec  # (N,)
+        dx = dxhat
+        dx -= m1[:, None]
+        dx -= self.xhat * m2[:, None]
+        dx *= self.rstd[:, None]
+        return dx
+
+
+# -- attention -----------------------------------------------------------------------------
+
+
+class CausalSelfAttention(Module):
+    """Multi-head causal self-attention, all heads at once in one ``(B, nh, T, hs)`` array.
+
+    q, k and v come from one projection ``c_attn`` of width 3*C; each position's query is
+    compared (dot product, scaled by 1/√hs) with the keys of itself and every earlier position;
+    later positions are masked to -inf so softmax gives them weight 0; the weights average the
+    values; the heads are put side by side again and projected by ``c_proj``.
+
+    ``score``/``scale``/``mask`` are the switches the what-if lab turns on this one code path:
+    the standard layer is ``score="dot", scale=True, mask="causal"``.
+    """
+
+    def __init__(self, n_embd, n_head, rng, prefix="", path=None, bias=True, dropout=0.0,
+                 n_layer=1, dtype=np.float32, score="dot", scale=True, mask="causal"):
+        check_heads(n_embd, n_head)
+        self.prefix = prefix
+        self.path = f"{prefix}attn" if path is None else path
+        self.n_embd, self.n_head, self.hs = n_embd, n_head, n_embd // n_head
+        self.dropout = dropout
+        self.score, self.scale, self.mask = score, scale, mask
+        self.c_attn = Linear(n_embd, 3 * n_embd, rng, f"{self.path}.c_attn", bias, dtype=dtype)
+        # residual projections start smaller (GPT-2): std 0.02/√(2·n_layer)
+        std = 0.02 / math.sqrt(2 * n_layer)
+        self.c_proj = Linear(n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype)
+        self.c_attn.sym = ("C", "3*C")
+        self.c_proj.sym = ("C", "C")
+
+    def children(self):
+        return [self.c_attn, self.c_proj]
+
+    def _mask(self, T):
+        """True where a score is hidden: above the diagonal (the future) for a causal mask."""
+        if self.mask == "causal":
+            return np.triu(np.ones((T, T), dtype=bool), k=1)
+        if self.mask == "flipped":
+            return np.tril(np.ones((T, T), dtype=bool), k=-1)
+        return None
+
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
+        """``x`` is ``(B*T, C)``; returns the attention output ``(B*T, C)``.
+
+        ``rng`` turns dropout on (training); without it the layer is deterministic.
+        """
+        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        w = self.c_attn
+        tracer.record(f"{w.path}.w", w.w, "weight, stored (in, out)", "forward", ("C", "3*C"))
+        qkv = w.forward(x, tracer)  # (B*T, C) @ (C, 3*C) -> (B*T, 3*C)
+        tracer.record(f"{p}qkv", qkv.reshape(B, T, 3 * C), "ln_1 @ c_attn.w + c_attn.b   "
+                      "(B*T, C) @ (C, 3*C)", "forward", ("B", "T", "3*C"))
+        # split into q, k, v and move the head forward: (B, T, 3, nh, hs) -> 3 × (B, nh, T, hs)
+        q, k, v = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)
+        sym_h = ("B", "nh", "T", "hs")
+        tracer.record(f"{p}q", q, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
+        tracer.record(f"{p}k", k, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
+        tracer.record(f"{p}v", v, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
+        self.q, self.k, self.v = q, k, v
+        sym_att = ("B", "nh", "T", "T")
+
+        if self.score == "squared":  # what-if: (q²) · (k²) instead of q · k
+            self.q2, self.k2 = q * q, k * k
+            att = self.q2 @ self.k2.transpose(0, 1, 3, 2)  # (B, nh, T, T)
+        else:
+            # a contiguous copy of kᵀ first: OpenBLAS's batched A @ Bᵀ is slower than A @ B
+            att = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
+        self.scale_factor = 1.0 / math.sqrt(hs) if self.scale else 1.0
+        if self.scale:
+            att *= self.scale_factor
+        tracer.record(f"{p}att_scores", att, "q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)",
+                      "forward", sym_att, "1/√hs keeps the scores' variance near 1 whatever hs is")
+
+        hidden = self._mask(T)
+        if hidden is not None:
+            np.copyto(att, -np.inf, where=hidden)  # (T, T) broadcasts over B and nh
+        tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
+                      "forward", sym_att, "position t may only look at positions ≤ t")
+
+        # softmax over the last axis (which key each query attends to)
+        att -= att.max(axis=-1, keepdims=True)
+        np.exp(att, out=att)
+        att /= (att @ _ones(T, att.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
+        self.att_soft = att
+        att, self.att_keep = dropout_forward(att, self.dropout, rng)
+        self.att = att
+        tracer.record(f"{p}att", att, "softmax(att_masked) over the last axis", "forward", sym_att,
+                      "each row sums to 1: how much query t takes from each earlier position")
+
+        y = att @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
+        y = y.transpose(0, 2, 1, 3).reshape(B * T, C)  # heads side by side again: (B*T, C)
+        tracer.record(f"{p}y", y.reshape(B, T, C), "y_heads swapped back to (B, T, nh, hs), "
+                      "viewed as (B, T, C)", "forward", ("B", "T", "C"))
+        tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward",
+                      ("C", "C"))
+        out = self.c_proj.forward(y, tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
+        out, self.out_keep = dropout_forward(out, self.dropout, rng)
+        tracer.record(f"{p}attn_out", out.reshape(B, T, C), "y @ c_proj.w + c_proj.b   "
+                      "(B*T, C) @ (C, C)", "forward", ("B", "T", "C"))
+        return out
+
+    def backward(self, dout, B, T, tracer=NO_TRACE):
+        """``dout`` is ``(B*T, C)``, the gradient of the loss at this layer's output."""
+        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        sym_h, sym_att, sym_btc = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T"), ("B", "T", "C")
+        dout = dropout_backward(dout, self.out_keep)
+        dy = self.c_proj.backward(dout, tracer, sym_out=sym_btc)  # (B*T, C)
+        tracer.record(f"{p}dy", dy.reshape(B, T, C), "dattn_out @ c_proj.wᵀ", "backward", sym_btc)
+        dy = dy.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+        tracer.record(f"{p}dy_heads", dy, "dy viewed (B, T, nh, hs), swap T and nh", "backward", sym_h)
+
+        # y_heads = att @ v
+        datt = dy @ self.v.transpose(0, 1, 3, 2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
+        tracer.record(f"{p}datt", datt, "dy_heads @ vᵀ", "backward", sym_att)
+        dqkv = np.empty((B, T, 3, nh, hs), dtype=dout.dtype)
+        dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)  # views: writing them fills dqkv
+        np.matmul(self.att.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, T, T) @ (B, nh, T, hs)
+        tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_h)
+
+        datt = dropout_backward(datt, self.att_keep)
+        # softmax backward: d(scores) = att ⊙ (datt − Σ_j datt ⊙ att), row by row
+        a = self.att_soft
+        row = (datt * a) @ _ones(T, a.dtype)  # (B, nh, T)
+        datt -= row[..., None]
+        datt *= a  # masked entries have att = 0, so their gradient is 0: the mask needs no backward
+        if self.scale:
+            datt *= self.scale_factor
+        tracer.record(f"{p}datt_scores", datt, "att ⊙ (datt − Σ_row datt ⊙ att) · 1/√hs", "backward",
+                      sym_att)
+
+        if self.score == "squared":
+            dq2 = datt @ self.k2  # (B, nh, T, hs)
+            dk2 = datt.transpose(0, 1, 3, 2) @ self.q2
+            np.multiply(dq2, 2 * self.q, out=dq)
+            np.multiply(dk2, 2 * self.k, out=dk)
+        else:
+            np.matmul(datt, self.k, out=dq)  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+            np.matmul(datt.transpose(0, 1, 3, 2), self.q, out=dk)
+        tracer.record(f"{p}dq", dq, "datt_scores @ k", "backward", sym_h)
+        tracer.record(f"{p}dk", dk, "datt_scoresᵀ @ q", "backward", sym_h)
+        dqkv = dqkv.reshape(B * T, 3 * C)
+        tracer.record(f"{p}dqkv", dqkv.reshape(B, T, 3 * C), "dq, dk, dv side by side", "backward",
+                      ("B", "T", "3*C"))
+        return self.c_attn.backward(dqkv, tracer, sym_out=("B", "T", "3*C"))  # (B*T, C)
+
+
+def check_heads(n_embd: int, n_head: int) -> None:
+    """Refuse a head count that does not divide the embedding width, suggesting ones that do."""
+    if n_head <= 0 or n_embd <= 0:
+        raise KqvError(f"n_embd and n_head must be positive, got n_embd={n_embd}, n_head={n_head}")
+    if n_embd % n_head != 0:
+        near = [h for h in range(1, min(n_embd, 64) + 1) if n_embd % h == 0]
+        suggest = ", ".join(str(h) for h in sorted(near, key=lambda h: (abs(h - n_head), h))[:4])
+        raise KqvError(
+            f"n_embd={n_embd} is not divisible by n_head={n_head}: each head takes n_embd/n_head "
+            f"columns; use n_head in {{{suggest}}} or an n_embd that is a multiple of {n_head}"
+        )
+
+
+def dropout_forward(x, p, rng):
+    """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1−p).
+
+    Returns ``(out, keep)``; ``keep`` (already scaled) is what the backward multiplies by.
+    Without an rng (evaluation, sampling) or with p = 0 it is the identity.
+    """
+    if rng is None or p <= 0:
+        return x, None
+    keep = (rng.random(x.shape, dtype=np.float32) >= p).astype(x.dtype)
+    keep *= 1.0 / (1.0 - p)
+    return x * keep, keep
+
+
+def dropout_backward(dout, keep):
+    return dout if keep is None else dout * keep
+
+
+# -- MLP -----------------------------------------------------------------------------------
+
+
+def gelu_forward(x):
+    """GELU, tanh form: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). Returns (out, tanh) for backward."""
+    t = x * x * x  # not x**3: float32 power is the slowest op in the whole step
+    t *= 0.044715
+    t += x
+    t *= GELU_C
+    np.tanh(t, out=t)
+    out = 1.0 + t
+    out *= x
+    out *= 0.5
+    return out, t
+
+
+def gelu_backward(dout, x, t):
+    """d GELU/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²), with t the forward's tanh."""
+    inner = x * x
+    inner *= 3 * 0.044715 * GELU_C
+    inner += GELU_C  # √(2/π)(1 + 3·0.044715x²)
+    sech2 = t * t
+    np.subtract(1.0, sech2, out=sech2)  # 1 − t²
+    sech2 *= inner
+    sech2 *= x
+    sech2 += t
+    sech2 += 1.0
+    sech2 *= 0.5
+    sech2 *= dout
+    return sech2
+
+
+class MLP(Module):
+    """Two linear layers with GELU between: C -> 4*C -> C, applied to every position alone."""
+
+    def __init__(self, n_embd, rng, prefix="", path=None, bias=True, dropout=0.0, n_layer=1,
+                 dtype=np.float32):
+        self.prefix = prefix
+        self.dropout = dropout
+        self.path = f"{prefix}mlp" if path is None else path
+        self.c_fc = Linear(n_embd, 4 * n_embd, rng, f"{self.path}.c_fc", bias, dtype=dtype)
+        std = 0.02 / math.sqrt(2 * n_layer)
+        self.c_proj = Linear(4 * n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype)
+        self.c_fc.sym = ("C", "4*C")
+        self.c_proj.sym = ("4*C", "C")
+
+    def children(self):
+        return [self.c_fc, self.c_proj]
+
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
+        p = self.prefix
+        tracer.record(f"{self.c_fc.path}.w", self.c_fc.w, "weight, stored (in, out)", "forward",
+                      ("C", "4*C"))
+        self.fc = self.c_fc.forward(x, tracer)  # (B*T, C) @ (C, 4*C) -> (B*T, 4*C)
+        tracer.record(f"{p}fc", self.fc.reshape(B, T, -1), "ln_2 @ c_fc.w + c_fc.b   "
+                      "(B*T, C) @ (C, 4*C)", "forward", ("B", "T", "4*C"))
+        g, self.tanh = gelu_forward(self.fc)
+        tracer.record(f"{p}gelu", g.reshape(B, T, -1), "½·fc·(1 + tanh(√(2/π)(fc + 0.044715·fc³)))",
+                      "forward", ("B", "T", "4*C"))
+        tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward",
+                      ("4*C", "C"))
+        out = self.c_proj.forward(g, tracer)  # (B*T, 4*C) @ (4*C, C) -> (B*T, C)
+        out, self.out_keep = dropout_forward(out, self.dropout, rng)
+        tracer.record(f"{p}mlp_out", out.reshape(B, T, -1), "gelu @ c_proj.w + c_proj.b   "
+                      "(B*T, 4*C) @ (4*C, C)", "forward", ("B", "T", "C"))
+        return out
+
+    def backward(self, dout, B, T, tracer=NO_TRACE):
+        p = self.prefix
+        dout = dropout_backward(dout, self.out_keep)
+        dg = self.c_proj.backward(dout, tracer, sym_out=("B", "T", "C"))  # (B*T, 4*C)
+        tracer.record(f"{p}dgelu", dg.reshape(B, T, -1), "dmlp_out @ c_proj.wᵀ", "backward",
+                      ("B", "T", "4*C"))
+        dfc = gelu_backward(dg, self.fc, self.tanh)
+        tracer.record(f"{p}dfc", dfc.reshape(B, T, -1), "dgelu ⊙ gelu′(fc)", "backward", ("B", "T", "4*C"))
+        return self.c_fc.backward(dfc, tracer, sym_out=("B", "T", "4*C"))  # (B*T, C)
+
+
+# -- block ---------------------------------------------------------------------------------
+
+
+class Block(Module):
+    """One transformer block, pre-LN as in GPT-2: x + attn(ln_1(x)), then + mlp(ln_2(·)).
+
+    ``residual=False`` and ``layernorm=False`` are what-if switches (the lab's "without
+    residuals" and "without LayerNorm"); the standard block has both on.
+    """
+
+    def __init__(self, n_embd, n_head, rng, prefix="", bias=True, dropout=0.0, n_layer=1,
+                 dtype=np.float32, residual=True, layernorm=True, **attn_switches):
+        self.prefix = prefix
+        self.path = prefix.rstrip(".")
+        self.residual, self.layernorm = residual, layernorm
+        self.ln_1 = LayerNorm(n_embd, f"{prefix}ln_1", bias, dtype)
+        self.attn = CausalSelfAttention(n_embd, n_head, rng, prefix, bias=bias, dropout=dropout,
+                                        n_layer=n_layer, dtype=dtype, **attn_switches)
+        self.ln_2 = LayerNorm(n_embd, f"{prefix}ln_2", bias, dtype)
+        self.mlp = MLP(n_embd, rng, prefix, bias=bias, dropout=dropout, n_layer=n_layer, dtype=dtype)
+
+    def children(self):
+        return ([self.ln_1] if self.layernorm else []) + [self.attn] + (
+            [self.ln_2] if self.layernorm else []) + [self.mlp]
+
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
+        """``x`` is ``(B*T, C)``; so is the result. ``rng`` turns dropout on (training)."""
+        p, sym = self.prefix, ("B", "T", "C")
+        h = self.ln_1.forward(x, tracer) if self.layernorm else x
+        tracer.record(f"{p}ln_1", h.reshape(B, T, -1), "LayerNorm(x) = (x − mean)/√(var + ε) · w + b",
+                      "forward", sym)
+        a = self.attn.forward(h, B, T, tracer, rng)
+        x_attn = x + a if self.residual else a
+        tracer.record(f"{p}x_attn", x_attn.reshape(B, T, -1), "x + attn_out (the residual)", "forward", sym)
+        h = self.ln_2.forward(x_attn, tracer) if self.layernorm else x_attn
+        tracer.record(f"{p}ln_2", h.reshape(B, T, -1), "LayerNorm(x_attn)", "forward", sym)
+        m = self.mlp.forward(h, B, T, tracer, rng)
+        x_out = x_attn + m if self.residual else m
+        tracer.record(f"{p}x_out", x_out.reshape(B, T, -1), "x_attn + mlp_out (the residual)", "forward", sym)
+        return x_out
+
+    def backward(self, dx_out, B, T, tracer=NO_TRACE):
+        p, sym = self.prefix, ("B", "T", "C")
+        tracer.record(f"{p}dx_out", dx_out.reshape(B, T, -1), "gradient arriving from above", "backward", sym)
+        dh = self.mlp.backward(dx_out, B, T, tracer)
+        tracer.record(f"{p}dln_2", dh.reshape(B, T, -1), "dfc @ c_fc.wᵀ", "backward", sym)
+        if self.layernorm:
+            dh = self.ln_2.backward(dh, tracer, sym)
+        # the residual passes the gradient through unchanged and adds the branch's
+        dx_attn = dx_out + dh if self.residual else dh
+        tracer.record(f"{p}dx_attn", dx_attn.reshape(B, T, -1), "dx_out + LayerNorm′ᵀ(dln_2)", "backward",
+                      sym)
+        dh = self.attn.backward(dx_attn, B, T, tracer)
+        tracer.record(f"{p}dln_1", dh.reshape(B, T, -1), "dqkv @ c_attn.wᵀ", "backward", sym)
+        if self.layernorm:
+            dh = self.ln_1.backward(dh, tracer, sym)
+        return dx_attn + dh if self.residual else dh
+
+
+# -- positions -----------------------------------------------------------------------------
+
+
+def sinusoidal_positions(T: int, C: int, dtype=np.float32) -> np.ndarray:
+    """The original Transformer's fixed position code, ``(T, C)``, sin and cos interleaved.
+
+    PE(pos, 2i) = sin(pos / 10000^(2i/C)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/C)): each
+    pair of columns is a clock turning at its own speed, fast in the first columns, slow in
+    the last. GPT-2 and nanoGPT learn their position embeddings instead.
+    """
+    pos = np.arange(T, dtype=np.float64)[:, None]  # (T, 1)
+    two_i = np.arange(0, C, 2, dtype=np.float64)  # (ceil(C/2),)
+    angle = pos / np.power(10000.0, two_i / C)  # (T, ceil(C/2))
+    pe = np.empty((T, C), dtype=np.float64)
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : C // 2])
+    return pe.astype(dtype)
+
+
+class Embedding(Module):
+    """Token embedding ``wte (V, C)`` plus position embedding ``wpe (block_size, C)``.
+
+    ``pos="learned"`` learns ``wpe`` (GPT-2, nanoGPT); ``"sinusoidal"`` adds the fixed code of
+    :func:`sinusoidal_positions` and has no ``wpe`` to learn; ``"none"`` adds nothing (the
+    what-if "bag of characters").
+    """
+
+    def __init__(self, vocab_size, block_size, n_embd, rng, pos="learned", dtype=np.float32):
+        self.path = ""
+        self.pos = pos
+        self.vocab_size, self.block_size, self.n_embd = vocab_size, block_size, n_embd
+        self.param_names = ("wte", "wpe") if pos == "learned" else ("wte",)
+        self.wte = (rng.standard_normal((vocab_size, n_embd)) * 0.02).astype(dtype)
+        self.dwte = np.zeros_like(self.wte)
+        if pos == "learned":
+            self.wpe = (rng.standard_normal((block_size, n_embd)) * 0.02).astype(dtype)
+            self.dwpe = np.zeros_like(self.wpe)
+        elif pos == "sinusoidal":
+            self.pe = sinusoidal_positions(block_size, n_embd, dtype)
+
+    def forward(self, idx, tracer=NO_TRACE):
+        """``idx (B, T)`` of token ids -> ``x (B*T, C)``."""
+        B, T = idx.shape
+        self.idx = idx
+        tracer.record("idx", idx, "character ids, one row per sequence", "forward", ("B", "T"))
+        tracer.record("wte", self.wte, "token embedding table, one row per character", "forward", ("V", "C"))
+        tok_emb = self.wte[idx]  # (B, T, C): row idx[b, t] of wte
+        tracer.record("tok_emb", tok_emb, "wte[idx]", "forward", ("B", "T", "C"))
+        if self.pos == "learned":
+            tracer.record("wpe", self.wpe, "position embedding table, learned", "forward",
+                          ("block_size", "C"))
+            pos_emb = self.wpe[:T]  # (T, C)
+            formula = "wpe[0:T]"
+        elif self.pos == "sinusoidal":
+            pos_emb = self.pe[:T]
+            formula = "PE(t, 2i) = sin(t/10000^(2i/C)), PE(t, 2i+1) = cos(t/10000^(2i/C))"
+        else:
+            pos_emb = np.zeros((T, self.n_embd), dtype=self.wte.dtype)
+            formula = "no position information (what-if)"
+        tracer.record("pos_emb", pos_emb, formula, "forward", ("T", "C"))
+        x = tok_emb + pos_emb  # (B, T, C) + (T, C) broadcasts over B
+        tracer.record("x", x, "tok_emb + pos_emb", "forward", ("B", "T", "C"))
+        return x.reshape(B * T, self.n_embd)
+
+    def backward(self, dx, tracer=NO_TRACE, accumulate=False):
+        """Add the gradient of the two tables. ``accumulate`` adds to ``dwte`` (tied LM head)."""
+        B, T = self.idx.shape
+        if self.pos == "learned":
+            # Σ over the batch: a ones-vector matmul over (B, T*C)
+            dpos = _ones(B, dx.dtype) @ dx.reshape(B, T * self.n_embd)
+            self.dwpe[:T] = dpos.reshape(T, self.n_embd)
+            self.dwpe[T:] = 0
+            tracer.record("dwpe", self.dwpe, "Σ_b dx[b]  (rows ≥ T stay 0)", "backward", ("block_size", "C"))
+        # dwte[v] = Σ of dx over the positions holding token v: a one-hot matmul, ~8x faster
+        # than np.add.at(dwte, idx, dx)
+        onehot = np.zeros((B * T, self.vocab_size), dtype=dx.dtype)
+        onehot[np.arange(B * T), self.idx.reshape(-1)] = 1
+        if accumulate:
+            self.dwte += onehot.T @ dx
+        else:
+            np.matmul(onehot.T, dx, out=self.dwte)  # (V, B*T) @ (B*T, C) -> (V, C)

@@ -1,0 +1,285 @@
+"""Every layer's hand-written backward against a numerical gradient, in float64.
+
+Each check builds the layer with tiny dimensions, takes loss = Σ out ⊙ R for a fixed random R
+(so d loss / d out = R), runs the layer's backward with R, and compares every gradient (input
+and parameters) with central differences. Relative error = ‖a − n‖ / (‖a‖ + ‖n‖) < 1e-5.
+"""
+
+import numpy as np
+import pytest
+
+from engine.errors import KqvError
+from engine.gpt import GPT, GPTConfig
+from engine.layers import (
+    MLP,
+    Block,
+    CausalSelfAttention,
+    Embedding,
+    LayerNorm,
+    Linear,
+    gelu_backward,
+    gelu_forward,
+    sinusoidal_positions,
+)
+from engine.trace import Tracer
+
+F64 = np.float64
+B, T, C, NH = 2, 4, 8, 2
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, F64).ravel(), np.asarray(b, F64).ravel()
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def numerical_grad(f, arr, eps=1e-6):
+    """d f() / d arr by central differences, perturbing ``arr`` in place."""
+    grad = np.zeros_like(arr, dtype=F64)
+    flat, g = arr.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = f()
+        flat[i] = old - eps
+        minus = f()
+        flat[i] = old
+        g[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def check_layer(layer, forward, backward, x, params):
+    """forward(x) -> out; backward(dout) -> dx. ``params``: list of (array, grad-getter)."""
+    rng = np.random.default_rng(5)
+    out = forward(x)
+    R = rng.standard_normal(out.shape)
+
+    def loss():
+        return float(np.sum(forward(x) * R))
+
+    forward(x)
+    dx = backward(R.copy())
+    grads = [get().copy() for _, get in params]
+    assert rel_err(dx, numerical_grad(loss, x)) < 1e-5
+    for (arr, _), g in zip(params, grads, strict=True):
+        assert rel_err(g, numerical_grad(loss, arr)) < 1e-5
+
+
+def scale_up(layer_params, rng):
+    """Bigger-than-init weights so every gradient is well above finite-difference noise."""
+    for arr in layer_params:
+        arr[...] = rng.standard_normal(arr.shape) * 0.5 + (1.0 if arr.ndim == 1 and arr.size else 0)
+
+
+def test_linear():
+    rng = np.random.default_rng(0)
+    lin = Linear(C, 3 * C, rng, "lin", dtype=F64)
+    scale_up([lin.w, lin.b], rng)
+    x = rng.standard_normal((B * T, C))
+    check_layer(lin, lin.forward, lin.backward, x, [(lin.w, lambda: lin.dw), (lin.b, lambda: lin.db)])
+
+
+def test_layernorm():
+    rng = np.random.default_rng(0)
+    ln = LayerNorm(C, "ln", dtype=F64)
+    scale_up([ln.w, ln.b], rng)
+    x = rng.standard_normal((B * T, C)) * 2 + 1
+    check_layer(ln, ln.forward, ln.backward, x, [(ln.w, lambda: ln.dw), (ln.b, lambda: ln.db)])
+
+
+def test_layernorm_matches_the_definition():
+    rng = np.random.default_rng(0)
+    ln = LayerNorm(C, "ln", dtype=F64)
+    x = rng.standard_normal((5, C))
+    want = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(ln.forward(x), want, atol=1e-12)
+
+
+def test_gelu():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5)) * 2
+    R = rng.standard_normal(x.shape)
+    out, t = gelu_forward(x)
+    exact_tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(out, exact_tanh_form, atol=1e-12)
+    dx = gelu_backward(R, x, t)
+    assert rel_err(dx, numerical_grad(lambda: float(np.sum(gelu_forward(x)[0] * R)), x)) < 1e-5
+
+
+@pytest.mark.parametrize("score", ["dot", "squared"])
+def test_attention(score):
+    rng = np.random.default_rng(0)
+    att = CausalSelfAttention(C, NH, rng, dtype=F64, score=score)
+    ps = [att.c_attn.w, att.c_attn.b, att.c_proj.w, att.c_proj.b]
+    scale_up(ps, rng)
+    x = rng.standard_normal((B * T, C))
+    check_layer(
+        att,
+        lambda x: att.forward(x, B, T),
+        lambda d: att.backward(d, B, T),
+        x,
+        [(att.c_attn.w, lambda: att.c_attn.dw), (att.c_attn.b, lambda: att.c_attn.db),
+         (att.c_proj.w, lambda: att.c_proj.dw), (att.c_proj.b, lambda: att.c_proj.db)],
+    )
+
+
+def test_attention_matches_a_loop_over_heads():
+    """The batched (B, nh, T, hs) code computes what one head at a time would."""
+    rng = np.random.default_rng(0)
+    att = CausalSelfAttention(C, NH, rng, dtype=F64)
+    scale_up([att.c_attn.w, att.c_attn.b], rng)
+    x = rng.standard_normal((B * T, C))
+    out = att.forward(x, B, T)
+    qkv = (x @ att.c_attn.w + att.c_attn.b).reshape(B, T, 3 * C)
+    hs = C // NH
+    heads = []
+    for h in range(NH):
+        q = qkv[:, :, h * hs : (h + 1) * hs]
+        k = qkv[:, :, C + h * hs : C + (h + 1) * hs]
+        v = qkv[:, :, 2 * C + h * hs : 2 * C + (h + 1) * hs]
+        s = q @ k.transpose(0, 2, 1) / np.sqrt(hs)
+        s = np.where(np.tril(np.ones((T, T))) == 1, s, -np.inf)
+        w = np.exp(s - s.max(-1, keepdims=True))
+        heads.append((w / w.sum(-1, keepdims=True)) @ v)
+    y = np.concatenate(heads, axis=-1).reshape(B * T, C)
+    np.testing.assert_allclose(out, y @ att.c_proj.w + att.c_proj.b, atol=1e-12)
+
+
+def test_mlp():
+    rng = np.random.default_rng(0)
+    mlp = MLP(C, rng, dtype=F64)
+    scale_up([mlp.c_fc.w, mlp.c_fc.b, mlp.c_proj.w, mlp.c_proj.b], rng)
+    x = rng.standard_normal((B * T, C))
+    check_layer(
+        mlp,
+        lambda x: mlp.forward(x, B, T),
+        lambda d: mlp.backward(d, B, T),
+        x,
+        [(mlp.c_fc.w, lambda: mlp.c_fc.dw), (mlp.c_proj.b, lambda: mlp.c_proj.db)],
+    )
+
+
+@pytest.mark.parametrize("switches", [{}, {"residual": False}, {"layernorm": False}])
+def test_block(switches):
+    rng = np.random.default_rng(0)
+    blk = Block(C, NH, rng, prefix="h0.", dtype=F64, **switches)
+    for _, layer, attr in blk.named_params():
+        scale_up([getattr(layer, attr)], rng)
+    x = rng.standard_normal((B * T, C))
+    params = [(getattr(layer, a), (lambda layer=layer, a=a: getattr(layer, "d" + a)))
+              for _, layer, a in blk.named_params()]
+    check_layer(blk, lambda x: blk.forward(x, B, T), lambda d: blk.backward(d, B, T), x, params)
+
+
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
+def test_embedding(pos):
+    rng = np.random.default_rng(0)
+    emb = Embedding(5, 6, C, rng, pos=pos, dtype=F64)
+    idx = rng.integers(0, 5, (B, T))
+    R = rng.standard_normal((B * T, C))
+    emb.forward(idx)
+    emb.backward(R)
+
+    def loss():
+        return float(np.sum(emb.forward(idx) * R))
+
+    assert rel_err(emb.dwte, numerical_grad(loss, emb.wte)) < 1e-5
+    if pos == "learned":
+        assert rel_err(emb.dwpe, numerical_grad(loss, emb.wpe)) < 1e-5
+
+
+def test_sinusoidal_positions_formula():
+    pe = sinusoidal_positions(10, 6, F64)
+    for pos in (0, 3, 9):
+        for i in range(3):
+            angle = pos / 10000 ** (2 * i / 6)
+            assert pe[pos, 2 * i] == pytest.approx(np.sin(angle))
+            assert pe[pos, 2 * i + 1] == pytest.approx(np.cos(angle))
+
+
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
+def test_whole_model_gradient(pos):
+    cfg = GPTConfig(vocab_size=7, block_size=5, n_layer=2, n_head=2, n_embd=8, pos=pos)
+    model = GPT(cfg, seed=0, dtype=F64)
+    rng = np.random.default_rng(1)
+    model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.3
+    idx, targets = rng.integers(0, 7, (2, 4)), rng.integers(0, 7, (2, 4))
+    model.forward(idx, targets)
+    model.backward()
+    analytic = model.flat_grads.copy()
+    numeric = numerical_grad(lambda: model.forward(idx, targets)[1], model.flat_params)
+    assert rel_err(analytic, numeric) < 1e-5
+    for name, g in model.grads.items():  # and tensor by tensor, so a failure names the layer
+        start = (g.ctypes.data - model.flat_grads.ctypes.data) // 8
+        part = numeric[start : start + g.size]
+        assert rel_err(analytic[start : start + g.size], part) < 1e-5, name
+
+
+def test_future_tokens_never_change_earlier_logits():
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    model = GPT(cfg, seed=3)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 11, (1, 8))
+    base, _ = model.forward(idx)
+    for t in range(8):
+        changed = idx.copy()
+        changed[0, t] = (changed[0, t] + 1 + rng.integers(0, 9)) % 11
+        logits, _ = model.forward(changed)
+        np.testing.assert_array_equal(logits[0, :t], base[0, :t])
+        assert not np.allclose(logits[0, t], base[0, t])
+
+
+def test_trace_shapes_match_the_symbols():
+    cfg = GPTConfig(vocab_size=9, block_size=6, n_layer=2, n_head=2, n_embd=8)
+    model = GPT(cfg, seed=0)
+    tracer = Tracer(dims=model.dims(3, 5))
+    rng = np.random.default_rng(0)
+    model.forward(rng.integers(0, 9, (3, 5)), rng.integers(0, 9, (3, 5)), tracer=tracer)
+    model.backward(tracer=tracer)
+    assert tracer.mismatches() == []
+    names = set(tracer.names())
+    for name in ["idx", "tok_emb", "pos_emb", "x", "h0.ln_1", "h0.q", "h0.k", "h0.v", "h0.att_scores",
+                 "h0.att_masked", "h0.att", "h0.y_heads", "h0.y", "h0.attn_out", "h0.x_attn", "h0.ln_2",
+                 "h0.fc", "h0.gelu", "h0.mlp_out", "h1.x_out", "ln_f", "logits", "loss", "dlogits",
+                 "h0.datt", "h0.dq", "h0.dk", "h0.dv", "dwte", "dwpe", "h0.attn.c_attn.dw",
+                 "h1.mlp.c_fc.dw", "h0.ln_1.dw", "h0.attn.c_attn.w"]:
+        assert name in names, name
+    assert tracer["h1.att"].shape == (3, 2, 5, 5)
+    assert tracer["h0.fc"].symbolic == ("B", "T", "4*C")
+    assert tracer["h0.attn.c_attn.dw"].shape == (8, 24)
+    assert all(r.phase == "backward" for r in tracer if r.name.startswith("d") or ".d" in r.name)
+    # the softmax rows sum to one and the future gets no weight
+    att = tracer["h0.att"].value
+    np.testing.assert_allclose(att.sum(-1), 1, rtol=1e-5)
+    assert np.all(att[..., np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]] == 0)
+
+
+def test_standalone_attention_uses_short_names():
+    rng = np.random.default_rng(0)
+    att = CausalSelfAttention(8, 2, rng, prefix="")
+    tracer = Tracer(dims={"B": 1, "T": 3, "C": 8, "nh": 2, "hs": 4})
+    att.forward(rng.standard_normal((3, 8)).astype(np.float32), 1, 3, tracer)
+    assert {"q", "k", "v", "att", "y", "attn.c_attn.w"} <= set(tracer.names())
+    assert tracer.mismatches() == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"n_embd": 130, "n_head": 4}, "not divisible by n_head"),
+        ({"n_embd": 0}, "n_embd must be a positive"),
+        ({"n_layer": 0}, "n_layer must be a positive"),
+        ({"block_size": -3}, "block_size must be a positive"),
+        ({"pos": "rotary"}, "pos must be one of"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
+def test_config_refuses_bad_sizes(kwargs, words):
+    with pytest.raises(KqvError, match=words):
+        GPTConfig(**kwargs)
+
+
+def test_head_message_suggests_values():
+    with pytest.raises(KqvError) as exc:
+        GPTConfig(n_embd=130, n_head=4)
+    assert "2" in str(exc.value) and "5" in str(exc.value)
