@@ -85,10 +85,10 @@ def _fetch_one(url, dest, sha256, md5, size, on_progress, timeout, decompressed_
             digests = _stream(url, out, size, on_progress, timeout, dest.name)
             out.flush()
             os.fsync(out.fileno())
-        for algo, wanted in (("sha256", sha256), ("md5", md5)):
+        for algo, title, wanted in (("sha256", "SHA-256", sha256), ("md5", "MD5", md5)):
             if wanted and digests[algo].hexdigest() != wanted.lower():
                 raise _MirrorFailed(
-                    f"{algo.upper()} checksum {digests[algo].hexdigest()[:12]}... does not match "
+                    f"{title} checksum {digests[algo].hexdigest()[:12]}... does not match "
                     f"the expected {wanted[:12]}..."
                 )
         if decompressed_sha256:

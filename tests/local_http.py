@@ -1,0 +1,55 @@
+"""A throw-away HTTP server on 127.0.0.1 for the download tests (no network needed).
+
+``serve(files)`` serves ``files`` (name -> bytes) at ``/<name>``, and misbehaves on purpose:
+``/cut/<name>`` announces the full Content-Length but closes after half the bytes,
+``/stall/<name>`` sends the headers and then nothing for two seconds, any other path is a 404.
+Every request path is recorded in ``server.requests``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        mode, _, name = self.path.lstrip("/").rpartition("/")
+        body = self.server.files.get(name)
+        if body is None or mode not in ("", "cut", "stall"):
+            self.send_error(404, "Not Found")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if mode == "cut":
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+        elif mode == "stall":
+            self.wfile.flush()
+            time.sleep(2)
+        else:
+            self.wfile.write(body)
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@contextmanager
+def serve(files: dict[str, bytes]):
+    """Run the server in a thread; yield it with ``.url`` ("http://127.0.0.1:PORT/")."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.files = dict(files)
+    server.requests = []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
