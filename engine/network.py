@@ -136,7 +136,7 @@ class Network:
         rng = np.random.default_rng(seed)
 
         # One flat buffer holds every parameter and another every gradient; weights[i] and
-        # biases[i] are views into them. This buys an SGD step of two numpy calls for the
+        # biases[i] are views into them. This buys an SGD step of one numpy call for the
         # whole network instead of two per tensor; to the reader they are ordinary arrays.
         shapes = []
         for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
@@ -144,7 +144,6 @@ class Network:
         total = sum(r * c for r, c in shapes)
         self._params = np.empty(total, dtype=self.dtype)
         self._grads = np.zeros(total, dtype=self.dtype)
-        self._is_weight = np.zeros(total, dtype=bool)
         self.weights, self.biases = [], []
         self._nabla_w, self._nabla_b = [], []
         offset = 0
@@ -153,7 +152,6 @@ class Network:
             grad = self._grads[offset : offset + r * c].reshape(r, c)
             if i % 2 == 0:
                 view[...] = rng.standard_normal((r, c)) / np.sqrt(c)
-                self._is_weight[offset : offset + r * c] = True
                 self.weights.append(view)
                 self._nabla_w.append(grad)
             else:
@@ -312,11 +310,10 @@ class Network:
         """
         m = x.shape[1]
         bufs = self._buffers.get(m)
-        if bufs is None:  # activations, deltas, and σ′ of the output: allocated once per m
-            acts = [np.empty((n, m), self.dtype) for n in self.sizes[1:]]
-            deltas = [np.empty((n, m), self.dtype) for n in self.sizes[1:]]
-            bufs = self._buffers[m] = (acts, deltas, np.empty((self.sizes[-1], m), self.dtype))
-        acts, deltas, sp = bufs
+        if bufs is None:  # activations, deltas and σ′ scratch, allocated once per m
+            bufs = self._buffers[m] = tuple(
+                [np.empty((n, m), self.dtype) for n in self.sizes[1:]] for _ in range(3))
+        acts, deltas, scratch = bufs
         L1 = self.num_layers - 1
         sigmoid_hidden = self.activation == "sigmoid"
         a = x
@@ -339,25 +336,32 @@ class Network:
         delta = deltas[-1]
         np.subtract(a, y, out=delta)
         if self.cost.name == "quadratic":  # times σ′(z) = a(1 − a)
+            sp = scratch[-1]
             np.subtract(1, a, out=sp)
             sp *= a
             delta *= sp
+        # Scaling δᴸ by η/m scales every gradient below it, so the buffer ends up holding
+        # (η/m)·∇ and the step is a single subtraction.
+        delta *= eta / m
         for i in range(L1 - 1, -1, -1):  # backward: gradients straight into the flat buffer
             prev = acts[i - 1] if i > 0 else x
-            np.sum(delta, axis=1, keepdims=True, out=self._nabla_b[i])
+            delta.sum(axis=1, keepdims=True, out=self._nabla_b[i])
             np.matmul(delta, prev.T, out=self._nabla_w[i])
             if i > 0:
                 new_delta = deltas[i - 1]
                 np.matmul(self.weights[i].T, delta, out=new_delta)
-                if sigmoid_hidden:
-                    new_delta *= prev
-                    new_delta *= 1 - prev
-                else:
+                if sigmoid_hidden:  # ⊙ σ′(z) = a(1 − a)
+                    sp = scratch[i - 1]
+                    np.subtract(1, prev, out=sp)
+                    sp *= prev
+                    new_delta *= sp
+                else:  # ⊙ relu′(z), which is 1 where a > 0
                     new_delta *= prev > 0
                 delta = new_delta
         if lmbda:
-            self._params[self._is_weight] *= 1 - eta * lmbda / n
-        self._params -= (eta / m) * self._grads
+            for w in self.weights:
+                w *= 1 - eta * lmbda / n
+        self._params -= self._grads
 
     def SGD(
         self,
@@ -394,7 +398,8 @@ class Network:
         batches = (n + mini_batch_size - 1) // mini_batch_size
         xb = np.empty((mini_batch_size, self.sizes[0]), self.dtype)
         yb = np.empty((mini_batch_size, self.sizes[-1]), self.dtype)
-        with np.errstate(over="ignore"):  # σ's e⁻ᶻ may overflow to inf; 1/inf is the right 0
+        # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
+        with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
                 start = time.perf_counter()
                 order = rng.permutation(n)
@@ -412,6 +417,8 @@ class Network:
                     if should_stop is not None and should_stop():
                         stopped = True
                         break
+                    if k % 1000 == 999 and not np.isfinite(self._params.sum()):
+                        break  # diverged: no use finishing the epoch; reported just below
                 seconds = time.perf_counter() - start
                 cost = self.total_cost(x_train, y_train, lmbda)
                 if not np.isfinite(cost):

@@ -1,0 +1,347 @@
+"""``kqv train digits``, ``kqv eval digits`` and ``kqv trace digits``: Nielsen's digit net.
+
+The engine does the work (:mod:`engine.network`, :mod:`engine.mnist`); this module parses
+options, picks the data, shows progress and prints results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine.blas import blas_threads
+from engine.errors import KqvError, TrainingDiverged
+from engine.network import ACTIVATIONS, COSTS, Network, load_network, one_hot, save_network
+from engine.trace import Tracer, format_shape, format_symbolic
+from kqv_cli.app import eval_app, fail, trace_app, train_app
+
+console = Console(highlight=False)
+
+IMAGE_PIXELS = 784
+CLASSES = 10
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"784,30,10"`` -> ``[784, 30, 10]``, with a clear error for anything else."""
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise KqvError(
+            f"--sizes takes whole numbers separated by commas, like 784,30,10; got {text!r}"
+        ) from None
+    if len(sizes) < 2 or any(n <= 0 for n in sizes):
+        raise KqvError(f"--sizes needs at least two positive layer sizes, like 784,30,10; got {text!r}")
+    return sizes
+
+
+def check_fits_digits(sizes: list[int]) -> None:
+    if sizes[0] != IMAGE_PIXELS or sizes[-1] != CLASSES:
+        raise KqvError(
+            f"--sizes {','.join(map(str, sizes))} does not fit the digits: the first layer must be "
+            f"{IMAGE_PIXELS} (28x28 pixels) and the last {CLASSES} (one per digit), e.g. 784,30,10"
+        )
+
+
+def check_writable(out: Path | None) -> None:
+    """Fail before training, not after, when the checkpoint could not be written."""
+    if out is None:
+        return
+    if out.suffix != ".npz":
+        raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise KqvError(f"cannot write {out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise KqvError(f"cannot write {out}: permission denied")
+
+
+def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool):
+    """(train, validation, test) from MNIST, or from the synthetic generator when asked."""
+    if synthetic:
+        from engine.synthetic_digits import load_synthetic
+
+        return load_synthetic(seed=seed)
+    from engine.mnist import load_mnist
+    from kqv_cli.progress_bars import download_progress
+
+    with download_progress(enabled=not quiet) as on_progress:
+        return load_mnist(data, on_progress=on_progress)
+
+
+@contextmanager
+def stop_on_ctrl_c():
+    """Turn the first Ctrl-C into a request to stop after the current mini-batch.
+
+    Yields a zero-argument function that says whether a stop was asked for. A second Ctrl-C
+    interrupts at once, as usual.
+    """
+    asked = []
+
+    def handler(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. a test runner): no handler to install
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def accuracy(correct: int | None, total: int) -> str:
+    """``9,542 / 10,000 (95.42%)``"""
+    if correct is None or total == 0:
+        return "-"
+    return f"{correct:,} / {total:,} ({100 * correct / total:.2f}%)"
+
+
+@train_app.command("digits")
+def train_digits(
+    sizes: str = typer.Option("784,30,10", help="Neurons per layer, input first."),
+    epochs: int = typer.Option(30, help="Passes over the training images."),
+    batch_size: int = typer.Option(10, "--batch-size", help="Images per mini-batch (m)."),
+    eta: float = typer.Option(3.0, help="Learning rate η."),
+    cost: str = typer.Option("quadratic", help=f"Cost function: {' | '.join(COSTS)}."),
+    lmbda: float = typer.Option(0.0, help="L2 regularisation λ (the book's lmbda)."),
+    activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
+    seed: int = typer.Option(0, help="Seed for the weights and the shuffling."),
+    data: Path | None = typer.Option(None, "--data", help="Folder with the four MNIST files."),
+    synthetic: bool = typer.Option(False, help="Train on built-in synthetic digits (no download)."),
+    limit: int | None = typer.Option(None, help="Train on the first N training images only."),
+    out: Path | None = typer.Option(None, "--out", help="Save the trained network to this .npz."),
+    threads: int = typer.Option(1, help="BLAS threads (1 is fastest for these small matrices)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
+) -> None:
+    """Train Nielsen's digit network on MNIST (defaults: the book's chapter-1 run)."""
+    layer_sizes = parse_sizes(sizes)
+    check_fits_digits(layer_sizes)
+    if epochs <= 0 or batch_size <= 0 or eta <= 0:
+        raise KqvError("--epochs, --batch-size and --eta must all be positive")
+    if lmbda < 0:
+        raise KqvError("--lmbda cannot be negative")
+    if limit is not None and limit <= 0:
+        raise KqvError("--limit must be a positive number of images")
+    if threads <= 0:
+        raise KqvError("--threads must be at least 1")
+    check_writable(out)
+    net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
+
+    train, validation, test = load_digits(data, synthetic, seed, quiet=as_json)
+    x, labels = train.x, train.labels
+    if limit is not None:
+        x, labels = x[:limit], labels[:limit]
+    batches = -(-len(x) // batch_size)
+    if not as_json:
+        console.print(
+            f"Training {'-'.join(map(str, layer_sizes))} ({net.num_params:,} parameters) on "
+            f"{len(x):,} images of {train.source}: {epochs} epochs, mini-batch {batch_size}, "
+            f"η = {eta:g}, {cost} cost{f', λ = {lmbda:g}' if lmbda else ''}, {activation} hidden"
+        )
+
+    results, saved = [], None
+    progress = Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("mini-batches"), TimeRemainingColumn(), console=console, transient=True,
+        disable=as_json,
+    )
+
+    def on_epoch(result):
+        nonlocal saved
+        results.append(result)
+        if out is not None:
+            saved = save_network(net, out, {"epochs_done": result.epoch, "data": train.source})
+        if not as_json:
+            progress.console.print(
+                f"epoch {result.epoch:>3}  {result.seconds:6.2f}s  cost {result.train_cost:.4f}  "
+                f"validation {accuracy(result.validation_correct, result.validation_total)}  "
+                f"test {accuracy(result.test_correct, result.test_total)}"
+            )
+
+    task = progress.add_task("train", total=batches, epoch=1)
+
+    def on_batch(done, total):
+        if done == 1:
+            progress.reset(task, total=total, epoch=len(results) + 1)
+        elif done % 50 == 0 or done == total:
+            progress.update(task, completed=done)
+
+    interrupted = diverged = None
+    with progress, stop_on_ctrl_c() as should_stop, blas_threads(threads):
+        try:
+            net.SGD(
+                (x, labels), epochs, batch_size, eta, lmbda=lmbda, seed=seed,
+                validation_data=(validation.x, validation.labels),
+                test_data=(test.x, test.labels),
+                on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop,
+            )
+        except TrainingDiverged as exc:
+            diverged = exc
+        interrupted = should_stop()
+
+    if diverged is not None:
+        kept = f"; the last good checkpoint is {saved}" if saved else ""
+        raise KqvError(f"{diverged}{kept}")
+    if as_json:
+        typer.echo(json.dumps(training_summary(results, layer_sizes, train.source, cost, eta,
+                                               batch_size, lmbda, activation, saved)))
+    elif results:
+        plot_accuracy(results)
+        if saved:
+            console.print(f"Saved to {saved}")
+    if interrupted:
+        where = f"; checkpoint saved to {saved}" if saved else " (no --out given, nothing saved)"
+        raise fail(f"interrupted (Ctrl-C) in epoch {len(results)}{where}")
+
+
+def training_summary(results, sizes, source, cost, eta, batch_size, lmbda, activation, saved) -> dict:
+    def frac(correct, total):
+        return None if correct is None else correct / total
+
+    return {
+        "test_accuracy": frac(results[-1].test_correct, results[-1].test_total) if results else None,
+        "validation_accuracy": (frac(results[-1].validation_correct, results[-1].validation_total)
+                                if results else None),
+        "epochs": [
+            {
+                "epoch": r.epoch,
+                "seconds": round(r.seconds, 4),
+                "train_cost": r.train_cost,
+                "validation_accuracy": frac(r.validation_correct, r.validation_total),
+                "test_accuracy": frac(r.test_correct, r.test_total),
+            }
+            for r in results
+        ],
+        "sizes": sizes,
+        "cost": cost,
+        "activation": activation,
+        "eta": eta,
+        "lmbda": lmbda,
+        "batch_size": batch_size,
+        "data": source,
+        "checkpoint": str(saved) if saved else None,
+    }
+
+
+def plot_accuracy(results) -> None:
+    """Accuracy per epoch as a terminal line chart (plotext)."""
+    import plotext as plt
+
+    epochs = [r.epoch for r in results]
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plot_size(min(console.width, 100), 16)
+    for label, pairs in (("validation", [(r.validation_correct, r.validation_total) for r in results]),
+                         ("test", [(r.test_correct, r.test_total) for r in results])):
+        if pairs[0][0] is not None:
+            plt.plot(epochs, [100 * c / t for c, t in pairs], label=label, marker="braille")
+    plt.title("accuracy per epoch (%)")
+    plt.xlabel("epoch")
+    console.print(plt.build(), markup=False, highlight=False)
+
+
+@eval_app.command("digits")
+def eval_digits(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train digits --out`."),
+    data: Path | None = typer.Option(None, "--data", help="Folder with the four MNIST files."),
+    synthetic: bool = typer.Option(False, help="Evaluate on the synthetic test digits instead."),
+    seed: int = typer.Option(0, help="Seed of the synthetic digits."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Test accuracy of a trained digit net, and its 10x10 confusion matrix."""
+    net, meta = load_network(checkpoint)
+    check_fits_digits(net.sizes)
+    _, _, test = load_digits(data, synthetic, seed, quiet=as_json)
+    predicted = net.predict(test.x)
+    confusion = np.zeros((CLASSES, CLASSES), dtype=np.int64)
+    np.add.at(confusion, (test.labels, predicted), 1)
+    correct = int(np.trace(confusion))
+    if as_json:
+        typer.echo(json.dumps({"test_accuracy": correct / len(test), "correct": correct,
+                               "total": len(test), "confusion": confusion.tolist(),
+                               "sizes": net.sizes, "data": test.source}))
+        return
+    console.print(f"{checkpoint}: {'-'.join(map(str, net.sizes))} net, {meta.get('cost')} cost")
+    console.print(f"Test accuracy on {test.source}: [bold]{accuracy(correct, len(test))}[/]")
+    table = Table(title="confusion matrix (rows: true digit, columns: predicted)", box=None)
+    table.add_column("true", justify="right", style="bold")
+    for d in range(CLASSES):
+        table.add_column(str(d), justify="right")
+    for t in range(CLASSES):
+        cells = [f"[green]{n}[/]" if t == p else (f"[red]{n}[/]" if n else "[dim]0[/]")
+                 for p, n in enumerate(confusion[t])]
+        table.add_row(str(t), *cells)
+    console.print(table)
+
+
+@trace_app.command("digits")
+def trace_digits(
+    sizes: str = typer.Option("784,30,10", help="Neurons per layer, input first."),
+    batch_size: int = typer.Option(10, "--batch-size", help="Images per mini-batch (m)."),
+    eta: float = typer.Option(3.0, help="Learning rate η for the update step."),
+    cost: str = typer.Option("quadratic", help=f"Cost function: {' | '.join(COSTS)}."),
+    activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
+    seed: int = typer.Option(0, help="Seed for the weights and the input."),
+    values: bool = typer.Option(False, help="Also show min / mean / max of each variable."),
+) -> None:
+    """Print every variable of one training step of the digit net, with its shape."""
+    layer_sizes = parse_sizes(sizes)
+    if batch_size <= 0:
+        raise KqvError("--batch-size must be a positive number of images")
+    net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
+    x, y, source = trace_input(layer_sizes, batch_size, seed)
+    tracer = Tracer(dims={**net.dims, "m": batch_size})
+    net.traced_update(x, y, eta, tracer)
+    dims = ", ".join(f"{k}={v}" for k, v in tracer.dims.items())
+    console.print(f"One training step of the {'-'.join(map(str, layer_sizes))} net on {source}; "
+                  f"examples are columns, weights are (out, in). Dimensions: {dims}")
+    print_trace(tracer, values)
+
+
+def trace_input(sizes: list[int], m: int, seed: int):
+    """A mini-batch as columns: synthetic digits when the net fits them, else random numbers."""
+    rng = np.random.default_rng(seed)
+    if sizes[0] == IMAGE_PIXELS and sizes[-1] == CLASSES:
+        from engine.synthetic_digits import synthetic_digits
+
+        digits = synthetic_digits(m, seed=seed)
+        return digits.x.T, one_hot(digits.labels, CLASSES).T, f"{m} synthetic digits"
+    x = rng.random((sizes[0], m)).astype(np.float32)
+    y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1]).T
+    return x, y, f"{m} random inputs"
+
+
+def print_trace(tracer: Tracer, values: bool = False) -> None:
+    """The trace as a rich table: a heading row per section, a row per variable."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("phase", "name", "shape", "symbolic", "formula"):
+        table.add_column(column, no_wrap=column != "formula")
+    if values:
+        table.add_column("min / mean / max", no_wrap=True)
+    table.add_column("source", style="dim", no_wrap=True)
+    starts = dict(tracer.sections)
+    colours = {"forward": "cyan", "backward": "magenta", "update": "yellow"}
+    for i, r in enumerate(tracer.records):
+        if i in starts:
+            table.add_row("", f"[bold underline]{starts[i]}[/]")
+        row = [f"[{colours[r.phase]}]{r.phase}[/]", f"[bold]{r.name}[/]", format_shape(r.shape),
+               format_symbolic(r.symbolic) if r.symbolic else "()", r.formula]
+        if values:
+            v = np.asarray(r.value, dtype=np.float64)
+            row.append(f"{v.min():.3g} / {v.mean():.3g} / {v.max():.3g}" if v.size else "-")
+        table.add_row(*row, r.source)
+    console.print(table)
+

@@ -1,0 +1,145 @@
+"""The digit net: gradients against numerical ones, and the three code paths agreeing."""
+
+import numpy as np
+import pytest
+
+from engine.errors import KqvError
+from engine.network import Network, load_network, one_hot, save_network
+from engine.trace import Tracer
+
+CONFIGS = [(a, c) for a in ("sigmoid", "relu") for c in ("quadratic", "cross-entropy")]
+
+
+def _batch(sizes, m, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((sizes[0], m))
+    y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1], np.float64).T
+    return x, y
+
+
+def _cost(net, x, y):
+    return net.cost.fn(net.feedforward(x), y)
+
+
+@pytest.mark.parametrize("activation,cost", CONFIGS)
+def test_backprop_matches_numerical_gradient(activation, cost):
+    net = Network([5, 4, 3], activation=activation, cost=cost, seed=3, dtype=np.float64)
+    x, y = _batch(net.sizes, 6)
+    nabla_b, nabla_w = net.backprop_batch(x, y)
+    eps = 1e-6
+    for params, grads in ((net.weights, nabla_w), (net.biases, nabla_b)):
+        for p, g in zip(params, grads, strict=True):
+            numeric = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + eps
+                up = _cost(net, x, y)
+                p[idx] = old - eps
+                down = _cost(net, x, y)
+                p[idx] = old
+                numeric[idx] = (up - down) / (2 * eps)
+            rel = np.abs(g - numeric).max() / max(np.abs(g).max() + np.abs(numeric).max(), 1e-12)
+            assert rel < 1e-6, (activation, cost, p.shape, rel)
+
+
+@pytest.mark.parametrize("activation,cost", CONFIGS)
+def test_matrix_backprop_equals_sum_of_per_example(activation, cost):
+    net = Network([6, 5, 4, 3], activation=activation, cost=cost, seed=1, dtype=np.float64)
+    x, y = _batch(net.sizes, 7)
+    nabla_b, nabla_w = net.backprop_batch(x, y)
+    for j in range(7):
+        b_j, w_j = net.backprop(x[:, j : j + 1], y[:, j : j + 1])
+        for total, one in zip(nabla_b + nabla_w, b_j + w_j, strict=True):
+            total -= one
+    for rest in nabla_b + nabla_w:
+        np.testing.assert_allclose(rest, 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation,cost", CONFIGS)
+def test_fast_update_equals_traced_update(activation, cost):
+    fast = Network([6, 5, 3], activation=activation, cost=cost, seed=2, dtype=np.float64)
+    plain = Network([6, 5, 3], activation=activation, cost=cost, seed=2, dtype=np.float64)
+    x, y = _batch(fast.sizes, 4)
+    fast.update_mini_batch(x, y, eta=0.7, lmbda=0.3, n=50)
+    plain.traced_update(x, y, eta=0.7, tracer=Tracer(), lmbda=0.3, n=50)
+    for a, b in zip(fast.weights + fast.biases, plain.weights + plain.biases, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_trace_names_and_shapes_follow_the_book():
+    net = Network([784, 30, 10], seed=0)
+    m = 10
+    x, y = _batch(net.sizes, m)
+    tracer = Tracer(dims={**net.dims, "m": m})
+    net.traced_update(x.astype(np.float32), y.astype(np.float32), 3.0, tracer)
+    assert tracer.mismatches() == []
+    expected = {
+        "x": (784, 10), "w2": (30, 784), "b2": (30, 1), "z2": (30, 10), "a2": (30, 10),
+        "w3": (10, 30), "z3": (10, 10), "a3": (10, 10), "delta3": (10, 10), "delta2": (30, 10),
+        "nabla_w3": (10, 30), "nabla_b3": (10, 1), "nabla_w2": (30, 784), "nabla_b2": (30, 1),
+    }
+    for name, shape in expected.items():
+        assert tracer[name].shape == shape, name
+    # a gradient has the shape of what it differentiates
+    assert tracer["nabla_w2"].shape == tracer["w2"].shape
+    phases = {r.phase for r in tracer}
+    assert phases == {"forward", "backward", "update"}
+    assert tracer["z2"].source.startswith("engine/network.py:")
+
+
+def test_training_learns_a_separable_problem():
+    rng = np.random.default_rng(0)
+    centres = rng.random((3, 8)) * 4
+    labels = rng.integers(0, 3, 600)
+    x = (centres[labels] + rng.normal(0, 0.3, (600, 8))).astype(np.float32)
+    net = Network([8, 10, 3], seed=0)
+    before = net.evaluate(x, labels)
+    results = net.SGD((x, labels), epochs=5, mini_batch_size=10, eta=3.0, test_data=(x, labels))
+    assert results[-1].test_correct > max(before, 550)
+    assert results[-1].train_cost < results[0].train_cost
+
+
+def test_exploding_eta_is_reported_not_hidden():
+    from engine.errors import TrainingDiverged
+
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 4)).astype(np.float32) * 100  # eta 1e20 overflows float32
+    labels = rng.integers(0, 2, 100)
+    net = Network([4, 5, 2], activation="relu", cost="cross-entropy", seed=0)
+    with pytest.raises(TrainingDiverged, match="--eta"):
+        net.SGD((x, labels), epochs=3, mini_batch_size=10, eta=1e20)
+
+
+@pytest.mark.parametrize("sizes", [[784], [784, 0, 10], [784, -3, 10]])
+def test_bad_sizes_are_refused(sizes):
+    with pytest.raises(KqvError):
+        Network(sizes)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    net = Network([6, 4, 3], activation="relu", cost="cross-entropy", seed=5)
+    path = save_network(net, tmp_path / "net.npz", {"epochs": 2})
+    loaded, meta = load_network(path)
+    assert meta["epochs"] == 2 and loaded.sizes == [6, 4, 3] and loaded.activation == "relu"
+    for a, b in zip(net.weights + net.biases, loaded.weights + loaded.biases, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_refuses_other_kinds_and_damage(tmp_path):
+    from engine.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "gpt.npz", {"wte": np.zeros((2, 2))}, {"kind": "gpt"})
+    with pytest.raises(KqvError, match="gpt checkpoint, not a digits one"):
+        load_network(tmp_path / "gpt.npz")
+    save_checkpoint(tmp_path / "bad.npz", {"w2": np.zeros((3, 3)), "b2": np.zeros((4, 1))},
+                    {"kind": "digits", "sizes": [6, 4]})
+    with pytest.raises(KqvError, match="disagree"):
+        load_network(tmp_path / "bad.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(KqvError, match="not a readable"):
+        load_network(tmp_path / "junk.npz")
+    np.savez(tmp_path / "plain.npz", a=np.zeros(2))
+    with pytest.raises(KqvError, match="not a kqv checkpoint"):
+        load_network(tmp_path / "plain.npz")
+    with pytest.raises(KqvError, match="no checkpoint"):
+        load_network(tmp_path / "missing.npz")
