@@ -1,0 +1,119 @@
+"""What a lesson is, and the plain-text format it is written in.
+
+A lesson is one Markdown file in ``lessons/`` (``backprop.md``, ``attention.md``,
+``bridge.md``) plus one small step script in ``lessons/steps/`` that builds the engine objects
+with the chosen dimensions and runs them with a :class:`~engine.trace.Tracer`. The Markdown
+holds everything a contributor edits: the words, and for each step which variables to show and
+the shape the words claim for each. ``kqv lessons check`` (and the test suite) run every step
+and fail when a variable is missing from the trace or its shape differs from the text.
+
+The format
+==========
+
+The file starts with a header between two ``---`` lines::
+
+    ---
+    id: backprop                      # the name on the command line: kqv learn backprop
+    title: How a network learns
+    summary: One line for the home screen.
+    script: backprop                  # lessons/steps/backprop.py drives the engine
+    dims: n2=30, m=10                 # the sizes the learner may change, and their defaults
+    dim: n2 | hidden neurons | 1 | 200      # name | label | minimum | maximum
+    dim: m | images per mini-batch | 1 | 64
+    ---
+
+Then one ``## Title`` per step. The lines right under the title, up to the first blank line,
+are the step's header; everything after it is the step's text, shown as Markdown::
+
+    ## Feedforward into layer 2
+    step: layer2                      # an id, unique in the lesson
+    trace: digits                     # which engine run of the step script this step reads
+    show: w2 (n2, n1), b2 (n2, 1), z2 (n2, m), a2 (n2, m)
+    extra: accuracy                   # optional: a special view the step script provides
+    code: engine/network.py:Network.SGD     # optional: one more engine function to show
+
+    Every neuron of layer 2 has one weight per pixel: w² is (n2, n1) = ({n2}, {n1}) ...
+
+``show`` lists the variables the step highlights, each with the symbolic shape the text claims
+for it (``C ()`` for a scalar). Shapes are small expressions over the lesson's dimensions
+(``B*T``, ``3*C``, ``C//nh``), the same language as :func:`engine.trace.eval_dim`. Several
+``show:`` lines add up.
+
+In the text, ``{expr}`` is replaced by its value for the dimensions the learner chose
+(``{n1*n2 + n2*n3}`` reads ``23,820`` at the defaults), so numbers in the prose follow a
+change of dims; write ``{{`` and ``}}`` for literal braces. Lines before the first ``##`` (after
+the header) are ignored, so a file can open with a comment for contributors.
+
+How a step picks its variables: the steps of one trace walk it in order. A step's shown
+variables are looked up from where the previous step of that trace ended, and the step ends
+after the last of them; the learner then sees every variable recorded so far (the latest value
+of each name), with the ones recorded during this step highlighted and their engine lines
+marked in the code pane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DimField:
+    """One size the learner may change with ``d``: ``DimField("n2", "hidden neurons", 1, 200)``."""
+
+    name: str
+    label: str
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One screen of a lesson."""
+
+    id: str
+    title: str
+    markdown: str  # the text; in a StepView its {expr} are filled in for the chosen dims
+    show: list[str]  # variables to highlight, in the order written
+    expects: dict[str, tuple[str, ...]]  # name -> symbolic shape the text claims
+    trace: str = ""  # which engine run of the step script this step reads
+    extras: tuple[str, ...] = ()  # names of special views the step script provides
+    code: tuple[str, ...] = ()  # extra engine functions to show: "engine/network.py:Network.SGD"
+    line: int = 0  # where the step starts in its file, for error messages
+
+
+@dataclass
+class Lesson:
+    """A lesson as loaded from its Markdown file."""
+
+    id: str
+    title: str
+    summary: str
+    steps: list[Step]
+    default_dims: dict[str, int]
+    dim_fields: list[DimField]
+    script: str = ""  # module name under lessons.steps
+    path: str = ""  # the file it came from, as shown in errors ("lessons/backprop.md")
+    extras_known: set[str] = field(default_factory=set)
+
+    def step_index(self, step_id: str) -> int:
+        for i, s in enumerate(self.steps):
+            if s.id == step_id:
+                return i
+        raise KeyError(step_id)
+
+
+@dataclass
+class TraceRun:
+    """One engine run a step script made: what the steps of one ``trace:`` read.
+
+    ``tracer`` holds the records; ``dims`` every dimension their symbolic shapes use (the
+    learner's choices plus fixed and derived ones such as n1 = 784 or hs = C // nh);
+    ``notes`` are lines shown under the step ("synthetic digits, not MNIST");
+    ``extras`` maps an ``extra:`` name of the lesson file to a special view, e.g.
+    ``{"pe_heatmap": {"heatmap": ("PE", array, "positions", "dimensions")}}``.
+    """
+
+    tracer: object  # engine.trace.Tracer
+    dims: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+    extras: dict[str, dict] = field(default_factory=dict)

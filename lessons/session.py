@@ -1,0 +1,328 @@
+"""Run a lesson's steps against the engine and say what the screen should show.
+
+A :class:`LessonSession` holds one lesson, the dimensions the learner chose and a seed. Asking
+it for a step (:meth:`LessonSession.run`) runs the step script's engine run for that step's
+trace once per (trace, dims, seed) and then only slices the recorded trace, so moving between
+steps costs microseconds after the first visit.
+
+What a step shows (a :class:`StepView`): every variable recorded up to the end of the step (the
+latest value of each name, in the order they first appeared), which of them this step recorded
+(``changed``, to highlight), the engine functions that recorded them with those lines marked
+(``code``), and the step's text with its ``{expr}`` filled in for the dims.
+
+Special views a step script may put in ``StepView.extra`` (the keys the TUI knows):
+
+* ``"heatmap": (title, 2-D array, row label, column label)`` e.g. PE over positions x dims;
+* ``"series": (title, [(x, y), ...], x label, y label)`` e.g. accuracy after each batch;
+* ``"attends": (query token, [tokens], weights)`` with weights ``(nh, T)``: how much the query
+  token attends to each token, per head;
+* ``"side_by_side": ((left title, [Record]), (right title, [Record]))`` two traces in parallel.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from engine.errors import KqvError
+from engine.trace import Record, eval_dim, format_shape, format_symbolic
+from lessons.model import Lesson, Step, TraceRun
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
+_CACHE_SIZE = 8  # engine runs kept per session: a few dims/seeds to go back to
+
+
+@dataclass(frozen=True)
+class CodeSpan:
+    """Lines ``start..end`` (1-based, inclusive) of an engine file; ``current`` are marked."""
+
+    path: Path  # absolute path of the engine source file
+    start: int
+    end: int
+    current: set[int] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        """``engine/network.py`` as the learner reads it."""
+        try:
+            return self.path.relative_to(REPO_DIR).as_posix()
+        except ValueError:
+            return self.path.name
+
+    def lines(self) -> list[str]:
+        text = self.path.read_text(encoding="utf-8").splitlines()
+        return text[self.start - 1 : self.end]
+
+
+@dataclass
+class StepView:
+    """Everything the lesson screen shows for one step."""
+
+    step: Step  # its markdown already filled in for these dims
+    records: list[Record]  # every variable in scope after this step, in order of appearance
+    changed: set[str]  # names this step recorded (created or changed)
+    code: list[CodeSpan]
+    dims: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    index: int = 0  # the step's position in the lesson
+    problems: list[str] = field(default_factory=list)  # shapes that disagree with the text
+
+    @property
+    def markdown(self) -> str:
+        return self.step.markdown
+
+    def record(self, name: str) -> Record:
+        for r in self.records:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+@dataclass
+class _Plan:
+    start: int  # first record of the trace this step adds
+    end: int  # one past its last record
+    found: dict[str, int]  # shown name -> index of the record the step shows
+    missing: list[str]
+
+
+class LessonSession:
+    """One lesson being stepped through, with the learner's dims and seed."""
+
+    def __init__(self, lesson: Lesson, dims: dict | None = None, seed: int = 0):
+        self.lesson = lesson
+        self.script = importlib.import_module(f"lessons.steps.{lesson.script}")
+        self.seed = int(seed)
+        self.dims: dict[str, int] = dict(lesson.default_dims)
+        # (trace, dims, seed) -> the engine run and where each of its steps starts and ends
+        self._runs: dict[tuple, tuple[TraceRun, list[_Plan | None]]] = {}
+        if dims:
+            self.set_dims(dims)
+
+    # -- the learner's choices -----------------------------------------------------------
+
+    def set_dims(self, dims: dict) -> dict[str, int]:
+        """Change some or all of the lesson's dims; :class:`KqvError` (one line) if invalid.
+
+        Unknown names, non-integers, values outside a field's range and combinations the
+        engine cannot build (``C`` not divisible by ``nh``) are refused and nothing changes.
+        """
+        fields = {f.name: f for f in self.lesson.dim_fields}
+        new = dict(self.dims)
+        for name, value in dims.items():
+            if name not in self.lesson.default_dims:
+                known = ", ".join(self.lesson.default_dims) or "none"
+                raise KqvError(f"{self.lesson.id} has no dimension {name!r} (it has {known})")
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise KqvError(f"{name} must be a whole number, not {value!r}") from None
+            f = fields.get(name)
+            if f and not f.minimum <= number <= f.maximum:
+                raise KqvError(f"{name} ({f.label}) must be between {f.minimum} and {f.maximum}, "
+                               f"not {number}")
+            new[name] = number
+        self.script.full_dims(dict(new))  # raises KqvError for combinations that cannot be built
+        self.dims = new
+        return dict(self.dims)
+
+    def reseed(self) -> int:
+        """A new random input (and fresh initial weights) for the ``r`` key."""
+        self.seed += 1
+        return self.seed
+
+    # -- running steps ---------------------------------------------------------------------
+
+    def trace_run(self, trace: str) -> TraceRun:
+        """The engine run a trace names, for the current dims and seed (computed once)."""
+        return self._run_and_plans(trace)[0]
+
+    def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
+        key = (trace, tuple(sorted(self.dims.items())), self.seed)
+        cached = self._runs.get(key)
+        if cached is None:
+            run = self.script.TRACES[trace](dict(self.dims), self.seed)
+            if len(self._runs) >= _CACHE_SIZE:
+                self._runs.pop(next(iter(self._runs)))  # the oldest
+            cached = self._runs[key] = (run, _plan_trace(self.lesson, trace, run))
+        return cached
+
+    def run(self, step_index: int) -> StepView:
+        """The view of one step (0-based)."""
+        if not 0 <= step_index < len(self.lesson.steps):
+            raise KqvError(f"{self.lesson.id} has steps 1..{len(self.lesson.steps)}, not {step_index + 1}")
+        step = self.lesson.steps[step_index]
+        run, plans = self._run_and_plans(step.trace)
+        plan = plans[step_index]
+        records = run.tracer.records
+        scope_end = max(plan.end, plan.start)
+        latest: dict[str, Record] = {}
+        for r in records[:scope_end]:
+            latest[r.name] = r
+        fresh = records[plan.start : plan.end]
+        changed = {r.name for r in fresh} or set(plan.found)
+        marked = fresh or [records[i] for i in plan.found.values()]
+        code = code_spans(marked) + [_named_span(ref) for ref in step.code]
+        notes = list(run.notes)
+        extra: dict = {}
+        for name in step.extras:
+            if name in run.extras:
+                extra.update(run.extras[name])
+            else:
+                notes.append(f"(the step script gave no {name!r} view for these dims)")
+        view = StepView(
+            step=dataclasses.replace(step, markdown=fill_placeholders(step.markdown, run.dims)),
+            records=list(latest.values()),
+            changed=changed,
+            code=code,
+            dims=dict(run.dims),
+            notes=notes,
+            extra=extra,
+            index=step_index,
+        )
+        view.problems = _step_problems(self.lesson, step, plan, records, run.dims)
+        return view
+
+    def check(self) -> list[str]:
+        """Every disagreement between the text and the engine, over all steps (none is good)."""
+        problems = []
+        for i in range(len(self.lesson.steps)):
+            try:
+                problems += self.run(i).problems
+            except KqvError as exc:
+                step = self.lesson.steps[i]
+                problems.append(f"{self.lesson.path}:{step.line}: step {step.id!r}: {exc}")
+        return problems
+
+
+def check_lesson(lesson: Lesson, dims: dict | None = None, seed: int = 0) -> list[str]:
+    """Run every step of ``lesson`` and list each variable missing or shaped unlike the text."""
+    return LessonSession(lesson, dims, seed).check()
+
+
+# -- which records a step shows ----------------------------------------------------------------
+
+
+def _plan_trace(lesson: Lesson, trace: str, run: TraceRun) -> list[_Plan | None]:
+    """Walk the steps of one trace in order; each picks up where the previous one ended."""
+    records = run.tracer.records
+    plans: list[_Plan | None] = []
+    cursor = 0
+    for step in lesson.steps:
+        if step.trace != trace:
+            plans.append(None)
+            continue
+        found, missing, last = {}, [], -1
+        for name in step.show:
+            ahead = next((i for i in range(cursor, len(records)) if records[i].name == name), None)
+            if ahead is not None:
+                found[name] = ahead
+                last = max(last, ahead)
+                continue
+            behind = next((i for i in range(cursor - 1, -1, -1) if records[i].name == name), None)
+            if behind is None:
+                missing.append(name)
+            else:
+                found[name] = behind  # a recap: shows a variable an earlier step recorded
+        end = last + 1 if last >= 0 else cursor
+        plans.append(_Plan(cursor, end, found, missing))
+        cursor = end
+    return plans
+
+
+def _step_problems(lesson, step, plan, records, dims) -> list[str]:
+    where = f"{lesson.path}:{step.line}: step {step.id!r}"
+    problems = [f"{where}: {name} is not in the {step.trace!r} trace (after the previous step)"
+                for name in plan.missing]
+    for name, index in plan.found.items():
+        expected = step.expects[name]
+        shape = records[index].shape
+        try:
+            numbers = tuple(eval_dim(d, dims) for d in expected)
+        except (KeyError, ValueError) as exc:
+            problems.append(f"{where}: {name}: {exc}")
+            continue
+        if numbers != shape:
+            problems.append(
+                f"{where}: {name} is {format_shape(shape)} = {format_symbolic(records[index].symbolic)} "
+                f"in the engine, but the text says {format_symbolic(expected)} = {format_shape(numbers)}"
+            )
+    return problems
+
+
+def fill_placeholders(text: str, dims: dict[str, int]) -> str:
+    """Replace each ``{expr}`` by its value for ``dims`` (``{n1*n2}`` -> ``23,520``)."""
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]  # {{ -> {, }} -> }
+        try:
+            return f"{eval_dim(m.group(1), dims):,}"
+        except (KeyError, ValueError, ZeroDivisionError):
+            return m.group(0)
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+# -- the code pane ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _functions(path: Path, mtime: float) -> list[tuple[int, int, str]]:
+    """Every function of a source file as (first line, last line, qualified name)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+
+    def walk(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    first = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                    out.append((first, child.end_lineno, name))
+                walk(child, name + ".")
+
+    walk(tree, "")
+    return out
+
+
+def _source_path(file: str) -> Path:
+    return (REPO_DIR / file).resolve()
+
+
+def find_function(file: str, qualname: str) -> tuple[int, int]:
+    """Lines of ``Class.method`` in an engine file (``KeyError`` if there is none)."""
+    path = _source_path(file)
+    for first, last, name in _functions(path, path.stat().st_mtime):
+        if name == qualname:
+            return first, last
+    raise KeyError(qualname)
+
+
+def code_spans(records: list[Record]) -> list[CodeSpan]:
+    """The innermost function around each record's source line, lines marked, in first-seen order."""
+    spans: dict[tuple, set[int]] = {}
+    for r in records:
+        path = _source_path(r.source_file)
+        try:
+            funcs = _functions(path, path.stat().st_mtime)
+        except (OSError, SyntaxError):
+            continue
+        line = r.source_line
+        around = [(a, b) for a, b, _ in funcs if a <= line <= b]
+        first, last = min(around, key=lambda ab: ab[1] - ab[0]) if around else (line, line)
+        spans.setdefault((path, first, last), set()).add(line)
+    return [CodeSpan(p, a, b, lines) for (p, a, b), lines in spans.items()]
+
+
+def _named_span(ref: str) -> CodeSpan:
+    file, _, qualname = ref.partition(":")
+    first, last = find_function(file, qualname)
+    return CodeSpan(_source_path(file), first, last, set())

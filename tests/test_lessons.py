@@ -1,0 +1,202 @@
+"""Every step of every lesson runs, and the shapes its text claims are the ones numpy produced."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from engine.errors import KqvError
+from engine.trace import eval_dim
+from lessons import (
+    LessonError,
+    LessonSession,
+    StepView,
+    check_lesson,
+    load_lessons,
+)
+from lessons.loader import LESSONS_DIR, load_lesson, parse_lesson
+
+LESSONS = load_lessons()
+SMALL_DIMS = {  # dims that differ from every default, so a hard-coded number in a shape shows up
+    "backprop": {"n2": 7, "m": 3},
+    "attention": {"B": 3, "T": 10, "C": 24, "nh": 3},
+    "bridge": {"B": 3, "T": 10, "C": 24, "nh": 3, "n2": 7, "m": 3},
+}
+
+
+def _lesson(lesson_id):
+    return next(lesson for lesson in LESSONS if lesson.id == lesson_id)
+
+
+def test_built_in_lessons_load_in_order():
+    ids = [lesson.id for lesson in LESSONS]
+    assert ids[0] == "backprop"
+    assert ids == [i for i in ("backprop", "attention", "bridge") if (LESSONS_DIR / f"{i}.md").exists()]
+    for lesson in LESSONS:
+        assert lesson.steps and lesson.title and lesson.summary
+        for f in lesson.dim_fields:
+            assert f.minimum <= lesson.default_dims[f.name] <= f.maximum
+
+
+def _assert_view_matches_text(view: StepView):
+    shown = {r.name: r for r in view.records}
+    for name, symbolic in view.step.expects.items():
+        assert name in shown, f"{view.step.id}: {name} missing from the trace"
+        wanted = tuple(eval_dim(d, view.dims) for d in symbolic)
+        assert wanted == np.shape(shown[name].value), (view.step.id, name, wanted)
+    assert not view.problems, view.problems
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
+def test_every_step_runs_and_every_shape_is_the_texts(lesson):
+    session = LessonSession(lesson)
+    for i, step in enumerate(lesson.steps):
+        view = session.run(i)
+        assert view.step.id == step.id
+        _assert_view_matches_text(view)
+        assert view.changed, f"{step.id} highlights nothing"
+        assert view.changed <= {r.name for r in view.records}
+        assert "{" not in view.step.markdown.replace("{{", ""), "a placeholder was left unfilled"
+        for span in view.code:  # real engine lines, and the marked ones inside the span
+            assert span.name.startswith("engine/") and span.path.is_file()
+            assert all(span.start <= line <= span.end for line in span.current)
+            assert span.lines()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
+def test_every_shape_follows_a_change_of_dims(lesson):
+    session = LessonSession(lesson, dims=SMALL_DIMS[lesson.id], seed=3)
+    assert session.check() == []
+    for i in range(len(lesson.steps)):
+        view = session.run(i)
+        if view.step.trace == "tiny":  # the tiny net keeps its own sizes on purpose
+            continue
+        for name, value in SMALL_DIMS[lesson.id].items():
+            assert view.dims[name] == value
+        _assert_view_matches_text(view)
+
+
+def test_backprop_shapes_are_the_digit_net_ones():
+    session = LessonSession(_lesson("backprop"), dims={"n2": 12, "m": 5})
+    view = session.run(_lesson("backprop").step_index("update"))
+    assert view.record("w2").shape == (12, 784)  # stored (out, in)
+    assert view.record("w3").shape == (10, 12)
+    assert view.record("nabla_w2").shape == (12, 784)
+    assert view.record("x").shape == (784, 5)
+    assert view.changed == {"w2", "b2", "w3", "b3"}
+    assert "(12, 784)" in view.step.markdown  # {n2}, {n1} in the text follow the dims
+
+
+def test_steps_walk_the_trace_in_order():
+    lesson = _lesson("backprop")
+    session = LessonSession(lesson)
+    before = session.run(lesson.step_index("layer2"))
+    after = session.run(lesson.step_index("layer3"))
+    assert before.changed == {"w2", "b2", "z2", "a2"}
+    assert "z3" not in {r.name for r in before.records}
+    assert after.changed == {"w3", "b3", "z3", "a3"}
+    # the update step shows the new w2 under the same name, not the forward one
+    update = session.run(lesson.step_index("update"))
+    assert not np.array_equal(update.record("w2").value, before.record("w2").value)
+
+
+def test_training_step_shows_accuracy_rising():
+    lesson = _lesson("backprop")
+    view = LessonSession(lesson).run(lesson.step_index("train"))
+    _, series, _, _ = view.extra["series"]
+    first, last = series[0][1], series[-1][1]
+    assert first < 30 and last > first + 30, series
+    assert any("not MNIST" in n or "MNIST" in n for n in view.notes)
+
+
+def test_invalid_dims_are_refused_in_one_line():
+    session = LessonSession(_lesson("backprop"))
+    with pytest.raises(KqvError, match="between 1 and 200"):
+        session.set_dims({"n2": 0})
+    with pytest.raises(KqvError, match="whole number"):
+        session.set_dims({"m": "ten"})
+    with pytest.raises(KqvError, match="no dimension"):
+        session.set_dims({"T": 4})
+    assert session.dims == _lesson("backprop").default_dims  # nothing changed
+
+
+def test_reseed_gives_a_new_input():
+    session = LessonSession(_lesson("backprop"))
+    step = _lesson("backprop").step_index("input")
+    x0 = session.run(step).record("x").value
+    session.reseed()
+    assert not np.array_equal(session.run(step).record("x").value, x0)
+
+
+# -- malformed lesson files ----------------------------------------------------------------
+
+GOOD = """\
+---
+id: demo
+title: Demo
+summary: A demo.
+script: backprop
+dims: n2=30, m=10
+dim: n2 | hidden | 1 | 200
+---
+
+## One
+step: one
+trace: digits
+show: x (n1, m)
+
+Text with {n1} pixels.
+"""
+
+
+def _error_of(text: str) -> str:
+    with pytest.raises(LessonError) as info:
+        parse_lesson(textwrap.dedent(text), "lessons/demo.md")
+    return str(info.value)
+
+
+def test_the_minimal_lesson_parses():
+    lesson = parse_lesson(GOOD, "lessons/demo.md")
+    assert lesson.steps[0].expects == {"x": ("n1", "m")}
+    assert check_lesson(lesson) == []
+
+
+@pytest.mark.parametrize(
+    "old, new, where, message",
+    [
+        ("script: backprop", "script: nope", 5, "no step script"),
+        ("trace: digits", "trace: nowhere", 12, "unknown trace"),
+        ("show: x (n1, m)", "show: x (n1, q)", 13, "dimension the lesson does not have"),
+        ("show: x (n1, m)", "show: x n1, m", 13, "expected 'name (shape)'"),
+        ("step: one\n", "", 10, "no 'step:' line"),
+        ("{n1} pixels", "{n9} pixels", 15, "in {...}"),
+        ("dim: n2 | hidden | 1 | 200", "dim: n2 | hidden | 40 | 200", 7, "outside 40..200"),
+        ("title: Demo\n", "", 1, "no 'title:' line"),
+        ("show: x (n1, m)\n", "show: x (n1, m)\nwhat: ever\n", 14, "expected a step header line"),
+    ],
+)
+def test_malformed_lessons_name_file_and_line(old, new, where, message):
+    assert old in GOOD
+    error = _error_of(GOOD.replace(old, new))
+    assert error.startswith(f"lessons/demo.md:{where}:"), error
+    assert message in error
+
+
+def test_a_wrong_shape_is_reported_with_file_and_line():
+    lesson = parse_lesson(GOOD.replace("x (n1, m)", "x (n2, m)"), "lessons/demo.md")
+    problems = check_lesson(lesson)
+    assert len(problems) == 1
+    assert problems[0].startswith("lessons/demo.md:10:") and "x is (784, 10)" in problems[0]
+
+
+def test_a_missing_variable_is_reported():
+    lesson = parse_lesson(GOOD.replace("x (n1, m)", "x (n1, m), z9 (n1, m)"), "lessons/demo.md")
+    problems = check_lesson(lesson)
+    assert any("z9 is not in the 'digits' trace" in p for p in problems), problems
+
+
+def test_a_missing_file_is_a_lesson_error(tmp_path):
+    with pytest.raises(LessonError, match="no such lesson file"):
+        load_lesson(tmp_path / "gone.md")
