@@ -74,12 +74,13 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
             raise err(lineno, f"expected 'key: value' in the header, got {line!r}")
         if key == "dim":
             dim_lines.append((lineno, value))
-        elif key in ("id", "title", "summary", "script", "dims"):
+        elif key in ("id", "title", "summary", "script", "dims", "check-dims"):
             if key in head:
                 raise err(lineno, f"'{key}' is given twice in the header")
             head[key] = (lineno, value)
         else:
-            raise err(lineno, f"unknown header key {key!r} (known: id, title, summary, script, dims, dim)")
+            raise err(lineno, f"unknown header key {key!r} "
+                              "(known: id, title, summary, script, dims, dim, check-dims)")
     for key in ("id", "title", "summary", "script"):
         if key not in head:
             raise err(1, f"the header has no '{key}:' line")
@@ -109,6 +110,17 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
         full_dims = module.full_dims(dict(default_dims))
     except KqvError as exc:
         raise err(head.get("dims", (1, ""))[0], f"the default dims do not fit: {exc}") from None
+    check_dims = {}
+    if "check-dims" in head:
+        lineno = head["check-dims"][0]
+        check_dims = _parse_dims(lineno, head["check-dims"][1], err)
+        unknown = sorted(set(check_dims) - set(default_dims))
+        if unknown:
+            raise err(lineno, f"check-dims names {', '.join(unknown)}, not in the 'dims:' line")
+        try:
+            module.full_dims({**default_dims, **check_dims})
+        except KqvError as exc:
+            raise err(lineno, f"the check-dims do not fit: {exc}") from None
 
     # -- the steps: one per '## ' heading -------------------------------------------------
     starts = [i for i in range(end + 1, len(lines)) if lines[i].startswith("## ")]
@@ -133,6 +145,7 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
         dim_fields=dim_fields,
         script=script_name,
         path=where,
+        check_dims=check_dims,
         extras_known=set(getattr(module, "EXTRAS", ())),
     )
 
@@ -207,11 +220,14 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
 
 
 def _parse_show(value: str, err):
-    """``"w2 (n2, n1), C ()"`` -> ``[("w2", ("n2", "n1")), ("C", ())]``."""
+    """``"w2 (n2, n1), C ()"`` -> ``[("w2", ("n2", "n1")), ("C", ())]``.
+
+    Names may hold dots, as the GPT's do: ``h0.attn.c_attn.w (C, 3*C)``.
+    """
     rest = value.strip()
     out = []
     while rest:
-        m = re.match(r"([A-Za-z_][A-Za-z_0-9]*)\s*\(([^()]*)\)\s*(,\s*|$)", rest)
+        m = re.match(r"([A-Za-z_][A-Za-z_0-9.]*)\s*\(([^()]*)\)\s*(,\s*|$)", rest)
         if not m:
             raise err(f"expected 'name (shape)' such as 'z2 (n2, m)' or 'C ()', at {rest!r}")
         dims = tuple(d.strip() for d in m.group(2).split(",") if d.strip())

@@ -20,6 +20,7 @@ The file starts with a header between two ``---`` lines::
     dims: n2=30, m=10                 # the sizes the learner may change, and their defaults
     dim: n2 | hidden neurons | 1 | 200      # name | label | minimum | maximum
     dim: m | images per mini-batch | 1 | 64
+    check-dims: n2=7, m=3             # optional: kqv lessons check also runs with these
     ---
 
 Then one ``## Title`` per step. The lines right under the title, up to the first blank line,
@@ -93,6 +94,7 @@ class Lesson:
     dim_fields: list[DimField]
     script: str = ""  # module name under lessons.steps
     path: str = ""  # the file it came from, as shown in errors ("lessons/backprop.md")
+    check_dims: dict[str, int] = field(default_factory=dict)  # other dims `lessons check` runs
     extras_known: set[str] = field(default_factory=set)
 
     def step_index(self, step_id: str) -> int:
@@ -110,7 +112,8 @@ class TraceRun:
     learner's choices plus fixed and derived ones such as n1 = 784 or hs = C // nh);
     ``notes`` are lines shown under the step ("synthetic digits, not MNIST");
     ``extras`` maps an ``extra:`` name of the lesson file to a special view, e.g.
-    ``{"pe_heatmap": {"heatmap": ("PE", array, "positions", "dimensions")}}``.
+    ``{"pe_heatmap": {"heatmap": ("PE", array, "positions", "dimensions")}}``; an extra's
+    ``"notes"`` list is shown only on the steps that ask for it.
     """
 
     tracer: object  # engine.trace.Tracer

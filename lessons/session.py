@@ -17,6 +17,9 @@ Special views a step script may put in ``StepView.extra`` (the keys the TUI know
 * ``"attends": (query token, [tokens], weights)`` with weights ``(nh, T)``: how much the query
   token attends to each token, per head;
 * ``"side_by_side": ((left title, [Record]), (right title, [Record]))`` two traces in parallel.
+
+An extra may also carry ``"notes": [lines]``; those go to ``StepView.notes`` of the steps that
+ask for that extra only (the run's own notes show on every step of its trace).
 """
 
 from __future__ import annotations
@@ -154,6 +157,15 @@ class LessonSession:
             cached = self._runs[key] = (run, _plan_trace(self.lesson, trace, run))
         return cached
 
+    def prefetch(self) -> None:
+        """Run every trace of the lesson now (for a background worker), so no step waits.
+
+        The first run of a trace may take a while (loading MNIST is ~0.9 s once per process,
+        the training step a few hundred mini-batches); after it, any step is a slice.
+        """
+        for trace in dict.fromkeys(step.trace for step in self.lesson.steps):
+            self._run_and_plans(trace)
+
     def run(self, step_index: int) -> StepView:
         """The view of one step (0-based)."""
         if not 0 <= step_index < len(self.lesson.steps):
@@ -174,7 +186,9 @@ class LessonSession:
         extra: dict = {}
         for name in step.extras:
             if name in run.extras:
-                extra.update(run.extras[name])
+                view_of = dict(run.extras[name])
+                notes += view_of.pop("notes", [])  # lines meant for this step only
+                extra.update(view_of)
             else:
                 notes.append(f"(the step script gave no {name!r} view for these dims)")
         view = StepView(

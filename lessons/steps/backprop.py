@@ -91,12 +91,16 @@ def run_train(dims: dict, seed: int) -> TraceRun:
     idx = order[done * m : (done + 1) * m]
     tracer = Tracer(dims=d)
     net.traced_update(train.x[idx].T, y_train[idx].T, eta=ETA, tracer=tracer)
-    notes = [f"trained on {train.source} ({len(train.labels):,} of them), accuracy measured on "
-             f"{len(held.labels):,} other images"]
-    notes += [f"after {k:>3} mini-batches of {m}: {acc:5.1f}% right" for k, acc in series]
-    return TraceRun(tracer, d, notes=notes,
-                    extras={"accuracy": {"series": ("accuracy on held-out images", series,
-                                                    "mini-batches", "% right")}})
+    lines = [f"after {k:>3} mini-batches of {m}: {acc:5.1f}% right" for k, acc in series]
+    return TraceRun(
+        tracer,
+        d,
+        notes=[f"trained on {train.source} ({len(train.labels):,} of them), accuracy measured on "
+               f"{len(held.labels):,} other images"],
+        extras={"accuracy": {"series": ("accuracy on held-out images", series, "mini-batches",
+                                        "% right"),
+                             "notes": lines}},
+    )
 
 
 TRACES = {"tiny": run_tiny, "digits": run_digits, "train": run_train}

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from engine.errors import KqvError
+
 
 @dataclass(frozen=True)
 class Digits:
@@ -44,6 +46,18 @@ def _pool(split: str) -> Digits:
 
 
 def _mnist(split: str) -> Digits | None:
+    loaded = _mnist_sets()
+    if loaded is None:
+        return None
+    train, _validation, test = loaded
+    part = train if split == "train" else test
+    genuine = part.source.startswith("MNIST")
+    return Digits(part.x, part.labels, f"{part.source}, {split} split", genuine)
+
+
+@lru_cache(maxsize=1)
+def _mnist_sets():
+    """MNIST's (train, validation, test) when the files are on this machine; never downloads."""
     try:
         from engine import mnist
     except ImportError:
@@ -52,27 +66,9 @@ def _mnist(split: str) -> Digits | None:
         folder = mnist.find_mnist()
         if folder is None:
             return None
-        data = mnist.load_mnist(folder)
-    except Exception:  # a damaged copy is `kqv data`'s to report; the lesson falls back
+        return mnist.load_mnist(folder, download=False)
+    except KqvError:  # a damaged copy is `kqv data`'s to report; the lesson falls back
         return None
-    x, labels = _split_of(data, split)
-    if x is None:
-        return None
-    x = np.asarray(x)
-    x = x.reshape(len(x), -1).astype(np.float32)
-    if x.max() > 1.0:
-        x /= 255.0
-    return Digits(x, np.asarray(labels).astype(np.int64), f"MNIST {split} images", True)
-
-
-def _split_of(data, split: str):
-    """(x, labels) of a split from whatever shape load_mnist returns (dict, object or tuple)."""
-    names = [split, f"{split}ing"] if split == "train" else [split]
-    for name in names:
-        part = data.get(name) if isinstance(data, dict) else getattr(data, name, None)
-        if part is not None:
-            return part[0], part[1]
-    return None, None
 
 
 def _synthetic(split: str) -> Digits | None:
@@ -80,7 +76,8 @@ def _synthetic(split: str) -> Digits | None:
         from engine.synthetic_digits import synthetic_digits
     except ImportError:
         return None
-    x, labels = synthetic_digits(4000 if split == "train" else 1000, seed=1 if split == "train" else 2)
+    made = synthetic_digits(4000 if split == "train" else 1000, seed=1 if split == "train" else 2)
+    x, labels = (made.x, made.labels) if hasattr(made, "labels") else made
     x = np.asarray(x, dtype=np.float32).reshape(len(labels), -1)
     return Digits(x, np.asarray(labels).astype(np.int64),
                   "synthetic digits drawn by kqv (not MNIST: MNIST was not found)", False)

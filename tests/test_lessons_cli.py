@@ -1,0 +1,73 @@
+"""`kqv lessons check` and `kqv lessons list` through the real typer app."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from kqv_cli.app import app
+from lessons import load_lessons
+
+runner = CliRunner()
+
+LESSON = """\
+---
+id: demo
+title: Demo
+summary: A demo.
+script: backprop
+dims: n2=30, m=10
+---
+
+## One
+step: one
+trace: digits
+show: x (n1, m), w2 (n2, n1)
+
+Text.
+"""
+
+
+def test_check_passes_on_the_built_in_lessons():
+    result = runner.invoke(app, ["lessons", "check"])
+    assert result.exit_code == 0, result.output
+    for lesson in load_lessons():
+        assert f"{lesson.path}: {len(lesson.steps)} steps" in result.output
+    assert "ok" in result.output
+
+
+def test_check_of_a_good_file(tmp_path):
+    path = tmp_path / "demo.md"
+    path.write_text(LESSON, encoding="utf-8")
+    result = runner.invoke(app, ["lessons", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 steps, 2 shapes checked" in result.output
+
+
+def test_check_reports_a_wrong_shape_and_exits_2(tmp_path):
+    path = tmp_path / "demo.md"
+    path.write_text(LESSON.replace("w2 (n2, n1)", "w2 (n1, n2)"), encoding="utf-8")
+    result = runner.invoke(app, ["lessons", "check", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:9: step 'one': w2 is (30, 784)" in result.output
+    assert "disagree" in result.output
+
+
+def test_check_of_a_malformed_file_is_one_line_with_file_and_line(tmp_path):
+    path = tmp_path / "demo.md"
+    path.write_text(LESSON.replace("trace: digits", "trace: nowhere"), encoding="utf-8")
+    result = runner.invoke(app, ["lessons", "check", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:11: unknown trace 'nowhere'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_of_a_missing_file(tmp_path):
+    result = runner.invoke(app, ["lessons", "check", str(tmp_path / "gone.md")])
+    assert result.exit_code == 2 and "no such lesson file" in result.output
+
+
+def test_list_names_every_lesson():
+    result = runner.invoke(app, ["lessons", "list"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == [x.id for x in load_lessons()]
