@@ -1,0 +1,141 @@
+"""``kqv quiz``: dimension questions in the plain terminal.
+
+Interactive, it asks with rich prompts. Piped, it reads one answer per line from stdin (for
+scripts and tests) and echoes each one so the transcript reads well. ``h`` or ``?`` asks for a
+hint. Every answer is saved as soon as it is checked, so end of input, Ctrl-C or a closed
+terminal lose nothing. No Textual here: a piped quiz starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engine.errors import KqvError
+from kqv_cli.app import app, err_console, fail, is_interactive
+from kqv_cli.quiz.progress import Progress
+from kqv_cli.quiz.questions import TOPICS, check_topic
+from kqv_cli.quiz.scheduler import now_utc
+from kqv_cli.quiz.session import Outcome, QuizSession
+
+
+@app.command("quiz")
+def quiz(
+    topic: str = typer.Option("all", "--topic", "-t", help="backprop, attention or all."),
+    count: int = typer.Option(10, "--count", "-n", help="How many questions in this sitting."),
+    symbolic: bool = typer.Option(False, "--symbolic", help="Answer shapes in letters: (B, nh, T, hs)."),
+    stats: bool = typer.Option(False, "--stats", help="Show cards due, accuracy per topic and streak."),
+    seed: int | None = typer.Option(None, "--seed", help="Draw the same dimensions again (for scripts)."),
+) -> None:
+    """Drill tensor shapes: questions from real engine runs, spaced repetition per concept.
+
+    Type a shape as [bold](4, 8, 8)[/], 4x8x8 or 4 8 8; [bold]h[/] or [bold]?[/] for a hint
+    (the first names the operation, the second the operand shapes).
+    """
+    check_topic(topic)
+    if count < 1:
+        raise KqvError(f"--count must be at least 1, got {count}")
+    console = Console(highlight=False)
+    if stats:
+        _show_stats(console, Progress.load(persist=False))
+        return
+    session = QuizSession(topic, count, symbolic, seed=seed)
+    if session.warning:
+        err_console.print(f"[yellow]warning:[/] {escape(session.warning)}", soft_wrap=True)
+    interactive = is_interactive()
+    levels = ", ".join(f"{t} level {session.level(t)}" for t in TOPICS if topic in ("all", t))
+    console.print(f"[bold]kqv quiz[/] · {count} question{'s' if count > 1 else ''} · {levels}"
+                  f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint)[/]")
+    try:
+        while (question := session.next_question()) is not None:
+            console.print()
+            console.rule(f"{session.asked}/{count} · {question.card_id}", style="dim", align="left")
+            console.print(escape(question.prompt))
+            console.print(f"[dim]{escape(question.convention)}[/]")
+            console.print(f"[dim]answer with {escape(question.format_help())}[/]")
+            while True:
+                text = _read(console, interactive)
+                if text is None:  # end of input: stop cleanly, everything is saved already
+                    console.print(f"\n[dim]input ended.[/] {session.summary_line()}; progress saved.")
+                    return
+                outcome = session.respond(text)
+                if outcome.final:
+                    _show_outcome(console, outcome)
+                    break
+                style = "cyan" if outcome.status == "hint" else "yellow"
+                console.print(f"[{style}]{escape(outcome.message)}[/]")
+    except KeyboardInterrupt:
+        raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is saved") \
+            from None
+    console.print(f"\n[bold]done:[/] {session.summary_line()}. "
+                  f"[dim]Progress saved; `kqv quiz --stats` shows what is due.[/]")
+
+
+def _read(console: Console, interactive: bool) -> str | None:
+    """One answer line, or None at end of input."""
+    if interactive:
+        try:
+            return console.input("[bold]answer ›[/] ")
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    console.print(f"answer › {escape(line.strip())}")
+    return line.rstrip("\n")
+
+
+def _show_outcome(console: Console, outcome: Outcome) -> None:
+    q = outcome.question
+    if outcome.status == "right":
+        console.print(f"[bold green]✓ {escape(outcome.message)}[/]")
+    else:
+        console.print(f"[bold red]✗ {escape(outcome.message)}[/]")
+    console.print("[bold]why:[/]")
+    for line in q.derivation:
+        console.print(f"  {escape(line)}")
+    console.print("[bold]trace:[/]")
+    for line in q.proof:
+        console.print(f"  [dim]{escape(line)}[/]")
+    if outcome.due is not None:
+        console.print(f"[dim]this card comes back {_when(outcome.due)}[/]")
+
+
+def _when(due: datetime, now: datetime | None = None) -> str:
+    seconds = (due - (now or now_utc())).total_seconds()
+    if seconds <= 0:
+        return "now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"in {n} {unit}{'s' if n != 1 else ''}"
+    return "in under a minute"
+
+
+def _show_stats(console: Console, progress: Progress) -> None:
+    if progress.warning:
+        err_console.print(f"[yellow]warning:[/] {escape(progress.warning)}", soft_wrap=True)
+    table = Table(title="quiz progress", title_justify="left")
+    for col in ("topic", "cards", "seen", "due", "new", "answers", "accuracy", "level"):
+        table.add_column(col, justify="left" if col == "topic" else "right")
+    summary = progress.summary()
+    for topic, s in summary.items():
+        accuracy = "–" if s["accuracy"] is None else f"{s['accuracy']:.0%}"
+        table.add_row(topic, str(s["total"]), str(s["seen"]), str(s["due"]), str(s["new"]),
+                      str(s["answered"]), accuracy, str(s["level"]))
+    console.print(table)
+    streak = progress.streak
+    days = streak.get("days", 0)
+    console.print(f"streak: {days} day{'s' if days != 1 else ''} in a row · {streak.get('run', 0)} right "
+                  f"in a row (best {streak.get('best_run', 0)})")
+    due_next = [(c.due, cid) for cid, c in progress.cards.items()]
+    if due_next:
+        when, cid = min(due_next)
+        console.print(f"next review: {cid} {_when(when)}")
+    else:
+        console.print("no cards seen yet: start with `kqv quiz`")

@@ -1,0 +1,144 @@
+"""The learner's quiz progress on disk: one FSRS card per concept, answer counts, a streak.
+
+Stored with :class:`kqv_cli.store.JsonStore` as ``quiz.json`` in the user data folder:
+written atomically after every answer (so Ctrl-C or a closed terminal loses nothing), with a
+schema version; a file that cannot be read is moved aside with a warning and the learner
+starts fresh.
+
+``data`` layout (schema 1)::
+
+    {"cards":  {"attention.scores_shape": <fsrs Card.to_dict()>, ...},
+     "stats":  {"attention.scores_shape": {"answered": 3, "right": 2, "last_right": true}, ...},
+     "streak": {"days": 2, "last_day": "2026-11-29", "run": 4, "best_run": 7}}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from kqv_cli.quiz import scheduler as srs
+from kqv_cli.quiz.questions import TOPICS, cards_for
+from kqv_cli.store import JsonStore
+
+SCHEMA = 1
+FILENAME = "quiz.json"
+
+
+class Progress:
+    """Cards, counts and streak, loaded from and saved to one JSON file."""
+
+    def __init__(self, store: JsonStore | None = None, data: dict | None = None):
+        self.store = store  # None: kept in memory only (a practice run, a test's twin session)
+        self.warning: str | None = None
+        self.cards: dict[str, srs.Card] = {}
+        self.stats: dict[str, dict] = {}
+        self.streak = {"days": 0, "last_day": "", "run": 0, "best_run": 0}
+        self.scheduler = srs.make_scheduler()
+        if data:
+            self._read(data)
+
+    @classmethod
+    def load(cls, persist: bool = True) -> Progress:
+        """The saved progress (or a fresh one). ``persist=False`` never writes anything."""
+        store = JsonStore(FILENAME, SCHEMA)
+        data = store.load(default={})
+        progress = cls(store if persist else None)
+        progress.warning = store.warning
+        progress._read(data)
+        return progress
+
+    def _read(self, data) -> None:
+        if not isinstance(data, dict):
+            self.warning = "quiz progress had an unexpected layout; starting fresh"
+            return
+        dropped = []
+        for card_id, raw in dict(data.get("cards", {})).items():
+            try:
+                self.cards[card_id] = srs.card_from_dict(raw)
+            except (KeyError, TypeError, ValueError):
+                dropped.append(card_id)
+        for card_id, raw in dict(data.get("stats", {})).items():
+            if isinstance(raw, dict):
+                self.stats[card_id] = {"answered": int(raw.get("answered", 0)),
+                                       "right": int(raw.get("right", 0)),
+                                       "last_right": bool(raw.get("last_right", False))}
+        if isinstance(data.get("streak"), dict):
+            self.streak.update({k: data["streak"][k] for k in self.streak if k in data["streak"]})
+        if dropped:
+            self.warning = f"dropped unreadable quiz cards: {', '.join(dropped)} (they start again)"
+
+    def to_data(self) -> dict:
+        return {"cards": {cid: srs.card_to_dict(c) for cid, c in sorted(self.cards.items())},
+                "stats": dict(sorted(self.stats.items())), "streak": dict(self.streak)}
+
+    def save(self) -> None:
+        if self.store is not None:
+            self.store.save(self.to_data())
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def card(self, card_id: str, now: datetime | None = None) -> srs.Card:
+        return self.cards.get(card_id) or srs.new_card(card_id, now)
+
+    def record(self, card_id: str, right: bool, hints_used: int, now: datetime | None = None) -> srs.Card:
+        """Schedule the card from this answer, count it, move the streak, and save."""
+        now = now or srs.now_utc()
+        rating = srs.rating_for(right, hints_used)
+        card = srs.review(self.scheduler, self.card(card_id, now), rating, now)
+        self.cards[card_id] = card
+        stats = self.stats.setdefault(card_id, {"answered": 0, "right": 0, "last_right": False})
+        stats["answered"] += 1
+        stats["right"] += int(right)
+        stats["last_right"] = right
+        self._move_streak(right, now)
+        self.save()
+        return card
+
+    def _move_streak(self, right: bool, now: datetime) -> None:
+        today = now.astimezone().date()
+        last = self.streak.get("last_day") or ""
+        if last != today.isoformat():
+            yesterday = (today - timedelta(days=1)).isoformat()
+            self.streak["days"] = self.streak["days"] + 1 if last == yesterday else 1
+            self.streak["last_day"] = today.isoformat()
+        self.streak["run"] = self.streak["run"] + 1 if right else 0
+        self.streak["best_run"] = max(self.streak["best_run"], self.streak["run"])
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def level(self, topic: str) -> int:
+        """The learner's level in a topic, from the FSRS states of its cards."""
+        return srs.level_for([self.cards.get(c.card_id) for c in cards_for(topic)])
+
+    def topic_summary(self, topic: str, now: datetime | None = None) -> dict:
+        now = now or srs.now_utc()
+        ids = [c.card_id for c in cards_for(topic)]
+        seen = [cid for cid in ids if cid in self.cards]
+        answered = sum(self.stats.get(cid, {}).get("answered", 0) for cid in ids)
+        right_answers = sum(self.stats.get(cid, {}).get("right", 0) for cid in ids)
+        return {
+            "total": len(ids),  # cards in the topic
+            "seen": len(seen),  # cards answered at least once
+            "right": sum(1 for cid in seen if self.stats.get(cid, {}).get("last_right")),  # last answer right
+            "due": sum(1 for cid in seen if self.cards[cid].due <= now),  # seen cards due for review
+            "new": len(ids) - len(seen),
+            "answered": answered,
+            "answered_right": right_answers,
+            "accuracy": right_answers / answered if answered else None,
+            "level": self.level(topic),
+            "next_due": min((self.cards[cid].due for cid in seen), default=None),
+        }
+
+    def summary(self, now: datetime | None = None) -> dict[str, dict]:
+        return {topic: self.topic_summary(topic, now) for topic in TOPICS}
+
+
+def progress_summary() -> dict[str, dict]:
+    """Per topic: ``seen``, ``right``, ``total``, ``due`` (card counts) and more; never writes.
+
+    ``total`` is the number of cards in the topic, ``seen`` how many were answered at least
+    once, ``right`` how many of those were answered right the last time, ``due`` how many seen
+    cards are due for review now. Also ``new``, ``answered``, ``answered_right``, ``accuracy``
+    (None before any answer), ``level`` (0-2) and ``next_due`` (a UTC datetime or None).
+    """
+    return Progress.load(persist=False).summary()

@@ -1,0 +1,148 @@
+"""One sitting of the quiz, driven the same way by ``kqv quiz`` and the TUI's Quiz screen.
+
+The loop, for each question::
+
+    question = session.next_question()      # picks the card, draws dims, runs the engine
+    outcome = session.respond(text)         # "h"/"?" -> a hint; unreadable -> a format hint,
+                                            # asked again; otherwise right or wrong, with the
+                                            # derivation to show, and the card rescheduled
+                                            # and saved at once
+
+Which card comes next: cards due for review first (the most overdue first), then cards never
+seen (in teaching order: small things before big ones), then the one due soonest. The same
+card is not asked twice in a row while others are left. A card answered wrong is due again
+within minutes, so a long sitting brings it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from kqv_cli.quiz import scheduler as srs
+from kqv_cli.quiz.answers import Malformed
+from kqv_cli.quiz.progress import Progress
+from kqv_cli.quiz.question import Question
+from kqv_cli.quiz.questions import cards_for, check_topic, generate
+
+HINT_WORDS = ("h", "?", "hint")
+MAX_HINTS = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one thing the learner typed."""
+
+    status: str  # hint | malformed | right | wrong
+    message: str  # the hint, the format hint, or a one-line verdict
+    question: Question
+    hints_used: int = 0
+    rating: srs.Rating | None = None
+    due: datetime | None = None  # when the card comes back
+
+    @property
+    def final(self) -> bool:
+        """True once the question is answered (right or wrong) and the derivation is due."""
+        return self.status in ("right", "wrong")
+
+
+class QuizSession:
+    def __init__(self, topic: str = "all", count: int = 10, symbolic: bool = False,
+                 seed: int | None = None, progress: Progress | None = None,
+                 clock: Callable[[], datetime] = srs.now_utc):
+        self.topic = check_topic(topic)
+        self.count = max(1, int(count))
+        self.symbolic = symbolic
+        self.rng = np.random.default_rng(seed)
+        self.progress = progress if progress is not None else Progress.load()
+        self.clock = clock
+        self.asked = 0
+        self.right = 0
+        self.wrong = 0
+        self.current: Question | None = None
+        self.hints_used = 0
+        self.answered = True  # no question pending
+        self._last_card: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """Set when the progress file was unreadable and moved aside."""
+        return self.progress.warning
+
+    @property
+    def done(self) -> bool:
+        return self.asked >= self.count and self.answered
+
+    def level(self, topic: str) -> int:
+        return self.progress.level(topic)
+
+    def next_card(self) -> str:
+        now = self.clock()
+        ids = [c.card_id for c in cards_for(self.topic)]
+        if len(ids) > 1 and self._last_card in ids:
+            ids.remove(self._last_card)
+        cards = self.progress.cards
+        due = sorted((cid for cid in ids if cid in cards and cards[cid].due <= now),
+                     key=lambda c: cards[c].due)
+        if due:
+            return due[0]
+        new = [cid for cid in ids if cid not in cards]
+        if new:
+            return new[0]
+        return min(ids, key=lambda c: cards[c].due)
+
+    def next_question(self) -> Question | None:
+        """The next question, or None when the sitting's ``count`` questions are done."""
+        if self.asked >= self.count:
+            self.current = None
+            return None
+        card_id = self.next_card()
+        topic = card_id.split(".", 1)[0]
+        self.current = generate(card_id, self.rng, self.level(topic), self.symbolic)
+        self._last_card = card_id
+        self.asked += 1
+        self.hints_used = 0
+        self.answered = False
+        return self.current
+
+    def hint(self) -> str | None:
+        """The next hint for the current question (operation, then operand shapes), or None."""
+        if self.current is None or self.answered or self.hints_used >= MAX_HINTS:
+            return None
+        text = self.current.hints[self.hints_used]
+        self.hints_used += 1
+        return f"hint {self.hints_used}: {text}"
+
+    def respond(self, text: str) -> Outcome:
+        """Take one line from the learner: a hint request, or an answer to check."""
+        q = self.current
+        if q is None or self.answered:
+            raise RuntimeError("no question is waiting for an answer; call next_question() first")
+        if text.strip().lower() in HINT_WORDS:
+            hint = self.hint()
+            return Outcome("hint", hint or "no more hints: give it a try (or any wrong answer to see "
+                           "the working)", q, self.hints_used)
+        try:
+            right = q.check(text)
+        except Malformed as exc:
+            return Outcome("malformed", str(exc), q, self.hints_used)
+        card = self.progress.record(q.card_id, right, self.hints_used, self.clock())
+        self.answered = True
+        if right:
+            self.right += 1
+        else:
+            self.wrong += 1
+        verdict = ("right" if right else f"not quite: the answer is {q.answer_text()}")
+        if right and self.hints_used:
+            verdict += f" (after {self.hints_used} hint{'s' if self.hints_used > 1 else ''})"
+        return Outcome("right" if right else "wrong", verdict, q, self.hints_used,
+                       srs.rating_for(right, self.hints_used), card.due)
+
+    def summary_line(self) -> str:
+        answered = self.right + self.wrong
+        if not answered:
+            return "no questions answered"
+        return f"{self.right} of {answered} right"

@@ -1,0 +1,135 @@
+"""Generated questions: the answer is always what numpy produced in the traced run.
+
+Hypothesis draws seeds, levels and the answer mode for every card in the catalogue; each
+question's answer is then checked against its evidence (the trace record, a fresh numpy run of
+the operation, the model's own arrays) and against the question's own ``check``.
+"""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.trace import eval_dim
+from kqv_cli.quiz import answers
+from kqv_cli.quiz.questions import CARDS, cards_for, generate
+
+CARD_IDS = [c.card_id for c in CARDS]
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _numbers(symbolic, dims):
+    return tuple(eval_dim(s, dims) for s in symbolic)
+
+
+def _wrong(q) -> str:
+    """An answer that cannot be right for this question."""
+    if q.kind == "count":
+        return str(q.answer + 1)
+    if q.kind == "works":
+        return "no" if q.answer != answers.NO else "yes (" + ", ".join(
+            [q.letters[0] if q.symbolic else "99991"] * 7) + ")"
+    if q.kind == "symbolic":
+        return "(" + ", ".join([q.letters[0]] * 7) + ")"
+    return "(" + ", ".join(["99991"] * 7) + ")"
+
+
+@FAST
+@given(card_id=st.sampled_from(CARD_IDS), seed=st.integers(0, 2**32 - 1), level=st.sampled_from([0, 1, 2]),
+       symbolic=st.booleans())
+def test_every_answer_is_what_numpy_produced(card_id, seed, level, symbolic):
+    q = generate(card_id, seed, level, symbolic)
+    ev = q.evidence
+    if q.kind in ("shape", "symbolic"):
+        record = ev["record"]
+        assert record.symbolic_matches(q.dims), record
+        if q.kind == "shape":
+            assert q.answer == record.value.shape
+        else:
+            assert q.answer == record.symbolic
+            assert _numbers(q.answer, q.dims) == record.value.shape
+    elif q.kind == "works":
+        a, b = ev["a"], ev["b"]
+        try:
+            produced = (a.value @ b.value if ev["op"] == "@" else a.value + b.value).shape
+        except ValueError:
+            produced = None
+        if produced is None:
+            assert q.answer == answers.NO
+        elif q.symbolic:
+            assert _numbers(q.answer, q.dims) == produced
+        else:
+            assert q.answer == produced
+        for operand in (a, b):  # the operands shown are what the trace recorded
+            if operand.record is not None:
+                assert operand.record.symbolic_matches(q.dims)
+                assert _numbers(operand.symbolic, q.dims) == operand.value.shape
+    else:
+        assert q.kind == "count"
+        assert q.answer == sum(arr.size for arr in ev["arrays"].values())
+    # the question accepts its own answer, refuses a wrong one, and its texts are filled in
+    assert q.check(q.answer_text())
+    assert not q.check(_wrong(q))
+    assert q.prompt and all(q.hints) and q.derivation and q.proof
+    assert q.card_id == card_id and q.level == level
+
+
+@pytest.mark.parametrize("card_id", CARD_IDS)
+def test_same_seed_same_question_new_seed_new_dims(card_id):
+    a, b = generate(card_id, 5, 1), generate(card_id, 5, 1)
+    assert (a.prompt, a.answer) == (b.prompt, b.answer)
+    prompts = {generate(card_id, s, 1).prompt for s in range(6)}
+    assert len(prompts) > 1  # each review draws fresh dimensions
+
+
+def test_book_net_has_23860_parameters():
+    q = generate("backprop.param_count", 0, fixed={"sizes": (784, 30, 10), "m": 10})
+    assert q.answer == 23_860 == 784 * 30 + 30 + 30 * 10 + 10
+    assert q.check("23,860") and q.check("23860")
+    assert "784-30-10" in q.prompt
+
+
+def test_book_net_delta2_with_a_mini_batch_of_ten():
+    q = generate("backprop.delta_shape", 3, fixed={"sizes": (784, 30, 10), "m": 10})
+    expected = {"delta2": (30, 10), "delta3": (10, 10)}[q.subject]
+    assert q.answer == q.evidence["record"].value.shape == expected
+
+
+def test_difficulty_grows_with_the_level():
+    """Level 0: three layers and one example; level 2: deeper nets and mini-batches."""
+    small = [generate("backprop.z_shape", s, 0).dims for s in range(20)]
+    deep = [generate("backprop.z_shape", s, 2).dims for s in range(20)]
+    assert all(d["m"] == 1 and len(d) == 4 for d in small)
+    assert max(len(d) for d in deep) > 4 and all(d["m"] > 1 for d in deep)
+
+
+def test_symbolic_questions_are_answered_in_the_questions_letters():
+    q = generate("backprop.nabla_w_shape", 2, 1, symbolic=True)
+    assert q.kind == "symbolic" and set(q.letters) >= {"n1", "n2", "m"}
+    l = q.subject.removeprefix("nabla_w")
+    assert q.check(f"(N{l}, n{int(l) - 1})")
+    assert "letters" in q.ask
+
+
+def test_topics_partition_the_catalogue():
+    topics = {c.topic for c in CARDS}
+    assert sum(len(cards_for(t)) for t in topics) == len(CARDS) == len(cards_for("all"))
+    assert len(set(CARD_IDS)) == len(CARD_IDS)
+    assert all(cid.startswith(f"{c.topic}.") for cid, c in zip(CARD_IDS, CARDS, strict=True))
+
+
+def test_answers_follow_the_engine_not_a_key(monkeypatch):
+    """Make the engine record w2 stored (in, out) and the quiz's answer turns with it."""
+    from engine.network import Network
+
+    seed = next(s for s in range(50) if generate("backprop.weight_shape", s).subject == "w2")
+    before = generate("backprop.weight_shape", seed)
+    original = Network.backprop_batch
+
+    def stored_in_out(self, x, y, tracer):
+        result = original(self, x, y, tracer)
+        tracer.record("w2", self.weights[0].T, "w2 stored (in, out)", "forward", ("n1", "n2"))
+        return result
+
+    monkeypatch.setattr(Network, "backprop_batch", stored_in_out)
+    after = generate("backprop.weight_shape", seed)
+    assert after.answer == before.answer[::-1] != before.answer
