@@ -49,7 +49,8 @@ How a step picks its variables: the steps of one trace walk it in order. A step'
 variables are looked up from where the previous step of that trace ended, and the step ends
 after the last of them; the learner then sees every variable recorded so far (the latest value
 of each name), with the ones recorded during this step highlighted and their engine lines
-marked in the code pane.
+marked in the code pane. (When a step is the first of its trace but not of the lesson, only
+its shown variables are highlighted: the run-up was seen in the other trace.)
 """
 
 from __future__ import annotations

@@ -179,6 +179,10 @@ class LessonSession:
         for r in records[:scope_end]:
             latest[r.name] = r
         fresh = records[plan.start : plan.end]
+        if plan.start == 0 and step_index > 0:
+            # the lesson switches to another run: highlight what the step names, not the
+            # whole run-up to it that the learner has already seen in the other run
+            fresh = [records[i] for i in sorted(plan.found.values())]
         changed = {r.name for r in fresh} or set(plan.found)
         marked = fresh or [records[i] for i in plan.found.values()]
         code = code_spans(marked) + [_named_span(ref) for ref in step.code]

@@ -19,13 +19,6 @@ from lessons import (
 from lessons.loader import LESSONS_DIR, load_lesson, parse_lesson
 
 LESSONS = load_lessons()
-SMALL_DIMS = {  # dims that differ from every default, so a hard-coded number in a shape shows up
-    "backprop": {"n2": 7, "m": 3},
-    "attention": {"B": 3, "T": 10, "C": 24, "nh": 3},
-    "bridge": {"B": 3, "T": 10, "C": 24, "nh": 3, "n2": 7, "m": 3},
-}
-
-
 def _lesson(lesson_id):
     return next(lesson for lesson in LESSONS if lesson.id == lesson_id)
 
@@ -67,13 +60,20 @@ def test_every_step_runs_and_every_shape_is_the_texts(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
 def test_every_shape_follows_a_change_of_dims(lesson):
-    session = LessonSession(lesson, dims=SMALL_DIMS[lesson.id], seed=3)
+    changed = lesson.check_dims
+    # every dim moves, so a number hard-coded where a symbol belongs cannot pass
+    assert set(changed) == set(lesson.default_dims)
+    assert all(changed[k] != lesson.default_dims[k] for k in changed)
+    session = LessonSession(lesson, dims=changed, seed=3)
     assert session.check() == []
     for i in range(len(lesson.steps)):
         view = session.run(i)
         if view.step.trace == "tiny":  # the tiny net keeps its own sizes on purpose
             continue
-        for name, value in SMALL_DIMS[lesson.id].items():
+        for name in view.step.expects:  # a dims change reaches every shown shape
+            wanted = tuple(eval_dim(d, view.dims) for d in view.step.expects[name])
+            assert view.record(name).shape == wanted
+        for name, value in changed.items():
             assert view.dims[name] == value
         _assert_view_matches_text(view)
 
@@ -200,3 +200,81 @@ def test_a_missing_variable_is_reported():
 def test_a_missing_file_is_a_lesson_error(tmp_path):
     with pytest.raises(LessonError, match="no such lesson file"):
         load_lesson(tmp_path / "gone.md")
+
+
+# -- the attention and bridge lessons' special views ------------------------------------------
+
+
+def test_attention_mask_and_softmax_steps_show_what_the_text_says():
+    lesson = _lesson("attention")
+    session = LessonSession(lesson)
+    masked = session.run(lesson.step_index("mask")).record("h0.att_masked").value
+    T = masked.shape[-1]
+    upper = np.triu(np.ones((T, T), dtype=bool), k=1)
+    assert np.all(np.isneginf(masked[..., upper])) and np.all(np.isfinite(masked[..., ~upper]))
+    soft = session.run(lesson.step_index("softmax"))
+    att = soft.record("h0.att").value
+    np.testing.assert_allclose(att.sum(axis=-1), 1.0, rtol=1e-5)
+    assert np.all(att[..., upper] == 0)
+    title, heat, _, _ = soft.extra["heatmap"]
+    np.testing.assert_array_equal(heat, att[0, 0])
+    # in training mode dropout breaks the rows' sums, as the dropout step says
+    dropped = session.run(lesson.step_index("dropout")).record("h0.att").value
+    assert not np.allclose(dropped.sum(axis=-1), 1.0)
+    assert session.run(lesson.step_index("dropout")).changed == {"h0.att"}
+
+
+def test_it_attends_view_and_its_absence_when_T_is_short():
+    lesson = _lesson("attention")
+    session = LessonSession(lesson, dims={"nh": 2, "C": 16})
+    view = session.run(lesson.step_index("it"))
+    word, tokens, weights = view.extra["attends"]
+    assert word == "it" and tokens[8] == "it" and tokens[1] == "pizza"
+    assert weights.shape == (2, view.dims["T"])
+    np.testing.assert_allclose(weights, view.record("h0.att").value[0, :, 8, :])
+    assert any("untrained" in n for n in view.notes)
+    assert "untrained" in view.step.markdown
+    session.set_dims({"T": 5})
+    short = session.run(lesson.step_index("it"))
+    assert "attends" not in short.extra
+    assert any("at least 9" in n for n in short.notes)
+
+
+def test_positional_encoding_heatmap_is_the_engines_sinusoidal_code():
+    lesson = _lesson("attention")
+    view = LessonSession(lesson).run(lesson.step_index("positions"))
+    _, pe, rows, cols = view.extra["heatmap"]
+    assert (rows, cols) == ("position", "dimension")
+    np.testing.assert_allclose(pe[: view.dims["T"]], view.record("pos_emb").value, atol=1e-6)
+    assert np.allclose(pe[:, 0], np.sin(np.arange(len(pe))), atol=1e-6)  # sin on even dims
+    assert np.allclose(pe[:, 1], np.cos(np.arange(len(pe))), atol=1e-6)
+
+
+def test_attention_dims_that_cannot_be_built_are_refused():
+    session = LessonSession(_lesson("attention"))
+    with pytest.raises(KqvError, match="not divisible"):
+        session.set_dims({"C": 30, "nh": 4})
+    with pytest.raises(KqvError, match="between 1 and 16"):
+        session.set_dims({"T": 17})
+    assert session.dims == _lesson("attention").default_dims
+
+
+def test_bridge_side_by_side_holds_both_traces():
+    lesson = _lesson("bridge")
+    view = LessonSession(lesson).run(lesson.step_index("side-by-side"))
+    (left_title, left), (right_title, right) = view.extra["side_by_side"]
+    assert "(out, in)" in left_title and "(in, out)" in right_title
+    assert {"w2", "z2", "delta2", "nabla_w2"} <= {r.name for r in left}
+    assert {"h0.att", "h0.attn.c_attn.dw", "logits"} <= {r.name for r in right}
+
+
+def test_lesson_code_never_imports_textual_rich_or_typer():
+    import subprocess
+    import sys
+
+    code = ("import sys, lessons, kqv_cli.progress; from lessons import load_lessons, LessonSession\n"
+            "for l in load_lessons(): LessonSession(l).run(0)\n"
+            "bad = [m for m in ('textual', 'rich', 'typer') if m in sys.modules]\n"
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
