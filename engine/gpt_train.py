@@ -1,0 +1,293 @@
+"""Training the character GPT: the loop, evaluation, checkpoints, resume, and a NaN guard.
+
+One iteration is nanoGPT's: draw a batch of B random windows from the training text, forward,
+backward, clip the gradient's global norm to 1.0, take one AdamW step at the scheduled learning
+rate. Every ``eval_interval`` iterations (and at the end) the mean loss over ``eval_iters``
+batches of each split is measured, without dropout.
+
+Everything random comes from numpy generators seeded by ``seed`` (batches, dropout, evaluation
+batches), and their states travel in the checkpoint, so a run stopped at iteration k and resumed
+draws exactly the batches the uninterrupted run would have: the loss curve continues exactly.
+
+The caller (the CLI, a TUI worker, a test) watches through three callbacks: ``on_step`` after
+every iteration, ``on_eval`` after every evaluation, ``should_stop`` polled between iterations
+(Ctrl-C sets a flag; the loop stops at a whole iteration and saves).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from engine.blas import blas_threads
+from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.errors import KqvError, TrainingDiverged
+from engine.gpt import GPT, GPTConfig
+from engine.optim import AdamW, clip_grad_norm, lr_at
+from engine.text import CharVocab, TextData, get_batch
+
+KIND = "gpt"
+
+
+@dataclass
+class TrainConfig:
+    """How to train; the defaults are nanoGPT's shakespeare_char CPU run."""
+
+    batch_size: int = 12
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int | None = None  # None: decay over the whole run (max_iters)
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_iters: int = 20
+    seed: int = 1337
+    threads: int | None = None  # BLAS threads; None: leave numpy's default
+
+    def __post_init__(self):
+        for name in ("batch_size", "max_iters", "eval_interval", "eval_iters"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise KqvError(f"{name.replace('_', '-')} must be a positive whole number, got {value!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise KqvError(f"lr must be a positive number, got {self.lr}")
+        if self.threads is not None and self.threads <= 0:
+            raise KqvError(f"threads must be at least 1, got {self.threads}")
+
+    @property
+    def decay_iters(self) -> int:
+        return self.lr_decay_iters if self.lr_decay_iters is not None else self.max_iters
+
+
+@dataclass
+class StepInfo:
+    iter: int  # iterations done, 1-based
+    loss: float
+    lr: float
+    ms: float  # this iteration's wall time
+    tokens_per_s: float  # over the run so far
+    elapsed: float  # seconds of training so far (evaluations excluded)
+
+
+@dataclass
+class EvalInfo:
+    iter: int
+    train_loss: float
+    val_loss: float
+
+
+@dataclass
+class TrainResult:
+    iters: int
+    train_loss: float
+    val_loss: float
+    ms_per_iter: float
+    params: int
+    evals: list[EvalInfo] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)  # every iteration's training loss
+    stopped: bool = False  # stopped early by should_stop
+    checkpoint: Path | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "iters": self.iters,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "ms_per_iter": self.ms_per_iter,
+            "params": self.params,
+            "evals": [asdict(e) for e in self.evals],
+            "stopped": self.stopped,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+        }
+
+
+class GPTTrainer:
+    """Holds the model, optimiser, data and random generators of one training run."""
+
+    def __init__(self, data: TextData, model_config: GPTConfig, train_config: TrainConfig,
+                 out: str | os.PathLike | None = None, resume: str | os.PathLike | None = None):
+        self.data, self.tc = data, train_config
+        self.out = Path(out) if out is not None else None
+        self.evals: list[EvalInfo] = []
+        self.losses: list[float] = []
+        self.iter = 0
+        self.saved_iter: int | None = None  # the iteration of the last checkpoint written
+        if resume is not None:
+            arrays, meta = load_checkpoint(resume, KIND)
+            if meta["vocab"] != data.vocab.chars:
+                raise KqvError(
+                    f"{resume} was trained on a text with another vocabulary "
+                    f"({len(meta['vocab'])} characters, this text has {data.vocab.size}); "
+                    "resume with the same --text"
+                )
+            model_config = GPTConfig.from_dict(meta["model"])
+            saved = TrainConfig(**{k: v for k, v in meta["train"].items()
+                                   if k in {f.name for f in fields(TrainConfig)}})
+            # the run continues as it was set up; only its length and reporting may change
+            self.tc = TrainConfig(**{**asdict(saved), "max_iters": train_config.max_iters,
+                                     "eval_interval": train_config.eval_interval,
+                                     "eval_iters": train_config.eval_iters,
+                                     "threads": train_config.threads,
+                                     "lr_decay_iters": saved.decay_iters})
+        elif model_config.vocab_size != data.vocab.size:
+            raise KqvError(
+                f"vocab_size {model_config.vocab_size} does not match the text's {data.vocab.size}"
+            )
+        if data.train.size <= model_config.block_size or data.val.size <= model_config.block_size:
+            raise KqvError(f"the text is too short for block_size={model_config.block_size}")
+        self.model = GPT(model_config, seed=self.tc.seed)
+        self.opt = AdamW(self.model.flat_params, self.model.flat_grads, self.model.n_decay,
+                         self.tc.weight_decay, (self.tc.beta1, self.tc.beta2))
+        self.batch_rng = np.random.default_rng([self.tc.seed, 1])
+        self.dropout_rng = np.random.default_rng([self.tc.seed, 2])
+        if resume is not None:
+            self.model.load_params(arrays)
+            self.opt.load_state({"m": arrays["adam.m"], "v": arrays["adam.v"]}, meta["adam_t"])
+            self.batch_rng.bit_generator.state = meta["batch_rng"]
+            self.dropout_rng.bit_generator.state = meta["dropout_rng"]
+            self.iter = int(meta["iter"])
+            self.evals = [EvalInfo(**e) for e in meta["evals"]]
+            self.losses = list(meta["losses"])
+            self.saved_iter = self.iter
+        self.train_seconds = 0.0
+
+    @property
+    def vocab(self) -> CharVocab:
+        return self.data.vocab
+
+    # -- one iteration -------------------------------------------------------------------------
+
+    def step(self) -> float:
+        """One training iteration; returns its loss (before the update)."""
+        tc, model = self.tc, self.model
+        x, y = get_batch(self.data.train, tc.batch_size, model.config.block_size, self.batch_rng)
+        rng = self.dropout_rng if model.config.dropout > 0 else None
+        _, loss = model.forward(x, y, rng=rng)
+        if not math.isfinite(loss):
+            self._diverged(loss)
+        model.backward()
+        clip_grad_norm(model.flat_grads, tc.grad_clip)
+        self.opt.step(lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters))
+        self.iter += 1
+        self.losses.append(loss)
+        return loss
+
+    def _diverged(self, loss: float):
+        where = f"at iteration {self.iter + 1}"
+        if self.out is not None and self.saved_iter is not None:
+            kept = f"the last good checkpoint {self.out} (iteration {self.saved_iter}) is kept"
+        else:
+            kept = "no checkpoint was written"
+        raise TrainingDiverged(f"the loss became {loss} {where}; training stopped and {kept}; "
+                               "try a lower --lr")
+
+    def estimate_loss(self) -> EvalInfo:
+        """Mean loss over ``eval_iters`` batches of each split, no dropout, fixed per iteration."""
+        tc, T = self.tc, self.model.config.block_size
+        result = {}
+        for split, data in (("train", self.data.train), ("val", self.data.val)):
+            rng = np.random.default_rng([tc.seed, 3, self.iter, int(split == "val")])
+            losses = []
+            for _ in range(tc.eval_iters):
+                x, y = get_batch(data, tc.batch_size, T, rng)
+                losses.append(self.model.forward(x, y)[1])
+            result[split] = float(np.mean(losses))
+        info = EvalInfo(self.iter, result["train"], result["val"])
+        self.evals = [e for e in self.evals if e.iter != self.iter] + [info]
+        return info
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, on_step: Callable[[StepInfo], None] | None = None,
+            on_eval: Callable[[EvalInfo], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        tc = self.tc
+        tokens = tc.batch_size * self.model.config.block_size
+        stopped = False
+        start_iter = self.iter
+        with blas_threads(tc.threads):
+            while self.iter < tc.max_iters:
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
+                if self.iter % tc.eval_interval == 0 and not self._evaluated():
+                    self._evaluate(on_eval)
+                t0 = time.perf_counter()
+                loss = self.step()
+                dt = time.perf_counter() - t0
+                self.train_seconds += dt
+                if on_step is not None:
+                    done = self.iter - start_iter
+                    on_step(StepInfo(self.iter, loss, self.opt_lr(), dt * 1000,
+                                     done * tokens / max(self.train_seconds, 1e-9), self.train_seconds))
+            if not stopped and not self._evaluated():
+                self._evaluate(on_eval)
+        if self.out is not None and self.saved_iter != self.iter:
+            self.save(self.out)
+        done = self.iter - start_iter
+        last = self.evals[-1] if self.evals else EvalInfo(self.iter, float("nan"), float("nan"))
+        return TrainResult(
+            iters=self.iter, train_loss=last.train_loss, val_loss=last.val_loss,
+            ms_per_iter=1000 * self.train_seconds / max(done, 1), params=self.model.num_params,
+            evals=list(self.evals), losses=list(self.losses), stopped=stopped,
+            checkpoint=self.out,
+        )
+
+    def opt_lr(self) -> float:
+        tc = self.tc
+        return lr_at(self.iter - 1, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters)
+
+    def _evaluated(self) -> bool:
+        return any(e.iter == self.iter for e in self.evals)
+
+    def _evaluate(self, on_eval):
+        info = self.estimate_loss()
+        if on_eval is not None:
+            on_eval(info)
+        if self.out is not None and self.iter > 0:
+            self.save(self.out)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        arrays = dict(self.model.params)
+        arrays["adam.m"], arrays["adam.v"] = self.opt.m, self.opt.v
+        meta = {
+            "kind": KIND,
+            "model": self.model.config.to_dict(),
+            "train": {**asdict(self.tc), "lr_decay_iters": self.tc.decay_iters},
+            "vocab": self.vocab.chars,
+            "iter": self.iter,
+            "adam_t": self.opt.t,
+            "batch_rng": self.batch_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "evals": [asdict(e) for e in self.evals],
+            "losses": self.losses,
+            "source": self.data.source,
+        }
+        written = save_checkpoint(path, arrays, meta)
+        self.saved_iter = self.iter
+        return written
+
+
+def load_gpt(path: str | os.PathLike) -> tuple[GPT, CharVocab, dict]:
+    """A trained model and its vocabulary from a checkpoint, for sampling."""
+    arrays, meta = load_checkpoint(path, KIND)
+    try:
+        config = GPTConfig.from_dict(meta["model"])
+        vocab = CharVocab(meta["vocab"])
+    except (KeyError, TypeError) as exc:
+        raise KqvError(f"{path} is a damaged gpt checkpoint (missing {exc})") from None
+    model = GPT(config, seed=0)
+    model.load_params(arrays)
+    return model, vocab, meta

@@ -1,0 +1,78 @@
+"""AdamW, the learning-rate schedule and gradient clipping, over one flat parameter vector.
+
+The GPT keeps all parameters in one float32 vector and all gradients in another, 2-D weights
+first (:mod:`engine.gpt`). That makes each part here a few whole-model numpy passes:
+
+* clipping: if the gradient's global norm ‖g‖ exceeds 1.0, scale g by 1/‖g‖;
+* AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², then p ← p − lr·m̂/(√v̂ + ε), with m̂ and v̂
+  corrected for their start at zero; weight decay shrinks the 2-D weights by lr·λ first
+  (decoupled from the gradient, Loshchilov & Hutter), never the biases or LayerNorm gains;
+* schedule: linear warm-up from 0 to ``lr`` over ``warmup_iters``, then a cosine down to
+  ``min_lr`` at ``lr_decay_iters`` (nanoGPT's schedule).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def lr_at(it: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
+    """The learning rate for iteration ``it`` (0-based)."""
+    if it < warmup_iters:
+        return lr * (it + 1) / (warmup_iters + 1)
+    if it > lr_decay_iters:
+        return min_lr
+    progress = (it - warmup_iters) / max(1, lr_decay_iters - warmup_iters)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
+def clip_grad_norm(grads: np.ndarray, max_norm: float = 1.0) -> float:
+    """Scale ``grads`` in place so its global L2 norm is at most ``max_norm``; return the norm before."""
+    norm = math.sqrt(float(np.dot(grads, grads)))  # one BLAS dot over the whole model
+    if norm > max_norm:
+        grads *= max_norm / (norm + 1e-6)
+    return norm
+
+
+class AdamW:
+    """Adam with decoupled weight decay on the first ``n_decay`` entries (the 2-D weights)."""
+
+    def __init__(self, params: np.ndarray, grads: np.ndarray, n_decay: int, weight_decay: float = 0.1,
+                 betas=(0.9, 0.99), eps: float = 1e-8):
+        self.params, self.grads, self.n_decay = params, grads, n_decay
+        self.weight_decay, self.beta1, self.beta2, self.eps = weight_decay, betas[0], betas[1], eps
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+        self.t = 0
+        self._tmp = np.empty_like(params)  # scratch, so a step allocates nothing
+
+    def step(self, lr: float) -> None:
+        self.t += 1
+        b1, b2, g, tmp = self.beta1, self.beta2, self.grads, self._tmp
+        if self.weight_decay:
+            self.params[: self.n_decay] *= 1.0 - lr * self.weight_decay
+        self.m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        self.m += tmp  # m = β₁m + (1−β₁)g
+        self.v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        self.v += tmp  # v = β₂v + (1−β₂)g²
+        # p -= lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε), the bias corrections folded into two scalars
+        step_size = lr / (1.0 - b1**self.t)
+        np.sqrt(self.v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
+        tmp += self.eps
+        np.divide(self.m, tmp, out=tmp)
+        tmp *= step_size
+        self.params -= tmp
+
+    def state(self) -> dict:
+        return {"m": self.m, "v": self.v}
+
+    def load_state(self, arrays: dict, t: int) -> None:
+        self.m[...] = arrays["m"]
+        self.v[...] = arrays["v"]
+        self.t = int(t)

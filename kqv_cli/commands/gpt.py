@@ -1,0 +1,243 @@
+"""``kqv train gpt``, ``kqv sample`` and ``kqv trace gpt``: the character GPT.
+
+The engine does the work (:mod:`engine.gpt`, :mod:`engine.gpt_train`, :mod:`engine.text`);
+this module parses options, finds the text, shows progress and prints results.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from engine.errors import KqvError, TrainingDiverged
+from engine.gpt import POSITIONS, GPTConfig
+from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
+from engine.text import CharVocab, TextData
+from engine.trace import Tracer
+from kqv_cli.app import app, fail, trace_app, train_app
+from kqv_cli.commands.digits import check_writable, print_trace, stop_on_ctrl_c
+
+console = Console(highlight=False)
+
+# A few lines for `kqv trace gpt` when there is neither --text nor a cached Tiny Shakespeare.
+BUILTIN_TEXT = (
+    "I am a backend engineer. I learn how a transformer works by watching every variable.\n"
+    "Attention compares each word with the words before it, then mixes their values.\n"
+) * 8
+
+_OPTIONS = {
+    "block_size": typer.Option(64, "--block-size", help="Context length T (characters)."),
+    "batch_size": typer.Option(12, "--batch-size", help="Sequences per batch B."),
+    "n_layer": typer.Option(4, "--n-layer", help="Transformer blocks."),
+    "n_head": typer.Option(4, "--n-head", help="Attention heads nh (must divide n-embd)."),
+    "n_embd": typer.Option(128, "--n-embd", help="Embedding width C."),
+    "dropout": typer.Option(0.0, help="Dropout probability while training."),
+    "pos": typer.Option("learned", help=f"Position encoding: {' | '.join(POSITIONS)}."),
+    "bias": typer.Option(True, "--bias/--no-bias", help="Biases in linear layers and LayerNorms."),
+    "seed": typer.Option(1337, help="Seed for the weights, the batches and dropout."),
+    "text": typer.Option(None, "--text", help="Any UTF-8 text file (default: Tiny Shakespeare)."),
+}
+
+
+def model_config(vocab_size, block_size, n_layer, n_head, n_embd, dropout, pos, bias) -> GPTConfig:
+    return GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
+                     n_embd=n_embd, dropout=dropout, bias=bias, pos=pos)
+
+
+def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
+    """``--text``, else Tiny Shakespeare from the cache, else downloaded into it."""
+    if block_size <= 0:
+        raise KqvError(f"--block-size must be a positive whole number, got {block_size}")
+    if text is not None:
+        return TextData.from_file(text, block_size)
+    from engine.shakespeare import fetch_shakespeare, find_shakespeare
+
+    path = find_shakespeare()
+    if path is None:
+        from kqv_cli.progress_bars import download_progress
+
+        with download_progress(enabled=not quiet) as on_progress:
+            path = fetch_shakespeare(on_progress=on_progress)
+    return TextData.from_file(path, block_size)
+
+
+@train_app.command("gpt")
+def train_gpt(
+    text: Path | None = _OPTIONS["text"],
+    block_size: int = _OPTIONS["block_size"],
+    batch_size: int = _OPTIONS["batch_size"],
+    n_layer: int = _OPTIONS["n_layer"],
+    n_head: int = _OPTIONS["n_head"],
+    n_embd: int = _OPTIONS["n_embd"],
+    max_iters: int = typer.Option(2000, "--max-iters", help="Training iterations."),
+    lr: float = typer.Option(1e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    dropout: float = _OPTIONS["dropout"],
+    eval_interval: int = typer.Option(250, "--eval-interval", help="Iterations between evaluations."),
+    eval_iters: int = typer.Option(20, "--eval-iters", help="Batches per evaluation of each split."),
+    seed: int = _OPTIONS["seed"],
+    pos: str = _OPTIONS["pos"],
+    bias: bool = _OPTIONS["bias"],
+    out: Path = typer.Option(Path("gpt.npz"), "--out", help="Checkpoint to write (.npz)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
+    threads: int = typer.Option(2, help="BLAS threads (2 uses both cores for the big matmuls)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
+) -> None:
+    """Train a character-level GPT (defaults: nanoGPT's CPU run on Tiny Shakespeare)."""
+    if threads <= 0:
+        raise KqvError("--threads must be at least 1")
+    check_writable(out)
+    data = load_text(text, block_size, quiet=as_json)
+    cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
+    tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, eval_interval=eval_interval,
+                     eval_iters=eval_iters, seed=seed, threads=threads)
+    trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
+    cfg, tc = trainer.model.config, trainer.tc
+    if not as_json:
+        what = f"resuming {resume} at iteration {trainer.iter}" if resume else "training"
+        console.print(
+            f"GPT {what}: {trainer.model.num_params:,} parameters, {cfg.n_layer} layers, {cfg.n_head} "
+            f"heads, C={cfg.n_embd}, T={cfg.block_size}, B={tc.batch_size}, vocab {cfg.vocab_size} "
+            f"characters of {data.source} ({data.train.size:,} train / {data.val.size:,} val)"
+        )
+
+    progress = Progress(
+        TextColumn("iter"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tps]:,.0f} tokens/s"),
+        TimeRemainingColumn(), console=console, transient=True, disable=as_json,
+    )
+    task = progress.add_task("train", total=tc.max_iters, completed=trainer.iter, loss=float("nan"), tps=0.0)
+
+    def on_step(info):
+        if info.iter % 5 == 0 or info.iter == tc.max_iters:
+            progress.update(task, completed=info.iter, loss=info.loss, tps=info.tokens_per_s)
+
+    def on_eval(info):
+        if as_json:
+            return
+        sample = ""
+        if info.iter > 0:
+            chars = trainer.vocab.chars
+            start = trainer.vocab.encode("\n" if "\n" in chars else chars[0])
+            ids = trainer.model.generate(start, 60, temperature=0.8, top_k=200,
+                                         rng=np.random.default_rng(seed))
+            sample = "  " + repr(trainer.vocab.decode(ids[1:]))
+        progress.console.print(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}"
+                               f"{sample}", markup=False)
+
+    interrupted = False
+    with progress, stop_on_ctrl_c() as should_stop:
+        try:
+            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop)
+        except TrainingDiverged as exc:
+            raise fail(str(exc)) from None
+        interrupted = result.stopped
+
+    if as_json:
+        typer.echo(json.dumps(result.to_json()))
+    else:
+        plot_losses(result)
+        console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration; "
+                      f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")
+        console.print(f"Saved to {out}; try: kqv sample {out} --prompt \"ROMEO:\"")
+    if interrupted:
+        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to {out}; "
+                   f"continue with --resume {out}")
+
+
+def plot_losses(result) -> None:
+    """Train and val loss at each evaluation as a terminal line chart (plotext)."""
+    if len(result.evals) < 2:
+        return
+    import plotext as plt
+
+    iters = [e.iter for e in result.evals]
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plot_size(min(console.width, 100), 16)
+    plt.plot(iters, [e.train_loss for e in result.evals], label="train", marker="braille")
+    plt.plot(iters, [e.val_loss for e in result.evals], label="val", marker="braille")
+    plt.title("loss per iteration")
+    plt.xlabel("iteration")
+    console.print(Text.from_ansi(plt.build()))  # rich drops the colour codes when piped
+
+
+@app.command("sample")
+def sample(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train gpt`."),
+    prompt: str = typer.Option("\n", help="Text to start from (characters of the training text)."),
+    tokens: int = typer.Option(500, help="Characters to generate."),
+    temperature: float = typer.Option(0.8, help="Below 1: safer; above 1: wilder."),
+    top_k: int = typer.Option(200, "--top-k", help="Sample only among the k likeliest characters."),
+    seed: int | None = typer.Option(None, help="Seed for reproducible samples."),
+) -> None:
+    """Stream text generated by a trained character GPT."""
+    if tokens <= 0:
+        raise KqvError(f"--tokens must be a positive number of characters, got {tokens}")
+    model, vocab, _ = load_gpt(checkpoint)
+    if not prompt:
+        raise KqvError("--prompt is empty; give at least one character, e.g. --prompt \"ROMEO:\"")
+    ids = encode_prompt(vocab, prompt)
+    rng = np.random.default_rng(seed)
+    out = sys.stdout
+    out.write(prompt)
+    for i in model.stream(ids, tokens, temperature=temperature, top_k=top_k, rng=rng):
+        out.write(vocab.chars[i])
+        out.flush()
+    out.write("\n")
+
+
+def encode_prompt(vocab: CharVocab, prompt: str) -> np.ndarray:
+    missing = sorted({c for c in prompt if c not in vocab.chars})
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:5])
+        raise KqvError(f"the prompt has characters this model never saw in training: {shown}; "
+                       "use only characters of its training text")
+    return vocab.encode(prompt)
+
+
+@trace_app.command("gpt")
+def trace_gpt(
+    text: Path | None = _OPTIONS["text"],
+    block_size: int = _OPTIONS["block_size"],
+    batch_size: int = _OPTIONS["batch_size"],
+    n_layer: int = _OPTIONS["n_layer"],
+    n_head: int = _OPTIONS["n_head"],
+    n_embd: int = _OPTIONS["n_embd"],
+    dropout: float = _OPTIONS["dropout"],
+    pos: str = _OPTIONS["pos"],
+    bias: bool = _OPTIONS["bias"],
+    seed: int = _OPTIONS["seed"],
+    values: bool = typer.Option(False, help="Also show min / mean / max of each variable."),
+) -> None:
+    """Print every variable of one forward and backward pass of the GPT, with its shape."""
+    if batch_size <= 0:
+        raise KqvError(f"--batch-size must be a positive whole number, got {batch_size}")
+    if text is not None:
+        data = TextData.from_file(text, block_size)
+    else:
+        from engine.shakespeare import find_shakespeare
+
+        found = find_shakespeare()
+        data = (TextData.from_file(found, block_size) if found is not None
+                else TextData.from_text(BUILTIN_TEXT, block_size, "a built-in paragraph"))
+    cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
+    from engine.gpt import GPT
+    from engine.text import get_batch
+
+    model = GPT(cfg, seed=seed)
+    rng = np.random.default_rng(seed)
+    x, y = get_batch(data.train, batch_size, block_size, rng)
+    tracer = Tracer(dims=model.dims(batch_size, block_size))
+    model.forward(x, y, tracer=tracer, rng=rng if dropout > 0 else None)
+    model.backward(tracer=tracer)
+    dims = ", ".join(f"{k}={v}" for k, v in tracer.dims.items())
+    console.print(f"One forward and backward pass of the GPT on {batch_size} windows of {data.source}; "
+                  f"weights are (in, out), so a layer is x @ w. Dimensions: {dims}")
+    print_trace(tracer, values)

@@ -1,0 +1,153 @@
+"""`kqv train gpt`, `kqv sample` and `kqv trace gpt` through typer's runner."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from engine.checkpoint import save_checkpoint
+from kqv_cli.app import app
+
+runner = CliRunner()
+
+TEXT = "".join(f"the {w} sat on the mat.\n" for w in ["cat", "dog", "hen", "fox", "owl"] * 30)
+SMALL = ["--block-size", "16", "--batch-size", "4", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+         "--eval-interval", "5", "--eval-iters", "2", "--threads", "1"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def trained(tmp_path, text):
+    out = tmp_path / "g.npz"
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "10", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.output)
+
+
+def test_train_json_and_checkpoint(trained):
+    out, report = trained
+    assert out.is_file()
+    assert {"iters", "train_loss", "val_loss", "ms_per_iter", "params", "evals"} <= set(report)
+    assert report["iters"] == 10 and [e["iter"] for e in report["evals"]] == [0, 5, 10]
+    assert report["val_loss"] == report["evals"][-1]["val_loss"]
+
+
+def test_train_prints_progress_evals_and_a_chart(tmp_path, text):
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "10", "--out", tmp_path / "g.npz")
+    assert result.exit_code == 0, result.output
+    assert "iter    10  train" in result.output and "val" in result.output
+    assert "loss per iteration" in result.output  # the plotext chart
+    assert "kqv sample" in result.output
+
+
+def test_resume_continues_from_the_checkpoint(trained, text):
+    out, _ = trained
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "15", "--resume", out,
+                    "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["iters"] == 15 and [e["iter"] for e in report["evals"]] == [0, 5, 10, 15]
+
+
+def test_sample_streams_reproducibly(trained):
+    out, _ = trained
+    a = invoke("sample", out, "--prompt", "the ", "--tokens", "40", "--seed", "3")
+    b = invoke("sample", out, "--prompt", "the ", "--tokens", "40", "--seed", "3")
+    assert a.exit_code == 0, a.output
+    assert a.output == b.output and a.output.startswith("the ") and len(a.output) == 4 + 40 + 1
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--prompt", "ROMEO:"], "'E', 'M', 'O', 'R'"),
+        (["--prompt", ""], "--prompt is empty"),
+        (["--temperature", "0"], "temperature must be above 0"),
+        (["--top-k", "0"], "top-k must be at least 1"),
+        (["--tokens", "0"], "--tokens must be a positive"),
+    ],
+)
+def test_sample_bad_input(trained, args, words):
+    out, _ = trained
+    result = invoke("sample", out, *args)
+    assert result.exit_code == 2, result.output
+    assert words in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_sample_and_resume_refuse_foreign_checkpoints(tmp_path, text, trained):
+    digits = tmp_path / "digits.npz"
+    save_checkpoint(digits, {"w2": np.zeros((2, 4))}, {"kind": "digits", "sizes": [4, 2]})
+    for args in (["sample", digits], ["train", "gpt", "--text", text, *SMALL, "--resume", digits]):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "not a gpt one" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT.upper(), encoding="utf-8")
+    out, _ = trained
+    result = invoke("train", "gpt", "--text", other, *SMALL, "--resume", out, "--out", tmp_path / "x.npz")
+    assert result.exit_code == 2 and "another vocabulary" in result.output
+    result = invoke("sample", tmp_path / "missing.npz")
+    assert result.exit_code == 2 and "no checkpoint" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, args, words",
+    [
+        (b"", [], "is empty"),
+        (b"caf\xe9 au lait " * 20, [], "not UTF-8"),
+        (b"short text, forty characters long, no more", [], "too short for block_size=16"),
+        (TEXT.encode(), ["--n-embd", "30", "--n-head", "4"], "not divisible by n_head"),
+        (TEXT.encode(), ["--n-layer", "0"], "n_layer must be a positive"),
+        (TEXT.encode(), ["--block-size", "0"], "--block-size must be a positive"),
+        (TEXT.encode(), ["--batch-size", "-1"], "batch-size must be a positive"),
+        (TEXT.encode(), ["--max-iters", "0"], "max-iters must be a positive"),
+        (TEXT.encode(), ["--out", "model.txt"], ".npz"),
+    ],
+)
+def test_train_bad_input_is_one_line_and_exit_2(tmp_path, content, args, words):
+    path = tmp_path / "t.txt"
+    path.write_bytes(content)
+    result = invoke("train", "gpt", "--text", path, *SMALL, "--out", tmp_path / "g.npz", *args)
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_text_file(tmp_path):
+    result = invoke("train", "gpt", "--text", tmp_path / "nope.txt", *SMALL)
+    assert result.exit_code == 2 and "no text file" in result.output
+
+
+def test_offline_without_shakespeare_names_the_ways_out(monkeypatch, tmp_path):
+    import engine.shakespeare
+
+    pytest.importorskip("kqv_cli.progress_bars")  # the download bar lands with the data commands
+    monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
+    result = invoke("train", "gpt", *SMALL, "--out", tmp_path / "g.npz", "--json")
+    assert result.exit_code == 2, result.output
+    assert "--text" in result.output and "kqv data shakespeare" in result.output
+
+
+def test_trace_prints_every_variable_with_matching_shapes(text):
+    args = ["trace", "gpt", "--text", str(text), "--block-size", "8", "--batch-size", "3",
+            "--n-layer", "1", "--n-head", "2", "--n-embd", "16"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for line in ["h0.att_scores  (3, 2, 8, 8)", "h0.q  (3, 2, 8, 8)", "logits  (3, 8, "]:
+        name, shape = line.split("  ")
+        assert any(name in row and shape in row for row in result.output.splitlines()), line
+    assert "(B, nh, T, T)" in result.output and "dlogits" in result.output
+    bad = invoke("trace", "gpt", "--text", text, "--n-embd", "10", "--n-head", "3")
+    assert bad.exit_code == 2 and "not divisible" in bad.output
