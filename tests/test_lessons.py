@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import MNIST_DIR, needs_mnist
 from engine.errors import KqvError
 from engine.trace import eval_dim
 from lessons import (
@@ -278,3 +279,30 @@ def test_lesson_code_never_imports_textual_rich_or_typer():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@needs_mnist
+def test_lessons_read_real_mnist_and_keep_a_quick_subset(isolated_dirs, monkeypatch):
+    from lessons.steps import digit_images
+
+    monkeypatch.setenv("KQV_DATA_DIR", str(MNIST_DIR))
+    digit_images._pool.cache_clear()
+    digit_images._mnist_subset.cache_clear()
+    try:
+        first = digit_images.lesson_digits(5, seed=1, split="test")
+        assert first.real and first.source.startswith("MNIST")
+        cached = isolated_dirs / "cache" / "lesson-digits.npz"
+        assert cached.is_file()
+        cached.write_bytes(b"damaged")  # a bad cache file is rebuilt, never trusted
+        digit_images._pool.cache_clear()
+        digit_images._mnist_subset.cache_clear()
+        again = digit_images.lesson_digits(5, seed=1, split="test")
+        np.testing.assert_array_equal(first.x, again.x)
+        digit_images._pool.cache_clear()
+        digit_images._mnist_subset.cache_clear()
+        from_cache = digit_images.lesson_digits(5, seed=1, split="test")  # the rebuilt subset
+        np.testing.assert_allclose(from_cache.x, first.x, atol=1e-6)
+        assert from_cache.source == first.source
+    finally:
+        digit_images._pool.cache_clear()
+        digit_images._mnist_subset.cache_clear()

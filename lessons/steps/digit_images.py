@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.errors import KqvError
+from engine.paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -46,29 +47,81 @@ def _pool(split: str) -> Digits:
 
 
 def _mnist(split: str) -> Digits | None:
-    loaded = _mnist_sets()
-    if loaded is None:
+    sets = _mnist_subset()
+    if sets is None:
         return None
-    train, _validation, test = loaded
-    part = train if split == "train" else test
-    genuine = part.source.startswith("MNIST")
-    return Digits(part.x, part.labels, f"{part.source}, {split} split", genuine)
+    x, labels, source = sets[split]
+    return Digits(x, labels, f"{source}, {split} split", source.startswith("MNIST"))
+
+
+SUBSET = {"train": 8000, "test": 2000}  # what the lessons draw from: enough, and quick to load
+_SUBSET_FILE = "lesson-digits.npz"
 
 
 @lru_cache(maxsize=1)
-def _mnist_sets():
-    """MNIST's (train, validation, test) when the files are on this machine; never downloads."""
+def _mnist_subset() -> dict[str, tuple[np.ndarray, np.ndarray, str]] | None:
+    """A fixed subset of MNIST when its files are on this machine; never downloads.
+
+    Reading all of MNIST (gunzip and checksums) takes about a second, too long for a lesson
+    step, so the first time the lessons keep a small subset (8,000 training and 2,000 test
+    images, 8 MB of bytes) in the cache folder, tied to the MNIST folder it came from.
+    """
     try:
         from engine import mnist
     except ImportError:
         return None
     try:
         folder = mnist.find_mnist()
-        if folder is None:
-            return None
-        return mnist.load_mnist(folder, download=False)
+    except KqvError:
+        return None
+    if folder is None:
+        return None
+    cached = _read_subset(folder)
+    if cached is not None:
+        return cached
+    try:
+        train, _validation, test = mnist.load_mnist(folder, download=False)
     except KqvError:  # a damaged copy is `kqv data`'s to report; the lesson falls back
         return None
+    out = {}
+    for split, part in (("train", train), ("test", test)):
+        pick = np.random.default_rng(0).choice(len(part.labels), SUBSET[split], replace=False)
+        x = part.x[np.sort(pick)]
+        out[split] = (x, part.labels[np.sort(pick)].astype(np.int64), part.source)
+    _write_subset(folder, out)
+    return out
+
+
+def _read_subset(folder) -> dict | None:
+    from engine.checkpoint import load_checkpoint
+
+    path = cache_dir() / _SUBSET_FILE
+    if not path.is_file():
+        return None
+    try:
+        arrays, meta = load_checkpoint(path, kind="lesson-digits")
+        if meta.get("folder") != str(folder):
+            return None
+        return {split: (arrays[f"{split}_x"].astype(np.float32) / 255.0,
+                        arrays[f"{split}_labels"].astype(np.int64), meta[f"{split}_source"])
+                for split in SUBSET}
+    except (KqvError, KeyError, ValueError, OSError):
+        return None  # rebuilt from the MNIST files below
+
+
+def _write_subset(folder, sets: dict) -> None:
+    from engine.checkpoint import save_checkpoint
+
+    arrays, meta = {}, {"kind": "lesson-digits", "folder": str(folder)}
+    for split, (x, labels, source) in sets.items():
+        arrays[f"{split}_x"] = np.rint(x * 255.0).astype(np.uint8)  # the original bytes
+        arrays[f"{split}_labels"] = labels.astype(np.uint8)
+        meta[f"{split}_source"] = source
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        save_checkpoint(cache_dir() / _SUBSET_FILE, arrays, meta)
+    except (KqvError, OSError):
+        pass  # only a speed-up: without it the next start reads MNIST again
 
 
 def _synthetic(split: str) -> Digits | None:
@@ -76,8 +129,8 @@ def _synthetic(split: str) -> Digits | None:
         from engine.synthetic_digits import synthetic_digits
     except ImportError:
         return None
-    made = synthetic_digits(4000 if split == "train" else 1000, seed=1 if split == "train" else 2)
-    x, labels = (made.x, made.labels) if hasattr(made, "labels") else made
+    made = synthetic_digits(SUBSET[split] // 2, seed=1 if split == "train" else 2)
+    x, labels = made.x, made.labels
     x = np.asarray(x, dtype=np.float32).reshape(len(labels), -1)
     return Digits(x, np.asarray(labels).astype(np.int64),
                   "synthetic digits drawn by kqv (not MNIST: MNIST was not found)", False)
