@@ -176,6 +176,11 @@ def test_the_minimal_lesson_parses():
         ("dim: n2 | hidden | 1 | 200", "dim: n2 | hidden | 40 | 200", 7, "outside 40..200"),
         ("title: Demo\n", "", 1, "no 'title:' line"),
         ("show: x (n1, m)\n", "show: x (n1, m)\nwhat: ever\n", 14, "expected a step header line"),
+        ("show: x (n1, m)\n", "show: x (n1, m)\nextra: nope\n", 14, "unknown extra 'nope'"),
+        ("show: x (n1, m)\n", "show: x (n1, m)\ncode: engine/network.py:Nope.f\n", 14,
+         "not a function of the engine"),
+        ("Text with", "## Two\nstep: one\ntrace: digits\n\nText with", 15, "already used on line 10"),
+        ("---\n\n## One", "bogus: 1\n---\n\n## One", 8, "unknown header key 'bogus'"),
     ],
 )
 def test_malformed_lessons_name_file_and_line(old, new, where, message):
