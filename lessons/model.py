@@ -38,7 +38,9 @@ are the step's header; everything after it is the step's text, shown as Markdown
 ``show`` lists the variables the step highlights, each with the symbolic shape the text claims
 for it (``C ()`` for a scalar). Shapes are small expressions over the lesson's dimensions
 (``B*T``, ``3*C``, ``C//nh``), the same language as :func:`engine.trace.eval_dim`. Several
-``show:`` lines add up.
+``show:`` lines add up. The text itself must state each shown shape too, written the same way
+(``(n2, n1)``; ``·`` may stand for ``*`` in prose, where Markdown would read ``*`` as emphasis):
+the check reports a shape the text never states.
 
 In the text, ``{expr}`` is replaced by its value for the dimensions the learner chose
 (``{n1*n2 + n2*n3}`` reads ``23,820`` at the defaults), so numbers in the prose follow a

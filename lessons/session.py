@@ -185,7 +185,7 @@ class LessonSession:
             fresh = [records[i] for i in sorted(plan.found.values())]
         changed = {r.name for r in fresh} or set(plan.found)
         marked = fresh or [records[i] for i in plan.found.values()]
-        code = code_spans(marked) + [_named_span(ref) for ref in step.code]
+        code = [_named_span(ref) for ref in step.code] + code_spans(marked)  # named: the step's point
         notes = list(run.notes)
         extra: dict = {}
         for name in step.extras:
@@ -259,6 +259,9 @@ def _step_problems(lesson, step, plan, records, dims) -> list[str]:
     where = f"{lesson.path}:{step.line}: step {step.id!r}"
     problems = [f"{where}: {name} is not in the {step.trace!r} trace (after the previous step)"
                 for name in plan.missing]
+    for name, expected in step.expects.items():
+        if not any(form in step.markdown for form in _written_forms(expected)):
+            problems.append(f"{where}: the text never states {name}'s shape {format_symbolic(expected)}")
     for name, index in plan.found.items():
         expected = step.expects[name]
         shape = records[index].shape
@@ -273,6 +276,12 @@ def _step_problems(lesson, step, plan, records, dims) -> list[str]:
                 f"in the engine, but the text says {format_symbolic(expected)} = {format_shape(numbers)}"
             )
     return problems
+
+
+def _written_forms(symbolic: tuple[str, ...]) -> list[str]:
+    """How a shape may be written in the prose: ``(B*T, C)``, ``(B·T, C)``, ``(C,)``, ``()``."""
+    forms = [format_symbolic(symbolic), "(" + ", ".join(symbolic) + ")"]
+    return forms + [f.replace("*", "·") for f in forms]
 
 
 def fill_placeholders(text: str, dims: dict[str, int]) -> str:

@@ -148,7 +148,7 @@ step: one
 trace: digits
 show: x (n1, m)
 
-Text with {n1} pixels.
+x is (n1, m): text with {n1} pixels.
 """
 
 
@@ -179,7 +179,8 @@ def test_the_minimal_lesson_parses():
         ("show: x (n1, m)\n", "show: x (n1, m)\nextra: nope\n", 14, "unknown extra 'nope'"),
         ("show: x (n1, m)\n", "show: x (n1, m)\ncode: engine/network.py:Nope.f\n", 14,
          "not a function of the engine"),
-        ("Text with", "## Two\nstep: one\ntrace: digits\n\nText with", 15, "already used on line 10"),
+        ("x is (n1, m): text with", "## Two\nstep: one\ntrace: digits\n\nText with", 15,
+         "already used on line 10"),
         ("---\n\n## One", "bogus: 1\n---\n\n## One", 8, "unknown header key 'bogus'"),
     ],
 )
@@ -191,10 +192,27 @@ def test_malformed_lessons_name_file_and_line(old, new, where, message):
 
 
 def test_a_wrong_shape_is_reported_with_file_and_line():
-    lesson = parse_lesson(GOOD.replace("x (n1, m)", "x (n2, m)"), "lessons/demo.md")
+    lesson = parse_lesson(GOOD.replace("(n1, m)", "(n2, m)"), "lessons/demo.md")
     problems = check_lesson(lesson)
     assert len(problems) == 1
     assert problems[0].startswith("lessons/demo.md:10:") and "x is (784, 10)" in problems[0]
+
+
+def test_a_shape_the_text_never_states_is_reported():
+    lesson = parse_lesson(GOOD.replace("show: x (n1, m)", "show: x (n1, m), y (n3, m)"), "lessons/demo.md")
+    assert check_lesson(lesson) == ["lessons/demo.md:10: step 'one': the text never states y's shape (n3, m)"]
+    lesson = parse_lesson(GOOD.replace("show: x (n1, m)", "show: x (n1, m), y (n3, m)")
+                          .replace("x is (n1, m)", "x is (n1, m), y is (n3, m)"), "lessons/demo.md")
+    assert check_lesson(lesson) == []
+
+
+def test_prose_writes_products_with_a_dot_not_a_markdown_star():
+    import re
+
+    for lesson in LESSONS:
+        for step in lesson.steps:
+            prose = re.sub(r"\{[^{}]*\}|`[^`]*`", "", step.markdown)  # placeholders and code may use *
+            assert not re.search(r"[\w)]\*[\w(]", prose), (lesson.id, step.id)
 
 
 def test_a_missing_variable_is_reported():

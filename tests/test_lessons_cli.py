@@ -24,7 +24,7 @@ step: one
 trace: digits
 show: x (n1, m), w2 (n2, n1)
 
-Text.
+x is (n1, m) and w2 is (n2, n1).
 """
 
 
@@ -46,11 +46,13 @@ def test_check_of_a_good_file(tmp_path):
 
 def test_check_reports_a_wrong_shape_and_exits_2(tmp_path):
     path = tmp_path / "demo.md"
-    path.write_text(LESSON.replace("w2 (n2, n1)", "w2 (n1, n2)"), encoding="utf-8")
+    path.write_text(LESSON.replace("w2 is (n2, n1)", "w2 is (n1, n2)")
+                    .replace("w2 (n2, n1)", "w2 (n1, n2)"), encoding="utf-8")
     result = runner.invoke(app, ["lessons", "check", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:9: step 'one': w2 is (30, 784)" in result.output
-    assert "disagree" in result.output
+    assert f"{path}:9: step 'one': w2 is (30, 784) = (n2, n1) in the engine, but the text says " \
+           "(n1, n2) = (784, 30)" in result.output
+    assert "1 problem in the lessons" in result.output
 
 
 def test_check_of_a_malformed_file_is_one_line_with_file_and_line(tmp_path):

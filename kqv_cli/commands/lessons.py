@@ -46,8 +46,8 @@ def check(
             typer.echo(f"  {p}")
         problems += found
     if problems:
-        raise fail(f"{len(problems)} shape{'s' * (len(problems) != 1)} in the lessons disagree "
-                   "with the engine (listed above)")
+        raise fail(f"{len(problems)} problem{'s' * (len(problems) != 1)} in the lessons (listed "
+                   "above): fix the shapes in the text or the show: lines")
 
 
 @lessons_app.command("list")
