@@ -1,0 +1,65 @@
+"""``kqv data mnist`` and ``kqv data shakespeare``: fetch the data sets once, verified.
+
+The work is in the engine (:mod:`engine.mnist`, :mod:`engine.shakespeare`, and the downloader
+in :mod:`engine.download`); this module picks the folder, shows the progress bars and says
+what it found and where the files are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from engine.errors import KqvError
+from kqv_cli.app import data_app
+from kqv_cli.progress_bars import download_progress
+
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, for copy and paste
+
+_DIR_HELP = "Folder to put the files in (default: kqv's cache folder)."
+
+
+@data_app.command("mnist")
+def data_mnist(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -> None:
+    """Download MNIST's four files (about 11 MB) and check each one's checksum.
+
+    Files already there with the right checksum are kept; anything else is fetched again, and
+    a file is only replaced by a copy that passed its check.
+    """
+    from engine.mnist import MNIST_FILES, fetch_mnist, mnist_cache_dir, verify_mnist_dir
+
+    folder = dir if dir is not None else mnist_cache_dir()
+    if folder.exists() and not folder.is_dir():
+        raise KqvError(f"--dir {folder} is a file, not a folder")
+    try:
+        with download_progress() as on_progress:
+            status = fetch_mnist(folder, on_progress)
+    except KqvError as exc:
+        raise KqvError(f"{exc}; check the connection and try again, or train on --synthetic digits") from None
+    verify_mnist_dir(folder)
+    for name, how in status.items():
+        what = "already there" if how == "present" else "downloaded"
+        console.print(f"[green]✓[/] {name:<30} {what}, checksum ok")
+    images = sum(f.count for f in MNIST_FILES if f.kind == "images")
+    console.print(f"MNIST ({images:,} images) is in {folder}")
+    if dir is not None:
+        console.print(f"use it with [bold]--data {folder}[/] or set KQV_DATA_DIR={folder}")
+
+
+@data_app.command("shakespeare")
+def data_shakespeare(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -> None:
+    """Download Tiny Shakespeare (1.1 MB of plays, the GPT's default text) and check it."""
+    from engine.shakespeare import FILE_NAME, fetch_shakespeare, find_shakespeare, is_valid_copy
+
+    if dir is not None and dir.exists() and not dir.is_dir():
+        raise KqvError(f"--dir {dir} is a file, not a folder")
+    present = find_shakespeare() if dir is None else is_valid_copy(dir / FILE_NAME) or None
+    with download_progress() as on_progress:
+        path = fetch_shakespeare(on_progress, directory=dir)
+    what = "already there" if present is not None else "downloaded"
+    console.print(f"[green]✓[/] {path.name:<30} {what}, checksum ok")
+    console.print(f"Tiny Shakespeare ({path.stat().st_size:,} characters) is at {path}")
+    if dir is not None:
+        console.print(f"use it with [bold]--text {path}[/]")

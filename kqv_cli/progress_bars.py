@@ -1,0 +1,61 @@
+"""The rich progress bar shown while a data set downloads.
+
+The engine reports bytes through a plain callback, ``on_progress(done, total, label)``, and
+never imports rich; this module turns those calls into one bar per file on stderr (so a
+command's own output on stdout stays clean). The bar appears only once bytes start to flow:
+when the data is already on disk, nothing is shown; when the download fails, the bars are
+cleared so the error stands alone.
+
+    with download_progress(enabled=not as_json) as on_progress:
+        train, validation, test = load_mnist(data, on_progress=on_progress)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+OnProgress = Callable[[int, int | None, str], None]
+
+
+@contextmanager
+def download_progress(enabled: bool = True, console: Console | None = None) -> Iterator[OnProgress | None]:
+    """Yield an ``on_progress`` callback drawing a bar per file, or None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("downloading [bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+    )
+    tasks: dict[str, int] = {}
+
+    def on_progress(done: int, total: int | None, label: str) -> None:
+        if not tasks:
+            progress.start()
+        if label not in tasks:
+            tasks[label] = progress.add_task(label, total=total)
+        progress.update(tasks[label], completed=done, total=total)  # done drops to 0 on a retry
+
+    try:
+        yield on_progress
+    except BaseException:
+        progress.live.transient = True  # a failed download's bars vanish; the error line stays
+        raise
+    finally:
+        if tasks:
+            progress.stop()
