@@ -46,7 +46,8 @@ def serve(files: dict[str, bytes]):
     server.files = dict(files)
     server.requests = []
     server.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll interval: shutdown() waits for the loop to notice, 0.5 s by default
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield server
