@@ -11,10 +11,12 @@ import typer
 
 from kqv_cli import __version__
 from kqv_cli.app import app
-from kqv_cli.commands import data  # noqa: F401  (kqv data mnist/shakespeare)
-from kqv_cli.commands import digits  # noqa: F401  (registers its commands)
-from kqv_cli.commands import gpt  # noqa: F401  (train gpt, sample, trace gpt)
-from kqv_cli.commands import lessons  # noqa: F401  (kqv lessons check/list)
+from kqv_cli.commands import (
+    data,  # noqa: F401  (kqv data mnist/shakespeare)
+    digits,  # noqa: F401  (registers its commands)
+    gpt,  # noqa: F401  (train gpt, sample, trace gpt)
+    lessons,  # noqa: F401  (kqv lessons check/list)
+)
 
 
 def _version(value: bool) -> None:
