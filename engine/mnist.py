@@ -109,8 +109,10 @@ def mnist_cache_dir() -> Path:
 
 
 def file_in(folder: Path, f: MnistFile) -> Path | None:
-    """The copy of ``f`` in ``folder``: the unpacked one or the ``.gz``, whichever exists."""
-    for name in (f.name, f.gz_name):
+    """The copy of ``f`` in ``folder``: unpacked or ``.gz``, under the standard name or the
+    one some re-uploads use (``train-images.idx3-ubyte``, with a dot)."""
+    dotted = f.name.replace("-idx", ".idx")
+    for name in (f.name, f.gz_name, dotted, dotted + ".gz"):
         if (folder / name).is_file():
             return folder / name
     return None
@@ -204,7 +206,7 @@ def fetch_mnist(
             on_progress=on_progress,
         )
         if existing is not None and existing.name != f.gz_name:
-            existing.unlink(missing_ok=True)  # a bad unpacked copy would shadow the good .gz
+            existing.unlink(missing_ok=True)  # a bad copy under another name would shadow the .gz
         status[f.gz_name] = "downloaded"
     return status
 

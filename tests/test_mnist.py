@@ -75,6 +75,16 @@ def test_data_dir_wins_and_an_incomplete_one_is_an_error(fake_mnist, tmp_path, m
     assert find_mnist(fake_mnist) == fake_mnist
 
 
+def test_dotted_names_as_some_copies_have_them(fake_mnist, tmp_path):
+    folder = tmp_path / "dotted"
+    folder.mkdir()
+    for path in fake_mnist.iterdir():
+        (folder / path.name.replace("-idx", ".idx")).symlink_to(path)
+    assert (folder / "train-images.idx3-ubyte").exists()
+    verify_mnist_dir(folder)
+    assert find_mnist(folder) == folder
+
+
 def test_lookup_order_env_then_cache(fake_mnist, tmp_path, monkeypatch):
     assert find_mnist() is None
     cache = link_copy(fake_mnist, mnist.mnist_cache_dir())
