@@ -133,3 +133,31 @@ def test_data_shakespeare(monkeypatch, tmp_path):
     result = invoke("data", "shakespeare")
     assert result.exit_code == 2 and "--text FILE" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def header_only_folder(folder, **override):
+    """The four MNIST files as bare headers (enough for every check that fails early)."""
+    folder.mkdir()
+    for f in mnist.MNIST_FILES:
+        (folder / f.name).write_bytes(override.get(f.name, idx_header(f.kind, f.count)))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "override, missing, message",
+    [
+        ({}, "t10k-labels-idx1-ubyte", "lacks t10k-labels-idx1-ubyte[.gz]"),
+        ({"train-images-idx3-ubyte": idx_header("labels", 60_000)}, None, "wrong magic number 0x00000801"),
+        ({"train-labels-idx1-ubyte": idx_header("labels", 59_000)}, None, "holds 60,000 images but"),
+        ({}, None, "truncated at byte 16: its header promises 60,000 x 28 x 28 images"),
+        ({"t10k-images-idx3-ubyte": b"\x1f\x8b\x08\x00garbage"}, None, "gzip file"),
+    ],
+)
+def test_train_digits_with_a_broken_data_folder_is_one_line_exit_2(tmp_path, override, missing, message):
+    folder = header_only_folder(tmp_path / "broken", **override)
+    if missing:
+        (folder / missing).unlink()
+    result = invoke("train", "digits", "--data", str(folder), "--epochs", "1")
+    assert result.exit_code == 2, result.output
+    assert message in result.output and str(folder) in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
