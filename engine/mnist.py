@@ -134,22 +134,25 @@ def verify_mnist_dir(path: str | os.PathLike) -> None:
     missing = _missing(folder)
     if missing:
         names = ", ".join(f"{f.name}[.gz]" for f in missing)
-        raise KqvError(f"{folder} lacks {names}; an MNIST folder holds the four IDX files")
-    dims = {f.name: read_idx_header(file_in(folder, f), f.kind) for f in MNIST_FILES}
-    _check_counts(folder, dims)
+        raise KqvError(
+            f"{folder} lacks {names}; an MNIST folder holds the four IDX files "
+            f"(`kqv data mnist --dir {folder}` fetches them)"
+        )
+    paths = {f.name: file_in(folder, f) for f in MNIST_FILES}
+    _check_counts(paths, {f.name: read_idx_header(paths[f.name], f.kind) for f in MNIST_FILES})
 
 
-def _check_counts(folder: Path, dims: dict[str, tuple[int, ...]]) -> None:
+def _check_counts(paths: dict[str, Path], dims: dict[str, tuple[int, ...]]) -> None:
     """Each images file agrees with its labels file, and both have MNIST's counts and sizes."""
     for prefix in ("train", "t10k"):
         images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
-        check_same_count(dims[images], dims[labels], folder / images, folder / labels)
+        check_same_count(dims[images], dims[labels], paths[images], paths[labels])
     for f in MNIST_FILES:
-        d = dims[f.name]
+        d, path = dims[f.name], paths[f.name]
         if d[0] != f.count:
-            raise KqvError(f"{folder / f.name} holds {d[0]:,} {f.kind}; MNIST's {f.name} has {f.count:,}")
+            raise KqvError(f"{path} holds {d[0]:,} {f.kind}; MNIST's {f.name} has {f.count:,}")
         if f.kind == "images" and d[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-            raise KqvError(f"{folder / f.name} holds {d[1]} x {d[2]} images; MNIST images are 28 x 28")
+            raise KqvError(f"{path} holds {d[1]} x {d[2]} images; MNIST images are 28 x 28")
 
 
 def find_mnist(data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -238,9 +241,9 @@ def load_mnist(
 
 
 def _load_folder(folder: Path, in_cache: bool) -> tuple[Digits, Digits, Digits]:
-    arrays, genuine = {}, True
+    arrays, paths, genuine = {}, {}, True
     for f in MNIST_FILES:
-        path = file_in(folder, f)
+        path = paths[f.name] = file_in(folder, f)
         if path is None:
             raise KqvError(f"{folder} lacks {f.name}[.gz]; an MNIST folder holds the four IDX files")
         data = read_bytes(path)
@@ -251,12 +254,12 @@ def _load_folder(folder: Path, in_cache: bool) -> tuple[Digits, Digits, Digits]:
                 )
             genuine = False
         arrays[f.name] = parse_idx(data, f.kind, str(path))
-    _check_counts(folder, {name: a.shape for name, a in arrays.items()})
+    _check_counts(paths, {name: a.shape for name, a in arrays.items()})
     source = f"MNIST ({folder})" if genuine else f"IDX digits from {folder} (not the standard MNIST files)"
     train_x = _to_rows(arrays["train-images-idx3-ubyte"])
-    train_y = _to_labels(arrays["train-labels-idx1-ubyte"], folder / "train-labels-idx1-ubyte")
+    train_y = _to_labels(arrays["train-labels-idx1-ubyte"], paths["train-labels-idx1-ubyte"])
     test_x = _to_rows(arrays["t10k-images-idx3-ubyte"])
-    test_y = _to_labels(arrays["t10k-labels-idx1-ubyte"], folder / "t10k-labels-idx1-ubyte")
+    test_y = _to_labels(arrays["t10k-labels-idx1-ubyte"], paths["t10k-labels-idx1-ubyte"])
     cut = N_TRAIN + N_VALIDATION
     return (
         Digits(train_x[:N_TRAIN], train_y[:N_TRAIN], source),
