@@ -4,8 +4,9 @@ Each digit 0-9 is a few pen strokes in a unit box (x to the right, y downwards, 
 unit tall, like MNIST's 20-pixel box inside the 28 x 28 image). A picture is made by:
 
 1. choosing a template (some digits have two: a 7 with or without a bar, an open or closed 4);
-2. bending it like a hand would: a gentle random wave along each axis, a slant, a rotation,
-   a scale in x and y, a shift;
+2. bending it like a hand would: gentle random waves along each axis, a slant, a rotation,
+   a scale in x and y, a shift; and the pen may lift early or start late, so a loop can
+   stay open;
 3. inking it: the strokes are laid down as K points, each a small Gaussian blob of width σ
    (random per picture, so some pens are thick and some thin); where blobs overlap along a
    stroke they add up to a smooth line, and the ink saturates at 1;
@@ -99,7 +100,7 @@ TEMPLATES: dict[int, list[list[np.ndarray]]] = {
 }
 
 
-def _resample(strokes: list[np.ndarray], k: int = K) -> tuple[np.ndarray, np.ndarray]:
+def _resample(strokes: list[np.ndarray], k: int = K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spread ``k`` points evenly along the strokes (by length).
 
     Returns the points (k, 2); a (k,) mask that is 1 where a point continues the stroke of the
