@@ -69,7 +69,7 @@ def download(
             return dest
         except _MirrorFailed as exc:
             failures.append(f"{urllib.parse.urlsplit(url).netloc or url}: {exc}")
-        except OSError as exc:  # the network errors are _MirrorFailed by now; this is our disk
+        except OSError as exc:  # network errors are _MirrorFailed by now: this is the disk
             raise KqvError(f"cannot write {dest}: {exc.strerror or exc}") from None
     raise KqvError(f"could not download {dest.name} ({'; '.join(failures)})")
 
@@ -118,7 +118,7 @@ def _stream(url, out, size, on_progress, timeout, label) -> dict:
             if on_progress:
                 on_progress(0, total, label)
             while chunk := response.read(_CHUNK):
-                out.write(chunk)
+                _write(out, chunk, label)
                 for d in digests.values():
                     d.update(chunk)
                 done += len(chunk)
@@ -130,11 +130,19 @@ def _stream(url, out, size, on_progress, timeout, label) -> dict:
         raise _MirrorFailed(_reason(exc.reason)) from None
     except http.client.IncompleteRead as exc:
         raise _MirrorFailed(f"connection cut after {done + len(exc.partial):,} bytes") from None
-    except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+    except (http.client.HTTPException, OSError) as exc:  # reset, timeout, TLS cut short, ...
         raise _MirrorFailed(f"connection failed after {done:,} bytes ({_reason(exc)})") from None
     if total is not None and done != total:
         raise _MirrorFailed(f"connection cut after {done:,} of {total:,} bytes")
     return digests
+
+
+def _write(out, chunk: bytes, label: str) -> None:
+    """Write to the temporary file; a full disk is the user's to fix, not a mirror's fault."""
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        raise KqvError(f"cannot write {label}: {exc.strerror or exc}") from None
 
 
 def _gunzipped_sha256(path: Path) -> str:

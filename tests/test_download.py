@@ -133,3 +133,22 @@ def test_fetch_mnist_then_load_from_the_cache(monkeypatch):
     assert train.source == f"MNIST ({mnist.mnist_cache_dir()})"
     assert train.labels[:5].tolist() == [5, 0, 4, 1, 9]
     assert leftovers(mnist.mnist_cache_dir()) == []
+
+
+def test_full_disk_stops_at_once_and_leaves_nothing(server, tmp_path, monkeypatch):
+    import engine.download as dl
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, chunk):
+            raise OSError(28, "No space left on device")
+
+    real_stream = dl._stream
+    monkeypatch.setattr(dl, "_stream", lambda url, out, *rest: real_stream(url, FullDisk(out), *rest))
+    before = len(server.requests)
+    with pytest.raises(KqvError, match="cannot write good.bin: No space left on device"):
+        download([server.url + "good.bin", server.url + "good.bin"], tmp_path / "good.bin")
+    assert len(server.requests) == before + 1  # not the mirror's fault: no second try
+    assert list(tmp_path.iterdir()) == []
