@@ -10,13 +10,14 @@ from __future__ import annotations
 import typer
 
 from kqv_cli import __version__
-from kqv_cli.app import app
+from kqv_cli.app import app, is_interactive
 from kqv_cli.commands import (
     data,  # noqa: F401  (kqv data mnist/shakespeare)
     digits,  # noqa: F401  (registers its commands)
     gpt,  # noqa: F401  (train gpt, sample, trace gpt)
     lessons,  # noqa: F401  (kqv lessons check/list)
 )
+from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`
 
 
 def _version(value: bool) -> None:
@@ -34,7 +35,10 @@ def main(
 ) -> None:
     """Run with no command to open the lessons."""
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        if not is_interactive():
+            typer.echo(ctx.get_help())
+            return
+        open_lessons(None)
 
 
 def run() -> None:

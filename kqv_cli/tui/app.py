@@ -1,0 +1,103 @@
+"""``KqvApp``: the lesson player, as ``kqv`` and ``kqv learn [LESSON]`` open it.
+
+The app holds what every screen shares: the lessons (loaded and validated once), the progress
+store, and the ways to open a lesson, the quiz and the help. The lessons package computes;
+the screens only show.
+"""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from kqv_cli.tui.screens.help import HelpScreen
+from kqv_cli.tui.screens.home import HomeScreen
+from kqv_cli.tui.screens.lesson import LessonScreen
+
+
+class KqvApp(App):
+    CSS_PATH = "kqv.tcss"
+    TITLE = "kqv"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(self, lesson_id: str | None = None, *, lessons=None, seed: int = 0):
+        """``lessons`` defaults to :func:`lessons.load_lessons` (the CLI passes what it checked)."""
+        super().__init__()
+        if lessons is None:
+            import lessons as lessons_package
+
+            lessons = lessons_package.load_lessons()
+        from kqv_cli.progress import LessonProgress
+
+        self.lessons = list(lessons)
+        self.start_lesson = lesson_id
+        self.seed = seed
+        self.progress = LessonProgress.load()
+
+    def on_mount(self) -> None:
+        self.push_screen(HomeScreen())
+        if self.progress.warning:
+            self.notify(self.progress.warning, severity="warning", timeout=10)
+        if self.start_lesson:
+            self.open_lesson(self.start_lesson)
+
+    # -- what the screens share ------------------------------------------------------------
+
+    def lesson(self, lesson_id: str):
+        for lesson in self.lessons:
+            if lesson.id == lesson_id:
+                return lesson
+        raise KeyError(lesson_id)
+
+    def new_session(self, lesson, dims):
+        from lessons import LessonSession
+
+        return LessonSession(lesson, dims=dims, seed=self.seed)
+
+    def open_lesson(self, lesson_id: str) -> None:
+        self.push_screen(LessonScreen(self.lesson(lesson_id)))
+
+    def save_progress(self) -> None:
+        try:
+            self.progress.save()
+        except OSError as exc:
+            self.notify(f"could not save progress ({exc}); it will be tried again", severity="error")
+
+    @staticmethod
+    def quiz_topic(lesson_id: str) -> str:
+        """The quiz topic that drills a lesson: "backprop", "attention", or "all"."""
+        for topic in ("backprop", "attention"):
+            if topic in lesson_id:
+                return topic
+        return "all"
+
+    def quiz_scores(self) -> dict[str, str]:
+        """Per quiz topic, a short score for the home screen ("4/9 cards right · 2 due")."""
+        try:
+            from kqv_cli.quiz import progress_summary
+
+            summary = progress_summary()
+        except Exception:  # a broken quiz store must not keep the lessons from opening
+            return {}
+        scores = {}
+        for topic, s in summary.items():
+            if s.get("seen"):
+                text = f"{s['right']}/{s['total']} cards right"
+                if s.get("due"):
+                    text += f" · {s['due']} due"
+                scores[topic] = text
+        return scores
+
+    def open_quiz(self, topic: str) -> None:
+        try:
+            from kqv_cli.tui.screens.quiz import QuizScreen
+        except ImportError:
+            self.notify("the quiz is not available yet in this build", severity="warning")
+            return
+        self.push_screen(QuizScreen(topic))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

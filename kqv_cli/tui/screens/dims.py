@@ -1,0 +1,83 @@
+"""The dims dialog: new sizes for the lesson's model, checked before the dialog closes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class DimsScreen(ModalScreen[dict | None]):
+    """Returns the new dims, or ``None`` when cancelled.
+
+    ``fields`` are the lesson's ``DimField``\\ s (name, label, minimum, maximum). ``check`` is
+    given the whole dict once each number is in range and returns an error message, or
+    ``None`` when the model accepts the dims (e.g. ``C`` must divide by ``n_head``); the
+    dialog stays open until it does.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, fields, dims: dict[str, int], check: Callable[[dict], str | None]):
+        super().__init__()
+        self.fields = list(fields)
+        self.dims = dict(dims)
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dims-box"):
+            yield Static("Change the dimensions", id="dims-title")
+            for f in self.fields:
+                with Horizontal(classes="dim-row"):
+                    yield Label(f"{f.label} ({f.name})", classes="dim-label")
+                    yield Input(
+                        str(self.dims.get(f.name, f.minimum)),
+                        type="integer",
+                        id=f"dim-{f.name}",
+                        compact=True,
+                        select_on_focus=True,
+                    )
+                    yield Label(f"{f.minimum}..{f.maximum}", classes="dim-range")
+            yield Static("", id="dims-error")
+            with Horizontal(id="dims-buttons"):
+                yield Button("Apply", id="dims-apply", variant="primary", compact=True)
+                yield Button("Cancel", id="dims-cancel", compact=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.apply()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "dims-apply":
+            self.apply()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def read(self) -> tuple[dict[str, int], str | None]:
+        """The typed dims and the first problem with them (``None`` when they are fine)."""
+        dims = {}
+        for f in self.fields:
+            text = self.query_one(f"#dim-{f.name}", Input).value.strip()
+            try:
+                n = int(text)
+            except ValueError:
+                return dims, f"{f.label} ({f.name}) needs a whole number, not {text!r}"
+            if not f.minimum <= n <= f.maximum:
+                return dims, f"{f.label} ({f.name}) must be between {f.minimum} and {f.maximum}, not {n}"
+            dims[f.name] = n
+        return dims, self.check(dims)
+
+    def apply(self) -> None:
+        dims, problem = self.read()
+        if problem:
+            self.query_one("#dims-error", Static).update(problem)
+            return
+        self.dismiss(dims)

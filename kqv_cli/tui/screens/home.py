@@ -1,0 +1,100 @@
+"""Home: the lessons with how far the learner got, the quiz, and help."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+CONTINUE = "continue"
+QUIZ_ALL = "quiz:all"
+HELP = "help"
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("t", "quiz", "Quiz"),
+        Binding("question_mark", "app.help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield Static(
+            "Watch a small numpy engine run, with every variable's shape in view.\n"
+            "[dim]↑↓ choose · enter open · t quiz · ? help · q quit[/dim]",
+            id="home-intro",
+        )
+        yield OptionList(id="home-menu")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.sub_title = "lessons"
+        self.refresh_menu()
+        self.query_one(OptionList).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_menu()
+
+    def refresh_menu(self) -> None:
+        """Rebuild the list from the progress store, keeping the highlighted entry."""
+        menu = self.query_one(OptionList)
+        keep = menu.highlighted_option.id if menu.highlighted_option is not None else None
+        menu.clear_options()
+        last = self.continue_lesson()
+        if last is not None:
+            ids = [step.id for step in last.steps]
+            at = self.app.progress.position_index(last.id, ids)
+            menu.add_option(Option(Text.assemble(
+                ("Continue", "bold"), f"  {last.title}, step {at + 1}: {last.steps[at].title}"),
+                id=CONTINUE))
+            menu.add_option(None)
+        scores = self.app.quiz_scores()
+        for lesson in self.app.lessons:
+            quiz = scores.get(self.app.quiz_topic(lesson.id))
+            menu.add_option(Option(self.lesson_prompt(lesson, quiz), id=lesson.id))
+        menu.add_option(None)
+        menu.add_option(Option(Text.assemble(("Quiz", "bold"), ("  all topics, dimensions from real runs",
+                                                              "dim")), id=QUIZ_ALL))
+        menu.add_option(Option(Text.assemble(("Help", "bold"), ("  keys and how to read the screens",
+                                                              "dim")), id=HELP))
+        ids = [option.id for option in menu.options]
+        if last is not None:
+            keep = CONTINUE  # back from a lesson (or a fresh start): continuing is the likely move
+        menu.highlighted = ids.index(keep) if keep in ids else 0
+
+    def continue_lesson(self):
+        last = self.app.progress.last
+        return next((lesson for lesson in self.app.lessons if lesson.id == last), None)
+
+    def lesson_prompt(self, lesson, quiz: str | None) -> Text:
+        progress = self.app.progress
+        ids = [step.id for step in lesson.steps]
+        seen = progress.seen_count(lesson.id, ids)
+        status = f"seen {seen}/{len(ids)} steps"
+        if seen:
+            status += f" · continue at step {progress.position_index(lesson.id, ids) + 1}"
+        if quiz:
+            status += f" · quiz {quiz}"
+        return Text.assemble((lesson.title, "bold"), "\n", lesson.summary, "\n", (status, "dim"))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        choice = event.option.id
+        if choice == CONTINUE:
+            self.app.open_lesson(self.continue_lesson().id)
+        elif choice == QUIZ_ALL:
+            self.app.open_quiz("all")
+        elif choice == HELP:
+            self.app.action_help()
+        else:
+            self.app.open_lesson(choice)
+
+    def action_quiz(self) -> None:
+        menu = self.query_one(OptionList)
+        option = menu.highlighted_option
+        lesson_ids = {lesson.id for lesson in self.app.lessons}
+        topic = self.app.quiz_topic(option.id) if option is not None and option.id in lesson_ids else "all"
+        self.app.open_quiz(topic)

@@ -1,0 +1,226 @@
+"""The lesson screen: explanation, engine code and live variables, kept in step.
+
+The screen asks the lesson session for a step (``session.run(i)`` runs the engine and returns
+a ``StepView``) and hands each part to the pane that shows it. The engine runs in a worker
+thread so a slow step (training a few mini-batches) never freezes the keys; a lock keeps one
+run at a time on the session, and a run that a newer key press has overtaken is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from engine.errors import KqvError
+from kqv_cli.tui.screens.dims import DimsScreen
+from kqv_cli.tui.widgets.code_view import CodeView
+from kqv_cli.tui.widgets.step_text import StepText
+from kqv_cli.tui.widgets.value_view import FIGURES, ValueView
+from kqv_cli.tui.widgets.variables_table import VariablesTable
+
+
+class LessonScreen(Screen):
+    BINDINGS = [
+        # priority: the arrows step even when the table or code pane has the focus
+        Binding("n", "step(1)", "Next"),
+        Binding("right", "step(1)", "Next", show=False, priority=True),
+        Binding("p", "step(-1)", "Prev"),
+        Binding("left", "step(-1)", "Prev", show=False, priority=True),
+        Binding("r", "rerun", "Re-run"),
+        Binding("d", "dims", "Dims"),
+        Binding("f", "figure", "Figure", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
+        Binding("t", "quiz", "Quiz"),
+        Binding("q,escape", "home", "Home"),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+
+    def __init__(self, lesson):
+        super().__init__(name=f"lesson-{lesson.id}")
+        self.lesson = lesson
+        self.index = 0
+        self.view = None  # the StepView on screen
+        self._lock = threading.Lock()
+        self._wanted = 0  # serial of the latest request; older results are dropped
+        self._show_figure = False  # the step's own figure (StepView.extra) instead of a variable
+        self._placed_row = 0  # where the step put the table cursor
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [step.id for step in self.lesson.steps]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="step-bar")
+        with Horizontal(id="lesson-top"):
+            yield StepText(id="explanation")
+            yield CodeView(id="code")
+        with Horizontal(id="lesson-bottom"):
+            yield VariablesTable(id="variables")
+            yield ValueView(id="value")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#explanation").border_title = "explanation"
+        self.query_one("#code").border_title = "engine code"
+        self.query_one("#variables").border_title = "variables (● = new in this step)"
+        self.query_one("#value").border_title = "values"
+        progress = self.app.progress
+        dims = progress.dims(self.lesson.id) or None
+        try:
+            self.session = self.app.new_session(self.lesson, dims)
+        except KqvError as exc:  # stored dims no longer valid (lesson changed): start from defaults
+            self.notify(f"{exc}; using the lesson's default dims", severity="warning")
+            self.session = self.app.new_session(self.lesson, None)
+        self.index = progress.position_index(self.lesson.id, self.step_ids)
+        self.query_one(VariablesTable).focus()
+        self.request_step(new_step=True)
+
+    # -- running the engine ----------------------------------------------------------------
+
+    def request_step(self, new_step: bool) -> None:
+        self._wanted += 1
+        self.update_bar(running=True)
+        self.run_step(self.index, self._wanted, new_step)
+
+    @work(thread=True, group="engine")
+    def run_step(self, index: int, serial: int, new_step: bool) -> None:
+        with self._lock:
+            if serial != self._wanted:
+                return  # a newer request is queued; skip the stale run
+            try:
+                view = self.session.run(index)
+            except KqvError as exc:
+                self.app.call_from_thread(self.notify, str(exc), severity="error")
+                return
+        self.app.call_from_thread(self.apply_view, view, serial, new_step)
+
+    async def apply_view(self, view, serial: int, new_step: bool) -> None:
+        if serial != self._wanted:
+            return
+        self.view = view
+        table = self.query_one(VariablesTable)
+        if new_step:
+            names = {r.name for r in view.records}
+            wanted = [n for n in view.step.show if n in names]
+            changed = [r.name for r in view.records if r.name in view.changed]
+            select = (wanted or changed or [table.selected_name])[0]
+        else:
+            select = table.selected_name
+        table.show(view.records, view.changed, select)
+        self._placed_row = table.cursor_row
+        if new_step:
+            self._show_figure = self.figure() is not None
+        self.query_one(CodeView).show(view.code)
+        self.show_value()
+        self.update_bar()
+        if new_step:
+            self.query_one(StepText).show(view.step.markdown, view.notes)
+        self.app.progress.mark_seen(self.lesson.id, view.step.id)
+        self.app.save_progress()
+
+    def figure(self) -> tuple[str, object] | None:
+        """The step's own figure, if it has one the value pane can draw."""
+        if self.view is None:
+            return None
+        return next(((k, self.view.extra[k]) for k in FIGURES if k in self.view.extra), None)
+
+    def show_value(self) -> None:
+        """The selected variable's values; on a step with its own figure, that figure first."""
+        value = self.query_one(ValueView)
+        figure = self.figure()
+        if figure and self._show_figure:
+            value.show_figure(*figure)
+            return
+        name = self.query_one(VariablesTable).selected_name
+        record = next((r for r in self.view.records if r.name == name), None) if self.view else None
+        if record is None:
+            value.clear()
+        else:
+            value.show_record(record)
+
+    def update_bar(self, running: bool = False) -> None:
+        steps = self.lesson.steps
+        step = steps[self.index]
+        dims = self.view.dims if self.view else {}
+        dims_text = " ".join(f"{k}={v}" for k, v in dims.items())
+        state = "  [i]running…[/i]" if running else ""
+        self.query_one("#step-bar", Static).update(
+            f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}  [dim]{dims_text} · {self.lesson.title}[/dim]"
+            f"{state}"
+        )
+
+    # -- the learner's moves ---------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "variables" and self.view is not None:
+            # moving off the row the step chose switches the value pane from the step's figure
+            if event.cursor_row != self._placed_row:
+                self._show_figure = False
+            self.show_value()
+
+    def action_figure(self) -> None:
+        """Toggle between the step's own figure (if it has one) and the selected variable."""
+        if self.figure() is not None:
+            self._show_figure = not self._show_figure
+            self.show_value()
+
+    def action_step(self, delta: int) -> None:
+        target = self.index + delta
+        if not 0 <= target < len(self.lesson.steps):
+            self.notify("last step: q goes home, t opens the quiz" if delta > 0 else "first step",
+                        timeout=2)
+            return
+        self.index = target
+        self.request_step(new_step=True)
+
+    def action_zoom(self) -> None:
+        """Let the focused pane fill the screen (z again, or esc, puts it back)."""
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
+
+    def action_rerun(self) -> None:
+        with self._lock:
+            self.session.reseed()
+        self.request_step(new_step=False)
+
+    def action_dims(self) -> None:
+        fields = self.lesson.dim_fields
+        if not fields:
+            self.notify("this lesson has no dimensions to change")
+            return
+        current = self.view.dims if self.view else dict(self.lesson.default_dims)
+
+        def check(dims: dict) -> str | None:
+            with self._lock:
+                try:
+                    self.session.set_dims(dims)
+                except KqvError as exc:
+                    return str(exc)
+            return None
+
+        def done(dims: dict | None) -> None:
+            if dims is None:
+                return
+            self.app.progress.set_dims(self.lesson.id, dims)
+            self.app.save_progress()
+            self.request_step(new_step=False)
+
+        self.app.push_screen(DimsScreen(fields, current, check), done)
+
+    def action_quiz(self) -> None:
+        self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
+
+    def action_home(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        self.app.save_progress()
+        self.dismiss()

@@ -1,0 +1,187 @@
+"""Text renderings of arrays and of the special views a lesson step may add (``StepView.extra``).
+
+Pure functions from data to rich renderables, so the value pane stays a thin widget:
+
+* :func:`numbers` and :func:`heatmap` for any array (the selected variable, or ``"heatmap"``);
+* :func:`series` for ``"series": (title, [(x, y), ...], x label, y label)``;
+* :func:`attends` for ``"attends": (query token, [tokens], weights (nh, T))``;
+* :func:`side_by_side` for ``"side_by_side": ((title, [Record]), (title, [Record]))``.
+
+Entries that are not finite (the ``-inf`` of a causal mask) are grey in both views, and named
+in the legend, so they are never mistaken for a value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.color import Color
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from engine.trace import format_shape, format_symbolic
+
+CELL = 8  # characters per number in the numbers view
+NOT_FINITE = Style(color="grey50")
+NOT_FINITE_COLOUR = Color.from_rgb(70, 70, 70)
+
+
+def first_matrix(value: np.ndarray) -> tuple[np.ndarray, str]:
+    """A 2-D view of ``value`` and the index that picked it (``"[0, 0, :, :]"`` or ``""``)."""
+    if value.ndim == 0:
+        return value.reshape(1, 1), ""
+    if value.ndim == 1:
+        return value.reshape(1, -1), ""
+    if value.ndim == 2:
+        return value, ""
+    index = "[" + ", ".join(["0"] * (value.ndim - 2) + [":", ":"]) + "]"
+    return value[(0,) * (value.ndim - 2)], index
+
+
+def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
+    """Blue (negative) - white (0) - red (positive), or dark blue - yellow when all ≥ 0."""
+    if diverging:
+        scale = max(abs(lo), abs(hi)) or 1.0
+        t = max(-1.0, min(1.0, x / scale))
+        if t < 0:
+            k = 1 + t  # 0 at the most negative, 1 at zero
+            return Color.from_rgb(int(40 + 215 * k), int(90 + 165 * k), 255)
+        k = 1 - t
+        return Color.from_rgb(255, int(70 + 185 * k), int(50 + 205 * k))
+    t = 0.0 if hi <= lo else (x - lo) / (hi - lo)
+    return Color.from_rgb(int(30 + 225 * t), int(20 + 200 * t), int(90 - 60 * t))
+
+
+def fits_as_numbers(matrix: np.ndarray, width: int, max_rows: int = 16) -> bool:
+    return matrix.shape[0] <= max_rows and matrix.shape[1] * CELL <= width
+
+
+def numbers(matrix: np.ndarray, caption: str) -> Text:
+    out = Text(no_wrap=True)
+    out.append(caption + "\n", style="dim")
+    for row in matrix:
+        for x in row:
+            x = float(x)
+            out.append(f"{x:>{CELL - 1}.3g} ", style=NOT_FINITE if not np.isfinite(x) else "")
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
+    """Colour blocks, two matrix rows per line (``▀``: top row in front, bottom row behind).
+
+    Sampled to fit ``width`` x ``height`` cells, with a colour legend in the caption.
+    Entries that are not finite (``-inf`` from a mask) are dark grey, and the caption says so.
+    """
+    r, c = matrix.shape
+    cell_w = 2 if c * 2 <= width else 1  # square-ish cells when there is room
+    step_r = max(1, -(-r // max(2 * (height - 1), 1)))
+    step_c = max(1, -(-c // max(width // cell_w, 1)))
+    shown = matrix[::step_r, ::step_c].astype(np.float64)
+    finite = np.isfinite(shown)
+    lo, hi = (float(shown[finite].min()), float(shown[finite].max())) if finite.any() else (0.0, 0.0)
+    diverging = lo < 0
+    out = Text(no_wrap=True)
+    out.append(caption, style="dim")
+    if step_r > 1 or step_c > 1:
+        out.append(f"  1 in {step_r} rows, 1 in {step_c} cols", style="dim")
+    out.append(f"  {lo:.3g} ", style="dim")
+    for x in np.linspace(lo, hi, 6):
+        out.append("█", style=Style(color=colour_for(float(x), lo, hi, diverging)))
+    out.append(f" {hi:.3g}", style="dim")
+    if not finite.all():
+        out.append("  ", style="dim")
+        out.append("█", style=Style(color=NOT_FINITE_COLOUR))
+        out.append(" -inf/nan", style="dim")
+    out.append("\n")
+
+    def colour(x: float) -> Color:
+        return colour_for(x, lo, hi, diverging) if np.isfinite(x) else NOT_FINITE_COLOUR
+
+    for top in range(0, shown.shape[0], 2):
+        for j in range(shown.shape[1]):
+            upper = colour(shown[top, j])
+            if top + 1 < shown.shape[0]:
+                out.append("▀" * cell_w, style=Style(color=upper, bgcolor=colour(shown[top + 1, j])))
+            else:
+                out.append("▀" * cell_w, style=Style(color=upper))
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "") -> Text:
+    """Numbers when the (first) matrix is small enough to read, colour blocks otherwise."""
+    value = np.asarray(value)
+    matrix, index = first_matrix(value)
+    caption = format_shape(value.shape) + (f" = {symbolic}" if symbolic else "")
+    if index:
+        caption += f" {index}"
+    if labels:
+        caption += f"  {labels}"
+    if value.ndim == 0:
+        return Text.assemble((caption + "\n", "dim"), f"{float(value):.6g}")
+    if not np.issubdtype(matrix.dtype, np.number):
+        return Text.assemble((caption + "\n", "dim"), str(matrix))
+    if fits_as_numbers(matrix, width):
+        return numbers(matrix, caption)
+    return heatmap(matrix, caption, width, height)
+
+
+def series(points, x_label: str, y_label: str, width: int) -> Text:
+    """One bar per point: ``x  ████████  y``; the bars share the scale 0..max y."""
+    out = Text(no_wrap=True)
+    out.append(f"{x_label} → {y_label}\n", style="dim")
+    if not points:
+        return out
+    top = max(float(y) for _, y in points) or 1.0
+    label_w = max(len(f"{x}") for x, _ in points)
+    bar_w = max(width - label_w - 10, 5)
+    for x, y in points:
+        n = int(round(bar_w * max(float(y), 0.0) / top))
+        out.append(f"{x:>{label_w}} ", style="dim")
+        out.append("█" * n, style="#78dce8")
+        out.append(f" {float(y):.3g}\n")
+    out.rstrip()
+    return out
+
+
+def attends(query: str, tokens, weights) -> Text:
+    """How much ``query`` attends to each token: one coloured cell per head, then the mean."""
+    weights = np.asarray(weights, dtype=np.float64)  # (nh, T)
+    nh = weights.shape[0]
+    out = Text(no_wrap=True)
+    out.append(f"row of {query!r} in the attention weights, {nh} head(s): "
+               f"each row of a head sums to 1\n", style="dim")
+    token_w = max(len(t) for t in tokens) if tokens else 1
+    for j, token in enumerate(tokens):
+        out.append(f"{token:>{token_w}} ")
+        for h in range(nh):
+            w = float(weights[h, j])
+            out.append("██", style=Style(color=colour_for(w, 0.0, 1.0, False)))
+        mean = float(weights[:, j].mean())
+        out.append(f" {mean:5.2f} ", style="dim")
+        out.append("▇" * int(round(20 * mean)), style="#ffd866")
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def side_by_side(left, right) -> Table:
+    """Two traces next to each other, one variable per row: name and shape."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    (l_title, l_records), (r_title, r_records) = left, right
+    table.add_column(l_title)
+    table.add_column(r_title)
+    for i in range(max(len(l_records), len(r_records))):
+        cells = []
+        for records in (l_records, r_records):
+            if i < len(records):
+                r = records[i]
+                sym = f" = {format_symbolic(r.symbolic)}" if r.symbolic else ""
+                cells.append(f"{r.name} {format_shape(r.shape)}{sym}")
+            else:
+                cells.append("")
+        table.add_row(*cells)
+    return table

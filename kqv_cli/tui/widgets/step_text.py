@@ -1,0 +1,29 @@
+"""The explanation pane: the step's Markdown, then the lesson's notes for this run.
+
+Rendered with rich's Markdown inside one Static rather than Textual's Markdown widget: the widget
+mounts a widget per block and took 100-450 ms a step here; one renderable takes a few.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markdown import Markdown
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+
+class StepText(VerticalScroll):
+    """Scrollable text of one step. The formulas are plain Unicode in the text itself."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="step-markdown")
+
+    def show(self, markdown: str, notes: list[str]) -> None:
+        parts = [Markdown(markdown.strip(), code_theme="monokai", hyperlinks=False)]
+        for note in notes:
+            # notes come from the run itself (e.g. "synthetic digits, MNIST not found")
+            parts.append(Text.assemble(("\nnote: ", "bold #78dce8"), (note, "italic")))
+        self.query_one("#step-markdown", Static).update(Group(*parts))
+        self.scroll_home(animate=False)

@@ -1,0 +1,68 @@
+"""The value pane: the selected variable's numbers (or colour blocks), or the step's own figure."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer
+from textual.widgets import Static
+
+from engine.trace import format_symbolic
+from kqv_cli.tui.widgets import figures
+
+FIGURES = ("heatmap", "series", "attends", "side_by_side")  # the StepView.extra keys shown here
+
+
+class ValueView(ScrollableContainer):
+    """Shows one thing at a time and redraws it to fit when the terminal is resized."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.subject: tuple | None = None  # ("record", Record) or (figure kind, data)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="value-body")
+
+    def show_record(self, record) -> None:
+        self.subject = ("record", record)
+        self.draw()
+
+    def show_figure(self, kind: str, data) -> None:
+        self.subject = (kind, data)
+        self.draw()
+
+    def clear(self) -> None:
+        self.subject = None
+        self.draw()
+
+    def on_resize(self) -> None:
+        self.draw()
+
+    def draw(self) -> None:
+        body = self.query_one("#value-body", Static)
+        region = self.scrollable_content_region
+        width, height = max(region.width, 10), max(region.height, 3)
+        if self.subject is None:
+            self.border_title = "values"
+            body.update("[dim]select a variable to see its values[/dim]")
+            return
+        kind, data = self.subject
+        if kind == "record":
+            symbolic = format_symbolic(data.symbolic) if data.symbolic else ""
+            formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
+            self.border_title = f"values: {formula}"
+            body.update(figures.array_view(data.value, symbolic, width, height))
+        elif kind == "heatmap":
+            title, value, row_label, col_label = data
+            self.border_title = f"figure: {title}"
+            body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}"))
+        elif kind == "series":
+            title, points, x_label, y_label = data
+            self.border_title = f"figure: {title}"
+            body.update(figures.series(points, x_label, y_label, width))
+        elif kind == "attends":
+            query, tokens, weights = data
+            self.border_title = f"figure: what {query!r} attends to"
+            body.update(figures.attends(query, tokens, weights))
+        elif kind == "side_by_side":
+            self.border_title = "figure: the two traces side by side"
+            body.update(figures.side_by_side(*data))

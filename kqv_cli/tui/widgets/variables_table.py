@@ -1,0 +1,90 @@
+"""The variables pane: every variable in scope, its shape in numbers and in symbols, its range."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.widgets import DataTable
+
+from engine.trace import format_shape, format_symbolic
+
+CHANGED_STYLE = "bold #ffd866"
+
+
+def shape_text(record) -> str:
+    """``(4, 8, 8) = (B, T, T)``; the symbolic half is left out when the engine gave none."""
+    numeric = format_shape(record.shape)
+    if record.symbolic and len(record.symbolic) == len(record.shape):
+        symbolic = format_symbolic(record.symbolic)
+        if symbolic != numeric:
+            return f"{numeric} = {symbolic}"
+    return numeric
+
+
+def number_text(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def short_dtype(dtype: str) -> str:
+    """``float32`` -> ``f32``, ``int64`` -> ``i64`` (as jaxtyping and TorchSnooper write them)."""
+    for long, short in (("float", "f"), ("uint", "u"), ("int", "i"), ("complex", "c")):
+        if dtype.startswith(long):
+            return short + dtype[len(long):]
+    return dtype
+
+
+def value_range(value: np.ndarray) -> tuple[str, str, str]:
+    """min, mean, max as short strings; ``-inf`` from a causal mask shows as it is."""
+    if value.size == 0:
+        return ("", "", "")
+    if not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
+        return ("", "", "")
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = value.astype(np.float64, copy=False)
+        return number_text(float(np.min(v))), number_text(float(np.mean(v))), number_text(float(np.max(v)))
+
+
+class VariablesTable(DataTable):
+    """One row per traced variable, keyed by its name; this step's new or changed ones marked ●.
+
+    Cells carry their own one-space gap instead of the table's two-sided padding, which is what
+    lets name, shape, dtype, min, mean and max all fit in 80 columns.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
+
+    def on_mount(self) -> None:
+        self.add_column(" name", key="name")
+        self.add_column(" shape", key="shape")
+        self.add_column(" dtype", key="dtype")
+        for key in ("min", "mean", "max"):
+            self.add_column(Text(key, justify="right"), key=key)
+
+    def show(self, records, changed: set[str], select: str | None) -> None:
+        """Fill the table and put the cursor on ``select`` (or the first row)."""
+        self.clear()
+        for record in records:
+            style = CHANGED_STYLE if record.name in changed else ""
+            mark = "● " if record.name in changed else "  "
+            low, mean, high = value_range(record.value)
+            self.add_row(
+                Text(mark + record.name + " ", style=style),
+                Text(" " + shape_text(record) + " ", style=style),
+                " " + short_dtype(record.dtype) + " ",
+                Text(" " + low, justify="right"),
+                Text(" " + mean, justify="right"),
+                Text(" " + high, justify="right"),
+                key=record.name,
+            )
+        if self.row_count:
+            names = [r.name for r in records]
+            row = names.index(select) if select in names else 0
+            self.move_cursor(row=row, animate=False, scroll=True)
+
+    @property
+    def selected_name(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return key.value

@@ -1,0 +1,217 @@
+"""The lesson player driven by Textual's pilot at 80x24: every step of every lesson, the dims
+dialog, re-run, resize, and leaving and coming back with the step kept."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+
+from engine.trace import eval_dim, format_shape
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.dims import DimsScreen
+from kqv_cli.tui.screens.help import HelpScreen
+from kqv_cli.tui.screens.home import HomeScreen
+from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.variables_table import VariablesTable
+from lessons import LessonSession, load_lessons
+
+LESSONS = load_lessons()
+SIZE = (80, 24)
+
+
+def pilot_test(test):
+    """Run an async pilot test on a fresh event loop (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def settle(pilot) -> None:
+    """Let the engine worker finish; it hands its result to the screen before it ends."""
+    await pilot.app.workers.wait_for_complete()
+
+
+def table_shapes(app) -> dict[str, str]:
+    table = app.screen.query_one(VariablesTable)
+    return {name: str(table.get_row(name)[1]).strip() for name in (r.key.value for r in table.ordered_rows)}
+
+
+def check_step_on_screen(app, lesson, i: int) -> None:
+    screen = app.screen
+    assert isinstance(screen, LessonScreen)
+    assert screen.index == i and screen.view.index == i
+    bar = str(screen.query_one("#step-bar").render())
+    assert bar.startswith(f"{i + 1}/{len(lesson.steps)} {lesson.steps[i].title}")
+    shapes = table_shapes(app)
+    step = lesson.steps[i]
+    for name in step.show:
+        numeric = format_shape(tuple(eval_dim(d, screen.view.dims) for d in step.expects[name]))
+        assert name in shapes, f"{lesson.id} step {i}: {name} missing from the variables pane"
+        assert shapes[name].startswith(numeric), f"{name}: {shapes[name]} is not {numeric}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
+@pilot_test
+async def test_walk_every_step_forwards_and_back(lesson):
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        last = len(lesson.steps) - 1
+        for i in range(last + 1):
+            check_step_on_screen(app, lesson, i)
+            await pilot.press("n" if i % 2 else "right")
+            await settle(pilot)
+        check_step_on_screen(app, lesson, last)  # n on the last step stays there
+        for i in range(last, -1, -1):
+            check_step_on_screen(app, lesson, i)
+            await pilot.press("p" if i % 2 else "left")
+            await settle(pilot)
+        check_step_on_screen(app, lesson, 0)
+
+
+def first_step_showing(lesson, name: str) -> int:
+    return next(i for i, s in enumerate(lesson.steps) if name in s.show)
+
+
+async def open_at(pilot, step: int) -> None:
+    await settle(pilot)
+    for _ in range(step):
+        await pilot.press("n")
+    await settle(pilot)
+
+
+@pilot_test
+async def test_dims_dialog_changes_every_shape():
+    lesson = LESSONS[0]
+    field = lesson.dim_fields[0]
+    # a step whose shown shapes use the field (the tiny 3-4-2 net of the first steps has its own)
+    session = LessonSession(lesson)
+    step = next(i for i, s in enumerate(lesson.steps)
+                if any(field.name in "".join(shape) for shape in s.expects.values())
+                and session.run(i).dims.get(field.name) == lesson.default_dims[field.name])
+    new_value = field.minimum + 2
+    if new_value == lesson.default_dims[field.name]:
+        new_value += 1
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_at(pilot, step)
+        before = table_shapes(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DimsScreen)
+        box = app.screen.query_one(f"#dim-{field.name}")
+        # out of range: the dialog says why and stays open
+        box.value = str(field.maximum + 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DimsScreen)
+        assert "between" in str(app.screen.query_one("#dims-error").render())
+        box.value = str(new_value)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LessonScreen)
+        assert app.screen.view.dims[field.name] == new_value
+        after = table_shapes(app)
+        check_step_on_screen(app, lesson, step)
+        assert after != before
+        assert f"{field.name}={new_value}" in str(app.screen.query_one("#step-bar").render())
+        # escape cancels without changing anything
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.view.dims[field.name] == new_value
+
+
+@pilot_test
+async def test_rerun_draws_a_new_input_with_the_same_shapes():
+    lesson = LESSONS[0]
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_at(pilot, 1)
+        screen = app.screen
+        before = {r.name: r.value.copy() for r in screen.view.records}
+        shapes = table_shapes(app)
+        await pilot.press("r")
+        await settle(pilot)
+        after = {r.name: r.value for r in screen.view.records}
+        assert table_shapes(app) == shapes
+        assert any(not (before[n] == after[n]).all() for n in before)
+
+
+@pilot_test
+async def test_leaving_keeps_the_step_and_home_shows_progress():
+    lesson = LESSONS[0]
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("enter")  # the first lesson is highlighted
+        await settle(pilot)
+        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.id == lesson.id
+        await pilot.press("n", "n")
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert app.progress.position(lesson.id) == lesson.steps[2].id
+        menu = app.screen.query_one("#home-menu")
+        assert f"seen 3/{len(lesson.steps)} steps" in str(menu.get_option(lesson.id).prompt)
+        assert menu.highlighted_option.id == "continue"  # continue where you left off
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.index == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pilot_test
+async def test_help_and_quiz_from_home():
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("t")
+        await pilot.pause()
+        try:
+            from kqv_cli.tui.screens.quiz import QuizScreen
+        except ImportError:
+            assert isinstance(app.screen, HomeScreen)
+            assert any("quiz is not available" in str(n.message) for n in app._notifications)
+        else:
+            assert isinstance(app.screen, QuizScreen)
+
+
+@pilot_test
+async def test_resizes_between_narrow_and_wide_layouts():
+    lesson = LESSONS[0]
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.has_class("-narrow")
+        table = screen.query_one(VariablesTable)
+        assert table.region.width == SIZE[0]  # the table gets the full width at 80 columns
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert screen.has_class("-wide")
+        value = screen.query_one("#value")
+        assert value.region.x > table.region.x  # side by side now
+        assert table.region.height >= 10
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert screen.has_class("-narrow")
+        check_step_on_screen(app, lesson, 0)

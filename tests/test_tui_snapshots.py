@@ -1,0 +1,50 @@
+"""Snapshots of the real app, built by ``KqvApp`` as the CLI builds it: fixed seed, fixed terminal
+size, an empty state folder (conftest), the engine worker finished before the picture is taken.
+
+Update after a deliberate change of the screens with ``pytest tests/test_tui_snapshots.py
+--snapshot-update`` and look at the new SVGs under ``tests/__snapshots__/`` before committing.
+"""
+
+from __future__ import annotations
+
+from kqv_cli.tui.app import KqvApp
+from lessons import load_lessons
+
+LESSONS = {lesson.id: lesson for lesson in load_lessons()}
+
+
+def at_step(lesson_id: str, step_id: str):
+    """A ``run_before`` that walks to a step with ``n`` and waits for the engine each time."""
+
+    async def walk(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        for _ in range(LESSONS[lesson_id].step_index(step_id)):
+            await pilot.press("n")
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return walk
+
+
+class TestHome:
+    def test_home_80x24(self, snap_compare):
+        assert snap_compare(KqvApp(), terminal_size=(80, 24))
+
+
+class TestBackpropStep:
+    def test_tiny_net_backward_80x24(self, snap_compare):
+        """The tiny 3-4-2 net after backprop: small matrices as numbers, current lines marked."""
+        app = KqvApp("backprop")
+        assert snap_compare(app, terminal_size=(80, 24), run_before=at_step("backprop", "tiny-backward"))
+
+    def test_tiny_net_backward_wide(self, snap_compare):
+        """Same step at 140x40: explanation and code above, variables and values side by side."""
+        app = KqvApp("backprop")
+        assert snap_compare(app, terminal_size=(140, 40), run_before=at_step("backprop", "tiny-backward"))
+
+
+class TestAttentionMask:
+    def test_mask_step_80x24(self, snap_compare):
+        """The causal mask: -inf above the diagonal drawn as grey dots, the masked scores selected."""
+        app = KqvApp("attention")
+        assert snap_compare(app, terminal_size=(80, 24), run_before=at_step("attention", "mask"))
