@@ -14,7 +14,7 @@ from kqv_cli.quiz import answers
 from kqv_cli.quiz.questions import CARDS, cards_for, generate
 
 CARD_IDS = [c.card_id for c in CARDS]
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _numbers(symbolic, dims):
@@ -133,3 +133,45 @@ def test_answers_follow_the_engine_not_a_key(monkeypatch):
     monkeypatch.setattr(Network, "backprop_batch", stored_in_out)
     after = generate("backprop.weight_shape", seed)
     assert after.answer == before.answer[::-1] != before.answer
+
+
+ATTENTION = [c for c in CARD_IDS if c.startswith("attention.")]
+SMALL_GPT = {"config": dict(vocab_size=11, block_size=12, n_layer=1, n_head=4, n_embd=32), "B": 4, "T": 8}
+
+
+@pytest.mark.skipif(not ATTENTION, reason="the GPT engine is not importable")
+def test_issue_example_att_after_softmax_is_B_nh_T_T():
+    """B=4, T=8, C=32, n_head=4: att after softmax is (4, 4, 8, 8), in letters (B, nh, T, T)."""
+    seed = next(s for s in range(100) if generate("attention.scores_shape", s, 1, fixed=SMALL_GPT).subject
+                == "h0.att")
+    q = generate("attention.scores_shape", seed, 1, fixed=SMALL_GPT)
+    assert q.answer == (4, 4, 8, 8) and q.check("4x4x8x8") and not q.check("(4, 8, 8)")
+    letters = generate("attention.scores_shape", seed, 1, symbolic=True, fixed=SMALL_GPT)
+    assert letters.answer == ("B", "nh", "T", "T") and letters.check("b, NH, t, t")
+    assert not letters.check("(B, T, T)")  # the classic slip: the heads forgotten
+    assert any("(B, nh, T, hs) @ (B, nh, hs, T) → (B, nh, T, T)" in line for line in q.derivation)
+    assert any("engine/layers.py:" in line and "h0.att " in line for line in q.proof)
+
+
+@pytest.mark.skipif(not ATTENTION, reason="the GPT engine is not importable")
+def test_gpt_parameter_counts_match_the_model():
+    """A block has 12·C² + 13·C parameters (with biases); the whole model is GPT.num_params."""
+    seen = set()
+    for seed in range(12):
+        q = generate("attention.param_count", seed, 2)
+        if "whole model" in q.ask:
+            assert q.answer == q.evidence["model"].num_params
+            seen.add("model")
+        elif "block" in q.ask:
+            C = q.dims["C"]
+            assert q.answer == 12 * C * C + 13 * C
+            seen.add("block")
+    assert seen == {"block", "model"}
+
+
+@pytest.mark.skipif(not ATTENTION, reason="the GPT engine is not importable")
+def test_attention_difficulty_grows_from_one_head_to_many_blocks():
+    first = [generate("attention.qkv_shape", s, 0).dims for s in range(10)]
+    later = [generate("attention.qkv_shape", s, 2) for s in range(10)]
+    assert all(d["B"] == 1 and d["nh"] == 1 for d in first)
+    assert all(q.dims["nh"] > 1 for q in later) and any("blocks" in q.setting for q in later)
