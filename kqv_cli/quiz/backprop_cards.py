@@ -85,7 +85,8 @@ def _draw_sizes(draw: Draw, strict: bool) -> tuple[list[int], int]:
     rng = draw.rng
     if draw.level >= 1 and draw.chance(0.25):
         sizes = list(draw.pick(BOOK_NETS[:1] if draw.level == 1 else BOOK_NETS))
-        return sizes, int(draw.pick((10, 20, 32)))
+        batches = [m for m in (10, 20, 32) if not (strict and m in sizes)]  # the book's m=10 is n3
+        return sizes, int(draw.pick(batches))
     layers, top, batch = {0: (3, 10, (1, 2)), 1: (3, 40, (2, 17))}.get(draw.level, (4, 64, (2, 33)))
     if draw.level >= 2:
         layers = int(rng.integers(3, 6))
