@@ -16,6 +16,7 @@ from kqv_cli.commands import (
     digits,  # noqa: F401  (registers its commands)
     gpt,  # noqa: F401  (train gpt, sample, trace gpt)
     lessons,  # noqa: F401  (kqv lessons check/list)
+    quiz,  # noqa: F401  (kqv quiz)
 )
 from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`
 
