@@ -36,6 +36,7 @@ from engine.trace import NO_TRACE
 
 ACTIVATIONS = ("sigmoid", "relu")
 COSTS = ("quadratic", "cross-entropy")
+SCHEDULES = ("constant", "cosine")
 
 
 # -- the neuron's functions ---------------------------------------------------------------
@@ -89,9 +90,22 @@ class Cost:
 # -- the network ---------------------------------------------------------------------------
 
 
+def eta_for_epoch(eta: float, epoch: int, epochs: int, schedule: str) -> float:
+    """The learning rate of epoch ``epoch`` (1-based) out of ``epochs``.
+
+    ``constant`` is the book's: η throughout. ``cosine`` starts at η and glides down half a
+    cosine wave towards 0 by the last epoch: big steps while far from a minimum, small ones
+    to settle into it, where a constant η keeps jittering around it.
+    """
+    if schedule == "constant":
+        return eta
+    return eta * 0.5 * (1 + np.cos(np.pi * (epoch - 1) / epochs))
+
+
 @dataclass
 class EpochResult:
     epoch: int
+    eta: float
     seconds: float
     train_cost: float
     validation_correct: int | None
@@ -236,18 +250,18 @@ class Network:
         """
         L = self.num_layers
         tracer.section("input")
-        tracer.record("x", x, "a¹ = x: one image per column, pixels scaled to 0..1",
-                      "forward", ("n1", "m"))
-        tracer.record("y", y, "the wanted output: a one-hot column per image",
-                      "forward", (f"n{L}", "m"))
+        tracer.record("x", x, "a1 = x", "forward", ("n1", "m"),
+                      note="one image per column, pixels scaled from 0..255 to 0..1")
+        tracer.record("y", y, "y", "forward", (f"n{L}", "m"),
+                      note="the wanted output: a one-hot column per image")
         tracer.section("feedforward")
         a, activations, zs = x, [x], []
         for l in range(2, L + 1):
             w, b = self.weights[l - 2], self.biases[l - 2]
-            tracer.record(f"w{l}", w, f"weights into layer {l}: one row per neuron", "forward",
-                          (f"n{l}", f"n{l - 1}"))
-            tracer.record(f"b{l}", b, f"biases of layer {l}, broadcast over the m columns",
-                          "forward", (f"n{l}", "1"))
+            tracer.record(f"w{l}", w, "parameter", "forward", (f"n{l}", f"n{l - 1}"),
+                          note=f"weights into layer {l}, stored (out, in): one row per neuron")
+            tracer.record(f"b{l}", b, "parameter", "forward", (f"n{l}", "1"),
+                          note=f"biases of layer {l}, broadcast over the m columns")
             z = w @ a + b  # (n_l, n_{l-1}) @ (n_{l-1}, m) + (n_l, 1) -> (n_l, m)
             tracer.record(f"z{l}", z, f"z{l} = w{l} @ a{l - 1} + b{l}", "forward", (f"n{l}", "m"))
             a = self._output(z) if l == L else self._hidden(z)
@@ -257,8 +271,8 @@ class Network:
             zs.append(z)
             activations.append(a)
         cost = self.cost.fn(a, y) / x.shape[1]
-        tracer.record("C", np.asarray(cost), f"C = mean {self.cost.name} cost over the m images",
-                      "forward", ())
+        tracer.record("C", np.asarray(cost), f"C = {self.cost.name} cost", "forward", (),
+                      note="averaged over the m images")
 
         tracer.section("output error")
         nabla_b = [None] * (L - 1)
@@ -267,7 +281,7 @@ class Network:
         formula = (f"delta{L} = (a{L} − y) ⊙ σ′(z{L})" if self.cost.name == "quadratic"
                    else f"delta{L} = a{L} − y")
         tracer.record(f"delta{L}", delta, formula, "backward", (f"n{L}", "m"))
-        tracer.section("backpropagate the error")
+        tracer.section("backpropagate")
         for l in range(L, 1, -1):
             if l < L:
                 sp = self._hidden_prime(zs[l - 2])
@@ -371,6 +385,7 @@ class Network:
         eta: float,
         lmbda: float = 0.0,
         seed: int | None = 0,
+        schedule: str = "constant",
         validation_data=None,
         test_data=None,
         on_batch: Callable[[int, int], None] | None = None,
@@ -391,6 +406,8 @@ class Network:
         x_train, labels = training_data
         if epochs <= 0 or mini_batch_size <= 0 or eta <= 0:
             raise KqvError("epochs, mini-batch size and eta must all be positive")
+        if schedule not in SCHEDULES:
+            raise KqvError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
         n = len(x_train)
         y_train = one_hot(labels, self.sizes[-1], self.dtype)
         rng = np.random.default_rng(seed)
@@ -401,6 +418,7 @@ class Network:
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
+                epoch_eta = eta_for_epoch(eta, epoch, epochs, schedule)
                 start = time.perf_counter()
                 order = rng.permutation(n)
                 stopped = False
@@ -409,9 +427,9 @@ class Network:
                     if len(idx) == mini_batch_size:  # gathered into buffers allocated once
                         np.take(x_train, idx, axis=0, out=xb)
                         np.take(y_train, idx, axis=0, out=yb)
-                        self.update_mini_batch(xb.T, yb.T, eta, lmbda, n)
+                        self.update_mini_batch(xb.T, yb.T, epoch_eta, lmbda, n)
                     else:  # the last, shorter mini-batch
-                        self.update_mini_batch(x_train[idx].T, y_train[idx].T, eta, lmbda, n)
+                        self.update_mini_batch(x_train[idx].T, y_train[idx].T, epoch_eta, lmbda, n)
                     if on_batch is not None:
                         on_batch(k + 1, batches)
                     if should_stop is not None and should_stop():
@@ -428,6 +446,7 @@ class Network:
                     )
                 result = EpochResult(
                     epoch=epoch,
+                    eta=epoch_eta,
                     seconds=seconds,
                     train_cost=cost,
                     validation_correct=self.evaluate(*validation_data) if validation_data else None,

@@ -20,7 +20,15 @@ from rich.table import Table
 
 from engine.blas import blas_threads
 from engine.errors import KqvError, TrainingDiverged
-from engine.network import ACTIVATIONS, COSTS, Network, load_network, one_hot, save_network
+from engine.network import (
+    ACTIVATIONS,
+    COSTS,
+    SCHEDULES,
+    Network,
+    load_network,
+    one_hot,
+    save_network,
+)
 from engine.trace import Tracer, format_shape, format_symbolic
 from kqv_cli.app import eval_app, fail, trace_app, train_app
 
@@ -64,12 +72,17 @@ def check_writable(out: Path | None) -> None:
         raise KqvError(f"cannot write {out}: permission denied")
 
 
-def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool):
-    """(train, validation, test) from MNIST, or from the synthetic generator when asked."""
-    if synthetic:
-        from engine.synthetic_digits import load_synthetic
+def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limit: int | None = None):
+    """(train, validation, test) from MNIST, or from the synthetic generator when asked.
 
-        return load_synthetic(seed=seed)
+    With ``limit``, only that many synthetic training images are drawn: no need to draw
+    50,000 to train on 2,000 (``limit=0``: the test set alone, for evaluation).
+    """
+    if synthetic:
+        from engine.synthetic_digits import N_TRAIN, N_VALIDATION, load_synthetic
+
+        n_train = N_TRAIN if limit is None else min(limit, N_TRAIN)
+        return load_synthetic(seed=seed, n_train=n_train, n_validation=N_VALIDATION if n_train else 0)
     from engine.mnist import load_mnist
     from kqv_cli.progress_bars import download_progress
 
@@ -118,6 +131,8 @@ def train_digits(
     cost: str = typer.Option("quadratic", help=f"Cost function: {' | '.join(COSTS)}."),
     lmbda: float = typer.Option(0.0, help="L2 regularisation λ (the book's lmbda)."),
     activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
+    schedule: str = typer.Option(
+        "cosine", help="η per epoch: cosine (glides to 0 by the last epoch) | constant (the book's)."),
     seed: int = typer.Option(0, help="Seed for the weights and the shuffling."),
     data: Path | None = typer.Option(None, "--data", help="Folder with the four MNIST files."),
     synthetic: bool = typer.Option(False, help="Train on built-in synthetic digits (no download)."),
@@ -133,6 +148,8 @@ def train_digits(
         raise KqvError("--epochs, --batch-size and --eta must all be positive")
     if lmbda < 0:
         raise KqvError("--lmbda cannot be negative")
+    if schedule not in SCHEDULES:
+        raise KqvError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
     if limit is not None and limit <= 0:
         raise KqvError("--limit must be a positive number of images")
     if threads <= 0:
@@ -140,7 +157,7 @@ def train_digits(
     check_writable(out)
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
 
-    train, validation, test = load_digits(data, synthetic, seed, quiet=as_json)
+    train, validation, test = load_digits(data, synthetic, seed, quiet=as_json, limit=limit)
     x, labels = train.x, train.labels
     if limit is not None:
         x, labels = x[:limit], labels[:limit]
@@ -149,7 +166,8 @@ def train_digits(
         console.print(
             f"Training {'-'.join(map(str, layer_sizes))} ({net.num_params:,} parameters) on "
             f"{len(x):,} images of {train.source}: {epochs} epochs, mini-batch {batch_size}, "
-            f"η = {eta:g}, {cost} cost{f', λ = {lmbda:g}' if lmbda else ''}, {activation} hidden"
+            f"η = {eta:g} ({schedule}), {cost} cost{f', λ = {lmbda:g}' if lmbda else ''}, "
+            f"{activation} hidden"
         )
 
     results, saved = [], None
@@ -183,7 +201,7 @@ def train_digits(
     with progress, stop_on_ctrl_c() as should_stop, blas_threads(threads):
         try:
             net.SGD(
-                (x, labels), epochs, batch_size, eta, lmbda=lmbda, seed=seed,
+                (x, labels), epochs, batch_size, eta, lmbda=lmbda, seed=seed, schedule=schedule,
                 validation_data=(validation.x, validation.labels),
                 test_data=(test.x, test.labels),
                 on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop,
@@ -196,7 +214,7 @@ def train_digits(
         kept = f"; the last good checkpoint is {saved}" if saved else ""
         raise KqvError(f"{diverged}{kept}")
     if as_json:
-        typer.echo(json.dumps(training_summary(results, layer_sizes, train.source, cost, eta,
+        typer.echo(json.dumps(training_summary(results, layer_sizes, train.source, cost, eta, schedule,
                                                batch_size, lmbda, activation, saved)))
     elif results:
         plot_accuracy(results)
@@ -207,17 +225,20 @@ def train_digits(
         raise fail(f"interrupted (Ctrl-C) in epoch {len(results)}{where}")
 
 
-def training_summary(results, sizes, source, cost, eta, batch_size, lmbda, activation, saved) -> dict:
+def training_summary(results, sizes, source, cost, eta, schedule, batch_size, lmbda, activation,
+                     saved) -> dict:
     def frac(correct, total):
         return None if correct is None else correct / total
 
     return {
+        "schedule": schedule,
         "test_accuracy": frac(results[-1].test_correct, results[-1].test_total) if results else None,
         "validation_accuracy": (frac(results[-1].validation_correct, results[-1].validation_total)
                                 if results else None),
         "epochs": [
             {
                 "epoch": r.epoch,
+                "eta": r.eta,
                 "seconds": round(r.seconds, 4),
                 "train_cost": r.train_cost,
                 "validation_accuracy": frac(r.validation_correct, r.validation_total),
@@ -264,7 +285,7 @@ def eval_digits(
     """Test accuracy of a trained digit net, and its 10x10 confusion matrix."""
     net, meta = load_network(checkpoint)
     check_fits_digits(net.sizes)
-    _, _, test = load_digits(data, synthetic, seed, quiet=as_json)
+    _, _, test = load_digits(data, synthetic, seed, quiet=as_json, limit=0)
     predicted = net.predict(test.x)
     confusion = np.zeros((CLASSES, CLASSES), dtype=np.int64)
     np.add.at(confusion, (test.labels, predicted), 1)
@@ -325,10 +346,15 @@ def trace_input(sizes: list[int], m: int, seed: int):
 
 
 def print_trace(tracer: Tracer, values: bool = False) -> None:
-    """The trace as a rich table: a heading row per section, a row per variable."""
+    """The trace as a rich table: a heading row per section, a row per variable.
+
+    The name's colour is its phase: cyan forward, magenta backward, yellow update.
+    """
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("phase", "name", "shape", "symbolic", "formula"):
-        table.add_column(column, no_wrap=column != "formula")
+    table.add_column("name", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("symbolic", no_wrap=True)
+    table.add_column("formula", ratio=1)
     if values:
         table.add_column("min / mean / max", no_wrap=True)
     table.add_column("source", style="dim", no_wrap=True)
@@ -336,12 +362,11 @@ def print_trace(tracer: Tracer, values: bool = False) -> None:
     colours = {"forward": "cyan", "backward": "magenta", "update": "yellow"}
     for i, r in enumerate(tracer.records):
         if i in starts:
-            table.add_row("", f"[bold underline]{starts[i]}[/]")
-        row = [f"[{colours[r.phase]}]{r.phase}[/]", f"[bold]{r.name}[/]", format_shape(r.shape),
+            table.add_row(f"[bold underline]{starts[i]}[/]")
+        row = [f"[bold {colours[r.phase]}]{r.name}[/]", format_shape(r.shape),
                format_symbolic(r.symbolic) if r.symbolic else "()", r.formula]
         if values:
             v = np.asarray(r.value, dtype=np.float64)
             row.append(f"{v.min():.3g} / {v.mean():.3g} / {v.max():.3g}" if v.size else "-")
-        table.add_row(*row, r.source)
+        table.add_row(*row, r.source.removeprefix("engine/"))
     console.print(table)
-

@@ -1,0 +1,138 @@
+"""`kqv train digits`, `kqv eval digits` and `kqv trace digits` through typer's runner."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from conftest import MNIST_DIR, needs_mnist
+from engine.checkpoint import save_checkpoint
+from kqv_cli.app import app
+
+runner = CliRunner()
+
+FAST = ["--synthetic", "--limit", "2000", "--epochs", "2", "--batch-size", "20"]
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_version_and_help():
+    assert invoke("--version").output.startswith("kqv ")
+    for group in ("train", "eval", "trace"):
+        result = invoke(group, "digits", "--help")
+        assert result.exit_code == 0 and "digits" in result.output
+
+
+def test_train_json_reports_every_epoch_and_saves(tmp_path):
+    out = tmp_path / "net.npz"
+    result = invoke("train", "digits", *FAST, "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert [e["epoch"] for e in summary["epochs"]] == [1, 2]
+    assert summary["sizes"] == [784, 30, 10]
+    assert "synthetic" in summary["data"]
+    assert 0.3 < summary["test_accuracy"] <= 1.0  # learned well beyond chance (0.1)
+    assert set(summary["epochs"][0]) == {"epoch", "eta", "seconds", "train_cost", "validation_accuracy",
+                                         "test_accuracy"}
+    ev = invoke("eval", "digits", str(out), "--synthetic", "--json")
+    assert ev.exit_code == 0, ev.output
+    report = json.loads(ev.output)
+    assert report["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+    confusion = np.array(report["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == report["total"]
+
+
+def test_train_prints_epochs_and_chart():
+    result = invoke("train", "digits", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "epoch   1" in result.output and "epoch   2" in result.output
+    assert "synthetic digits" in result.output
+    assert "accuracy per epoch" in result.output
+    assert "/ 10,000 (" in result.output
+
+
+def test_eval_prints_confusion_matrix(tmp_path):
+    out = tmp_path / "net.npz"
+    assert invoke("train", "digits", *FAST, "--out", str(out), "--json").exit_code == 0
+    result = invoke("eval", "digits", str(out), "--synthetic")
+    assert result.exit_code == 0, result.output
+    assert "confusion matrix" in result.output and "Test accuracy" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sizes", "784,30"], "the last 10"),
+        (["--sizes", "100,30,10"], "the first layer must be 784"),
+        (["--sizes", "784,x,10"], "whole numbers"),
+        (["--sizes", "784,0,10"], "positive"),
+        (["--epochs", "0"], "must all be positive"),
+        (["--batch-size", "-1"], "must all be positive"),
+        (["--eta", "0"], "must all be positive"),
+        (["--cost", "hinge"], "cost must be one of"),
+        (["--activation", "tanh"], "activation must be one of"),
+        (["--limit", "0"], "--limit"),
+        (["--out", "/nonexistent-dir/net.npz"], "does not exist"),
+        (["--out", "net.txt"], ".npz"),
+        (["--data", "/nonexistent-mnist"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    source = [] if "--data" in args else ["--synthetic"]
+    result = invoke("train", "digits", *source, "--epochs", "1", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_eval_refuses_foreign_and_missing_checkpoints(tmp_path):
+    save_checkpoint(tmp_path / "gpt.npz", {"wte": np.zeros((3, 2))}, {"kind": "gpt"})
+    result = invoke("eval", "digits", str(tmp_path / "gpt.npz"), "--synthetic")
+    assert result.exit_code == 2 and "not a digits one" in result.output
+    result = invoke("eval", "digits", str(tmp_path / "none.npz"), "--synthetic")
+    assert result.exit_code == 2 and "no checkpoint" in result.output
+    save_checkpoint(tmp_path / "small.npz", {"w2": np.zeros((2, 4)), "b2": np.zeros((2, 1))},
+                    {"kind": "digits", "sizes": [4, 2]})
+    result = invoke("eval", "digits", str(tmp_path / "small.npz"), "--synthetic")
+    assert result.exit_code == 2 and "does not fit the digits" in result.output
+
+
+def test_offline_without_mnist_names_the_ways_out(monkeypatch):
+    import engine.mnist
+
+    monkeypatch.setattr(engine.mnist, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])
+    result = invoke("train", "digits", "--epochs", "1", "--json")
+    assert result.exit_code == 2
+    for way in ("kqv data mnist", "--data", "--synthetic"):
+        assert way in result.output
+
+
+def test_trace_shows_every_variable_with_its_shape():
+    result = invoke("trace", "digits", "--sizes", "784,30,10", "--batch-size", "10")
+    assert result.exit_code == 0, result.output
+    for name, shape in [("z2", "(30, 10)"), ("delta3", "(10, 10)"), ("nabla_w2", "(30, 784)"),
+                        ("b2", "(30, 1)")]:
+        line = next(ln for ln in result.output.splitlines() if f" {name} " in f" {ln} ")
+        assert shape in line, line
+    assert "(n2, m)" in result.output and "update" in result.output
+
+
+def test_trace_with_other_sizes_uses_random_input():
+    result = invoke("trace", "digits", "--sizes", "4,3,2", "--batch-size", "5", "--values")
+    assert result.exit_code == 0, result.output
+    assert "random inputs" in result.output and "(3, 5)" in result.output
+
+
+@needs_mnist
+def test_real_mnist_short_run_beats_90_percent():
+    result = invoke("train", "digits", "--data", str(MNIST_DIR), "--limit", "10000",
+                    "--epochs", "2", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["data"].startswith("MNIST")
+    assert summary["test_accuracy"] > 0.90
