@@ -52,7 +52,7 @@ class TrainConfig:
     eval_interval: int = 250
     eval_iters: int = 20
     seed: int = 1337
-    threads: int | None = None  # BLAS threads; None: leave numpy's default
+    threads: int | None = None  # BLAS threads; None: choose 1 or 2 by timing (ThreadChooser)
 
     def __post_init__(self):
         for name in ("batch_size", "max_iters", "eval_interval", "eval_iters"):
@@ -97,6 +97,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # every iteration's training loss
     stopped: bool = False  # stopped early by should_stop
     checkpoint: Path | None = None
+    threads: dict = field(default_factory=dict)  # iterations run at each BLAS thread count
 
     def to_json(self) -> dict:
         return {
@@ -108,6 +109,7 @@ class TrainResult:
             "evals": [asdict(e) for e in self.evals],
             "stopped": self.stopped,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "threads": {str(k): v for k, v in self.threads.items()},
         }
 
 
@@ -215,6 +217,7 @@ class GPTTrainer:
         tokens = tc.batch_size * self.model.config.block_size
         stopped = False
         start_iter = self.iter
+        chooser = ThreadChooser(tc.threads)
         with blas_threads(tc.threads):
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
@@ -222,9 +225,11 @@ class GPTTrainer:
                     break
                 if self.iter % tc.eval_interval == 0 and not self._evaluated():
                     self._evaluate(on_eval)
+                threads = chooser.next()
                 t0 = time.perf_counter()
                 loss = self.step()
                 dt = time.perf_counter() - t0
+                chooser.record(threads, dt)
                 self.train_seconds += dt
                 if on_step is not None:
                     done = self.iter - start_iter
@@ -232,15 +237,17 @@ class GPTTrainer:
                                      done * tokens / max(self.train_seconds, 1e-9), self.train_seconds))
             if not stopped and not self._evaluated():
                 self._evaluate(on_eval)
+            chooser.restore()
         if self.out is not None and self.saved_iter != self.iter:
             self.save(self.out)
+        self.threads_used = chooser.summary()
         done = self.iter - start_iter
         last = self.evals[-1] if self.evals else EvalInfo(self.iter, float("nan"), float("nan"))
         return TrainResult(
             iters=self.iter, train_loss=last.train_loss, val_loss=last.val_loss,
             ms_per_iter=1000 * self.train_seconds / max(done, 1), params=self.model.num_params,
             evals=list(self.evals), losses=list(self.losses), stopped=stopped,
-            checkpoint=self.out,
+            checkpoint=self.out, threads=self.threads_used,
         )
 
     def opt_lr(self) -> float:
@@ -278,6 +285,69 @@ class GPTTrainer:
         written = save_checkpoint(path, arrays, meta)
         self.saved_iter = self.iter
         return written
+
+
+class ThreadChooser:
+    """Chooses 1 or 2 BLAS threads by timing the training iterations themselves.
+
+    On an idle 2-core machine two OpenBLAS threads nearly halve the big matmuls, but when
+    another program holds the second core they are 2-3x *slower* than one (the two threads
+    spin-wait for each other). Which is faster is a fact of the moment, so with ``fixed=None``
+    the loop measures it: the first iterations alternate 1 and 2 threads, the faster median
+    wins, and every ``recheck`` iterations the other count gets ``probe`` iterations to win
+    back. Nothing is run twice; the probes are ordinary training iterations. The numbers do
+    not change with the thread count (OpenBLAS splits the output, not the sums; tested), so
+    the choice moves the speed, never the loss curve.
+    """
+
+    def __init__(self, fixed: int | None, recheck: int = 100, probe: int = 3):
+        self.fixed = fixed
+        self.candidates = (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
+        self.recheck, self.probe = recheck, probe
+        self.times: dict[int, list[float]] = {n: [] for n in self.candidates}
+        self.best = self.candidates[-1]
+        self.k = 0  # iterations seen
+        self.used: dict[int, int] = {}
+        self._blas = None
+        if fixed is None and len(self.candidates) > 1:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController().select(user_api="blas").lib_controllers
+            self._before = [lib.num_threads for lib in self._blas]
+
+    def restore(self) -> None:
+        """Give the BLAS back the thread count it had before training."""
+        for lib, n in zip(self._blas or [], getattr(self, "_before", []), strict=False):
+            lib.set_num_threads(n)
+
+    def next(self) -> int:
+        """The thread count for the coming iteration (set in the BLAS when choosing)."""
+        if self._blas is None:
+            return self.fixed or 0
+        k, p = self.k, self.probe
+        if k <= 2 * p:  # k = 0 warms up; then alternate 1, 2, 1, 2...
+            n = self.candidates[k % 2]
+        else:
+            other = self.candidates[0] if self.best == self.candidates[1] else self.candidates[1]
+            n = other if (k - 2 * p - 1) % self.recheck >= self.recheck - p else self.best
+        for lib in self._blas:
+            lib.set_num_threads(n)
+        return n
+
+    def record(self, n: int, seconds: float) -> None:
+        self.k += 1
+        self.used[n] = self.used.get(n, 0) + 1
+        if self._blas is None or self.k == 1:
+            return
+        recent = self.times[n]
+        recent.append(seconds)
+        del recent[:-self.probe]  # only the latest probe's worth of iterations at this count
+        if all(self.times[c] for c in self.candidates):
+            self.best = min(self.candidates, key=lambda c: float(np.median(self.times[c])))
+
+    def summary(self) -> dict:
+        """Iterations run at each thread count (0: the library's default)."""
+        return dict(sorted(self.used.items()))
 
 
 def load_gpt(path: str | os.PathLike) -> tuple[GPT, CharVocab, dict]:

@@ -195,11 +195,12 @@ class CausalSelfAttention(Module):
 
     def _mask(self, T):
         """True where a score is hidden: above the diagonal (the future) for a causal mask."""
-        if self.mask == "causal":
-            return np.triu(np.ones((T, T), dtype=bool), k=1)
-        if self.mask == "flipped":
-            return np.tril(np.ones((T, T), dtype=bool), k=-1)
-        return None
+        if self.mask == "none":
+            return None
+        if getattr(self, "_hidden", np.empty((0, 0))).shape != (T, T):  # built once per T
+            ones = np.ones((T, T), dtype=bool)
+            self._hidden = np.triu(ones, k=1) if self.mask == "causal" else np.tril(ones, k=-1)
+        return self._hidden
 
     def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
         """``x`` is ``(B*T, C)``; returns the attention output ``(B*T, C)``.
@@ -273,7 +274,8 @@ class CausalSelfAttention(Module):
         tracer.record(f"{p}dy_heads", dy, "dy viewed (B, T, nh, hs), swap T and nh", "backward", sym_h)
 
         # y_heads = att @ v
-        datt = dy @ self.v.transpose(0, 1, 3, 2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
+        vt = np.ascontiguousarray(self.v.transpose(0, 1, 3, 2))  # as in forward: A @ B beats A @ Bᵀ
+        datt = dy @ vt  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
         tracer.record(f"{p}datt", datt, "dy_heads @ vᵀ", "backward", sym_att)
         dqkv = np.empty((B, T, 3, nh, hs), dtype=dout.dtype)
         dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)  # views: writing them fills dqkv
@@ -342,14 +344,14 @@ def dropout_backward(dout, keep):
 
 def gelu_forward(x):
     """GELU, tanh form: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). Returns (out, tanh) for backward."""
-    t = x * x * x  # not x**3: float32 power is the slowest op in the whole step
-    t *= 0.044715
-    t += x
-    t *= GELU_C
+    t = x * x  # x·x·x, never x**3: numpy's float32 power is ~300x slower than two multiplies
+    t *= 0.044715 * GELU_C
+    t += GELU_C
+    t *= x  # √(2/π)(x + 0.044715x³), written as x·(√(2/π) + √(2/π)·0.044715·x²)
     np.tanh(t, out=t)
-    out = 1.0 + t
+    out = t * 0.5
+    out += 0.5
     out *= x
-    out *= 0.5
     return out, t
 
 

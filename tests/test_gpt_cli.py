@@ -114,6 +114,7 @@ def test_sample_and_resume_refuse_foreign_checkpoints(tmp_path, text, trained):
         (TEXT.encode(), ["--batch-size", "-1"], "batch-size must be a positive"),
         (TEXT.encode(), ["--max-iters", "0"], "max-iters must be a positive"),
         (TEXT.encode(), ["--out", "model.txt"], ".npz"),
+        (TEXT.encode(), ["--threads", "many"], "--threads takes auto"),
     ],
 )
 def test_train_bad_input_is_one_line_and_exit_2(tmp_path, content, args, words):

@@ -170,3 +170,28 @@ def test_tiny_shakespeare_starts_at_chance_and_learns():
                                                lr=3e-3, warmup_iters=5)).run()
     assert result.losses[0] == pytest.approx(np.log(65), abs=0.05)  # uniform guess at the start
     assert result.evals[-1].val_loss < 3.4
+
+
+def test_thread_chooser_keeps_the_faster_count_and_rechecks(monkeypatch):
+    from engine.gpt_train import ThreadChooser
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    chooser = ThreadChooser(None, recheck=10, probe=2)
+    try:
+        cost = {1: 0.010, 2: 0.020}  # two threads slow: the other core is busy
+        seen = []
+        for _ in range(15):
+            n = chooser.next()
+            seen.append(n)
+            chooser.record(n, cost[n])
+        assert seen[1:5] == [2, 1, 2, 1] and chooser.best == 1
+        assert seen[5:13] == [1] * 8 and seen[13:15] == [2, 2]  # the probe at the end of the window
+        cost = {1: 0.010, 2: 0.005}  # the other core is free again
+        for _ in range(12):
+            n = chooser.next()
+            chooser.record(n, cost[n])
+        assert chooser.best == 2
+        assert sum(chooser.summary().values()) == 27
+    finally:
+        chooser.restore()
+    assert ThreadChooser(1).next() == 1

@@ -86,17 +86,16 @@ def train_gpt(
     bias: bool = _OPTIONS["bias"],
     out: Path = typer.Option(Path("gpt.npz"), "--out", help="Checkpoint to write (.npz)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
-    threads: int = typer.Option(2, help="BLAS threads (2 uses both cores for the big matmuls)."),
+    threads: str = typer.Option("auto", help="BLAS threads: auto (time 1 and 2, keep the faster) or N."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
     """Train a character-level GPT (defaults: nanoGPT's CPU run on Tiny Shakespeare)."""
-    if threads <= 0:
-        raise KqvError("--threads must be at least 1")
+    n_threads = parse_threads(threads)
     check_writable(out)
     data = load_text(text, block_size, quiet=as_json)
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
     tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, eval_interval=eval_interval,
-                     eval_iters=eval_iters, seed=seed, threads=threads)
+                     eval_iters=eval_iters, seed=seed, threads=n_threads)
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
     if not as_json:
@@ -149,6 +148,19 @@ def train_gpt(
     if interrupted:
         raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to {out}; "
                    f"continue with --resume {out}")
+
+
+def parse_threads(text: str) -> int | None:
+    """``auto`` -> None (let the trainer time 1 and 2 threads); ``N`` -> N."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise KqvError(f"--threads takes auto or a whole number of at least 1, got {text!r}")
+    return n
 
 
 def plot_losses(result) -> None:

@@ -1,0 +1,198 @@
+"""How fast and how good is the numpy GPT? Figures for the issue, side by side with PyTorch.
+
+Prints (or with ``--json`` emits one object with):
+
+* ``peak_gflops``: this machine's float32 matmul peak, measured here with 1 and 2 BLAS threads
+  on the shapes the model multiplies (best of several runs);
+* ``step``: ms per training iteration (forward + backward + clip + AdamW) of our engine and of
+  the PyTorch eager reference (``benchmarks/torch_gpt.py``, same model, same batches), timed in
+  alternating rounds in this one process, per BLAS thread count; their ratio (ours / torch, goal
+  <= 1.0), tokens/s, and the fraction of the matmul peak the step reaches (FLOPs counted below);
+* ``run`` (unless ``--no-run``): the whole default training, ``kqv train gpt --json`` in a child
+  process, its wall time (goal < 104 s), final train/val loss (goal val <= 1.88) and the child's
+  peak RSS (goal < 400 MB).
+
+Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-run]``.
+Timings on a shared 2-core machine are noisy: rounds alternate ours and torch so both see the
+same conditions, and medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from engine.gpt import GPT, GPTConfig  # noqa: E402
+from engine.gpt_train import TrainConfig  # noqa: E402
+from engine.optim import AdamW, clip_grad_norm  # noqa: E402
+from engine.text import TextData, get_batch  # noqa: E402
+
+SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+
+
+def matmul_flops(cfg: GPTConfig, B: int, T: int) -> int:
+    """FLOPs of one training iteration's matrix products (2 per multiply-add).
+
+    Forward: the four linear layers of each block (C->3C, C->C, C->4C, 4C->C), q @ kᵀ and att @ v,
+    and the tied LM head. Backward: twice the forward (one product for the input's gradient,
+    one for the weight's). Elementwise work is not counted.
+    """
+    C, N, V = cfg.n_embd, B * T, cfg.vocab_size
+    linear = 2 * N * (C * 3 * C + C * C + C * 4 * C + 4 * C * C)
+    attention = 2 * 2 * B * T * T * C  # two batched products, summed over heads: nh * hs = C
+    forward = cfg.n_layer * (linear + attention) + 2 * N * C * V
+    return 3 * forward
+
+
+def measure_peak(threads: int, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s over the model's linear-layer shapes at this many BLAS threads."""
+    rng = np.random.default_rng(0)
+    best = 0.0
+    with threadpool_limits(threads, user_api="blas"):
+        for n_in, n_out in ((128, 512), (512, 128), (128, 384)):
+            a = rng.standard_normal((768, n_in)).astype(np.float32)
+            b = rng.standard_normal((n_in, n_out)).astype(np.float32)
+            out = np.empty((768, n_out), dtype=np.float32)
+            for _ in range(repeats):
+                np.matmul(a, b, out=out)
+                t0 = time.perf_counter()
+                for _ in range(50):
+                    np.matmul(a, b, out=out)
+                dt = (time.perf_counter() - t0) / 50
+                best = max(best, 2 * 768 * n_in * n_out / dt / 1e9)
+    return best
+
+
+class OurStep:
+    def __init__(self, cfg: GPTConfig, tc: TrainConfig):
+        self.model = GPT(cfg, seed=tc.seed)
+        self.opt = AdamW(self.model.flat_params, self.model.flat_grads, self.model.n_decay,
+                         tc.weight_decay, (tc.beta1, tc.beta2))
+
+    def step(self, x, y, lr):
+        _, loss = self.model.forward(x, y)
+        self.model.backward()
+        clip_grad_norm(self.model.flat_grads, 1.0)
+        self.opt.step(lr)
+        return loss
+
+
+def time_steps(threads: int, cfg: GPTConfig, tc: TrainConfig, data: TextData, rounds: int,
+               per_round: int) -> dict:
+    """Median ms per iteration of ours and torch, alternating rounds at ``threads`` BLAS threads."""
+    import torch_gpt
+
+    rng = np.random.default_rng(0)
+    batches = [get_batch(data.train, tc.batch_size, cfg.block_size, rng) for _ in range(per_round)]
+    ours = OurStep(cfg, tc)
+    contenders = {"numpy": ours.step}
+    if torch_gpt.available():
+        torch_gpt.TorchStep.set_threads(threads)
+        contenders["torch"] = torch_gpt.TorchStep(ours.model).step
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    with threadpool_limits(threads, user_api="blas"):
+        for step in contenders.values():  # warm up: first calls allocate and load code
+            for x, y in batches[:3]:
+                step(x, y, 1e-3)
+        for _ in range(rounds):
+            for name, step in contenders.items():
+                for x, y in batches:
+                    t0 = time.perf_counter()
+                    step(x, y, 1e-3)
+                    times[name].append(time.perf_counter() - t0)
+    return {name: 1000 * float(np.median(t)) for name, t in times.items()}
+
+
+def full_run(text: Path, threads: int | None) -> dict:
+    """The default ``kqv train gpt`` in a child process: wall time, result, peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "kqv_cli", "train", "gpt", "--text", str(text), "--json",
+               "--out", str(Path(tmp) / "gpt.npz")]
+        if threads is not None:
+            cmd += ["--threads", str(threads)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"the training run failed: {proc.stderr.strip()}")
+    report = json.loads(proc.stdout)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
+    return {"command": " ".join(cmd[1:]), "seconds": round(wall, 1), "train_loss": report["train_loss"],
+            "val_loss": report["val_loss"], "ms_per_iter": round(report["ms_per_iter"], 2),
+            "iters": report["iters"], "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--threads", default="1,2", help="BLAS thread counts to time, e.g. 1,2")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per thread count")
+    parser.add_argument("--per-round", type=int, default=10, help="iterations per round")
+    parser.add_argument("--no-run", action="store_true", help="skip the 2000-iteration training run")
+    parser.add_argument("--run-threads", type=int, default=None, help="--threads for the training run")
+    parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="text to train on")
+    args = parser.parse_args(argv)
+    say = (lambda *a: None) if args.json else print
+
+    import torch_gpt
+
+    if not args.text.is_file():
+        raise SystemExit(f"no text at {args.text}; pass --text FILE")
+    data = TextData.from_file(args.text, 64)
+    cfg = GPTConfig(vocab_size=data.vocab.size, block_size=64, n_layer=4, n_head=4, n_embd=128)
+    tc = TrainConfig()
+    flops = matmul_flops(cfg, tc.batch_size, cfg.block_size)
+    tokens = tc.batch_size * cfg.block_size
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    result = {"config": {**cfg.to_dict(), "batch_size": tc.batch_size}, "gflop_per_iter": flops / 1e9,
+              "torch": torch_gpt.TorchStep.version() if torch_gpt.available() else None,
+              "peak_gflops": {}, "step": {}}
+    say(f"GPT {cfg.n_layer} layers, C={cfg.n_embd}, B={tc.batch_size}, T={cfg.block_size}: "
+        f"{flops / 1e9:.2f} GFLOP of matmuls per iteration")
+    if not torch_gpt.available():
+        say("PyTorch not installed: the reference column is skipped (pip install torch==2.13.0)")
+    for n in thread_counts:
+        peak = measure_peak(n)
+        result["peak_gflops"][n] = round(peak, 1)
+        ms = time_steps(n, cfg, tc, data, args.rounds, args.per_round)
+        row = {
+            "numpy_ms": round(ms["numpy"], 2),
+            "torch_ms": round(ms["torch"], 2) if "torch" in ms else None,
+            "ratio": round(ms["numpy"] / ms["torch"], 3) if "torch" in ms else None,
+            "tokens_per_s": round(tokens / ms["numpy"] * 1000),
+            "fraction_of_peak": round(flops / (ms["numpy"] / 1000) / 1e9 / peak, 3),
+        }
+        result["step"][n] = row
+        torch_part = (f"torch {row['torch_ms']:.1f} ms, ratio {row['ratio']:.2f}" if row["ratio"]
+                      else "torch skipped")
+        say(f"{n} BLAS thread(s): peak {peak:.0f} GFLOP/s | numpy {row['numpy_ms']:.1f} ms/iter "
+            f"({row['tokens_per_s']:,} tokens/s, {100 * row['fraction_of_peak']:.0f}% of peak) "
+            f"| {torch_part}")
+    if not args.no_run:
+        say("training the default run (2000 iterations)...")
+        run = full_run(args.text, args.run_threads)
+        result["run"] = run
+        say(f"run: {run['seconds']:.1f} s wall, {run['ms_per_iter']:.1f} ms/iter, "
+            f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f}, peak RSS {run['peak_rss_mb']:.0f} MB")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
