@@ -1,0 +1,143 @@
+"""The Quiz screen, driven by Textual's pilot: ask, hint, answer, derivation, next, back."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+
+from textual.app import App
+from textual.widgets import Input, Static
+
+from engine.paths import state_dir
+from kqv_cli.tui.screens.quiz import QuizScreen
+
+SIZE = (100, 30)
+
+
+def pilot_test(test):
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+class QuizHost(App):
+    """A bare app that opens the quiz over its own default screen, as the lessons do."""
+
+    def __init__(self, topic: str, **kwargs):
+        super().__init__()
+        self.topic, self.kwargs = topic, kwargs
+
+    def on_mount(self) -> None:
+        self.push_screen(QuizScreen(self.topic, **self.kwargs))
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def answer(pilot, text: str) -> None:
+    pilot.app.screen.query_one(Input).value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def saved_stats() -> dict:
+    return json.loads((state_dir() / "quiz.json").read_text())["data"]["stats"]
+
+
+@pilot_test
+async def test_hint_wrong_answer_derivation_then_right_answer():
+    app = QuizHost("backprop", count=3, seed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QuizScreen)
+        q = screen.session.current
+        assert q.ask in text_of(screen, "#quiz-question")
+        assert screen.query_one(Input).has_focus
+
+        await pilot.press("question_mark")  # the hint key, even while the input has the focus
+        await pilot.pause()
+        assert f"hint 1: {q.hints[0]}" in text_of(screen, "#quiz-feedback")
+        assert screen.query_one(Input).value == ""  # "?" was not typed into the answer
+
+        await answer(pilot, "@@")  # unreadable: a format hint, asked again, not marked wrong
+        assert "could not read" in text_of(screen, "#quiz-feedback")
+        assert not screen.session.answered and screen.session.wrong == 0
+
+        await answer(pilot, "(99991, 3, 3, 3, 3)" if q.kind == "shape" else "1")
+        feedback = text_of(screen, "#quiz-feedback")
+        assert "✗ not quite" in feedback and q.answer_text() in feedback
+        assert q.derivation[0] in feedback and "engine/network.py:" in feedback
+        assert saved_stats()[q.card_id] == {"answered": 1, "right": 0, "last_right": False}
+
+        await pilot.press("enter")  # next question
+        await pilot.pause()
+        q2 = screen.session.current
+        assert q2 is not q and q2.ask in text_of(screen, "#quiz-question")
+        await answer(pilot, q2.answer_text())
+        assert "✓ right" in text_of(screen, "#quiz-feedback")
+        assert screen.session.right == 1
+        assert "1 right, 1 wrong" in text_of(screen, "#quiz-bar")
+
+
+@pilot_test
+async def test_typing_h_asks_for_a_hint_and_a_hinted_answer_is_hard():
+    app = QuizHost("attention", count=1, seed=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        q = screen.session.current
+        assert q.topic == "attention"
+        await pilot.press("h", "enter")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "hint 2:" in text_of(screen, "#quiz-feedback")
+        await answer(pilot, q.answer_text())
+        assert "after 2 hints" in text_of(screen, "#quiz-feedback")
+        await pilot.press("enter")  # the round of one is over
+        await pilot.pause()
+        assert "Round done" in text_of(screen, "#quiz-question")
+
+
+@pilot_test
+async def test_escape_and_q_go_back():
+    app = QuizHost("all", count=2, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuizScreen)
+
+        app.push_screen(QuizScreen("backprop", count=2, seed=1))
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("q")  # typed into the answer box while answering
+        await pilot.pause()
+        assert isinstance(app.screen, QuizScreen) and screen.query_one(Input).value == "q"
+        await answer(pilot, screen.session.current.answer_text())
+        await pilot.press("q")  # once the answer is shown, q goes back
+        await pilot.pause()
+        assert not isinstance(app.screen, QuizScreen)
+
+
+@pilot_test
+async def test_opened_from_the_lesson_player():
+    from kqv_cli.tui.app import KqvApp
+
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_quiz("attention")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QuizScreen) and screen.session.current.topic == "attention"
+        await answer(pilot, screen.session.current.answer_text())
+        assert "✓ right" in text_of(screen, "#quiz-feedback")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuizScreen)
