@@ -36,6 +36,8 @@ from engine.layers import (
 from engine.trace import NO_TRACE
 
 POSITIONS = ("learned", "sinusoidal", "none")
+SCORES = ("dot", "squared")
+MASKS = ("causal", "flipped", "none")
 
 
 @dataclass
@@ -50,6 +52,12 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in linear layers and LayerNorms, as GPT-2
     pos: str = "learned"  # learned (GPT-2) | sinusoidal (Attention Is All You Need) | none
+    # what-if switches (the lab's experiments); the standard GPT is the default of each
+    score: str = "dot"  # dot: q · k | squared: q² · k²
+    scale: bool = True  # multiply the scores by 1/√hs
+    mask: str = "causal"  # causal: hide the future | flipped: hide the past | none
+    residual: bool = True  # x + attn(...), x + mlp(...)
+    layernorm: bool = True  # LayerNorm before attention, before the MLP and at the end
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -59,8 +67,9 @@ class GPTConfig:
         check_heads(self.n_embd, self.n_head)
         if not 0.0 <= self.dropout < 1.0:
             raise KqvError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.pos not in POSITIONS:
-            raise KqvError(f"pos must be one of {', '.join(POSITIONS)}, not {self.pos!r}")
+        for name, allowed in (("pos", POSITIONS), ("score", SCORES), ("mask", MASKS)):
+            if getattr(self, name) not in allowed:
+                raise KqvError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
     @property
     def head_size(self) -> int:
@@ -87,7 +96,8 @@ class GPT:
         self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, dtype)
         self.h = [
             Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
-                  n_layer=cfg.n_layer, dtype=dtype)
+                  n_layer=cfg.n_layer, dtype=dtype, residual=cfg.residual, layernorm=cfg.layernorm,
+                  score=cfg.score, scale=cfg.scale, mask=cfg.mask)
             for i in range(cfg.n_layer)
         ]
         self.ln_f = LayerNorm(C, "ln_f", cfg.bias, dtype)
@@ -96,7 +106,7 @@ class GPT:
     # -- parameters ----------------------------------------------------------------------------
 
     def modules(self):
-        return [self.embed, *self.h, self.ln_f]
+        return [self.embed, *self.h] + ([self.ln_f] if self.config.layernorm else [])
 
     def _pack(self) -> None:
         """Move every parameter and gradient into one flat buffer each (2-D weights first)."""
@@ -170,7 +180,7 @@ class GPT:
             tracer.section(f"block {i}")
             x = block.forward(x, B, T, tracer, rng)  # (B*T, C)
         tracer.section("head")
-        xf = self.ln_f.forward(x, tracer)  # (B*T, C)
+        xf = self.ln_f.forward(x, tracer) if cfg.layernorm else x  # (B*T, C)
         tracer.record("ln_f", xf.reshape(B, T, -1), "LayerNorm(x) after the last block", "forward",
                       ("B", "T", "C"))
         self.xf = xf
@@ -208,7 +218,7 @@ class GPT:
         np.matmul(dlogits.T, self.xf, out=self.embed.dwte)  # (V, B*T) @ (B*T, C): the head's share
         dxf = dlogits @ wte  # (B*T, V) @ (V, C) -> (B*T, C)
         tracer.record("dln_f", dxf.reshape(B, T, -1), "dlogits @ wte", "backward", sym)
-        dx = self.ln_f.backward(dxf, tracer, sym)
+        dx = self.ln_f.backward(dxf, tracer, sym) if self.config.layernorm else dxf
         for block in reversed(self.h):
             dx = block.backward(dx, B, T, tracer)
         dx = dropout_backward(dx, self.emb_keep)

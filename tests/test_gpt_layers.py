@@ -106,10 +106,11 @@ def test_gelu():
     assert rel_err(dx, numerical_grad(lambda: float(np.sum(gelu_forward(x)[0] * R)), x)) < 1e-5
 
 
-@pytest.mark.parametrize("score", ["dot", "squared"])
-def test_attention(score):
+@pytest.mark.parametrize("switches", [{}, {"score": "squared"}, {"scale": False}, {"mask": "flipped"},
+                                      {"mask": "none"}])
+def test_attention(switches):
     rng = np.random.default_rng(0)
-    att = CausalSelfAttention(C, NH, rng, dtype=F64, score=score)
+    att = CausalSelfAttention(C, NH, rng, dtype=F64, **switches)
     ps = [att.c_attn.w, att.c_attn.b, att.c_proj.w, att.c_proj.b]
     scale_up(ps, rng)
     x = rng.standard_normal((B * T, C))
@@ -197,9 +198,10 @@ def test_sinusoidal_positions_formula():
             assert pe[pos, 2 * i + 1] == pytest.approx(np.cos(angle))
 
 
-@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
-def test_whole_model_gradient(pos):
-    cfg = GPTConfig(vocab_size=7, block_size=5, n_layer=2, n_head=2, n_embd=8, pos=pos)
+@pytest.mark.parametrize("switches", [{}, {"pos": "sinusoidal"}, {"pos": "none", "layernorm": False},
+                                      {"bias": False, "residual": False}])
+def test_whole_model_gradient(switches):
+    cfg = GPTConfig(vocab_size=7, block_size=5, n_layer=2, n_head=2, n_embd=8, **switches)
     model = GPT(cfg, seed=0, dtype=F64)
     rng = np.random.default_rng(1)
     model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.3
@@ -283,3 +285,21 @@ def test_head_message_suggests_values():
     with pytest.raises(KqvError) as exc:
         GPTConfig(n_embd=130, n_head=4)
     assert "2" in str(exc.value) and "5" in str(exc.value)
+
+
+def test_whole_model_gradient_with_dropout():
+    """Dropout's backward reuses the forward's mask: with the same draws, the check holds."""
+    cfg = GPTConfig(vocab_size=7, block_size=5, n_layer=1, n_head=2, n_embd=8, dropout=0.2)
+    model = GPT(cfg, seed=0, dtype=F64)
+    rng = np.random.default_rng(1)
+    model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.3
+    idx, targets = rng.integers(0, 7, (2, 4)), rng.integers(0, 7, (2, 4))
+
+    def loss():
+        return model.forward(idx, targets, rng=np.random.default_rng(9))[1]
+
+    loss()
+    model.backward()
+    analytic = model.flat_grads.copy()
+    assert rel_err(analytic, numerical_grad(loss, model.flat_params)) < 1e-5
+    assert loss() != model.forward(idx, targets)[1]  # dropout did change the forward pass

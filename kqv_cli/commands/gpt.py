@@ -98,6 +98,9 @@ def train_gpt(
                      eval_iters=eval_iters, seed=seed, threads=n_threads)
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
+    if trainer.iter >= tc.max_iters:
+        raise KqvError(f"{resume} is already at iteration {trainer.iter}; pass a --max-iters above it "
+                       "to train further")
     if not as_json:
         what = f"resuming {resume} at iteration {trainer.iter}" if resume else "training"
         console.print(
