@@ -215,3 +215,45 @@ async def test_resizes_between_narrow_and_wide_layouts():
         await pilot.pause()
         assert screen.has_class("-narrow")
         check_step_on_screen(app, lesson, 0)
+
+
+@pilot_test
+async def test_progress_survives_a_restart():
+    lesson = LESSONS[0]
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n", "n", "n")
+        await settle(pilot)
+        await pilot.press("q")  # home
+        await pilot.pause()
+        await pilot.press("q")  # quit
+        await pilot.pause()
+    again = KqvApp(lesson.id)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert again.screen.index == 3
+        check_step_on_screen(again, lesson, 3)
+
+
+@pilot_test
+async def test_zoom_and_figure_keys():
+    lesson = next(lesson for lesson in LESSONS if any(s.extras for s in lesson.steps))
+    step = next(i for i, s in enumerate(lesson.steps) if s.extras)
+    app = KqvApp(lesson.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_at(pilot, step)
+        screen = app.screen
+        value = screen.query_one("#value")
+        if screen.figure() is not None:  # the step's own figure shows first; f switches
+            assert value.subject[0] != "record"
+            await pilot.press("f")
+            assert value.subject[0] == "record"
+        screen.query_one("#value").focus()
+        await pilot.press("z")
+        await pilot.pause()
+        assert screen.maximized is value
+        assert value.region.height > SIZE[1] // 2
+        await pilot.press("escape")  # unzooms first, stays in the lesson
+        await pilot.pause()
+        assert screen.maximized is None and isinstance(app.screen, LessonScreen)

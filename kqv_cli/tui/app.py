@@ -35,6 +35,7 @@ class KqvApp(App):
         self.start_lesson = lesson_id
         self.seed = seed
         self.progress = LessonProgress.load()
+        self._save_timer = None
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
@@ -59,7 +60,20 @@ class KqvApp(App):
     def open_lesson(self, lesson_id: str) -> None:
         self.push_screen(LessonScreen(self.lesson(lesson_id)))
 
+    def progress_changed(self) -> None:
+        """Save soon: a burst of n presses makes one write (fsync costs 10-20 ms), not one each."""
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(1.0, self.save_progress)
+
+    async def action_quit(self) -> None:
+        self.save_progress()
+        await super().action_quit()
+
     def save_progress(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
         try:
             self.progress.save()
         except OSError as exc:

@@ -122,7 +122,7 @@ class LessonScreen(Screen):
         if new_step:
             self.query_one(StepText).show(view.step.markdown, view.notes)
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
-        self.app.save_progress()
+        self.app.progress_changed()
 
     def figure(self) -> tuple[str, object] | None:
         """The step's own figure, if it has one the value pane can draw."""

@@ -59,6 +59,8 @@ class CodeView(ScrollView, can_focus=True):
     costs the same to redraw as a 15-line one.
     """
 
+    ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.lines: list[Text] = []

@@ -68,6 +68,32 @@ def numbers(matrix: np.ndarray, caption: str) -> Text:
     return out
 
 
+LEVELS = 24  # colour steps in a heatmap: few enough that the styles can be made once and reused
+
+
+def colour_levels(shown: np.ndarray, lo: float, hi: float, diverging: bool) -> np.ndarray:
+    """Each entry's colour as a level 0..LEVELS (LEVELS + 1 = not finite), all at once."""
+    finite = np.isfinite(shown)
+    if diverging:
+        scale = max(abs(lo), abs(hi)) or 1.0
+        t = (np.clip(np.where(finite, shown, 0.0) / scale, -1, 1) + 1) / 2  # 0..1, zero at 0.5
+    else:
+        t = np.where(finite, shown - lo, 0.0) / ((hi - lo) or 1.0)
+    levels = np.rint(t * LEVELS).astype(int)
+    levels[~finite] = LEVELS + 1
+    return levels
+
+
+def level_colours(lo: float, hi: float, diverging: bool) -> list[Color]:
+    """The colour of each level, the last one for entries that are not finite."""
+    if diverging:
+        scale = max(abs(lo), abs(hi)) or 1.0
+        values = [scale * (2 * k / LEVELS - 1) for k in range(LEVELS + 1)]
+    else:
+        values = [lo + (hi - lo) * k / LEVELS for k in range(LEVELS + 1)]
+    return [colour_for(v, lo, hi, diverging) for v in values] + [NOT_FINITE_COLOUR]
+
+
 def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
     """Colour blocks, two matrix rows per line (``▀``: top row in front, bottom row behind).
 
@@ -82,13 +108,14 @@ def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
     finite = np.isfinite(shown)
     lo, hi = (float(shown[finite].min()), float(shown[finite].max())) if finite.any() else (0.0, 0.0)
     diverging = lo < 0
+    colours = level_colours(lo, hi, diverging)
     out = Text(no_wrap=True)
     out.append(caption, style="dim")
     if step_r > 1 or step_c > 1:
         out.append(f"  1 in {step_r} rows, 1 in {step_c} cols", style="dim")
     out.append(f"  {lo:.3g} ", style="dim")
-    for x in np.linspace(lo, hi, 6):
-        out.append("█", style=Style(color=colour_for(float(x), lo, hi, diverging)))
+    for k in np.linspace(0, LEVELS, 6):
+        out.append("█", style=Style(color=colours[int(k)]))
     out.append(f" {hi:.3g}", style="dim")
     if not finite.all():
         out.append("  ", style="dim")
@@ -96,16 +123,18 @@ def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
         out.append(" -inf/nan", style="dim")
     out.append("\n")
 
-    def colour(x: float) -> Color:
-        return colour_for(x, lo, hi, diverging) if np.isfinite(x) else NOT_FINITE_COLOUR
-
-    for top in range(0, shown.shape[0], 2):
-        for j in range(shown.shape[1]):
-            upper = colour(shown[top, j])
-            if top + 1 < shown.shape[0]:
-                out.append("▀" * cell_w, style=Style(color=upper, bgcolor=colour(shown[top + 1, j])))
-            else:
-                out.append("▀" * cell_w, style=Style(color=upper))
+    levels = colour_levels(shown, lo, hi, diverging)
+    if levels.shape[0] % 2:  # an odd last row has nothing behind it
+        levels = np.vstack([levels, np.full((1, levels.shape[1]), -1)])
+    styles: dict[tuple[int, int], Style] = {}
+    block = "▀" * cell_w
+    for top, bottom in zip(levels[0::2], levels[1::2], strict=True):
+        for pair in zip(top.tolist(), bottom.tolist(), strict=True):
+            style = styles.get(pair)
+            if style is None:
+                back = colours[pair[1]] if pair[1] >= 0 else None
+                style = styles[pair] = Style(color=colours[pair[0]], bgcolor=back)
+            out.append(block, style=style)
         out.append("\n")
     out.rstrip()
     return out

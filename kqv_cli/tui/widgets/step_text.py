@@ -7,7 +7,6 @@ mounts a widget per block and took 100-450 ms a step here; one renderable takes 
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -17,10 +16,14 @@ from textual.widgets import Static
 class StepText(VerticalScroll):
     """Scrollable text of one step. The formulas are plain Unicode in the text itself."""
 
+    ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
+
     def compose(self) -> ComposeResult:
         yield Static(id="step-markdown")
 
     def show(self, markdown: str, notes: list[str]) -> None:
+        from rich.markdown import Markdown  # markdown-it takes ~0.1 s to import: not before a lesson
+
         parts = [Markdown(markdown.strip(), code_theme="monokai", hyperlinks=False)]
         for note in notes:
             # notes come from the run itself (e.g. "synthetic digits, MNIST not found")

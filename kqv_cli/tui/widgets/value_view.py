@@ -12,8 +12,10 @@ from kqv_cli.tui.widgets import figures
 FIGURES = ("heatmap", "series", "attends", "side_by_side")  # the StepView.extra keys shown here
 
 
-class ValueView(ScrollableContainer):
+class ValueView(ScrollableContainer, can_focus=True):
     """Shows one thing at a time and redraws it to fit when the terminal is resized."""
+
+    ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -21,8 +21,8 @@ def shape_text(record) -> str:
     return numeric
 
 
-def number_text(x: float) -> str:
-    return f"{x:.3g}"
+def number_text(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}"
 
 
 def short_dtype(dtype: str) -> str:
@@ -33,7 +33,7 @@ def short_dtype(dtype: str) -> str:
     return dtype
 
 
-def value_range(value: np.ndarray) -> tuple[str, str, str]:
+def value_range(value: np.ndarray, digits: int = 3) -> tuple[str, str, str]:
     """min, mean, max as short strings; ``-inf`` from a causal mask shows as it is."""
     if value.size == 0:
         return ("", "", "")
@@ -41,18 +41,29 @@ def value_range(value: np.ndarray) -> tuple[str, str, str]:
         return ("", "", "")
     with np.errstate(invalid="ignore", over="ignore"):
         v = value.astype(np.float64, copy=False)
-        return number_text(float(np.min(v))), number_text(float(np.mean(v))), number_text(float(np.max(v)))
+        return tuple(number_text(float(f(v)), digits) for f in (np.min, np.mean, np.max))
 
 
 class VariablesTable(DataTable):
     """One row per traced variable, keyed by its name; this step's new or changed ones marked ●.
 
-    Cells carry their own one-space gap instead of the table's two-sided padding, which is what
-    lets name, shape, dtype, min, mean and max all fit in 80 columns.
+    Cells carry their own one-space gap instead of the table's two-sided padding, and numbers
+    get two significant digits instead of three below 100 columns: that is what lets name,
+    shape, dtype, min, mean and max all fit in 80 columns.
     """
+
+    ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
 
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
+        self._shown: tuple | None = None  # (records, changed, digits) on screen
+
+    def digits(self) -> int:
+        return 3 if self.size.width >= 100 else 2
+
+    def on_resize(self) -> None:
+        if self._shown is not None and self._shown[2] != self.digits():
+            self.show(self._shown[0], self._shown[1], self.selected_name)
 
     def on_mount(self) -> None:
         self.add_column(" name", key="name")
@@ -63,11 +74,13 @@ class VariablesTable(DataTable):
 
     def show(self, records, changed: set[str], select: str | None) -> None:
         """Fill the table and put the cursor on ``select`` (or the first row)."""
+        digits = self.digits()
+        self._shown = (records, changed, digits)
         self.clear()
         for record in records:
             style = CHANGED_STYLE if record.name in changed else ""
             mark = "● " if record.name in changed else "  "
-            low, mean, high = value_range(record.value)
+            low, mean, high = value_range(record.value, digits)
             self.add_row(
                 Text(mark + record.name + " ", style=style),
                 Text(" " + shape_text(record) + " ", style=style),

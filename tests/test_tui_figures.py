@@ -1,0 +1,51 @@
+"""The value pane's renderings: numbers when they fit, colour blocks when they do not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kqv_cli.tui.widgets.figures import array_view, attends, heatmap, series
+from kqv_cli.tui.widgets.variables_table import short_dtype, value_range
+
+
+def test_small_matrix_shows_its_numbers():
+    text = array_view(np.array([[1.5, -2.0], [0.25, 4.0]]), "(T, T)", width=40, height=10).plain
+    assert "(2, 2) = (T, T)" in text
+    for number in ("1.5", "-2", "0.25", "4"):
+        assert number in text
+
+
+def test_masked_scores_keep_their_minus_infinity():
+    att = np.triu(np.full((4, 4), -np.inf), 1) + np.tril(np.ones((4, 4)))
+    assert "-inf" in array_view(att, "", width=40, height=10).plain  # as numbers
+    big = np.triu(np.full((40, 40), -np.inf), 1)
+    text = heatmap(big, "att", width=80, height=12).plain
+    assert "-inf/nan" in text  # named in the legend, not passed off as a colour
+
+
+def test_large_matrix_becomes_blocks_that_fit():
+    w = np.random.default_rng(0).standard_normal((30, 784))
+    text = array_view(w, "(n2, n1)", width=60, height=8).plain
+    lines = text.splitlines()
+    assert "(30, 784) = (n2, n1)" in lines[0] and "1 in" in lines[0]
+    assert len(lines) <= 8
+    assert all(len(line) <= 60 for line in lines[1:])
+    assert set("".join(lines[1:])) == {"▀"}
+
+
+def test_4d_arrays_show_their_first_matrix_and_say_so():
+    text = array_view(np.zeros((2, 4, 3, 3)), "(B, nh, T, T)", width=80, height=10).plain
+    assert "[0, 0, :, :]" in text
+
+
+def test_series_and_attends():
+    text = series([(0, 10.0), (100, 80.0)], "mini-batches", "accuracy %", width=40).plain
+    assert "80" in text and "█" in text
+    weights = np.array([[0.5, 0.5, 0.0], [0.1, 0.2, 0.7]])
+    text = attends("it", ["the", "pizza", "it"], weights).plain
+    assert "pizza" in text and "0.35" in text  # mean over the two heads
+
+
+def test_table_cells():
+    assert short_dtype("float32") == "f32" and short_dtype("int64") == "i64"
+    assert value_range(np.array([-np.inf, 1.0, 3.0])) == ("-inf", "-inf", "3")
