@@ -134,7 +134,6 @@ def test_missing_text_file(tmp_path):
 def test_offline_without_shakespeare_names_the_ways_out(monkeypatch, tmp_path):
     import engine.shakespeare
 
-    pytest.importorskip("kqv_cli.progress_bars")  # the download bar lands with the data commands
     monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
     result = invoke("train", "gpt", *SMALL, "--out", tmp_path / "g.npz", "--json")
     assert result.exit_code == 2, result.output
