@@ -70,6 +70,8 @@ def quiz(
                 style = "cyan" if outcome.status == "hint" else "yellow"
                 console.print(f"[{style}]{escape(outcome.message)}[/]")
     except KeyboardInterrupt:
+        if interactive:
+            console.print()  # end the prompt's line
         raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is saved") \
             from None
     console.print(f"\n[bold]done:[/] {session.summary_line()}. "
@@ -114,7 +116,7 @@ def _when(due: datetime, now: datetime | None = None) -> str:
         if seconds >= size:
             n = round(seconds / size)
             return f"in {n} {unit}{'s' if n != 1 else ''}"
-    return "in under a minute"
+    return "in about a minute"
 
 
 def _show_stats(console: Console, progress: Progress) -> None:
