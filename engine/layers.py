@@ -76,9 +76,10 @@ class Linear(Module):
 
     param_names = ("w", "b")
 
-    def __init__(self, n_in, n_out, rng, path, bias=True, std=0.02, dtype=np.float32):
+    def __init__(self, n_in, n_out, rng, path, bias=True, std=0.02, dtype=np.float32, sym=()):
         self.path = path
         self.n_in, self.n_out, self.bias = n_in, n_out, bias
+        self.sym = sym  # the weight's symbolic shape for the trace, e.g. ("C", "3*C")
         self.param_names = ("w", "b") if bias else ("w",)
         self.w = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
         self.dw = np.zeros_like(self.w)
@@ -93,19 +94,14 @@ class Linear(Module):
             out += self.b  # (out,) broadcasts over the N rows
         return out
 
-    def backward(self, dout, tracer=NO_TRACE, sym_in=(), sym_out=()):
+    def backward(self, dout, tracer=NO_TRACE, sym_out=()):
         np.matmul(self.x.T, dout, out=self.dw)  # (in, N) @ (N, out) -> (in, out), like w
-        tracer.record(f"{self.path}.dw", self.dw, "xᵀ @ dout   (in, N) @ (N, out)", "backward", sym_w(self))
+        tracer.record(f"{self.path}.dw", self.dw, "xᵀ @ dout   (in, N) @ (N, out)", "backward", self.sym)
         if self.bias:
             # summing dout over the rows; a ones-vector matmul is ~6x faster than dout.sum(0)
             np.matmul(_ones(dout.shape[0], dout.dtype), dout, out=self.db)
             tracer.record(f"{self.path}.db", self.db, "Σ_rows dout", "backward", sym_out[-1:])
         return dout @ self.w.T  # (N, out) @ (out, in) -> (N, in)
-
-
-def sym_w(layer: Linear) -> tuple[str, str]:
-    """The symbolic shape of a linear layer's weight, set by the model that owns it."""
-    return getattr(layer, "sym", ())
 
 
 # -- layer norm ----------------------------------------------------------------------------
@@ -183,12 +179,12 @@ class CausalSelfAttention(Module):
         self.n_embd, self.n_head, self.hs = n_embd, n_head, n_embd // n_head
         self.dropout = dropout
         self.score, self.scale, self.mask = score, scale, mask
-        self.c_attn = Linear(n_embd, 3 * n_embd, rng, f"{self.path}.c_attn", bias, dtype=dtype)
+        self.c_attn = Linear(n_embd, 3 * n_embd, rng, f"{self.path}.c_attn", bias, dtype=dtype,
+                             sym=("C", "3*C"))
         # residual projections start smaller (GPT-2): std 0.02/√(2·n_layer)
         std = 0.02 / math.sqrt(2 * n_layer)
-        self.c_proj = Linear(n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype)
-        self.c_attn.sym = ("C", "3*C")
-        self.c_proj.sym = ("C", "C")
+        self.c_proj = Linear(n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype,
+                             sym=("C", "C"))
 
     def children(self):
         return [self.c_attn, self.c_proj]
@@ -379,11 +375,11 @@ class MLP(Module):
         self.prefix = prefix
         self.dropout = dropout
         self.path = f"{prefix}mlp" if path is None else path
-        self.c_fc = Linear(n_embd, 4 * n_embd, rng, f"{self.path}.c_fc", bias, dtype=dtype)
+        self.c_fc = Linear(n_embd, 4 * n_embd, rng, f"{self.path}.c_fc", bias, dtype=dtype,
+                           sym=("C", "4*C"))
         std = 0.02 / math.sqrt(2 * n_layer)
-        self.c_proj = Linear(4 * n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype)
-        self.c_fc.sym = ("C", "4*C")
-        self.c_proj.sym = ("4*C", "C")
+        self.c_proj = Linear(4 * n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype,
+                             sym=("4*C", "C"))
 
     def children(self):
         return [self.c_fc, self.c_proj]
