@@ -166,3 +166,14 @@ def test_quiz_package_imports_no_ui_library():
             "print(bad); assert not bad")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_unwritable_state_folder_warns_once_and_the_quiz_goes_on(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("KQV_STATE_DIR", str(blocker / "kqv"))
+    result = invoke("--topic", "backprop", "--count", "2", "--seed", "6",
+                    input=scripted_answers("backprop", 6, ["right", "right"]))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("✓ right") == 2 and "Progress not saved" in result.output
+    assert result.stderr.count("could not save quiz progress") == 1

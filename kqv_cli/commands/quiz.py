@@ -51,6 +51,7 @@ def quiz(
     levels = ", ".join(f"{t} level {session.level(t)}" for t in TOPICS if topic in ("all", t))
     console.print(f"[bold]kqv quiz[/] · {count} question{'s' if count > 1 else ''} · {levels}"
                   f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint)[/]")
+    save_warned = False
     try:
         while (question := session.next_question()) is not None:
             console.print()
@@ -61,21 +62,30 @@ def quiz(
             while True:
                 text = _read(console, interactive)
                 if text is None:  # end of input: stop cleanly, everything is saved already
-                    console.print(f"\n[dim]input ended.[/] {session.summary_line()}; progress saved.")
+                    console.print(f"\n[dim]input ended.[/] {session.summary_line()}; "
+                                  f"progress {_saved(session)}.")
                     return
                 outcome = session.respond(text)
                 if outcome.final:
                     _show_outcome(console, outcome)
+                    if session.progress.save_error and not save_warned:
+                        err_console.print(f"[yellow]warning:[/] {escape(session.progress.save_error)}",
+                                          soft_wrap=True)
+                        save_warned = True
                     break
                 style = "cyan" if outcome.status == "hint" else "yellow"
                 console.print(f"[{style}]{escape(outcome.message)}[/]")
     except KeyboardInterrupt:
         if interactive:
             console.print()  # end the prompt's line
-        raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is saved") \
-            from None
+        raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is "
+                   f"{_saved(session)}") from None
     console.print(f"\n[bold]done:[/] {session.summary_line()}. "
-                  f"[dim]Progress saved; `kqv quiz --stats` shows what is due.[/]")
+                  f"[dim]Progress {_saved(session)}; `kqv quiz --stats` shows what is due.[/]")
+
+
+def _saved(session: QuizSession) -> str:
+    return "not saved (see the warning above)" if session.progress.save_error else "saved"
 
 
 def _read(console: Console, interactive: bool) -> str | None:

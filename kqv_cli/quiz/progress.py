@@ -30,6 +30,7 @@ class Progress:
     def __init__(self, store: JsonStore | None = None, data: dict | None = None):
         self.store = store  # None: kept in memory only (a practice run, a test's twin session)
         self.warning: str | None = None
+        self.save_error: str | None = None  # set while the progress file cannot be written
         self.cards: dict[str, srs.Card] = {}
         self.stats: dict[str, dict] = {}
         self.streak = {"days": 0, "last_day": "", "run": 0, "best_run": 0}
@@ -72,8 +73,17 @@ class Progress:
                 "stats": dict(sorted(self.stats.items())), "streak": dict(self.streak)}
 
     def save(self) -> None:
-        if self.store is not None:
+        """Write the progress; if the disk refuses, say so once in ``save_error`` and keep going."""
+        if self.store is None:
+            return
+        try:
             self.store.save(self.to_data())
+        except OSError as exc:
+            if self.save_error is None:
+                self.save_error = (f"could not save quiz progress to {self.store.path} ({exc}); "
+                                   "this sitting's answers are kept only until you quit")
+        else:
+            self.save_error = None
 
     # -- answering ---------------------------------------------------------------------------
 

@@ -141,6 +141,8 @@ class QuizScreen(Screen):
             return
         outcome = session.respond(event.value)
         self.take(outcome)
+        if outcome.final and session.progress.save_error:
+            self.notify(session.progress.save_error, severity="error", timeout=10)
 
     def take(self, outcome: Outcome) -> None:
         answer = self.query_one("#quiz-answer", Input)
