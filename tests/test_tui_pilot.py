@@ -238,17 +238,23 @@ async def test_progress_survives_a_restart():
 
 @pilot_test
 async def test_zoom_and_figure_keys():
+    # the last step with its own figure: its variables fill the table, the cursor is far down
     lesson = next(lesson for lesson in LESSONS if any(s.extras for s in lesson.steps))
-    step = next(i for i, s in enumerate(lesson.steps) if s.extras)
+    step = max(i for i, s in enumerate(lesson.steps) if s.extras)
     app = KqvApp(lesson.id)
     async with app.run_test(size=SIZE) as pilot:
         await open_at(pilot, step)
+        await pilot.pause()
         screen = app.screen
         value = screen.query_one("#value")
-        if screen.figure() is not None:  # the step's own figure shows first; f switches
-            assert value.subject[0] != "record"
-            await pilot.press("f")
-            assert value.subject[0] == "record"
+        assert screen.query_one(VariablesTable).cursor_row > 0
+        assert screen.figure() is not None
+        assert value.subject[0] == screen.figure()[0]  # the step's own figure shows first
+        await pilot.press("f")
+        assert value.subject[0] == "record"
+        await pilot.press("f", "up")  # choosing another variable shows that variable
+        await pilot.pause()
+        assert value.subject == ("record", screen.view.record(screen.query_one(VariablesTable).selected_name))
         screen.query_one("#value").focus()
         await pilot.press("z")
         await pilot.pause()

@@ -159,6 +159,8 @@ class LessonScreen(Screen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "variables" and self.view is not None:
+            if event.cursor_row != event.data_table.cursor_row:
+                return  # posted while the table was being refilled; the cursor has moved on
             # moving off the row the step chose switches the value pane from the step's figure
             if event.cursor_row != self._placed_row:
                 self._show_figure = False

@@ -21,7 +21,6 @@ from rich.text import Text
 
 from engine.trace import format_shape, format_symbolic
 
-CELL = 8  # characters per number in the numbers view
 NOT_FINITE = Style(color="grey50")
 NOT_FINITE_COLOUR = Color.from_rgb(70, 70, 70)
 
@@ -52,17 +51,25 @@ def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
     return Color.from_rgb(int(30 + 225 * t), int(20 + 200 * t), int(90 - 60 * t))
 
 
+def number_cells(matrix: np.ndarray) -> tuple[list[list[str]], int]:
+    """Every entry to 3 significant digits, and the width of the widest (for aligned columns)."""
+    cells = [[f"{float(x):.3g}" for x in row] for row in matrix]
+    return cells, max((len(c) for row in cells for c in row), default=1)
+
+
 def fits_as_numbers(matrix: np.ndarray, width: int, max_rows: int = 16) -> bool:
-    return matrix.shape[0] <= max_rows and matrix.shape[1] * CELL <= width
+    if matrix.shape[0] > max_rows or matrix.shape[1] * 4 > width:  # 3 digits and a space at least
+        return False
+    return matrix.shape[1] * (number_cells(matrix)[1] + 1) <= width
 
 
 def numbers(matrix: np.ndarray, caption: str) -> Text:
+    cells, w = number_cells(matrix)
     out = Text(no_wrap=True)
     out.append(caption + "\n", style="dim")
-    for row in matrix:
-        for x in row:
-            x = float(x)
-            out.append(f"{x:>{CELL - 1}.3g} ", style=NOT_FINITE if not np.isfinite(x) else "")
+    for row, texts in zip(matrix, cells, strict=True):
+        for x, cell in zip(row, texts, strict=True):
+            out.append(f"{cell:>{w}} ", style=NOT_FINITE if not np.isfinite(x) else "")
         out.append("\n")
     out.rstrip()
     return out
