@@ -81,7 +81,7 @@ async def test_hint_wrong_answer_derivation_then_right_answer():
         await answer(pilot, q2.answer_text())
         assert "✓ right" in text_of(screen, "#quiz-feedback")
         assert screen.session.right == 1
-        assert "1 right, 1 wrong" in text_of(screen, "#quiz-bar")
+        assert "2/3 · ✓ 1 ✗ 1" in text_of(screen, "#quiz-bar")
 
 
 @pilot_test

@@ -124,8 +124,8 @@ class QuizScreen(Screen):
         mode = " · in letters" if self.symbolic else ""
         card = f" · {q.card_id}" if q is not None else ""
         self.query_one("#quiz-bar", Static).update(
-            f"Quiz · {self.topic} · {min(s.asked, s.count)}/{s.count}{level}{card}{mode} · "
-            f"{s.right} right, {s.wrong} wrong")
+            f"Quiz {self.topic} · {min(s.asked, s.count)}/{s.count} · ✓ {s.right} ✗ {s.wrong}"
+            f"{level}{mode}{card}")
 
     def show_feedback(self) -> None:
         self.query_one("#quiz-feedback", Static).update(Text("\n").join(self.feedback))
