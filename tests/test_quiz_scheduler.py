@@ -91,3 +91,14 @@ def test_day_streak_counts_consecutive_days():
     assert p.streak["days"] == 2
     p.record("backprop.z_shape", True, 0, NOW + timedelta(days=4))
     assert p.streak["days"] == 1 and p.streak["best_run"] == 3
+
+
+def test_a_round_of_all_topics_takes_them_in_turn():
+    s = QuizSession("all", count=4, seed=0, progress=Progress(), clock=lambda: NOW)
+    topics = []
+    for _ in range(4):
+        q = s.next_question()
+        topics.append(q.topic)
+        s.respond(q.answer_text())
+    assert sorted(topics) == ["attention", "attention", "backprop", "backprop"]
+    assert topics[0] != topics[1]

@@ -9,7 +9,8 @@ The loop, for each question::
                                             # and saved at once
 
 Which card comes next: cards due for review first (the most overdue first), then cards never
-seen (in teaching order: small things before big ones), then the one due soonest. The same
+seen (in teaching order: small things before big ones; topics taken in turn), then the one due
+soonest. The same
 card is not asked twice in a row while others are left. A card answered wrong is due again
 within minutes, so a long sitting brings it back.
 """
@@ -91,7 +92,12 @@ class QuizSession:
             return due[0]
         new = [cid for cid in ids if cid not in cards]
         if new:
-            return new[0]
+            # with every topic in play, take the first new card of the topic with the most left,
+            # so a round of "all" alternates backprop and attention instead of one after the other
+            by_topic: dict[str, list[str]] = {}
+            for cid in new:
+                by_topic.setdefault(cid.split(".", 1)[0], []).append(cid)
+            return max(by_topic.values(), key=len)[0]
         return min(ids, key=lambda c: cards[c].due)
 
     def next_question(self) -> Question | None:
