@@ -101,9 +101,12 @@ def test_works_needs_the_shape_or_a_no(text):
         parse_works(text)
 
 
-def _question(kind, answer, letters=("n1", "n2", "m")):
+def _question(kind, answer, letters=("n1", "n2", "m"), in_letters=None):
+    if in_letters is None:
+        in_letters = kind == "symbolic" or (isinstance(answer, tuple) and isinstance(answer[0], str))
     return Question(card_id="t.x", topic="backprop", level=0, setting="", ask="", convention="", kind=kind,
-                    answer=answer, letters=letters, hints=("", ""), derivation=(), proof=())
+                    answer=answer, letters=letters, hints=("", ""), derivation=(), proof=(),
+                    in_letters=in_letters)
 
 
 @pytest.mark.parametrize("kind, answer, text, right", [
@@ -122,3 +125,12 @@ def _question(kind, answer, letters=("n1", "n2", "m")):
 def test_question_check(kind, answer, text, right):
     assert _question(kind, answer).check(text) is right
     assert _question(kind, answer).check(_question(kind, answer).answer_text()) is True
+
+
+def test_in_letters_a_wrong_yes_is_wrong_not_unreadable():
+    """When the operation fails, "yes (n2, m)" must be marked wrong, not bounced as malformed."""
+    q = _question("works", NO, in_letters=True)
+    assert q.check("yes (n2, m)") is False
+    assert q.check("no") is True
+    with pytest.raises(Malformed, match=r"yes \(n1, n2\)"):
+        q.check("yes (4, 8)")  # numbers where letters are asked: a format hint, for right or wrong alike

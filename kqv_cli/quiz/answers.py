@@ -88,6 +88,8 @@ def parse_symbolic(text: str, letters: tuple[str, ...]) -> tuple[str, ...]:
         except (ValueError, KeyError, SyntaxError, ZeroDivisionError):
             raise Malformed(f"could not read {part.strip()!r}: {usage}") from None
         dims.append(expr)
+    if not any(re.search(r"[A-Za-z]", d) for d in dims):  # numbers only: the question asked for letters
+        raise Malformed(f"answer in letters, not numbers: {usage}")
     return tuple(dims)
 
 

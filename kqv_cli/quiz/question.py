@@ -36,6 +36,7 @@ class Question:
     dims: dict[str, int] = field(default_factory=dict)
     derived: dict[str, str] = field(default_factory=dict)  # {"C": "nh*hs"}: letters defined by others
     subject: str = ""  # the traced variable asked about (for tests and the screen)
+    in_letters: bool = False  # answered in letters: a "symbolic" question, or "works" in letters mode
     # what the answer was read from, so anyone can check it: {"record": Record} for a shape,
     # {"op": "@", "a": Operand, "b": Operand} for "will it work", {"arrays": {name: array}} for a count
     evidence: dict = field(default_factory=dict, repr=False, compare=False)
@@ -46,7 +47,7 @@ class Question:
 
     @property
     def symbolic(self) -> bool:
-        return self.kind == "symbolic" or (self.kind == "works" and _is_symbolic(self.answer))
+        return self.kind == "symbolic" or self.in_letters
 
     def format_help(self) -> str:
         """What to type, shown under the question."""
@@ -211,6 +212,7 @@ def shape_question(card_id: str, topic: str, convention: str, draw: Draw, run, r
         derivation=tuple(derivation),
         proof=tuple(dict.fromkeys(proof_line(r) for r in [*proof, record] if r is not None)),
         dims=run.dims, derived=dict(run.derived), subject=record.name, evidence={"record": record},
+        in_letters=draw.symbolic,
     )
 
 
@@ -254,5 +256,5 @@ def works_question(card_id: str, topic: str, convention: str, draw: Draw, run, o
         derivation=tuple(derivation),
         proof=tuple(dict.fromkeys(proof_line(r) for r in records if r is not None)),
         dims=run.dims, derived=dict(run.derived), subject=f"{a.label} {op} {b.label}",
-        evidence={"op": op, "a": a, "b": b},
+        evidence={"op": op, "a": a, "b": b}, in_letters=draw.symbolic,
     )
