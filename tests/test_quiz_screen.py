@@ -141,3 +141,9 @@ async def test_opened_from_the_lesson_player():
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, QuizScreen)
+
+
+def test_snapshot_question_with_its_first_hint(snap_compare):
+    """The first backprop question at 80x24, seed fixed, after "?": setting, question, hint, input."""
+    assert snap_compare(QuizHost("backprop", count=3, seed=4), terminal_size=(80, 24),
+                        press=["question_mark"])
