@@ -9,6 +9,7 @@ import functools
 import pytest
 
 from engine.trace import eval_dim, format_shape
+from kqv_cli.progress import LessonProgress
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.dims import DimsScreen
 from kqv_cli.tui.screens.help import HelpScreen
@@ -78,11 +79,12 @@ def first_step_showing(lesson, name: str) -> int:
     return next(i for i, s in enumerate(lesson.steps) if name in s.show)
 
 
-async def open_at(pilot, step: int) -> None:
-    await settle(pilot)
-    for _ in range(step):
-        await pilot.press("n")
-    await settle(pilot)
+def app_at(lesson, step: int) -> KqvApp:
+    """The app opening ``lesson`` at ``step``, as if the learner had left it there."""
+    progress = LessonProgress.load()
+    progress.mark_seen(lesson.id, lesson.steps[step].id)
+    progress.save()
+    return KqvApp(lesson.id)
 
 
 @pilot_test
@@ -97,9 +99,9 @@ async def test_dims_dialog_changes_every_shape():
     new_value = field.minimum + 2
     if new_value == lesson.default_dims[field.name]:
         new_value += 1
-    app = KqvApp(lesson.id)
+    app = app_at(lesson, step)
     async with app.run_test(size=SIZE) as pilot:
-        await open_at(pilot, step)
+        await settle(pilot)
         before = table_shapes(app)
         await pilot.press("d")
         await pilot.pause()
@@ -131,9 +133,9 @@ async def test_dims_dialog_changes_every_shape():
 @pilot_test
 async def test_rerun_draws_a_new_input_with_the_same_shapes():
     lesson = LESSONS[0]
-    app = KqvApp(lesson.id)
+    app = app_at(lesson, 1)
     async with app.run_test(size=SIZE) as pilot:
-        await open_at(pilot, 1)
+        await settle(pilot)
         screen = app.screen
         before = {r.name: r.value.copy() for r in screen.view.records}
         shapes = table_shapes(app)
@@ -238,12 +240,13 @@ async def test_progress_survives_a_restart():
 
 @pilot_test
 async def test_zoom_and_figure_keys():
-    # the last step with its own figure: its variables fill the table, the cursor is far down
-    lesson = next(lesson for lesson in LESSONS if any(s.extras for s in lesson.steps))
-    step = max(i for i, s in enumerate(lesson.steps) if s.extras)
-    app = KqvApp(lesson.id)
+    # a step with its own figure and many variables, so the table's cursor is far down
+    lesson, step_id = next(((lesson, s.id) for lesson in LESSONS for s in lesson.steps
+                            if (lesson.id, s.id) == ("attention", "it")),
+                           (LESSONS[0], next(s.id for s in LESSONS[0].steps if s.extras)))
+    app = app_at(lesson, lesson.step_index(step_id))
     async with app.run_test(size=SIZE) as pilot:
-        await open_at(pilot, step)
+        await settle(pilot)
         await pilot.pause()
         screen = app.screen
         value = screen.query_one("#value")
@@ -263,3 +266,29 @@ async def test_zoom_and_figure_keys():
         await pilot.press("escape")  # unzooms first, stays in the lesson
         await pilot.pause()
         assert screen.maximized is None and isinstance(app.screen, LessonScreen)
+
+
+@pilot_test
+async def test_the_mouse_opens_a_lesson_and_picks_a_variable():
+    lesson = LESSONS[1] if len(LESSONS) > 1 else LESSONS[0]
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        menu = app.screen.query_one("#home-menu")
+        row = next(i for i, option in enumerate(menu.options) if option.id == lesson.id)
+        # each lesson entry is three lines tall; click the middle line of the wanted one
+        menu.scroll_to_highlight()
+        await pilot.click("#home-menu", offset=(4, 1 + 3 * row + 1))
+        await settle(pilot)
+        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.id == lesson.id
+        await pilot.press("n", "n")
+        await settle(pilot)
+        table = app.screen.query_one(VariablesTable)
+        first_visible = table.scroll_offset.y
+        assert table.cursor_row != first_visible
+        # the pane's title line, the table header, then the first visible variable
+        await pilot.click(VariablesTable, offset=(3, 2))
+        await pilot.pause()
+        assert table.cursor_row == first_visible
+        picked = app.screen.view.records[first_visible]
+        assert app.screen.query_one("#value").subject == ("record", picked)
