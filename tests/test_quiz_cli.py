@@ -153,8 +153,13 @@ def test_ctrl_c_saves_and_exits_2_with_one_line(monkeypatch):
     assert sum(s["answered"] for s in saved()["stats"].values()) == 1
 
 
-def test_quiz_does_not_import_textual():
-    code = ("import sys, kqv_cli.commands.quiz, kqv_cli.quiz; "
+def test_a_piped_quiz_does_not_import_textual():
+    code = ("import sys\n"
+            "from typer.testing import CliRunner\n"
+            "import kqv_cli.main\n"
+            "from kqv_cli.app import app\n"
+            "r = CliRunner().invoke(app, ['quiz', '--count', '2', '--seed', '1'], input='(1, 2)\\n' * 2)\n"
+            "assert r.exit_code == 0 and 'done:' in r.output, r.output\n"
             "bad = [m for m in sys.modules if m.split('.')[0] == 'textual']; print(bad); assert not bad")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
