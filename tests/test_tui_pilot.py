@@ -292,3 +292,17 @@ async def test_the_mouse_opens_a_lesson_and_picks_a_variable():
         assert table.cursor_row == first_visible
         picked = app.screen.view.records[first_visible]
         assert app.screen.query_one("#value").subject == ("record", picked)
+
+
+@pilot_test
+async def test_a_corrupt_progress_file_warns_and_the_app_still_opens():
+    path = LessonProgress.load().path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json", encoding="utf-8")
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        warnings = [str(n.message) for n in app._notifications]
+        assert any("could not read" in w for w in warnings), warnings
+    assert list(path.parent.glob(path.name + ".corrupt-*"))  # the old bytes were kept aside

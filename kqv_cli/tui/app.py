@@ -12,7 +12,6 @@ from textual.binding import Binding
 
 from kqv_cli.tui.screens.help import HelpScreen
 from kqv_cli.tui.screens.home import HomeScreen
-from kqv_cli.tui.screens.lesson import LessonScreen
 
 
 class KqvApp(App):
@@ -58,6 +57,9 @@ class KqvApp(App):
         return LessonSession(lesson, dims=dims, seed=self.seed)
 
     def open_lesson(self, lesson_id: str) -> None:
+        # imported here: the lesson screen's widgets are not needed to draw home (~0.1 s at start)
+        from kqv_cli.tui.screens.lesson import LessonScreen
+
         self.push_screen(LessonScreen(self.lesson(lesson_id)))
 
     def progress_changed(self) -> None:
