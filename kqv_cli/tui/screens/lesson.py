@@ -83,17 +83,19 @@ class LessonScreen(Screen):
 
     # -- running the engine ----------------------------------------------------------------
 
-    def request_step(self, new_step: bool) -> None:
+    def request_step(self, new_step: bool, reseed: bool = False) -> None:
         self._wanted += 1
         self.update_bar(running=True)
-        self.run_step(self.index, self._wanted, new_step)
+        self.run_step(self.index, self._wanted, new_step, reseed)
 
     @work(thread=True, group="engine")
-    def run_step(self, index: int, serial: int, new_step: bool) -> None:
+    def run_step(self, index: int, serial: int, new_step: bool, reseed: bool) -> None:
         with self._lock:
             if serial != self._wanted:
                 return  # a newer request is queued; skip the stale run
             try:
+                if reseed:
+                    self.session.reseed()
                 view = self.session.run(index)
             except KqvError as exc:
                 self.app.call_from_thread(self.notify, str(exc), severity="error")
@@ -189,9 +191,8 @@ class LessonScreen(Screen):
             self.maximize(self.focused)
 
     def action_rerun(self) -> None:
-        with self._lock:
-            self.session.reseed()
-        self.request_step(new_step=False)
+        # the new seed is drawn in the worker, so a run still in progress never blocks the keys
+        self.request_step(new_step=False, reseed=True)
 
     def action_dims(self) -> None:
         fields = self.lesson.dim_fields
