@@ -195,3 +195,14 @@ def test_thread_chooser_keeps_the_faster_count_and_rechecks(monkeypatch):
     finally:
         chooser.restore()
     assert ThreadChooser(1).next() == 1
+
+
+def test_split_loss_is_the_mean_over_non_overlapping_windows():
+    from engine.gpt_train import split_loss
+
+    data, cfg, _ = tiny()
+    model = GPT(cfg, seed=0)
+    ids = data.val[: 16 * 5 + 1]
+    windows = [(ids[None, i * 16 : (i + 1) * 16], ids[None, i * 16 + 1 : (i + 1) * 16 + 1]) for i in range(5)]
+    want = np.mean([model.forward(x, y)[1] for x, y in windows])
+    assert split_loss(model, ids, batch_size=2) == pytest.approx(want, rel=1e-6)
