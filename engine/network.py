@@ -26,6 +26,7 @@ Three ways to run the same algorithm live here:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -202,6 +203,12 @@ class Network:
     def _output(self, z):
         return sigmoid(z) if self.cost.name == "quadratic" else softmax(z)
 
+    def _function_name(self, l: int) -> str:
+        """The name of layer l's activation function, as the formulas write it."""
+        if l == self.num_layers:
+            return "σ" if self.cost.name == "quadratic" else "softmax"
+        return "σ" if self.activation == "sigmoid" else "relu"
+
     # -- the algorithm, plainly ----------------------------------------------------------------
 
     def feedforward(self, a):
@@ -265,9 +272,8 @@ class Network:
             z = w @ a + b  # (n_l, n_{l-1}) @ (n_{l-1}, m) + (n_l, 1) -> (n_l, m)
             tracer.record(f"z{l}", z, f"z{l} = w{l} @ a{l - 1} + b{l}", "forward", (f"n{l}", "m"))
             a = self._output(z) if l == L else self._hidden(z)
-            fn = "σ" if (l < L and self.activation == "sigmoid") or self.cost.name == "quadratic" \
-                else ("softmax" if l == L else "relu")
-            tracer.record(f"a{l}", a, f"a{l} = {fn}(z{l})", "forward", (f"n{l}", "m"))
+            tracer.record(f"a{l}", a, f"a{l} = {self._function_name(l)}(z{l})", "forward",
+                          (f"n{l}", "m"))
             zs.append(z)
             activations.append(a)
         cost = self.cost.fn(a, y) / x.shape[1]
@@ -401,8 +407,6 @@ class Network:
         is checked after every mini-batch (Ctrl-C sets it), and the epoch then ends early.
         Raises :class:`TrainingDiverged` when the cost turns NaN or infinite.
         """
-        import time
-
         x_train, labels = training_data
         if epochs <= 0 or mini_batch_size <= 0 or eta <= 0:
             raise KqvError("epochs, mini-batch size and eta must all be positive")
