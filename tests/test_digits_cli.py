@@ -136,3 +136,31 @@ def test_real_mnist_short_run_beats_90_percent():
     summary = json.loads(result.output)
     assert summary["data"].startswith("MNIST")
     assert summary["test_accuracy"] > 0.90
+
+
+def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
+    """A real SIGINT to a real process: exit 2, one line saying where the checkpoint is."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "net.npz"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kqv_cli", "train", "digits", "--synthetic", "--limit", "5000",
+         "--epochs", "200", "--batch-size", "10", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    for line in proc.stdout:  # wait for the first finished epoch, then interrupt the second
+        if line.startswith("epoch   1"):
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "interrupted (Ctrl-C)" in stderr and str(out) in stderr
+    from engine.network import load_network
+
+    net, meta = load_network(out)
+    assert net.sizes == [784, 30, 10] and meta["epochs_done"] >= 1
