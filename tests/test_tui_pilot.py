@@ -15,6 +15,8 @@ from kqv_cli.tui.screens.dims import DimsScreen
 from kqv_cli.tui.screens.help import HelpScreen
 from kqv_cli.tui.screens.home import HomeScreen
 from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.code_view import CodeView
+from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.variables_table import VariablesTable
 from lessons import LessonSession, load_lessons
 
@@ -118,6 +120,8 @@ async def test_dims_dialog_changes_every_shape():
         await settle(pilot)
         assert isinstance(app.screen, LessonScreen)
         assert app.screen.view.dims[field.name] == new_value
+        # numbers in the text follow the dims too
+        assert app.screen.query_one(StepText).markdown == app.screen.view.step.markdown
         after = table_shapes(app)
         check_step_on_screen(app, lesson, step)
         assert after != before
@@ -306,3 +310,25 @@ async def test_a_corrupt_progress_file_warns_and_the_app_still_opens():
         warnings = [str(n.message) for n in app._notifications]
         assert any("could not read" in w for w in warnings), warnings
     assert list(path.parent.glob(path.name + ".corrupt-*"))  # the old bytes were kept aside
+
+
+@pilot_test
+async def test_code_pane_shows_the_engine_lines_that_recorded_this_step():
+    lesson = LESSONS[0]
+    app = app_at(lesson, 1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = app.screen.view
+        pane = [line.plain for line in app.screen.query_one(CodeView).lines]
+        recorded_here = {r.source for r in view.records if r.name in view.changed}
+        marked = set()
+        for span in view.code:
+            source = span.path.read_text(encoding="utf-8").splitlines()
+            top = pane.index(f"{span.name}:{span.start}-{span.end}")
+            for offset, number in enumerate(range(span.start, span.end + 1), 1):
+                shown = pane[top + offset]
+                assert shown.rstrip().endswith(source[number - 1].rstrip())  # the real line
+                assert shown.split()[0 if number not in span.current else 1] == str(number)
+                if shown.startswith("❱"):
+                    marked.add(f"{span.name}:{number}")
+        assert marked == recorded_here  # exactly the lines that recorded this step's variables

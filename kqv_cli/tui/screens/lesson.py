@@ -121,8 +121,8 @@ class LessonScreen(Screen):
         self.query_one(CodeView).show(view.code)
         self.show_value()
         self.update_bar()
-        if new_step:
-            self.query_one(StepText).show(view.step.markdown, view.notes)
+        # always redrawn: the text's numbers follow the dims, the notes the seed
+        self.query_one(StepText).show(view.step.markdown, view.notes, view.problems, top=new_step)
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
 

@@ -18,15 +18,25 @@ class StepText(VerticalScroll):
 
     ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
 
+    markdown = ""
+
     def compose(self) -> ComposeResult:
         yield Static(id="step-markdown")
 
-    def show(self, markdown: str, notes: list[str]) -> None:
+    def show(self, markdown: str, notes: list[str], problems: list[str] = (), top: bool = True) -> None:
+        """``problems``: where the text and the engine disagree (for lesson authors; normally none).
+
+        ``top=False`` keeps the scroll position: the same step redrawn for new dims or a new seed.
+        """
         from rich.markdown import Markdown  # markdown-it takes ~0.1 s to import: not before a lesson
 
+        self.markdown = markdown  # what is on screen, for tests and for copying
         parts = [Markdown(markdown.strip(), code_theme="monokai", hyperlinks=False)]
         for note in notes:
             # notes come from the run itself (e.g. "synthetic digits, MNIST not found")
             parts.append(Text.assemble(("\nnote: ", "bold #78dce8"), (note, "italic")))
+        for problem in problems:
+            parts.append(Text.assemble(("\ntext and engine disagree: ", "bold red"), problem))
         self.query_one("#step-markdown", Static).update(Group(*parts))
-        self.scroll_home(animate=False)
+        if top:
+            self.scroll_home(animate=False)
