@@ -98,7 +98,7 @@ class LessonScreen(Screen):
                     self.session.reseed()
                 view = self.session.run(index)
             except KqvError as exc:
-                self.app.call_from_thread(self.notify, str(exc), severity="error")
+                self.app.call_from_thread(self.run_failed, str(exc))
                 return
         self.app.call_from_thread(self.apply_view, view, serial, new_step)
 
@@ -125,6 +125,11 @@ class LessonScreen(Screen):
         self.query_one(StepText).show(view.step.markdown, view.notes, view.problems, top=new_step)
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
+
+    def run_failed(self, message: str) -> None:
+        """The engine refused (e.g. dims it cannot build): say why, keep the last good view."""
+        self.notify(message, severity="error", timeout=8)
+        self.update_bar()
 
     def figure(self) -> tuple[str, object] | None:
         """The step's own figure, if it has one the value pane can draw."""
