@@ -1,0 +1,160 @@
+"""The what-if lab's experiments: the seed's "what if...?" questions, each answered by a run.
+
+An experiment is a few variants of one model, trained for the same budget on the same data
+from the same seed, then compared. A variant is a handful of config switches on the one
+model (:class:`engine.gpt.GPTConfig`, :class:`engine.network.Network`), never a copy of it.
+The verdict is a function of the measured numbers, so what it says is what the run shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.lab import verdicts
+
+# The lab's GPT: small enough that three variants train in well under a minute on 2 cores,
+# big enough that the differences show (T=32 characters, C=64, 2 blocks of 4 heads).
+GPT_BASE = {"block_size": 32, "n_layer": 2, "n_head": 4, "n_embd": 64}
+GPT_TRAIN = {"batch_size": 16, "lr": 3e-3, "min_lr": 3e-4, "warmup_iters": 20, "eval_iters": 20}
+GPT_BUDGET = 600  # iterations
+
+# The book's chapter-1 net and its settings (constant η, as in the book).
+DIGITS_BASE = {"sizes": [784, 30, 10], "activation": "sigmoid", "cost": "quadratic", "eta": 3.0,
+               "batch_size": 10, "schedule": "constant"}
+DIGITS_BUDGET = 3  # epochs
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    changes: dict = field(default_factory=dict)  # switches on top of the experiment's base
+    note: str = ""  # what this variant is, in a few words
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    kind: str  # "gpt" or "digits"
+    question: str
+    variants: tuple[Variant, ...]
+    verdict: Callable[[dict], str]  # {label: VariantResult} -> the explanation
+    columns: tuple[str, ...]  # the metrics the comparison table shows (keys of METRICS)
+    budget: int
+    base: dict = field(default_factory=dict)  # changes to GPT_BASE / DIGITS_BASE for every variant
+    lessons: tuple[str, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        return "iterations" if self.kind == "gpt" else "epochs"
+
+    @property
+    def curve_label(self) -> str:
+        return "training loss (smoothed)" if self.kind == "gpt" else "validation accuracy"
+
+
+# metric key -> (column header, format)
+METRICS = {
+    "train_loss": ("train loss", "{:.3f}"),
+    "val_loss": ("val loss", "{:.3f}"),
+    "next_loss": ("loss when generating", "{:.3f}"),
+    "entropy": ("attention entropy", "{:.2f} nats"),
+    "entropy_uniform": ("uniform entropy", "{:.2f} nats"),
+    "words": ("real words", "{:.0%}"),
+    "ms_per_iter": ("ms/iter", "{:.1f}"),
+    "first_tenth": ("acc. after 1/10 epoch", "{:.1%}"),
+    "epoch1": ("acc. after epoch 1", "{:.1%}"),
+    "accuracy": ("final accuracy", "{:.2%}"),
+    "train_cost": ("train cost", "{:.4f}"),
+}
+
+GPT_COLUMNS = ("train_loss", "val_loss", "next_loss", "words", "ms_per_iter")
+DIGIT_COLUMNS = ("first_tenth", "epoch1", "accuracy", "train_cost")
+
+
+def gpt(name, question, variants, verdict, columns=GPT_COLUMNS, base=None, lessons=("attention",)):
+    return Experiment(name, "gpt", question, tuple(variants), verdict, columns, GPT_BUDGET, base or {},
+                      lessons)
+
+
+def digits(name, question, variants, verdict, columns=DIGIT_COLUMNS, base=None, lessons=("backprop",)):
+    return Experiment(name, "digits", question, tuple(variants), verdict, columns, DIGITS_BUDGET,
+                      base or {}, lessons)
+
+
+STANDARD = Variant("standard", {}, "GPT-2's attention")
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    gpt("squared-dot",
+        "What if attention compared q and k with a squared dot product: square every number, then "
+        "take the dot product (q² · k²)?",
+        [STANDARD, Variant("squared", {"score": "squared"}, "scores q² · k²")],
+        verdicts.squared_dot),
+    gpt("no-scale",
+        "What if we left out the 1/√hs that divides the scores?",
+        [Variant("scaled", {}, "scores · 1/√hs"), Variant("unscaled", {"scale": False}, "raw q · k")],
+        verdicts.no_scale,
+        columns=("train_loss", "val_loss", "entropy", "entropy_uniform", "ms_per_iter"),
+        base={"n_head": 1}),
+    gpt("flipped-mask",
+        "What if the mask hid the lower-left triangle (the past) instead of the upper-right (the "
+        "future), or if there were no mask at all?",
+        [Variant("causal", {}, "hide the future"), Variant("flipped", {"mask": "flipped"}, "hide the past"),
+         Variant("none", {"mask": "none"}, "hide nothing")],
+        verdicts.flipped_mask),
+    gpt("positions",
+        "What if the model had no idea where each character sits, or used the original Transformer's "
+        "fixed sine waves instead of learned positions?",
+        [Variant("learned", {}, "learned wpe (GPT-2)"),
+         Variant("sinusoidal", {"pos": "sinusoidal"}, "fixed sin/cos (2017 paper)"),
+         Variant("none", {"pos": "none"}, "no positions: a bag of characters")],
+        verdicts.positions),
+    gpt("heads",
+        "What if attention had one big head instead of four small ones?",
+        [Variant("4 heads", {"n_head": 4}, "nh=4, hs=16"), Variant("1 head", {"n_head": 1}, "nh=1, hs=64")],
+        verdicts.heads),
+    gpt("no-residual",
+        "What if the blocks replaced x instead of adding to it (no residual connections)?",
+        [Variant("residual", {}, "x + f(x)"), Variant("no residual", {"residual": False}, "f(x)")],
+        verdicts.no_residual, base={"n_layer": 4}),
+    gpt("no-layernorm",
+        "What if there were no LayerNorm anywhere in the model?",
+        [Variant("layernorm", {}, "pre-LN, as GPT-2"), Variant("no layernorm", {"layernorm": False},
+                                                              "no normalisation")],
+        verdicts.no_layernorm, base={"n_layer": 4}),
+    digits("relu",
+           "What if the hidden neurons were ReLUs instead of sigmoids (at the book's η, and a smaller one)?",
+           [Variant("sigmoid", {}, "σ(z), the book's"), Variant("relu", {"activation": "relu"}, "max(0, z)"),
+            Variant("relu, η = 0.5", {"activation": "relu", "eta": 0.5}, "max(0, z), smaller steps")],
+           verdicts.relu),
+    digits("cross-entropy",
+           "What if the cost were cross-entropy instead of the quadratic cost: does the learning "
+           "slowdown show in the first epoch?",
+           [Variant("quadratic", {}, "½‖a − y‖², sigmoid outputs"),
+            Variant("cross-entropy", {"cost": "cross-entropy"}, "−Σ y ln a, softmax outputs")],
+           verdicts.cross_entropy, columns=("first_tenth", "epoch1", "accuracy"), base={"eta": 0.5}),
+    digits("learning-rate",
+           "What if the learning rate η were tiny (0.1), the book's (3.0) or huge (100)?",
+           [Variant("η = 0.1", {"eta": 0.1}), Variant("η = 3.0", {"eta": 3.0}),
+            Variant("η = 100", {"eta": 100.0})],
+           verdicts.learning_rate),
+    digits("hidden-neurons",
+           "What if the hidden layer had 100 neurons instead of 30?",
+           [Variant("30 hidden", {}, "784-30-10"),
+            Variant("100 hidden", {"sizes": [784, 100, 10]}, "784-100-10")],
+           verdicts.hidden_neurons),
+)
+
+
+def experiment_names() -> list[str]:
+    return [e.name for e in EXPERIMENTS]
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``; a one-line error naming the known ones otherwise."""
+    from engine.errors import KqvError
+
+    for e in EXPERIMENTS:
+        if e.name == name:
+            return e
+    raise KqvError(f"no experiment called {name!r}; known: {', '.join(experiment_names())}")

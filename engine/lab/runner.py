@@ -1,0 +1,344 @@
+"""Training an experiment's variants side by side and measuring them.
+
+GPT variants are trained *interleaved*: iteration k of every variant runs before iteration
+k+1 of any, each with its own model, optimiser and random streams (so each variant's numbers
+are exactly those of a run alone). Their loss curves grow together, which is what the Lab
+screen shows live. Digit nets train in about a second per epoch and run one after another.
+
+The caller watches through ``on_event`` (small dataclasses: :class:`Point` for a curve,
+:class:`VariantDone` when a variant is measured) and may stop between iterations with
+``should_stop``. Finished variants are cached (:mod:`engine.lab.cache`); a stopped run
+caches nothing it did not finish.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from engine.blas import blas_threads
+from engine.errors import KqvError, TrainingDiverged
+from engine.gpt import GPTConfig
+from engine.gpt_train import GPTTrainer, TrainConfig
+from engine.lab import cache
+from engine.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
+from engine.lab.measures import decode_all, probe, real_word_share, words_of
+from engine.text import TextData
+
+CURVE_POINTS = 120  # points kept per curve: plenty for a terminal chart
+SAMPLE_CHARS = 300
+PROBE_WINDOWS = 256
+SUBSET = 1000  # validation images scored at each point of a digit curve
+
+
+@dataclass
+class Point:
+    """A new point of a variant's curve: GPT (iteration, smoothed train loss), digits (epoch, accuracy)."""
+
+    label: str
+    x: float
+    y: float
+
+
+@dataclass
+class VariantDone:
+    result: VariantResult
+
+
+@dataclass
+class VariantResult:
+    label: str
+    config: dict  # every setting the variant trained with
+    metrics: dict  # name -> number (None when it could not be measured, e.g. diverged)
+    curve: list = field(default_factory=list)  # [[x, y], ...]
+    sample: str = ""
+    diverged: str | None = None  # the reason, when training blew up
+    seconds: float = 0.0
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.pop("cached")
+        return d
+
+
+@dataclass
+class LabResult:
+    experiment: Experiment
+    budget: int
+    seed: int
+    data: str
+    variants: list[VariantResult]
+    stopped: bool = False
+
+    @property
+    def by_label(self) -> dict[str, VariantResult]:
+        return {v.label: v for v in self.variants}
+
+    @property
+    def verdict(self) -> str:
+        """The explanation, written from this run's numbers (empty when the run was stopped)."""
+        if self.stopped or len(self.variants) < len(self.experiment.variants):
+            return ""
+        return self.experiment.verdict(self.by_label)
+
+    @property
+    def seconds(self) -> float:
+        return sum(v.seconds for v in self.variants if not v.cached)
+
+    def to_json(self) -> dict:
+        exp = self.experiment
+        return {
+            "experiment": exp.name, "kind": exp.kind, "question": exp.question, "budget": self.budget,
+            "budget_unit": exp.unit, "seed": self.seed, "data": self.data, "stopped": self.stopped,
+            "variants": [{**v.to_json(), "cached": v.cached} for v in self.variants],
+            "verdict": self.verdict, "seconds": round(self.seconds, 3),
+        }
+
+
+def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: int = 0, fresh: bool = False,
+                   on_event: Callable | None = None, should_stop: Callable[[], bool] | None = None,
+                   threads: int = 1) -> LabResult:
+    """Train (or read from the cache) every variant of ``exp`` and measure it.
+
+    ``data`` is a :class:`~engine.text.TextData` for a GPT experiment and the ``(train,
+    validation, test)`` digits for a digit-net one. ``budget`` overrides the experiment's
+    (GPT: iterations; digit net: epochs). ``fresh`` ignores the cache and retrains.
+    """
+    budget = exp.budget if budget is None else int(budget)
+    if budget <= 0:
+        raise KqvError(f"the budget must be at least 1 {exp.unit}, got {budget}")
+    emit = on_event or (lambda event: None)
+    stop = should_stop or (lambda: False)
+    if exp.kind == "gpt":
+        if not isinstance(data, TextData):
+            raise KqvError(f"{exp.name} trains a GPT and needs a text")
+        runs = GPTRuns(exp, data, budget, seed)
+        source = data.source or "the given text"
+    else:
+        runs = DigitRuns(exp, data, budget, seed)
+        source = data[0].source
+    done: dict[str, VariantResult] = {}
+    todo: list[Variant] = []
+    for v in exp.variants:
+        hit = None if fresh else cache.read_cached(runs.path(v))
+        if hit is not None:
+            # the same settings may have been trained under another experiment's label
+            done[v.label] = result = VariantResult(**{**hit["result"], "label": v.label}, cached=True)
+            for x, y in result.curve:
+                emit(Point(v.label, x, y))
+            emit(VariantDone(result))
+        else:
+            todo.append(v)
+    stopped = False
+    if todo:
+        with blas_threads(threads):
+            for result in runs.train(todo, emit, stop):
+                if result is None:  # stopped
+                    stopped = True
+                    break
+                done[result.label] = result
+                cache.write_cached(runs.path(runs.variant(result.label)), {"result": result.to_json()})
+                emit(VariantDone(result))
+    ordered = [done[v.label] for v in exp.variants if v.label in done]
+    return LabResult(exp, budget, seed, source, ordered, stopped=stopped)
+
+
+class Curve:
+    """Collects a curve's points, keeping about CURVE_POINTS of them for the record."""
+
+    def __init__(self, label: str, total: float, emit):
+        self.label, self.emit = label, emit
+        self.every = max(1, math.ceil(total / CURVE_POINTS))
+        self.points: list[list[float]] = []
+
+    def add(self, k: int, x: float, y: float, last: bool = False) -> None:
+        if k % self.every == 0 or last:
+            self.points.append([x, y])
+            self.emit(Point(self.label, x, y))
+
+
+# -- the GPT ------------------------------------------------------------------------------
+
+
+class GPTRuns:
+    def __init__(self, exp: Experiment, data: TextData, budget: int, seed: int):
+        self.exp, self.data, self.budget, self.seed = exp, data, budget, seed
+        self.fingerprint = cache.data_fingerprint(data.train, data.val)
+        self._known_words: set[str] | None = None
+
+    def variant(self, label: str) -> Variant:
+        return next(v for v in self.exp.variants if v.label == label)
+
+    def configs(self, v: Variant) -> tuple[GPTConfig, TrainConfig]:
+        model = {**GPT_BASE, **self.exp.base, **v.changes}
+        train = {k: model.pop(k) for k in list(model) if k in GPT_TRAIN}
+        cfg = GPTConfig(vocab_size=self.data.vocab.size, **model)
+        tc = TrainConfig(**{**GPT_TRAIN, **train}, max_iters=self.budget, eval_interval=self.budget + 1,
+                         seed=self.seed, threads=1)
+        return cfg, tc
+
+    def path(self, v: Variant):
+        cfg, tc = self.configs(v)
+        train = asdict(tc)
+        train.pop("threads")
+        return cache.cache_path("gpt", cache.cache_key(
+            {"model": cfg.to_dict(), "train": train, "data": self.fingerprint,
+             "vocab": self.data.vocab.chars}))
+
+    @property
+    def unigram_loss(self) -> float:
+        """The loss of guessing each character from the letter frequencies alone (no context)."""
+        p = np.bincount(self.data.train, minlength=self.data.vocab.size) / self.data.train.size
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
+    @property
+    def known_words(self) -> set[str]:
+        if self._known_words is None:
+            self._known_words = words_of(decode_all(self.data.vocab, self.data.train))
+        return self._known_words
+
+    def train(self, variants: list[Variant], emit, stop):
+        """Yield each variant's result once all have trained (None if stopped first)."""
+        runs = []
+        for v in variants:
+            cfg, tc = self.configs(v)
+            runs.append({"v": v, "trainer": GPTTrainer(self.data, cfg, tc), "seconds": 0.0, "ema": 0.0,
+                         "curve": Curve(v.label, self.budget, emit), "diverged": None})
+        beta = 0.9
+        for it in range(self.budget):
+            if stop():
+                yield None
+                return
+            for run in runs:
+                if run["diverged"]:
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    loss = run["trainer"].step()
+                except TrainingDiverged as exc:
+                    run["diverged"] = str(exc).split(";")[0]
+                    continue
+                finally:
+                    run["seconds"] += time.perf_counter() - t0
+                # smoothed loss, corrected for the average's start at 0 (as Adam corrects m)
+                run["ema"] = beta * run["ema"] + (1 - beta) * loss
+                run["curve"].add(it, it + 1, run["ema"] / (1 - beta ** (it + 1)), last=it == self.budget - 1)
+        for run in runs:
+            yield self.measure(run)
+
+    def measure(self, run) -> VariantResult:
+        trainer, v = run["trainer"], run["v"]
+        t0 = time.perf_counter()
+        cfg, tc = trainer.model.config, trainer.tc
+        config = {**cfg.to_dict(), **{k: getattr(tc, k) for k in GPT_TRAIN}, "iters": self.budget}
+        if run["diverged"]:
+            return VariantResult(v.label, config, dict.fromkeys(GPT_METRICS), run["curve"].points,
+                                 diverged=run["diverged"], seconds=run["seconds"])
+        ev = trainer.estimate_loss()
+        metrics = {"train_loss": ev.train_loss, "val_loss": ev.val_loss,
+                   **probe(trainer.model, self.data.val, PROBE_WINDOWS, self.seed)}
+        vocab = self.data.vocab
+        start = vocab.encode("\n" if "\n" in vocab.chars else vocab.chars[0])
+        ids = trainer.model.generate(start, SAMPLE_CHARS, temperature=0.8, top_k=None,
+                                     rng=np.random.default_rng([self.seed, 11]))
+        sample = vocab.decode(ids[1:])
+        metrics["words"] = real_word_share(sample, self.known_words)
+        metrics["ms_per_iter"] = 1000 * run["seconds"] / self.budget
+        metrics["unigram_loss"] = self.unigram_loss
+        return VariantResult(v.label, config, metrics, run["curve"].points, sample=sample,
+                             seconds=run["seconds"] + time.perf_counter() - t0)
+
+
+GPT_METRICS = ("train_loss", "val_loss", "next_loss", "entropy", "entropy_uniform", "words", "ms_per_iter",
+               "unigram_loss")
+
+
+# -- the digit net ---------------------------------------------------------------------------
+
+
+class DigitRuns:
+    def __init__(self, exp: Experiment, data, budget: int, seed: int):
+        from engine.mnist import Digits
+
+        if not (isinstance(data, tuple) and len(data) == 3 and all(isinstance(d, Digits) for d in data)):
+            raise KqvError(f"{exp.name} trains the digit net and needs (train, validation, test) digits")
+        self.exp, self.budget, self.seed = exp, budget, seed
+        self.train_set, self.validation, _ = data
+        if len(self.train_set) == 0 or len(self.validation) == 0:
+            raise KqvError("the digit experiments need training and validation images")
+        self.fingerprint = cache.data_fingerprint(self.train_set.x, self.train_set.labels,
+                                                  self.validation.x, self.validation.labels)
+
+    def variant(self, label: str) -> Variant:
+        return next(v for v in self.exp.variants if v.label == label)
+
+    def settings(self, v: Variant) -> dict:
+        return {**DIGITS_BASE, **self.exp.base, **v.changes, "epochs": self.budget}
+
+    def path(self, v: Variant):
+        return cache.cache_path("digits", cache.cache_key(
+            {"settings": self.settings(v), "data": self.fingerprint, "source": self.train_set.source,
+             "seed": self.seed}))
+
+    def train(self, variants: list[Variant], emit, stop):
+        for v in variants:
+            result = self.train_one(v, emit, stop)
+            yield result
+            if result is None:
+                return
+
+    def train_one(self, v: Variant, emit, stop) -> VariantResult | None:
+        from engine.network import Network
+
+        s = self.settings(v)
+        net = Network(s["sizes"], activation=s["activation"], cost=s["cost"], seed=self.seed)
+        vx, vy = self.validation.x, self.validation.labels
+        sub_x, sub_y = vx[:SUBSET], vy[:SUBSET]
+        curve = Curve(v.label, 1, emit)
+        curve.add(0, 0.0, net.evaluate(sub_x, sub_y) / len(sub_y))
+        per_epoch = 10
+        metrics = {"first_tenth": None, "epoch1": None, "accuracy": None, "train_cost": None}
+        state = {"epoch": 1, "stopped": False}
+
+        def on_batch(done, total):
+            step = max(1, total // per_epoch)
+            if done % step == 0 or done == total:
+                acc = net.evaluate(sub_x, sub_y) / len(sub_y)
+                if state["epoch"] == 1 and metrics["first_tenth"] is None:
+                    metrics["first_tenth"] = acc
+                curve.add(0, state["epoch"] - 1 + done / total, acc)
+
+        def on_epoch(r):
+            acc = r.validation_correct / r.validation_total
+            if r.epoch == 1:
+                metrics["epoch1"] = acc
+            metrics["accuracy"], metrics["train_cost"] = acc, r.train_cost
+            state["epoch"] = r.epoch + 1
+
+        def should_stop():
+            state["stopped"] = state["stopped"] or stop()
+            return state["stopped"]
+
+        t0 = time.perf_counter()
+        diverged = None
+        try:
+            net.SGD((self.train_set.x, self.train_set.labels), self.budget, s["batch_size"], s["eta"],
+                    seed=self.seed, schedule=s["schedule"], validation_data=(vx, vy),
+                    on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
+        except TrainingDiverged as exc:
+            diverged = str(exc).split(":")[0]
+            metrics = dict.fromkeys(metrics)
+        if state["stopped"]:
+            return None
+        return VariantResult(v.label, s, metrics, curve.points, diverged=diverged,
+                             seconds=time.perf_counter() - t0)
+
+
+def with_budget(exp: Experiment, budget: int) -> Experiment:
+    return replace(exp, budget=budget)

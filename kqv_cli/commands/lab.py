@@ -1,0 +1,161 @@
+"""``kqv lab`` and ``kqv lab run NAME``: the what-if experiments.
+
+The engine trains, measures and explains (:mod:`engine.lab`); this module finds the data,
+shows a progress bar per variant, and prints the comparison: a table, the loss (or accuracy)
+curves as a terminal chart, a sample from each GPT variant, and the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from engine.errors import KqvError
+from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
+from engine.lab.experiments import GPT_BASE, Experiment
+from kqv_cli.app import KqvTyper, app, fail
+from kqv_cli.commands.digits import stop_on_ctrl_c
+
+console = Console(highlight=False)
+
+lab_app = KqvTyper(help="What-if experiments: train variants of a model side by side and compare.",
+                   rich_markup_mode="rich")
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.callback(invoke_without_command=True)
+def lab(ctx: typer.Context) -> None:
+    """List the experiments (run one with: kqv lab run NAME)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("variants")
+    table.add_column("question", ratio=1)
+    for exp in EXPERIMENTS:
+        table.add_row(exp.name, "GPT" if exp.kind == "gpt" else "digit net",
+                      " · ".join(v.label for v in exp.variants), exp.question)
+    console.print(table)
+    console.print("[dim]Run one with: kqv lab run NAME [--iters N] [--json] [--fresh][/dim]")
+
+
+@lab_app.command("run")
+def run(
+    name: str = typer.Argument(..., help="The experiment (kqv lab lists them)."),
+    iters: int | None = typer.Option(
+        None, "--iters", help="Budget: GPT iterations, or epochs for the digit net (default: the "
+                              "experiment's)."),
+    seed: int = typer.Option(0, help="Seed for the weights and the batches, the same for every variant."),
+    fresh: bool = typer.Option(False, "--fresh", help="Retrain even when results are cached."),
+    text: Path | None = typer.Option(None, "--text", help="GPT experiments: any UTF-8 text (default: "
+                                     "Tiny Shakespeare)."),
+    data: Path | None = typer.Option(None, "--data", help="Digit experiments: folder with the MNIST files."),
+    synthetic: bool = typer.Option(False, help="Digit experiments: built-in synthetic digits, no download."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Train an experiment's variants side by side and compare them."""
+    exp = get_experiment(name)
+    if iters is not None and iters <= 0:
+        raise KqvError(f"--iters must be a positive number of {exp.unit}, got {iters}")
+    dataset = load_data(exp, text, data, synthetic, seed, quiet=as_json)
+    budget = exp.budget if iters is None else iters
+    if not as_json:
+        console.print(f"[bold]{exp.name}[/]: {exp.question}")
+        console.print(f"[dim]{len(exp.variants)} variants, {budget} {exp.unit} each, seed {seed}, "
+                      f"on {escape(source_of(dataset))}[/dim]")
+
+    progress = Progress(
+        TextColumn("{task.description:>14}"), BarColumn(), TextColumn("{task.fields[status]}"),
+        console=console, transient=True, disable=as_json,
+    )
+    tasks = {v.label: progress.add_task(v.label, total=budget, status="") for v in exp.variants}
+
+    def on_event(event):
+        if isinstance(event, Point):
+            what = f"loss {event.y:.3f}" if exp.kind == "gpt" else f"accuracy {event.y:.1%}"
+            progress.update(tasks[event.label], completed=event.x, status=f"{event.x:g}  {what}")
+        elif isinstance(event, VariantDone):
+            status = "cached" if event.result.cached else f"done in {event.result.seconds:.1f}s"
+            progress.update(tasks[event.result.label], completed=budget, status=status)
+
+    with progress, stop_on_ctrl_c() as should_stop:
+        result = run_experiment(exp, dataset, budget=budget, seed=seed, fresh=fresh, on_event=on_event,
+                                should_stop=should_stop)
+    if result.stopped:
+        raise fail(f"interrupted (Ctrl-C); {len(result.variants)} finished variant(s) were cached")
+    if as_json:
+        typer.echo(json.dumps(result.to_json()))
+        return
+    print_result(result)
+
+
+def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: bool, seed: int, quiet: bool):
+    """The experiment's data: a text for the GPT, (train, validation, test) digits for the digit net."""
+    if exp.kind == "gpt":
+        from kqv_cli.commands.gpt import load_text
+
+        return load_text(text, {**GPT_BASE, **exp.base}["block_size"], quiet=quiet)
+    from kqv_cli.commands.digits import load_digits
+
+    return load_digits(data, synthetic, seed, quiet=quiet)
+
+
+def source_of(dataset) -> str:
+    return dataset[0].source if isinstance(dataset, tuple) else (dataset.source or "the given text")
+
+
+def format_metric(key: str, value) -> str:
+    return "-" if value is None else METRICS[key][1].format(value)
+
+
+def print_result(result) -> None:
+    exp = result.experiment
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("variant", style="bold", no_wrap=True)
+    for key in exp.columns:
+        table.add_column(METRICS[key][0], justify="right")
+    table.add_column("time", justify="right", style="dim")
+    for v in result.variants:
+        time = "cached" if v.cached else f"{v.seconds:.1f}s"
+        cells = [format_metric(k, v.metrics.get(k)) for k in exp.columns]
+        if v.diverged:
+            cells = ["[red]diverged[/]"] + cells[1:]
+        table.add_row(v.label, *cells, time)
+    console.print(table)
+    plot_curves(result)
+    if exp.kind == "gpt":
+        for v in result.variants:
+            console.print(f"[bold]{escape(v.label)}[/] writes:", highlight=False)
+            console.print(Text(indent(v.sample) if v.sample else "  (nothing: it diverged)", style="italic"))
+    console.print()
+    console.print(Text(result.verdict))
+
+
+def indent(sample: str, width: int = 100) -> str:
+    lines = sample.replace("\n", "⏎\n").splitlines()
+    return "\n".join("  " + line[:width] for line in lines[:8])
+
+
+def plot_curves(result) -> None:
+    """Every variant's curve in one terminal line chart (plotext)."""
+    import plotext as plt
+
+    exp = result.experiment
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plot_size(min(console.width, 100), 18)
+    for v in result.variants:
+        if len(v.curve) >= 2:
+            xs, ys = zip(*v.curve, strict=True)
+            plt.plot(list(xs), list(ys), label=v.label, marker="braille")
+    plt.title(exp.curve_label)
+    plt.xlabel("iteration" if exp.kind == "gpt" else "epoch")
+    console.print(Text.from_ansi(plt.build()))
