@@ -27,15 +27,20 @@ def test_large_matrix_becomes_blocks_that_fit():
     w = np.random.default_rng(0).standard_normal((30, 784))
     text = array_view(w, "(n2, n1)", width=60, height=8).plain
     lines = text.splitlines()
-    assert "(30, 784) = (n2, n1)" in lines[0] and "1 in" in lines[0]
+    assert "(30, 784) = (n2, n1)" in lines[0] and "1 col in 14" in lines[0]
+    assert "█" in lines[1]  # a narrow pane puts the colour legend on its own line
     assert len(lines) <= 8
-    assert all(len(line) <= 60 for line in lines[1:])
-    assert set("".join(lines[1:])) == {"▀"}
+    assert all(len(line) <= 60 for line in lines)
+    assert set("".join(lines[2:])) == {"▀"}
 
 
-def test_4d_arrays_show_their_first_matrix_and_say_so():
-    text = array_view(np.zeros((2, 4, 3, 3)), "(B, nh, T, T)", width=80, height=10).plain
-    assert "[0, 0, :, :]" in text
+def test_4d_arrays_show_one_matrix_and_say_which():
+    att = np.arange(2 * 4 * 3 * 3, dtype=float).reshape(2, 4, 3, 3)
+    text = array_view(att, "(B, nh, T, T)", width=80, height=10).plain
+    assert "[0, 0, :, :] of 8" in text
+    text = array_view(att, "(B, nh, T, T)", width=80, height=10, k=5).plain
+    assert "[1, 1, :, :] of 8" in text
+    assert f"{att[1, 1, 0, 0]:.3g}" in text.splitlines()[1]
 
 
 def test_series_and_attends():

@@ -262,6 +262,9 @@ async def test_zoom_and_figure_keys():
         await pilot.press("f", "up")  # choosing another variable shows that variable
         await pilot.pause()
         assert value.subject == ("record", screen.view.record(screen.query_one(VariablesTable).selected_name))
+        if value.subject[1].value.ndim > 2:  # ] shows the next head / batch entry
+            await pilot.press("right_square_bracket")
+            assert value.k == 1
         screen.query_one("#value").focus()
         await pilot.press("z")
         await pilot.pause()

@@ -26,6 +26,7 @@ KEYS = {
         ("tab", "move between panes (then ↑ ↓ and page up/down scroll it)"),
         ("z", "zoom: the focused pane fills the screen (z or esc puts it back)"),
         ("f", "on a step with its own figure: figure or selected variable"),
+        ("[ ]", "a 3-D/4-D variable: previous/next matrix (batch entry, head)"),
         ("r", "run the step again on a new random input"),
         ("d", "change the dimensions and watch every shape follow"),
         ("t", "quiz on this lesson's topic"),

@@ -36,6 +36,8 @@ class LessonScreen(Screen):
         Binding("d", "dims", "Dims"),
         Binding("f", "figure", "Figure", show=False),
         Binding("z", "zoom", "Zoom", show=False),
+        Binding("left_square_bracket", "matrix(-1)", "Prev matrix", show=False),
+        Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False),
         Binding("t", "quiz", "Quiz"),
         Binding("q,escape", "home", "Home"),
         Binding("question_mark", "app.help", "Help"),
@@ -187,6 +189,11 @@ class LessonScreen(Screen):
             return
         self.index = target
         self.request_step(new_step=True)
+
+    def action_matrix(self, step: int) -> None:
+        """[ and ]: another batch entry / head of a 3-D or 4-D variable in the value pane."""
+        if not self.query_one(ValueView).next_matrix(step):
+            self.notify("the selected variable is a single matrix", timeout=2)
 
     def action_zoom(self) -> None:
         """Let the focused pane fill the screen (z again, or esc, puts it back)."""

@@ -25,16 +25,26 @@ NOT_FINITE = Style(color="grey50")
 NOT_FINITE_COLOUR = Color.from_rgb(70, 70, 70)
 
 
-def first_matrix(value: np.ndarray) -> tuple[np.ndarray, str]:
-    """A 2-D view of ``value`` and the index that picked it (``"[0, 0, :, :]"`` or ``""``)."""
+def first_matrix(value: np.ndarray, k: int = 0) -> tuple[np.ndarray, str]:
+    """The ``k``-th matrix of ``value`` over its leading axes, and the index that picked it.
+
+    ``(B, nh, T, T)`` with k = 5 and nh = 4 gives ``value[1, 1]`` and ``"[1, 1, :, :]"``; a 0-D,
+    1-D or 2-D array is its own (only) matrix, with index ``""``.
+    """
     if value.ndim == 0:
         return value.reshape(1, 1), ""
     if value.ndim == 1:
         return value.reshape(1, -1), ""
     if value.ndim == 2:
         return value, ""
-    index = "[" + ", ".join(["0"] * (value.ndim - 2) + [":", ":"]) + "]"
-    return value[(0,) * (value.ndim - 2)], index
+    lead = value.shape[:-2]
+    at = np.unravel_index(k % int(np.prod(lead)), lead)
+    index = "[" + ", ".join([str(int(i)) for i in at] + [":", ":"]) + "]"
+    return value[tuple(int(i) for i in at)], index
+
+
+def matrix_count(value: np.ndarray) -> int:
+    return int(np.prod(value.shape[:-2])) if value.ndim > 2 else 1
 
 
 def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
@@ -109,25 +119,32 @@ def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
     """
     r, c = matrix.shape
     cell_w = 2 if c * 2 <= width else 1  # square-ish cells when there is room
-    step_r = max(1, -(-r // max(2 * (height - 1), 1)))
+    # caption, sampling note (~30) and legend (~35) on one line if the pane is wide enough
+    caption_lines = 1 if len(caption) + 65 <= width else 2
+    step_r = max(1, -(-r // max(2 * (height - caption_lines), 1)))
     step_c = max(1, -(-c // max(width // cell_w, 1)))
     shown = matrix[::step_r, ::step_c].astype(np.float64)
     finite = np.isfinite(shown)
     lo, hi = (float(shown[finite].min()), float(shown[finite].max())) if finite.any() else (0.0, 0.0)
     diverging = lo < 0
     colours = level_colours(lo, hi, diverging)
-    out = Text(no_wrap=True)
-    out.append(caption, style="dim")
-    if step_r > 1 or step_c > 1:
-        out.append(f"  1 in {step_r} rows, 1 in {step_c} cols", style="dim")
-    out.append(f"  {lo:.3g} ", style="dim")
+    head = Text(caption, style="dim")
+    sampled = ([f"1 row in {step_r}"] if step_r > 1 else []) + ([f"1 col in {step_c}"] if step_c > 1 else [])
+    if sampled:
+        head.append(f"  ({', '.join(sampled)})")
+    legend = Text(f"{lo:.3g} ", style="dim")
     for k in np.linspace(0, LEVELS, 6):
-        out.append("█", style=Style(color=colours[int(k)]))
-    out.append(f" {hi:.3g}", style="dim")
+        legend.append("█", style=Style(color=colours[int(k)]))
+    legend.append(f" {hi:.3g}", style="dim")
     if not finite.all():
-        out.append("  ", style="dim")
-        out.append("█", style=Style(color=NOT_FINITE_COLOUR))
-        out.append(" -inf/nan", style="dim")
+        legend.append("  ")
+        legend.append("█", style=Style(color=NOT_FINITE_COLOUR))
+        legend.append(" -inf/nan", style="dim")
+    # the legend goes beside the caption when there is room, else on a line of its own
+    out = Text(no_wrap=True)
+    out.append_text(head)
+    out.append("  " if caption_lines == 1 else "\n")
+    out.append_text(legend)
     out.append("\n")
 
     levels = colour_levels(shown, lo, hi, diverging)
@@ -147,13 +164,14 @@ def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
     return out
 
 
-def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "") -> Text:
-    """Numbers when the (first) matrix is small enough to read, colour blocks otherwise."""
+def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
+               k: int = 0) -> Text:
+    """Numbers when the (``k``-th) matrix is small enough to read, colour blocks otherwise."""
     value = np.asarray(value)
-    matrix, index = first_matrix(value)
+    matrix, index = first_matrix(value, k)
     caption = format_shape(value.shape) + (f" = {symbolic}" if symbolic else "")
     if index:
-        caption += f" {index}"
+        caption += f" {index} of {matrix_count(value)} ([ ])"
     if labels:
         caption += f"  {labels}"
     if value.ndim == 0:

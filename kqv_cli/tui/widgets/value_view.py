@@ -20,13 +20,27 @@ class ValueView(ScrollableContainer, can_focus=True):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.subject: tuple | None = None  # ("record", Record) or (figure kind, data)
+        self.k = 0  # which matrix of a 3-D/4-D variable: [0, 0, :, :], [0, 1, :, :], ...
 
     def compose(self) -> ComposeResult:
         yield Static(id="value-body")
 
     def show_record(self, record) -> None:
+        if self.subject is None or self.subject[0] != "record" or self.subject[1].name != record.name:
+            self.k = 0  # another variable: back to its first matrix
         self.subject = ("record", record)
         self.draw()
+
+    def next_matrix(self, step: int) -> bool:
+        """Show the next (or previous) matrix of a 3-D/4-D variable; False if it has only one."""
+        if self.subject is None or self.subject[0] != "record":
+            return False
+        count = figures.matrix_count(self.subject[1].value)
+        if count == 1:
+            return False
+        self.k = (self.k + step) % count
+        self.draw()
+        return True
 
     def show_figure(self, kind: str, data) -> None:
         self.subject = (kind, data)
@@ -52,7 +66,7 @@ class ValueView(ScrollableContainer, can_focus=True):
             symbolic = format_symbolic(data.symbolic) if data.symbolic else ""
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
             self.border_title = f"values: {formula}"
-            body.update(figures.array_view(data.value, symbolic, width, height))
+            body.update(figures.array_view(data.value, symbolic, width, height, k=self.k))
         elif kind == "heatmap":
             title, value, row_label, col_label = data
             self.border_title = f"figure: {title}"
