@@ -137,6 +137,7 @@ def main() -> None:
         "next_step_ms": round(1000 * statistics.median(steps), 1),
         "next_step_max_ms": round(1000 * max(steps), 1),
         "steps_timed": len(steps),
+        "per_step_ms": [round(1000 * t, 1) for t in steps],  # step 2 -> 3 first runs the digit net
         "training_step_ms": round(1000 * last, 1),
         "idle_ms": round(1000 * statistics.median(idle), 1),
     }
