@@ -1,0 +1,228 @@
+"""The Lab screen: pick a what-if experiment, watch its variants' curves grow, read the verdict.
+
+The experiment runs in a worker thread (:func:`engine.lab.run_experiment`); its events come
+back as small messages, the curves live in a :class:`CurvesPlot`, and when it ends the
+comparison table, the samples and the verdict (written from the run's numbers) appear below.
+Results are cached like ``kqv lab run``'s, so a finished experiment reopens at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
+from kqv_cli.tui.widgets.curves import CurvesPlot
+
+
+def default_data(exp):
+    """Tiny Shakespeare (if on this machine) for a GPT; MNIST if on this machine, else synthetic digits."""
+    if exp.kind == "gpt":
+        from engine.errors import KqvError
+        from engine.lab.experiments import GPT_BASE
+        from engine.shakespeare import OFFLINE_HINT, find_shakespeare
+        from engine.text import TextData
+
+        path = find_shakespeare()
+        if path is None:
+            raise KqvError(f"Tiny Shakespeare is not on this machine; {OFFLINE_HINT}")
+        return TextData.from_file(path, {**GPT_BASE, **exp.base}["block_size"])
+    from engine.mnist import find_mnist, load_mnist
+
+    if find_mnist() is not None:
+        return load_mnist(download=False)
+    from engine.synthetic_digits import load_synthetic
+
+    return load_synthetic()
+
+
+class LabScreen(Screen):
+    DEFAULT_CSS = """
+    LabScreen #lab-list {
+        width: 30;
+        height: 1fr;
+        border: round $primary;
+    }
+    LabScreen #lab-main {
+        width: 1fr;
+        height: 1fr;
+    }
+    LabScreen #lab-question {
+        height: auto;
+        padding: 0 1;
+    }
+    LabScreen #lab-status {
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+    }
+    LabScreen #lab-plot {
+        height: 1fr;
+        min-height: 10;
+    }
+    LabScreen #lab-report {
+        height: 1fr;
+        padding: 0 1;
+    }
+    LabScreen #lab-table, LabScreen #lab-verdict, LabScreen #lab-samples {
+        height: auto;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back / stop"),
+        Binding("f", "fresh", "Rerun fresh"),
+    ]
+
+    @dataclass
+    class Progress(Message):
+        event: object
+
+    @dataclass
+    class Finished(Message):
+        result: object
+        error: str | None = None
+
+    def __init__(self, budget: int | None = None, data_for=default_data):
+        """``budget`` overrides every experiment's (tests); ``data_for(exp)`` gives its data."""
+        super().__init__()
+        self.budget, self.data_for = budget, data_for
+        self.stop_event = threading.Event()
+        self.running: str | None = None
+        self.result = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(*[Option(Text.assemble((e.name, "bold"), "\n",
+                                                    (" · ".join(v.label for v in e.variants), "dim")),
+                                      id=e.name) for e in EXPERIMENTS], id="lab-list")
+            with Vertical(id="lab-main"):
+                yield Static(id="lab-question")
+                yield Static("enter: run the highlighted experiment", id="lab-status")
+                yield CurvesPlot(id="lab-plot")
+                with VerticalScroll(id="lab-report"):
+                    yield Static(id="lab-table")
+                    yield Static(id="lab-verdict")
+                    yield Static(id="lab-samples")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.sub_title = "what-if lab"
+        self.query_one(OptionList).focus()
+        self.show_question(EXPERIMENTS[0].name)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if self.running is None:
+            self.show_question(event.option.id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.start(event.option.id)
+
+    def show_question(self, name: str) -> None:
+        exp = get_experiment(name)
+        self.query_one("#lab-question", Static).update(Text.assemble(
+            (exp.name, "bold"), "  ", exp.question, "\n",
+            (" · ".join(f"{v.label}: {v.note}" if v.note else v.label for v in exp.variants), "dim")))
+
+    # -- running -----------------------------------------------------------------------------
+
+    def start(self, name: str, fresh: bool = False) -> None:
+        if self.running is not None:
+            self.notify(f"{self.running} is still running; escape stops it", severity="warning")
+            return
+        exp = get_experiment(name)
+        self.running, self.result = name, None
+        self.stop_event.clear()
+        self.show_question(name)
+        plot = self.query_one(CurvesPlot)
+        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+                   [v.label for v in exp.variants])
+        for part in ("#lab-table", "#lab-verdict", "#lab-samples"):
+            self.query_one(part, Static).update("")
+        budget = self.budget or exp.budget
+        self.set_status(f"running {name}: {len(exp.variants)} variants × {budget} {exp.unit} · escape stops")
+        self.run_lab(name, fresh)
+
+    @work(thread=True, group="lab", exclusive=True)
+    def run_lab(self, name: str, fresh: bool) -> None:
+        exp = get_experiment(name)
+        try:
+            data = self.data_for(exp)
+            result = run_experiment(exp, data, budget=self.budget, fresh=fresh,
+                                    on_event=lambda e: self.post_message(self.Progress(e)),
+                                    should_stop=self.stop_event.is_set)
+        except Exception as exc:  # noqa: BLE001  (shown on screen: a worker must not die silently)
+            self.post_message(self.Finished(None, str(exc)))
+            return
+        self.post_message(self.Finished(result))
+
+    def on_lab_screen_progress(self, message: Progress) -> None:
+        event = message.event
+        if isinstance(event, Point):
+            self.query_one(CurvesPlot).add(event.label, event.x, event.y)
+        elif isinstance(event, VariantDone):
+            r = event.result
+            self.set_status(f"{self.running}: {r.label} {'from the cache' if r.cached else 'done'}")
+
+    def on_lab_screen_finished(self, message: Finished) -> None:
+        name, self.running = self.running, None
+        if message.error is not None:
+            self.set_status(f"{name} failed: {message.error}")
+            self.notify(message.error, severity="error", timeout=10)
+            return
+        result = self.result = message.result
+        if result.stopped:
+            self.set_status(f"{name} stopped; finished variants were cached")
+            return
+        cached = sum(v.cached for v in result.variants)
+        self.set_status(f"{name}: done in {result.seconds:.1f}s"
+                        + (f" ({cached} variant(s) from the cache; f reruns fresh)" if cached else ""))
+        self.query_one("#lab-table", Static).update(result_table(result))
+        self.query_one("#lab-verdict", Static).update(Text(result.verdict))
+        if result.experiment.kind == "gpt":
+            samples = Text()
+            for v in result.variants:
+                samples.append(f"\n{v.label} writes:\n", style="bold")
+                samples.append(v.sample.strip()[:160] or "(nothing: it diverged)", style="italic")
+            self.query_one("#lab-samples", Static).update(samples)
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#lab-status", Static).update(text)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def action_fresh(self) -> None:
+        option = self.query_one(OptionList).highlighted_option
+        if option is not None:
+            self.start(option.id, fresh=True)
+
+    def action_back(self) -> None:
+        if self.running is not None:
+            self.stop_event.set()
+            self.set_status(f"stopping {self.running}...")
+            return
+        self.app.pop_screen()
+
+
+def result_table(result) -> Table:
+    exp = result.experiment
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("variant", style="bold", no_wrap=True)
+    for key in exp.columns:
+        table.add_column(METRICS[key][0], justify="right")
+    for v in result.variants:
+        table.add_row(v.label, *["diverged" if v.diverged else
+                                 ("-" if v.metrics.get(k) is None else METRICS[k][1].format(v.metrics[k]))
+                                 for k in exp.columns])
+    return table

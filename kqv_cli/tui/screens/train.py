@@ -1,0 +1,264 @@
+"""The Train screen: ``train digits`` or ``train gpt`` in a background worker, live.
+
+The training loop runs in a worker thread and reports through its callbacks; the callbacks
+post small messages (a loss point, an evaluation, a sample, the end), and only the screen
+touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
+run at the next iteration without the interface ever waiting on the numpy work. Nothing is
+saved: for a checkpoint, use ``kqv train gpt --out`` / ``kqv train digits --out``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static
+
+from kqv_cli.tui.widgets.curves import CurvesPlot
+
+DIGITS_POINTS_PER_EPOCH = 20
+STEP_MESSAGE_SECONDS = 0.1  # at most ~10 loss messages a second reach the screen
+
+
+def default_gpt_setup():
+    """(data, model config, train config): `kqv train gpt`'s defaults on Tiny Shakespeare."""
+    from engine.errors import KqvError
+    from engine.gpt import GPTConfig
+    from engine.gpt_train import TrainConfig
+    from engine.shakespeare import OFFLINE_HINT, find_shakespeare
+    from engine.text import TextData
+
+    path = find_shakespeare()
+    if path is None:
+        raise KqvError(f"Tiny Shakespeare is not on this machine; {OFFLINE_HINT}")
+    cfg = GPTConfig()
+    data = TextData.from_file(path, cfg.block_size)
+    cfg.vocab_size = data.vocab.size
+    return data, cfg, TrainConfig()
+
+
+def default_digits_setup():
+    """((train, validation, test), settings): the book's chapter-1 run, on MNIST if here."""
+    from engine.mnist import find_mnist, load_mnist
+
+    if find_mnist() is not None:
+        data = load_mnist(download=False)
+    else:
+        from engine.synthetic_digits import load_synthetic
+
+        data = load_synthetic()
+    return data, {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
+
+
+class TrainScreen(Screen):
+    DEFAULT_CSS = """
+    TrainScreen #train-status {
+        height: 2;
+        padding: 0 1;
+        background: $boost;
+    }
+    TrainScreen #train-plot {
+        height: 2fr;
+    }
+    TrainScreen #train-log {
+        height: 1fr;
+        padding: 0 1;
+        border-top: solid $panel-lighten-2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("g", "start('gpt')", "Train GPT"),
+        Binding("d", "start('digits')", "Train digits"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    @dataclass
+    class Step(Message):
+        x: float
+        loss: float
+        status: str
+
+    @dataclass
+    class Line(Message):
+        text: Text
+
+    @dataclass
+    class Ended(Message):
+        status: str
+
+    def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup):
+        super().__init__()
+        self.gpt_setup, self.digits_setup = gpt_setup, digits_setup
+        self.stop_event = threading.Event()
+        self.running: str | None = None
+        self.steps_seen = 0
+        self.key_handled_at = 0.0  # when the last key action ran (the responsiveness test reads it)
+
+    def compose(self) -> ComposeResult:
+        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · c: cancel",
+                     id="train-status")
+        yield CurvesPlot(id="train-plot")
+        yield RichLog(id="train-log", wrap=True, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.sub_title = "train"
+
+    # -- starting and stopping ---------------------------------------------------------------
+
+    def action_start(self, what: str) -> None:
+        self.key_handled_at = time.perf_counter()
+        if self.running is not None:
+            self.notify(f"{self.running} is training; c cancels it first", severity="warning")
+            return
+        self.running = what
+        self.steps_seen = 0
+        self.stop_event.clear()
+        plot = self.query_one(CurvesPlot)
+        if what == "gpt":
+            plot.reset("training loss", "iteration", ["loss"])
+        else:
+            plot.reset("validation accuracy (1,000 images)", "epoch", ["accuracy"])
+        self.query_one(RichLog).clear()
+        self.set_status(f"starting {what}...")
+        (self.train_gpt if what == "gpt" else self.train_digits)()
+
+    def action_cancel(self) -> None:
+        self.key_handled_at = time.perf_counter()
+        if self.running is None:
+            self.notify("nothing is training")
+            return
+        self.stop_event.set()
+        self.set_status(f"cancelling {self.running} at the next iteration...")
+
+    def action_toggle_log(self) -> None:
+        self.key_handled_at = time.perf_counter()
+        log = self.query_one(RichLog)
+        log.display = not log.display
+
+    def action_back(self) -> None:
+        self.stop_event.set()  # a run left behind would keep a core busy for nothing
+        self.app.pop_screen()
+
+    # -- the workers -------------------------------------------------------------------------
+
+    @work(thread=True, group="train", exclusive=True)
+    def train_gpt(self) -> None:
+        from engine.gpt_train import GPTTrainer
+
+        try:
+            data, cfg, tc = self.gpt_setup()
+            trainer = GPTTrainer(data, cfg, tc)
+        except Exception as exc:  # noqa: BLE001  (shown on screen)
+            self.post_message(self.Ended(f"could not start: {exc}"))
+            return
+        model = trainer.model
+        self.post_message(self.Line(Text(
+            f"GPT: {model.num_params:,} parameters, {cfg.n_layer} layers, {cfg.n_head} heads, "
+            f"C={cfg.n_embd}, "
+            f"T={cfg.block_size}, B={tc.batch_size}, on {data.source}", style="bold")))
+        last = [0.0]
+
+        def on_step(info):
+            now = time.perf_counter()
+            if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
+                last[0] = now
+                self.post_message(self.Step(info.iter, info.loss, (
+                    f"GPT iteration {info.iter}/{tc.max_iters} · loss {info.loss:.4f} · "
+                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · c cancels")))
+
+        def on_eval(info):
+            line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
+            if info.iter > 0:
+                chars = data.vocab.chars
+                start = data.vocab.encode("\n" if "\n" in chars else chars[0])
+                ids = model.generate(start, 80, temperature=0.8, rng=np.random.default_rng(info.iter))
+                line.append("\n  " + data.vocab.decode(ids[1:]).replace("\n", " ⏎ "), style="italic")
+            self.post_message(self.Line(line))
+
+        try:
+            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=self.stop_event.is_set)
+        except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
+            self.post_message(self.Ended(f"GPT stopped: {exc}"))
+            return
+        verb = "cancelled" if result.stopped else "done"
+        self.post_message(self.Ended(f"GPT {verb} at iteration {result.iters}: train "
+                                     f"{result.train_loss:.4f}, "
+                                     f"val {result.val_loss:.4f}, {result.ms_per_iter:.0f} ms/iter"))
+
+    @work(thread=True, group="train", exclusive=True)
+    def train_digits(self) -> None:
+        from engine.blas import blas_threads
+        from engine.network import Network
+
+        try:
+            (train, validation, _), s = self.digits_setup()
+            net = Network(s["sizes"])
+        except Exception as exc:  # noqa: BLE001  (shown on screen)
+            self.post_message(self.Ended(f"could not start: {exc}"))
+            return
+        self.post_message(self.Line(Text(
+            f"digit net {'-'.join(map(str, s['sizes']))}: {s['epochs']} epochs, mini-batch "
+            f"{s['batch_size']}, "
+            f"η = {s['eta']:g}, on {len(train):,} images of {train.source}", style="bold")))
+        sub_x, sub_y = validation.x[:1000], validation.labels[:1000]
+        epoch, t0 = [1], time.perf_counter()
+
+        def on_batch(done, total):
+            if done % max(1, total // DIGITS_POINTS_PER_EPOCH) == 0:
+                acc = net.evaluate(sub_x, sub_y) / len(sub_y)
+                images = ((epoch[0] - 1) * total + done) * s["batch_size"]
+                rate = images / (time.perf_counter() - t0)
+                self.post_message(self.Step(epoch[0] - 1 + done / total, acc, (
+                    f"digits epoch {epoch[0]}/{s['epochs']} · mini-batch {done:,}/{total:,} · accuracy "
+                    f"{acc:.1%} · {rate:,.0f} images/s · c cancels")))
+
+        def on_epoch(r):
+            epoch[0] = r.epoch + 1
+            self.post_message(self.Line(Text(
+                f"epoch {r.epoch:>3}  {r.seconds:5.2f}s  cost {r.train_cost:.4f}  validation "
+                f"{r.validation_correct:,}/{r.validation_total:,}")))
+
+        try:
+            with blas_threads(1):  # small matrices: one BLAS thread is fastest (see engine.blas)
+                results = net.SGD((train.x, train.labels), s["epochs"], s["batch_size"], s["eta"],
+                                  validation_data=(validation.x, validation.labels), on_batch=on_batch,
+                                  on_epoch=on_epoch, should_stop=self.stop_event.is_set)
+        except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
+            self.post_message(self.Ended(f"digits stopped: {exc}"))
+            return
+        verb = "cancelled" if self.stop_event.is_set() else "done"
+        acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
+               if results else "")
+        self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
+
+    # -- messages from the workers -----------------------------------------------------------
+
+    def on_train_screen_step(self, message: Step) -> None:
+        self.steps_seen += 1
+        label = "loss" if self.running == "gpt" else "accuracy"
+        self.query_one(CurvesPlot).add(label, message.x, message.loss)
+        if not self.stop_event.is_set():
+            self.set_status(message.status)
+
+    def on_train_screen_line(self, message: Line) -> None:
+        self.query_one(RichLog).write(message.text)
+
+    def on_train_screen_ended(self, message: Ended) -> None:
+        self.running = None
+        self.set_status(message.status + " · g: GPT · d: digits")
+        self.query_one(RichLog).write(Text(message.status, style="bold"))
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#train-status", Static).update(text)

@@ -1,0 +1,145 @@
+"""The Lab and Train screens driven by Textual's pilot: a tiny experiment runs to its verdict,
+and a live training keeps the keys responsive and can be cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+
+import pytest
+from test_lab import tiny_text
+from textual.app import App
+from textual.widgets import OptionList, Static
+
+from engine.gpt import GPTConfig
+from engine.gpt_train import TrainConfig
+from engine.lab import runner as lab_runner
+from engine.synthetic_digits import load_synthetic
+from engine.text import TextData
+from kqv_cli.tui.screens.lab import LabScreen
+from kqv_cli.tui.screens.train import TrainScreen
+from kqv_cli.tui.widgets.curves import CurvesPlot
+
+SIZE = (100, 32)
+
+
+def pilot_test(test):
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+class ScreenApp(App):
+    """Just the screen under test, without the lessons the full app loads."""
+
+    def __init__(self, screen):
+        super().__init__()
+        self.first = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.first)
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
+    """Poll with plain sleeps: ``pilot.pause`` waits for an idle app, which a training run never is."""
+    end = time.perf_counter() + timeout
+    while not condition():
+        assert time.perf_counter() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def text_data():
+    return TextData.from_text(tiny_text(), 32, "tiny test text")
+
+
+@pilot_test
+async def test_lab_screen_runs_an_experiment_to_its_verdict(text_data, monkeypatch):
+    monkeypatch.setattr(lab_runner, "SAMPLE_CHARS", 24)
+    monkeypatch.setattr(lab_runner, "PROBE_WINDOWS", 16)
+    monkeypatch.setitem(lab_runner.GPT_TRAIN, "eval_iters", 2)
+    screen = LabScreen(budget=3, data_for=lambda exp: text_data)
+    app = ScreenApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        menu = screen.query_one(OptionList)
+        menu.highlighted = [o.id for o in menu.options].index("heads")
+        await pilot.pause()
+        assert "one big head" in str(screen.query_one("#lab-question", Static).render())
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.result is not None)
+        await pilot.pause(0.3)  # one redraw of the plot
+        plot = screen.query_one(CurvesPlot)
+        assert plot.points("4 heads") == 3 and plot.points("1 head") == 3
+        verdict = str(screen.query_one("#lab-verdict", Static).render())
+        assert verdict.replace("\n", " ").split()[:6] == screen.result.verdict.split()[:6]
+        assert "done in" in str(screen.query_one("#lab-status", Static).render())
+        # again: every variant comes from the cache
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.running is None and screen.result is not None)
+        assert all(v.cached for v in screen.result.variants)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LabScreen)
+
+
+@pilot_test
+async def test_lab_screen_shows_a_missing_data_error():
+    def no_data(exp):
+        from engine.errors import KqvError
+
+        raise KqvError("Tiny Shakespeare is not on this machine")
+
+    screen = LabScreen(budget=1, data_for=no_data)
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.running is None)
+        assert "not on this machine" in str(screen.query_one("#lab-status", Static).render())
+
+
+def tiny_gpt_setup(text_data):
+    cfg = GPTConfig(vocab_size=text_data.vocab.size, block_size=32, n_layer=2, n_head=4, n_embd=64)
+    return lambda: (text_data, cfg, TrainConfig(batch_size=8, max_iters=1_000_000, eval_interval=20,
+                                                eval_iters=2, threads=1))
+
+
+async def key_latency(pilot, screen, key: str) -> float:
+    """Seconds from a key event entering the app's queue to the key's action running."""
+    before = screen.key_handled_at
+    t0 = time.perf_counter()
+    pilot.app.simulate_key(key)  # unlike pilot.press, does not wait for the app to go idle
+    await wait_until(pilot, lambda: screen.key_handled_at != before, timeout=2.0)
+    return screen.key_handled_at - t0
+
+
+@pilot_test
+async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
+    screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        latencies = [await key_latency(pilot, screen, "l") for _ in range(5)]
+        assert max(latencies) < 0.1, latencies
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "tokens/s" in status and "GPT iteration" in status
+        t0 = time.perf_counter()
+        pilot.app.simulate_key("c")
+        await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+        assert time.perf_counter() - t0 < 2.0
+        assert "GPT cancelled at iteration" in str(screen.query_one("#train-status", Static).render())
+        assert screen.query_one(CurvesPlot).points("loss") >= 3
+
+
+@pilot_test
+async def test_train_screen_cancels_a_digits_run():
+    data = load_synthetic(seed=0, n_train=2000, n_validation=200, n_test=0)
+    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 30, 10], "epochs": 1000,
+                                                      "batch_size": 10, "eta": 3.0}))
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        assert await key_latency(pilot, screen, "l") < 0.1
+        pilot.app.simulate_key("c")
+        await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+        assert "digits cancelled" in str(screen.query_one("#train-status", Static).render())
