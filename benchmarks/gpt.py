@@ -9,7 +9,8 @@ Prints (or with ``--json`` emits one object with):
   alternating rounds in this one process, per BLAS thread count; their ratio (ours / torch, goal
   <= 1.0), tokens/s, and the fraction of the matmul peak the step reaches (FLOPs counted below);
 * ``run`` (unless ``--no-run``): the whole default training, ``kqv train gpt --json`` in a child
-  process, its wall time (goal < 104 s), final train/val loss (goal val <= 1.88) and the child's
+  process, its wall time (goal < 104 s), final train/val loss (goal val <= 1.88; nanoGPT's
+  protocol, 20 random batches) plus the exact loss over the whole val split, and the child's
   peak RSS (goal < 400 MB).
 
 Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-run]``.
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from engine.gpt import GPT, GPTConfig  # noqa: E402
-from engine.gpt_train import TrainConfig  # noqa: E402
+from engine.gpt_train import TrainConfig, load_gpt, split_loss  # noqa: E402
 from engine.optim import AdamW, clip_grad_norm  # noqa: E402
 from engine.text import TextData, get_batch  # noqa: E402
 
@@ -128,12 +129,16 @@ def full_run(text: Path, threads: int | None) -> dict:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
         wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"the training run failed: {proc.stderr.strip()}")
+        if proc.returncode != 0:
+            raise SystemExit(f"the training run failed: {proc.stderr.strip()}")
+        model, _, _ = load_gpt(Path(tmp) / "gpt.npz")
+        data = TextData.from_file(text, model.config.block_size)
+        val_full = split_loss(model, data.val)
     report = json.loads(proc.stdout)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
     return {"command": " ".join(cmd[1:]), "seconds": round(wall, 1), "train_loss": report["train_loss"],
-            "val_loss": report["val_loss"], "ms_per_iter": round(report["ms_per_iter"], 2),
+            "val_loss": report["val_loss"], "val_loss_whole_split": round(val_full, 4),
+            "threads_used": report.get("threads"), "ms_per_iter": round(report["ms_per_iter"], 2),
             "iters": report["iters"], "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
@@ -188,7 +193,9 @@ def main(argv=None) -> int:
         run = full_run(args.text, args.run_threads)
         result["run"] = run
         say(f"run: {run['seconds']:.1f} s wall, {run['ms_per_iter']:.1f} ms/iter, "
-            f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f}, peak RSS {run['peak_rss_mb']:.0f} MB")
+            f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f} (whole val split "
+            f"{run['val_loss_whole_split']:.4f}), peak RSS {run['peak_rss_mb']:.0f} MB, "
+            f"iterations per thread count {run['threads_used']}")
     if args.json:
         print(json.dumps(result))
     return 0

@@ -102,6 +102,27 @@ def test_sample_and_resume_refuse_foreign_checkpoints(tmp_path, text, trained):
     assert result.exit_code == 2 and "no checkpoint" in result.output
 
 
+def test_sample_refuses_a_checkpoint_whose_vocabulary_does_not_fit_its_weights(tmp_path, trained):
+    from engine.checkpoint import load_checkpoint
+
+    out, _ = trained
+    arrays, meta = load_checkpoint(out, "gpt")
+    meta["vocab"] = meta["vocab"] + "XYZ"  # three more characters than wte has rows
+    meta["model"]["vocab_size"] += 3
+    meta.pop("format_version")
+    bad = tmp_path / "bad.npz"
+    save_checkpoint(bad, arrays, meta)
+    result = invoke("sample", bad)
+    assert result.exit_code == 2 and "wte" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_sample_default_prompt(trained):
+    out, _ = trained
+    result = invoke("sample", out, "--tokens", "5", "--seed", "1")
+    assert result.exit_code == 0 and result.output.startswith("\n")
+
+
 @pytest.mark.parametrize(
     "content, args, words",
     [

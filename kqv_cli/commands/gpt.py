@@ -186,7 +186,7 @@ def plot_losses(result) -> None:
 @app.command("sample")
 def sample(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train gpt`."),
-    prompt: str = typer.Option("\n", help="Text to start from (characters of the training text)."),
+    prompt: str | None = typer.Option(None, help="Text to start from (default: a new line)."),
     tokens: int = typer.Option(500, help="Characters to generate."),
     temperature: float = typer.Option(0.8, help="Below 1: safer; above 1: wilder."),
     top_k: int = typer.Option(200, "--top-k", help="Sample only among the k likeliest characters."),
@@ -196,6 +196,8 @@ def sample(
     if tokens <= 0:
         raise KqvError(f"--tokens must be a positive number of characters, got {tokens}")
     model, vocab, _ = load_gpt(checkpoint)
+    if prompt is None:
+        prompt = "\n" if "\n" in vocab.chars else vocab.chars[0]
     if not prompt:
         raise KqvError("--prompt is empty; give at least one character, e.g. --prompt \"ROMEO:\"")
     ids = encode_prompt(vocab, prompt)
