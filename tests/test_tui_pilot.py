@@ -335,3 +335,12 @@ async def test_code_pane_shows_the_engine_lines_that_recorded_this_step():
                 if shown.startswith("❱"):
                     marked.add(f"{span.name}:{number}")
         assert marked == recorded_here  # exactly the lines that recorded this step's variables
+
+
+@pilot_test
+async def test_an_unknown_lesson_id_stays_home_with_a_notice():
+    app = KqvApp("nosuchlesson")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert any("nosuchlesson" in str(n.message) for n in app._notifications)

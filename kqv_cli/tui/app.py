@@ -10,8 +10,10 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
+from kqv_cli.progress import LessonProgress
 from kqv_cli.tui.screens.help import HelpScreen
 from kqv_cli.tui.screens.home import HomeScreen
+from lessons import LessonSession, load_lessons
 
 
 class KqvApp(App):
@@ -24,13 +26,7 @@ class KqvApp(App):
     def __init__(self, lesson_id: str | None = None, *, lessons=None, seed: int = 0):
         """``lessons`` defaults to :func:`lessons.load_lessons` (the CLI passes what it checked)."""
         super().__init__()
-        if lessons is None:
-            import lessons as lessons_package
-
-            lessons = lessons_package.load_lessons()
-        from kqv_cli.progress import LessonProgress
-
-        self.lessons = list(lessons)
+        self.lessons = list(load_lessons() if lessons is None else lessons)
         self.start_lesson = lesson_id
         self.seed = seed
         self.progress = LessonProgress.load()
@@ -41,7 +37,12 @@ class KqvApp(App):
         if self.progress.warning:
             self.notify(self.progress.warning, severity="warning", timeout=10)
         if self.start_lesson:
-            self.open_lesson(self.start_lesson)
+            if any(lesson.id == self.start_lesson for lesson in self.lessons):
+                self.open_lesson(self.start_lesson)
+            else:  # the CLI checks names first; this is for anyone building the app directly
+                known = ", ".join(lesson.id for lesson in self.lessons)
+                self.notify(f"no lesson named {self.start_lesson!r}; the lessons are: {known}",
+                            severity="error")
 
     # -- what the screens share ------------------------------------------------------------
 
@@ -52,8 +53,6 @@ class KqvApp(App):
         raise KeyError(lesson_id)
 
     def new_session(self, lesson, dims):
-        from lessons import LessonSession
-
         return LessonSession(lesson, dims=dims, seed=self.seed)
 
     def open_lesson(self, lesson_id: str) -> None:
