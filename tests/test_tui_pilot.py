@@ -122,6 +122,7 @@ async def test_dims_dialog_changes_every_shape():
         assert app.screen.view.dims[field.name] == new_value
         # numbers in the text follow the dims too
         assert app.screen.query_one(StepText).markdown == app.screen.view.step.markdown
+        assert LessonProgress.load().dims(lesson.id)[field.name] == new_value  # kept for next time
         after = table_shapes(app)
         check_step_on_screen(app, lesson, step)
         assert after != before
