@@ -143,3 +143,19 @@ async def test_train_screen_cancels_a_digits_run():
         pilot.app.simulate_key("c")
         await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
         assert "digits cancelled" in str(screen.query_one("#train-status", Static).render())
+
+
+@pilot_test
+async def test_home_opens_the_lab_and_the_train_screens():
+    from kqv_cli.tui.app import KqvApp
+
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        assert isinstance(app.screen, LabScreen)
+        await pilot.press("escape")
+        await pilot.press("r")
+        assert isinstance(app.screen, TrainScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, (LabScreen, TrainScreen))

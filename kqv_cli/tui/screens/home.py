@@ -11,12 +11,16 @@ from textual.widgets.option_list import Option
 
 CONTINUE = "continue"
 QUIZ_ALL = "quiz:all"
+LAB = "lab"
+TRAIN = "train"
 HELP = "help"
 
 
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("t", "quiz", "Quiz"),
+        Binding("l", "lab", "Lab"),
+        Binding("r", "train", "Train"),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -25,7 +29,7 @@ class HomeScreen(Screen):
         yield Header(show_clock=False, icon="")
         yield Static(
             "Watch a small numpy engine run, with every variable's shape in view.\n"
-            "[dim]↑↓ choose · enter open · t quiz · ? help · q quit[/dim]",
+            "[dim]↑↓ choose · enter open · t quiz · l lab · r train · ? help · q quit[/dim]",
             id="home-intro",
         )
         yield OptionList(id="home-menu")
@@ -59,6 +63,10 @@ class HomeScreen(Screen):
         menu.add_option(None)
         menu.add_option(Option(Text.assemble(("Quiz", "bold"), ("  all topics, dimensions from real runs",
                                                               "dim")), id=QUIZ_ALL))
+        menu.add_option(Option(Text.assemble(("Lab", "bold"), ("  what if...? train variants side by side",
+                                                             "dim")), id=LAB))
+        menu.add_option(Option(Text.assemble(("Train", "bold"), ("  the digit net or the GPT, live",
+                                                               "dim")), id=TRAIN))
         menu.add_option(Option(Text.assemble(("Help", "bold"), ("  keys and how to read the screens",
                                                               "dim")), id=HELP))
         ids = [option.id for option in menu.options]
@@ -87,10 +95,24 @@ class HomeScreen(Screen):
             self.app.open_lesson(self.continue_lesson().id)
         elif choice == QUIZ_ALL:
             self.app.open_quiz("all")
+        elif choice == LAB:
+            self.action_lab()
+        elif choice == TRAIN:
+            self.action_train()
         elif choice == HELP:
             self.app.action_help()
         else:
             self.app.open_lesson(choice)
+
+    def action_lab(self) -> None:
+        from kqv_cli.tui.screens.lab import LabScreen
+
+        self.app.push_screen(LabScreen())
+
+    def action_train(self) -> None:
+        from kqv_cli.tui.screens.train import TrainScreen
+
+        self.app.push_screen(TrainScreen())
 
     def action_quiz(self) -> None:
         menu = self.query_one(OptionList)
