@@ -159,9 +159,11 @@ class LessonScreen(Screen):
         dims = self.view.dims if self.view else {}
         dims_text = " ".join(f"{k}={v}" for k, v in dims.items())
         state = "  [i]running…[/i]" if running else ""
+        if self.index == len(steps) - 1 and not running:
+            state = "  [b reverse] last step: t quiz, q home [/]"
         self.query_one("#step-bar", Static).update(
-            f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}  [dim]{dims_text} · {self.lesson.title}[/dim]"
-            f"{state}"
+            f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}"
+            f"  [dim]{dims_text} · {self.lesson.title}[/dim]"
         )
 
     # -- the learner's moves ---------------------------------------------------------------
