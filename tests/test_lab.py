@@ -324,3 +324,11 @@ def test_cli_unknown_experiment_exits_2():
 def test_cli_bad_budget_exits_2(tmp_path):
     result = runner.invoke(app, ["lab", "run", "heads", "--iters", "0"])
     assert result.exit_code == 2 and "--iters must be a positive" in result.output
+
+
+def test_every_experiment_is_linked_from_a_lesson():
+    from conftest import REPO
+
+    text = "".join(p.read_text() for p in (REPO / "lessons").glob("*.md"))
+    for e in EXPERIMENTS:
+        assert f"`kqv lab run {e.name}`" in text, e.name

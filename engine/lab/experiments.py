@@ -68,6 +68,13 @@ METRICS = {
     "train_cost": ("train cost", "{:.4f}"),
 }
 
+
+
+def format_metric(key: str, value) -> str:
+    """A metric as the tables show it ("-" when it could not be measured)."""
+    return "-" if value is None else METRICS[key][1].format(value)
+
+
 GPT_COLUMNS = ("train_loss", "val_loss", "next_loss", "words", "ms_per_iter")
 DIGIT_COLUMNS = ("first_tenth", "epoch1", "accuracy", "train_cost")
 

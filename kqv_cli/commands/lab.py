@@ -19,7 +19,7 @@ from rich.text import Text
 
 from engine.errors import KqvError
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import GPT_BASE, Experiment
+from engine.lab.experiments import GPT_BASE, Experiment, format_metric
 from kqv_cli.app import KqvTyper, app, fail
 from kqv_cli.commands.digits import stop_on_ctrl_c
 
@@ -35,15 +35,19 @@ def lab(ctx: typer.Context) -> None:
     """List the experiments (run one with: kqv lab run NAME)."""
     if ctx.invoked_subcommand is not None:
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("model", no_wrap=True)
-    table.add_column("variants")
-    table.add_column("question", ratio=1)
-    for exp in EXPERIMENTS:
-        table.add_row(exp.name, "GPT" if exp.kind == "gpt" else "digit net",
-                      " · ".join(v.label for v in exp.variants), exp.question)
-    console.print(table)
+    for kind, title in (("gpt", "GPT"), ("digits", "digit net")):
+        group = [e for e in EXPERIMENTS if e.kind == kind]
+        if not group:
+            continue
+        default = f"{group[0].budget} {group[0].unit} per variant by default"
+        console.print(f"[bold]{title}[/] [dim]({default})[/dim]")
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 2))
+        table.add_column("name", style="bold cyan", no_wrap=True)
+        table.add_column("what", ratio=1)
+        for exp in group:
+            table.add_row(exp.name, Text.assemble(" · ".join(v.label for v in exp.variants), "\n",
+                                                  (exp.question, "dim")))
+        console.print(table)
     console.print("[dim]Run one with: kqv lab run NAME [--iters N] [--json] [--fresh][/dim]")
 
 
@@ -110,10 +114,6 @@ def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: 
 
 def source_of(dataset) -> str:
     return dataset[0].source if isinstance(dataset, tuple) else (dataset.source or "the given text")
-
-
-def format_metric(key: str, value) -> str:
-    return "-" if value is None else METRICS[key][1].format(value)
 
 
 def print_result(result) -> None:

@@ -23,6 +23,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
+from engine.lab.experiments import format_metric
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 
@@ -222,7 +223,6 @@ def result_table(result) -> Table:
     for key in exp.columns:
         table.add_column(METRICS[key][0], justify="right")
     for v in result.variants:
-        table.add_row(v.label, *["diverged" if v.diverged else
-                                 ("-" if v.metrics.get(k) is None else METRICS[k][1].format(v.metrics[k]))
+        table.add_row(v.label, *["diverged" if v.diverged else format_metric(k, v.metrics.get(k))
                                  for k in exp.columns])
     return table
