@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import format_metric
@@ -158,11 +159,12 @@ class LabScreen(Screen):
     @work(thread=True, group="lab", exclusive=True)
     def run_lab(self, name: str, fresh: bool) -> None:
         exp = get_experiment(name)
+        worker = get_current_worker()
         try:
             data = self.data_for(exp)
             result = run_experiment(exp, data, budget=self.budget, fresh=fresh,
                                     on_event=lambda e: self.post_message(self.Progress(e)),
-                                    should_stop=self.stop_event.is_set)
+                                    should_stop=lambda: self.stop_event.is_set() or worker.is_cancelled)
         except Exception as exc:  # noqa: BLE001  (shown on screen: a worker must not die silently)
             self.post_message(self.Finished(None, str(exc)))
             return
@@ -207,6 +209,9 @@ class LabScreen(Screen):
         option = self.query_one(OptionList).highlighted_option
         if option is not None:
             self.start(option.id, fresh=True)
+
+    def on_unmount(self) -> None:
+        self.stop_event.set()
 
     def action_back(self) -> None:
         if self.running is not None:

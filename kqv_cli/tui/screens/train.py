@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
+from textual.worker import get_current_worker
 
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
@@ -148,8 +149,14 @@ class TrainScreen(Screen):
         log.display = not log.display
 
     def action_back(self) -> None:
-        self.stop_event.set()  # a run left behind would keep a core busy for nothing
         self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        self.stop_event.set()  # a run left behind would keep a core busy (and the app from exiting)
+
+    def should_stop(self) -> bool:
+        """Polled by the training loop between iterations, in the worker thread."""
+        return self.stop_event.is_set() or get_current_worker().is_cancelled
 
     # -- the workers -------------------------------------------------------------------------
 
@@ -188,7 +195,7 @@ class TrainScreen(Screen):
             self.post_message(self.Line(line))
 
         try:
-            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=self.stop_event.is_set)
+            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=self.should_stop)
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
@@ -234,11 +241,11 @@ class TrainScreen(Screen):
             with blas_threads(1):  # small matrices: one BLAS thread is fastest (see engine.blas)
                 results = net.SGD((train.x, train.labels), s["epochs"], s["batch_size"], s["eta"],
                                   validation_data=(validation.x, validation.labels), on_batch=on_batch,
-                                  on_epoch=on_epoch, should_stop=self.stop_event.is_set)
+                                  on_epoch=on_epoch, should_stop=self.should_stop)
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"digits stopped: {exc}"))
             return
-        verb = "cancelled" if self.stop_event.is_set() else "done"
+        verb = "cancelled" if self.should_stop() else "done"
         acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
                if results else "")
         self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
