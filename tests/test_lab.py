@@ -332,3 +332,17 @@ def test_every_experiment_is_linked_from_a_lesson():
     text = "".join(p.read_text() for p in (REPO / "lessons").glob("*.md"))
     for e in EXPERIMENTS:
         assert f"`kqv lab run {e.name}`" in text, e.name
+
+
+def test_kqv_lab_does_not_import_textual():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys\nfrom typer.testing import CliRunner\nimport kqv_cli.main\n"
+            "from kqv_cli.app import app\nassert CliRunner().invoke(app, ['lab']).exit_code == 0\n"
+            "assert not [m for m in sys.modules if m.startswith('textual')]\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
