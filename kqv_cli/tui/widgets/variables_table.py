@@ -48,8 +48,8 @@ class VariablesTable(DataTable):
     """One row per traced variable, keyed by its name; this step's new or changed ones marked ●.
 
     Cells carry their own one-space gap instead of the table's two-sided padding, and numbers
-    get two significant digits instead of three below 100 columns: that is what lets name,
-    shape, dtype, min, mean and max all fit in 80 columns.
+    get two significant digits instead of three in terminals under 120 columns: that is what
+    lets name, shape, dtype, min, mean and max all fit in 80 columns.
     """
 
     ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
@@ -59,7 +59,8 @@ class VariablesTable(DataTable):
         self._shown: tuple | None = None  # (records, changed, digits) on screen
 
     def digits(self) -> int:
-        return 3 if self.size.width >= 100 else 2
+        # by the terminal's width, not the table's: the table's width follows its content
+        return 3 if self.app.size.width >= 120 else 2
 
     def on_resize(self) -> None:
         if self._shown is not None and self._shown[2] != self.digits():
