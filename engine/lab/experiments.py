@@ -17,7 +17,7 @@ from engine.lab import verdicts
 # big enough that the differences show (T=32 characters, C=64, 2 blocks of 4 heads).
 GPT_BASE = {"block_size": 32, "n_layer": 2, "n_head": 4, "n_embd": 64}
 GPT_TRAIN = {"batch_size": 16, "lr": 3e-3, "min_lr": 3e-4, "warmup_iters": 20, "eval_iters": 20}
-GPT_BUDGET = 600  # iterations
+GPT_BUDGET = 500  # iterations
 
 # The book's chapter-1 net and its settings (constant η, as in the book).
 DIGITS_BASE = {"sizes": [784, 30, 10], "activation": "sigmoid", "cost": "quadratic", "eta": 3.0,
@@ -123,12 +123,12 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     gpt("no-residual",
         "What if the blocks replaced x instead of adding to it (no residual connections)?",
         [Variant("residual", {}, "x + f(x)"), Variant("no residual", {"residual": False}, "f(x)")],
-        verdicts.no_residual, base={"n_layer": 4}),
+        verdicts.no_residual, base={"n_layer": 3}),
     gpt("no-layernorm",
         "What if there were no LayerNorm anywhere in the model?",
         [Variant("layernorm", {}, "pre-LN, as GPT-2"), Variant("no layernorm", {"layernorm": False},
                                                               "no normalisation")],
-        verdicts.no_layernorm, base={"n_layer": 4}),
+        verdicts.no_layernorm, base={"n_layer": 3}),
     digits("relu",
            "What if the hidden neurons were ReLUs instead of sigmoids (at the book's η, and a smaller one)?",
            [Variant("sigmoid", {}, "σ(z), the book's"), Variant("relu", {"activation": "relu"}, "max(0, z)"),
