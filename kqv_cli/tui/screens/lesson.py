@@ -50,6 +50,7 @@ class LessonScreen(Screen):
         self.view = None  # the StepView on screen
         self._lock = threading.Lock()
         self._wanted = 0  # serial of the latest request; older results are dropped
+        self._done = 0  # serial of the latest request shown (or refused by the engine)
         self._show_figure = False  # the step's own figure (StepView.extra) instead of a variable
         self._placed_row = 0  # where the step put the table cursor
 
@@ -85,6 +86,11 @@ class LessonScreen(Screen):
 
     # -- running the engine ----------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """True from a key press until its step is on screen (tests and benchmarks wait on it)."""
+        return self._done != self._wanted
+
     def request_step(self, new_step: bool, reseed: bool = False) -> None:
         self._wanted += 1
         self.update_bar(running=True)
@@ -100,7 +106,7 @@ class LessonScreen(Screen):
                     self.session.reseed()
                 view = self.session.run(index)
             except KqvError as exc:
-                self.app.call_from_thread(self.run_failed, str(exc))
+                self.app.call_from_thread(self.run_failed, str(exc), serial)
                 return
         self.app.call_from_thread(self.apply_view, view, serial, new_step)
 
@@ -127,10 +133,12 @@ class LessonScreen(Screen):
         self.query_one(StepText).show(view.step.markdown, view.notes, view.problems, top=new_step)
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
+        self._done = serial
 
-    def run_failed(self, message: str) -> None:
+    def run_failed(self, message: str, serial: int) -> None:
         """The engine refused (e.g. dims it cannot build): say why, keep the last good view."""
         self.notify(message, severity="error", timeout=8)
+        self._done = max(self._done, serial)
         self.update_bar()
 
     def figure(self) -> tuple[str, object] | None:
