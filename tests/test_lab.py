@@ -346,3 +346,11 @@ def test_kqv_lab_does_not_import_textual():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_cache_file_of_another_shape_is_a_miss(digits):
+    exp = get_experiment("hidden-neurons")
+    run_experiment(exp, digits, budget=1)
+    for f in lab_cache_dir().glob("*.json"):
+        f.write_text(json.dumps({"version": 1, "result": {"label": "x", "unknown": 1}}))
+    assert not any(v.cached for v in run_experiment(exp, digits, budget=1).variants)

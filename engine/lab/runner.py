@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -125,10 +125,9 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
     done: dict[str, VariantResult] = {}
     todo: list[Variant] = []
     for v in exp.variants:
-        hit = None if fresh else cache.read_cached(runs.path(v))
-        if hit is not None:
-            # the same settings may have been trained under another experiment's label
-            done[v.label] = result = VariantResult(**{**hit["result"], "label": v.label}, cached=True)
+        result = None if fresh else cached_result(runs.path(v), v.label)
+        if result is not None:
+            done[v.label] = result
             for x, y in result.curve:
                 emit(Point(v.label, x, y))
             emit(VariantDone(result))
@@ -146,6 +145,16 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
                 emit(VariantDone(result))
     ordered = [done[v.label] for v in exp.variants if v.label in done]
     return LabResult(exp, budget, seed, source, ordered, stopped=stopped)
+
+
+def cached_result(path, label: str) -> VariantResult | None:
+    """The cached result at ``path`` under this ``label`` (the same settings may have been
+    trained under another experiment's label), or None for a miss or a file of another shape."""
+    doc = cache.read_cached(path)
+    try:
+        return VariantResult(**{**doc["result"], "label": label}, cached=True)
+    except (TypeError, KeyError):
+        return None
 
 
 class Curve:
@@ -339,6 +348,3 @@ class DigitRuns:
         return VariantResult(v.label, s, metrics, curve.points, diverged=diverged,
                              seconds=time.perf_counter() - t0)
 
-
-def with_budget(exp: Experiment, budget: int) -> Experiment:
-    return replace(exp, budget=budget)
