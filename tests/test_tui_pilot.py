@@ -364,3 +364,20 @@ async def test_an_unknown_lesson_id_stays_home_with_a_notice():
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         assert any("nosuchlesson" in str(n.message) for n in app._notifications)
+
+
+@pilot_test
+async def test_t_in_a_lesson_opens_the_quiz_on_its_topic_and_comes_back():
+    from kqv_cli.tui.screens.quiz import QuizScreen
+
+    lesson = LESSONS[0]
+    app = app_at(lesson, len(lesson.steps) - 2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, QuizScreen)
+        assert app.screen.topic == KqvApp.quiz_topic(lesson.id)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, LessonScreen) and app.screen.index == len(lesson.steps) - 2
