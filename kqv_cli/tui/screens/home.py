@@ -41,6 +41,7 @@ class HomeScreen(Screen):
         self.query_one(OptionList).focus()
 
     def on_screen_resume(self) -> None:
+        self.app.sub_title = "lessons"  # the quiz screen names itself there
         self.refresh_menu()
 
     def refresh_menu(self) -> None:
