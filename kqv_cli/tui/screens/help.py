@@ -16,6 +16,8 @@ KEYS = {
         ("↑ ↓", "choose a lesson"),
         ("enter", "open it where you left it"),
         ("t", "quiz on the chosen lesson's topic"),
+        ("l", "lab: what if...? variants trained side by side"),
+        ("r", "train the digit net or the GPT, live"),
         ("?", "this help"),
         ("q", "quit"),
     ],
