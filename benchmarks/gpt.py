@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from engine.gpt import GPT, GPTConfig  # noqa: E402
-from engine.gpt_train import TrainConfig, load_gpt, split_loss  # noqa: E402
+from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt, split_loss  # noqa: E402
 from engine.optim import AdamW, clip_grad_norm  # noqa: E402
 from engine.text import TextData, get_batch  # noqa: E402
 
@@ -78,7 +78,10 @@ def measure_peak(threads: int, repeats: int = 5) -> float:
     return best
 
 
-class OurStep:
+class WholeBatchStep:
+    """Our model without the two halves: one forward/backward of the whole batch, with as many
+    OpenBLAS threads as the row asks (for comparison with the way kqv trains)."""
+
     def __init__(self, cfg: GPTConfig, tc: TrainConfig):
         self.model = GPT(cfg, seed=tc.seed)
         self.opt = AdamW(self.model.flat_params, self.model.flat_grads, self.model.n_decay,
@@ -94,23 +97,34 @@ class OurStep:
 
 def time_steps(threads: int, cfg: GPTConfig, tc: TrainConfig, data: TextData, rounds: int,
                per_round: int) -> dict:
-    """Median ms per iteration of ours and torch, alternating rounds at ``threads`` BLAS threads."""
+    """Median ms per iteration, alternating rounds, every contender at ``threads`` threads.
+
+    ``numpy`` is kqv's training iteration (:meth:`GPTTrainer.step`: the batch's two halves one
+    after the other, or side by side with 2 threads; BLAS always 1 thread); ``numpy_blas`` the
+    whole batch at once with ``threads`` OpenBLAS threads; ``torch`` PyTorch eager with
+    ``torch.set_num_threads(threads)``.
+    """
     import torch_gpt
 
     rng = np.random.default_rng(0)
     batches = [get_batch(data.train, tc.batch_size, cfg.block_size, rng) for _ in range(per_round)]
-    ours = OurStep(cfg, tc)
-    contenders = {"numpy": ours.step}
+    trainer = GPTTrainer(data, cfg, TrainConfig(**{**tc.__dict__, "threads": threads}))
+    whole = WholeBatchStep(cfg, tc)
+    contenders = {
+        "numpy": (lambda x, y, lr: trainer.step(threads), 1),
+        "numpy_blas": (whole.step, threads),
+    }
     if torch_gpt.available():
         torch_gpt.TorchStep.set_threads(threads)
-        contenders["torch"] = torch_gpt.TorchStep(ours.model).step
+        contenders["torch"] = (torch_gpt.TorchStep(whole.model).step, threads)
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    with threadpool_limits(threads, user_api="blas"):
-        for step in contenders.values():  # warm up: first calls allocate and load code
+    for step, blas in contenders.values():  # warm up: first calls allocate and load code
+        with threadpool_limits(blas, user_api="blas"):
             for x, y in batches[:3]:
                 step(x, y, 1e-3)
-        for _ in range(rounds):
-            for name, step in contenders.items():
+    for _ in range(rounds):
+        for name, (step, blas) in contenders.items():
+            with threadpool_limits(blas, user_api="blas"):
                 for x, y in batches:
                     t0 = time.perf_counter()
                     step(x, y, 1e-3)
@@ -177,6 +191,7 @@ def main(argv=None) -> int:
         ms = time_steps(n, cfg, tc, data, args.rounds, args.per_round)
         row = {
             "numpy_ms": round(ms["numpy"], 2),
+            "numpy_whole_batch_blas_ms": round(ms["numpy_blas"], 2),
             "torch_ms": round(ms["torch"], 2) if "torch" in ms else None,
             "ratio": round(ms["numpy"] / ms["torch"], 3) if "torch" in ms else None,
             "tokens_per_s": round(tokens / ms["numpy"] * 1000),
@@ -185,9 +200,9 @@ def main(argv=None) -> int:
         result["step"][n] = row
         torch_part = (f"torch {row['torch_ms']:.1f} ms, ratio {row['ratio']:.2f}" if row["ratio"]
                       else "torch skipped")
-        say(f"{n} BLAS thread(s): peak {peak:.0f} GFLOP/s | numpy {row['numpy_ms']:.1f} ms/iter "
-            f"({row['tokens_per_s']:,} tokens/s, {100 * row['fraction_of_peak']:.0f}% of peak) "
-            f"| {torch_part}")
+        say(f"{n} thread(s): peak {peak:.0f} GFLOP/s | numpy {row['numpy_ms']:.1f} ms/iter "
+            f"({row['tokens_per_s']:,} tokens/s, {100 * row['fraction_of_peak']:.0f}% of peak; whole batch "
+            f"on {n} OpenBLAS threads {row['numpy_whole_batch_blas_ms']:.1f} ms) | {torch_part}")
     if not args.no_run:
         say("training the default run (2000 iterations)...")
         run = full_run(args.text, args.run_threads)

@@ -108,14 +108,36 @@ class GPT:
     def modules(self):
         return [self.embed, *self.h] + ([self.ln_f] if self.config.layernorm else [])
 
-    def _pack(self) -> None:
-        """Move every parameter and gradient into one flat buffer each (2-D weights first)."""
+    def replica(self) -> GPT:
+        """A twin that shares this model's parameters (the very same arrays) but has its own
+        gradients and its own remembered activations: two twins can run forward and backward on
+        two halves of a batch at the same time (see :class:`engine.gpt_train.HalfBatches`)."""
+        twin = GPT.__new__(GPT)
+        twin.config, twin.dtype = self.config, self.dtype
+        rng = np.random.default_rng(0)  # the twin's own weights are discarded by _pack
+        cfg, C = self.config, self.config.n_embd
+        twin.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, self.dtype)
+        twin.h = [
+            Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
+                  n_layer=cfg.n_layer, dtype=self.dtype, residual=cfg.residual, layernorm=cfg.layernorm,
+                  score=cfg.score, scale=cfg.scale, mask=cfg.mask)
+            for i in range(cfg.n_layer)
+        ]
+        twin.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype)
+        twin._pack(shared=self.flat_params)
+        return twin
+
+    def _pack(self, shared: np.ndarray | None = None) -> None:
+        """Move every parameter and gradient into one flat buffer each (2-D weights first).
+
+        With ``shared``, the parameters are views of that buffer (another model's) instead.
+        """
         entries = []
         for m in self.modules():
             entries += m.named_params()
         entries.sort(key=lambda e: getattr(e[1], e[2]).ndim < 2)  # stable: 2-D first
         total = sum(getattr(layer, attr).size for _, layer, attr in entries)
-        self.flat_params = np.empty(total, dtype=self.dtype)
+        self.flat_params = np.empty(total, dtype=self.dtype) if shared is None else shared
         self.flat_grads = np.zeros(total, dtype=self.dtype)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -125,7 +147,8 @@ class GPT:
             value = getattr(layer, attr)
             n = value.size
             view = self.flat_params[offset : offset + n].reshape(value.shape)
-            view[...] = value
+            if shared is None:
+                view[...] = value
             grad = self.flat_grads[offset : offset + n].reshape(value.shape)
             setattr(layer, attr, view)
             setattr(layer, "d" + attr, grad)

@@ -52,7 +52,7 @@ class TrainConfig:
     eval_interval: int = 250
     eval_iters: int = 20
     seed: int = 1337
-    threads: int | None = None  # BLAS threads; None: choose 1 or 2 by timing (ThreadChooser)
+    threads: int | None = None  # 1: halves one after the other; 2: side by side; None: time both
 
     def __post_init__(self):
         for name in ("batch_size", "max_iters", "eval_interval", "eval_iters"):
@@ -61,8 +61,8 @@ class TrainConfig:
                 raise KqvError(f"{name.replace('_', '-')} must be a positive whole number, got {value!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise KqvError(f"lr must be a positive number, got {self.lr}")
-        if self.threads is not None and self.threads <= 0:
-            raise KqvError(f"threads must be at least 1, got {self.threads}")
+        if self.threads is not None and self.threads not in (1, 2):
+            raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 
     @property
     def decay_iters(self) -> int:
@@ -150,13 +150,15 @@ class GPTTrainer:
         self.model = GPT(model_config, seed=self.tc.seed)
         self.opt = AdamW(self.model.flat_params, self.model.flat_grads, self.model.n_decay,
                          self.tc.weight_decay, (self.tc.beta1, self.tc.beta2))
+        self.halves = HalfBatches(self.model)
         self.batch_rng = np.random.default_rng([self.tc.seed, 1])
-        self.dropout_rng = np.random.default_rng([self.tc.seed, 2])
+        self.dropout_rngs = [np.random.default_rng([self.tc.seed, 2, half]) for half in (0, 1)]
         if resume is not None:
             self.model.load_params(arrays)
             self.opt.load_state({"m": arrays["adam.m"], "v": arrays["adam.v"]}, meta["adam_t"])
             self.batch_rng.bit_generator.state = meta["batch_rng"]
-            self.dropout_rng.bit_generator.state = meta["dropout_rng"]
+            for rng, state in zip(self.dropout_rngs, meta["dropout_rngs"], strict=True):
+                rng.bit_generator.state = state
             self.iter = int(meta["iter"])
             self.evals = [EvalInfo(**e) for e in meta["evals"]]
             self.losses = list(meta["losses"])
@@ -169,15 +171,19 @@ class GPTTrainer:
 
     # -- one iteration -------------------------------------------------------------------------
 
-    def step(self) -> float:
-        """One training iteration; returns its loss (before the update)."""
+    def step(self, threads: int = 1) -> float:
+        """One training iteration; returns its loss (before the update).
+
+        The batch's two halves go forward and backward in two twins of the model, one after
+        the other (``threads=1``) or side by side (``threads=2``); either way the gradient is
+        the same, to the last bit.
+        """
         tc, model = self.tc, self.model
         x, y = get_batch(self.data.train, tc.batch_size, model.config.block_size, self.batch_rng)
-        rng = self.dropout_rng if model.config.dropout > 0 else None
-        _, loss = model.forward(x, y, rng=rng)
+        rngs = self.dropout_rngs if model.config.dropout > 0 else (None, None)
+        loss = self.halves.loss_and_grads(x, y, rngs, parallel=threads == 2)
         if not math.isfinite(loss):
             self._diverged(loss)
-        model.backward()
         clip_grad_norm(model.flat_grads, tc.grad_clip)
         self.opt.step(lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters))
         self.iter += 1
@@ -218,7 +224,7 @@ class GPTTrainer:
         stopped = False
         start_iter = self.iter
         chooser = ThreadChooser(tc.threads)
-        with blas_threads(tc.threads):
+        with blas_threads(1):  # parallelism comes from the two halves, never from spinning BLAS threads
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
                     stopped = True
@@ -227,7 +233,7 @@ class GPTTrainer:
                     self._evaluate(on_eval)
                 threads = chooser.next()
                 t0 = time.perf_counter()
-                loss = self.step()
+                loss = self.step(threads)
                 dt = time.perf_counter() - t0
                 chooser.record(threads, dt)
                 self.train_seconds += dt
@@ -237,7 +243,6 @@ class GPTTrainer:
                                      done * tokens / max(self.train_seconds, 1e-9), self.train_seconds))
             if not stopped and not self._evaluated():
                 self._evaluate(on_eval)
-            chooser.restore()
         if self.out is not None and self.saved_iter != self.iter:
             self.save(self.out)
         self.threads_used = chooser.summary()
@@ -277,7 +282,7 @@ class GPTTrainer:
             "iter": self.iter,
             "adam_t": self.opt.t,
             "batch_rng": self.batch_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "dropout_rngs": [rng.bit_generator.state for rng in self.dropout_rngs],
             "evals": [asdict(e) for e in self.evals],
             "losses": self.losses,
             "source": self.data.source,
@@ -287,66 +292,102 @@ class GPTTrainer:
         return written
 
 
-class ThreadChooser:
-    """Chooses 1 or 2 BLAS threads by timing the training iterations themselves.
+class HalfBatches:
+    """Forward and backward on the two halves of a batch, in two twins of one model.
 
-    On an idle 2-core machine two OpenBLAS threads nearly halve the big matmuls, but when
-    another program holds the second core they are 2-3x *slower* than one (the two threads
-    spin-wait for each other). Which is faster is a fact of the moment, so with ``fixed=None``
-    the loop measures it: the first iterations alternate 1 and 2 threads, the faster median
-    wins, and every ``recheck`` iterations the other count gets ``probe`` iterations to win
-    back. Nothing is run twice; the probes are ordinary training iterations. The numbers do
-    not change with the thread count (OpenBLAS splits the output, not the sums; tested), so
-    the choice moves the speed, never the loss curve.
+    The twins share the model's parameters (:meth:`GPT.replica`) and keep their own
+    activations and gradients, so they can run at the same time: one in a worker thread, one
+    in the caller's. numpy lets go of Python's lock inside every matmul and elementwise loop,
+    so the two halves really use both cores, like data-parallel training on two GPUs. Each
+    twin calls the BLAS with one thread; two OpenBLAS threads per matmul were measured to
+    spin-wait and run 2-10x slower whenever another program holds the second core, while two
+    halves just share the one free core.
+
+    The loss is the mean over all B*T positions, so the batch's gradient is the average of the
+    halves' gradients weighted by their sizes.
+    """
+
+    def __init__(self, model: GPT):
+        self.model = model
+        self.twins = (model.replica(), model.replica())
+        self._pool = None
+
+    def _half(self, twin, x, y, rng) -> float:
+        _, loss = twin.forward(x, y, rng=rng)
+        twin.backward()
+        return loss
+
+    def loss_and_grads(self, x, y, rngs, parallel: bool) -> float:
+        """The batch's loss; its gradient is left in ``model.flat_grads``."""
+        B = x.shape[0]
+        if B == 1:  # nothing to split
+            loss = self._half(self.twins[0], x, y, rngs[0])
+            self.model.flat_grads[...] = self.twins[0].flat_grads
+            return loss
+        h = B // 2
+        a, b = self.twins
+        if parallel:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="kqv-half")
+            first = self._pool.submit(self._half, a, x[:h], y[:h], rngs[0])
+            loss_b = self._half(b, x[h:], y[h:], rngs[1])
+            loss_a = first.result()
+        else:
+            loss_a = self._half(a, x[:h], y[:h], rngs[0])
+            loss_b = self._half(b, x[h:], y[h:], rngs[1])
+        wa, wb = h / B, (B - h) / B
+        g = self.model.flat_grads
+        np.multiply(a.flat_grads, wa, out=g)
+        g += wb * b.flat_grads
+        return wa * loss_a + wb * loss_b
+
+
+class ThreadChooser:
+    """Chooses 1 or 2 threads (halves one after the other, or side by side) by timing.
+
+    On an idle 2-core machine the two halves side by side nearly halve an iteration; when
+    another program holds the second core they gain nothing and pay a little for switching.
+    Which is faster is a fact of the moment, so with ``fixed=None`` the loop measures it: the
+    first iterations alternate 1 and 2, the faster median wins, and every ``recheck``
+    iterations the other count gets ``probe`` iterations to win back. Nothing is run twice;
+    the probes are ordinary training iterations, and the loss curve does not depend on the
+    choice (see :class:`HalfBatches`).
     """
 
     def __init__(self, fixed: int | None, recheck: int = 100, probe: int = 3):
         self.fixed = fixed
-        self.candidates = (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
+        self.candidates = (1, 2) if fixed is None and (os.cpu_count() or 1) >= 2 else (fixed or 1,)
         self.recheck, self.probe = recheck, probe
         self.times: dict[int, list[float]] = {n: [] for n in self.candidates}
         self.best = self.candidates[-1]
         self.k = 0  # iterations seen
         self.used: dict[int, int] = {}
-        self._blas = None
-        if fixed is None and len(self.candidates) > 1:
-            from threadpoolctl import ThreadpoolController
-
-            self._blas = ThreadpoolController().select(user_api="blas").lib_controllers
-            self._before = [lib.num_threads for lib in self._blas]
-
-    def restore(self) -> None:
-        """Give the BLAS back the thread count it had before training."""
-        for lib, n in zip(self._blas or [], getattr(self, "_before", []), strict=False):
-            lib.set_num_threads(n)
 
     def next(self) -> int:
-        """The thread count for the coming iteration (set in the BLAS when choosing)."""
-        if self._blas is None:
-            return self.fixed or 0
+        """The thread count for the coming iteration."""
+        if len(self.candidates) == 1:
+            return self.candidates[0]
         k, p = self.k, self.probe
-        if k <= 2 * p:  # k = 0 warms up; then alternate 1, 2, 1, 2...
-            n = self.candidates[k % 2]
-        else:
-            other = self.candidates[0] if self.best == self.candidates[1] else self.candidates[1]
-            n = other if (k - 2 * p - 1) % self.recheck >= self.recheck - p else self.best
-        for lib in self._blas:
-            lib.set_num_threads(n)
-        return n
+        if k <= 2 * p:  # k = 0 warms up; then alternate 2, 1, 2, 1...
+            return self.candidates[k % 2]
+        other = self.candidates[0] if self.best == self.candidates[1] else self.candidates[1]
+        return other if (k - 2 * p - 1) % self.recheck >= self.recheck - p else self.best
 
     def record(self, n: int, seconds: float) -> None:
         self.k += 1
         self.used[n] = self.used.get(n, 0) + 1
-        if self._blas is None or self.k == 1:
+        if len(self.candidates) == 1 or self.k == 1:
             return
         recent = self.times[n]
         recent.append(seconds)
-        del recent[:-self.probe]  # only the latest probe's worth of iterations at this count
+        del recent[: -self.probe]  # only the latest probe's worth of iterations at this count
         if all(self.times[c] for c in self.candidates):
             self.best = min(self.candidates, key=lambda c: float(np.median(self.times[c])))
 
     def summary(self) -> dict:
-        """Iterations run at each thread count (0: the library's default)."""
+        """Iterations run at each thread count."""
         return dict(sorted(self.used.items()))
 
 

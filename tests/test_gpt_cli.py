@@ -136,6 +136,7 @@ def test_sample_default_prompt(trained):
         (TEXT.encode(), ["--max-iters", "0"], "max-iters must be a positive"),
         (TEXT.encode(), ["--out", "model.txt"], ".npz"),
         (TEXT.encode(), ["--threads", "many"], "--threads takes auto"),
+        (TEXT.encode(), ["--threads", "3"], "--threads takes auto, 1 or 2"),
     ],
 )
 def test_train_bad_input_is_one_line_and_exit_2(tmp_path, content, args, words):

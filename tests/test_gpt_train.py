@@ -177,24 +177,46 @@ def test_thread_chooser_keeps_the_faster_count_and_rechecks(monkeypatch):
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     chooser = ThreadChooser(None, recheck=10, probe=2)
-    try:
-        cost = {1: 0.010, 2: 0.020}  # two threads slow: the other core is busy
-        seen = []
-        for _ in range(15):
-            n = chooser.next()
-            seen.append(n)
-            chooser.record(n, cost[n])
-        assert seen[1:5] == [2, 1, 2, 1] and chooser.best == 1
-        assert seen[5:13] == [1] * 8 and seen[13:15] == [2, 2]  # the probe at the end of the window
-        cost = {1: 0.010, 2: 0.005}  # the other core is free again
-        for _ in range(12):
-            n = chooser.next()
-            chooser.record(n, cost[n])
-        assert chooser.best == 2
-        assert sum(chooser.summary().values()) == 27
-    finally:
-        chooser.restore()
-    assert ThreadChooser(1).next() == 1
+    cost = {1: 0.010, 2: 0.020}  # two threads slow: the other core is busy
+    seen = []
+    for _ in range(15):
+        n = chooser.next()
+        seen.append(n)
+        chooser.record(n, cost[n])
+    assert seen[1:5] == [2, 1, 2, 1] and chooser.best == 1
+    assert seen[5:13] == [1] * 8 and seen[13:15] == [2, 2]  # the probe at the end of the window
+    cost = {1: 0.010, 2: 0.005}  # the other core is free again
+    for _ in range(12):
+        n = chooser.next()
+        chooser.record(n, cost[n])
+    assert chooser.best == 2
+    assert sum(chooser.summary().values()) == 27
+    assert ThreadChooser(1).next() == 1 and ThreadChooser(2).next() == 2
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_halves_side_by_side_give_the_same_numbers_as_one_after_the_other(dropout):
+    data, cfg, tc = tiny(max_iters=6)
+    cfg = GPTConfig(**{**cfg.to_dict(), "dropout": dropout})
+    runs = [GPTTrainer(data, cfg, TrainConfig(**{**tc.__dict__, "threads": n})) for n in (1, 2)]
+    results = [t.run() for t in runs]
+    assert results[0].losses == results[1].losses
+    np.testing.assert_array_equal(runs[0].model.flat_params, runs[1].model.flat_params)
+
+
+def test_halves_average_to_the_whole_batch_gradient():
+    from engine.gpt_train import HalfBatches
+
+    cfg = GPTConfig(vocab_size=9, block_size=6, n_layer=1, n_head=2, n_embd=8)
+    model = GPT(cfg, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 9, (5, 6)), rng.integers(0, 9, (5, 6))  # odd B: halves of 2 and 3
+    _, whole = model.forward(x, y)
+    model.backward()
+    want = model.flat_grads.copy()
+    loss = HalfBatches(model).loss_and_grads(x, y, (None, None), parallel=True)
+    assert loss == pytest.approx(whole, rel=1e-12)
+    np.testing.assert_allclose(model.flat_grads, want, rtol=1e-10, atol=1e-14)
 
 
 def test_split_loss_is_the_mean_over_non_overlapping_windows():

@@ -86,7 +86,9 @@ def train_gpt(
     bias: bool = _OPTIONS["bias"],
     out: Path = typer.Option(Path("gpt.npz"), "--out", help="Checkpoint to write (.npz)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
-    threads: str = typer.Option("auto", help="BLAS threads: auto (time 1 and 2, keep the faster) or N."),
+    threads: str = typer.Option(
+        "auto", help="1: the batch's two halves one after the other; 2: side by side on two cores; "
+        "auto: time both as it trains and keep the faster."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
     """Train a character-level GPT (defaults: nanoGPT's CPU run on Tiny Shakespeare)."""
@@ -154,16 +156,12 @@ def train_gpt(
 
 
 def parse_threads(text: str) -> int | None:
-    """``auto`` -> None (let the trainer time 1 and 2 threads); ``N`` -> N."""
+    """``auto`` -> None (let the trainer time 1 and 2 threads); ``1`` or ``2`` as given."""
     if text.strip().lower() == "auto":
         return None
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n <= 0:
-        raise KqvError(f"--threads takes auto or a whole number of at least 1, got {text!r}")
-    return n
+    if text.strip() not in ("1", "2"):
+        raise KqvError(f"--threads takes auto, 1 or 2 (one thread per half of the batch), got {text!r}")
+    return int(text)
 
 
 def plot_losses(result) -> None:
