@@ -60,7 +60,7 @@ METRICS = {
     "next_loss": ("loss when generating", "{:.3f}"),
     "entropy": ("attention entropy", "{:.2f} nats"),
     "entropy_uniform": ("uniform entropy", "{:.2f} nats"),
-    "words": ("real words", "{:.0%}"),
+    "words": ("real words /100 chars", "{:.1f}"),
     "ms_per_iter": ("ms/iter", "{:.1f}"),
     "first_tenth": ("acc. after 1/10 epoch", "{:.1%}"),
     "epoch1": ("acc. after epoch 1", "{:.1%}"),

@@ -26,7 +26,7 @@ from engine.gpt import GPTConfig
 from engine.gpt_train import GPTTrainer, TrainConfig
 from engine.lab import cache
 from engine.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
-from engine.lab.measures import decode_all, probe, real_word_share, words_of
+from engine.lab.measures import decode_all, probe, real_words_per_100, words_of
 from engine.text import TextData
 
 CURVE_POINTS = 120  # points kept per curve: plenty for a terminal chart
@@ -257,7 +257,7 @@ class GPTRuns:
         ids = trainer.model.generate(start, SAMPLE_CHARS, temperature=0.8, top_k=None,
                                      rng=np.random.default_rng([self.seed, 11]))
         sample = vocab.decode(ids[1:])
-        metrics["words"] = real_word_share(sample, self.known_words)
+        metrics["words"] = real_words_per_100(sample, self.known_words)
         metrics["ms_per_iter"] = 1000 * run["seconds"] / self.budget
         metrics["unigram_loss"] = self.unigram_loss
         return VariantResult(v.label, config, metrics, run["curve"].points, sample=sample,

@@ -117,7 +117,7 @@ def flipped_mask(r) -> str:
             how = compare(_m(v, "next_loss"), _m(c, "next_loss"), LOSS_TOL)
             words = v.metrics.get("words")
             cw = c.metrics.get("words")
-            said = (f"; {words:.0%} of its sampled words are real words, against {cw:.0%} for the "
+            said = (f"; its sample holds {words:.1f} real words per 100 characters, against {cw:.1f} for the "
                     "causal model"
                     if words is not None and cw is not None else "")
             text += (f"But generating reads only the last position, which has nothing after it to copy: "
