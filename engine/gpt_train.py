@@ -164,6 +164,7 @@ class GPTTrainer:
             self.losses = list(meta["losses"])
             self.saved_iter = self.iter
         self.train_seconds = 0.0
+        self.eval_threads = 1  # the loop sets it to the thread count that trains fastest
 
     @property
     def vocab(self) -> CharVocab:
@@ -208,7 +209,7 @@ class GPTTrainer:
             losses = []
             for _ in range(tc.eval_iters):
                 x, y = get_batch(data, tc.batch_size, T, rng)
-                losses.append(self.model.forward(x, y)[1])
+                losses.append(self.halves.loss(x, y, parallel=self.eval_threads == 2))
             result[split] = float(np.mean(losses))
         info = EvalInfo(self.iter, result["train"], result["val"])
         self.evals = [e for e in self.evals if e.iter != self.iter] + [info]
@@ -230,6 +231,7 @@ class GPTTrainer:
                     stopped = True
                     break
                 if self.iter % tc.eval_interval == 0 and not self._evaluated():
+                    self.eval_threads = chooser.best
                     self._evaluate(on_eval)
                 threads = chooser.next()
                 t0 = time.perf_counter()
@@ -312,10 +314,34 @@ class HalfBatches:
         self.twins = (model.replica(), model.replica())
         self._pool = None
 
-    def _half(self, twin, x, y, rng) -> float:
+    def _half(self, twin, x, y, rng, backward=True) -> float:
         _, loss = twin.forward(x, y, rng=rng)
-        twin.backward()
+        if backward:
+            twin.backward()
         return loss
+
+    def loss(self, x, y, parallel: bool) -> float:
+        """The batch's loss alone (evaluation: no dropout, no gradients), computed by halves."""
+        B = x.shape[0]
+        if B == 1:
+            return self._half(self.twins[0], x, y, None, backward=False)
+        h = B // 2
+        a, b = self.twins
+        if parallel:
+            first = self._executor().submit(self._half, a, x[:h], y[:h], None, False)
+            loss_b = self._half(b, x[h:], y[h:], None, backward=False)
+            loss_a = first.result()
+        else:
+            loss_a = self._half(a, x[:h], y[:h], None, backward=False)
+            loss_b = self._half(b, x[h:], y[h:], None, backward=False)
+        return (h * loss_a + (B - h) * loss_b) / B
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="kqv-half")
+        return self._pool
 
     def loss_and_grads(self, x, y, rngs, parallel: bool) -> float:
         """The batch's loss; its gradient is left in ``model.flat_grads``."""
@@ -327,11 +353,7 @@ class HalfBatches:
         h = B // 2
         a, b = self.twins
         if parallel:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="kqv-half")
-            first = self._pool.submit(self._half, a, x[:h], y[:h], rngs[0])
+            first = self._executor().submit(self._half, a, x[:h], y[:h], rngs[0])
             loss_b = self._half(b, x[h:], y[h:], rngs[1])
             loss_a = first.result()
         else:

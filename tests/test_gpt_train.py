@@ -201,6 +201,7 @@ def test_halves_side_by_side_give_the_same_numbers_as_one_after_the_other(dropou
     runs = [GPTTrainer(data, cfg, TrainConfig(**{**tc.__dict__, "threads": n})) for n in (1, 2)]
     results = [t.run() for t in runs]
     assert results[0].losses == results[1].losses
+    assert results[0].evals == results[1].evals
     np.testing.assert_array_equal(runs[0].model.flat_params, runs[1].model.flat_params)
 
 
