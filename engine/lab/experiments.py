@@ -4,6 +4,7 @@ An experiment is a few variants of one model, trained for the same budget on the
 from the same seed, then compared. A variant is a handful of config switches on the one
 model (:class:`engine.gpt.GPTConfig`, :class:`engine.network.Network`), never a copy of it.
 The verdict is a function of the measured numbers, so what it says is what the run shows.
+Each experiment is named (`kqv lab run NAME`) in the lesson step whose question it answers.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ class Experiment:
     columns: tuple[str, ...]  # the metrics the comparison table shows (keys of METRICS)
     budget: int
     base: dict = field(default_factory=dict)  # changes to GPT_BASE / DIGITS_BASE for every variant
-    lessons: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -79,14 +79,13 @@ GPT_COLUMNS = ("train_loss", "val_loss", "next_loss", "words", "ms_per_iter")
 DIGIT_COLUMNS = ("first_tenth", "epoch1", "accuracy", "train_cost")
 
 
-def gpt(name, question, variants, verdict, columns=GPT_COLUMNS, base=None, lessons=("attention",)):
-    return Experiment(name, "gpt", question, tuple(variants), verdict, columns, GPT_BUDGET, base or {},
-                      lessons)
+def gpt(name, question, variants, verdict, columns=GPT_COLUMNS, base=None):
+    return Experiment(name, "gpt", question, tuple(variants), verdict, columns, GPT_BUDGET, base or {})
 
 
-def digits(name, question, variants, verdict, columns=DIGIT_COLUMNS, base=None, lessons=("backprop",)):
+def digits(name, question, variants, verdict, columns=DIGIT_COLUMNS, base=None):
     return Experiment(name, "digits", question, tuple(variants), verdict, columns, DIGITS_BUDGET,
-                      base or {}, lessons)
+                      base or {})
 
 
 STANDARD = Variant("standard", {}, "GPT-2's attention")
