@@ -191,10 +191,12 @@ class GPTTrainer:
         self.losses.append(loss)
         return loss
 
-    def _diverged(self, loss: float):
-        where = f"at iteration {self.iter + 1}"
+    def _diverged(self, loss: float, where: str | None = None):
+        where = where or f"at iteration {self.iter + 1}"
         if self.out is not None and self.saved_iter is not None:
             kept = f"the last good checkpoint {self.out} (iteration {self.saved_iter}) is kept"
+        elif self.out is not None and self.out.exists():
+            kept = f"{self.out} was left as it was"
         else:
             kept = "no checkpoint was written"
         raise TrainingDiverged(f"the loss became {loss} {where}; training stopped and {kept}; "
@@ -225,7 +227,9 @@ class GPTTrainer:
         stopped = False
         start_iter = self.iter
         chooser = ThreadChooser(tc.threads)
-        with blas_threads(1):  # parallelism comes from the two halves, never from spinning BLAS threads
+        # parallelism comes from the two halves, never from spinning BLAS threads; a diverging
+        # run is caught by its loss (NaN), so numpy's overflow warnings would only be noise
+        with blas_threads(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
                     stopped = True
@@ -266,6 +270,8 @@ class GPTTrainer:
 
     def _evaluate(self, on_eval):
         info = self.estimate_loss()
+        if not (math.isfinite(info.train_loss) and math.isfinite(info.val_loss)):
+            self._diverged(info.val_loss, where=f"when evaluating at iteration {self.iter}")
         if on_eval is not None:
             on_eval(info)
         if self.out is not None and self.iter > 0:

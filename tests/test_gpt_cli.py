@@ -148,6 +148,20 @@ def test_train_bad_input_is_one_line_and_exit_2(tmp_path, content, args, words):
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
+def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, text):
+    out = tmp_path / "g.npz"
+    good = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "5", "--out", out, "--json")
+    assert good.exit_code == 0
+    before = out.read_bytes()
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "30", "--lr", "1e30",
+                    "--out", out, "--json")
+    assert result.exit_code == 2, result.output
+    assert "loss became nan" in result.output and "try a lower --lr" in result.output
+    assert f"{out} was left as it was" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert out.read_bytes() == before  # the diverged weights never overwrote it
+
+
 def test_missing_text_file(tmp_path):
     result = invoke("train", "gpt", "--text", tmp_path / "nope.txt", *SMALL)
     assert result.exit_code == 2 and "no text file" in result.output
