@@ -156,6 +156,36 @@ def full_run(text: Path, threads: int | None) -> dict:
             "iters": report["iters"], "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
+def torch_training_run(data: TextData, cfg: GPTConfig, tc: TrainConfig, threads: int) -> dict:
+    """The same 2000 iterations in PyTorch: same initial weights, batches, schedule and evaluation.
+
+    Answers "is our val loss what this model and recipe give?" independently of our engine.
+    """
+    import torch_gpt
+
+    from engine.optim import lr_at
+
+    torch_gpt.TorchStep.set_threads(threads)
+    ref = torch_gpt.TorchStep(GPT(cfg, seed=tc.seed))
+    batch_rng = np.random.default_rng([tc.seed, 1])  # the trainer's batch stream
+    t0 = time.perf_counter()
+    for it in range(tc.max_iters):
+        x, y = get_batch(data.train, tc.batch_size, cfg.block_size, batch_rng)
+        ref.step(x, y, lr_at(it, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters))
+    seconds = time.perf_counter() - t0
+    result = {"seconds": round(seconds, 1)}
+    for split, ids in (("train", data.train), ("val", data.val)):
+        rng = np.random.default_rng([tc.seed, 3, tc.max_iters, int(split == "val")])  # same draws
+        losses = [ref.loss(*get_batch(ids, tc.batch_size, cfg.block_size, rng)) for _ in range(tc.eval_iters)]
+        result[f"{split}_loss"] = round(float(np.mean(losses)), 4)
+    T = cfg.block_size
+    n = (len(data.val) - 1) // T  # the whole split in windows, as split_loss does
+    x, y = data.val[: n * T].reshape(n, T), data.val[1 : n * T + 1].reshape(n, T)
+    total = sum(ref.loss(x[i : i + 64], y[i : i + 64]) * len(x[i : i + 64]) for i in range(0, n, 64))
+    result["val_loss_whole_split"] = round(total / n, 4)
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -165,6 +195,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-run", action="store_true", help="skip the 2000-iteration training run")
     parser.add_argument("--run-threads", type=int, default=None, help="--threads for the training run")
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="text to train on")
+    parser.add_argument("--torch-run", action="store_true",
+                        help="also train the PyTorch reference for the whole run (its val loss)")
     args = parser.parse_args(argv)
     say = (lambda *a: None) if args.json else print
 
@@ -211,6 +243,12 @@ def main(argv=None) -> int:
             f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f} (whole val split "
             f"{run['val_loss_whole_split']:.4f}), peak RSS {run['peak_rss_mb']:.0f} MB, "
             f"iterations per thread count {run['threads_used']}")
+    if args.torch_run and torch_gpt.available():
+        say("training the PyTorch reference the same way...")
+        ref = torch_training_run(data, cfg, tc, threads=max(thread_counts))
+        result["torch_run"] = ref
+        say(f"torch run: {ref['seconds']:.1f} s of steps, train {ref['train_loss']:.4f}, "
+            f"val {ref['val_loss']:.4f} (whole val split {ref['val_loss_whole_split']:.4f})")
     if args.json:
         print(json.dumps(result))
     return 0

@@ -117,6 +117,10 @@ class TorchStep:
         self.opt.step()
         return float(loss.detach())
 
+    def loss(self, x, y) -> float:
+        with torch.no_grad():
+            return float(self.model(torch.from_numpy(x), torch.from_numpy(y)))
+
     @staticmethod
     def set_threads(n: int) -> None:
         torch.set_num_threads(n)
