@@ -147,7 +147,8 @@ def train_gpt(
         typer.echo(json.dumps(result.to_json()))
     else:
         plot_losses(result)
-        console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration; "
+        used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
+        console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}); "
                       f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")
         console.print(f"Saved to {out}; try: kqv sample {out} --prompt \"ROMEO:\"")
     if interrupted:
