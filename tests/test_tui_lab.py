@@ -120,8 +120,9 @@ async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
         await pilot.press("g")
         await wait_until(pilot, lambda: screen.steps_seen >= 3)
         latencies = sorted([await key_latency(pilot, screen, "l") for _ in range(7)])
-        # the median within 100 ms; one slow press is allowed some slack on a loaded 2-core machine
-        assert latencies[3] < 0.1 and latencies[-1] < 0.3, latencies
+        # Most presses within 100 ms. Not all: on a loaded 2-core machine even an idle app has
+        # 100-200 ms outliers (benchmarks/tui_latency.py measures idle against training).
+        assert latencies[4] < 0.1 and latencies[-1] < 1.0, latencies
         status = str(screen.query_one("#train-status", Static).render())
         assert "tokens/s" in status and "GPT iteration" in status
         t0 = time.perf_counter()

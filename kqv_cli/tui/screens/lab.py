@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import format_metric
+from kqv_cli.tui.screens.train import yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 
@@ -160,6 +161,7 @@ class LabScreen(Screen):
     def run_lab(self, name: str, fresh: bool) -> None:
         exp = get_experiment(name)
         worker = get_current_worker()
+        yield_to_the_interface()
         try:
             data = self.data_for(exp)
             result = run_experiment(exp, data, budget=self.budget, fresh=fresh,

@@ -9,6 +9,7 @@ saved: for a checkpoint, use ``kqv train gpt --out`` / ``kqv train digits --out`
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ from kqv_cli.tui.widgets.curves import CurvesPlot
 
 DIGITS_POINTS_PER_EPOCH = 20
 STEP_MESSAGE_SECONDS = 0.1  # at most ~10 loss messages a second reach the screen
+
+
+def yield_to_the_interface() -> None:
+    """Lower this (worker) thread's CPU priority, so on a busy machine the event loop that
+    handles the keys is scheduled first. Linux schedules threads one by one; elsewhere this is
+    a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
 
 
 def default_gpt_setup():
@@ -164,6 +175,7 @@ class TrainScreen(Screen):
     def train_gpt(self) -> None:
         from engine.gpt_train import GPTTrainer
 
+        yield_to_the_interface()
         try:
             data, cfg, tc = self.gpt_setup()
             trainer = GPTTrainer(data, cfg, tc)
@@ -209,6 +221,7 @@ class TrainScreen(Screen):
         from engine.blas import blas_threads
         from engine.network import Network
 
+        yield_to_the_interface()
         try:
             (train, validation, _), s = self.digits_setup()
             net = Network(s["sizes"])
