@@ -176,8 +176,8 @@ def test_flipped_mask_verdict_says_what_the_numbers_say():
              "flipped": fake("flipped", train_loss=0.1, val_loss=0.1, next_loss=3.5, words=0.3, **common),
              "none": fake("none", train_loss=0.2, val_loss=0.2, next_loss=2.9, words=1.0, **common)}
     text = get_experiment("flipped-mask").verdict(cheat)
-    assert "collapses" in text and "3.50, higher than the causal model's 2.10" in text
-    assert "holds 0.3 real words per 100 characters, against 5.2" in text
+    assert "collapses" in text and "the flipped model's 3.50 (higher than the causal model's 2.10)" in text
+    assert "hold 0.3 and 1.0 real words per 100 characters, against 5.2" in text
     honest = {k: fake(k, train_loss=2.5, val_loss=2.5, next_loss=2.5, words=0.3, **common) for k in cheat}
     text = get_experiment("flipped-mask").verdict(honest)
     assert "the loss collapses" not in text and "has learned to copy the next character yet" in text

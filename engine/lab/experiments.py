@@ -75,6 +75,11 @@ def format_metric(key: str, value) -> str:
     return "-" if value is None else METRICS[key][1].format(value)
 
 
+def sample_line(sample: str, limit: int = 240) -> str:
+    """A sample as one paragraph, its line breaks shown as ⏎ (a run of them is a finding too)."""
+    return sample[:limit].replace("\n", "⏎")
+
+
 GPT_COLUMNS = ("train_loss", "val_loss", "next_loss", "words", "ms_per_iter")
 DIGIT_COLUMNS = ("first_tenth", "epoch1", "accuracy", "train_cost")
 

@@ -113,16 +113,16 @@ def flipped_mask(r) -> str:
                  "sits right there at t+1: the model learns to copy it, and the loss collapses. The "
                  "validation windows leak the same way (val loss "
                  f"{', '.join(format(_m(v, 'val_loss'), '.2f') for v in cheaters)}). ")
-        for v in cheaters:
-            how = compare(_m(v, "next_loss"), _m(c, "next_loss"), LOSS_TOL)
-            words = v.metrics.get("words")
-            cw = c.metrics.get("words")
-            said = (f"; its sample holds {words:.1f} real words per 100 characters, against {cw:.1f} for the "
-                    "causal model"
-                    if words is not None and cw is not None else "")
-            text += (f"But generating reads only the last position, which has nothing after it to copy: "
-                     f"there {v.label}'s loss is {_m(v, 'next_loss'):.2f}, {how} the causal model's "
-                     f"{_m(c, 'next_loss'):.2f}{said}. ")
+        names = {"flipped": "the flipped model", "none": "the unmasked model"}
+        parts = [f"{names.get(v.label, v.label)}'s {_m(v, 'next_loss'):.2f} "
+                 f"({compare(_m(v, 'next_loss'), _m(c, 'next_loss'), LOSS_TOL)} the causal model's "
+                 f"{_m(c, 'next_loss'):.2f})" for v in cheaters]
+        text += ("But generating reads only the last position, which has nothing after it to copy. There "
+                 f"the loss is {' and '.join(parts)}. ")
+        if all(v.metrics.get("words") is not None for v in (c, *cheaters)):
+            counts = " and ".join(f"{v.metrics['words']:.1f}" for v in cheaters)
+            text += (f"Their samples hold {counts} real words per 100 characters, against "
+                     f"{c.metrics['words']:.1f} for the causal model. ")
         text += ("A low training loss proves nothing if the model could see the answer: the causal mask "
                  "is what makes training match generation.")
     else:

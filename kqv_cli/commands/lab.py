@@ -13,13 +13,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import GPT_BASE, Experiment, format_metric
+from engine.lab.experiments import GPT_BASE, Experiment, format_metric, sample_line
 from kqv_cli.app import KqvTyper, app, fail
 from kqv_cli.commands.digits import stop_on_ctrl_c
 
@@ -133,15 +134,12 @@ def print_result(result) -> None:
     plot_curves(result)
     if exp.kind == "gpt":
         for v in result.variants:
-            console.print(f"[bold]{escape(v.label)}[/] writes:", highlight=False)
-            console.print(Text(indent(v.sample) if v.sample else "  (nothing: it diverged)", style="italic"))
+            console.print(f"[bold]{escape(v.label)}[/] writes:")
+            sample = Text(sample_line(v.sample) or "(nothing: it diverged)", style="italic")
+            console.print(Padding(sample, (0, 0, 0, 2)))
     console.print()
     console.print(Text(result.verdict))
 
-
-def indent(sample: str, width: int = 100) -> str:
-    lines = sample.replace("\n", "⏎\n").splitlines()
-    return "\n".join("  " + line[:width] for line in lines[:8])
 
 
 def plot_curves(result) -> None:

@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import format_metric
+from engine.lab.experiments import format_metric, sample_line
 from kqv_cli.tui.screens.train import yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
@@ -199,7 +199,7 @@ class LabScreen(Screen):
             samples = Text()
             for v in result.variants:
                 samples.append(f"\n{v.label} writes:\n", style="bold")
-                samples.append(v.sample.strip()[:160] or "(nothing: it diverged)", style="italic")
+                samples.append(sample_line(v.sample, 160) or "(nothing: it diverged)", style="italic")
             self.query_one("#lab-samples", Static).update(samples)
 
     def set_status(self, text: str) -> None:
