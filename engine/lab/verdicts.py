@@ -151,8 +151,8 @@ def positions(r) -> str:
     if how == "higher than":
         text += ("The fixed sine waves did worse. They are added at full strength (values from −1 to 1) to "
                  "token embeddings that start at 0.02, so at first the clock drowns out the characters; the "
-                 "2017 paper multiplies its embeddings by √C for this reason, while GPT-2 learns both tables "
-                 "at the same small scale.")
+                 "2017 paper multiplies its embeddings by √C before adding the waves; GPT-2 "
+                 "learns both tables at the same small scale.")
     else:
         text += (f"The fixed sine waves did {how.replace(' as', '').replace(' than', '')} learned "
                  "positions here.")
