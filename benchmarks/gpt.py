@@ -132,10 +132,26 @@ def time_steps(threads: int, cfg: GPTConfig, tc: TrainConfig, data: TextData, ro
     return {name: 1000 * float(np.median(t)) for name, t in times.items()}
 
 
+# Runs kqv in the child and, at exit, reports the child's own peak resident memory. The kernel's
+# VmHWM is per address space, so it excludes this (torch-laden) parent that the child was forked
+# from; ru_maxrss of a child would include it.
+_CHILD = """
+import atexit, sys
+def report_peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("KQV_PEAK_KB " + line.split()[1] + "\\n")
+atexit.register(report_peak)
+sys.argv = ["kqv"] + sys.argv[1:]
+from kqv_cli.main import run
+run()
+"""
+
+
 def full_run(text: Path, threads: int | None) -> dict:
     """The default ``kqv train gpt`` in a child process: wall time, result, peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "kqv_cli", "train", "gpt", "--text", str(text), "--json",
+        cmd = [sys.executable, "-c", _CHILD, "train", "gpt", "--text", str(text), "--json",
                "--out", str(Path(tmp) / "gpt.npz")]
         if threads is not None:
             cmd += ["--threads", str(threads)]
@@ -149,8 +165,10 @@ def full_run(text: Path, threads: int | None) -> dict:
         data = TextData.from_file(text, model.config.block_size)
         val_full = split_loss(model, data.val)
     report = json.loads(proc.stdout)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
-    return {"command": " ".join(cmd[1:]), "seconds": round(wall, 1), "train_loss": report["train_loss"],
+    marks = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("KQV_PEAK_KB")]
+    peak_kb = int(marks[-1]) if marks else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"command": "kqv " + " ".join(cmd[3:]), "seconds": round(wall, 1),
+            "train_loss": report["train_loss"],
             "val_loss": report["val_loss"], "val_loss_whole_split": round(val_full, 4),
             "threads_used": report.get("threads"), "ms_per_iter": round(report["ms_per_iter"], 2),
             "iters": report["iters"], "peak_rss_mb": round(peak_kb / 1024, 1)}
