@@ -108,6 +108,8 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
     ``data`` is a :class:`~engine.text.TextData` for a GPT experiment and the ``(train,
     validation, test)`` digits for a digit-net one. ``budget`` overrides the experiment's
     (GPT: iterations; digit net: epochs). ``fresh`` ignores the cache and retrains.
+    ``threads``: BLAS threads. One, because the lab's matrices are small: a second thread was
+    measured 10x slower per GPT iteration (127 ms against 12) with the other core busy.
     """
     budget = exp.budget if budget is None else int(budget)
     if budget <= 0:

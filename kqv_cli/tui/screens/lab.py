@@ -191,7 +191,7 @@ class LabScreen(Screen):
             self.set_status(f"{name} stopped; finished variants were cached")
             return
         cached = sum(v.cached for v in result.variants)
-        self.set_status(f"{name}: done in {result.seconds:.1f}s"
+        self.set_status(f"{name}: done in {result.seconds:.1f}s on {result.data}"
                         + (f" ({cached} variant(s) from the cache; f reruns fresh)" if cached else ""))
         self.query_one("#lab-table", Static).update(result_table(result))
         self.query_one("#lab-verdict", Static).update(Text(result.verdict))
