@@ -63,7 +63,7 @@ def run(
     text: Path | None = typer.Option(None, "--text", help="GPT experiments: any UTF-8 text (default: "
                                      "Tiny Shakespeare)."),
     data: Path | None = typer.Option(None, "--data", help="Digit experiments: folder with the MNIST files."),
-    synthetic: bool = typer.Option(False, help="Digit experiments: built-in synthetic digits, no download."),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Digit experiments: synthetic digits."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Train an experiment's variants side by side and compare them."""
