@@ -330,16 +330,17 @@ class Network:
         """
         m = x.shape[1]
         bufs = self._buffers.get(m)
-        if bufs is None:  # activations, deltas and σ′ scratch, allocated once per m
-            bufs = self._buffers[m] = tuple(
-                [np.empty((n, m), self.dtype) for n in self.sizes[1:]] for _ in range(3))
-        acts, deltas, scratch = bufs
+        if bufs is None:  # activations, deltas and σ′ scratch allocated once per m, and ones
+            bufs = self._buffers[m] = (*(
+                [np.empty((n, m), self.dtype) for n in self.sizes[1:]] for _ in range(3)),
+                np.ones((m, 1), self.dtype))
+        acts, deltas, scratch, ones = bufs
         L1 = self.num_layers - 1
         sigmoid_hidden = self.activation == "sigmoid"
         a = x
         for i in range(L1):  # feedforward; a holds the activations, z is not kept
             out = acts[i]
-            np.matmul(self.weights[i], a, out=out)
+            np.dot(self.weights[i], a, out=out)  # np.dot: less overhead than @ on small arrays
             out += self.biases[i]
             if i < L1 - 1 and not sigmoid_hidden:
                 np.maximum(out, 0, out=out)
@@ -365,11 +366,11 @@ class Network:
         delta *= eta / m
         for i in range(L1 - 1, -1, -1):  # backward: gradients straight into the flat buffer
             prev = acts[i - 1] if i > 0 else x
-            delta.sum(axis=1, keepdims=True, out=self._nabla_b[i])
-            np.matmul(delta, prev.T, out=self._nabla_w[i])
+            np.dot(delta, ones, out=self._nabla_b[i])  # row sums, as a product with ones
+            np.dot(delta, prev.T, out=self._nabla_w[i])
             if i > 0:
                 new_delta = deltas[i - 1]
-                np.matmul(self.weights[i].T, delta, out=new_delta)
+                np.dot(self.weights[i].T, delta, out=new_delta)
                 if sigmoid_hidden:  # ⊙ σ′(z) = a(1 − a)
                     sp = scratch[i - 1]
                     np.subtract(1, prev, out=sp)
