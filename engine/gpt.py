@@ -88,20 +88,22 @@ class GPT:
     """The whole model: ``forward(idx, targets)`` -> ``(logits, loss)``, ``backward()`` -> grads."""
 
     def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32):
-        self.config = cfg = config
+        self.config = config
         self.dtype = np.dtype(dtype)
-        rng = np.random.default_rng(seed)
-        C = cfg.n_embd
+        self._build_layers(np.random.default_rng(seed))
+        self._pack()
+
+    def _build_layers(self, rng: np.random.Generator) -> None:
+        cfg, C = self.config, self.config.n_embd
         # GPT-2 initialisation: N(0, 0.02) everywhere, residual projections 0.02/√(2·n_layer)
-        self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, dtype)
+        self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, self.dtype)
         self.h = [
             Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
-                  n_layer=cfg.n_layer, dtype=dtype, residual=cfg.residual, layernorm=cfg.layernorm,
+                  n_layer=cfg.n_layer, dtype=self.dtype, residual=cfg.residual, layernorm=cfg.layernorm,
                   score=cfg.score, scale=cfg.scale, mask=cfg.mask)
             for i in range(cfg.n_layer)
         ]
-        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, dtype)
-        self._pack()
+        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype)
 
     # -- parameters ----------------------------------------------------------------------------
 
@@ -114,16 +116,7 @@ class GPT:
         two halves of a batch at the same time (see :class:`engine.gpt_train.HalfBatches`)."""
         twin = GPT.__new__(GPT)
         twin.config, twin.dtype = self.config, self.dtype
-        rng = np.random.default_rng(0)  # the twin's own weights are discarded by _pack
-        cfg, C = self.config, self.config.n_embd
-        twin.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, self.dtype)
-        twin.h = [
-            Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
-                  n_layer=cfg.n_layer, dtype=self.dtype, residual=cfg.residual, layernorm=cfg.layernorm,
-                  score=cfg.score, scale=cfg.scale, mask=cfg.mask)
-            for i in range(cfg.n_layer)
-        ]
-        twin.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype)
+        twin._build_layers(np.random.default_rng(0))  # its own weights are dropped by _pack
         twin._pack(shared=self.flat_params)
         return twin
 
