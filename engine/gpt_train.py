@@ -186,7 +186,8 @@ class GPTTrainer:
         if not math.isfinite(loss):
             self._diverged(loss)
         clip_grad_norm(model.flat_grads, tc.grad_clip)
-        self.opt.step(lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters))
+        lr = lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters)
+        self.opt.step(lr, parallel=self.halves.side_by_side if threads == 2 else None)
         self.iter += 1
         self.losses.append(loss)
         return loss
@@ -341,6 +342,12 @@ class HalfBatches:
             loss_a = self._half(a, x[:h], y[:h], None, backward=False)
             loss_b = self._half(b, x[h:], y[h:], None, backward=False)
         return (h * loss_a + (B - h) * loss_b) / B
+
+    def side_by_side(self, f, a, b) -> None:
+        """Run ``f(a)`` in the worker thread and ``f(b)`` in this one; wait for both."""
+        first = self._executor().submit(f, a)
+        f(b)
+        first.result()
 
     def _executor(self):
         if self._pool is None:

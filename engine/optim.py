@@ -48,26 +48,39 @@ class AdamW:
         self.t = 0
         self._tmp = np.empty_like(params)  # scratch, so a step allocates nothing
 
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, parallel=None) -> None:
+        """One update of every parameter. ``parallel(f, a, b)``, when given, runs ``f(a)`` and
+        ``f(b)`` at the same time: the update is elementwise, so two halves of the vector can
+        go to two cores (~1 ms less per GPT iteration) with the same result to the last bit."""
         self.t += 1
-        b1, b2, g, tmp = self.beta1, self.beta2, self.grads, self._tmp
+        n = self.params.size
+        if parallel is None:
+            self._update(lr, slice(0, n))
+        else:
+            parallel(lambda part: self._update(lr, part), slice(0, n // 2), slice(n // 2, n))
+
+    def _update(self, lr: float, part: slice) -> None:
+        b1, b2 = self.beta1, self.beta2
+        p, g, m, v, tmp = (a[part] for a in (self.params, self.grads, self.m, self.v, self._tmp))
         if self.weight_decay:
-            self.params[: self.n_decay] *= 1.0 - lr * self.weight_decay
-        self.m *= b1
+            decayed = slice(part.start, min(part.stop, self.n_decay))  # the 2-D weights come first
+            if decayed.stop > decayed.start:
+                self.params[decayed] *= 1.0 - lr * self.weight_decay
+        m *= b1
         np.multiply(g, 1.0 - b1, out=tmp)
-        self.m += tmp  # m = β₁m + (1−β₁)g
-        self.v *= b2
+        m += tmp  # m = β₁m + (1−β₁)g
+        v *= b2
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - b2
-        self.v += tmp  # v = β₂v + (1−β₂)g²
+        v += tmp  # v = β₂v + (1−β₂)g²
         # p -= lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε), the bias corrections folded into two scalars
         step_size = lr / (1.0 - b1**self.t)
-        np.sqrt(self.v, out=tmp)
+        np.sqrt(v, out=tmp)
         tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
         tmp += self.eps
-        np.divide(self.m, tmp, out=tmp)
+        np.divide(m, tmp, out=tmp)
         tmp *= step_size
-        self.params -= tmp
+        p -= tmp
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v}

@@ -135,6 +135,9 @@ def test_adamw_matches_the_textbook_update_and_decays_only_weights():
     want[:4] *= 1 - 0.01 * 0.1
     want -= 0.01 * (m / 0.1) / (np.sqrt(v / 0.01) + 1e-8)
     np.testing.assert_allclose(opt.params, want, rtol=1e-10)
+    halves = AdamW(p.copy(), g.copy(), n_decay=4, weight_decay=0.1, betas=(0.9, 0.99))
+    halves.step(0.01, parallel=lambda f, a, b: (f(a), f(b)))  # split at 3: decay crosses it
+    np.testing.assert_array_equal(halves.params, opt.params)
 
 
 def test_vocab_and_batches():
