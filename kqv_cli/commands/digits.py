@@ -7,9 +7,6 @@ options, picks the data, shows progress and prints results.
 from __future__ import annotations
 
 import json
-import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +26,10 @@ from engine.network import (
     one_hot,
     save_network,
 )
-from engine.trace import Tracer, format_shape, format_symbolic
+from engine.trace import Tracer
 from kqv_cli.app import eval_app, fail, trace_app, train_app
+from kqv_cli.trace_table import print_trace
+from kqv_cli.training import check_writable, stop_on_ctrl_c
 
 console = Console(highlight=False)
 
@@ -59,19 +58,6 @@ def check_fits_digits(sizes: list[int]) -> None:
         )
 
 
-def check_writable(out: Path | None) -> None:
-    """Fail before training, not after, when the checkpoint could not be written."""
-    if out is None:
-        return
-    if out.suffix != ".npz":
-        raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise KqvError(f"cannot write {out}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise KqvError(f"cannot write {out}: permission denied")
-
-
 def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limit: int | None = None):
     """(train, validation, test) from MNIST, or from the synthetic generator when asked.
 
@@ -88,31 +74,6 @@ def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limi
 
     with download_progress(enabled=not quiet) as on_progress:
         return load_mnist(data, on_progress=on_progress)
-
-
-@contextmanager
-def stop_on_ctrl_c():
-    """Turn the first Ctrl-C into a request to stop after the current mini-batch.
-
-    Yields a zero-argument function that says whether a stop was asked for. A second Ctrl-C
-    interrupts at once, as usual.
-    """
-    asked = []
-
-    def handler(signum, frame):
-        if asked:
-            raise KeyboardInterrupt
-        asked.append(True)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. a test runner): no handler to install
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(asked)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def accuracy(correct: int | None, total: int) -> str:
@@ -329,7 +290,7 @@ def trace_digits(
     dims = ", ".join(f"{k}={v}" for k, v in tracer.dims.items())
     console.print(f"One training step of the {'-'.join(map(str, layer_sizes))} net on {source}; "
                   f"examples are columns, weights are (out, in). Dimensions: {dims}")
-    print_trace(tracer, values)
+    print_trace(tracer, console, values)
 
 
 def trace_input(sizes: list[int], m: int, seed: int):
@@ -345,28 +306,3 @@ def trace_input(sizes: list[int], m: int, seed: int):
     return x, y, f"{m} random inputs"
 
 
-def print_trace(tracer: Tracer, values: bool = False) -> None:
-    """The trace as a rich table: a heading row per section, a row per variable.
-
-    The name's colour is its phase: cyan forward, magenta backward, yellow update.
-    """
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("name", no_wrap=True)
-    table.add_column("shape", no_wrap=True)
-    table.add_column("symbolic", no_wrap=True)
-    table.add_column("formula", ratio=1)
-    if values:
-        table.add_column("min / mean / max", no_wrap=True)
-    table.add_column("source", style="dim", no_wrap=True)
-    starts = dict(tracer.sections)
-    colours = {"forward": "cyan", "backward": "magenta", "update": "yellow"}
-    for i, r in enumerate(tracer.records):
-        if i in starts:
-            table.add_row(f"[bold underline]{starts[i]}[/]")
-        row = [f"[bold {colours[r.phase]}]{r.name}[/]", format_shape(r.shape),
-               format_symbolic(r.symbolic) if r.symbolic else "()", r.formula]
-        if values:
-            v = np.asarray(r.value, dtype=np.float64)
-            row.append(f"{v.min():.3g} / {v.mean():.3g} / {v.max():.3g}" if v.size else "-")
-        table.add_row(*row, r.source.removeprefix("engine/"))
-    console.print(table)

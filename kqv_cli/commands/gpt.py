@@ -22,7 +22,8 @@ from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
 from engine.text import CharVocab, TextData
 from engine.trace import Tracer
 from kqv_cli.app import app, fail, trace_app, train_app
-from kqv_cli.commands.digits import check_writable, print_trace, stop_on_ctrl_c
+from kqv_cli.trace_table import print_trace
+from kqv_cli.training import check_writable, stop_on_ctrl_c
 
 console = Console(highlight=False)
 
@@ -256,4 +257,4 @@ def trace_gpt(
     dims = ", ".join(f"{k}={v}" for k, v in tracer.dims.items())
     console.print(f"One forward and backward pass of the GPT on {batch_size} windows of {data.source}; "
                   f"weights are (in, out), so a layer is x @ w. Dimensions: {dims}")
-    print_trace(tracer, values)
+    print_trace(tracer, console, values)

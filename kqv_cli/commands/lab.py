@@ -22,7 +22,7 @@ from engine.errors import KqvError
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import GPT_BASE, Experiment, format_metric, sample_line
 from kqv_cli.app import KqvTyper, app, fail
-from kqv_cli.commands.digits import stop_on_ctrl_c
+from kqv_cli.training import stop_on_ctrl_c
 
 console = Console(highlight=False)
 
