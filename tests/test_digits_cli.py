@@ -164,3 +164,13 @@ def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
 
     net, meta = load_network(out)
     assert net.sizes == [784, 30, 10] and meta["epochs_done"] >= 1
+
+
+def test_a_diverging_run_stops_with_the_likely_cause_and_writes_no_diverged_weights(tmp_path):
+    result = invoke("train", "digits", "--synthetic", "--limit", "500", "--epochs", "2",
+                    "--activation", "relu", "--cost", "cross-entropy", "--eta", "1e20",
+                    "--out", str(tmp_path / "bad.npz"))
+    assert result.exit_code == 2, result.output
+    assert "nan" in result.output and "--eta" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "bad.npz").exists()  # the diverged epoch was never saved
