@@ -175,3 +175,14 @@ async def test_quitting_mid_training_stops_the_worker(text_data):
         app.exit()
     await wait_until(pilot, lambda: all(w.is_finished for w in workers), timeout=5.0)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_gpt_data_for_the_app_downloads_or_says_how_to_get_it(monkeypatch):
+    """Offline with nothing cached, the Lab and Train screens get one line naming the fix."""
+    import engine.shakespeare
+    from engine.errors import KqvError
+    from kqv_cli.tui.screens.train import shakespeare_text
+
+    monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
+    with pytest.raises(KqvError, match="kqv data shakespeare"):
+        shakespeare_text(32)

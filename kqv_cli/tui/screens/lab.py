@@ -25,22 +25,17 @@ from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import format_metric, sample_line
-from kqv_cli.tui.screens.train import yield_to_the_interface
+from kqv_cli.tui.screens.train import shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 
 def default_data(exp):
-    """Tiny Shakespeare (if on this machine) for a GPT; MNIST if on this machine, else synthetic digits."""
+    """Tiny Shakespeare for a GPT (downloaded if need be); MNIST if on this machine, else synthetic
+    digits (the run says which)."""
     if exp.kind == "gpt":
-        from engine.errors import KqvError
         from engine.lab.experiments import GPT_BASE
-        from engine.shakespeare import OFFLINE_HINT, find_shakespeare
-        from engine.text import TextData
 
-        path = find_shakespeare()
-        if path is None:
-            raise KqvError(f"Tiny Shakespeare is not on this machine; {OFFLINE_HINT}")
-        return TextData.from_file(path, {**GPT_BASE, **exp.base}["block_size"])
+        return shakespeare_text({**GPT_BASE, **exp.base}["block_size"])
     from engine.mnist import find_mnist, load_mnist
 
     if find_mnist() is not None:
@@ -66,7 +61,8 @@ class LabScreen(Screen):
         padding: 0 1;
     }
     LabScreen #lab-status {
-        height: 1;
+        height: auto;
+        max-height: 3;
         padding: 0 1;
         background: $boost;
     }

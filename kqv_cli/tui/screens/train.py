@@ -40,19 +40,30 @@ def yield_to_the_interface() -> None:
         pass
 
 
-def default_gpt_setup():
-    """(data, model config, train config): `kqv train gpt`'s defaults on Tiny Shakespeare."""
+def shakespeare_text(block_size: int):
+    """Tiny Shakespeare from the cache, downloaded into it first if need be (1.1 MB, run in a
+    worker thread). Offline with nothing cached: a KqvError the screen shows in one line."""
     from engine.errors import KqvError
-    from engine.gpt import GPTConfig
-    from engine.gpt_train import TrainConfig
-    from engine.shakespeare import OFFLINE_HINT, find_shakespeare
+    from engine.shakespeare import fetch_shakespeare, find_shakespeare
     from engine.text import TextData
 
     path = find_shakespeare()
     if path is None:
-        raise KqvError(f"Tiny Shakespeare is not on this machine; {OFFLINE_HINT}")
+        try:
+            path = fetch_shakespeare()
+        except KqvError:
+            raise KqvError("Tiny Shakespeare is not on this machine and could not be downloaded; "
+                           "run `kqv data shakespeare` when online") from None
+    return TextData.from_file(path, block_size)
+
+
+def default_gpt_setup():
+    """(data, model config, train config): `kqv train gpt`'s defaults on Tiny Shakespeare."""
+    from engine.gpt import GPTConfig
+    from engine.gpt_train import TrainConfig
+
     cfg = GPTConfig()
-    data = TextData.from_file(path, cfg.block_size)
+    data = shakespeare_text(cfg.block_size)
     cfg.vocab_size = data.vocab.size
     return data, cfg, TrainConfig()
 
