@@ -58,20 +58,26 @@ def download(
     dest = Path(dest)
     if not urls:
         raise KqvError(f"no address to download {dest.name} from")
+    created = not dest.parent.exists()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KqvError(f"cannot create the folder {dest.parent}: {exc.strerror}") from None
     failures = []
-    for url in urls:
-        try:
-            _fetch_one(url, dest, sha256, md5, size, on_progress, timeout, decompressed_sha256)
-            return dest
-        except _MirrorFailed as exc:
-            failures.append(f"{urllib.parse.urlsplit(url).netloc or url}: {exc}")
-        except OSError as exc:  # network errors are _MirrorFailed by now: this is the disk
-            raise KqvError(f"cannot write {dest}: {exc.strerror or exc}") from None
-    raise KqvError(f"could not download {dest.name} ({'; '.join(failures)})")
+    try:
+        for url in urls:
+            try:
+                _fetch_one(url, dest, sha256, md5, size, on_progress, timeout, decompressed_sha256)
+                return dest
+            except _MirrorFailed as exc:
+                failures.append(f"{urllib.parse.urlsplit(url).netloc or url}: {exc}")
+            except OSError as exc:  # network errors are _MirrorFailed by now: this is the disk
+                raise KqvError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        raise KqvError(f"could not download {dest.name} ({'; '.join(failures)})")
+    except BaseException:
+        if created and not any(dest.parent.iterdir()):
+            dest.parent.rmdir()  # a failed first download leaves no empty folder behind
+        raise
 
 
 def _fetch_one(url, dest, sha256, md5, size, on_progress, timeout, decompressed_sha256) -> None:

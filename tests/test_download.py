@@ -152,3 +152,16 @@ def test_full_disk_stops_at_once_and_leaves_nothing(server, tmp_path, monkeypatc
         download([server.url + "good.bin", server.url + "good.bin"], tmp_path / "good.bin")
     assert len(server.requests) == before + 1  # not the mirror's fault: no second try
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_first_download_leaves_no_empty_folder(tmp_path):
+    from test_mnist import closed_port_url
+
+    folder = tmp_path / "cache" / "mnist"
+    with pytest.raises(KqvError):
+        download([closed_port_url()], folder / "f.bin")
+    assert not folder.exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays, even if empty
+    with pytest.raises(KqvError):
+        download([closed_port_url()], tmp_path / "kept" / "f.bin")
+    assert (tmp_path / "kept").is_dir()
