@@ -101,6 +101,20 @@ def test_stats_show_due_accuracy_and_streak():
     assert "streak: 1 day in a row" in result.output and "next review:" in result.output
 
 
+def test_stats_as_json_for_scripts():
+    invoke("--topic", "backprop", "--count", "2", "--seed", "5",
+           input=scripted_answers("backprop", 5, ["right", "wrong"]))
+    result = invoke("--stats", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    backprop = report["topics"]["backprop"]
+    assert (backprop["seen"], backprop["answered"], backprop["accuracy"]) == (2, 2, 0.5)
+    assert backprop["total"] == len(cards_for("backprop"))
+    assert report["streak"]["days"] == 1 and len(report["due"]) == 2
+    misuse = invoke("--json")
+    assert misuse.exit_code == 2 and "--json goes with --stats" in misuse.output
+
+
 def test_stats_before_any_quiz():
     result = invoke("--stats")
     assert result.exit_code == 0 and "no cards seen yet" in result.output

@@ -8,6 +8,7 @@ terminal lose nothing. No Textual here: a piped quiz starts in a fraction of a s
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 
@@ -31,6 +32,7 @@ def quiz(
     symbolic: bool = typer.Option(False, "--symbolic", help="Answer shapes in letters: (B, nh, T, hs)."),
     stats: bool = typer.Option(False, "--stats", help="Show cards due, accuracy per topic and streak."),
     seed: int | None = typer.Option(None, "--seed", help="Draw the same dimensions again (for scripts)."),
+    as_json: bool = typer.Option(False, "--json", help="With --stats: print one JSON object instead."),
 ) -> None:
     """Drill tensor shapes: questions from real engine runs, spaced repetition per concept.
 
@@ -41,8 +43,14 @@ def quiz(
     if count < 1:
         raise KqvError(f"--count must be at least 1, got {count}")
     console = Console(highlight=False)
+    if as_json and not stats:
+        raise KqvError("--json goes with --stats (the quiz itself is interactive or piped text)")
     if stats:
-        _show_stats(console, Progress.load(persist=False))
+        progress = Progress.load(persist=False)
+        if as_json:
+            typer.echo(json.dumps(_stats_json(progress)))
+        else:
+            _show_stats(console, progress)
         return
     session = QuizSession(topic, count, symbolic, seed=seed)
     if session.warning:
@@ -127,6 +135,19 @@ def _when(due: datetime, now: datetime | None = None) -> str:
             n = round(seconds / size)
             return f"in {n} {unit}{'s' if n != 1 else ''}"
     return "in about a minute"
+
+
+def _stats_json(progress: Progress) -> dict:
+    """The same figures as the table: per topic, the streak, and when each card is due."""
+    def plain(value):
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    return {
+        "topics": {t: {k: plain(v) for k, v in s.items()} for t, s in progress.summary().items()},
+        "streak": dict(progress.streak),
+        "due": {cid: c.due.isoformat() for cid, c in sorted(progress.cards.items())},
+        "warning": progress.warning,
+    }
 
 
 def _show_stats(console: Console, progress: Progress) -> None:
