@@ -39,6 +39,11 @@ ACTIVATIONS = ("sigmoid", "relu")
 COSTS = ("quadratic", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
 
+# The fast step multiplies at most this many examples at a time: OpenBLAS takes a quicker path
+# for small products, and (100, 784) @ (784, 30) as four (25, 784) products measured 58 µs
+# against 85 µs in one call here.
+ROWS_PER_PRODUCT = 25
+
 
 # -- the neuron's functions ---------------------------------------------------------------
 
@@ -331,7 +336,8 @@ class Network:
           allocation per step;
         * the products are computed transposed, examples as rows: ``aᵀ = σ(xᵀ wᵀ + bᵀ)``.
           Same numbers; BLAS is faster with the long 784 axis innermost, and the rows of
-          ``xᵀ`` are the images exactly as they are stored.
+          ``xᵀ`` are the images exactly as they are stored;
+        * the forward products go ``ROWS_PER_PRODUCT`` examples at a time (see there).
         """
         m = x.shape[1]
         bufs = self._buffers.get(m)
@@ -345,7 +351,12 @@ class Network:
         a = x.T  # (m, n1)
         for i in range(L1):  # feedforward; a holds the activations, z is not kept
             out = acts[i]  # (m, n_l)
-            np.dot(a, self.weights[i].T, out=out)  # np.dot: less overhead than @ on small arrays
+            if m <= ROWS_PER_PRODUCT:  # np.dot: less overhead than @ on small arrays
+                np.dot(a, self.weights[i].T, out=out)
+            else:
+                for r in range(0, m, ROWS_PER_PRODUCT):
+                    rows = slice(r, r + ROWS_PER_PRODUCT)
+                    np.dot(a[rows], self.weights[i].T, out=out[rows])
             out += self.biases[i].T
             if i < L1 - 1 and not sigmoid_hidden:
                 np.maximum(out, 0, out=out)

@@ -55,11 +55,12 @@ def test_matrix_backprop_equals_sum_of_per_example(activation, cost):
         np.testing.assert_allclose(rest, 0, atol=1e-12)
 
 
+@pytest.mark.parametrize("m", [4, 60])  # 60: the forward products go in pieces of 25, 25, 10
 @pytest.mark.parametrize("activation,cost", CONFIGS)
-def test_fast_update_equals_traced_update(activation, cost):
+def test_fast_update_equals_traced_update(activation, cost, m):
     fast = Network([6, 5, 3], activation=activation, cost=cost, seed=2, dtype=np.float64)
     plain = Network([6, 5, 3], activation=activation, cost=cost, seed=2, dtype=np.float64)
-    x, y = _batch(fast.sizes, 4)
+    x, y = _batch(fast.sizes, m)
     fast.update_mini_batch(x, y, eta=0.7, lmbda=0.3, n=50)
     plain.traced_update(x, y, eta=0.7, tracer=Tracer(), lmbda=0.3, n=50)
     for a, b in zip(fast.weights + fast.biases, plain.weights + plain.biases, strict=True):
