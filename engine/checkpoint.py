@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.errors import KqvError
 
 FORMAT_VERSION = 1
@@ -34,18 +34,10 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
     if not parent.is_dir():
         raise KqvError(f"cannot write {path}: the folder {parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise KqvError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as f:
             np.savez(f, **{_META_KEY: blob}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise KqvError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from engine.atomic import atomic_write
 from engine.paths import state_dir
 
 
@@ -49,13 +49,5 @@ class JsonStore:
     def save(self, data) -> None:
         """Write ``data`` atomically (temporary file, fsync, rename)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"schema": self.schema, "data": data}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path, "w", encoding="utf-8") as f:
+            json.dump({"schema": self.schema, "data": data}, f, indent=1, sort_keys=True)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from engine.atomic import atomic_write
 from engine.paths import cache_dir
 
 CACHE_VERSION = 1  # bump when a change in the runner changes what a variant's numbers mean
@@ -46,18 +45,10 @@ def write_cached(path: Path, doc: dict) -> None:
     """Write ``doc`` atomically; a cache that cannot be written is not an error (returns quietly)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            json.dump({"version": CACHE_VERSION, **doc}, f)
     except OSError:
         return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": CACHE_VERSION, **doc}, f)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def data_fingerprint(*arrays) -> str:
