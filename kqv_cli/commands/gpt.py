@@ -58,14 +58,11 @@ def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
         raise KqvError(f"--block-size must be a positive whole number, got {block_size}")
     if text is not None:
         return TextData.from_file(text, block_size)
-    from engine.shakespeare import fetch_shakespeare, find_shakespeare
+    from engine.shakespeare import fetch_shakespeare
+    from kqv_cli.progress_bars import download_progress
 
-    path = find_shakespeare()
-    if path is None:
-        from kqv_cli.progress_bars import download_progress
-
-        with download_progress(enabled=not quiet) as on_progress:
-            path = fetch_shakespeare(on_progress=on_progress)
+    with download_progress(enabled=not quiet) as on_progress:  # shows nothing when cached
+        path = fetch_shakespeare(on_progress=on_progress)
     return TextData.from_file(path, block_size)
 
 

@@ -44,16 +44,14 @@ def shakespeare_text(block_size: int):
     """Tiny Shakespeare from the cache, downloaded into it first if need be (1.1 MB, run in a
     worker thread). Offline with nothing cached: a KqvError the screen shows in one line."""
     from engine.errors import KqvError
-    from engine.shakespeare import fetch_shakespeare, find_shakespeare
+    from engine.shakespeare import fetch_shakespeare
     from engine.text import TextData
 
-    path = find_shakespeare()
-    if path is None:
-        try:
-            path = fetch_shakespeare()
-        except KqvError:
-            raise KqvError("Tiny Shakespeare is not on this machine and could not be downloaded; "
-                           "run `kqv data shakespeare` when online") from None
+    try:
+        path = fetch_shakespeare()  # the cached copy when there is one
+    except KqvError:
+        raise KqvError("Tiny Shakespeare is not on this machine and could not be downloaded; "
+                       "run `kqv data shakespeare` when online") from None
     return TextData.from_file(path, block_size)
 
 
