@@ -19,9 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
-from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import GPT_BASE, Experiment, format_metric, sample_line
+from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
+from engine.lab.experiments import GPT_BASE, Experiment, sample_line
 from kqv_cli.app import KqvTyper, app, fail
+from kqv_cli.lab_table import result_table
 from kqv_cli.training import stop_on_ctrl_c
 
 console = Console(highlight=False)
@@ -119,18 +120,7 @@ def source_of(dataset) -> str:
 
 def print_result(result) -> None:
     exp = result.experiment
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("variant", style="bold", no_wrap=True)
-    for key in exp.columns:
-        table.add_column(METRICS[key][0], justify="right")
-    table.add_column("time", justify="right", style="dim")
-    for v in result.variants:
-        time = "cached" if v.cached else f"{v.seconds:.1f}s"
-        cells = [format_metric(k, v.metrics.get(k)) for k in exp.columns]
-        if v.diverged:
-            cells = ["[red]diverged[/]"] + cells[1:]
-        table.add_row(v.label, *cells, time)
-    console.print(table)
+    console.print(result_table(result, with_time=True))
     plot_curves(result)
     if exp.kind == "gpt":
         for v in result.variants:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -23,8 +22,9 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from engine.lab import EXPERIMENTS, METRICS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import format_metric, sample_line
+from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
+from engine.lab.experiments import sample_line
+from kqv_cli.lab_table import result_table
 from kqv_cli.tui.screens.train import shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
@@ -217,15 +217,3 @@ class LabScreen(Screen):
             self.set_status(f"stopping {self.running}...")
             return
         self.app.pop_screen()
-
-
-def result_table(result) -> Table:
-    exp = result.experiment
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("variant", style="bold", no_wrap=True)
-    for key in exp.columns:
-        table.add_column(METRICS[key][0], justify="right")
-    for v in result.variants:
-        table.add_row(v.label, *["diverged" if v.diverged else format_metric(k, v.metrics.get(k))
-                                 for k in exp.columns])
-    return table
