@@ -28,6 +28,7 @@ from engine.network import (
 )
 from engine.trace import Tracer
 from kqv_cli.app import eval_app, fail, trace_app, train_app
+from kqv_cli.charts import print_line_chart
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
 
@@ -223,20 +224,13 @@ def training_summary(results, sizes, source, cost, eta, schedule, batch_size, lm
 
 
 def plot_accuracy(results) -> None:
-    """Accuracy per epoch as a terminal line chart (plotext)."""
-    import plotext as plt
-
+    """Accuracy per epoch as a terminal line chart."""
     epochs = [r.epoch for r in results]
-    plt.clear_figure()
-    plt.theme("clear")
-    plt.plot_size(min(console.width, 100), 16)
-    for label, pairs in (("validation", [(r.validation_correct, r.validation_total) for r in results]),
-                         ("test", [(r.test_correct, r.test_total) for r in results])):
-        if pairs[0][0] is not None:
-            plt.plot(epochs, [100 * c / t for c, t in pairs], label=label, marker="braille")
-    plt.title("accuracy per epoch (%)")
-    plt.xlabel("epoch")
-    console.print(plt.build(), markup=False, highlight=False)
+    splits = {"validation": [(r.validation_correct, r.validation_total) for r in results],
+              "test": [(r.test_correct, r.test_total) for r in results]}
+    series = [(label, epochs, [100 * c / t for c, t in pairs])
+              for label, pairs in splits.items() if pairs[0][0] is not None]
+    print_line_chart(console, series, "accuracy per epoch (%)", "epoch")
 
 
 @eval_app.command("digits")

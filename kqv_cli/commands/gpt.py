@@ -14,7 +14,6 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
 from engine.errors import KqvError, TrainingDiverged
 from engine.gpt import POSITIONS, GPTConfig
@@ -22,6 +21,7 @@ from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
 from engine.text import CharVocab, TextData
 from engine.trace import Tracer
 from kqv_cli.app import app, fail, trace_app, train_app
+from kqv_cli.charts import print_line_chart
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
 
@@ -164,20 +164,13 @@ def parse_threads(text: str) -> int | None:
 
 
 def plot_losses(result) -> None:
-    """Train and val loss at each evaluation as a terminal line chart (plotext)."""
+    """Train and val loss at each evaluation as a terminal line chart."""
     if len(result.evals) < 2:
         return
-    import plotext as plt
-
     iters = [e.iter for e in result.evals]
-    plt.clear_figure()
-    plt.theme("clear")
-    plt.plot_size(min(console.width, 100), 16)
-    plt.plot(iters, [e.train_loss for e in result.evals], label="train", marker="braille")
-    plt.plot(iters, [e.val_loss for e in result.evals], label="val", marker="braille")
-    plt.title("loss per iteration")
-    plt.xlabel("iteration")
-    console.print(Text.from_ansi(plt.build()))  # rich drops the colour codes when piped
+    print_line_chart(console, [("train", iters, [e.train_loss for e in result.evals]),
+                               ("val", iters, [e.val_loss for e in result.evals])],
+                     "loss per iteration", "iteration")
 
 
 @app.command("sample")

@@ -22,6 +22,7 @@ from engine.errors import KqvError
 from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import GPT_BASE, Experiment, sample_line
 from kqv_cli.app import KqvTyper, app, fail
+from kqv_cli.charts import print_line_chart
 from kqv_cli.lab_table import result_table
 from kqv_cli.training import stop_on_ctrl_c
 
@@ -133,17 +134,8 @@ def print_result(result) -> None:
 
 
 def plot_curves(result) -> None:
-    """Every variant's curve in one terminal line chart (plotext)."""
-    import plotext as plt
-
+    """Every variant's curve in one terminal line chart."""
     exp = result.experiment
-    plt.clear_figure()
-    plt.theme("clear")
-    plt.plot_size(min(console.width, 100), 18)
-    for v in result.variants:
-        if len(v.curve) >= 2:
-            xs, ys = zip(*v.curve, strict=True)
-            plt.plot(list(xs), list(ys), label=v.label, marker="braille")
-    plt.title(exp.curve_label)
-    plt.xlabel("iteration" if exp.kind == "gpt" else "epoch")
-    console.print(Text.from_ansi(plt.build()))
+    series = [(v.label, *zip(*v.curve, strict=True)) for v in result.variants if len(v.curve) >= 2]
+    print_line_chart(console, series, exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+                     height=18)
