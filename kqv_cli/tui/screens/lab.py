@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import sample_line
 from kqv_cli.lab_table import result_table
-from kqv_cli.tui.screens.train import shakespeare_text, yield_to_the_interface
+from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 
@@ -36,13 +36,7 @@ def default_data(exp):
         from engine.lab.experiments import GPT_BASE
 
         return shakespeare_text({**GPT_BASE, **exp.base}["block_size"])
-    from engine.mnist import find_mnist, load_mnist
-
-    if find_mnist() is not None:
-        return load_mnist(download=False)
-    from engine.synthetic_digits import load_synthetic
-
-    return load_synthetic()
+    return digits_here()
 
 
 class LabScreen(Screen):
