@@ -11,9 +11,11 @@ Prints (or with ``--json`` emits one object with):
 * ``run`` (unless ``--no-run``): the whole default training, ``kqv train gpt --json`` in a child
   process, its wall time (goal < 104 s), final train/val loss (goal val <= 1.88; nanoGPT's
   protocol, 20 random batches) plus the exact loss over the whole val split, and the child's
-  peak RSS (goal < 400 MB).
+  peak RSS (goal < 400 MB);
+* ``seeds`` (with ``--seeds``): the same run with other seeds, and the mean val loss over all of
+  them, since one seed's 20-batch figure is one draw.
 
-Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-run]``.
+Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-run] [--seeds 1,2,3]``.
 Timings on a shared 2-core machine are noisy: rounds alternate ours and torch so both see the
 same conditions, and medians are reported.
 """
@@ -169,11 +171,13 @@ run()
 """
 
 
-def full_run(text: Path, threads: int | None) -> dict:
+def full_run(text: Path, threads: int | None, seed: int | None = None) -> dict:
     """The default ``kqv train gpt`` in a child process: wall time, result, peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-c", _CHILD, "train", "gpt", "--text", str(text), "--json",
                "--out", str(Path(tmp) / "gpt.npz")]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
         if threads is not None:
             cmd += ["--threads", str(threads)]
         t0 = time.perf_counter()
@@ -234,6 +238,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-run", action="store_true", help="skip the 2000-iteration training run")
     parser.add_argument("--run-threads", type=int, default=None, help="--threads for the training run")
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="text to train on")
+    parser.add_argument("--seeds", default="",
+                        help="also train the default run with these seeds (e.g. 1,2,3) and report the "
+                             "mean val loss: one seed's 20-batch figure moves by about ±0.013")
     parser.add_argument("--torch-run", action="store_true",
                         help="also train the PyTorch reference for the whole run (its val loss)")
     args = parser.parse_args(argv)
@@ -282,6 +289,27 @@ def main(argv=None) -> int:
             f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f} (whole val split "
             f"{run['val_loss_whole_split']:.4f}), peak RSS {run['peak_rss_mb']:.0f} MB, "
             f"iterations per thread count {run['threads_used']}")
+    if args.seeds:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        runs = [result["run"]] if "run" in result else []
+        for seed in seeds:
+            say(f"training the default run with --seed {seed}...")
+            run = full_run(args.text, args.run_threads, seed)
+            runs.append(run)
+            say(f"seed {seed}: {run['seconds']:.1f} s wall, val {run['val_loss']:.4f} "
+                f"(whole val split {run['val_loss_whole_split']:.4f})")
+        result["seeds"] = {
+            "runs": [{"command": r["command"], "val_loss": r["val_loss"],
+                      "val_loss_whole_split": r["val_loss_whole_split"], "seconds": r["seconds"]}
+                     for r in runs],
+            "mean_val_loss": round(float(np.mean([r["val_loss"] for r in runs])), 4),
+            "std_val_loss": round(float(np.std([r["val_loss"] for r in runs], ddof=1)), 4)
+            if len(runs) > 1 else None,
+            "mean_val_loss_whole_split": round(float(np.mean([r["val_loss_whole_split"] for r in runs])), 4),
+        }
+        mean = result["seeds"]
+        say(f"over {len(runs)} runs: val {mean['mean_val_loss']:.4f} mean (sd {mean['std_val_loss']}), "
+            f"whole val split {mean['mean_val_loss_whole_split']:.4f} mean")
     if args.torch_run and torch_gpt.available():
         say("training the PyTorch reference the same way...")
         ref = torch_training_run(data, cfg, tc, threads=max(thread_counts))

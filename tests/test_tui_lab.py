@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 
 import pytest
 from test_lab import tiny_text
 from textual.app import App
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, RichLog, Static
 
 from engine.gpt import GPTConfig
-from engine.gpt_train import TrainConfig
+from engine.gpt_train import TrainConfig, load_gpt
 from engine.lab import runner as lab_runner
+from engine.network import load_network
 from engine.synthetic_digits import load_synthetic
 from engine.text import TextData
 from kqv_cli.tui.screens.lab import LabScreen
-from kqv_cli.tui.screens.train import TrainScreen
+from kqv_cli.tui.screens.train import TrainScreen, models_dir
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 SIZE = (100, 32)
@@ -129,8 +131,16 @@ async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
         pilot.app.simulate_key("c")
         await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
         assert time.perf_counter() - t0 < 2.0
-        assert "GPT cancelled at iteration" in str(screen.query_one("#train-status", Static).render())
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "GPT cancelled at iteration" in status
         assert screen.query_one(CurvesPlot).points("loss") >= 3
+        log = "".join(line.text for line in screen.query_one(RichLog).lines)  # lines wrap
+    # the cancelled run is kept where the log says, at the iteration it stopped, ready to sample
+    path = models_dir() / "gpt.npz"
+    assert f"saved to {path}" in log, log
+    model, vocab, meta = load_gpt(path)
+    assert vocab.chars == text_data.vocab.chars
+    assert f"at iteration {meta['iter']}:" in status and meta["iter"] >= 3
 
 
 @pilot_test
@@ -144,7 +154,29 @@ async def test_train_screen_cancels_a_digits_run():
         assert await key_latency(pilot, screen, "l") < 0.1
         pilot.app.simulate_key("c")
         await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
-        assert "digits cancelled" in str(screen.query_one("#train-status", Static).render())
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "digits cancelled" in status
+    # the file holds the last whole epoch; a run cancelled inside its first epoch saves nothing
+    epochs = int(re.search(r"after (\d+) epoch", status).group(1))
+    path = models_dir() / "digits.npz"
+    if epochs:
+        assert load_network(path)[1]["epochs_done"] == epochs
+    else:
+        assert not path.exists()
+
+
+@pilot_test
+async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
+    data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
+    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 2,
+                                                      "batch_size": 10, "eta": 3.0}),
+                         save_dir=tmp_path / "models")
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        assert "digits done after 2 epoch(s)" in str(screen.query_one("#train-status", Static).render())
+    net, meta = load_network(tmp_path / "models" / "digits.npz")
+    assert net.sizes == [784, 12, 10] and meta["epochs_done"] == 2
 
 
 @pilot_test

@@ -3,8 +3,9 @@
 The training loop runs in a worker thread and reports through its callbacks; the callbacks
 post small messages (a loss point, an evaluation, a sample, the end), and only the screen
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
-run at the next iteration without the interface ever waiting on the numpy work. Nothing is
-saved: for a checkpoint, use ``kqv train gpt --out`` / ``kqv train digits --out``.
+run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
+its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``, replacing the
+previous one), so ``kqv sample`` and ``kqv eval digits`` can pick it up afterwards.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def default_gpt_setup():
     return data, cfg, TrainConfig()
 
 
+def models_dir():
+    """Where the screen keeps the last model of each kind (under KQV_STATE_DIR in tests)."""
+    from engine.paths import state_dir
+
+    return state_dir() / "models"
+
+
 def digits_here():
     """(train, validation, test): MNIST when it is on this machine, else the synthetic digits
     (their source says so). The app never starts an 11 MB download by itself."""
@@ -122,9 +130,10 @@ class TrainScreen(Screen):
     class Ended(Message):
         status: str
 
-    def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup):
+    def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup, save_dir=None):
         super().__init__()
         self.gpt_setup, self.digits_setup = gpt_setup, digits_setup
+        self.save_dir = save_dir  # None: models_dir(), looked up when a run starts
         self.stop_event = threading.Event()
         self.running: str | None = None
         self.steps_seen = 0
@@ -191,7 +200,8 @@ class TrainScreen(Screen):
         yield_to_the_interface()
         try:
             data, cfg, tc = self.gpt_setup()
-            trainer = GPTTrainer(data, cfg, tc)
+            out = self.checkpoint_path("gpt")
+            trainer = GPTTrainer(data, cfg, tc, out=out)  # saved at every evaluation and at the end
         except Exception as exc:  # noqa: BLE001  (shown on screen)
             self.post_message(self.Ended(f"could not start: {exc}"))
             return
@@ -225,6 +235,7 @@ class TrainScreen(Screen):
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
         verb = "cancelled" if result.stopped else "done"
+        self.post_message(self.Line(Text(f"saved to {out} · try: kqv sample {out}", style="green")))
         self.post_message(self.Ended(f"GPT {verb} at iteration {result.iters}: train "
                                      f"{result.train_loss:.4f}, "
                                      f"val {result.val_loss:.4f}, {result.ms_per_iter:.0f} ms/iter"))
@@ -232,12 +243,13 @@ class TrainScreen(Screen):
     @work(thread=True, group="train", exclusive=True)
     def train_digits(self) -> None:
         from engine.blas import blas_threads
-        from engine.network import Network
+        from engine.network import Network, save_network
 
         yield_to_the_interface()
         try:
             (train, validation, _), s = self.digits_setup()
             net = Network(s["sizes"])
+            out = self.checkpoint_path("digits")
         except Exception as exc:  # noqa: BLE001  (shown on screen)
             self.post_message(self.Ended(f"could not start: {exc}"))
             return
@@ -259,6 +271,7 @@ class TrainScreen(Screen):
 
         def on_epoch(r):
             epoch[0] = r.epoch + 1
+            save_network(net, out, {"epochs_done": r.epoch, "data": train.source})
             self.post_message(self.Line(Text(
                 f"epoch {r.epoch:>3}  {r.seconds:5.2f}s  cost {r.train_cost:.4f}  validation "
                 f"{r.validation_correct:,}/{r.validation_total:,}")))
@@ -274,7 +287,19 @@ class TrainScreen(Screen):
         verb = "cancelled" if self.should_stop() else "done"
         acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
                if results else "")
+        if results:  # a cancelled epoch is not saved: the file holds the last whole epoch
+            self.post_message(self.Line(Text(f"saved to {out} · try: kqv eval digits {out}", style="green")))
         self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
+
+    def checkpoint_path(self, kind: str):
+        """The file this screen's ``kind`` run saves to; raises KqvError if it cannot write there."""
+        from kqv_cli.training import check_writable
+
+        folder = self.save_dir if self.save_dir is not None else models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{kind}.npz"
+        check_writable(path)
+        return path
 
     # -- messages from the workers -----------------------------------------------------------
 
