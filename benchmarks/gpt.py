@@ -15,7 +15,8 @@ Prints (or with ``--json`` emits one object with):
 * ``seeds`` (with ``--seeds``): the same run with other seeds, and the mean val loss over all of
   them, since one seed's 20-batch figure is one draw.
 
-Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-run] [--seeds 1,2,3]``.
+Usage: ``python benchmarks/gpt.py [--json] [--threads 1,2] [--rounds 5] [--no-steps] [--no-run]
+[--seeds 1,2,3] [--run-args="--lr 2e-3"]``.
 Timings on a shared 2-core machine are noisy: rounds alternate ours and torch so both see the
 same conditions, and medians are reported.
 """
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -171,11 +173,12 @@ run()
 """
 
 
-def full_run(text: Path, threads: int | None, seed: int | None = None) -> dict:
-    """The default ``kqv train gpt`` in a child process: wall time, result, peak RSS."""
+def full_run(text: Path, threads: int | None, seed: int | None = None, extra: list[str] = ()) -> dict:
+    """The default ``kqv train gpt`` (plus ``extra`` flags) in a child process: wall time,
+    result, peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-c", _CHILD, "train", "gpt", "--text", str(text), "--json",
-               "--out", str(Path(tmp) / "gpt.npz")]
+               "--out", str(Path(tmp) / "gpt.npz"), *extra]
         if seed is not None:
             cmd += ["--seed", str(seed)]
         if threads is not None:
@@ -235,7 +238,10 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", default="1,2", help="BLAS thread counts to time, e.g. 1,2")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per thread count")
     parser.add_argument("--per-round", type=int, default=10, help="iterations per round")
+    parser.add_argument("--no-steps", action="store_true", help="skip the per-iteration timing")
     parser.add_argument("--no-run", action="store_true", help="skip the 2000-iteration training run")
+    parser.add_argument("--run-args", default="",
+                        help='more `kqv train gpt` flags for the run(s), e.g. --run-args="--lr 2e-3"')
     parser.add_argument("--run-threads", type=int, default=None, help="--threads for the training run")
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="text to train on")
     parser.add_argument("--seeds", default="",
@@ -263,7 +269,7 @@ def main(argv=None) -> int:
         f"{flops / 1e9:.2f} GFLOP of matmuls per iteration")
     if not torch_gpt.available():
         say("PyTorch not installed: the reference column is skipped (pip install torch==2.13.0)")
-    for n in thread_counts:
+    for n in [] if args.no_steps else thread_counts:
         peak = measure_peak(n)
         result["peak_gflops"][n] = round(peak, 1)
         ms = time_steps(n, cfg, tc, data, args.rounds, args.per_round)
@@ -281,9 +287,10 @@ def main(argv=None) -> int:
         say(f"{n} thread(s): peak {peak:.0f} GFLOP/s | numpy {row['numpy_ms']:.1f} ms/iter "
             f"({row['tokens_per_s']:,} tokens/s, {100 * row['fraction_of_peak']:.0f}% of peak; whole batch "
             f"on {n} OpenBLAS threads {row['numpy_whole_batch_blas_ms']:.1f} ms) | {torch_part}")
+    extra = shlex.split(args.run_args)
     if not args.no_run:
-        say("training the default run (2000 iterations)...")
-        run = full_run(args.text, args.run_threads)
+        say(f"training the default run{' with ' + args.run_args if args.run_args else ''} (seed 1337)...")
+        run = full_run(args.text, args.run_threads, extra=extra)
         result["run"] = run
         say(f"run: {run['seconds']:.1f} s wall, {run['ms_per_iter']:.1f} ms/iter, "
             f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f} (whole val split "
@@ -293,8 +300,8 @@ def main(argv=None) -> int:
         seeds = [int(s) for s in args.seeds.split(",")]
         runs = [result["run"]] if "run" in result else []
         for seed in seeds:
-            say(f"training the default run with --seed {seed}...")
-            run = full_run(args.text, args.run_threads, seed)
+            say(f"training the same run with --seed {seed}...")
+            run = full_run(args.text, args.run_threads, seed, extra)
             runs.append(run)
             say(f"seed {seed}: {run['seconds']:.1f} s wall, val {run['val_loss']:.4f} "
                 f"(whole val split {run['val_loss_whole_split']:.4f})")
