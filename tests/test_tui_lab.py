@@ -156,7 +156,7 @@ async def test_train_screen_cancels_a_digits_run():
         await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
         status = str(screen.query_one("#train-status", Static).render())
         assert "digits cancelled" in status
-    # the file holds the last whole epoch; a run cancelled inside its first epoch saves nothing
+    # saved after each epoch, the cancelled one included, so the file matches the status line
     epochs = int(re.search(r"after (\d+) epoch", status).group(1))
     path = models_dir() / "digits.npz"
     if epochs:

@@ -287,7 +287,7 @@ class TrainScreen(Screen):
         verb = "cancelled" if self.should_stop() else "done"
         acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
                if results else "")
-        if results:  # a cancelled epoch is not saved: the file holds the last whole epoch
+        if results:  # saved after every epoch, a cancelled one too (as `kqv train digits --out`)
             self.post_message(self.Line(Text(f"saved to {out} · try: kqv eval digits {out}", style="green")))
         self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
 
