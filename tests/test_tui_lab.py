@@ -175,6 +175,8 @@ async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
         assert "digits done after 2 epoch(s)" in str(screen.query_one("#train-status", Static).render())
+        log = "".join(line.text for line in screen.query_one(RichLog).lines)
+        assert "digits.npz--synthetic" in log.replace(" ", "")  # trained on synthetic, tested on them
     net, meta = load_network(tmp_path / "models" / "digits.npz")
     assert net.sizes == [784, 12, 10] and meta["epochs_done"] == 2
 

@@ -288,7 +288,9 @@ class TrainScreen(Screen):
         acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
                if results else "")
         if results:  # saved after every epoch, a cancelled one too (as `kqv train digits --out`)
-            self.post_message(self.Line(Text(f"saved to {out} · try: kqv eval digits {out}", style="green")))
+            flag = " --synthetic" if train.source.startswith("synthetic") else ""  # test on what it learned
+            self.post_message(self.Line(Text(f"saved to {out} · try: kqv eval digits {out}{flag}",
+                                             style="green")))
         self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
 
     def checkpoint_path(self, kind: str):
