@@ -42,7 +42,7 @@ class TrainConfig:
     batch_size: int = 12
     max_iters: int = 2000
     lr: float = 1e-3
-    min_lr: float = 1e-4
+    min_lr: float | None = None  # None: lr / 10 (nanoGPT's rule of thumb; 1e-4 for the default lr)
     warmup_iters: int = 100
     lr_decay_iters: int | None = None  # None: decay over the whole run (max_iters)
     weight_decay: float = 0.1
@@ -61,6 +61,12 @@ class TrainConfig:
                 raise KqvError(f"{name.replace('_', '-')} must be a positive whole number, got {value!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise KqvError(f"lr must be a positive number, got {self.lr}")
+        if self.min_lr is None:
+            self.min_lr = self.lr / 10
+        if not 0 <= self.min_lr <= self.lr:
+            raise KqvError(f"min-lr must be between 0 and lr ({self.lr:g}), got {self.min_lr:g}")
+        if not isinstance(self.warmup_iters, int) or self.warmup_iters < 0:
+            raise KqvError(f"warmup-iters must be 0 or more, got {self.warmup_iters!r}")
         if self.threads is not None and self.threads not in (1, 2):
             raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 

@@ -136,6 +136,9 @@ def test_sample_default_prompt(trained):
         (TEXT.encode(), ["--max-iters", "0"], "max-iters must be a positive"),
         (TEXT.encode(), ["--out", "model.txt"], ".npz"),
         (TEXT.encode(), ["--threads", "many"], "--threads takes auto"),
+        (TEXT.encode(), ["--min-lr", "0.01"], "min-lr must be between 0 and lr (0.001)"),
+        (TEXT.encode(), ["--min-lr", "-1e-4"], "min-lr must be between 0 and lr"),
+        (TEXT.encode(), ["--warmup-iters", "-5"], "warmup-iters must be 0 or more"),
         (TEXT.encode(), ["--threads", "3"], "--threads takes auto, 1 or 2"),
     ],
 )
@@ -187,3 +190,18 @@ def test_trace_prints_every_variable_with_matching_shapes(text):
     assert "(B, nh, T, T)" in result.output and "dlogits" in result.output
     bad = invoke("trace", "gpt", "--text", text, "--n-embd", "10", "--n-head", "3")
     assert bad.exit_code == 2 and "not divisible" in bad.output
+
+
+def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
+    from engine.checkpoint import load_checkpoint
+
+    out = tmp_path / "g.npz"
+    args = ("train", "gpt", "--text", text, *SMALL, "--max-iters", "4", "--out", out, "--json")
+    plain = json.loads(invoke(*args).output)
+    no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4").output)
+    _, meta = load_checkpoint(out, "gpt")
+    assert meta["train"]["warmup_iters"] == 0 and meta["train"]["min_lr"] == 2e-4
+    # same seed, same first batch: the first loss is equal, then a full-size first step
+    # (no warm-up) moves the weights further than lr/101 does, so the losses part ways
+    assert plain["evals"][0] == no_warmup["evals"][0]
+    assert plain["train_loss"] != no_warmup["train_loss"]

@@ -76,6 +76,9 @@ def train_gpt(
     n_embd: int = _OPTIONS["n_embd"],
     max_iters: int = typer.Option(2000, "--max-iters", help="Training iterations."),
     lr: float = typer.Option(1e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    min_lr: float | None = typer.Option(
+        None, "--min-lr", show_default="lr/10", help="Learning rate at the end of the cosine decay."),
+    warmup_iters: int = typer.Option(100, "--warmup-iters", help="Iterations of linear warm-up to --lr."),
     dropout: float = _OPTIONS["dropout"],
     eval_interval: int = typer.Option(250, "--eval-interval", help="Iterations between evaluations."),
     eval_iters: int = typer.Option(20, "--eval-iters", help="Batches per evaluation of each split."),
@@ -94,8 +97,9 @@ def train_gpt(
     check_writable(out)
     data = load_text(text, block_size, quiet=as_json)
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
-    tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, eval_interval=eval_interval,
-                     eval_iters=eval_iters, seed=seed, threads=n_threads)
+    tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, min_lr=min_lr,
+                     warmup_iters=warmup_iters, eval_interval=eval_interval, eval_iters=eval_iters,
+                     seed=seed, threads=n_threads)
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
     if trainer.iter >= tc.max_iters:
