@@ -205,3 +205,17 @@ def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
     # (no warm-up) moves the weights further than lr/101 does, so the losses part ways
     assert plain["evals"][0] == no_warmup["evals"][0]
     assert plain["train_loss"] != no_warmup["train_loss"]
+
+
+def test_resume_says_which_typed_flags_the_checkpoint_overrides(trained, text):
+    out, _ = trained
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "12", "--resume", out,
+                    "--out", out, "--json", "--lr", "0.01", "--n-embd", "32", "--seed", "7", "--no-bias")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["iters"] == 12  # the model it resumed is the saved one
+    note = result.stderr.strip()
+    assert len(note.splitlines()) == 1 and f"{out} keeps the settings it was trained with" in note
+    for flag in ("--lr 0.01 (saved: --lr 0.001)", "--n-embd 32 (saved: --n-embd 16)",
+                 "--seed 7 (saved: --seed 1337)", "--no-bias (saved: --bias)"):
+        assert flag in note
+    assert "--block-size" not in note  # typed, but the same as the checkpoint's

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from engine.gpt import POSITIONS, GPTConfig
 from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
 from engine.text import CharVocab, TextData
 from engine.trace import Tracer
-from kqv_cli.app import app, fail, trace_app, train_app
+from kqv_cli.app import app, err_console, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
@@ -66,8 +67,31 @@ def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
     return TextData.from_file(path, block_size)
 
 
+# What a checkpoint fixes: resuming keeps its model and schedule, whatever these flags say.
+FIXED_BY_CHECKPOINT = ("block_size", "n_layer", "n_head", "n_embd", "dropout", "pos", "bias",
+                       "batch_size", "lr", "min_lr", "warmup_iters", "seed")
+
+
+def overridden_on_resume(ctx: typer.Context, saved: dict) -> list[str]:
+    """The flags typed on the command line that the resumed checkpoint overrides."""
+
+    def typed(name):  # not a default (typer vendors click, so the enum is compared by name)
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    def flag(name, value):
+        dashed = name.replace("_", "-")
+        if isinstance(value, bool):  # --bias / --no-bias
+            return f"--{dashed}" if value else f"--no-{dashed}"
+        return f"--{dashed} {value}"
+
+    return [f"{flag(name, ctx.params[name])} (saved: {flag(name, saved[name])})"
+            for name in FIXED_BY_CHECKPOINT if typed(name) and ctx.params[name] != saved[name]]
+
+
 @train_app.command("gpt")
 def train_gpt(
+    ctx: typer.Context,
     text: Path | None = _OPTIONS["text"],
     block_size: int = _OPTIONS["block_size"],
     batch_size: int = _OPTIONS["batch_size"],
@@ -102,6 +126,9 @@ def train_gpt(
                      seed=seed, threads=n_threads)
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
+    if resume is not None and (ignored := overridden_on_resume(ctx, {**asdict(cfg), **asdict(tc)})):
+        err_console.print(f"[yellow]note:[/] {resume} keeps the settings it was trained with; "
+                          f"ignored: {', '.join(ignored)}", soft_wrap=True)
     if trainer.iter >= tc.max_iters:
         raise KqvError(f"{resume} is already at iteration {trainer.iter}; pass a --max-iters above it "
                        "to train further")
