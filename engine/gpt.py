@@ -84,6 +84,31 @@ class GPTConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def count_parameters(cfg: GPTConfig) -> dict[str, int]:
+    """Parameters of each part of the model, from its sizes alone (no arrays are made).
+
+    A linear layer from n_in to n_out holds n_in·n_out weights and n_out biases; a LayerNorm
+    over C channels holds C gains and C shifts. A block is c_attn (C → 3C), c_proj (C → C),
+    c_fc (C → 4C), the MLP's c_proj (4C → C) and two LayerNorms: 12·C² + 13·C with biases. The
+    LM head is wte itself (tied), so it adds nothing. The sum is what ``GPT(cfg).num_params``
+    counts array by array (a test holds them equal), so it can size models too big to build
+    here, such as GPT-2 small.
+    """
+    C, bias = cfg.n_embd, cfg.bias
+
+    def linear(n_in: int, n_out: int) -> int:
+        return n_in * n_out + (n_out if bias else 0)
+
+    layernorm = (2 * C if bias else C) if cfg.layernorm else 0
+    block = linear(C, 3 * C) + linear(C, C) + linear(C, 4 * C) + linear(4 * C, C) + 2 * layernorm
+    return {
+        "wte": cfg.vocab_size * C,
+        "wpe": cfg.block_size * C if cfg.pos == "learned" else 0,
+        "blocks": cfg.n_layer * block,
+        "ln_f": layernorm,
+    }
+
+
 class GPT:
     """The whole model: ``forward(idx, targets)`` -> ``(logits, loss)``, ``backward()`` -> grads."""
 

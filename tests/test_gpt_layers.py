@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
+from engine.gpt import GPT, GPTConfig, count_parameters
 from engine.layers import (
     MLP,
     Block,
@@ -304,3 +304,24 @@ def test_whole_model_gradient_with_dropout():
     analytic = model.flat_grads.copy()
     assert rel_err(analytic, numerical_grad(loss, model.flat_params)) < 1e-5
     assert loss() != model.forward(idx, targets)[1]  # dropout did change the forward pass
+
+
+@pytest.mark.parametrize("switches", [{}, {"bias": False}, {"pos": "sinusoidal"}, {"pos": "none"},
+                                      {"layernorm": False}, {"bias": False, "n_layer": 3}])
+def test_counted_parameters_are_the_arrays_the_model_holds(switches):
+    sizes = {"vocab_size": 13, "block_size": 7, "n_layer": 2, "n_head": 3, "n_embd": 12}
+    cfg = GPTConfig(**{**sizes, **switches})
+    counted = count_parameters(cfg)
+    model = GPT(cfg)
+    assert sum(counted.values()) == model.num_params
+    assert counted["wte"] == model.params["wte"].size
+    assert counted["blocks"] == sum(a.size for n, a in model.params.items() if n.startswith("h"))
+
+
+def test_gpt2_small_has_124_million_parameters():
+    """12 layers, 12 heads, C = 768, V = 50257, block 1024, biases: 124,439,808 (nanoGPT reports
+    123.65M because it leaves out the position table)."""
+    counted = count_parameters(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12,
+                                         n_embd=768))
+    assert sum(counted.values()) == 124_439_808
+    assert sum(counted.values()) - counted["wpe"] == 123_653_376

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -329,3 +330,15 @@ def test_lessons_read_real_mnist_and_keep_a_quick_subset(isolated_dirs, monkeypa
     finally:
         digit_images._pool.cache_clear()
         digit_images._mnist_subset.cache_clear()
+
+
+@pytest.mark.parametrize("C, nh", [(8, 2), (24, 3), (32, 4)])
+def test_bridge_parameter_count_is_what_the_block_holds(C, nh):
+    """The lesson's 12·C² + 13·C per block, checked against the engine's own arrays."""
+    lesson = _lesson("bridge")
+    view = LessonSession(lesson, {"C": C, "nh": nh}).run(lesson.step_index("param-count"))
+    counted = next(n for n in view.notes if n.startswith("counted in this model's arrays"))
+    held, formula = re.search(r"holds ([\d,]+) numbers; .* = ([\d,]+)$", counted).groups()
+    assert held == formula == f"{12 * C * C + 13 * C:,}"
+    assert f"= {12 * C * C + 13 * C:,} at C = {C}" in view.markdown
+    assert "124,439,808" in view.markdown and any("124,439,808 = wte" in n for n in view.notes)

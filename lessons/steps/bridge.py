@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.gpt import GPTConfig, count_parameters
 from engine.trace import Tracer
 from lessons.model import TraceRun
 from lessons.steps import attention, backprop
 
-EXTRAS = {"side_by_side"}
+EXTRAS = {"side_by_side", "param_count"}
+GPT2_SMALL = GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)
 
 
 def full_dims(dims: dict) -> dict[str, int]:
@@ -33,7 +35,23 @@ def run_block(dims: dict, seed: int) -> TraceRun:
     tracer = Tracer(dims=d)
     model.forward(idx, targets, tracer=tracer)
     model.backward(tracer)
-    return TraceRun(tracer, d, notes=[f"untrained one-block GPT (seed {seed}) on: {' '.join(words[0])}"])
+    return TraceRun(tracer, d, notes=[f"untrained one-block GPT (seed {seed}) on: {' '.join(words[0])}"],
+                    extras={"param_count": {"notes": param_count_notes(model)}})
+
+
+def param_count_notes(model) -> list[str]:
+    """The block's parameters as the engine holds them, and GPT-2 small by the same count."""
+    C = model.config.n_embd
+    block = sum(a.size for name, a in model.params.items() if name.startswith("h0."))
+    gpt2 = count_parameters(GPT2_SMALL)
+    return [
+        f"counted in this model's arrays: block h0 holds {block:,} numbers; 12·C² + 13·C = "
+        f"{12 * C * C + 13 * C:,}",
+        f"the whole lesson model holds {model.num_params:,}: no wpe here, its positions are the "
+        "computed sinusoids",
+        f"GPT-2 small (engine.gpt.count_parameters): {sum(gpt2.values()):,} = wte {gpt2['wte']:,} + "
+        f"wpe {gpt2['wpe']:,} + 12 blocks {gpt2['blocks']:,} + ln_f {gpt2['ln_f']:,}",
+    ]
 
 
 def run_pair(dims: dict, seed: int) -> TraceRun:
