@@ -33,6 +33,9 @@ from engine.optim import AdamW, clip_grad_norm, lr_at
 from engine.text import CharVocab, TextData, get_batch
 
 KIND = "gpt"
+# A resumed run continues as it was set up (model, batch, schedule, seed); only its length and
+# its reporting may change.
+CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "eval_iters", "threads")
 
 
 @dataclass
@@ -141,12 +144,8 @@ class GPTTrainer:
             model_config = GPTConfig.from_dict(meta["model"])
             saved = TrainConfig(**{k: v for k, v in meta["train"].items()
                                    if k in {f.name for f in fields(TrainConfig)}})
-            # the run continues as it was set up; only its length and reporting may change
-            self.tc = TrainConfig(**{**asdict(saved), "max_iters": train_config.max_iters,
-                                     "eval_interval": train_config.eval_interval,
-                                     "eval_iters": train_config.eval_iters,
-                                     "threads": train_config.threads,
-                                     "lr_decay_iters": saved.decay_iters})
+            changed = {name: getattr(train_config, name) for name in CHANGEABLE_ON_RESUME}
+            self.tc = TrainConfig(**{**asdict(saved), **changed, "lr_decay_iters": saved.decay_iters})
         elif model_config.vocab_size != data.vocab.size:
             raise KqvError(
                 f"vocab_size {model_config.vocab_size} does not match the text's {data.vocab.size}"

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.errors import KqvError, TrainingDiverged
 from engine.gpt import POSITIONS, GPTConfig
-from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
+from engine.gpt_train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
 from engine.text import CharVocab, TextData
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console, fail, trace_app, train_app
@@ -67,13 +67,9 @@ def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
     return TextData.from_file(path, block_size)
 
 
-# What a checkpoint fixes: resuming keeps its model and schedule, whatever these flags say.
-FIXED_BY_CHECKPOINT = ("block_size", "n_layer", "n_head", "n_embd", "dropout", "pos", "bias",
-                       "batch_size", "lr", "min_lr", "warmup_iters", "seed")
-
-
 def overridden_on_resume(ctx: typer.Context, saved: dict) -> list[str]:
-    """The flags typed on the command line that the resumed checkpoint overrides."""
+    """The flags typed on the command line that the resumed checkpoint overrides: every setting
+    it saved except those a resumed run may change (engine.gpt_train.CHANGEABLE_ON_RESUME)."""
 
     def typed(name):  # not a default (typer vendors click, so the enum is compared by name)
         source = ctx.get_parameter_source(name)
@@ -86,7 +82,9 @@ def overridden_on_resume(ctx: typer.Context, saved: dict) -> list[str]:
         return f"--{dashed} {value}"
 
     return [f"{flag(name, ctx.params[name])} (saved: {flag(name, saved[name])})"
-            for name in FIXED_BY_CHECKPOINT if typed(name) and ctx.params[name] != saved[name]]
+            for name in ctx.params
+            if name in saved and name not in CHANGEABLE_ON_RESUME
+            and typed(name) and ctx.params[name] != saved[name]]
 
 
 @train_app.command("gpt")
