@@ -30,7 +30,7 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
         raise KqvError(f"checkpoint names end in .npz: {path}")
     meta = {"format_version": FORMAT_VERSION, **meta}
     blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise KqvError(f"cannot write {path}: the folder {parent} does not exist")
     try:

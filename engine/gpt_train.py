@@ -73,6 +73,11 @@ class TrainConfig:
         if self.threads is not None and self.threads not in (1, 2):
             raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
     @property
     def decay_iters(self) -> int:
         return self.lr_decay_iters if self.lr_decay_iters is not None else self.max_iters
@@ -132,6 +137,7 @@ class GPTTrainer:
         self.evals: list[EvalInfo] = []
         self.losses: list[float] = []
         self.iter = 0
+        self.lr = 0.0  # the learning rate of the last step
         self.saved_iter: int | None = None  # the iteration of the last checkpoint written
         if resume is not None:
             arrays, meta = load_checkpoint(resume, KIND)
@@ -142,8 +148,7 @@ class GPTTrainer:
                     "resume with the same --text"
                 )
             model_config = GPTConfig.from_dict(meta["model"])
-            saved = TrainConfig(**{k: v for k, v in meta["train"].items()
-                                   if k in {f.name for f in fields(TrainConfig)}})
+            saved = TrainConfig.from_dict(meta["train"])
             changed = {name: getattr(train_config, name) for name in CHANGEABLE_ON_RESUME}
             self.tc = TrainConfig(**{**asdict(saved), **changed, "lr_decay_iters": saved.decay_iters})
         elif model_config.vocab_size != data.vocab.size:
@@ -191,8 +196,8 @@ class GPTTrainer:
         if not math.isfinite(loss):
             self._diverged(loss)
         clip_grad_norm(model.flat_grads, tc.grad_clip)
-        lr = lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters)
-        self.opt.step(lr, parallel=self.halves.side_by_side if threads == 2 else None)
+        self.lr = lr_at(self.iter, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters)
+        self.opt.step(self.lr, parallel=self.halves.side_by_side if threads == 2 else None)
         self.iter += 1
         self.losses.append(loss)
         return loss
@@ -251,25 +256,20 @@ class GPTTrainer:
                 self.train_seconds += dt
                 if on_step is not None:
                     done = self.iter - start_iter
-                    on_step(StepInfo(self.iter, loss, self.opt_lr(), dt * 1000,
+                    on_step(StepInfo(self.iter, loss, self.lr, dt * 1000,
                                      done * tokens / max(self.train_seconds, 1e-9), self.train_seconds))
             if not stopped and not self._evaluated():
                 self._evaluate(on_eval)
         if self.out is not None and self.saved_iter != self.iter:
             self.save(self.out)
-        self.threads_used = chooser.summary()
         done = self.iter - start_iter
         last = self.evals[-1] if self.evals else EvalInfo(self.iter, float("nan"), float("nan"))
         return TrainResult(
             iters=self.iter, train_loss=last.train_loss, val_loss=last.val_loss,
             ms_per_iter=1000 * self.train_seconds / max(done, 1), params=self.model.num_params,
             evals=list(self.evals), losses=list(self.losses), stopped=stopped,
-            checkpoint=self.out, threads=self.threads_used,
+            checkpoint=self.out, threads=chooser.summary(),
         )
-
-    def opt_lr(self) -> float:
-        tc = self.tc
-        return lr_at(self.iter - 1, tc.lr, tc.min_lr, tc.warmup_iters, tc.decay_iters)
 
     def _evaluated(self) -> bool:
         return any(e.iter == self.iter for e in self.evals)

@@ -29,12 +29,11 @@ import math
 
 import numpy as np
 
-from engine.mnist import N_TRAIN, N_VALIDATION, Digits
+from engine.mnist import IMAGE_SIDE, N_TRAIN, N_VALIDATION, Digits
 
-SIDE = 28
 BOX = 20.0  # pixels per template unit: the digit's height, as in MNIST
 K = 96  # points per picture, spread along the strokes by length
-_GRID = np.arange(SIDE, dtype=np.float32)  # pixel indices 0..27
+_GRID = np.arange(IMAGE_SIDE, dtype=np.float32)  # pixel indices 0..27
 _CHUNK = 512  # pictures rendered at once: (chunk, K, 28) temporaries of ~5 MB stay in cache-friendly memory
 
 
@@ -181,12 +180,12 @@ def _draw(n: int, rng: np.random.Generator, source: str) -> Digits:
         "noise": rng.uniform(0.0, 0.2, size=n),
     }
     style = {key: value.astype(np.float32) for key, value in style.items()}  # float32 throughout
-    x = np.empty((n, SIDE * SIDE), dtype=np.float32)  # (N, 784)
+    x = np.empty((n, IMAGE_SIDE * IMAGE_SIDE), dtype=np.float32)  # (N, 784)
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
         part = {key: value[lo:hi] for key, value in style.items()}
         # uniform noise drawn per chunk: several times cheaper than one (n, 784) normal draw
-        noise = rng.random((hi - lo, SIDE * SIDE), dtype=np.float32)
+        noise = rng.random((hi - lo, IMAGE_SIDE * IMAGE_SIDE), dtype=np.float32)
         x[lo:hi] = _render(template[lo:hi], part, noise)
     return Digits(x, labels.astype(np.int64), source)
 
@@ -203,7 +202,7 @@ def _render(template: np.ndarray, s: dict, noise: np.ndarray) -> np.ndarray:
     y = y * s["scale"][:, 1:]
     cos, sin = np.cos(s["angle"])[:, None], np.sin(s["angle"])[:, None]
     x, y = cos * x - sin * y, sin * x + cos * y
-    centre = np.float32((SIDE - 1) / 2)
+    centre = np.float32((IMAGE_SIDE - 1) / 2)
     px = centre + np.float32(BOX) * x + s["shift"][:, :1]  # (B, K) pixel columns
     py = centre + np.float32(BOX) * y + s["shift"][:, 1:]  # (B, K) pixel rows
 
@@ -220,7 +219,7 @@ def _render(template: np.ndarray, s: dict, noise: np.ndarray) -> np.ndarray:
     gx = _profiles(px, sigma)  # (B, 28 cols, K)
     gx *= weight[:, None, :]
     ink = np.matmul(gy, gx.transpose(0, 2, 1))  # (B, 28 rows, 28 cols): Σ_k w_k gy_k ⊗ gx_k
-    ink = ink.reshape(len(template), SIDE * SIDE)  # (B, 784)
+    ink = ink.reshape(len(template), IMAGE_SIDE * IMAGE_SIDE)  # (B, 784)
 
     ink *= s["gain"][:, None]
     np.minimum(ink, np.float32(1.0), out=ink)  # the ink saturates
@@ -250,5 +249,5 @@ def _profiles(centres: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 def to_ascii(image: np.ndarray) -> str:
     """A 784-pixel picture as 28 lines of text, darker characters for more ink."""
     shades = np.array(list(" .:-=+*#%@"))
-    rows = shades[np.minimum((np.asarray(image).reshape(SIDE, SIDE) * 10).astype(int), 9)]
+    rows = shades[np.minimum((np.asarray(image).reshape(IMAGE_SIDE, IMAGE_SIDE) * 10).astype(int), 9)]
     return "\n".join("".join(r) for r in rows)

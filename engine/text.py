@@ -56,7 +56,7 @@ class CharVocab:
         return len(self.chars)
 
     def encode(self, text: str) -> np.ndarray:
-        """Characters -> ids (uint16 is plenty for any character vocabulary of a text)."""
+        """Characters -> ids."""
         table = {c: i for i, c in enumerate(self.chars)}
         try:
             return np.fromiter((table[c] for c in text), dtype=np.int64, count=len(text))
@@ -80,6 +80,12 @@ def encode_fast(vocab: CharVocab, text: str) -> np.ndarray:
     if bad.any():
         vocab.encode(text[int(np.argmax(bad))])  # raises the one-line error naming the character
     return ids.astype(np.int64)
+
+
+def decode_fast(vocab: CharVocab, ids: np.ndarray) -> str:
+    """Ids back to text in one pass of numpy (a million characters in milliseconds)."""
+    codes = np.frombuffer(vocab.chars.encode("utf-32-le"), dtype=np.uint32)
+    return codes[ids].astype("<u4").tobytes().decode("utf-32-le")
 
 
 def split_train_val(ids: np.ndarray, block_size: int, train_fraction: float = 0.9):

@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from engine.gpt import GPT
-from engine.text import CharVocab, get_batch
+from engine.text import get_batch
 
 WORD = re.compile(r"[a-z]{2,}")  # words of two letters or more: a lone "I" or "a" proves little
 
@@ -72,8 +72,3 @@ def real_words_per_100(sample: str, known: set[str]) -> float | None:
         return None
     return 100 * sum(w in known for w in WORD.findall(sample.lower())) / len(sample)
 
-
-def decode_all(vocab: CharVocab, ids: np.ndarray) -> str:
-    """Ids back to text in one numpy pass (a million characters in milliseconds)."""
-    codes = np.frombuffer(vocab.chars.encode("utf-32-le"), dtype=np.uint32)
-    return codes[ids].astype("<u4").tobytes().decode("utf-32-le")

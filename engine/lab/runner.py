@@ -26,8 +26,8 @@ from engine.gpt import GPTConfig
 from engine.gpt_train import GPTTrainer, TrainConfig
 from engine.lab import cache
 from engine.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
-from engine.lab.measures import decode_all, probe, real_words_per_100, words_of
-from engine.text import TextData
+from engine.lab.measures import probe, real_words_per_100, words_of
+from engine.text import TextData, decode_fast
 
 CURVE_POINTS = 120  # points kept per curve: plenty for a terminal chart
 SAMPLE_CHARS = 300
@@ -124,10 +124,11 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
     else:
         runs = DigitRuns(exp, data, budget, seed)
         source = data[0].source
+    paths = {v.label: runs.path(v) for v in exp.variants}
     done: dict[str, VariantResult] = {}
     todo: list[Variant] = []
     for v in exp.variants:
-        result = None if fresh else cached_result(runs.path(v), v.label)
+        result = None if fresh else cached_result(paths[v.label], v.label)
         if result is not None:
             done[v.label] = result
             for x, y in result.curve:
@@ -143,7 +144,7 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
                     stopped = True
                     break
                 done[result.label] = result
-                cache.write_cached(runs.path(runs.variant(result.label)), {"result": result.to_json()})
+                cache.write_cached(paths[result.label], {"result": result.to_json()})
                 emit(VariantDone(result))
     ordered = [done[v.label] for v in exp.variants if v.label in done]
     return LabResult(exp, budget, seed, source, ordered, stopped=stopped)
@@ -182,9 +183,6 @@ class GPTRuns:
         self.fingerprint = cache.data_fingerprint(data.train, data.val)
         self._known_words: set[str] | None = None
 
-    def variant(self, label: str) -> Variant:
-        return next(v for v in self.exp.variants if v.label == label)
-
     def configs(self, v: Variant) -> tuple[GPTConfig, TrainConfig]:
         model = {**GPT_BASE, **self.exp.base, **v.changes}
         train = {k: model.pop(k) for k in list(model) if k in GPT_TRAIN}
@@ -211,7 +209,7 @@ class GPTRuns:
     @property
     def known_words(self) -> set[str]:
         if self._known_words is None:
-            self._known_words = words_of(decode_all(self.data.vocab, self.data.train))
+            self._known_words = words_of(decode_fast(self.data.vocab, self.data.train))
         return self._known_words
 
     def train(self, variants: list[Variant], emit, stop):
@@ -285,9 +283,6 @@ class DigitRuns:
             raise KqvError("the digit experiments need training and validation images")
         self.fingerprint = cache.data_fingerprint(self.train_set.x, self.train_set.labels,
                                                   self.validation.x, self.validation.labels)
-
-    def variant(self, label: str) -> Variant:
-        return next(v for v in self.exp.variants if v.label == label)
 
     def settings(self, v: Variant) -> dict:
         return {**DIGITS_BASE, **self.exp.base, **v.changes, "epochs": self.budget}
