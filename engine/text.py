@@ -55,6 +55,12 @@ class CharVocab:
     def size(self) -> int:
         return len(self.chars)
 
+    @property
+    def start_char(self) -> str:
+        """Where generation starts without a prompt: a line break (a new line of the play), or
+        the first character when the text has none."""
+        return "\n" if "\n" in self.chars else self.chars[0]
+
     def encode(self, text: str) -> np.ndarray:
         """Characters -> ids."""
         table = {c: i for i, c in enumerate(self.chars)}

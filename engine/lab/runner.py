@@ -253,7 +253,7 @@ class GPTRuns:
         metrics = {"train_loss": ev.train_loss, "val_loss": ev.val_loss,
                    **probe(trainer.model, self.data.val, PROBE_WINDOWS, self.seed)}
         vocab = self.data.vocab
-        start = vocab.encode("\n" if "\n" in vocab.chars else vocab.chars[0])
+        start = vocab.encode(vocab.start_char)
         ids = trainer.model.generate(start, SAMPLE_CHARS, temperature=0.8, top_k=None,
                                      rng=np.random.default_rng([self.seed, 11]))
         sample = vocab.decode(ids[1:])

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.errors import KqvError, TrainingDiverged
+from engine.errors import KqvError
 from engine.gpt import POSITIONS, GPTConfig
 from engine.gpt_train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
 from engine.text import CharVocab, TextData
@@ -154,21 +154,15 @@ def train_gpt(
             return
         sample = ""
         if info.iter > 0:
-            chars = trainer.vocab.chars
-            start = trainer.vocab.encode("\n" if "\n" in chars else chars[0])
+            start = trainer.vocab.encode(trainer.vocab.start_char)
             ids = trainer.model.generate(start, 60, temperature=0.8, top_k=200,
                                          rng=np.random.default_rng(seed))
             sample = "  " + repr(trainer.vocab.decode(ids[1:]))
         progress.console.print(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}"
                                f"{sample}", markup=False)
 
-    interrupted = False
-    with progress, stop_on_ctrl_c() as should_stop:
-        try:
-            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop)
-        except TrainingDiverged as exc:
-            raise fail(str(exc)) from None
-        interrupted = result.stopped
+    with progress, stop_on_ctrl_c() as should_stop:  # a TrainingDiverged is a KqvError: one line, exit 2
+        result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop)
 
     if as_json:
         typer.echo(json.dumps(result.to_json()))
@@ -178,7 +172,7 @@ def train_gpt(
         console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}); "
                       f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")
         console.print(f"Saved to {out}; try: kqv sample {out} --prompt \"ROMEO:\"")
-    if interrupted:
+    if result.stopped:
         raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to {out}; "
                    f"continue with --resume {out}")
 
@@ -216,7 +210,7 @@ def sample(
         raise KqvError(f"--tokens must be a positive number of characters, got {tokens}")
     model, vocab, _ = load_gpt(checkpoint)
     if prompt is None:
-        prompt = "\n" if "\n" in vocab.chars else vocab.chars[0]
+        prompt = vocab.start_char
     if not prompt:
         raise KqvError("--prompt is empty; give at least one character, e.g. --prompt \"ROMEO:\"")
     ids = encode_prompt(vocab, prompt)

@@ -223,8 +223,7 @@ class TrainScreen(Screen):
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
             if info.iter > 0:
-                chars = data.vocab.chars
-                start = data.vocab.encode("\n" if "\n" in chars else chars[0])
+                start = data.vocab.encode(data.vocab.start_char)
                 ids = model.generate(start, 80, temperature=0.8, rng=np.random.default_rng(info.iter))
                 line.append("\n  " + data.vocab.decode(ids[1:]).replace("\n", " ⏎ "), style="italic")
             self.post_message(self.Line(line))
