@@ -136,13 +136,6 @@ class Tracer:
     def names(self) -> list[str]:
         return [r.name for r in self.records]
 
-    def latest(self) -> dict[str, Record]:
-        """Every variable in scope at the end of the run: the last record of each name."""
-        out: dict[str, Record] = {}
-        for r in self.records:
-            out[r.name] = r
-        return out
-
     def mismatches(self) -> list[str]:
         """Records whose symbolic shape disagrees with their numeric shape (should be none)."""
         return [

@@ -117,9 +117,3 @@ class LessonProgress:
 
     def set_dims(self, lesson_id: str, dims: dict[str, int]) -> None:
         self.state(lesson_id).dims = {k: int(v) for k, v in dims.items()}
-
-    def reset(self, lesson_id: str) -> None:
-        """Forget a lesson: no steps seen, back to its first step and default dims."""
-        self.lessons.pop(lesson_id, None)
-        if self.last == lesson_id:
-            self.last = None

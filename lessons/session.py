@@ -143,10 +143,6 @@ class LessonSession:
 
     # -- running steps ---------------------------------------------------------------------
 
-    def trace_run(self, trace: str) -> TraceRun:
-        """The engine run a trace names, for the current dims and seed (computed once)."""
-        return self._run_and_plans(trace)[0]
-
     def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
         key = (trace, tuple(sorted(self.dims.items())), self.seed)
         cached = self._runs.get(key)

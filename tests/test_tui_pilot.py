@@ -96,10 +96,6 @@ async def test_walk_every_step_forwards_and_back(lesson):
         check_step_on_screen(app, lesson, 0)
 
 
-def first_step_showing(lesson, name: str) -> int:
-    return next(i for i, s in enumerate(lesson.steps) if name in s.show)
-
-
 def app_at(lesson, step: int) -> KqvApp:
     """The app opening ``lesson`` at ``step``, as if the learner had left it there."""
     progress = LessonProgress.load()

@@ -16,8 +16,6 @@ import numpy as np
 from engine.trace import Record, format_shape, format_symbolic
 from kqv_cli.quiz import answers
 
-KINDS = ("shape", "symbolic", "count", "works")
-
 
 @dataclass(frozen=True)
 class Question:

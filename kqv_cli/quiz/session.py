@@ -73,10 +73,6 @@ class QuizSession:
         """Set when the progress file was unreadable and moved aside."""
         return self.progress.warning
 
-    @property
-    def done(self) -> bool:
-        return self.asked >= self.count and self.answered
-
     def level(self, topic: str) -> int:
         return self.progress.level(topic)
 
