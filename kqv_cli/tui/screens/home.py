@@ -17,6 +17,7 @@ HELP = "help"
 
 
 class HomeScreen(Screen):
+    SUB_TITLE = "lessons"  # each screen's own: the Header on this one shows "kqv — lessons"
     BINDINGS = [
         Binding("t", "quiz", "Quiz"),
         Binding("l", "lab", "Lab"),
@@ -36,12 +37,10 @@ class HomeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.sub_title = "lessons"
         self.refresh_menu()
         self.query_one(OptionList).focus()
 
     def on_screen_resume(self) -> None:
-        self.app.sub_title = "lessons"  # the quiz screen names itself there
         self.refresh_menu()
 
     def refresh_menu(self) -> None:

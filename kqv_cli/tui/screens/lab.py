@@ -40,6 +40,7 @@ def default_data(exp):
 
 
 class LabScreen(Screen):
+    SUB_TITLE = "what-if lab"
     DEFAULT_CSS = """
     LabScreen #lab-list {
         width: 30;
@@ -111,7 +112,6 @@ class LabScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.sub_title = "what-if lab"
         self.query_one(OptionList).focus()
         self.show_question(EXPERIMENTS[0].name)
 

@@ -82,7 +82,7 @@ class QuizScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.sub_title = f"quiz · {self.topic}"
+        self.sub_title = f"quiz · {self.topic}"  # the screen's own, shown by a Header on it
         self.new_round()
 
     # -- the loop ----------------------------------------------------------------------------

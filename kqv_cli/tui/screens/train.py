@@ -92,6 +92,7 @@ def default_digits_setup():
 
 
 class TrainScreen(Screen):
+    SUB_TITLE = "train"
     DEFAULT_CSS = """
     TrainScreen #train-status {
         height: 2;
@@ -145,9 +146,6 @@ class TrainScreen(Screen):
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.app.sub_title = "train"
 
     # -- starting and stopping ---------------------------------------------------------------
 
