@@ -22,10 +22,9 @@ from kqv_cli.quiz.question import (
     Question,
     apply,
     both,
-    matmul_sym,
+    matmul_line,
     proof_line,
     shape_question,
-    show,
     works_question,
 )
 
@@ -120,13 +119,6 @@ def _b(rec: Record) -> str:
     return both(rec.symbolic, rec.shape)
 
 
-def _matmul_line(a: Operand, b: Operand) -> str:
-    out_sym = matmul_sym(a.symbolic, b.symbolic)
-    out_shape, _ = apply("@", a, b)
-    return (f"{a.label} @ {b.label}: {show(a.symbolic)} @ {show(b.symbolic)} → {show(out_sym)}"
-            f"   = {format_shape(a.shape)} @ {format_shape(b.shape)} → {format_shape(out_shape)}")
-
-
 def _flat(run: GPTRun, name: str, label: str) -> Operand:
     """A (B, T, C) activation as the (B*T, C) matrix a linear layer multiplies."""
     rec = run.trace[name]
@@ -183,7 +175,7 @@ def qkv_shape(draw: Draw) -> Question:
     ln1, w, qkv = t[f"{p}ln_1"], t[f"{p}attn.c_attn.w"], t[f"{p}qkv"]
     name = draw.pick(("q", "k", "v", "q", "qkv"))
     rec = t[f"{p}{name}"]
-    lines = [_matmul_line(_flat(run, f"{p}ln_1", "ln_1"), Operand.of(w, "c_attn.w")) + ", viewed "
+    lines = [matmul_line(_flat(run, f"{p}ln_1", "ln_1"), Operand.of(w, "c_attn.w")) + ", viewed "
              f"(B, T, 3*C) = {format_shape(qkv.shape)}"]
     if name != "qkv":
         lines += [f"split the last axis in three: q, k, v are each (B, T, C) = "
@@ -207,7 +199,7 @@ def scores_shape(draw: Draw) -> Question:
     q, k = Operand.of(t[f"{p}q"], "q"), Operand.of(t[f"{p}k"], "kᵀ", transposed=True)
     name = draw.pick(("att_scores", "att_masked", "att"))
     rec = t[f"{p}{name}"]
-    lines = [_matmul_line(q, k), "× 1/√hs multiplies by one number: no change of shape"]
+    lines = [matmul_line(q, k), "× 1/√hs multiplies by one number: no change of shape"]
     if name != "att_scores":
         lines.append("the causal mask (T, T) sets the future to -inf, broadcast over B and nh: no change")
     if name == "att":
@@ -231,7 +223,7 @@ def output_shape(draw: Draw) -> Question:
     name = draw.pick(("y_heads", "y", "attn_out"))
     rec = t[f"{p}{name}"]
     att, v, yh = Operand.of(t[f"{p}att"], "att"), Operand.of(t[f"{p}v"], "v"), t[f"{p}y_heads"]
-    lines = [_matmul_line(att, v)]
+    lines = [matmul_line(att, v)]
     hint1 = "y_heads = att @ v: each query's weights average the values of the positions it attends to."
     proof = [att.record, v.record]
     if name in ("y", "attn_out"):
@@ -244,7 +236,7 @@ def output_shape(draw: Draw) -> Question:
         proof.append(yh)
     if name == "attn_out":
         w = t[f"{p}attn.c_proj.w"]
-        lines.append(_matmul_line(_flat(run, f"{p}y", "y"), Operand.of(w, "c_proj.w")) +
+        lines.append(matmul_line(_flat(run, f"{p}y", "y"), Operand.of(w, "c_proj.w")) +
                      ", viewed (B, T, C)")
         hint1 = "attn_out = y @ c_proj.w + c_proj.b, where y is the heads side by side again."
         proof += [t[f"{p}y"], w]
@@ -259,12 +251,12 @@ def mlp_shape(draw: Draw) -> Question:
     p, t = run.block(draw), run.trace
     name = draw.pick(("fc", "gelu", "mlp_out"))
     rec, ln2, w_fc, w_proj = t[f"{p}{name}"], t[f"{p}ln_2"], t[f"{p}mlp.c_fc.w"], t[f"{p}mlp.c_proj.w"]
-    lines = [_matmul_line(_flat(run, f"{p}ln_2", "ln_2"), Operand.of(w_fc, "c_fc.w"))
+    lines = [matmul_line(_flat(run, f"{p}ln_2", "ln_2"), Operand.of(w_fc, "c_fc.w"))
              + ", viewed (B, T, 4*C)"]
     if name in ("gelu", "mlp_out"):
         lines.append("gelu acts element by element: no change of shape")
     if name == "mlp_out":
-        lines.append(_matmul_line(_flat(run, f"{p}gelu", "gelu"), Operand.of(w_proj, "c_proj.w")) +
+        lines.append(matmul_line(_flat(run, f"{p}gelu", "gelu"), Operand.of(w_proj, "c_proj.w")) +
                      ", viewed (B, T, C): back to the residual stream's width")
     return _shape_question(
         "attention.mlp_shape", draw, run, rec, f"In block {p[:-1]}'s MLP, what is the shape of {name}?",
@@ -284,7 +276,7 @@ def logits_shape(draw: Draw) -> Question:
         "What is the shape of logits, the scores for the next character?",
         ("logits = ln_f @ wteᵀ: the head reuses the token embedding table (weight tying).",
          f"ln_f is {_b(lnf)}; wteᵀ is {wte_t.described().split(' is ', 1)[1]}."),
-        [_matmul_line(_flat(run, "ln_f", "ln_f"), wte_t) + ", viewed (B, T, V)",
+        [matmul_line(_flat(run, "ln_f", "ln_f"), wte_t) + ", viewed (B, T, V)",
          "one score per vocabulary character at every position of every sequence",
          "for the loss they are flattened back to (B*T, V): one row per position, its target one id"],
         [lnf, wte])

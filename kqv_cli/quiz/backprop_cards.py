@@ -21,6 +21,7 @@ from kqv_cli.quiz.question import (
     Question,
     apply,
     both,
+    matmul_line,
     matmul_sym,
     proof_line,
     shape_question,
@@ -101,9 +102,9 @@ def _draw_sizes(draw: Draw, strict: bool) -> tuple[list[int], int]:
             return sizes, m
 
 
-def run_digits(draw: Draw, strict: bool = False) -> DigitRun:
+def run_digits(draw: Draw) -> DigitRun:
     """Build a net for the level and run one traced backprop on a random mini-batch."""
-    sizes, m = _draw_sizes(draw, strict or draw.symbolic)
+    sizes, m = _draw_sizes(draw, draw.symbolic)
     net = Network(sizes, seed=int(draw.rng.integers(2**31)), dtype=np.float64)
     x = draw.rng.random((sizes[0], m))
     y = np.zeros((sizes[-1], m))
@@ -121,11 +122,6 @@ def _shape_question(card_id: str, draw: Draw, run: DigitRun, record: Record, ask
 def _works_question(card_id: str, draw: Draw, run: DigitRun, op: str, a: Operand, b: Operand, ask: str,
                     proof: list[Record]) -> Question:
     return works_question(card_id, TOPIC, CONVENTION, draw, run, op, a, b, ask, proof)
-
-
-def _matmul_line(a: Operand, b: Operand, out_sym, out_shape) -> str:
-    return (f"{a.label} @ {b.label}: {show(a.symbolic)} @ {show(b.symbolic)} → {show(out_sym)}"
-            f"   = {format_shape(a.shape)} @ {format_shape(b.shape)} → {format_shape(out_shape)}")
 
 
 # -- the cards -----------------------------------------------------------------------------
@@ -155,9 +151,7 @@ def z_shape(draw: Draw) -> Question:
     w, b, a_prev = run.trace[f"w{l}"], run.trace[f"b{l}"], run.act(l - 1)
     z = run.trace[f"z{l}"]
     ops = (Operand.of(w), Operand.of(a_prev, label=f"a{l - 1}"))
-    prod_sym = matmul_sym(ops[0].symbolic, ops[1].symbolic)
-    prod_shape, _ = apply("@", *ops)
-    derivation = [_matmul_line(*ops, prod_sym, prod_shape),
+    derivation = [matmul_line(*ops),
                   f"+ b{l} {both(b.symbolic, b.shape)}: the bias column is added to each of the "
                   f"m columns → {both(z.symbolic, z.shape)}"]
     hints = (f"z{l} = w{l} @ a{l - 1} + b{l}: a matrix product, then the bias added to every column.",
@@ -191,12 +185,10 @@ def delta_shape(draw: Draw) -> Question:
         proof = [a, y]
     else:
         ops = (Operand.of(run.trace[f"w{l + 1}"], transposed=True), Operand.of(run.trace[f"delta{l + 1}"]))
-        out_sym = matmul_sym(ops[0].symbolic, ops[1].symbolic)
-        out_shape, _ = apply("@", *ops)
         hints = (f"{delta.formula}: the error goes back through the transposed weights, "
                  "then is scaled element by element.",
                  f"{ops[0].described()}; {ops[1].described()}; z{l} is {both(z.symbolic, z.shape)}.")
-        derivation = [_matmul_line(*ops, out_sym, out_shape),
+        derivation = [matmul_line(*ops),
                       f"⊙ σ′(z{l}) {both(z.symbolic, z.shape)}: element by element, no change of shape"]
         proof = [ops[0].record, ops[1].record]
     derivation.append(f"delta{l} always has the shape of z{l}: one error per neuron per example")
@@ -229,14 +221,12 @@ def nabla_w_shape(draw: Draw) -> Question:
     nw, w = run.trace[f"nabla_w{l}"], run.trace[f"w{l}"]
     ops = (Operand.of(run.trace[f"delta{l}"]), Operand.of(run.act(l - 1), label=f"a{l - 1}ᵀ",
                                                           transposed=True))
-    out_sym = matmul_sym(ops[0].symbolic, ops[1].symbolic)
-    out_shape, _ = apply("@", *ops)
     return _shape_question(
         "backprop.nabla_w_shape", draw, run, nw,
         f"What is the shape of nabla_w{l}, the gradient of the cost with respect to w{l}?",
         (f"nabla_w{l} = delta{l} @ a{l - 1}ᵀ: each error times the activation that fed it.",
          f"{ops[0].described()}; {ops[1].described()}."),
-        [_matmul_line(*ops, out_sym, out_shape),
+        [matmul_line(*ops),
          f"the product sums over the m examples, and what is left is w{l}'s shape "
          f"{both(w.symbolic, w.shape)}: a gradient has the shape of what it differentiates, "
          f"so w{l} − (η/m)·nabla_w{l} subtracts entry by entry"],
@@ -245,7 +235,7 @@ def nabla_w_shape(draw: Draw) -> Question:
 
 
 def bias_broadcast(draw: Draw) -> Question:
-    run = run_digits(draw, strict=True) if draw.symbolic else run_digits(draw)
+    run = run_digits(draw)
     l = int(draw.rng.integers(2, run.L + 1))
     w, b, a_prev = run.trace[f"w{l}"], run.trace[f"b{l}"], run.act(l - 1)
     product = Operand(f"w{l} @ a{l - 1}", w.value @ a_prev.value,
@@ -267,7 +257,7 @@ def bias_broadcast(draw: Draw) -> Question:
 
 
 def matmul_check(draw: Draw) -> Question:
-    run = run_digits(draw, strict=True) if draw.symbolic else run_digits(draw)
+    run = run_digits(draw)
     L = run.L
     l = int(draw.rng.integers(2, L + 1))
     w, a_prev, delta = run.trace[f"w{l}"], run.act(l - 1), run.trace[f"delta{l}"]

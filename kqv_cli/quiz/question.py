@@ -170,6 +170,14 @@ def apply(op: str, a: Operand, b: Operand) -> tuple[tuple[int, ...] | None, str]
     return tuple(out.shape), ""
 
 
+def matmul_line(a: Operand, b: Operand) -> str:
+    """A derivation line for ``a @ b``: letters, then the numbers numpy gave."""
+    out_sym = matmul_sym(a.symbolic, b.symbolic)
+    out_shape, _ = apply("@", a, b)
+    return (f"{a.label} @ {b.label}: {show(a.symbolic)} @ {show(b.symbolic)} → {show(out_sym)}"
+            f"   = {format_shape(a.shape)} @ {format_shape(b.shape)} → {format_shape(out_shape)}")
+
+
 @dataclass
 class Draw:
     """What a question builder gets: randomness, the learner's level and the answer mode.
