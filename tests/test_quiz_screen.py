@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 
+from pilot import pilot_test
 from textual.app import App
 from textual.widgets import Input, Static
 
@@ -13,14 +12,6 @@ from engine.paths import state_dir
 from kqv_cli.tui.screens.quiz import QuizScreen
 
 SIZE = (100, 30)
-
-
-def pilot_test(test):
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 class QuizHost(App):

@@ -4,11 +4,11 @@ and a live training keeps the keys responsive and can be cancelled."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import time
 
 import pytest
+from pilot import pilot_test
 from test_lab import tiny_text
 from textual.app import App
 from textual.widgets import OptionList, RichLog, Static
@@ -24,14 +24,6 @@ from kqv_cli.tui.screens.train import TrainScreen, models_dir
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 SIZE = (100, 32)
-
-
-def pilot_test(test):
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 class ScreenApp(App):

@@ -4,9 +4,9 @@ dialog, re-run, resize, and leaving and coming back with the step kept."""
 from __future__ import annotations
 
 import asyncio
-import functools
 
 import pytest
+from pilot import pilot_test
 
 from engine.trace import eval_dim, format_shape
 from kqv_cli.progress import LessonProgress
@@ -22,16 +22,6 @@ from lessons import LessonSession, load_lessons
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
-
-
-def pilot_test(test):
-    """Run an async pilot test on a fresh event loop (no pytest async plugin needed)."""
-
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 async def settle(pilot) -> None:
