@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.lab import EXPERIMENTS, METRICS, get_experiment, run_experiment  # noqa: E402
-from engine.lab.experiments import GPT_BASE, format_metric  # noqa: E402
+from engine.lab.experiments import format_metric  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -54,7 +54,7 @@ def main() -> None:
     experiments = [get_experiment(n) for n in args.only] if args.only else list(EXPERIMENTS)
     datasets, rows = {}, []
     for exp in experiments:
-        block = {**GPT_BASE, **exp.base}["block_size"]
+        block = exp.block_size
         key = (exp.kind, block)
         if key not in datasets:
             datasets[key] = load(exp.kind, block, args)

@@ -16,14 +16,13 @@ from types import ModuleType
 
 from engine.errors import KqvError
 from engine.trace import eval_dim
-from lessons.model import DimField, Lesson, Step
+from lessons.model import PLACEHOLDER, DimField, Lesson, Step
 
 LESSONS_DIR = Path(__file__).resolve().parent
 BUILT_IN = ("backprop", "attention", "bridge")  # the order of the home screen
 
 _STEP_KEYS = ("step", "trace", "show", "extra", "code")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
 
 
 class LessonError(KqvError):
@@ -202,7 +201,7 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
 
     body_lines = lines[i:stop]
     for j, line in enumerate(body_lines, start=i + 1):
-        for m in _PLACEHOLDER.finditer(line):
+        for m in PLACEHOLDER.finditer(line):
             if m.group(1) is not None:
                 _check_expr(m.group(1), full_dims,
                             lambda msg, n=j: err(n, f"in {{...}}: {msg} (write {{{{ for a literal brace)"))

@@ -57,7 +57,12 @@ its shown variables are highlighted: the run-up was seen in the other trace.)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# A {expr} in a step's text (group 1), or an escaped {{ / }}: the loader checks the expressions,
+# the session fills them in for the learner's dims.
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
 
 
 @dataclass(frozen=True)

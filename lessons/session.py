@@ -34,10 +34,9 @@ from pathlib import Path
 
 from engine.errors import KqvError
 from engine.trace import Record, eval_dim, format_shape, format_symbolic
-from lessons.model import Lesson, Step, TraceRun
+from lessons.model import PLACEHOLDER, Lesson, Step, TraceRun
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
 _CACHE_SIZE = 8  # engine runs kept per session: a few dims/seeds to go back to
 
 
@@ -291,7 +290,7 @@ def fill_placeholders(text: str, dims: dict[str, int]) -> str:
         except (KeyError, ValueError, ZeroDivisionError):
             return m.group(0)
 
-    return _PLACEHOLDER.sub(sub, text)
+    return PLACEHOLDER.sub(sub, text)
 
 
 # -- the code pane ---------------------------------------------------------------------------

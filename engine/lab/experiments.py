@@ -45,6 +45,11 @@ class Experiment:
     base: dict = field(default_factory=dict)  # changes to GPT_BASE / DIGITS_BASE for every variant
 
     @property
+    def block_size(self) -> int:
+        """The context length of a GPT experiment's models, which its text must exceed."""
+        return {**GPT_BASE, **self.base}["block_size"]
+
+    @property
     def unit(self) -> str:
         return "iterations" if self.kind == "gpt" else "epochs"
 

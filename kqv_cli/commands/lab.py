@@ -20,7 +20,7 @@ from rich.text import Text
 
 from engine.errors import KqvError
 from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import GPT_BASE, Experiment, sample_line
+from engine.lab.experiments import Experiment, sample_line
 from kqv_cli.app import KqvTyper, app, fail
 from kqv_cli.charts import print_line_chart
 from kqv_cli.lab_table import result_table
@@ -109,7 +109,7 @@ def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: 
     if exp.kind == "gpt":
         from kqv_cli.commands.gpt import load_text
 
-        return load_text(text, {**GPT_BASE, **exp.base}["block_size"], quiet=quiet)
+        return load_text(text, exp.block_size, quiet=quiet)
     from kqv_cli.commands.digits import load_digits
 
     return load_digits(data, synthetic, seed, quiet=quiet)

@@ -106,11 +106,8 @@ class KqvApp(App):
         return scores
 
     def open_quiz(self, topic: str) -> None:
-        try:
-            from kqv_cli.tui.screens.quiz import QuizScreen
-        except ImportError:
-            self.notify("the quiz is not available yet in this build", severity="warning")
-            return
+        from kqv_cli.tui.screens.quiz import QuizScreen  # imported when first asked for
+
         self.push_screen(QuizScreen(topic))
 
     def action_help(self) -> None:

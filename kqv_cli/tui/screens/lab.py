@@ -33,9 +33,8 @@ def default_data(exp):
     """Tiny Shakespeare for a GPT (downloaded if need be); MNIST if on this machine, else synthetic
     digits (the run says which)."""
     if exp.kind == "gpt":
-        from engine.lab.experiments import GPT_BASE
 
-        return shakespeare_text({**GPT_BASE, **exp.base}["block_size"])
+        return shakespeare_text(exp.block_size)
     return digits_here()
 
 
