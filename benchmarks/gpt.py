@@ -173,9 +173,10 @@ run()
 """
 
 
-def full_run(text: Path, threads: int | None, seed: int | None = None, extra: list[str] = ()) -> dict:
-    """The default ``kqv train gpt`` (plus ``extra`` flags) in a child process: wall time,
-    result, peak RSS."""
+def full_run(text: Path, val: np.ndarray, threads: int | None, seed: int | None = None,
+             extra: list[str] = ()) -> dict:
+    """The default ``kqv train gpt`` (plus ``extra`` flags) on ``text`` in a child process: wall
+    time, result, peak RSS, and the exact loss over ``val`` (the text's validation ids)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-c", _CHILD, "train", "gpt", "--text", str(text), "--json",
                "--out", str(Path(tmp) / "gpt.npz"), *extra]
@@ -190,8 +191,7 @@ def full_run(text: Path, threads: int | None, seed: int | None = None, extra: li
         if proc.returncode != 0:
             raise SystemExit(f"the training run failed: {proc.stderr.strip()}")
         model, _, _ = load_gpt(Path(tmp) / "gpt.npz")
-        data = TextData.from_file(text, model.config.block_size)
-        val_full = split_loss(model, data.val)
+        val_full = split_loss(model, val)
     report = json.loads(proc.stdout)
     marks = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("KQV_PEAK_KB")]
     peak_kb = int(marks[-1]) if marks else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     extra = shlex.split(args.run_args)
     if not args.no_run:
         say(f"training the default run{' with ' + args.run_args if args.run_args else ''} (seed 1337)...")
-        run = full_run(args.text, args.run_threads, extra=extra)
+        run = full_run(args.text, data.val, args.run_threads, extra=extra)
         result["run"] = run
         say(f"run: {run['seconds']:.1f} s wall, {run['ms_per_iter']:.1f} ms/iter, "
             f"train {run['train_loss']:.4f}, val {run['val_loss']:.4f} (whole val split "
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         runs = [result["run"]] if "run" in result else []
         for seed in seeds:
             say(f"training the same run with --seed {seed}...")
-            run = full_run(args.text, args.run_threads, seed, extra)
+            run = full_run(args.text, data.val, args.run_threads, seed, extra)
             runs.append(run)
             say(f"seed {seed}: {run['seconds']:.1f} s wall, val {run['val_loss']:.4f} "
                 f"(whole val split {run['val_loss_whole_split']:.4f})")
