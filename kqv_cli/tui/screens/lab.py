@@ -33,7 +33,6 @@ def default_data(exp):
     """Tiny Shakespeare for a GPT (downloaded if need be); MNIST if on this machine, else synthetic
     digits (the run says which)."""
     if exp.kind == "gpt":
-
         return shakespeare_text(exp.block_size)
     return digits_here()
 
@@ -91,6 +90,7 @@ class LabScreen(Screen):
         """``budget`` overrides every experiment's (tests); ``data_for(exp)`` gives its data."""
         super().__init__()
         self.budget, self.data_for = budget, data_for
+        self.loaded: dict[tuple, object] = {}  # data sets by (kind, block_size), read once per screen
         self.stop_event = threading.Event()
         self.running: str | None = None
         self.result = None
@@ -152,8 +152,10 @@ class LabScreen(Screen):
         worker = get_current_worker()
         yield_to_the_interface()
         try:
-            data = self.data_for(exp)
-            result = run_experiment(exp, data, budget=self.budget, fresh=fresh,
+            key = (exp.kind, exp.block_size)
+            if key not in self.loaded:  # a failed load is not kept: the next run tries again
+                self.loaded[key] = self.data_for(exp)
+            result = run_experiment(exp, self.loaded[key], budget=self.budget, fresh=fresh,
                                     on_event=lambda e: self.post_message(self.Progress(e)),
                                     should_stop=lambda: self.stop_event.is_set() or worker.is_cancelled)
         except Exception as exc:  # noqa: BLE001  (shown on screen: a worker must not die silently)
