@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -19,12 +20,15 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
-from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import Experiment, sample_line
 from kqv_cli.app import KqvTyper, app, fail
 from kqv_cli.charts import print_line_chart
-from kqv_cli.lab_table import result_table
 from kqv_cli.training import stop_on_ctrl_c
+
+if TYPE_CHECKING:
+    from engine.lab.experiments import Experiment
+
+# engine.lab (and the lab table built on it) is imported inside the commands, so it loads only
+# for `kqv lab`, not on every start
 
 console = Console(highlight=False)
 
@@ -38,6 +42,8 @@ def lab(ctx: typer.Context) -> None:
     """List the experiments (run one with: kqv lab run NAME)."""
     if ctx.invoked_subcommand is not None:
         return
+    from engine.lab import EXPERIMENTS
+
     for kind, title in (("gpt", "GPT"), ("digits", "digit net")):
         group = [e for e in EXPERIMENTS if e.kind == kind]
         if not group:
@@ -69,6 +75,8 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Train an experiment's variants side by side and compare them."""
+    from engine.lab import Point, VariantDone, get_experiment, run_experiment
+
     exp = get_experiment(name)
     if iters is not None and iters <= 0:
         raise KqvError(f"--iters must be a positive number of {exp.unit}, got {iters}")
@@ -120,6 +128,9 @@ def source_of(dataset) -> str:
 
 
 def print_result(result) -> None:
+    from engine.lab.experiments import sample_line
+    from kqv_cli.lab_table import result_table
+
     exp = result.experiment
     console.print(result_table(result, with_time=True))
     plot_curves(result)

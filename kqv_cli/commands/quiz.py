@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -19,10 +20,10 @@ from rich.table import Table
 
 from engine.errors import KqvError
 from kqv_cli.app import app, err_console, fail, is_interactive
-from kqv_cli.quiz.progress import Progress
-from kqv_cli.quiz.questions import TOPICS, check_topic
-from kqv_cli.quiz.scheduler import now_utc
-from kqv_cli.quiz.session import Outcome, QuizSession
+
+if TYPE_CHECKING:
+    from kqv_cli.quiz.progress import Progress
+    from kqv_cli.quiz.session import Outcome, QuizSession
 
 
 @app.command("quiz")
@@ -39,6 +40,11 @@ def quiz(
     Type a shape as [bold](4, 8, 8)[/], 4x8x8 or 4 8 8; [bold]h[/] or [bold]?[/] for a hint
     (the first names the operation, the second the operand shapes).
     """
+    # the quiz engine (cards, fsrs) loads only when a quiz runs, not on every `kqv` start
+    from kqv_cli.quiz.progress import Progress
+    from kqv_cli.quiz.questions import TOPICS, check_topic
+    from kqv_cli.quiz.session import QuizSession
+
     check_topic(topic)
     if count < 1:
         raise KqvError(f"--count must be at least 1, got {count}")
@@ -127,6 +133,8 @@ def _show_outcome(console: Console, outcome: Outcome) -> None:
 
 
 def _when(due: datetime, now: datetime | None = None) -> str:
+    from kqv_cli.quiz.scheduler import now_utc
+
     seconds = (due - (now or now_utc())).total_seconds()
     if seconds <= 0:
         return "now"
