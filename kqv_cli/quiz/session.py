@@ -66,7 +66,6 @@ class QuizSession:
         self.current: Question | None = None
         self.hints_used = 0
         self.answered = True  # no question pending
-        self._last_card: str | None = None
 
     @property
     def warning(self) -> str | None:
@@ -79,8 +78,9 @@ class QuizSession:
     def next_card(self) -> str:
         now = self.clock()
         ids = [c.card_id for c in cards_for(self.topic)]
-        if len(ids) > 1 and self._last_card in ids:
-            ids.remove(self._last_card)
+        last = self.current.card_id if self.current is not None else None  # never twice in a row
+        if len(ids) > 1 and last in ids:
+            ids.remove(last)
         cards = self.progress.cards
         due = sorted((cid for cid in ids if cid in cards and cards[cid].due <= now),
                      key=lambda c: cards[c].due)
@@ -104,7 +104,6 @@ class QuizSession:
         card_id = self.next_card()
         topic = card_id.split(".", 1)[0]
         self.current = generate(card_id, self.rng, self.level(topic), self.symbolic)
-        self._last_card = card_id
         self.asked += 1
         self.hints_used = 0
         self.answered = False
