@@ -116,6 +116,11 @@ class LessonSession:
         Unknown names, non-integers, values outside a field's range and combinations the
         engine cannot build (``C`` not divisible by ``nh``) are refused and nothing changes.
         """
+        self.dims = self.checked_dims(dims)
+        return dict(self.dims)
+
+    def checked_dims(self, dims: dict) -> dict[str, int]:
+        """The dims ``set_dims`` would set, checked the same way, without setting them."""
         fields = {f.name: f for f in self.lesson.dim_fields}
         new = dict(self.dims)
         for name, value in dims.items():
@@ -132,8 +137,7 @@ class LessonSession:
                                f"not {number}")
             new[name] = number
         self.script.full_dims(dict(new))  # raises KqvError for combinations that cannot be built
-        self.dims = new
-        return dict(self.dims)
+        return new
 
     def reseed(self) -> int:
         """A new random input (and fresh initial weights) for the ``r`` key."""

@@ -51,6 +51,7 @@ class LessonScreen(Screen):
         self._lock = threading.Lock()
         self._wanted = 0  # serial of the latest request; older results are dropped
         self._done = 0  # serial of the latest request shown (or refused by the engine)
+        self._new_dims: dict | None = None  # checked dims the next engine run switches to
         self._show_figure = False  # the step's own figure (StepView.extra) instead of a variable
         self._placed_row = 0  # where the step put the table cursor
 
@@ -99,9 +100,12 @@ class LessonScreen(Screen):
     @work(thread=True, group="engine")
     def run_step(self, index: int, serial: int, new_step: bool, reseed: bool) -> None:
         with self._lock:
-            if serial != self._wanted:
-                return  # a newer request is queued; skip the stale run
             try:
+                if self._new_dims is not None:  # applied here, so the dialog never waits on a run
+                    self.session.set_dims(self._new_dims)
+                    self._new_dims = None
+                if serial != self._wanted:
+                    return  # a newer request is queued; skip the stale run
                 if reseed:
                     self.session.reseed()
                 view = self.session.run(index)
@@ -224,11 +228,10 @@ class LessonScreen(Screen):
         current = self.view.dims if self.view else dict(self.lesson.default_dims)
 
         def check(dims: dict) -> str | None:
-            with self._lock:
-                try:
-                    self.session.set_dims(dims)
-                except KqvError as exc:
-                    return str(exc)
+            try:
+                self.session.checked_dims(dims)
+            except KqvError as exc:
+                return str(exc)
             return None
 
         def done(dims: dict | None) -> None:
@@ -236,6 +239,7 @@ class LessonScreen(Screen):
                 return
             self.app.progress.set_dims(self.lesson.id, dims)
             self.app.save_progress()
+            self._new_dims = dims
             self.request_step(new_step=False)
 
         self.app.push_screen(DimsScreen(fields, current, check), done)
