@@ -58,8 +58,14 @@ class CodeSpan:
             return self.path.name
 
     def lines(self) -> list[str]:
-        text = self.path.read_text(encoding="utf-8").splitlines()
-        return text[self.start - 1 : self.end]
+        return list(_source_lines(self.path, self.path.stat().st_mtime)[self.start - 1 : self.end])
+
+
+@lru_cache(maxsize=16)
+def _source_lines(path: Path, mtime: float) -> tuple[str, ...]:
+    """An engine file's lines, read once per version of the file (the code pane asks at every step;
+    ``mtime`` in the key makes an edited file read again, as the span finder does)."""
+    return tuple(path.read_text(encoding="utf-8").splitlines())
 
 
 @dataclass

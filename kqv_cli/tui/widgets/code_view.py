@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from rich.style import Style
 from rich.syntax import Syntax
@@ -12,16 +11,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-REPO_DIR = Path(__file__).resolve().parents[3]
 THEME = "monokai"
 CURRENT = Style(bgcolor="#3e3d32")  # the theme's own line-highlight colour
-
-
-@lru_cache(maxsize=16)
-def read_source(path: Path) -> list[str]:
-    """The lines of an engine file (absolute, or relative to the repository)."""
-    file = Path(path) if Path(path).is_absolute() else REPO_DIR / path
-    return file.read_text(encoding="utf-8").splitlines()
 
 
 @lru_cache(maxsize=32)
@@ -73,14 +64,14 @@ class CodeView(ScrollView, can_focus=True):
             if lines:
                 lines.append(Text())
             try:
-                source = read_source(span.path)
+                source = tuple(span.lines())
             except OSError as exc:
                 lines.append(Text(f"{span.name}: cannot read ({exc.strerror})", style="red"))
                 continue
             lines.append(Text(f"{span.name}:{span.start}-{span.end}", style="bold"))
             if span.current and first_current is None:
                 first_current = len(lines) + min(span.current) - span.start
-            lines += span_lines(tuple(source[span.start - 1 : span.end]), span.start, frozenset(span.current))
+            lines += span_lines(source, span.start, frozenset(span.current))
         if not spans:
             lines.append(Text("(this step runs no engine code)", style="dim"))
         self.lines = lines
