@@ -212,3 +212,17 @@ def test_gpt_data_for_the_app_downloads_or_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
     with pytest.raises(KqvError, match="kqv data shakespeare"):
         shakespeare_text(32)
+
+
+@pilot_test
+async def test_train_screen_says_so_when_it_cannot_save(tmp_path, text_data):
+    blocked = tmp_path / "models"
+    blocked.write_text("a file where the models folder should be")
+    screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=blocked)
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await wait_until(pilot, lambda: screen.running is None)
+        status = str(screen.query_one("#train-status", Static).render())
+        assert status.startswith("could not start:") and str(blocked) in status
+        assert screen.steps_seen == 0  # nothing trained, and the file is left as it was
+    assert blocked.read_text() == "a file where the models folder should be"
