@@ -258,7 +258,8 @@ class Network:
 
         The same five phases as :meth:`backprop`, with every variable recorded on ``tracer``.
         Returns ``(nabla_b, nabla_w)`` summed over the m examples, the shapes of the biases
-        and weights.
+        and weights. The traced C is the *mean* of the m costs Cₓ, so these sums are
+        Σₓ ∇Cₓ = m·∇C, and the update's (η/m)·nabla is η·∇C.
         """
         L = self.num_layers
         tracer.section("input")
@@ -291,21 +292,25 @@ class Network:
         delta = self.cost.delta(zs[-1], a, y)  # (nL, m)
         formula = (f"delta{L} = (a{L} − y) ⊙ σ′(z{L})" if self.cost.name == "quadratic"
                    else f"delta{L} = a{L} − y")
-        tracer.record(f"delta{L}", delta, formula, "backward", (f"n{L}", "m"))
-        tracer.section("backpropagate")
+        tracer.record(f"delta{L}", delta, formula, "backward", (f"n{L}", "m"),
+                      note="column x is ∂Cₓ/∂z for that image's own cost Cₓ")
         for l in range(L, 1, -1):
             if l < L:
+                tracer.section("backpropagate")
                 sp = self._hidden_prime(zs[l - 2])
                 delta = (self.weights[l - 1].T @ delta) * sp  # (n_l, n_{l+1}) @ (n_{l+1}, m)
                 tracer.record(f"delta{l}", delta, f"delta{l} = (w{l + 1}ᵀ @ delta{l + 1}) ⊙ "
                               f"{'σ′' if self.activation == 'sigmoid' else 'relu′'}(z{l})",
                               "backward", (f"n{l}", "m"))
+            tracer.section(f"gradients of layer {l}")
             nabla_b[l - 2] = delta.sum(axis=1, keepdims=True)  # (n_l, 1)
             nabla_w[l - 2] = delta @ activations[l - 2].T  # (n_l, m) @ (m, n_{l-1})
-            tracer.record(f"nabla_b{l}", nabla_b[l - 2], f"∂C/∂b{l} = delta{l}, summed over m",
-                          "backward", (f"n{l}", "1"))
-            tracer.record(f"nabla_w{l}", nabla_w[l - 2], f"∂C/∂w{l} = delta{l} @ a{l - 1}ᵀ",
-                          "backward", (f"n{l}", f"n{l - 1}"))
+            tracer.record(f"nabla_b{l}", nabla_b[l - 2], f"Σₓ delta{l} over the m columns = m·∂C/∂b{l}",
+                          "backward", (f"n{l}", "1"),
+                          note="a sum over the images: m times the gradient of the mean C")
+            tracer.record(f"nabla_w{l}", nabla_w[l - 2], f"delta{l} @ a{l - 1}ᵀ = Σₓ δₓ aₓᵀ = m·∂C/∂w{l}",
+                          "backward", (f"n{l}", f"n{l - 1}"),
+                          note="m outer products added up by one matmul")
         return nabla_b, nabla_w
 
     def traced_update(self, x, y, eta: float, tracer, lmbda: float = 0.0, n: int = 1) -> None:
@@ -319,9 +324,10 @@ class Network:
             w *= decay
             w -= (eta / m) * nabla_w[l - 2]
             b -= (eta / m) * nabla_b[l - 2]
-            tracer.record(f"w{l}", w, f"w{l} ← w{l} − (η/m)·nabla_w{l}", "update",
+            tracer.record(f"w{l}", w, f"w{l} ← w{l} − (η/m)·nabla_w{l} = w{l} − η·∂C/∂w{l}", "update",
                           (f"n{l}", f"n{l - 1}"))
-            tracer.record(f"b{l}", b, f"b{l} ← b{l} − (η/m)·nabla_b{l}", "update", (f"n{l}", "1"))
+            tracer.record(f"b{l}", b, f"b{l} ← b{l} − (η/m)·nabla_b{l} = b{l} − η·∂C/∂b{l}", "update",
+                          (f"n{l}", "1"))
 
     # -- the algorithm, fast -------------------------------------------------------------------
 

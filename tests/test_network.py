@@ -144,3 +144,30 @@ def test_checkpoint_refuses_other_kinds_and_damage(tmp_path):
         load_network(tmp_path / "plain.npz")
     with pytest.raises(KqvError, match="no checkpoint"):
         load_network(tmp_path / "missing.npz")
+
+
+def test_traced_nabla_is_m_times_the_gradient_of_the_traced_mean_cost():
+    """The trace labels nabla as Σₓ ∇Cₓ = m·∇C, C being the traced mean: hold that numerically."""
+    m = 5
+    net = Network([4, 3, 2], seed=2, dtype=np.float64)
+    x, y = _batch(net.sizes, m, seed=4)
+
+    def traced_cost():
+        tracer = Tracer(dims={**net.dims, "m": m})
+        net.backprop_batch(x, y, tracer)
+        return float(tracer["C"].value)
+
+    tracer = Tracer(dims={**net.dims, "m": m})
+    net.backprop_batch(x, y, tracer)
+    assert "m·∂C/∂w3" in tracer["nabla_w3"].formula and "m·∂C/∂b2" in tracer["nabla_b2"].formula
+    eps = 1e-6
+    for param, name in ((net.weights[1], "nabla_w3"), (net.biases[0], "nabla_b2")):
+        old = param[1, 0]
+        param[1, 0] = old + eps
+        up = traced_cost()
+        param[1, 0] = old - eps
+        down = traced_cost()
+        param[1, 0] = old
+        dC = (up - down) / (2 * eps)
+        assert tracer[name].value[1, 0] == pytest.approx(m * dC, rel=1e-6)
+        assert abs(tracer[name].value[1, 0] - dC) > 1e-3  # the sum is not the mean's gradient
