@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from engine.errors import KqvError
+from engine.kv_cache import KVCache
 from engine.layers import (
+    LN_EPS,
     Block,
     Embedding,
     LayerNorm,
@@ -58,6 +60,7 @@ class GPTConfig:
     mask: str = "causal"  # causal: hide the future | flipped: hide the past | none
     residual: bool = True  # x + attn(...), x + mlp(...)
     layernorm: bool = True  # LayerNorm before attention, before the MLP and at the end
+    ln_eps: float = LN_EPS  # ε inside LayerNorm's square root (GPT-2's layer_norm_epsilon)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -112,23 +115,25 @@ def count_parameters(cfg: GPTConfig) -> dict[str, int]:
 class GPT:
     """The whole model: ``forward(idx, targets)`` -> ``(logits, loss)``, ``backward()`` -> grads."""
 
-    def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32):
+    def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32, init: bool = True):
+        """``init=False`` leaves the weights unset, for a model whose weights are loaded next
+        (:meth:`load_params`, :mod:`engine.hf_gpt2`): no random draws, no second copy."""
         self.config = config
         self.dtype = np.dtype(dtype)
-        self._build_layers(np.random.default_rng(seed))
-        self._pack()
+        self._build_layers(np.random.default_rng(seed) if init else None)
+        self._pack(fill=init)
 
-    def _build_layers(self, rng: np.random.Generator) -> None:
+    def _build_layers(self, rng: np.random.Generator | None) -> None:
         cfg, C = self.config, self.config.n_embd
         # GPT-2 initialisation: N(0, 0.02) everywhere, residual projections 0.02/√(2·n_layer)
         self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, self.dtype)
         self.h = [
             Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
                   n_layer=cfg.n_layer, dtype=self.dtype, residual=cfg.residual, layernorm=cfg.layernorm,
-                  score=cfg.score, scale=cfg.scale, mask=cfg.mask)
+                  ln_eps=cfg.ln_eps, score=cfg.score, scale=cfg.scale, mask=cfg.mask)
             for i in range(cfg.n_layer)
         ]
-        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype)
+        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype, cfg.ln_eps)
 
     # -- parameters ----------------------------------------------------------------------------
 
@@ -141,14 +146,15 @@ class GPT:
         two halves of a batch at the same time (see :class:`engine.gpt_train.HalfBatches`)."""
         twin = GPT.__new__(GPT)
         twin.config, twin.dtype = self.config, self.dtype
-        twin._build_layers(np.random.default_rng(0))  # its own weights are dropped by _pack
+        twin._build_layers(None)  # no weights of its own: _pack points them at ours
         twin._pack(shared=self.flat_params)
         return twin
 
-    def _pack(self, shared: np.ndarray | None = None) -> None:
+    def _pack(self, shared: np.ndarray | None = None, fill: bool = True) -> None:
         """Move every parameter and gradient into one flat buffer each (2-D weights first).
 
-        With ``shared``, the parameters are views of that buffer (another model's) instead.
+        With ``shared``, the parameters are views of that buffer (another model's) instead;
+        ``fill=False`` leaves the buffer unset (the weights are loaded next).
         """
         entries = []
         for m in self.modules():
@@ -165,7 +171,7 @@ class GPT:
             value = getattr(layer, attr)
             n = value.size
             view = self.flat_params[offset : offset + n].reshape(value.shape)
-            if shared is None:
+            if shared is None and fill:
                 view[...] = value
             grad = self.flat_grads[offset : offset + n].reshape(value.shape)
             setattr(layer, attr, view)
@@ -192,20 +198,28 @@ class GPT:
                 )
             view[...] = arrays[name]
 
-    def dims(self, B: int, T: int) -> dict[str, int]:
-        """The named dimensions of a run with B sequences of T characters (for the tracer)."""
+    def dims(self, B: int, T: int, t: int | None = None) -> dict[str, int]:
+        """The named dimensions of a run with B sequences of T tokens (for the tracer); ``t``
+        is the positions the KV cache holds after the run, when generating with one."""
         cfg = self.config
-        return {"B": B, "T": T, "C": cfg.n_embd, "nh": cfg.n_head, "hs": cfg.head_size,
+        dims = {"B": B, "T": T, "C": cfg.n_embd, "nh": cfg.n_head, "hs": cfg.head_size,
                 "V": cfg.vocab_size, "block_size": cfg.block_size, "n_layer": cfg.n_layer}
+        return dims if t is None else {**dims, "t": t}
+
+    def kv_cache(self, B: int = 1) -> KVCache:
+        """An empty KV cache for generating B sequences with this model."""
+        cfg = self.config
+        return KVCache(cfg.n_layer, B, cfg.n_head, cfg.block_size, cfg.head_size, self.dtype)
 
     # -- forward and backward ----------------------------------------------------------------
 
-    def forward(self, idx, targets=None, tracer=NO_TRACE, rng=None):
-        """``idx (B, T)`` of character ids -> ``(logits (B, T, V), loss or None)``.
+    def forward(self, idx, targets=None, tracer=NO_TRACE, rng=None, cache: KVCache | None = None):
+        """``idx (B, T)`` of token ids -> ``(logits (B, T, V), loss or None)``.
 
         ``targets (B, T)`` are the next characters; with them the mean cross-entropy loss is
         computed and the forward pass is remembered for :meth:`backward`. ``rng`` turns
-        dropout on (training only).
+        dropout on (training only). ``cache`` (generation): ``idx`` continues the ``cache.t``
+        positions already in it, and their keys and values are not computed again.
         """
         idx = np.asarray(idx)
         if idx.ndim != 2:
@@ -213,13 +227,19 @@ class GPT:
         B, T = idx.shape
         cfg = self.config
         if T > cfg.block_size:
-            raise KqvError(f"a sequence of {T} characters is longer than block_size={cfg.block_size}")
+            raise KqvError(f"a sequence of {T} tokens is longer than block_size={cfg.block_size}")
+        start = 0
+        if cache is not None:
+            cache.check_room(T)
+            start = cache.t
         self.B, self.T = B, T
-        x = self.embed.forward(idx, tracer)  # (B*T, C)
+        x = self.embed.forward(idx, tracer, start)  # (B*T, C)
         x, self.emb_keep = dropout_forward(x, cfg.dropout, rng)
         for i, block in enumerate(self.h):
             tracer.section(f"block {i}")
-            x = block.forward(x, B, T, tracer, rng)  # (B*T, C)
+            x = block.forward(x, B, T, tracer, rng, None if cache is None else cache.layers[i])  # (B*T, C)
+        if cache is not None:
+            cache.advance(T)
         tracer.section("head")
         xf = self.ln_f.forward(x, tracer) if cfg.layernorm else x  # (B*T, C)
         tracer.record("ln_f", xf.reshape(B, T, -1), "LayerNorm(x) after the last block", "forward",
@@ -271,12 +291,16 @@ class GPT:
     # -- sampling ----------------------------------------------------------------------------
 
     def stream(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-               rng: np.random.Generator | None = None) -> Iterator[int]:
-        """Yield ``max_new_tokens`` new character ids, one at a time, after the prompt ``idx``.
+               rng: np.random.Generator | None = None, cache: bool = True) -> Iterator[int]:
+        """Yield ``max_new_tokens`` new token ids, one at a time, after the prompt ``idx``.
 
-        Each step feeds the last ``block_size`` characters, divides the last position's logits
-        by ``temperature`` (below 1: safer, above 1: wilder), keeps only the ``top_k`` largest,
-        and draws the next character from the softmax.
+        Each step divides the last position's logits by ``temperature`` (below 1: safer, above
+        1: wilder), keeps only the ``top_k`` largest, and draws the next token from the softmax.
+
+        With ``cache`` (the default) the prompt runs once and each new token is one position
+        through the model, its keys and values added to a KV cache (:mod:`engine.kv_cache`);
+        when the cache is full (``block_size`` positions), it starts again from the last half of
+        the context. Without it, each step runs the last ``block_size`` tokens again.
         """
         if temperature <= 0:
             raise KqvError(f"temperature must be above 0, got {temperature}")
@@ -286,11 +310,25 @@ class GPT:
         ids = [int(i) for i in np.asarray(idx).reshape(-1)]
         if not ids:
             raise KqvError("sampling needs at least one character to start from")
-        for _ in range(max_new_tokens):
-            context = np.asarray(ids[-self.config.block_size :])[None, :]
-            logits, _ = self.forward(context)
+        block_size = self.config.block_size
+        if not cache:
+            for _ in range(max_new_tokens):
+                logits, _ = self.forward(np.asarray(ids[-block_size:])[None, :])
+                yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
+                ids.append(nxt)
+            return
+        kv = self.kv_cache()
+        logits, _ = self.forward(np.asarray(ids[-block_size:])[None, :], cache=kv)  # the prompt, once
+        for n in range(max_new_tokens):
             yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
             ids.append(nxt)
+            if n + 1 == max_new_tokens:
+                break
+            if kv.full:  # start again from the last half of the context
+                kv.reset()
+                logits, _ = self.forward(np.asarray(ids[-max(block_size // 2, 1):])[None, :], cache=kv)
+            else:
+                logits, _ = self.forward(np.asarray([[nxt]]), cache=kv)  # one position
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  rng: np.random.Generator | None = None) -> np.ndarray:

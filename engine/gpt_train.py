@@ -461,6 +461,6 @@ def load_gpt(path: str | os.PathLike) -> tuple[GPT, CharVocab, dict]:
         vocab = CharVocab(meta["vocab"])
     except (KeyError, TypeError) as exc:
         raise KqvError(f"{path} is a damaged gpt checkpoint (missing {exc})") from None
-    model = GPT(config, seed=0)
+    model = GPT(config, init=False)
     model.load_params(arrays)
     return model, vocab, meta

@@ -43,6 +43,15 @@ def _ones(n: int, dtype) -> np.ndarray:
     return np.ones(n, dtype=dtype)
 
 
+def init_normal(rng, shape, std, dtype) -> np.ndarray:
+    """N(0, std²) initial weights; with ``rng=None``, uninitialised memory for weights that are
+    about to be loaded (a checkpoint, GPT-2): drawing 124M random numbers only to overwrite
+    them would cost seconds and a second copy of the model in memory."""
+    if rng is None:
+        return np.empty(shape, dtype=dtype)
+    return (rng.standard_normal(shape) * std).astype(dtype)
+
+
 class Module:
     """Something with parameters: ``params()`` and ``grads()`` list them by full name.
 
@@ -81,11 +90,12 @@ class Linear(Module):
         self.n_in, self.n_out, self.bias = n_in, n_out, bias
         self.sym = sym  # the weight's symbolic shape for the trace, e.g. ("C", "3*C")
         self.param_names = ("w", "b") if bias else ("w",)
-        self.w = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
-        self.dw = np.zeros_like(self.w)
+        self.w = init_normal(rng, (n_in, n_out), std, dtype)
+        # np.zeros, not zeros_like: calloc'd, a gradient costs no memory until it is written
+        self.dw = np.zeros(self.w.shape, dtype=dtype)
         if bias:
             self.b = np.zeros(n_out, dtype=dtype)
-            self.db = np.zeros_like(self.b)
+            self.db = np.zeros(self.b.shape, dtype=dtype)
 
     def forward(self, x, tracer=NO_TRACE):
         self.x = x  # kept for dw = xᵀ @ dout
@@ -111,18 +121,19 @@ class LayerNorm(Module):
     """Normalise each row to mean 0 and variance 1, then scale by ``w`` and shift by ``b``.
 
     The variance is the biased one (divide by C) and ε sits inside the square root, as in
-    PyTorch and GPT-2.
+    PyTorch and GPT-2 (whose config calls it ``layer_norm_epsilon``).
     """
 
-    def __init__(self, n, path, bias=True, dtype=np.float32):
+    def __init__(self, n, path, bias=True, dtype=np.float32, eps=LN_EPS):
         self.path = path
         self.bias = bias
+        self.eps = eps
         self.param_names = ("w", "b") if bias else ("w",)
         self.w = np.ones(n, dtype=dtype)
-        self.dw = np.zeros_like(self.w)
+        self.dw = np.zeros(self.w.shape, dtype=dtype)
         if bias:
             self.b = np.zeros(n, dtype=dtype)
-            self.db = np.zeros_like(self.b)
+            self.db = np.zeros(self.b.shape, dtype=dtype)
         self._mean_vec = np.full(n, 1.0 / n, dtype=dtype)
 
     def forward(self, x, tracer=NO_TRACE):
@@ -130,7 +141,7 @@ class LayerNorm(Module):
         mean = x @ self._mean_vec  # (N, C) @ (C,) -> (N,)
         xc = x - mean[:, None]
         var = (xc * xc) @ self._mean_vec  # (N,) biased variance
-        self.rstd = 1.0 / np.sqrt(var + LN_EPS)  # (N,)
+        self.rstd = 1.0 / np.sqrt(var + self.eps)  # (N,)
         self.xhat = xc
         self.xhat *= self.rstd[:, None]  # (N, C), in place: xc is not needed again
         out = self.xhat * self.w
@@ -189,19 +200,25 @@ class CausalSelfAttention(Module):
     def children(self):
         return [self.c_attn, self.c_proj]
 
-    def _mask(self, T):
-        """True where a score is hidden: above the diagonal (the future) for a causal mask."""
+    def _mask(self, T, t):
+        """True where a score is hidden, ``(T, t)``: the T queries are the last T of the t keys'
+        positions, so query i sits at position t − T + i and a causal mask hides the keys after
+        it (above the diagonal when t = T). One new token (T = 1) sees every key: no mask."""
         if self.mask == "none":
             return None
-        if getattr(self, "_hidden", np.empty((0, 0))).shape != (T, T):  # built once per T
-            ones = np.ones((T, T), dtype=bool)
-            self._hidden = np.triu(ones, k=1) if self.mask == "causal" else np.tril(ones, k=-1)
+        if getattr(self, "_hidden", np.empty((0, 0))).shape != (T, t):  # built once per (T, t)
+            ones = np.ones((T, t), dtype=bool)
+            past = t - T
+            self._hidden = np.triu(ones, k=past + 1) if self.mask == "causal" else np.tril(ones, k=past - 1)
         return self._hidden
 
-    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None, cache=None):
         """``x`` is ``(B*T, C)``; returns the attention output ``(B*T, C)``.
 
-        ``rng`` turns dropout on (training); without it the layer is deterministic.
+        ``rng`` turns dropout on (training); without it the layer is deterministic. ``cache``
+        (a :class:`engine.kv_cache.LayerKV`) holds the keys and values of the positions before
+        these T: the T new queries attend to all ``t`` positions, and the cache keeps the new
+        keys and values for the next call, so generating a token costs one position, not T.
         """
         p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
         w = self.c_attn
@@ -215,8 +232,16 @@ class CausalSelfAttention(Module):
         tracer.record(f"{p}q", q, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}k", k, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}v", v, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
-        self.q, self.k, self.v = q, k, v
         sym_att = ("B", "nh", "T", "T")
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, nh, t, hs): the past positions' and these T
+            sym_att = ("B", "nh", "T", "t")
+            tracer.record(f"{p}k_cache", k, "the keys of every position so far: cached + this step's",
+                          "forward", ("B", "nh", "t", "hs"), "kept, so a new token needs only its own k")
+            tracer.record(f"{p}v_cache", v, "the values of every position so far: cached + this step's",
+                          "forward", ("B", "nh", "t", "hs"))
+        self.q, self.k, self.v = q, k, v
+        t = k.shape[2]  # keys: T without a cache
 
         if self.score == "squared":  # what-if: (q²) · (k²) instead of q · k
             self.q2, self.k2 = q * q, k * k
@@ -230,7 +255,7 @@ class CausalSelfAttention(Module):
         tracer.record(f"{p}att_scores", att, "q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)",
                       "forward", sym_att, "1/√hs keeps the scores' variance near 1 whatever hs is")
 
-        hidden = self._mask(T)
+        hidden = self._mask(T, t)
         if hidden is not None:
             np.copyto(att, -np.inf, where=hidden)  # (T, T) broadcasts over B and nh
         tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
@@ -239,14 +264,14 @@ class CausalSelfAttention(Module):
         # softmax over the last axis (which key each query attends to)
         att -= att.max(axis=-1, keepdims=True)
         np.exp(att, out=att)
-        att /= (att @ _ones(T, att.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
+        att /= (att @ _ones(t, att.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
         self.att_soft = att
         att, self.att_keep = dropout_forward(att, self.dropout, rng)
         self.att = att
         tracer.record(f"{p}att", att, "softmax(att_masked) over the last axis", "forward", sym_att,
                       "each row sums to 1: how much query t takes from each earlier position")
 
-        y = att @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        y = att @ v  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
         tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
         y = y.transpose(0, 2, 1, 3).reshape(B * T, C)  # heads side by side again: (B*T, C)
         tracer.record(f"{p}y", y.reshape(B, T, C), "y_heads swapped back to (B, T, nh, hs), "
@@ -424,27 +449,28 @@ class Block(Module):
     """
 
     def __init__(self, n_embd, n_head, rng, prefix="", bias=True, dropout=0.0, n_layer=1,
-                 dtype=np.float32, residual=True, layernorm=True, **attn_switches):
+                 dtype=np.float32, residual=True, layernorm=True, ln_eps=LN_EPS, **attn_switches):
         self.prefix = prefix
         self.path = prefix.rstrip(".")
         self.residual, self.layernorm = residual, layernorm
-        self.ln_1 = LayerNorm(n_embd, f"{prefix}ln_1", bias, dtype)
+        self.ln_1 = LayerNorm(n_embd, f"{prefix}ln_1", bias, dtype, ln_eps)
         self.attn = CausalSelfAttention(n_embd, n_head, rng, prefix, bias=bias, dropout=dropout,
                                         n_layer=n_layer, dtype=dtype, **attn_switches)
-        self.ln_2 = LayerNorm(n_embd, f"{prefix}ln_2", bias, dtype)
+        self.ln_2 = LayerNorm(n_embd, f"{prefix}ln_2", bias, dtype, ln_eps)
         self.mlp = MLP(n_embd, rng, prefix, bias=bias, dropout=dropout, n_layer=n_layer, dtype=dtype)
 
     def children(self):
         return ([self.ln_1] if self.layernorm else []) + [self.attn] + (
             [self.ln_2] if self.layernorm else []) + [self.mlp]
 
-    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
-        """``x`` is ``(B*T, C)``; so is the result. ``rng`` turns dropout on (training)."""
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None, cache=None):
+        """``x`` is ``(B*T, C)``; so is the result. ``rng`` turns dropout on (training);
+        ``cache`` is this block's keys and values of earlier positions (generation)."""
         p, sym = self.prefix, ("B", "T", "C")
         h = self.ln_1.forward(x, tracer) if self.layernorm else x
         tracer.record(f"{p}ln_1", h.reshape(B, T, -1), "LayerNorm(x) = (x − mean)/√(var + ε) · w + b",
                       "forward", sym)
-        a = self.attn.forward(h, B, T, tracer, rng)
+        a = self.attn.forward(h, B, T, tracer, rng, cache)
         x_attn = x + a if self.residual else a
         tracer.record(f"{p}x_attn", x_attn.reshape(B, T, -1), "x + attn_out (the residual)", "forward", sym)
         h = self.ln_2.forward(x_attn, tracer) if self.layernorm else x_attn
@@ -504,16 +530,19 @@ class Embedding(Module):
         self.pos = pos
         self.vocab_size, self.block_size, self.n_embd = vocab_size, block_size, n_embd
         self.param_names = ("wte", "wpe") if pos == "learned" else ("wte",)
-        self.wte = (rng.standard_normal((vocab_size, n_embd)) * 0.02).astype(dtype)
-        self.dwte = np.zeros_like(self.wte)
+        self.wte = init_normal(rng, (vocab_size, n_embd), 0.02, dtype)
+        self.dwte = np.zeros(self.wte.shape, dtype=dtype)
         if pos == "learned":
-            self.wpe = (rng.standard_normal((block_size, n_embd)) * 0.02).astype(dtype)
-            self.dwpe = np.zeros_like(self.wpe)
+            self.wpe = init_normal(rng, (block_size, n_embd), 0.02, dtype)
+            self.dwpe = np.zeros(self.wpe.shape, dtype=dtype)
         elif pos == "sinusoidal":
             self.pe = sinusoidal_positions(block_size, n_embd, dtype)
 
-    def forward(self, idx, tracer=NO_TRACE):
-        """``idx (B, T)`` of token ids -> ``x (B*T, C)``."""
+    def forward(self, idx, tracer=NO_TRACE, start=0):
+        """``idx (B, T)`` of token ids at positions ``start .. start+T−1`` -> ``x (B*T, C)``.
+
+        ``start`` is above 0 only when generating with a KV cache: the new tokens come after
+        the ``start`` positions already in the cache."""
         B, T = idx.shape
         self.idx = idx
         tracer.record("idx", idx, "character ids, one row per sequence", "forward", ("B", "T"))
@@ -523,10 +552,10 @@ class Embedding(Module):
         if self.pos == "learned":
             tracer.record("wpe", self.wpe, "position embedding table, learned", "forward",
                           ("block_size", "C"))
-            pos_emb = self.wpe[:T]  # (T, C)
-            formula = "wpe[0:T]"
+            pos_emb = self.wpe[start : start + T]  # (T, C)
+            formula = "wpe[0:T]" if start == 0 else f"wpe[{start}:{start}+T]"
         elif self.pos == "sinusoidal":
-            pos_emb = self.pe[:T]
+            pos_emb = self.pe[start : start + T]
             formula = "PE(t, 2i) = sin(t/10000^(2i/C)), PE(t, 2i+1) = cos(t/10000^(2i/C))"
         else:
             pos_emb = np.zeros((T, self.n_embd), dtype=self.wte.dtype)

@@ -21,12 +21,14 @@ import ast
 import operator
 import re
 import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-PHASES = ("forward", "backward", "update")
+# "generate": the forward passes of generation with a KV cache, one new position each
+PHASES = ("forward", "backward", "update", "generate")
 
 _ENGINE_DIR = Path(__file__).resolve().parent
 _REPO_DIR = _ENGINE_DIR.parent
@@ -78,6 +80,9 @@ class NoTrace:
     def section(self, title: str) -> None:
         return None
 
+    def phase(self, name: str):
+        return nullcontext()
+
 
 NO_TRACE = NoTrace()
 
@@ -95,8 +100,10 @@ class Tracer:
     records: list[Record] = field(default_factory=list)
     sections: list[tuple[int, str]] = field(default_factory=list)
     enabled: bool = True
+    filed_under: str | None = None  # set by phase(): every record goes to this phase
 
     def record(self, name, value, formula, phase, symbolic=(), note="") -> None:
+        phase = self.filed_under or phase
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
         frame = sys._getframe(1)
@@ -114,6 +121,18 @@ class Tracer:
 
     def section(self, title: str) -> None:
         self.sections.append((len(self.records), title))
+
+    @contextmanager
+    def phase(self, name: str):
+        """File every record made inside under phase ``name``: the layers say "forward", but a
+        forward pass that extends a KV cache by one token is the "generate" phase."""
+        if name not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, not {name!r}")
+        before, self.filed_under = self.filed_under, name
+        try:
+            yield self
+        finally:
+            self.filed_under = before
 
     # -- reading the trace -------------------------------------------------------------
 

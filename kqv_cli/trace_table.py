@@ -8,7 +8,7 @@ from rich.table import Table
 
 from engine.trace import Tracer, format_shape, format_symbolic
 
-PHASE_COLOURS = {"forward": "cyan", "backward": "magenta", "update": "yellow"}
+PHASE_COLOURS = {"forward": "cyan", "backward": "magenta", "update": "yellow", "generate": "green"}
 
 
 def print_trace(tracer: Tracer, console: Console, values: bool = False) -> None:
@@ -16,7 +16,7 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False) -> None:
     formula (and min / mean / max with ``values``), and the engine line that computed it
     when the terminal is wide enough to hold it beside the formula.
 
-    The name's colour is its phase: cyan forward, magenta backward, yellow update.
+    The name's colour is its phase: cyan forward, magenta backward, yellow update, green generate.
     """
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("name", no_wrap=True)

@@ -1,0 +1,84 @@
+"""Generation with a KV cache: the same logits as running the whole context, one position a step.
+
+The cached run is held against the uncached forward pass of the same model (the GPT-2 golden
+files in tests/data hold it against transformers as well, see test_hf_gpt2.py).
+"""
+
+import numpy as np
+import pytest
+
+from engine.errors import KqvError
+from engine.gpt import GPT, GPTConfig
+from engine.trace import Tracer
+
+CFG = GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
+
+
+def test_each_cached_step_gives_the_logits_of_the_whole_context():
+    model = GPT(CFG, seed=3, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(0, CFG.vocab_size, size=(2, 7))
+    full, _ = model.forward(ids)  # (B, T, V)
+    kv = model.kv_cache(B=2)
+    prefix, _ = model.forward(ids[:, :3], cache=kv)  # the prompt: 3 positions at once
+    np.testing.assert_allclose(prefix, full[:, :3], atol=1e-12)
+    for t in range(3, 7):
+        step, _ = model.forward(ids[:, t : t + 1], cache=kv)  # one position
+        assert step.shape == (2, 1, CFG.vocab_size)
+        np.testing.assert_allclose(step[:, 0], full[:, t], atol=1e-12)
+    assert kv.t == 7
+
+
+def test_a_cached_step_is_traced_as_generate_with_the_cache_shapes():
+    model = GPT(CFG, seed=3)
+    kv = model.kv_cache()
+    model.forward(np.array([[1, 2, 3, 4]]), cache=kv)
+    tracer = Tracer(dims=model.dims(B=1, T=1, t=5))
+    with tracer.phase("generate"):
+        model.forward(np.array([[5]]), tracer=tracer, cache=kv)
+    assert {r.phase for r in tracer} == {"generate"}
+    k_cache, att = tracer["h1.k_cache"], tracer["h1.att"]
+    assert k_cache.shape == (1, 2, 5, 8) and k_cache.symbolic == ("B", "nh", "t", "hs")
+    assert att.shape == (1, 2, 1, 5) and att.symbolic == ("B", "nh", "T", "t")
+    assert tracer["pos_emb"].formula == "wpe[4:4+T]"
+    assert tracer.mismatches() == []
+
+
+def test_the_causal_mask_of_a_chunk_after_the_cache_hides_only_later_positions():
+    model = GPT(CFG, seed=3)
+    kv = model.kv_cache()
+    model.forward(np.array([[1, 2]]), cache=kv)
+    tracer = Tracer(dims=model.dims(B=1, T=3, t=5))
+    model.forward(np.array([[3, 4, 5]]), tracer=tracer, cache=kv)
+    att = tracer["h0.att"].value[0, 0]  # (T, t) = (3, 5): queries at positions 2, 3, 4
+    assert np.all(att[0, 3:] == 0) and np.all(att[0, :3] > 0)
+    assert np.all(att[1, 4:] == 0) and np.all(att[2] > 0)
+
+
+def test_sampling_with_and_without_the_cache_draws_the_same_tokens():
+    model = GPT(CFG, seed=3, dtype=np.float64)
+    prompt = np.array([1, 2, 3])
+    cached = list(model.stream(prompt, 5, rng=np.random.default_rng(7)))
+    uncached = list(model.stream(prompt, 5, rng=np.random.default_rng(7), cache=False))
+    assert cached == uncached  # 3 + 5 = 8 positions: within block_size, so the same context
+
+
+def test_sampling_past_block_size_refills_the_cache_and_keeps_going():
+    model = GPT(CFG, seed=3)
+    out = list(model.stream(np.array([1]), 30, rng=np.random.default_rng(0)))
+    assert len(out) == 30 and all(0 <= i < CFG.vocab_size for i in out)
+
+
+def test_a_full_cache_refuses_more_positions_in_one_line():
+    model = GPT(CFG, seed=3)
+    kv = model.kv_cache()
+    model.forward(np.zeros((1, 8), dtype=np.int64), cache=kv)
+    with pytest.raises(KqvError, match="KV cache holds 8 positions"):
+        model.forward(np.zeros((1, 1), dtype=np.int64), cache=kv)
+
+
+def test_a_model_built_without_init_takes_loaded_weights():
+    trained = GPT(CFG, seed=3)
+    empty = GPT(CFG, init=False)
+    empty.load_params(trained.params)
+    ids = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(empty.forward(ids)[0], trained.forward(ids)[0])
