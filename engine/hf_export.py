@@ -1,0 +1,59 @@
+"""``kqv export CKPT --hf DIR``: a character GPT trained in kqv, out as a Hugging Face GPT-2 folder.
+
+The folder holds what ``save_pretrained`` would write for the same model, so
+``transformers.GPT2LMHeadModel.from_pretrained(DIR)`` and ``AutoTokenizer.from_pretrained(DIR)``
+load it and compute the same next-token probabilities as ``kqv sample``. From there the model
+can keep training with PyTorch on GPUs and many machines (transformers, accelerate): kqv stays
+a place to learn, not a training framework.
+
+* ``config.json`` and ``model.safetensors``: :func:`engine.hf_gpt2.save_gpt2`;
+* ``tokenizer.json``: the character vocabulary (:func:`engine.hf_tokenizer.char_tokenizer_json`);
+* ``tokenizer_config.json``: names the generic fast tokenizer, so transformers does not take the
+  folder's ``model_type`` (gpt2) to mean GPT-2's own BPE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from engine.atomic import atomic_write
+from engine.errors import KqvError
+from engine.hf_gpt2 import save_gpt2
+from engine.hf_tokenizer import TOKENIZER_FILE, char_tokenizer_json
+
+TOKENIZER_CONFIG = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, folder: str | os.PathLike, force: bool = False) -> Path:
+    """Write ``checkpoint`` (a ``kqv train gpt`` checkpoint) into ``folder``; return the folder.
+
+    Refuses a digit-net checkpoint (GPT-2 is a GPT) and a folder that exists with files in it,
+    unless ``force`` (then the four files are replaced and the rest left alone).
+    """
+    from engine.gpt_train import KIND, load_gpt
+
+    checkpoint, folder = Path(checkpoint), Path(folder)
+    try:
+        model, vocab, _ = load_gpt(checkpoint)
+    except KqvError as exc:
+        if "is a digits checkpoint" in str(exc):  # engine.checkpoint names the kind it found
+            raise KqvError(f"{checkpoint} is a digits checkpoint: only a {KIND} checkpoint (kqv train gpt) "
+                           "has a Hugging Face GPT-2 form") from None
+        raise
+    if folder.exists() and not folder.is_dir():
+        raise KqvError(f"--hf {folder} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise KqvError(f"--hf {folder} exists and is not empty; choose a new folder or pass --force "
+                       "to write over its model files")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_gpt2(model, folder)
+        with atomic_write(folder / TOKENIZER_FILE, "w", encoding="utf-8") as f:
+            f.write(char_tokenizer_json(vocab))
+        with atomic_write(folder / "tokenizer_config.json", "w", encoding="utf-8") as f:
+            json.dump(TOKENIZER_CONFIG, f, indent=2)
+    except OSError as exc:
+        raise KqvError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    return folder

@@ -1,0 +1,92 @@
+"""Tokenizers in the Hugging Face format: GPT-2's byte-level BPE in, a character vocabulary out.
+
+GPT-2 does not read characters. Its tokenizer (byte-level BPE) turns text into pieces learned
+from how often byte sequences occur: " pizza" (with its leading space) is one token, a rare
+word is several. The pieces and their ids live in ``tokenizer.json`` beside the weights, and
+the ``tokenizers`` library (the one transformers uses) reads it, so kqv splits text exactly as
+GPT-2 was trained to see it. ``<|endoftext|>`` (id 50256 in GPT-2) separates documents.
+
+The other way, :func:`char_tokenizer_json` writes a kqv character vocabulary as a
+``tokenizer.json``: one token per character, nothing merged, so a model exported with
+``kqv export`` is read by transformers' tokenizer exactly as kqv reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import KqvError
+from engine.text import CharVocab
+
+TOKENIZER_FILE = "tokenizer.json"
+END_OF_TEXT = "<|endoftext|>"
+
+
+class HFTokenizer:
+    """A ``tokenizer.json`` read by ``tokenizers``; ``encode``/``decode`` like :class:`CharVocab`."""
+
+    def __init__(self, tokenizer, source: str = ""):
+        self.tokenizer = tokenizer  # a tokenizers.Tokenizer
+        self.source = source
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> HFTokenizer:
+        from tokenizers import Tokenizer
+
+        path = Path(path)
+        if not path.is_file():
+            raise KqvError(f"no {TOKENIZER_FILE} at {path}: a GPT-2 folder holds config.json, "
+                           "model.safetensors and tokenizer.json")
+        try:
+            return cls(Tokenizer.from_file(str(path)), str(path))
+        except Exception as exc:  # tokenizers raises plain Exceptions for a bad file
+            raise KqvError(f"{path} is not a tokenizer.json that tokenizers can read ({exc})") from None
+
+    @property
+    def size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> token ids (special tokens such as ``<|endoftext|>`` written in the text count)."""
+        try:
+            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        except Exception as exc:  # a character tokenizer has no token for an unseen character
+            raise KqvError(f"{self.source or 'the tokenizer'} cannot encode this text ({exc}); use only "
+                           "characters of the model's training text") from None
+        return np.asarray(ids, dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode([int(i) for i in np.asarray(ids).reshape(-1)],
+                                     skip_special_tokens=False)
+
+    def pieces(self, ids) -> list[str]:
+        """The text of each token alone (" pizza", " it"): labels for attention maps."""
+        return [self.decode([i]) for i in np.asarray(ids).reshape(-1)]
+
+    @property
+    def end_of_text(self) -> int | None:
+        """The id of ``<|endoftext|>``, or None for a tokenizer without it (a character one)."""
+        return self.tokenizer.token_to_id(END_OF_TEXT)
+
+
+def char_tokenizer(vocab: CharVocab):
+    """A ``tokenizers.Tokenizer`` with one token per character of ``vocab``, ids as kqv's.
+
+    Every character is split off on its own (the pre-tokenizer), looked up whole (a word-level
+    model whose "words" are characters), and decoding joins them with nothing between (Fuse).
+    A character outside the vocabulary has no id; the tokenizer has no unknown token to hide it.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({c: i for i, c in enumerate(vocab.chars)}, unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return tok
+
+
+def char_tokenizer_json(vocab: CharVocab) -> str:
+    """``tokenizer.json`` text for a character vocabulary (see :func:`char_tokenizer`)."""
+    return char_tokenizer(vocab).to_str(pretty=True)
