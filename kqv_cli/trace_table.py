@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.trace import Tracer, format_shape, format_symbolic
@@ -31,9 +32,10 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False) -> None:
     starts = dict(tracer.sections)
     for i, r in enumerate(tracer.records):
         if i in starts:
-            table.add_row(f"[bold underline]{starts[i]}[/]")
+            table.add_row(f"[bold underline]{escape(starts[i])}[/]")
         row = [f"[bold {PHASE_COLOURS[r.phase]}]{r.name}[/]", format_shape(r.shape),
-               format_symbolic(r.symbolic) if r.symbolic else "()", r.formula]
+               format_symbolic(r.symbolic) if r.symbolic else "()",
+               escape(r.formula)]  # "wte[idx]", "p[target]": brackets are not markup
         if values:
             v = np.asarray(r.value, dtype=np.float64)
             row.append(f"{v.min():.3g} / {v.mean():.3g} / {v.max():.3g}" if v.size else "-")

@@ -188,6 +188,8 @@ def test_trace_prints_every_variable_with_matching_shapes(text):
         name, shape = line.split("  ")
         assert any(name in row and shape in row for row in result.output.splitlines()), line
     assert "(B, nh, T, T)" in result.output and "dlogits" in result.output
+    for formula in ("wte[idx]", "−log p[target]", "Σ_b dx[b]"):  # brackets are not read as markup
+        assert formula in result.output, formula
     bad = invoke("trace", "gpt", "--text", text, "--n-embd", "10", "--n-head", "3")
     assert bad.exit_code == 2 and "not divisible" in bad.output
 

@@ -367,3 +367,15 @@ async def test_t_in_a_lesson_opens_the_quiz_on_its_topic_and_comes_back():
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, LessonScreen) and app.screen.index == len(lesson.steps) - 2
+
+
+@pilot_test
+async def test_the_values_title_keeps_the_brackets_of_a_formula():
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = app_at(lesson, lesson.step_index("embedding"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        value = app.screen.query_one("#value")
+        value.show_record(app.screen.view.record("tok_emb"))
+        await pilot.pause()
+        assert "tok_emb: wte[idx]" in value._border_title.plain  # not "wte" with [idx] read as markup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
+from textual.content import Content  # titles as plain text: "wte[idx]" is not markup
 from textual.widgets import Static
 
 from engine.trace import format_symbolic
@@ -65,19 +66,19 @@ class ValueView(ScrollableContainer, can_focus=True):
         if kind == "record":
             symbolic = format_symbolic(data.symbolic) if data.symbolic else ""
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
-            self.border_title = f"values: {formula}"
+            self.border_title = Content(f"values: {formula}")
             body.update(figures.array_view(data.value, symbolic, width, height, k=self.k))
         elif kind == "heatmap":
             title, value, row_label, col_label = data
-            self.border_title = f"figure: {title}"
+            self.border_title = Content(f"figure: {title}")
             body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}"))
         elif kind == "series":
             title, points, x_label, y_label = data
-            self.border_title = f"figure: {title}"
+            self.border_title = Content(f"figure: {title}")
             body.update(figures.series(points, x_label, y_label, width))
         elif kind == "attends":
             query, tokens, weights = data
-            self.border_title = f"figure: what {query!r} attends to"
+            self.border_title = Content(f"figure: what {query!r} attends to")
             body.update(figures.attends(query, tokens, weights))
         elif kind == "side_by_side":
             self.border_title = "figure: the two traces side by side"
