@@ -277,6 +277,8 @@ class GPT:
                       "backward", ("B", "T", "V"))
         wte = self.embed.wte
         np.matmul(dlogits.T, self.xf, out=self.embed.dwte)  # (V, B*T) @ (B*T, C): the head's share
+        tracer.record("dwte_head", self.embed.dwte, "dlogitsᵀ @ ln_f   (V, B*T) @ (B*T, C)", "backward",
+                      ("V", "C"), "the tied head's share of wte's gradient")
         dxf = dlogits @ wte  # (B*T, V) @ (V, C) -> (B*T, C)
         tracer.record("dln_f", dxf.reshape(B, T, -1), "dlogits @ wte", "backward", sym)
         dx = self.ln_f.backward(dxf, tracer, sym) if self.config.layernorm else dxf
@@ -285,7 +287,7 @@ class GPT:
         dx = dropout_backward(dx, self.emb_keep)
         tracer.record("dx", dx.reshape(B, T, -1), "gradient at tok_emb + pos_emb", "backward", sym)
         self.embed.backward(dx, tracer, accumulate=True)  # adds the embedding's share to dwte
-        tracer.record("dwte", self.embed.dwte, "onehot(idx)ᵀ @ dx + dlogitsᵀ @ ln_f (both uses of wte)",
+        tracer.record("dwte", self.embed.dwte, "dwte_head + dwte_lookup (both uses of wte)",
                       "backward", ("V", "C"))
 
     # -- sampling ----------------------------------------------------------------------------

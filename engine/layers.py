@@ -97,6 +97,11 @@ class Linear(Module):
             self.b = np.zeros(n_out, dtype=dtype)
             self.db = np.zeros(self.b.shape, dtype=dtype)
 
+    def formula(self, x_name: str) -> str:
+        """What this layer computes, for a trace label: ``ln_1 @ c_attn.w + c_attn.b``."""
+        short = self.path.rsplit(".", 1)[-1]
+        return f"{x_name} @ {short}.w" + (f" + {short}.b" if self.bias else "")
+
     def forward(self, x, tracer=NO_TRACE):
         self.x = x  # kept for dw = xᵀ @ dout
         out = x @ self.w  # (N, in) @ (in, out) -> (N, out)
@@ -224,8 +229,8 @@ class CausalSelfAttention(Module):
         w = self.c_attn
         tracer.record(f"{w.path}.w", w.w, "weight, stored (in, out)", "forward", ("C", "3*C"))
         qkv = w.forward(x, tracer)  # (B*T, C) @ (C, 3*C) -> (B*T, 3*C)
-        tracer.record(f"{p}qkv", qkv.reshape(B, T, 3 * C), "ln_1 @ c_attn.w + c_attn.b   "
-                      "(B*T, C) @ (C, 3*C)", "forward", ("B", "T", "3*C"))
+        tracer.record(f"{p}qkv", qkv.reshape(B, T, 3 * C), w.formula("ln_1") + "   (B*T, C) @ (C, 3*C)",
+                      "forward", ("B", "T", "3*C"))
         # split into q, k, v and move the head forward: (B, T, 3, nh, hs) -> 3 × (B, nh, T, hs)
         q, k, v = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)
         sym_h = ("B", "nh", "T", "hs")
@@ -268,8 +273,13 @@ class CausalSelfAttention(Module):
         self.att_soft = att
         att, self.att_keep = dropout_forward(att, self.dropout, rng)
         self.att = att
-        tracer.record(f"{p}att", att, "softmax(att_masked) over the last axis", "forward", sym_att,
-                      "each row sums to 1: how much query t takes from each earlier position")
+        if self.att_keep is None:
+            tracer.record(f"{p}att", att, "softmax(att_masked) over the last axis", "forward", sym_att,
+                          "each row sums to 1: how much query t takes from each earlier position")
+        else:
+            tracer.record(f"{p}att", att, f"dropout(softmax(att_masked)), p = {self.dropout}", "forward",
+                          sym_att, "training: some weights zeroed, the rest scaled by 1/(1 − p); rows "
+                          "no longer sum to exactly 1")
 
         y = att @ v  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
         tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
@@ -280,8 +290,11 @@ class CausalSelfAttention(Module):
                       ("C", "C"))
         out = self.c_proj.forward(y, tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
         out, self.out_keep = dropout_forward(out, self.dropout, rng)
-        tracer.record(f"{p}attn_out", out.reshape(B, T, C), "y @ c_proj.w + c_proj.b   "
-                      "(B*T, C) @ (C, C)", "forward", ("B", "T", "C"))
+        formula = self.c_proj.formula("y")
+        if self.out_keep is not None:
+            formula = f"dropout({formula}), p = {self.dropout}"
+        tracer.record(f"{p}attn_out", out.reshape(B, T, C), formula + "   (B*T, C) @ (C, C)", "forward",
+                      ("B", "T", "C"))
         return out
 
     def backward(self, dout, B, T, tracer=NO_TRACE):
@@ -414,8 +427,8 @@ class MLP(Module):
         tracer.record(f"{self.c_fc.path}.w", self.c_fc.w, "weight, stored (in, out)", "forward",
                       ("C", "4*C"))
         self.fc = self.c_fc.forward(x, tracer)  # (B*T, C) @ (C, 4*C) -> (B*T, 4*C)
-        tracer.record(f"{p}fc", self.fc.reshape(B, T, -1), "ln_2 @ c_fc.w + c_fc.b   "
-                      "(B*T, C) @ (C, 4*C)", "forward", ("B", "T", "4*C"))
+        tracer.record(f"{p}fc", self.fc.reshape(B, T, -1),
+                      self.c_fc.formula("ln_2") + "   (B*T, C) @ (C, 4*C)", "forward", ("B", "T", "4*C"))
         g, self.tanh = gelu_forward(self.fc)
         tracer.record(f"{p}gelu", g.reshape(B, T, -1), "½·fc·(1 + tanh(√(2/π)(fc + 0.044715·fc³)))",
                       "forward", ("B", "T", "4*C"))
@@ -423,8 +436,11 @@ class MLP(Module):
                       ("4*C", "C"))
         out = self.c_proj.forward(g, tracer)  # (B*T, 4*C) @ (4*C, C) -> (B*T, C)
         out, self.out_keep = dropout_forward(out, self.dropout, rng)
-        tracer.record(f"{p}mlp_out", out.reshape(B, T, -1), "gelu @ c_proj.w + c_proj.b   "
-                      "(B*T, 4*C) @ (4*C, C)", "forward", ("B", "T", "C"))
+        formula = self.c_proj.formula("gelu")
+        if self.out_keep is not None:
+            formula = f"dropout({formula}), p = {self.dropout}"
+        tracer.record(f"{p}mlp_out", out.reshape(B, T, -1), formula + "   (B*T, 4*C) @ (4*C, C)", "forward",
+                      ("B", "T", "C"))
         return out
 
     def backward(self, dout, B, T, tracer=NO_TRACE):
@@ -468,8 +484,8 @@ class Block(Module):
         ``cache`` is this block's keys and values of earlier positions (generation)."""
         p, sym = self.prefix, ("B", "T", "C")
         h = self.ln_1.forward(x, tracer) if self.layernorm else x
-        tracer.record(f"{p}ln_1", h.reshape(B, T, -1), "LayerNorm(x) = (x − mean)/√(var + ε) · w + b",
-                      "forward", sym)
+        tracer.record(f"{p}ln_1", h.reshape(B, T, -1), "LayerNorm(x) = (x − mean)/√(var + ε) · w"
+                      + (" + b" if self.ln_1.bias else ""), "forward", sym)
         a = self.attn.forward(h, B, T, tracer, rng, cache)
         x_attn = x + a if self.residual else a
         tracer.record(f"{p}x_attn", x_attn.reshape(B, T, -1), "x + attn_out (the residual)", "forward", sym)
@@ -537,6 +553,9 @@ class Embedding(Module):
             self.dwpe = np.zeros(self.wpe.shape, dtype=dtype)
         elif pos == "sinusoidal":
             self.pe = sinusoidal_positions(block_size, n_embd, dtype)
+        # With the fixed code (entries ±1, row norm about √(C/2)) the 2017 paper multiplies the
+        # token rows by √C, or the position would drown out which token it is.
+        self.emb_scale = math.sqrt(n_embd) if pos == "sinusoidal" else 1.0
 
     def forward(self, idx, tracer=NO_TRACE, start=0):
         """``idx (B, T)`` of token ids at positions ``start .. start+T−1`` -> ``x (B*T, C)``.
@@ -545,10 +564,16 @@ class Embedding(Module):
         the ``start`` positions already in the cache."""
         B, T = idx.shape
         self.idx = idx
-        tracer.record("idx", idx, "character ids, one row per sequence", "forward", ("B", "T"))
-        tracer.record("wte", self.wte, "token embedding table, one row per character", "forward", ("V", "C"))
+        tracer.record("idx", idx, "token ids, one row per sequence", "forward", ("B", "T"))
+        tracer.record("wte", self.wte, "token embedding table, one row per token of the vocabulary",
+                      "forward", ("V", "C"))
         tok_emb = self.wte[idx]  # (B, T, C): row idx[b, t] of wte
-        tracer.record("tok_emb", tok_emb, "wte[idx]", "forward", ("B", "T", "C"))
+        if self.emb_scale != 1.0:
+            tok_emb *= self.emb_scale
+            tracer.record("tok_emb", tok_emb, "wte[idx] · √C", "forward", ("B", "T", "C"),
+                          "the 2017 paper's √C: rows of ~0.02 against a position code of ±1")
+        else:
+            tracer.record("tok_emb", tok_emb, "wte[idx]", "forward", ("B", "T", "C"))
         if self.pos == "learned":
             tracer.record("wpe", self.wpe, "position embedding table, learned", "forward",
                           ("block_size", "C"))
@@ -578,7 +603,12 @@ class Embedding(Module):
         # than np.add.at(dwte, idx, dx)
         onehot = np.zeros((B * T, self.vocab_size), dtype=dx.dtype)
         onehot[np.arange(B * T), self.idx.reshape(-1)] = 1
+        if self.emb_scale != 1.0:
+            dx = dx * self.emb_scale
         if accumulate:
-            self.dwte += onehot.T @ dx
+            lookup = onehot.T @ dx  # (V, B*T) @ (B*T, C) -> (V, C)
+            tracer.record("dwte_lookup", lookup, "onehot(idx)ᵀ @ dx: each position's dx added to its "
+                          "token's row", "backward", ("V", "C"))
+            self.dwte += lookup
         else:
             np.matmul(onehot.T, dx, out=self.dwte)  # (V, B*T) @ (B*T, C) -> (V, C)

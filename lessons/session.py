@@ -16,7 +16,8 @@ Special views a step script may put in ``StepView.extra`` (the keys the TUI know
 * ``"series": (title, [(x, y), ...], x label, y label)`` e.g. accuracy after each batch;
 * ``"attends": (query token, [tokens], weights)`` with weights ``(nh, T)``: how much the query
   token attends to each token, per head;
-* ``"side_by_side": ((left title, [Record]), (right title, [Record]))`` two traces in parallel.
+* ``"side_by_side": ((left title, [Record | None]), (right title, [Record | None]))`` two traces
+  in parallel, row i of one beside row i of the other (None: nothing on that side).
 
 An extra may also carry ``"notes": [lines]``; those go to ``StepView.notes`` of the steps that
 ask for that extra only (the run's own notes show on every step of its trace).

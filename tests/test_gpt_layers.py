@@ -325,3 +325,20 @@ def test_gpt2_small_has_124_million_parameters():
                                          n_embd=768))
     assert sum(counted.values()) == 124_439_808
     assert sum(counted.values()) - counted["wpe"] == 123_653_376
+
+
+def test_trace_labels_say_what_was_recorded_dropout_and_bias_included():
+    idx = np.arange(B * T).reshape(B, T) % 5
+    model = GPT(GPTConfig(vocab_size=5, block_size=T, n_layer=1, n_head=NH, n_embd=C, dropout=0.3,
+                          bias=False), seed=0, dtype=F64)
+    train, evaluate = Tracer(), Tracer()
+    model.forward(idx, idx, tracer=train, rng=np.random.default_rng(0))
+    model.forward(idx, idx, tracer=evaluate)
+    att = train["h0.att"]
+    assert "dropout" in att.formula and "sums to 1" not in att.note
+    assert not np.allclose(att.value.sum(-1), 1)  # what the label no longer claims
+    assert "dropout" in train["h0.attn_out"].formula and "dropout" in train["h0.mlp_out"].formula
+    assert "dropout" not in evaluate["h0.att"].formula and "sums to 1" in evaluate["h0.att"].note
+    np.testing.assert_allclose(evaluate["h0.att"].value.sum(-1), 1)
+    assert all("+" not in evaluate[n].formula.split("   ")[0] for n in ("h0.qkv", "h0.fc", "h0.mlp_out"))
+    assert "+ b" not in evaluate["h0.ln_1"].formula  # --no-bias: no b to add

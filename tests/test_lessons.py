@@ -289,8 +289,12 @@ def test_bridge_side_by_side_holds_both_traces():
     view = LessonSession(lesson).run(lesson.step_index("side-by-side"))
     (left_title, left), (right_title, right) = view.extra["side_by_side"]
     assert "(out, in)" in left_title and "(in, out)" in right_title
-    assert {"w2", "z2", "delta2", "nabla_w2"} <= {r.name for r in left}
-    assert {"h0.att", "h0.attn.c_attn.dw", "logits"} <= {r.name for r in right}
+    pairs = {(a.name if a else None, b.name if b else None) for a, b in zip(left, right, strict=True)}
+    # rows pair analogues, not indexes: the same part in both models
+    assert {("z2", "h0.qkv"), ("C", "loss"), ("delta3", "dlogits"), ("nabla_w2", "h0.attn.c_attn.dw"),
+            (None, "h0.att")} <= pairs
+    w2 = left[[b.name if b else None for b in right].index("h0.attn.c_attn.w")]
+    assert w2.name == "w2" and w2.phase == "forward"  # the weight before the update, like c_attn.w
 
 
 def test_lesson_code_never_imports_textual_rich_or_typer():
@@ -342,3 +346,18 @@ def test_bridge_parameter_count_is_what_the_block_holds(C, nh):
     assert held == formula == f"{12 * C * C + 13 * C:,}"
     assert f"= {12 * C * C + 13 * C:,} at C = {C}" in view.markdown
     assert "124,439,808" in view.markdown and any("124,439,808 = wte" in n for n in view.notes)
+
+
+def test_sinusoidal_mode_scales_the_token_rows_by_sqrt_C():
+    """Without the √C the words drown in the position code (cosine 0.997 after ln_1)."""
+    lesson = _lesson("attention")
+    view = LessonSession(lesson).run(lesson.step_index("layernorm"))
+    C = view.dims["C"]
+    tok, wte, idx = view.record("tok_emb"), view.record("wte"), view.record("idx")
+    np.testing.assert_allclose(tok.value, wte.value[idx.value] * np.sqrt(C), rtol=1e-6)
+    assert "√C" in tok.formula
+    words = view.notes[0].split(": ", 1)[1].split()
+    assert words[1] == "pizza"
+    ln1 = view.record("h0.ln_1").value  # row 1 starts "the cat": same position as "pizza"
+    a, b = ln1[0, 1], ln1[1, 1]
+    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) < 0.95

@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.atomic import atomic_write
 from engine.paths import cache_dir
 
-CACHE_VERSION = 1  # bump when a change in the runner changes what a variant's numbers mean
+CACHE_VERSION = 2  # bump when a change in the runner changes what a variant's numbers mean
 
 
 def lab_cache_dir() -> Path:

@@ -149,10 +149,10 @@ def positions(r) -> str:
                  "which characters are present more than on their order. ")
     how = compare(sv, lv, LOSS_TOL)
     if how == "higher than":
-        text += ("The fixed sine waves did worse. They are added at full strength (values from −1 to 1) to "
-                 "token embeddings that start at 0.02, so at first the clock drowns out the characters; the "
-                 "2017 paper multiplies its embeddings by √C before adding the waves; GPT-2 "
-                 "learns both tables at the same small scale.")
+        text += ("The fixed sine waves did worse. Their entries run from −1 to 1 while the token rows start "
+                 "near 0.02, so the engine multiplies the token rows by √C first, as the 2017 paper does; "
+                 "even so the clock is fixed, where a learned table (GPT-2's) is tuned to the text along "
+                 "with everything else.")
     else:
         text += (f"The fixed sine waves did {how.replace(' as', '').replace(' than', '')} learned "
                  "positions here.")

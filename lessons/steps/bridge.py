@@ -54,10 +54,33 @@ def param_count_notes(model) -> list[str]:
     ]
 
 
+# Rows of the side-by-side view: a digit-net variable and the block's variable that plays the
+# same part (None where one model has nothing like it), in the order both compute them.
+ANALOGUES = (
+    ("x", "x"),  # the input matrix
+    ("w2", "h0.attn.c_attn.w"),  # the first weight matrix
+    ("z2", "h0.qkv"),  # its linear layer's output
+    (None, "h0.att"),  # attention: no counterpart in the digit net
+    ("a2", "h0.gelu"),  # the non-linearity
+    ("w3", "wte"),  # the output layer's weights (the tied head)
+    ("z3", "logits"),  # one score per class
+    ("C", "loss"),  # the cost, one number
+    ("delta3", "dlogits"),  # the error at the output scores
+    ("delta2", "h0.dqkv"),  # the error at the first linear layer's output
+    ("nabla_w2", "h0.attn.c_attn.dw"),  # the first weight matrix's gradient
+)
+
+
+def _first(tracer: Tracer, name: str | None):
+    """The first record of ``name`` (w2 is recorded again by the update: the forward one here)."""
+    return None if name is None else next(r for r in tracer.records if r.name == name)
+
+
 def run_pair(dims: dict, seed: int) -> TraceRun:
     digits, block = run_digits(dims, seed), run_block(dims, seed)
-    view = ((f"digit net 784-{digits.dims['n2']}-10, weights (out, in)", list(digits.tracer.records)),
-            ("transformer block, weights (in, out)", list(block.tracer.records)))
+    view = ((f"digit net 784-{digits.dims['n2']}-10, weights (out, in)",
+             [_first(digits.tracer, left) for left, _ in ANALOGUES]),
+            ("transformer block, weights (in, out)", [_first(block.tracer, right) for _, right in ANALOGUES]))
     shared = int(np.sum([r.value.size for r in block.tracer.records if r.name.endswith(".w")]))
     return TraceRun(block.tracer, block.dims, block.notes + digits.notes,
                     extras={"side_by_side": {"side_by_side": view,

@@ -223,7 +223,7 @@ def attends(query: str, tokens, weights) -> Text:
 
 
 def side_by_side(left, right) -> Table:
-    """Two traces next to each other, one variable per row: name and shape."""
+    """Two traces next to each other, one variable per row: name and shape (a None: no counterpart)."""
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     (l_title, l_records), (r_title, r_records) = left, right
     table.add_column(l_title)
@@ -231,11 +231,11 @@ def side_by_side(left, right) -> Table:
     for i in range(max(len(l_records), len(r_records))):
         cells = []
         for records in (l_records, r_records):
-            if i < len(records):
+            if i < len(records) and records[i] is not None:
                 r = records[i]
                 sym = f" = {format_symbolic(r.symbolic)}" if r.symbolic else ""
                 cells.append(f"{r.name} {format_shape(r.shape)}{sym}")
             else:
-                cells.append("")
+                cells.append("—")
         table.add_row(*cells)
     return table
