@@ -50,7 +50,7 @@ async def test_hint_wrong_answer_derivation_then_right_answer():
         assert q.ask in text_of(screen, "#quiz-question")
         assert screen.query_one(Input).has_focus
 
-        await pilot.press("question_mark")  # the hint key, even while the input has the focus
+        await pilot.press("h")  # the hint key on an empty answer box, while it has the focus
         await pilot.pause()
         assert f"hint 1: {q.hints[0]}" in text_of(screen, "#quiz-feedback")
         assert screen.query_one(Input).value == ""  # "?" was not typed into the answer
@@ -83,9 +83,9 @@ async def test_typing_h_asks_for_a_hint_and_a_hinted_answer_is_hard():
         screen = app.screen
         q = screen.session.current
         assert q.topic == "attention"
-        await pilot.press("h", "enter")
+        await pilot.press("h")  # the hint key
         await pilot.pause()
-        await pilot.press("question_mark")
+        await pilot.press(*"hint", "enter")  # or the word, typed
         await pilot.pause()
         assert "hint 2:" in text_of(screen, "#quiz-feedback")
         await answer(pilot, q.answer_text())
@@ -135,6 +135,6 @@ async def test_opened_from_the_lesson_player():
 
 
 def test_snapshot_question_with_its_first_hint(snap_compare):
-    """The first backprop question at 80x24, seed fixed, after "?": setting, question, hint, input."""
+    """The first backprop question at 80x24, seed fixed, after "h": setting, question, hint, input."""
     assert snap_compare(QuizHost("backprop", count=3, seed=4), terminal_size=(80, 24),
-                        press=["question_mark"])
+                        press=["h"])

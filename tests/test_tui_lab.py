@@ -183,7 +183,7 @@ async def test_home_opens_the_lab_and_the_train_screens():
         await pilot.press("l")
         assert isinstance(app.screen, LabScreen)
         await pilot.press("escape")
-        await pilot.press("r")
+        await pilot.press("m")
         assert isinstance(app.screen, TrainScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, (LabScreen, TrainScreen))

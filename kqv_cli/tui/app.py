@@ -11,7 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from kqv_cli.progress import LessonProgress
-from kqv_cli.tui.screens.help import HelpScreen
+from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.home import HomeScreen
 from lessons import LessonSession, load_lessons
 
@@ -111,5 +111,6 @@ class KqvApp(App):
         self.push_screen(QuizScreen(topic))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        """The help of the screen in front (a dialog has none of its own: its keys are in its footer)."""
+        if isinstance(self.screen, KqvScreen):
+            self.screen.action_help()

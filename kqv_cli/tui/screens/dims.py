@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 
 class DimsScreen(ModalScreen[dict | None]):
@@ -20,7 +20,7 @@ class DimsScreen(ModalScreen[dict | None]):
     dialog stays open until it does.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "apply", "Apply", show=True)]
 
     def __init__(self, fields, dims: dict[str, int], check: Callable[[dict], str | None]):
         super().__init__()
@@ -46,6 +46,7 @@ class DimsScreen(ModalScreen[dict | None]):
             with Horizontal(id="dims-buttons"):
                 yield Button("Apply", id="dims-apply", variant="primary", compact=True)
                 yield Button("Cancel", id="dims-cancel", compact=True)
+        yield Footer()  # the dialog's own keys, not those of the lesson behind it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -74,6 +75,9 @@ class DimsScreen(ModalScreen[dict | None]):
                 return dims, f"{f.label} ({f.name}) must be between {f.minimum} and {f.maximum}, not {n}"
             dims[f.name] = n
         return dims, self.check(dims)
+
+    def action_apply(self) -> None:
+        self.apply()
 
     def apply(self) -> None:
         dims, problem = self.read()

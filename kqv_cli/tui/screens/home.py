@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
+
+from kqv_cli.tui.screens.base import KqvScreen
 
 CONTINUE = "continue"
 QUIZ_ALL = "quiz:all"
@@ -16,21 +17,25 @@ TRAIN = "train"
 HELP = "help"
 
 
-class HomeScreen(Screen):
+class HomeScreen(KqvScreen):
     SUB_TITLE = "lessons"  # each screen's own: the Header on this one shows "kqv — lessons"
+    HELP_TITLE = "Home"
+    WIDGET_KEYS = [("↑ ↓", "choose a lesson"), ("enter", "open it where you left it")]
+    HELP_NOTE = ("Every screen has the same three keys: esc goes back (stopping first whatever "
+                 "runs), q goes back too (here it quits), and ? lists that screen's keys.")
     BINDINGS = [
-        Binding("t", "quiz", "Quiz"),
-        Binding("l", "lab", "Lab"),
-        Binding("r", "train", "Train"),
-        Binding("question_mark", "app.help", "Help"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("t", "quiz", "Quiz", tooltip="quiz on the chosen lesson's topic"),
+        Binding("l", "lab", "Lab", tooltip="lab: what if...? variants trained side by side"),
+        Binding("m", "train", "Train", tooltip="train a model (the digit net or the GPT), live"),
+        Binding("escape", "back", "", show=False),  # nothing to go back to: esc does not quit
+        Binding("q", "app.quit", "Quit", tooltip="quit (progress is saved)"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
         yield Static(
             "Watch a small numpy engine run, with every variable's shape in view.\n"
-            "[dim]↑↓ choose · enter open · t quiz · l lab · r train · ? help · q quit[/dim]",
+            "[dim]↑↓ choose · enter open · t quiz · l lab · m train · ? help · q quit[/dim]",
             id="home-intro",
         )
         yield OptionList(id="home-menu")
@@ -100,9 +105,12 @@ class HomeScreen(Screen):
         elif choice == TRAIN:
             self.action_train()
         elif choice == HELP:
-            self.app.action_help()
+            self.action_help()
         else:
             self.app.open_lesson(choice)
+
+    def leave(self) -> None:
+        self.notify("this is home: q quits", timeout=2)
 
     def action_lab(self) -> None:
         from kqv_cli.tui.screens.lab import LabScreen

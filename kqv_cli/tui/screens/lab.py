@@ -17,14 +17,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import sample_line
 from kqv_cli.lab_table import result_table
+from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
@@ -37,7 +37,7 @@ def default_data(exp):
     return digits_here()
 
 
-class LabScreen(Screen):
+class LabScreen(KqvScreen):
     SUB_TITLE = "what-if lab"
     DEFAULT_CSS = """
     LabScreen #lab-list {
@@ -72,9 +72,15 @@ class LabScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Lab"
+    WIDGET_KEYS = [("↑ ↓", "choose an experiment"),
+                   ("enter", "run it (a finished one reopens from the cache)")]
+    HELP_NOTE = ("Each experiment trains its variants on the same data, seed and budget, then shows "
+                 "a table, the curves and a verdict written from the numbers it measured.")
     BINDINGS = [
-        Binding("escape", "back", "Back / stop"),
-        Binding("f", "fresh", "Rerun fresh"),
+        Binding("f", "fresh", "Rerun fresh",
+                tooltip="run the highlighted experiment again, ignoring the cache"),
+        Binding("escape", "back", "Stop / back", tooltip="stop the running experiment; when none runs, back"),
     ]
 
     @dataclass
@@ -96,6 +102,7 @@ class LabScreen(Screen):
         self.result = None
 
     def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
         with Horizontal():
             yield OptionList(*[Option(Text.assemble((e.name, "bold"), "\n",
                                                     (" · ".join(v.label for v in e.variants), "dim")),
@@ -206,9 +213,9 @@ class LabScreen(Screen):
     def on_unmount(self) -> None:
         self.stop_event.set()
 
-    def action_back(self) -> None:
-        if self.running is not None:
-            self.stop_event.set()
-            self.set_status(f"stopping {self.running}...")
-            return
-        self.app.pop_screen()
+    def stop_running(self) -> bool:
+        if self.running is None:
+            return False
+        self.stop_event.set()
+        self.set_status(f"stopping {self.running}... (esc again goes back)")
+        return True

@@ -14,10 +14,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from engine.errors import KqvError
+from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.dims import DimsScreen
 from kqv_cli.tui.widgets.code_view import CodeView
 from kqv_cli.tui.widgets.step_text import StepText
@@ -25,22 +25,38 @@ from kqv_cli.tui.widgets.value_view import FIGURES, ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
 
 
-class LessonScreen(Screen):
+class LessonScreen(KqvScreen):
+    HELP_TITLE = "Lesson"
+    WIDGET_KEYS = [("↑ ↓", "in the variables pane: choose a variable (its values show beside it); "
+                           "elsewhere: scroll the focused pane")]
+    HELP_NOTE = (
+        "In the variables pane, ● marks what this step created or changed, and a shape reads "
+        "(4, 8, 8) = (B, T, T): the numbers numpy produced, then the same shape in the names the "
+        "lesson uses. Small matrices show as numbers, large ones as colour blocks (blue negative, "
+        "white zero, red positive; dark to yellow when all values are ≥ 0; grey -inf). "
+        "Mouse clicks and scrolling work everywhere."
+    )
     BINDINGS = [
         # priority: the arrows step even when the table or code pane has the focus
-        Binding("n", "step(1)", "Next"),
-        Binding("right", "step(1)", "Next", show=False, priority=True),
-        Binding("p", "step(-1)", "Prev"),
-        Binding("left", "step(-1)", "Prev", show=False, priority=True),
-        Binding("r", "rerun", "Re-run"),
-        Binding("d", "dims", "Dims"),
-        Binding("f", "figure", "Figure", show=False),
-        Binding("z", "zoom", "Zoom", show=False),
-        Binding("left_square_bracket", "matrix(-1)", "Prev matrix", show=False),
-        Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False),
-        Binding("t", "quiz", "Quiz"),
-        Binding("q,escape", "home", "Home"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("n", "step(1)", "Next", tooltip="next step"),
+        Binding("right", "step(1)", "Next", show=False, priority=True, tooltip="next step"),
+        Binding("p", "step(-1)", "Prev", tooltip="previous step"),
+        Binding("left", "step(-1)", "Prev", show=False, priority=True, tooltip="previous step"),
+        Binding("tab", "app.focus_next", "Pane", tooltip="move the focus to the next pane"),
+        Binding("z", "zoom", "Zoom",
+                tooltip="zoom: the focused pane fills the screen (z or esc puts it back)"),
+        Binding("r", "rerun", "Re-run", tooltip="run the step again on a new random input"),
+        Binding("d", "dims", "Dims", tooltip="change the dimensions and watch every shape follow"),
+        Binding("f", "figure", "Figure", show=False,
+                tooltip="on a step with its own figure: the figure or the selected variable"),
+        Binding("left_square_bracket", "matrix(-1)", "Prev matrix", show=False,
+                tooltip="a 3-D/4-D variable: the previous matrix (batch entry, head)"),
+        Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False,
+                tooltip="a 3-D/4-D variable: the next matrix (batch entry, head)"),
+        Binding("t", "quiz", "Quiz", tooltip="quiz on this lesson's topic"),
+        Binding("escape", "back", "Home", tooltip="back home (your step and dims are kept); "
+                                                  "when zoomed, unzoom first"),
+        Binding("q", "close", "Home", show=False, tooltip="back home, as esc"),
     ]
 
     def __init__(self, lesson):
@@ -247,9 +263,13 @@ class LessonScreen(Screen):
     def action_quiz(self) -> None:
         self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
 
-    def action_home(self) -> None:
+    def stop_running(self) -> bool:
+        """A zoomed pane is put back first; the next esc goes home."""
         if self.maximized is not None:
             self.minimize()
-            return
+            return True
+        return False
+
+    def leave(self) -> None:
         self.app.save_progress()
         self.dismiss()

@@ -2,9 +2,10 @@
 
 The screen only shows and asks; :class:`kqv_cli.quiz.QuizSession` picks the cards, runs the
 engine, checks answers and saves progress after each one. Type an answer and press enter;
-``?`` (or typing ``h``) asks for a hint; after the answer, the derivation and the trace lines
-that prove it are shown, and enter moves on. ``escape`` (or ``q`` once an answer is shown) goes
-back to where the quiz was opened from.
+``h`` on an empty answer box (or typing ``hint``) asks for a hint; after the answer, the
+derivation and the trace lines that prove it are shown, and enter moves on. ``?`` is help, as on
+every screen; ``escape`` (or ``q`` once an answer is shown) goes back to where the quiz was
+opened from.
 """
 
 from __future__ import annotations
@@ -13,22 +14,26 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from kqv_cli.quiz import Outcome, QuizSession
+from kqv_cli.tui.screens.base import KqvScreen
 
 QUESTIONS_PER_ROUND = 10
 
 
 class AnswerInput(Input):
-    """The answer box. It leaves "?" to the screen: no answer contains one, and it is the hint key."""
+    """The answer box. It leaves "?" (help) to the screen, as no answer contains one, and "h"
+    (hint) while the box is empty: no answer starts with a lone h. Textual drops a screen's
+    binding for any key the focused box may consume, priority or not, so the box must say."""
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character != "?" and super().check_consume_key(key, character)
+        if character == "?" or (character == "h" and not self.value):
+            return False
+        return super().check_consume_key(key, character)
 
 
-class QuizScreen(Screen):
+class QuizScreen(KqvScreen):
     DEFAULT_CSS = """
     QuizScreen #quiz-bar {
         height: 1;
@@ -54,13 +59,19 @@ class QuizScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Quiz"
+    WIDGET_KEYS = [("enter", "check the answer typed; after it, the next question")]
+    HELP_NOTE = ("Answer a shape in numbers, (4, 8, 8), 4x8x8 or 4 8 8, or in letters, "
+                 "(B, nh, T, hs), after ctrl+l. A wrong answer shows the working and the trace "
+                 "lines that prove it; the card comes back sooner. Progress is saved after "
+                 "each answer.")
     BINDINGS = [
-        # priority: "?" never appears in an answer, so it is the hint key even while typing
-        Binding("question_mark", "hint", "Hint", priority=True),
-        Binding("escape", "back", "Back"),
-        Binding("q", "back", "Back", show=False),  # only reaches us when the input is not focused
-        Binding("enter", "next", "Next", show=False),
-        Binding("ctrl+l", "letters", "Letters/numbers"),
+        # priority: heard before the focused answer box types it (see AnswerInput)
+        Binding("h", "hint", "Hint", priority=True, tooltip="a hint (on an empty answer box; or type hint)"),
+        Binding("enter", "next", "Next", show=False, tooltip="the next question, once answered"),
+        Binding("ctrl+l", "letters", "Letters/numbers", tooltip="answer in letters or in numbers"),
+        Binding("q", "close", "Back", show=False,
+                tooltip="back, once the answer is shown (while typing, q is a letter)"),
     ]
 
     def __init__(self, topic: str, count: int = QUESTIONS_PER_ROUND, symbolic: bool = False,
@@ -113,7 +124,7 @@ class QuizScreen(Screen):
         self.show_feedback()
         answer.disabled = False
         answer.value = ""
-        answer.placeholder = f"{question.format_help()} · ? for a hint"
+        answer.placeholder = f"{question.format_help()} · h for a hint"
         answer.focus()
         self.update_bar()
 
@@ -170,6 +181,13 @@ class QuizScreen(Screen):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "hint":
+            session = self.session
+            waiting = session is not None and session.current is not None and not session.answered
+            return waiting and not self.query_one(AnswerInput).value
+        return super().check_action(action, parameters)
+
     def action_hint(self) -> None:
         session = self.session
         if session is None or session.current is None or session.answered:
@@ -191,5 +209,3 @@ class QuizScreen(Screen):
                     else "next questions: answer in numbers, e.g. (4, 8, 8)")
         self.update_bar()
 
-    def action_back(self) -> None:
-        self.app.pop_screen()

@@ -21,10 +21,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
+from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 DIGITS_POINTS_PER_EPOCH = 20
@@ -91,7 +91,7 @@ def default_digits_setup():
     return digits_here(), {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
 
 
-class TrainScreen(Screen):
+class TrainScreen(KqvScreen):
     SUB_TITLE = "train"
     DEFAULT_CSS = """
     TrainScreen #train-status {
@@ -109,12 +109,15 @@ class TrainScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Train"
+    HELP_NOTE = ("A run keeps its model in the user data folder (the log names the file), for "
+                 "kqv sample or kqv eval digits afterwards.")
     BINDINGS = [
-        Binding("g", "start('gpt')", "Train GPT"),
-        Binding("d", "start('digits')", "Train digits"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("l", "toggle_log", "Log"),
-        Binding("escape", "back", "Back"),
+        Binding("g", "start('gpt')", "Train GPT", tooltip="train the character GPT on Tiny Shakespeare"),
+        Binding("d", "start('digits')", "Train digits", tooltip="train the digit net (MNIST if here)"),
+        Binding("c", "cancel", "Cancel", tooltip="cancel the run at the next iteration"),
+        Binding("l", "toggle_log", "Log", tooltip="show or hide the log"),
+        Binding("escape", "back", "Stop / back", tooltip="cancel the run; when none runs, back"),
     ]
 
     @dataclass
@@ -141,6 +144,7 @@ class TrainScreen(Screen):
         self.key_handled_at = 0.0  # when the last key action ran (the responsiveness test reads it)
 
     def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
         yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · c: cancel",
                      id="train-status")
         yield CurvesPlot(id="train-plot")
@@ -172,15 +176,18 @@ class TrainScreen(Screen):
             self.notify("nothing is training")
             return
         self.stop_event.set()
-        self.set_status(f"cancelling {self.running} at the next iteration...")
+        self.set_status(f"cancelling {self.running} at the next iteration... (esc again goes back)")
 
     def action_toggle_log(self) -> None:
         self.key_handled_at = time.perf_counter()
         log = self.query_one(RichLog)
         log.display = not log.display
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
+    def stop_running(self) -> bool:
+        if self.running is None:
+            return False
+        self.action_cancel()
+        return True
 
     def on_unmount(self) -> None:
         self.stop_event.set()  # a run left behind would keep a core busy (and the app from exiting)

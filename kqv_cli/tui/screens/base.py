@@ -1,0 +1,83 @@
+"""``KqvScreen``: the keys every screen shares, so one key means one thing everywhere.
+
+* ``esc`` goes back. A screen where something runs (a training, an experiment) stops it on the
+  first ``esc`` and says so; the next ``esc`` leaves.
+* ``q`` goes back too, and quits on the home screen. Where a text box has the focus, ``q`` is a
+  letter (Textual then leaves the binding out of the footer; ``esc`` still goes back).
+* ``?`` opens help listing **this** screen's keys, read from its bindings (each binding's
+  ``tooltip`` is the longer line help shows), so help and footer never disagree.
+
+A new screen subclasses ``KqvScreen``, adds its own ``BINDINGS`` (Textual merges them with these),
+lists in ``WIDGET_KEYS`` the keys its widgets handle without a binding (``↑ ↓`` in a list,
+``enter``), and overrides :meth:`stop_running` if it runs anything.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+BACK = "back"  # esc
+CLOSE = "close"  # q: the same as esc, except on home (quit) and while a text box takes letters
+HELP = "help"
+SHARED = (BACK, CLOSE, HELP, "app.quit")
+
+
+class KqvScreen(Screen):
+    HELP_TITLE: ClassVar[str] = ""  # the heading of this screen's help page
+    HELP_NOTE: ClassVar[str] = ""  # how to read the screen, under the keys
+    WIDGET_KEYS: ClassVar[list[tuple[str, str]]] = []  # (key, what it does) for keys with no binding
+
+    BINDINGS = [
+        Binding("escape", BACK, "Back", tooltip="back (stops what runs first, if anything does)"),
+        Binding("q", CLOSE, "Back", show=False, tooltip="back, as esc (on home: quit)"),
+        # priority: heard before a focused text box; a box that takes "?" must not say it consumes it
+        Binding("question_mark", HELP, "Help", priority=True, tooltip="this page: the keys of this screen"),
+    ]
+
+    @classmethod
+    def _merge_bindings(cls):
+        """Textual's merge, with the shared keys moved last: the footer reads a screen's own keys
+        first (``n Next  p Prev ...  esc Home  ? Help``)."""
+        merged = super()._merge_bindings()
+        keys = merged.key_to_bindings
+        shared = [key for key, bindings in keys.items() if any(b.action in SHARED for b in bindings)]
+        for key in shared:
+            keys[key] = keys.pop(key)
+        return merged
+
+    def action_back(self) -> None:
+        if self.stop_running():
+            return
+        self.leave()
+
+    def action_close(self) -> None:
+        self.action_back()
+
+    def leave(self) -> None:
+        """Go back to the screen this one was opened from."""
+        self.dismiss()
+
+    def stop_running(self) -> bool:
+        """Stop whatever runs on this screen; True if something was running (so esc stays)."""
+        return False
+
+    def action_help(self) -> None:
+        from kqv_cli.tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.HELP_TITLE or self.sub_title or "kqv",
+                                        self.help_keys(), self.HELP_NOTE))
+
+    def help_keys(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every binding of this screen, the keys of one action together."""
+        by_action: dict[tuple[str, str], list[str]] = {}
+        for bindings in self._bindings.key_to_bindings.values():
+            for binding in bindings:
+                text = binding.tooltip or binding.description
+                if text and not binding.action.endswith("copy_text"):
+                    by_action.setdefault((binding.action, text), []).append(
+                        self.app.get_key_display(binding))
+        rows = [(" or ".join(keys), text, action) for (action, text), keys in by_action.items()]
+        return list(self.WIDGET_KEYS) + [(k, t) for k, t, _ in rows]

@@ -1,0 +1,113 @@
+"""One key, one meaning, on every screen: ``?`` opens help listing that screen's own keys, ``esc``
+goes back (stopping first what runs), ``q`` goes back (quits on home) unless a text box takes it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from pilot import pilot_test
+from rich.console import Console
+from textual.widgets import Input, Static
+
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.base import KqvScreen
+from kqv_cli.tui.screens.help import HelpScreen
+from kqv_cli.tui.screens.home import HomeScreen
+from kqv_cli.tui.screens.lab import LabScreen
+from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.screens.quiz import QuizScreen
+from kqv_cli.tui.screens.train import TrainScreen
+
+SIZE = (80, 24)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+        await asyncio.sleep(0.002)
+
+
+def help_of(app) -> str:
+    """The help page's text as the learner reads it."""
+    assert isinstance(app.screen, HelpScreen), f"? opened {app.screen!r}, not help"
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(app.screen.query_one("#help-text", Static).content)
+    return console.export_text()
+
+
+async def check_help(pilot, screen_type, own_key: str, own_text: str) -> None:
+    """? on this screen opens help naming one of its own keys and no other screen's; esc closes."""
+    app = pilot.app
+    assert isinstance(app.screen, screen_type)
+    await pilot.press("question_mark")
+    await pilot.pause()
+    text = help_of(app)
+    assert own_key in text and own_text in text, f"{screen_type.__name__}'s help lacks {own_key}"
+    assert "esc" in text and "?" in text
+    await pilot.press("escape")
+    await pilot.pause()
+    assert isinstance(app.screen, screen_type), "esc on help did not return to the screen"
+
+
+@pilot_test
+async def test_every_screen_has_its_help_and_esc_goes_back():
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await check_help(pilot, HomeScreen, "t", "quiz on the chosen lesson's topic")
+        for key, screen_type, own_key, own_text in [
+            ("l", LabScreen, "f", "ignoring the cache"),
+            ("m", TrainScreen, "g", "train the character GPT"),
+            ("t", QuizScreen, "h", "a hint"),
+            ("enter", LessonScreen, "z", "zoom"),
+        ]:
+            await pilot.press(key)
+            await settle(pilot)
+            await check_help(pilot, screen_type, own_key, own_text)
+            if screen_type is LessonScreen:  # a lesson's help is not home's
+                assert "choose a lesson" not in help_of_after(app)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, HomeScreen), f"esc on {screen_type.__name__} did not go home"
+        await pilot.press("escape")  # home has nothing to go back to: esc does not quit
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen) and app.is_running
+
+
+def help_of_after(app) -> str:
+    return " ".join(key + " " + text for key, text in app.screen.help_keys())
+
+
+@pilot_test
+async def test_q_goes_back_everywhere_and_quits_from_home_but_is_a_letter_in_the_answer_box():
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, screen_type in [("l", LabScreen), ("m", TrainScreen), ("enter", LessonScreen)]:
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, screen_type)
+            await pilot.press("q")
+            await settle(pilot)
+            assert isinstance(app.screen, HomeScreen), f"q on {screen_type.__name__} did not go back"
+        await pilot.press("t")
+        await pilot.pause()
+        quiz = app.screen
+        assert isinstance(quiz, QuizScreen) and isinstance(quiz.focused, Input)
+        await pilot.press("x", "q")
+        assert app.screen is quiz and quiz.query_one(Input).value == "xq"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+def test_help_lists_bindings_it_reads_from_the_screen_not_a_copy():
+    """Every binding with a description shows in help, so a new key cannot be left out of it."""
+    for screen_type in (HomeScreen, LessonScreen, QuizScreen, LabScreen, TrainScreen):
+        assert issubclass(screen_type, KqvScreen)
+        actions = {b.action for bindings in screen_type._merge_bindings().key_to_bindings.values()
+                   for b in bindings if b.description}
+        assert {"help"} <= actions
