@@ -40,12 +40,14 @@ CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "eval_iters", "threads")
 
 @dataclass
 class TrainConfig:
-    """How to train; the defaults are nanoGPT's shakespeare_char CPU run."""
+    """How to train. The defaults are nanoGPT's shakespeare_char CPU run (batch 12, 2000
+    iterations, warm-up, cosine, AdamW) with twice its learning rate: at batch 12×64 the model is
+    short of learning rate, and lr 2e-3 ends near val loss 1.82 where nanoGPT's 1e-3 ends near 1.90."""
 
     batch_size: int = 12
     max_iters: int = 2000
-    lr: float = 1e-3
-    min_lr: float | None = None  # None: lr / 10 (nanoGPT's rule of thumb; 1e-4 for the default lr)
+    lr: float = 2e-3
+    min_lr: float | None = None  # None: lr / 10 (nanoGPT's rule of thumb; 2e-4 for the default lr)
     warmup_iters: int = 100
     lr_decay_iters: int | None = None  # None: decay over the whole run (max_iters)
     weight_decay: float = 0.1

@@ -136,7 +136,7 @@ def test_sample_default_prompt(trained):
         (TEXT.encode(), ["--max-iters", "0"], "max-iters must be a positive"),
         (TEXT.encode(), ["--out", "model.txt"], ".npz"),
         (TEXT.encode(), ["--threads", "many"], "--threads takes auto"),
-        (TEXT.encode(), ["--min-lr", "0.01"], "min-lr must be between 0 and lr (0.001)"),
+        (TEXT.encode(), ["--min-lr", "0.01"], "min-lr must be between 0 and lr (0.002)"),
         (TEXT.encode(), ["--min-lr", "-1e-4"], "min-lr must be between 0 and lr"),
         (TEXT.encode(), ["--warmup-iters", "-5"], "warmup-iters must be 0 or more"),
         (TEXT.encode(), ["--threads", "3"], "--threads takes auto, 1 or 2"),
@@ -200,6 +200,8 @@ def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
     out = tmp_path / "g.npz"
     args = ("train", "gpt", "--text", text, *SMALL, "--max-iters", "4", "--out", out, "--json")
     plain = json.loads(invoke(*args).output)
+    _, meta = load_checkpoint(out, "gpt")
+    assert (meta["train"]["lr"], meta["train"]["min_lr"]) == (2e-3, 2e-4)  # the default: lr/10
     no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4").output)
     _, meta = load_checkpoint(out, "gpt")
     assert meta["train"]["warmup_iters"] == 0 and meta["train"]["min_lr"] == 2e-4
@@ -217,7 +219,7 @@ def test_resume_says_which_typed_flags_the_checkpoint_overrides(trained, text):
     assert json.loads(result.stdout)["iters"] == 12  # the model it resumed is the saved one
     note = result.stderr.strip()
     assert len(note.splitlines()) == 1 and f"{out} keeps the settings it was trained with" in note
-    for flag in ("--lr 0.01 (saved: --lr 0.001)", "--n-embd 32 (saved: --n-embd 16)",
+    for flag in ("--lr 0.01 (saved: --lr 0.002)", "--n-embd 32 (saved: --n-embd 16)",
                  "--seed 7 (saved: --seed 1337)", "--no-bias (saved: --bias)"):
         assert flag in note
     assert "--block-size" not in note  # typed, but the same as the checkpoint's

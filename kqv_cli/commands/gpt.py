@@ -97,7 +97,8 @@ def train_gpt(
     n_head: int = _OPTIONS["n_head"],
     n_embd: int = _OPTIONS["n_embd"],
     max_iters: int = typer.Option(2000, "--max-iters", help="Training iterations."),
-    lr: float = typer.Option(1e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    lr: float = typer.Option(
+        2e-3, help="Peak learning rate (warm-up, then cosine decay). nanoGPT's CPU run uses 1e-3."),
     min_lr: float | None = typer.Option(
         None, "--min-lr", show_default="lr/10", help="Learning rate at the end of the cosine decay."),
     warmup_iters: int = typer.Option(100, "--warmup-iters", help="Iterations of linear warm-up to --lr."),
@@ -114,7 +115,14 @@ def train_gpt(
         "auto: time both as it trains and keep the faster."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
-    """Train a character-level GPT (defaults: nanoGPT's CPU run on Tiny Shakespeare)."""
+    """Train a character-level GPT on Tiny Shakespeare (or --text).
+
+    The defaults are nanoGPT's CPU run's model and batch (4 layers, 4 heads,
+    C=128, T=64, B=12, 2000 iterations) with a learning rate that suits a batch
+    of 12×64: --lr 2e-3 ends near val loss 1.82. nanoGPT's exact recipe is
+    --lr 1e-3 --no-bias, which ends near 1.90, as nanoGPT's run does.
+    The GELU is the tanh form (GPT-2, llm.c); nanoGPT's is the exact erf form.
+    """
     n_threads = parse_threads(threads)
     check_writable(out)
     data = load_text(text, block_size, quiet=as_json)
