@@ -36,7 +36,7 @@ from engine.errors import KqvError, TrainingDiverged
 from engine.trace import NO_TRACE
 
 ACTIVATIONS = ("sigmoid", "relu")
-COSTS = ("quadratic", "cross-entropy")
+COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 SCHEDULES = ("constant", "cosine")
 
 # The fast step multiplies at most this many examples at a time: OpenBLAS takes a quicker path
@@ -76,21 +76,39 @@ def softmax(z):
 
 @dataclass
 class Cost:
-    """The cost function C(a, y), summed over the examples (columns)."""
+    """The cost function C(a, y), summed over the examples (columns), and its output layer.
+
+    The three costs of the book's chapter 3, each with the output layer it is made for:
+
+    * ``quadratic``: C = ½‖y − a‖², sigmoid outputs (``network2.QuadraticCost``);
+    * ``cross-entropy``: C = −Σ[y ln a + (1 − y) ln(1 − a)], sigmoid outputs
+      (``network2.CrossEntropyCost``): the cost of the learning-slowdown argument;
+    * ``log-likelihood``: C = −ln a_y, the log of the right digit's output, with softmax outputs.
+
+    Both of the last two give δᴸ = a − y: the σ′(zᴸ) of the quadratic cost cancels out.
+    """
 
     name: str
+
+    @property
+    def output(self) -> str:
+        """The output layer's activation: softmax for the log-likelihood, σ for the others."""
+        return "softmax" if self.name == "log-likelihood" else "sigmoid"
 
     def fn(self, a, y) -> float:
         if self.name == "quadratic":  # C = ½‖y − a‖²
             return 0.5 * float(np.sum((a - y) ** 2))
-        # with a softmax output, cross-entropy is C = −Σ y ln a (the log-likelihood)
-        return -float(np.sum(y * np.log(np.clip(a, 1e-12, None))))
+        # ln 0 is −inf: keep a inside (0, 1), in float64 where 1 − 1e-12 is not 1
+        a = np.clip(np.asarray(a, np.float64), 1e-12, 1 - 1e-12)
+        if self.name == "cross-entropy":  # C = −Σ[y ln a + (1 − y) ln(1 − a)]
+            return -float(np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)))
+        return -float(np.sum(y * np.log(a)))  # −ln a_y: y is one-hot, so Σ y ln a picks a_y
 
     def delta(self, z, a, y):
         """Output error δᴸ = ∂C/∂zᴸ."""
         if self.name == "quadratic":  # δᴸ = ∇ₐC ⊙ σ′(zᴸ) = (a − y) ⊙ σ′(zᴸ)
             return (a - y) * sigmoid_prime(z)
-        return a - y  # softmax + cross-entropy: the σ′ term cancels, no learning slowdown
+        return a - y  # the σ′ (or softmax's Jacobian) cancels: no learning slowdown
 
 
 # -- the network ---------------------------------------------------------------------------
@@ -125,7 +143,7 @@ class Network:
 
     ``sizes`` lists the neurons per layer, e.g. ``[784, 30, 10]``. Hidden layers use
     ``activation`` (sigmoid as in the book, or ReLU); the output layer is sigmoid for the
-    quadratic cost and softmax for cross-entropy, so the output error stays simple.
+    quadratic and cross-entropy costs and softmax for the log-likelihood (see :class:`Cost`).
 
     Weights start as Gaussians with standard deviation 1/√n_in (the book's
     ``default_weight_initializer``), so z starts near 0 where σ is steep and learning is fast.
@@ -206,12 +224,12 @@ class Network:
         return sigmoid_prime(z) if self.activation == "sigmoid" else relu_prime(z)
 
     def _output(self, z):
-        return sigmoid(z) if self.cost.name == "quadratic" else softmax(z)
+        return softmax(z) if self.cost.output == "softmax" else sigmoid(z)
 
     def _function_name(self, l: int) -> str:
         """The name of layer l's activation function, as the formulas write it."""
         if l == self.num_layers:
-            return "σ" if self.cost.name == "quadratic" else "softmax"
+            return "softmax" if self.cost.output == "softmax" else "σ"
         return "σ" if self.activation == "sigmoid" else "relu"
 
     # -- the algorithm, plainly ----------------------------------------------------------------
@@ -366,7 +384,7 @@ class Network:
             out += self.biases[i].T
             if i < L1 - 1 and not sigmoid_hidden:
                 np.maximum(out, 0, out=out)
-            elif i == L1 - 1 and self.cost.name == "cross-entropy":
+            elif i == L1 - 1 and self.cost.output == "softmax":
                 out -= out.max(axis=1, keepdims=True)
                 np.exp(out, out=out)
                 out /= out.sum(axis=1, keepdims=True)
@@ -440,7 +458,7 @@ class Network:
         rng = np.random.default_rng(seed)
         results: list[EpochResult] = []
         batches = (n + mini_batch_size - 1) // mini_batch_size
-        xb = np.empty((mini_batch_size, self.sizes[0]), self.dtype)
+        xb = np.empty((mini_batch_size, self.sizes[0]), x_train.dtype)  # np.take cannot cast
         yb = np.empty((mini_batch_size, self.sizes[-1]), self.dtype)
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
         with np.errstate(over="ignore", invalid="ignore"):
@@ -520,7 +538,7 @@ class Network:
 
     def meta(self) -> dict:
         return {"kind": "digits", "sizes": self.sizes, "activation": self.activation,
-                "cost": self.cost.name}
+                "cost": self.cost.name, "output": self.cost.output}
 
 
 def one_hot(labels, classes: int = 10, dtype=np.float32) -> np.ndarray:
@@ -537,14 +555,34 @@ def save_network(net: Network, path, extra: dict | None = None):
     return save_checkpoint(path, net.to_arrays(), {**net.meta(), **(extra or {})})
 
 
+def saved_cost(meta: dict) -> str:
+    """The cost a checkpoint's network was trained with, in today's names.
+
+    Checkpoints written before kqv named its costs as the book does carry no ``output`` key, and
+    their "cross-entropy" meant softmax outputs with −ln a_y: today's "log-likelihood". They
+    load as that, so the network computes what it computed when it was saved, never silently
+    switching to sigmoid outputs.
+    """
+    cost = meta.get("cost", "quadratic")
+    if cost == "cross-entropy" and "output" not in meta:
+        return "log-likelihood"
+    return cost
+
+
 def load_network(path, dtype=np.float32) -> tuple[Network, dict]:
-    """Load a digit-net checkpoint; refuse one whose arrays disagree with its sizes."""
+    """Load a digit-net checkpoint; refuse one whose arrays disagree with its sizes.
+
+    The returned metadata names the cost in today's words (:func:`saved_cost`); when that
+    differs from what the file says, ``cost_saved_as`` keeps the file's word.
+    """
     from engine.checkpoint import load_checkpoint
 
     arrays, meta = load_checkpoint(path, kind="digits")
+    cost = saved_cost(meta)
+    if cost != meta.get("cost", "quadratic"):
+        meta = {**meta, "cost": cost, "cost_saved_as": meta["cost"]}
     try:
-        net = Network(meta["sizes"], meta.get("activation", "sigmoid"),
-                      meta.get("cost", "quadratic"), seed=None, dtype=dtype)
+        net = Network(meta["sizes"], meta.get("activation", "sigmoid"), cost, seed=None, dtype=dtype)
         L = net.num_layers
         weights = [arrays[f"w{l}"] for l in range(2, L + 1)]
         biases = [arrays[f"b{l}"] for l in range(2, L + 1)]

@@ -63,6 +63,18 @@ def test_eval_prints_confusion_matrix(tmp_path):
     assert "confusion matrix" in result.output and "Test accuracy" in result.output
 
 
+def test_eval_says_when_an_old_checkpoint_meant_log_likelihood(tmp_path):
+    from engine.network import Network
+
+    net = Network([784, 30, 10], cost="log-likelihood", seed=0)
+    old_meta = {**{k: v for k, v in net.meta().items() if k != "output"}, "cost": "cross-entropy"}
+    save_checkpoint(tmp_path / "old.npz", net.to_arrays(), old_meta)
+    result = invoke("eval", "digits", str(tmp_path / "old.npz"), "--synthetic")
+    assert result.exit_code == 0, result.output
+    assert "log-likelihood cost" in result.output
+    assert "saved by an older kqv as 'cross-entropy'" in result.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -7,7 +7,7 @@ from engine.errors import KqvError
 from engine.network import Network, load_network, one_hot, save_network
 from engine.trace import Tracer
 
-CONFIGS = [(a, c) for a in ("sigmoid", "relu") for c in ("quadratic", "cross-entropy")]
+CONFIGS = [(a, c) for a in ("sigmoid", "relu") for c in ("quadratic", "cross-entropy", "log-likelihood")]
 
 
 def _batch(sizes, m, seed=0):
@@ -67,6 +67,91 @@ def test_fast_update_equals_traced_update(activation, cost, m):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
+def _book_update(weights, biases, x, y, cost, eta, lmbda, n):
+    """One SGD step of a sigmoid net, written from the book's formulas in float64 and nothing
+    of engine.network: the output error is the chain rule ∂C/∂a through the output layer's
+    derivative, not the a − y that the engine's cancellation claims."""
+    a, activations, zs = x, [x], []
+    for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        z = w @ a + b
+        if l == len(weights) - 1 and cost == "log-likelihood":
+            a = np.exp(z - z.max(axis=0)) / np.exp(z - z.max(axis=0)).sum(axis=0)  # softmax
+        else:
+            a = 1 / (1 + np.exp(-z))
+        zs.append(z)
+        activations.append(a)
+    if cost == "quadratic":  # C = ½‖y − a‖²
+        C = 0.5 * np.sum((a - y) ** 2)
+        dC_da = a - y
+    elif cost == "cross-entropy":  # C = −Σ[y ln a + (1 − y) ln(1 − a)]
+        C = -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a))
+        dC_da = -y / a + (1 - y) / (1 - a)
+    else:  # C = −ln a_y
+        C = -np.sum(np.log(a[y == 1]))
+        dC_da = np.where(y == 1, -1 / a, 0.0)
+    if cost == "log-likelihood":  # softmax's Jacobian ∂a_i/∂z_j = a_i(δ_ij − a_j), per column
+        delta = np.stack([(np.diag(a[:, j]) - np.outer(a[:, j], a[:, j])) @ dC_da[:, j]
+                          for j in range(a.shape[1])], axis=1)
+    else:
+        delta = dC_da * a * (1 - a)  # σ′(z) = a(1 − a)
+    nabla_w, nabla_b = [None] * len(weights), [None] * len(weights)
+    for l in range(len(weights) - 1, -1, -1):
+        nabla_w[l] = delta @ activations[l].T
+        nabla_b[l] = delta.sum(axis=1, keepdims=True)
+        if l:
+            h = activations[l]
+            delta = (weights[l].T @ delta) * h * (1 - h)
+    m = x.shape[1]
+    new_w = [(1 - eta * lmbda / n) * w - (eta / m) * g for w, g in zip(weights, nabla_w, strict=True)]
+    new_b = [b - (eta / m) * g for b, g in zip(biases, nabla_b, strict=True)]
+    return C, nabla_w, nabla_b, new_w, new_b
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy", "log-likelihood"])
+def test_one_update_of_each_cost_matches_the_books_formulas(cost):
+    net = Network([6, 5, 4], cost=cost, seed=4, dtype=np.float64)
+    x, y = _batch(net.sizes, 7, seed=2)
+    x = x * 6 - 3  # some saturated outputs, where the costs part ways
+    w0, b0 = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    C, nabla_w, nabla_b, new_w, new_b = _book_update(w0, b0, x, y, cost, eta=0.9, lmbda=2.0, n=40)
+    assert net.cost.fn(net.feedforward(x), y) == pytest.approx(C, rel=1e-12)
+    ours_b, ours_w = net.backprop_batch(x, y)
+    for ours, book in zip(ours_w + ours_b, nabla_w + nabla_b, strict=True):
+        np.testing.assert_allclose(ours, book, rtol=0, atol=1e-12)
+    for update in ("fast", "traced"):
+        twin = Network([6, 5, 4], cost=cost, seed=4, dtype=np.float64)
+        if update == "fast":
+            twin.update_mini_batch(x, y, eta=0.9, lmbda=2.0, n=40)
+        else:
+            twin.traced_update(x, y, eta=0.9, tracer=Tracer(), lmbda=2.0, n=40)
+        for ours, book in zip(twin.weights + twin.biases, new_w + new_b, strict=True):
+            np.testing.assert_allclose(ours, book, rtol=0, atol=1e-12)
+
+
+def test_each_cost_has_the_output_layer_the_book_pairs_it_with():
+    x, _ = _batch([6, 5, 4], 3)
+    outputs = {c: Network([6, 5, 4], cost=c, seed=0, dtype=np.float64).feedforward(x)
+               for c in ("quadratic", "cross-entropy", "log-likelihood")}
+    np.testing.assert_array_equal(outputs["quadratic"], outputs["cross-entropy"])  # both σ
+    np.testing.assert_allclose(outputs["log-likelihood"].sum(axis=0), 1.0)  # softmax columns
+    assert not np.allclose(outputs["cross-entropy"].sum(axis=0), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_trains_at_either_dtype_on_float32_images(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.random((35, 6)).astype(np.float32)  # the loader's images are float32
+    labels = rng.integers(0, 3, 35)
+    net = Network([6, 5, 3], cost="cross-entropy", seed=0, dtype=dtype)
+    wide = Network([6, 5, 3], cost="cross-entropy", seed=0, dtype=np.float64)
+    # 35 images at mini-batch 10: three gathered batches and a shorter last one
+    net.SGD((x, labels), epochs=2, mini_batch_size=10, eta=0.5, lmbda=0.1)
+    wide.SGD((x.astype(np.float64), labels), epochs=2, mini_batch_size=10, eta=0.5, lmbda=0.1)
+    assert net._params.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(net._params, wide._params, rtol=0, atol=tol)
+
+
 def test_trace_names_and_shapes_follow_the_book():
     net = Network([784, 30, 10], seed=0)
     m = 10
@@ -124,6 +209,24 @@ def test_checkpoint_round_trip(tmp_path):
     assert meta["epochs"] == 2 and loaded.sizes == [6, 4, 3] and loaded.activation == "relu"
     for a, b in zip(net.weights + net.biases, loaded.weights + loaded.biases, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_keeps_its_cost_and_an_old_cross_entropy_one_keeps_its_softmax(tmp_path):
+    from engine.checkpoint import save_checkpoint
+
+    x, _ = _batch([6, 4, 3], 5)
+    book = Network([6, 4, 3], cost="cross-entropy", seed=5)
+    loaded, meta = load_network(save_network(book, tmp_path / "book.npz"))
+    assert loaded.cost.name == "cross-entropy" and "cost_saved_as" not in meta
+    # an older kqv wrote "cross-entropy" for softmax outputs with −ln a_y, and no "output" key
+    softmax = Network([6, 4, 3], cost="log-likelihood", seed=5)
+    old_meta = {k: v for k, v in softmax.meta().items() if k != "output"}
+    save_checkpoint(tmp_path / "old.npz", softmax.to_arrays(), {**old_meta, "cost": "cross-entropy"})
+    loaded, meta = load_network(tmp_path / "old.npz")
+    assert loaded.cost.name == "log-likelihood" and meta["cost"] == "log-likelihood"
+    assert meta["cost_saved_as"] == "cross-entropy"
+    np.testing.assert_array_equal(loaded.feedforward(x.astype(np.float32)),
+                                  softmax.feedforward(x.astype(np.float32)))
 
 
 def test_checkpoint_refuses_other_kinds_and_damage(tmp_path):

@@ -147,7 +147,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
            "What if the cost were cross-entropy instead of the quadratic cost: does the learning "
            "slowdown show in the first epoch?",
            [Variant("quadratic", {}, "½‖a − y‖², sigmoid outputs"),
-            Variant("cross-entropy", {"cost": "cross-entropy"}, "−Σ y ln a, softmax outputs")],
+            Variant("cross-entropy", {"cost": "cross-entropy"},
+                    "−Σ[y ln a + (1−y) ln(1−a)], sigmoid outputs")],
            verdicts.cross_entropy, columns=("first_tenth", "epoch1", "accuracy"), base={"eta": 0.5}),
     digits("learning-rate",
            "What if the learning rate η were tiny (0.1), the book's (3.0) or huge (100)?",

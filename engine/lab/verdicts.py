@@ -255,9 +255,9 @@ def cross_entropy(r) -> str:
     if _m(c, "first_tenth") > _m(q, "first_tenth") + ACC_TOL:
         text += ("Cross-entropy learns faster at the start. With the quadratic cost the output error is "
                  "(a − y) ⊙ σ′(z), and σ′ is at most 0.25 and nearly 0 when an output neuron is saturated: a "
-                 "badly wrong neuron learns slowest, the learning slowdown. With softmax and "
-                 "cross-entropy the "
-                 "error is just a − y: the more wrong, the bigger the step.")
+                 "badly wrong neuron learns slowest, the learning slowdown. The same sigmoid outputs "
+                 "with the cross-entropy cost have an output error of just a − y: σ′ cancels out, and "
+                 "the more wrong, the bigger the step.")
     else:
         text += ("The learning slowdown did not show at this budget: the outputs were not saturated enough "
                  "for σ′ to hold the quadratic cost back.")

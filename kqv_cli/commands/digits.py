@@ -19,7 +19,6 @@ from engine.blas import blas_threads
 from engine.errors import KqvError, TrainingDiverged
 from engine.network import (
     ACTIVATIONS,
-    COSTS,
     SCHEDULES,
     Network,
     load_network,
@@ -36,6 +35,9 @@ console = Console(highlight=False)
 
 IMAGE_PIXELS = 784
 CLASSES = 10
+COST_HELP = ("Cost function, as in the book's chapter 3: quadratic (½‖y − a‖², sigmoid outputs) | "
+             "cross-entropy (−Σ\\[y ln a + (1−y) ln(1−a)], sigmoid outputs, network2's "
+             "CrossEntropyCost) | log-likelihood (−ln a_y, softmax outputs).")
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -90,7 +92,7 @@ def train_digits(
     epochs: int = typer.Option(30, help="Passes over the training images."),
     batch_size: int = typer.Option(10, "--batch-size", help="Images per mini-batch (m)."),
     eta: float = typer.Option(3.0, help="Learning rate η."),
-    cost: str = typer.Option("quadratic", help=f"Cost function: {' | '.join(COSTS)}."),
+    cost: str = typer.Option("quadratic", help=COST_HELP),
     lmbda: float = typer.Option(0.0, help="L2 regularisation λ (the book's lmbda)."),
     activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
     schedule: str = typer.Option(
@@ -105,8 +107,13 @@ def train_digits(
 ) -> None:
     """Train Nielsen's digit network on MNIST.
 
-    The defaults are the book's chapter-1 run (784-30-10, 30 epochs, m = 10, η = 3.0, quadratic
-    cost), with η gliding down a cosine; --schedule constant keeps the book's fixed η.
+    The defaults are the book's chapter-1 run (784-30-10, 30 epochs, m = 10,
+    η = 3.0, quadratic cost), with η gliding down a cosine; --schedule constant
+    keeps the book's fixed η.
+
+    The weights start as Gaussians scaled by 1/√n_in (n_in: the inputs of each
+    neuron), network2.py's default initialiser, not network.py's N(0, 1); the
+    biases start as N(0, 1).
     """
     layer_sizes = parse_sizes(sizes)
     check_fits_digits(layer_sizes)
@@ -252,9 +259,12 @@ def eval_digits(
     if as_json:
         typer.echo(json.dumps({"test_accuracy": correct / len(test), "correct": correct,
                                "total": len(test), "confusion": confusion.tolist(),
-                               "sizes": net.sizes, "data": test.source}))
+                               "sizes": net.sizes, "cost": meta["cost"], "data": test.source}))
         return
-    console.print(f"{checkpoint}: {'-'.join(map(str, net.sizes))} net, {meta.get('cost')} cost")
+    console.print(f"{checkpoint}: {'-'.join(map(str, net.sizes))} net, {meta['cost']} cost")
+    if "cost_saved_as" in meta:
+        console.print(f"[dim]saved by an older kqv as {meta['cost_saved_as']!r}, which then meant "
+                      "softmax outputs with −ln a_y: today's log-likelihood[/]")
     console.print(f"Test accuracy on {test.source}: [bold]{accuracy(correct, len(test))}[/]")
     table = Table(title="confusion matrix (rows: true digit, columns: predicted)", box=None)
     table.add_column("true", justify="right", style="bold")
@@ -272,7 +282,7 @@ def trace_digits(
     sizes: str = typer.Option("784,30,10", help="Neurons per layer, input first."),
     batch_size: int = typer.Option(10, "--batch-size", help="Images per mini-batch (m)."),
     eta: float = typer.Option(3.0, help="Learning rate η for the update step."),
-    cost: str = typer.Option("quadratic", help=f"Cost function: {' | '.join(COSTS)}."),
+    cost: str = typer.Option("quadratic", help=COST_HELP),
     activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
     seed: int = typer.Option(0, help="Seed for the weights and the input."),
     values: bool = typer.Option(False, help="Also show min / mean / max of each variable."),
