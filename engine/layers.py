@@ -28,6 +28,7 @@ Speed tricks used here (each one says what it buys where it is used):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -126,7 +127,8 @@ class LayerNorm(Module):
     """Normalise each row to mean 0 and variance 1, then scale by ``w`` and shift by ``b``.
 
     The variance is the biased one (divide by C) and ε sits inside the square root, as in
-    PyTorch and GPT-2 (whose config calls it ``layer_norm_epsilon``).
+    PyTorch and GPT-2 (whose config calls it ``layer_norm_epsilon``). The arithmetic is
+    :func:`layernorm_forward` / :func:`layernorm_backward`.
     """
 
     def __init__(self, n, path, bias=True, dtype=np.float32, eps=LN_EPS):
@@ -139,37 +141,97 @@ class LayerNorm(Module):
         if bias:
             self.b = np.zeros(n, dtype=dtype)
             self.db = np.zeros(self.b.shape, dtype=dtype)
-        self._mean_vec = np.full(n, 1.0 / n, dtype=dtype)
 
     def forward(self, x, tracer=NO_TRACE):
-        # row means as a matmul with a (1/C) vector: ~6x faster than x.mean(axis=-1) here
-        mean = x @ self._mean_vec  # (N, C) @ (C,) -> (N,)
-        xc = x - mean[:, None]
-        var = (xc * xc) @ self._mean_vec  # (N,) biased variance
-        self.rstd = 1.0 / np.sqrt(var + self.eps)  # (N,)
-        self.xhat = xc
-        self.xhat *= self.rstd[:, None]  # (N, C), in place: xc is not needed again
-        out = self.xhat * self.w
-        if self.bias:
-            out += self.b
+        # the block records the output as ln_1 / ln_2; the internals stay out of the GPT's trace
+        out, self.xhat, self.rstd = layernorm_forward(x, self.w, self.b if self.bias else None,
+                                                      self.eps)
         return out
 
     def backward(self, dout, tracer=NO_TRACE, sym=()):
-        ones = _ones(dout.shape[0], dout.dtype)
-        np.matmul(ones, dout * self.xhat, out=self.dw)  # (C,) Σ_rows dout ⊙ x̂
+        dx, _, _ = layernorm_backward(dout, self.xhat, self.rstd, self.w, dw=self.dw,
+                                      db=self.db if self.bias else None)
         tracer.record(f"{self.path}.dw", self.dw, "Σ_rows dout ⊙ x̂", "backward", sym[-1:])
         if self.bias:
-            np.matmul(ones, dout, out=self.db)  # (C,) Σ_rows dout
             tracer.record(f"{self.path}.db", self.db, "Σ_rows dout", "backward", sym[-1:])
-        dxhat = dout * self.w  # (N, C)
-        # dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)), all means over the row
-        m1 = dxhat @ self._mean_vec  # (N,)
-        m2 = (dxhat * self.xhat) @ self._mean_vec  # (N,)
-        dx = dxhat
-        dx -= m1[:, None]
-        dx -= self.xhat * m2[:, None]
-        dx *= self.rstd[:, None]
         return dx
+
+
+def layernorm_forward(x, w, b, eps=LN_EPS, tracer=NO_TRACE):
+    """out = (x − mean) / √(var + ε) · w + b, each row of ``x (N, C)`` on its own.
+
+    ``w (C,)`` scales and ``b (C,)`` (or None) shifts. Returns ``(out (N, C), xhat (N, C),
+    rstd (N,))``; x̂ and 1/√(var + ε) are what the backward needs.
+    """
+    mean_vec = np.full(x.shape[-1], 1.0 / x.shape[-1], dtype=x.dtype)
+    # row means as a matmul with a (1/C) vector: ~6x faster than x.mean(axis=-1) here
+    mean = x @ mean_vec  # (N, C) @ (C,) -> (N,)
+    tracer.record("mean", mean, "Σ_c x / C, each row", "forward", ("N",))
+    xc = x - mean[:, None]  # (N, C)
+    var = (xc * xc) @ mean_vec  # (N,) biased: divided by C, not C − 1
+    tracer.record("var", var, "Σ_c (x − mean)² / C", "forward", ("N",))
+    rstd = 1.0 / np.sqrt(var + eps)  # (N,)
+    tracer.record("rstd", rstd, "1 / √(var + ε)", "forward", ("N",), "ε inside the root")
+    xhat = xc
+    xhat *= rstd[:, None]  # (N, C), in place: xc is not needed again
+    tracer.record("xhat", xhat, "(x − mean) · rstd", "forward", ("N", "C"))
+    out = xhat * w
+    if b is not None:
+        out += b
+    tracer.record("out", out, "x̂ ⊙ w + b", "forward", ("N", "C"))
+    return out, xhat, rstd
+
+
+def layernorm_backward(dout, xhat, rstd, w, dw=None, db=None, tracer=NO_TRACE):
+    """From ``dout (N, C)`` back to ``(dx (N, C), dw (C,), db (C,))``.
+
+    ``xhat`` and ``rstd`` come from :func:`layernorm_forward`. ``dw``/``db``, when given, are
+    arrays to write the parameter gradients into (the model's gradient buffer).
+    """
+    ones = _ones(dout.shape[0], dout.dtype)
+    dw = np.matmul(ones, dout * xhat, out=dw)  # (C,) Σ_rows dout ⊙ x̂
+    tracer.record("dw", dw, "Σ_rows dout ⊙ x̂", "backward", ("C",))
+    db = np.matmul(ones, dout, out=db)  # (C,) Σ_rows dout
+    tracer.record("db", db, "Σ_rows dout", "backward", ("C",))
+    dxhat = dout * w  # (N, C)
+    tracer.record("dxhat", dxhat, "dout ⊙ w", "backward", ("N", "C"))
+    # dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)), all means over the row
+    mean_vec = np.full(xhat.shape[-1], 1.0 / xhat.shape[-1], dtype=xhat.dtype)
+    m1 = dxhat @ mean_vec  # (N,)
+    m2 = (dxhat * xhat) @ mean_vec  # (N,)
+    dx = dxhat
+    dx -= m1[:, None]
+    dx -= xhat * m2[:, None]
+    dx *= rstd[:, None]
+    tracer.record("dx", dx, "rstd · (dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂))", "backward", ("N", "C"))
+    return dx, dw, db
+
+
+# -- softmax -------------------------------------------------------------------------------
+
+
+def softmax_forward(x):
+    """Softmax over the last axis: p = exp(x − max) / Σ exp(x − max), each row summing to 1.
+
+    Subtracting the row's maximum changes nothing in exact arithmetic (the factor e^−max
+    cancels above and below the line) but keeps exp from overflowing on large scores. A −∞
+    entry (masked) becomes exactly 0. ``x (..., n)`` -> ``p (..., n)``.
+    """
+    p = x - x.max(axis=-1, keepdims=True)
+    np.exp(p, out=p)
+    p /= (p @ _ones(p.shape[-1], p.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
+    return p
+
+
+def softmax_backward(dp, p):
+    """From ``dp``, the gradient at ``p = softmax(x)``, to ``dx``; both shaped like p.
+
+    The Jacobian of one row is diag(p) − p pᵀ, so dx = p ⊙ (dp − Σ_j dp_j p_j), row by row.
+    """
+    row = (dp * p) @ _ones(p.shape[-1], p.dtype)  # (...,) Σ_j dp_j p_j of every row
+    dx = dp - row[..., None]
+    dx *= p
+    return dx
 
 
 # -- attention -----------------------------------------------------------------------------
@@ -181,7 +243,8 @@ class CausalSelfAttention(Module):
     q, k and v come from one projection ``c_attn`` of width 3*C; each position's query is
     compared (dot product, scaled by 1/√hs) with the keys of itself and every earlier position;
     later positions are masked to -inf so softmax gives them weight 0; the weights average the
-    values; the heads are put side by side again and projected by ``c_proj``.
+    values; the heads are put side by side again and projected by ``c_proj``. The middle part,
+    from q, k, v to the weighted values, is :func:`attention_forward` / :func:`attention_backward`.
 
     ``score``/``scale``/``mask`` are the switches the what-if lab turns on this one code path:
     the standard layer is ``score="dot", scale=True, mask="causal"``.
@@ -194,7 +257,7 @@ class CausalSelfAttention(Module):
         self.path = f"{prefix}attn" if path is None else path
         self.n_embd, self.n_head, self.hs = n_embd, n_head, n_embd // n_head
         self.dropout = dropout
-        self.score, self.scale, self.mask = score, scale, mask
+        self.switches = {"score": score, "scale": scale, "mask": mask}
         self.c_attn = Linear(n_embd, 3 * n_embd, rng, f"{self.path}.c_attn", bias, dtype=dtype,
                              sym=("C", "3*C"))
         # residual projections start smaller (GPT-2): std 0.02/√(2·n_layer)
@@ -205,18 +268,6 @@ class CausalSelfAttention(Module):
     def children(self):
         return [self.c_attn, self.c_proj]
 
-    def _mask(self, T, t):
-        """True where a score is hidden, ``(T, t)``: the T queries are the last T of the t keys'
-        positions, so query i sits at position t − T + i and a causal mask hides the keys after
-        it (above the diagonal when t = T). One new token (T = 1) sees every key: no mask."""
-        if self.mask == "none":
-            return None
-        if getattr(self, "_hidden", np.empty((0, 0))).shape != (T, t):  # built once per (T, t)
-            ones = np.ones((T, t), dtype=bool)
-            past = t - T
-            self._hidden = np.triu(ones, k=past + 1) if self.mask == "causal" else np.tril(ones, k=past - 1)
-        return self._hidden
-
     def forward(self, x, B, T, tracer=NO_TRACE, rng=None, cache=None):
         """``x`` is ``(B*T, C)``; returns the attention output ``(B*T, C)``.
 
@@ -225,70 +276,32 @@ class CausalSelfAttention(Module):
         these T: the T new queries attend to all ``t`` positions, and the cache keeps the new
         keys and values for the next call, so generating a token costs one position, not T.
         """
-        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        p, nh, C = self.prefix, self.n_head, self.n_embd
         w = self.c_attn
         tracer.record(f"{w.path}.w", w.w, "weight, stored (in, out)", "forward", ("C", "3*C"))
-        qkv = w.forward(x, tracer)  # (B*T, C) @ (C, 3*C) -> (B*T, 3*C)
-        tracer.record(f"{p}qkv", qkv.reshape(B, T, 3 * C), w.formula("ln_1") + "   (B*T, C) @ (C, 3*C)",
-                      "forward", ("B", "T", "3*C"))
-        # split into q, k, v and move the head forward: (B, T, 3, nh, hs) -> 3 × (B, nh, T, hs)
-        q, k, v = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)
+        qkv = w.forward(x, tracer).reshape(B, T, 3 * C)  # (B*T, C) @ (C, 3*C) -> (B*T, 3*C)
+        tracer.record(f"{p}qkv", qkv, w.formula("ln_1") + "   (B*T, C) @ (C, 3*C)", "forward",
+                      ("B", "T", "3*C"))
+        q, k, v = split_heads(qkv, nh)  # 3 × (B, nh, T, hs)
         sym_h = ("B", "nh", "T", "hs")
         tracer.record(f"{p}q", q, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}k", k, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}v", v, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
-        sym_att = ("B", "nh", "T", "T")
         if cache is not None:
             k, v = cache.append(k, v)  # (B, nh, t, hs): the past positions' and these T
-            sym_att = ("B", "nh", "T", "t")
             tracer.record(f"{p}k_cache", k, "the keys of every position so far: cached + this step's",
                           "forward", ("B", "nh", "t", "hs"), "kept, so a new token needs only its own k")
             tracer.record(f"{p}v_cache", v, "the values of every position so far: cached + this step's",
                           "forward", ("B", "nh", "t", "hs"))
         self.q, self.k, self.v = q, k, v
-        t = k.shape[2]  # keys: T without a cache
-
-        if self.score == "squared":  # what-if: (q²) · (k²) instead of q · k
-            self.q2, self.k2 = q * q, k * k
-            att = self.q2 @ self.k2.transpose(0, 1, 3, 2)  # (B, nh, T, T)
-        else:
-            # a contiguous copy of kᵀ first: OpenBLAS's batched A @ Bᵀ is slower than A @ B
-            att = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
-        self.scale_factor = 1.0 / math.sqrt(hs) if self.scale else 1.0
-        if self.scale:
-            att *= self.scale_factor
-        tracer.record(f"{p}att_scores", att, "q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)",
-                      "forward", sym_att, "1/√hs keeps the scores' variance near 1 whatever hs is")
-
-        hidden = self._mask(T, t)
-        if hidden is not None:
-            np.copyto(att, -np.inf, where=hidden)  # (T, T) broadcasts over B and nh
-        tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
-                      "forward", sym_att, "position t may only look at positions ≤ t")
-
-        # softmax over the last axis (which key each query attends to)
-        att -= att.max(axis=-1, keepdims=True)
-        np.exp(att, out=att)
-        att /= (att @ _ones(t, att.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
-        self.att_soft = att
-        att, self.att_keep = dropout_forward(att, self.dropout, rng)
-        self.att = att
-        if self.att_keep is None:
-            tracer.record(f"{p}att", att, "softmax(att_masked) over the last axis", "forward", sym_att,
-                          "each row sums to 1: how much query t takes from each earlier position")
-        else:
-            tracer.record(f"{p}att", att, f"dropout(softmax(att_masked)), p = {self.dropout}", "forward",
-                          sym_att, "training: some weights zeroed, the rest scaled by 1/(1 − p); rows "
-                          "no longer sum to exactly 1")
-
-        y = att @ v  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
-        tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
-        y = y.transpose(0, 2, 1, 3).reshape(B * T, C)  # heads side by side again: (B*T, C)
-        tracer.record(f"{p}y", y.reshape(B, T, C), "y_heads swapped back to (B, T, nh, hs), "
-                      "viewed as (B, T, C)", "forward", ("B", "T", "C"))
+        y, self.att_soft, self.att_keep = attention_forward(
+            q, k, v, **self.switches, dropout=self.dropout, rng=rng, tracer=tracer, prefix=p)
+        y = merge_heads(y)  # (B, T, C)
+        tracer.record(f"{p}y", y, "y_heads swapped back to (B, T, nh, hs), viewed as (B, T, C)",
+                      "forward", ("B", "T", "C"))
         tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward",
                       ("C", "C"))
-        out = self.c_proj.forward(y, tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
+        out = self.c_proj.forward(y.reshape(B * T, C), tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
         out, self.out_keep = dropout_forward(out, self.dropout, rng)
         formula = self.c_proj.formula("y")
         if self.out_keep is not None:
@@ -300,47 +313,135 @@ class CausalSelfAttention(Module):
     def backward(self, dout, B, T, tracer=NO_TRACE):
         """``dout`` is ``(B*T, C)``, the gradient of the loss at this layer's output."""
         p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
-        sym_h, sym_att, sym_btc = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T"), ("B", "T", "C")
+        sym_btc = ("B", "T", "C")
         dout = dropout_backward(dout, self.out_keep)
         dy = self.c_proj.backward(dout, tracer, sym_out=sym_btc)  # (B*T, C)
         tracer.record(f"{p}dy", dy.reshape(B, T, C), "dattn_out @ c_proj.wᵀ", "backward", sym_btc)
         dy = dy.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
-        tracer.record(f"{p}dy_heads", dy, "dy viewed (B, T, nh, hs), swap T and nh", "backward", sym_h)
+        tracer.record(f"{p}dy_heads", dy, "dy viewed (B, T, nh, hs), swap T and nh", "backward",
+                      ("B", "nh", "T", "hs"))
+        dqkv = np.empty((B, T, 3 * C), dtype=dout.dtype)
+        # split_heads gives views: attention_backward writing dq, dk, dv fills dqkv
+        attention_backward(dy, self.q, self.k, self.v, self.att_soft, keep=self.att_keep,
+                           score=self.switches["score"], scale=self.switches["scale"],
+                           out=split_heads(dqkv, nh), tracer=tracer, prefix=p)
+        tracer.record(f"{p}dqkv", dqkv, "dq, dk, dv side by side", "backward", ("B", "T", "3*C"))
+        return self.c_attn.backward(dqkv.reshape(B * T, 3 * C), tracer,
+                                    sym_out=("B", "T", "3*C"))  # (B*T, C)
 
-        # y_heads = att @ v
-        vt = np.ascontiguousarray(self.v.transpose(0, 1, 3, 2))  # as in forward: A @ B beats A @ Bᵀ
-        datt = dy @ vt  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
-        tracer.record(f"{p}datt", datt, "dy_heads @ vᵀ", "backward", sym_att)
-        dqkv = np.empty((B, T, 3, nh, hs), dtype=dout.dtype)
-        dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)  # views: writing them fills dqkv
-        np.matmul(self.att.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, T, T) @ (B, nh, T, hs)
-        tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_h)
 
-        datt = dropout_backward(datt, self.att_keep)
-        # softmax backward: d(scores) = att ⊙ (datt − Σ_j datt ⊙ att), row by row
-        a = self.att_soft
-        row = (datt * a) @ _ones(T, a.dtype)  # (B, nh, T)
-        datt -= row[..., None]
-        datt *= a  # masked entries have att = 0, so their gradient is 0: the mask needs no backward
-        if self.scale:
-            datt *= self.scale_factor
-        tracer.record(f"{p}datt_scores", datt, "att ⊙ (datt − Σ_row datt ⊙ att) · 1/√hs", "backward",
-                      sym_att)
+def split_heads(qkv, n_head):
+    """Cut ``qkv (B, T, 3*C)`` into ``q, k, v``, each ``(B, nh, T, hs)`` with ``hs = C / nh``.
 
-        if self.score == "squared":
-            dq2 = datt @ self.k2  # (B, nh, T, hs)
-            dk2 = datt.transpose(0, 1, 3, 2) @ self.q2
-            np.multiply(dq2, 2 * self.q, out=dq)
-            np.multiply(dk2, 2 * self.k, out=dk)
-        else:
-            np.matmul(datt, self.k, out=dq)  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
-            np.matmul(datt.transpose(0, 1, 3, 2), self.q, out=dk)
-        tracer.record(f"{p}dq", dq, "datt_scores @ k", "backward", sym_h)
-        tracer.record(f"{p}dk", dk, "datt_scoresᵀ @ q", "backward", sym_h)
-        dqkv = dqkv.reshape(B * T, 3 * C)
-        tracer.record(f"{p}dqkv", dqkv.reshape(B, T, 3 * C), "dq, dk, dv side by side", "backward",
-                      ("B", "T", "3*C"))
-        return self.c_attn.backward(dqkv, tracer, sym_out=("B", "T", "3*C"))  # (B*T, C)
+    View the 3·C columns as (3, nh, hs): which of q, k, v, which head, which channel of the
+    head. Then move the 3 to the front and the head before T: (B, T, 3, nh, hs) ->
+    (3, B, nh, T, hs). No number is copied; each head's (T, hs) slice is one matrix.
+    """
+    B, T, three_c = qkv.shape
+    hs = three_c // (3 * n_head)
+    return qkv.reshape(B, T, 3, n_head, hs).transpose(2, 0, 3, 1, 4)  # 3 × (B, nh, T, hs)
+
+
+def merge_heads(y):
+    """Put the heads of ``y (B, nh, T, hs)`` side by side again: ``(B, T, C)``, C = nh·hs.
+
+    The transpose back to (B, T, nh, hs) comes first; reshaping (B, nh, T, hs) straight to
+    (B, T, C) would give the right shape with heads and positions mixed up.
+    """
+    B, nh, T, hs = y.shape
+    return y.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # (B, T, nh, hs) -> (B, T, C)
+
+
+@functools.lru_cache(maxsize=64)
+def hidden_scores(T, t, mask="causal"):
+    """``(T, t)`` booleans, True where a score is hidden; None for no mask. Read-only, built
+    once per size.
+
+    The T queries are the last T of the t keys' positions (t = T without a KV cache), so query
+    i sits at position t − T + i. The causal mask hides the keys after it (above the diagonal
+    when t = T); the what-if "flipped" mask hides the ones before it. One new token (T = 1)
+    sees every key.
+    """
+    if mask == "none":
+        return None
+    ones = np.ones((T, t), dtype=bool)
+    past = t - T
+    hidden = np.triu(ones, k=past + 1) if mask == "causal" else np.tril(ones, k=past - 1)
+    hidden.flags.writeable = False
+    return hidden
+
+
+def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0.0, rng=None,
+                      tracer=NO_TRACE, prefix=""):
+    """y_heads = softmax(mask(q @ kᵀ / √hs)) @ v, for every sequence and every head at once.
+
+    ``q, k, v (B, nh, T, hs)`` -> ``(y_heads (B, nh, T, hs), att (B, nh, T, T), keep)``:
+    ``att`` is the softmax before dropout and ``keep`` the dropout mask (None without
+    dropout), both kept for :func:`attention_backward`. The other arguments are the lab's
+    what-if switches; the defaults are the standard GPT. With a KV cache, k and v hold
+    t ≥ T positions and att is ``(B, nh, T, t)``.
+    """
+    p, T, t, hs = prefix, q.shape[-2], k.shape[-2], q.shape[-1]
+    sym_h, sym_att = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T" if t == T else "t")
+    if score == "squared":  # what-if: (q²) · (k²) instead of q · k
+        q, k = q * q, k * k
+    # a contiguous copy of kᵀ first: OpenBLAS's batched A @ Bᵀ is slower than A @ B
+    att = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
+    if scale:
+        att *= 1.0 / math.sqrt(hs)
+    tracer.record(f"{p}att_scores", att, "q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)",
+                  "forward", sym_att, "1/√hs keeps the scores' variance near 1 whatever hs is")
+    hidden = hidden_scores(T, t, mask)
+    if hidden is not None:
+        np.copyto(att, -np.inf, where=hidden)  # (T, t) broadcasts over B and nh
+    tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
+                  "forward", sym_att, "position t may only look at positions ≤ t")
+    att = softmax_forward(att)  # over the last axis: which key each query attends to
+    dropped, keep = dropout_forward(att, dropout, rng)
+    if keep is None:
+        tracer.record(f"{p}att", dropped, "softmax(att_masked) over the last axis", "forward", sym_att,
+                      "each row sums to 1: how much query t takes from each earlier position")
+    else:
+        tracer.record(f"{p}att", dropped, f"dropout(softmax(att_masked)), p = {dropout}", "forward",
+                      sym_att, "training: some weights zeroed, the rest scaled by 1/(1 − p); rows "
+                      "no longer sum to exactly 1")
+    y = dropped @ v  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
+    tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
+    return y, att, keep
+
+
+def attention_backward(dy, q, k, v, att, keep=None, score="dot", scale=True, out=None,
+                       tracer=NO_TRACE, prefix=""):
+    """The forward read backwards: from ``dy (B, nh, T, hs)``, the gradient at y_heads, to
+    ``(dq, dk, dv)``, each ``(B, nh, T, hs)``.
+
+    ``att`` and ``keep`` are what :func:`attention_forward` returned. ``out``, when given, is
+    three arrays to write dq, dk, dv into (the layer passes views of its dqkv buffer).
+    """
+    p, hs = prefix, q.shape[-1]
+    sym_h, sym_att = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T")
+    dq, dk, dv = out if out is not None else (np.empty_like(dy) for _ in range(3))
+    # y_heads = att @ v; as in forward, A @ B beats A @ Bᵀ
+    datt = dy @ np.ascontiguousarray(v.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
+    tracer.record(f"{p}datt", datt, "dy_heads @ vᵀ", "backward", sym_att)
+    dropped = att if keep is None else att * keep
+    np.matmul(dropped.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, T, T) @ (B, nh, T, hs)
+    tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_h)
+    # masked entries have att = 0, so their gradient is 0: the mask needs no backward
+    dscores = softmax_backward(dropout_backward(datt, keep), att)
+    if scale:
+        dscores *= 1.0 / math.sqrt(hs)
+    tracer.record(f"{p}datt_scores", dscores, "att ⊙ (datt − Σ_row datt ⊙ att) · 1/√hs", "backward",
+                  sym_att)
+    if score == "squared":  # att_scores = q² @ (k²)ᵀ: the chain rule adds a factor 2q (2k)
+        np.multiply(dscores @ (k * k), 2 * q, out=dq)
+        np.multiply(dscores.transpose(0, 1, 3, 2) @ (q * q), 2 * k, out=dk)
+    else:
+        np.matmul(dscores, k, out=dq)  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        np.matmul(dscores.transpose(0, 1, 3, 2), q, out=dk)
+    tracer.record(f"{p}dq", dq, "datt_scores @ k", "backward", sym_h)
+    tracer.record(f"{p}dk", dk, "datt_scoresᵀ @ q", "backward", sym_h)
+    return dq, dk, dv
 
 
 def check_heads(n_embd: int, n_head: int) -> None:
@@ -517,7 +618,7 @@ class Block(Module):
 # -- positions -----------------------------------------------------------------------------
 
 
-def sinusoidal_positions(T: int, C: int, dtype=np.float32) -> np.ndarray:
+def sinusoidal_positions(T: int, C: int, dtype=np.float32, tracer=NO_TRACE) -> np.ndarray:
     """The original Transformer's fixed position code, ``(T, C)``, sin and cos interleaved.
 
     PE(pos, 2i) = sin(pos / 10000^(2i/C)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/C)): each
@@ -527,9 +628,13 @@ def sinusoidal_positions(T: int, C: int, dtype=np.float32) -> np.ndarray:
     pos = np.arange(T, dtype=np.float64)[:, None]  # (T, 1)
     two_i = np.arange(0, C, 2, dtype=np.float64)  # (ceil(C/2),)
     angle = pos / np.power(10000.0, two_i / C)  # (T, ceil(C/2))
+    tracer.record("angle", angle, "pos / 10000^(2i/C)", "forward", ("T", "(C+1)//2"),
+                  "column pair i turns 1/10000^(2i/C) radians per position")
     pe = np.empty((T, C), dtype=np.float64)
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : C // 2])
+    tracer.record("pe", pe, "sin(angle) in the even columns, cos(angle) in the odd ones", "forward",
+                  ("T", "C"))
     return pe.astype(dtype)
 
 
