@@ -250,15 +250,8 @@ class GPT:
                       ("B", "T", "V"), "the LM head reuses the token embedding (weight tying)")
         loss = None
         if targets is not None:
-            targets = np.asarray(targets).reshape(-1)
-            # cross-entropy, −log softmax(logits)[target], averaged over the B*T positions
-            z = logits - logits.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            s = e @ np.ones(e.shape[1], dtype=e.dtype)  # (B*T,) row sums by matmul
-            rows = np.arange(B * T)
-            loss = float(np.mean(np.log(s) - z[rows, targets]))
-            e /= s[:, None]
-            self.probs, self.targets = e, targets  # softmax, kept for the backward
+            self.targets = np.asarray(targets).reshape(-1)
+            loss, self.probs = cross_entropy_forward(logits, self.targets)  # probs kept for backward
             tracer.record("loss", np.asarray(loss, dtype=self.dtype), "mean over B*T of −log p[target]",
                           "forward", ())
         return logits.reshape(B, T, -1), loss
@@ -266,13 +259,9 @@ class GPT:
     def backward(self, tracer=NO_TRACE) -> None:
         """Fill :attr:`grads` with d(loss)/d(parameter) for the last forward with targets."""
         B, T = self.B, self.T
-        N = B * T
         sym = ("B", "T", "C")
         tracer.section("backward")
-        # softmax + cross-entropy: d(loss)/d(logits) = (p − one_hot(target)) / N
-        dlogits = self.probs
-        dlogits[np.arange(N), self.targets] -= 1.0
-        dlogits *= 1.0 / N
+        dlogits = cross_entropy_backward(self.probs, self.targets, out=self.probs)  # (B*T, V)
         tracer.record("dlogits", dlogits.reshape(B, T, -1), "(softmax(logits) − onehot(targets)) / (B*T)",
                       "backward", ("B", "T", "V"))
         wte = self.embed.wte
@@ -339,12 +328,59 @@ class GPT:
         return np.concatenate([np.asarray(idx).reshape(-1), np.asarray(new, dtype=np.int64)])
 
 
-def sample_next(logits, temperature, top_k, rng) -> int:
-    """Draw one id from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
+def cross_entropy_forward(logits, targets, tracer=NO_TRACE):
+    """The mean over the N rows of −log softmax(logits)[target]: how surprised the model is.
+
+    ``logits (N, V)``, ``targets (N,)`` of ids -> ``(loss, probs (N, V))``. Computed on
+    z = logits − max (each row's largest becomes 0, so exp cannot overflow):
+    −log p[target] = log Σ eᶻ − z[target].
+    """
+    N = logits.shape[0]
+    z = logits - logits.max(axis=1, keepdims=True)  # (N, V)
+    e = np.exp(z)
+    s = e @ np.ones(e.shape[1], dtype=e.dtype)  # (N,) row sums by matmul
+    loss = float(np.mean(np.log(s) - z[np.arange(N), targets]))
+    probs = e
+    probs /= s[:, None]  # (N, V) softmax, each row sums to 1
+    tracer.record("probs", probs, "softmax(logits) over each row", "forward", ("N", "V"))
+    tracer.record("loss", np.asarray(loss), "mean over N of −log probs[target]", "forward", ())
+    return loss, probs
+
+
+def cross_entropy_backward(probs, targets, out=None, tracer=NO_TRACE):
+    """d(loss)/d(logits) = (probs − onehot(targets)) / N, ``(N, V)``.
+
+    Softmax and cross-entropy together have this simple gradient: the predicted
+    probabilities minus 1 at the right answer, divided by N because the loss is a mean.
+    ``out`` may be ``probs`` itself (the model does this: probs is not needed again).
+    """
+    N = probs.shape[0]
+    if out is None:
+        out = probs.copy()
+    elif out is not probs:
+        np.copyto(out, probs)
+    dlogits = out
+    dlogits[np.arange(N), targets] -= 1.0
+    dlogits *= 1.0 / N
+    tracer.record("dlogits", dlogits, "(probs − onehot(targets)) / N", "backward", ("N", "V"))
+    return dlogits
+
+
+def sample_next(logits, temperature, top_k, rng, tracer=NO_TRACE) -> int:
+    """Draw one id from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest.
+
+    ``logits (V,)``; ``top_k`` None keeps every id; ``rng`` a seeded numpy Generator, so the
+    same seed draws the same id.
+    """
+    z = np.asarray(logits, dtype=np.float64) / temperature  # (V,)
+    tracer.record("z", z, "logits / temperature", "forward", ("V",), "below 1: sharper; above 1: flatter")
     if top_k is not None and top_k < z.size:
-        kth = np.partition(z, -top_k)[-top_k]
+        kth = np.partition(z, -top_k)[-top_k]  # the k-th largest
         z = np.where(z < kth, -np.inf, z)
+    tracer.record("z_top", z, "z with all but the top_k largest set to −∞", "forward", ("V",))
     p = np.exp(z - z.max())
     p /= p.sum()
-    return int(rng.choice(p.size, p=p))
+    tracer.record("p", p, "softmax(z_top)", "forward", ("V",), "−∞ becomes probability 0")
+    nxt = int(rng.choice(p.size, p=p))
+    tracer.record("next_id", np.asarray(nxt), "one draw from p: rng.choice(V, p=p)", "forward", ())
+    return nxt
