@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from engine.trace import NO_TRACE
+
 
 def lr_at(it: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
     """The learning rate for iteration ``it`` (0-based)."""
@@ -60,27 +62,13 @@ class AdamW:
             parallel(lambda part: self._update(lr, part), slice(0, n // 2), slice(n // 2, n))
 
     def _update(self, lr: float, part: slice) -> None:
-        b1, b2 = self.beta1, self.beta2
-        p, g, m, v, tmp = (a[part] for a in (self.params, self.grads, self.m, self.v, self._tmp))
-        if self.weight_decay:
-            decayed = slice(part.start, min(part.stop, self.n_decay))  # the 2-D weights come first
-            if decayed.stop > decayed.start:
-                self.params[decayed] *= 1.0 - lr * self.weight_decay
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp  # m = β₁m + (1−β₁)g
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp  # v = β₂v + (1−β₂)g²
-        # p -= lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε), the bias corrections folded into two scalars
-        step_size = lr / (1.0 - b1**self.t)
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        p -= tmp
+        # the 2-D weights come first in the vector: only that front part is decayed
+        split = min(max(part.start, self.n_decay), part.stop)
+        for sub, weight_decay in ((slice(part.start, split), self.weight_decay),
+                                  (slice(split, part.stop), 0.0)):
+            if sub.stop > sub.start:
+                adamw_update(self.params[sub], self.grads[sub], self.m[sub], self.v[sub], self.t, lr,
+                             self.beta1, self.beta2, self.eps, weight_decay, tmp=self._tmp[sub])
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v}
@@ -89,3 +77,36 @@ class AdamW:
         self.m[...] = arrays["m"]
         self.v[...] = arrays["v"]
         self.t = int(t)
+
+
+def adamw_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay, tmp=None, tracer=NO_TRACE):
+    """One AdamW step on one array ``p`` with gradient ``g``, in place; returns ``(p, m, v)``.
+
+    ``m`` and ``v`` (shaped like p) are the running means of g and g², ``t`` the step's number
+    counted from 1. In order: decay p by lr·λ (decoupled: the gradient never sees it), update
+    m and v, then step p by lr·m̂/(√v̂ + ε) with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ). ``tmp``, when
+    given, is scratch space shaped like p, so a step allocates nothing.
+    """
+    tmp = np.empty_like(p) if tmp is None else tmp
+    sym = ("n_in", "n_out") if p.ndim == 2 else ()  # a weight stored (in, out), for the trace
+    if weight_decay:
+        p *= 1.0 - lr * weight_decay
+    m *= beta1
+    np.multiply(g, 1.0 - beta1, out=tmp)
+    m += tmp  # m = β₁m + (1−β₁)g
+    tracer.record("m", m, "β₁·m + (1−β₁)·g", "update", sym)
+    v *= beta2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1.0 - beta2
+    v += tmp  # v = β₂v + (1−β₂)g²
+    tracer.record("v", v, "β₂·v + (1−β₂)·g²", "update", sym)
+    # lr·m̂/(√v̂ + ε) = lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε): the bias corrections as two scalars
+    np.sqrt(v, out=tmp)
+    tmp *= 1.0 / math.sqrt(1.0 - beta2**t)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / (1.0 - beta1**t)
+    tracer.record("update", tmp, "lr · m̂ / (√v̂ + ε)", "update", sym)
+    p -= tmp
+    tracer.record("p", p, "p·(1 − lr·λ) − update", "update", sym)
+    return p, m, v
