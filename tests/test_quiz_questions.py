@@ -5,6 +5,7 @@ question's answer is then checked against its evidence (the trace record, a fres
 the operation, the model's own arrays) and against the question's own ``check``.
 """
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,3 +176,44 @@ def test_attention_difficulty_grows_from_one_head_to_many_blocks():
     later = [generate("attention.qkv_shape", s, 2) for s in range(10)]
     assert all(d["B"] == 1 and d["nh"] == 1 for d in first)
     assert all(q.dims["nh"] > 1 for q in later) and any("blocks" in q.setting for q in later)
+
+
+def _first(card_id, level, want, seeds=range(400)):
+    """The first generated question (over seeds) for which ``want(q)`` holds."""
+    return next(q for s in seeds if want(q := generate(card_id, s, level, False)))
+
+
+def test_bias_broadcast_explains_stretching_and_says_when_it_is_silently_wrong():
+    # level 0 has m = 1: (n, 1) + b.ravel() (n,) broadcasts to (n, n), no coincidence involved
+    q = _first("backprop.bias_broadcast", 0, lambda q: q.evidence["b"].label.endswith(".ravel()")
+               and q.evidence["a"].shape[1] == 1)
+    n = q.evidence["a"].shape[0]
+    text = " ".join(q.derivation)
+    assert q.answer == (n, n) and "What shape does numpy produce" in q.ask
+    assert "coincide" not in text and "m is 1 here" in text and "stretches" in text
+    assert "silently wrong" in text
+    # m = n: the shape comes out right and the values are wrong
+    q = _first("backprop.bias_broadcast", 1, lambda q: q.evidence["b"].label.endswith(".ravel()")
+               and q.answer != answers.NO)
+    assert q.answer == q.evidence["a"].shape and "values are silently wrong" in " ".join(q.derivation)
+    q = _first("backprop.bias_broadcast", 1, lambda q: q.evidence["b"].label.endswith(("2", "3")))
+    assert "right:" in " ".join(q.derivation)
+
+
+def test_the_mask_in_a_quiz_is_additive_zero_or_minus_infinity():
+    q = _first("attention.matmul_check", 1, lambda q: q.evidence["b"].label == "mask")
+    mask = q.evidence["b"].value
+    assert set(np.unique(mask)) == {0.0, -np.inf}
+    masked = q.evidence["a"].value + mask
+    assert np.isneginf(masked[..., 0, 1]).all()  # the future really is hidden
+    assert "0/1 mask would" in " ".join(q.derivation)
+
+
+def test_scores_are_not_called_weights_before_the_softmax():
+    q = _first("attention.scores_shape", 1, lambda q: q.subject.endswith("att_scores"))
+    assert "raw scores" in " ".join(q.derivation) and "takes from" not in " ".join(q.derivation)
+
+
+def test_m_equals_one_is_not_described_as_a_sum_over_examples():
+    q = _first("backprop.nabla_w_shape", 0, lambda q: q.dims["m"] == 1)
+    assert "one outer product" in " ".join(q.derivation) and "m outer" not in " ".join(q.derivation)

@@ -201,11 +201,15 @@ def scores_shape(draw: Draw) -> Question:
     rec = t[f"{p}{name}"]
     lines = [matmul_line(q, k), "× 1/√hs multiplies by one number: no change of shape"]
     if name != "att_scores":
-        lines.append("the causal mask (T, T) sets the future to -inf, broadcast over B and nh: no change")
+        lines.append("the causal mask (T, T) sets the future to −inf, broadcast over B and nh: no change")
     if name == "att":
         lines.append("softmax over the last axis makes each row sum to 1: no change")
-    lines.append("one T × T table per sequence and per head: row t says how much query t takes from "
-                 "each position")
+    if name == "att":
+        lines.append("one T × T table per sequence and per head: row t says how much query t takes from "
+                     "each position")
+    else:
+        lines.append("one T × T table per sequence and per head: row t holds query t's raw scores against "
+                     "every key; only the softmax turns them into weights")
     ask = {"att_scores": "the attention scores att_scores = q @ kᵀ / √hs",
            "att_masked": "att_masked, the scores after the causal mask",
            "att": "att, the attention weights after softmax"}[name]
@@ -318,7 +322,8 @@ def grad_shape(draw: Draw) -> Question:
         [f"{x_label}ᵀ @ {dout_label}: ({sym_in}, B*T) @ (B*T, {sym_out}) → ({sym_in}, {sym_out})   = "
          f"({n_in}, {run.B * run.T}) @ ({run.B * run.T}, {n_out}) → {format_shape(dw.shape)}",
          f"the product sums over all B·T positions; what is left is {short}.w's shape {_b(w)}: "
-         "a gradient has the shape of what it differentiates, so w − lr·dw lines up entry by entry"],
+         "a gradient has the shape of what it differentiates, so the optimizer (AdamW, whose m and v are "
+         "shaped like w too) updates w entry by entry"],
         [w])
 
 
@@ -332,8 +337,10 @@ def matmul_check(draw: Draw) -> Question:
                                                                                  "c_proj.w")
     q, k, v = (Operand.of(t[f"{p}{n}"], n) for n in "qkv")
     att, scores = Operand.of(t[f"{p}att"], "att"), Operand.of(t[f"{p}att_scores"], "att_scores")
-    mask = Operand("mask", np.triu(np.ones((T, T)), 1), ("T", "T"))
-    big_mask = Operand("mask_full", np.triu(np.ones((bs, bs)), 1), ("block_size", "block_size"))
+    # additive masks, 0 where a key may be seen and −inf above the diagonal: adding 0/1 would hide nothing
+    mask = Operand("mask", np.where(np.triu(np.ones((T, T), dtype=bool), 1), -np.inf, 0.0), ("T", "T"))
+    big_mask = Operand("mask_full", np.where(np.triu(np.ones((bs, bs), dtype=bool), 1), -np.inf, 0.0),
+                       ("block_size", "block_size"))
     candidates = [
         ("@", one_seq, w_attn), ("@", w_attn, one_seq), ("@", _flat(run, f"{p}ln_1", "ln_1 (flat)"), w_attn),
         ("@", q, Operand.of(q.record, "kᵀ", transposed=True)), ("@", q, k),
@@ -347,16 +354,26 @@ def matmul_check(draw: Draw) -> Question:
     fails = [c for c in candidates if apply(c[0], c[1], c[2])[0] is None]
     op, a, b = draw.pick(works if (draw.chance(0.5) or not fails) else fails)
     where = "" if a.label == "tok_emb" else f"In block {p[:-1]}: "
-    notes = {"mask": f"mask is the causal mask, (T, T) = ({T}, {T}), 1 above the diagonal",
-             "mask_full": f"mask_full is a causal mask for the longest context, (block_size, block_size) = "
-                          f"({bs}, {bs})",
+    notes = {"mask": f"mask is the causal mask as an additive array, (T, T) = ({T}, {T}): 0 on and below "
+                     "the diagonal, −inf above it",
+             "mask_full": f"mask_full is the same additive mask (0 or −inf) for the longest context, "
+                          f"(block_size, block_size) = ({bs}, {bs})",
              "ln_1[0]": "ln_1[0] is the first sequence of ln_1 alone",
              "ln_1 (flat)": "ln_1 (flat) is ln_1 viewed as one row per position, (B*T, C)"}
     extra = " ".join(f"({notes[o.label]}.)" for o in (a, b) if o.label in notes)
+    meaning = []
+    if b.label in ("mask", "mask_full"):
+        meaning.append("why a 0/−inf mask: adding 0 leaves a visible score as it is, adding −inf makes a "
+                       "future score −inf, which softmax turns into exactly 0; a 0/1 mask would only nudge "
+                       "some scores by 1 and hide nothing. The engine does the same with "
+                       "np.copyto(att, -inf, where=mask), or np.where(mask, -inf, att)")
+    if b.label == "mask_full" and T != bs:
+        meaning.append(f"a mask made for block_size must be cropped to the T = {T} positions first: "
+                       "mask_full[:T, :T]")
     question = works_question(
         "attention.matmul_check", TOPIC, CONVENTION, draw, run, op, a, b,
         f"{where}will {a.label} {op} {b.label} work, and what shape comes out?"
-        + (f" {extra}" if extra else ""), [])
+        + (f" {extra}" if extra else ""), [], tuple(meaning))
     return question
 
 

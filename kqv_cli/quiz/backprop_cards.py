@@ -120,8 +120,8 @@ def _shape_question(card_id: str, draw: Draw, run: DigitRun, record: Record, ask
 
 
 def _works_question(card_id: str, draw: Draw, run: DigitRun, op: str, a: Operand, b: Operand, ask: str,
-                    proof: list[Record]) -> Question:
-    return works_question(card_id, TOPIC, CONVENTION, draw, run, op, a, b, ask, proof)
+                    proof: list[Record], notes: list[str] = ()) -> Question:
+    return works_question(card_id, TOPIC, CONVENTION, draw, run, op, a, b, ask, proof, tuple(notes))
 
 
 # -- the cards -----------------------------------------------------------------------------
@@ -205,7 +205,8 @@ def nabla_b_shape(draw: Draw) -> Question:
         "backprop.nabla_b_shape", draw, run, nb,
         f"What is the shape of nabla_b{l}, the gradient of the cost with respect to b{l}, "
         "summed over the mini-batch?",
-        (f"nabla_b{l} is delta{l} summed over the m examples (the columns).",
+        (f"nabla_b{l} is delta{l} summed over the m examples (the columns)" +
+         (", here a single one." if run.m == 1 else "."),
          f"delta{l} is {both(delta.symbolic, delta.shape)}; b{l} is {both(b.symbolic, b.shape)}."),
         [f"delta{l}.sum(axis=1, keepdims=True): {both(delta.symbolic, delta.shape)} → "
          f"{both(nb.symbolic, nb.shape)}",
@@ -227,7 +228,9 @@ def nabla_w_shape(draw: Draw) -> Question:
         (f"nabla_w{l} = delta{l} @ a{l - 1}ᵀ: each error times the activation that fed it.",
          f"{ops[0].described()}; {ops[1].described()}."),
         [matmul_line(*ops),
-         f"the product sums over the m examples, and what is left is w{l}'s shape "
+         ("with m = 1 there is one example, one outer product" if run.m == 1 else
+          f"the product adds up m = {run.m} outer products, one per example")
+         + f", and what is left is w{l}'s shape "
          f"{both(w.symbolic, w.shape)}: a gradient has the shape of what it differentiates, "
          f"so w{l} − (η/m)·nabla_w{l} subtracts entry by entry"],
         [ops[0].record, ops[1].record, w],
@@ -247,12 +250,26 @@ def bias_broadcast(draw: Draw) -> Question:
         (Operand(f"b{l}ᵀ", b.value.T, ("1", column), b), "the bias as a row, b{l}ᵀ"),
     ]
     bias, described = variants[0] if draw.chance(0.5) else draw.pick(variants[1:])
+    shape, _ = apply("+", product, bias)
+    if bias is variants[0][0]:
+        notes = [f"right: the bias column's size-1 axis is stretched over the m columns, so neuron j's "
+                 f"bias is added to row j of every image: z{l} keeps the shape of w{l} @ a{l - 1}"]
+    elif shape is None:
+        notes = []
+    elif shape != product.shape:
+        notes = [f"no error, but silently wrong: both operands were stretched, and z{l} comes out "
+                 f"{format_shape(shape)} instead of {format_shape(product.shape)}; only the column "
+                 f"b{l} (one bias per row) adds the bias to every image"]
+    else:
+        notes = [f"the shape comes out right, but the values are silently wrong: the bias runs along "
+                 f"the last axis, so b{l}[j] is added to column j (image j), not to row j (neuron j); "
+                 f"this happens because m equals {column} here"]
     return _works_question(
         "backprop.bias_broadcast", draw, run, "+", product, bias,
         f"{product.label} gives {show(product.symbolic if draw.symbolic else product.shape)}. "
-        f"Will adding {described.format(l=l)} of shape "
-        f"{show(bias.symbolic if draw.symbolic else bias.shape)} work, and what comes out?",
-        [w, a_prev],
+        f"What shape does numpy produce for {product.label} + {bias.label}, where {bias.label} is "
+        f"{described.format(l=l)} of shape {show(bias.symbolic if draw.symbolic else bias.shape)}?",
+        [w, a_prev], notes,
     )
 
 

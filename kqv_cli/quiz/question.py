@@ -170,6 +170,28 @@ def apply(op: str, a: Operand, b: Operand) -> tuple[tuple[int, ...] | None, str]
     return tuple(out.shape), ""
 
 
+def _why_numbers_fit(op: str, a: Operand, b: Operand) -> list[str]:
+    """Why numpy ran an operation whose letters do not fit: a size-1 axis, or equal numbers."""
+    if op == "@":
+        return [f"it works only because {a.symbolic[-1]} and {b.symbolic[-2]} are both {a.shape[-1]} here; "
+                "with other dimensions it would fail"]
+    lines = []
+    for i in range(1, max(len(a.shape), len(b.shape)) + 1):
+        x = a.symbolic[-i] if i <= len(a.shape) else None
+        y = b.symbolic[-i] if i <= len(b.shape) else None
+        nx, ny = (a.shape[-i] if x else 1), (b.shape[-i] if y else 1)
+        if x is None or y is None or x == y:
+            continue
+        if nx == 1 or ny == 1:
+            one, big = (x, ny) if nx == 1 else (y, nx)
+            lines.append(f"{one} is 1 here, and numpy stretches a size-1 axis to the other side's "
+                         f"{big} (it repeats the one entry); with {one} above 1 it would fail")
+        else:
+            lines.append(f"{x} and {y} are both {nx} here, so numpy lines them up; with other dimensions "
+                         "it would fail")
+    return lines
+
+
 def matmul_line(a: Operand, b: Operand) -> str:
     """A derivation line for ``a @ b``: letters, then the numbers numpy gave."""
     out_sym = matmul_sym(a.symbolic, b.symbolic)
@@ -223,8 +245,10 @@ def shape_question(card_id: str, topic: str, convention: str, draw: Draw, run, r
 
 
 def works_question(card_id: str, topic: str, convention: str, draw: Draw, run, op: str, a: Operand,
-                   b: Operand, ask: str, proof: list) -> Question:
-    """"Will a @ b (or a + b) work, and what comes out?": numpy runs it, its outcome is the answer."""
+                   b: Operand, ask: str, proof: list, notes: tuple[str, ...] = ()) -> Question:
+    """"Will a @ b (or a + b) work, and what comes out?": numpy runs it, its outcome is the answer.
+
+    ``notes`` are lines the card adds after the derivation (what the result means)."""
     shape, complaint = apply(op, a, b)
     out_sym = matmul_sym(a.symbolic, b.symbolic) if op == "@" else broadcast_sym(a.symbolic, b.symbolic)
     if draw.symbolic:
@@ -253,8 +277,8 @@ def works_question(card_id: str, topic: str, convention: str, draw: Draw, run, o
                       f"{show(out_sym) if out_sym else '?'}   = {format_shape(a.shape)} {op} "
                       f"{format_shape(b.shape)} → {format_shape(shape)}", inner]
         if out_sym is None:
-            derivation.append("it works only because these numbers happen to coincide; "
-                              "in letters the sizes differ, so with other dimensions it would fail")
+            derivation += _why_numbers_fit(op, a, b)
+    derivation += notes
     records = [*proof, *(o.record for o in (a, b))]
     return Question(
         card_id=card_id, topic=topic, level=draw.level, setting=run.setting(), ask=ask,
