@@ -17,6 +17,7 @@ from kqv_cli.commands import (
     gpt,  # noqa: F401  (train gpt, sample, trace gpt)
     lab,  # noqa: F401  (kqv lab, kqv lab run)
     lessons,  # noqa: F401  (kqv lessons check/list)
+    practice,  # noqa: F401  (kqv practice ...)
     quiz,  # noqa: F401  (kqv quiz)
 )
 from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`

@@ -19,7 +19,9 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_core_packages_do_not_import_textual():
-    modules = ["engine", "engine.network", "engine.trace", "lessons", "kqv_cli.progress", "kqv_cli.store"]
+    modules = ["engine", "engine.network", "engine.trace", "lessons", "kqv_cli.progress", "kqv_cli.store",
+               "lessons.practice", "kqv_cli.practice.grader", "kqv_cli.practice.workspace",
+               "kqv_cli.practice.progress", "kqv_cli.practice.watch"]
     try:
         import kqv_cli.quiz  # noqa: F401
 
@@ -28,12 +30,15 @@ def test_core_packages_do_not_import_textual():
         pass
     code = "import sys\n" + "".join(f"import {m}\n" for m in modules)
     # running a lesson step must not need Textual either
-    code += "s = lessons.LessonSession(lessons.load_lessons()[0]); s.run(0)\n" + REPORT
+    code += "s = lessons.LessonSession(lessons.load_lessons()[0]); s.run(0)\n"
+    # nor does grading a practice exercise (it loads every exercise and runs the engine)
+    code += "[e.cases() for e in lessons.practice.load_exercises()]\n" + REPORT
     result = run_python(code)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("argv", [["train", "--help"], ["trace", "--help"], ["learn", "--help"]])
+@pytest.mark.parametrize("argv", [["train", "--help"], ["trace", "--help"], ["learn", "--help"],
+                                  ["practice", "list"]])
 def test_fast_commands_do_not_import_textual(argv):
     code = (
         "import sys\n"

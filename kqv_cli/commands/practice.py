@@ -1,0 +1,255 @@
+"""``kqv practice``: write the engine's functions yourself; kqv grades them against the engine.
+
+    kqv practice                    the exercises in lesson order, with your status
+    kqv practice init [DIR]         a workspace folder with one file per exercise
+    kqv practice check [NAME]       run your function, compare every variable with the engine
+    kqv practice check --watch      the same on every save
+    kqv practice hint NAME          the next of three hints
+    kqv practice reset NAME         the starter again (your file kept as a backup)
+    kqv practice solution NAME      the reference, once passed (or with --give-up)
+
+Exit codes of ``check``: 0 passed, 1 not passed yet (a wrong variable, a crash or a timeout of
+your code), 2 input kqv cannot grade (a syntax error, a renamed function, a wrong return type,
+NaN in a result, a missing file or workspace). No Textual here: it works piped and in CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from engine.errors import KqvError
+from kqv_cli.app import EXIT_USER_ERROR, KqvTyper, app, err_console, fail, is_interactive
+
+if TYPE_CHECKING:
+    from kqv_cli.practice.grader import Report
+    from kqv_cli.practice.progress import PracticeProgress
+    from kqv_cli.practice.workspace import Workspace
+    from lessons.practice import Exercise
+
+practice_app = KqvTyper(help="Write the engine's functions yourself; kqv grades every variable.",
+                        rich_markup_mode="rich", invoke_without_command=True)
+app.add_typer(practice_app, name="practice")
+
+DIR_OPTION = typer.Option(None, "--dir", "-d", help="The workspace (default: $KQV_PRACTICE_DIR, "
+                          "else the current folder or one above it).")
+console = Console(highlight=False)
+
+
+@practice_app.callback()
+def practice(ctx: typer.Context, folder: Path | None = DIR_OPTION) -> None:
+    """With no command: the exercises in lesson order and where you stand on each."""
+    if ctx.invoked_subcommand is None:
+        _list(folder)
+
+
+@practice_app.command("list")
+def list_exercises(folder: Path | None = DIR_OPTION) -> None:
+    """The exercises in lesson order: the lesson step each follows, and your status."""
+    _list(folder)
+
+
+def _list(folder: Path | None) -> None:
+    from kqv_cli.practice.workspace import find_workspace
+    from lessons.practice import load_exercises
+
+    progress = _progress()
+    try:
+        workspace = find_workspace(folder)
+    except KqvError:
+        if folder is not None:
+            raise
+        workspace = None
+    table = Table(title="kqv practice", title_justify="left")
+    for col in ("#", "exercise", "follows", "status"):
+        table.add_column(col, justify="right" if col == "#" else "left")
+    for i, exercise in enumerate(load_exercises(), start=1):
+        status = progress.status(exercise.name)
+        style = "green" if status == "passed" else ("dim" if status == "not started" else "yellow")
+        table.add_row(str(i), exercise.name,
+                      f"{exercise.lesson} · {exercise.step}", f"[{style}]{escape(status)}[/]")
+    console.print(table)
+    if workspace is None:
+        console.print("no workspace yet: `kqv practice init` writes one file per exercise")
+    else:
+        console.print(f"workspace: {workspace.folder}   [dim]kqv practice check NAME[/]")
+
+
+@practice_app.command("init")
+def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to write the workspace.")) -> None:
+    """Write a workspace: one Python file per exercise, a README and the show() helper.
+
+    Running it again adds new exercises; it never overwrites a file that is there.
+    """
+    from kqv_cli.practice.workspace import init_workspace
+
+    result = init_workspace(folder)
+    new = [n for n in result.added if n.endswith(".py") and n != "kqv_practice.py"]
+    console.print(f"workspace: {result.folder}")
+    if new:
+        console.print(f"added {len(new)} exercise file{'s' * (len(new) != 1)}: {', '.join(new)}")
+    if result.kept:
+        console.print(f"[dim]kept as they were: {', '.join(result.kept)}[/]")
+    if not result.added:
+        console.print("nothing new: every exercise file is already there")
+    console.print("next: open the first file, write the function, then `kqv practice check`")
+
+
+@practice_app.command("check")
+def check(
+    name: str | None = typer.Argument(None, help="An exercise; default: the first one not passed."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Check again after every save (Ctrl-C ends)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds your code may run per check."),
+    folder: Path | None = DIR_OPTION,
+) -> None:
+    """Run your function on the engine's inputs and compare every variable, in order."""
+    from kqv_cli.practice.workspace import find_workspace
+
+    if timeout <= 0:
+        raise KqvError(f"--timeout must be more than 0 seconds, got {timeout:g}")
+    workspace = find_workspace(folder)
+    progress = _progress()
+    exercise = _exercise(name) if name else _next_exercise(progress)
+    if not watch:
+        report = _check_one(workspace, exercise, progress, timeout)
+        if not report.passed:
+            raise typer.Exit(EXIT_USER_ERROR if report.ungradable else 1)
+        return
+
+    from kqv_cli.practice.watch import watch_saves
+
+    _check_one(workspace, exercise, progress, timeout, quiet_errors=True)
+    console.print(f"[dim]watching {workspace.folder} for saves{'' if name else ' of any exercise'}; "
+                  "Ctrl-C ends[/]")
+    watch_saves(workspace, lambda ex: _check_one(workspace, ex, progress, timeout, quiet_errors=True),
+                only=_exercise(name) if name else None)
+    console.print("stopped watching")
+
+
+def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgress, timeout: float,
+               quiet_errors: bool = False) -> Report | None:
+    """Check one exercise, print the table and the story, record it; KqvError unless quiet."""
+    from kqv_cli.practice.grader import check_file
+
+    try:
+        path = workspace.existing_file(exercise)
+    except KqvError as exc:
+        if not quiet_errors:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return None
+    report = check_file(exercise, path, timeout)
+    progress.record_check(exercise.name, report.passed, report.summary())
+    print_report(report, story=quiet_errors or not report.ungradable)
+    if progress.save_error:
+        err_console.print(f"[yellow]warning:[/] {escape(progress.save_error)}", soft_wrap=True)
+    if report.ungradable and not quiet_errors:
+        raise fail(escape(report.story[0]))
+    return report
+
+
+def print_report(report: Report, story: bool = True) -> None:
+    """The variables table and what went wrong; ``story=False`` leaves the story to the error line."""
+    from kqv_cli.practice.grader import shape_text
+
+    console.rule(f"{report.exercise.name} · {escape(report.exercise.title)}", align="left", style="dim")
+    if report.output.strip():
+        console.print("[dim]your code printed:[/]")
+        console.print(escape("\n".join(report.output.rstrip().splitlines()[-8:])[-800:]))
+    if report.rows:
+        where = "" if report.case == 0 else f" (input set {report.case + 1} of {report.cases})"
+        dims = ", ".join(f"{k}={v}" for k, v in report.dims.items())
+        table = Table(title=f"{report.exercise.phase} order, {dims}{where}", title_justify="left")
+        for col in ("variable", "engine's shape", "yours", "", "max rel. error"):
+            table.add_column(col, justify="right" if col == "max rel. error" else "left")
+        for row in report.rows:
+            mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
+            yours = "–" if row.yours is None else str(row.yours)
+            error = "" if row.error is None else f"{row.error:.1e}"
+            table.add_row(escape(row.name), shape_text(row), yours, mark, error)
+        console.print(table)
+    style = "bold green" if report.passed else ("bold red" if report.ungradable else "bold yellow")
+    for i, line in enumerate(report.story if story else []):
+        console.print(f"[{style}]{escape(line)}[/]" if i == 0 else escape(line), soft_wrap=True)
+    if not report.passed and not report.ungradable:
+        console.print(f"[dim]stuck? kqv practice hint {report.exercise.name}[/]")
+
+
+@practice_app.command("hint")
+def hint(name: str = typer.Argument(..., help="The exercise.")) -> None:
+    """The next of three hints: the shapes, then the formula, then near-code."""
+    from kqv_cli.practice.progress import HINTS
+
+    exercise = _exercise(name)
+    progress = _progress()
+    index = progress.next_hint(exercise.name)
+    console.print(f"hint {index + 1} of {HINTS} · {exercise.name}")
+    console.print(escape(exercise.hints[index]), soft_wrap=True)
+    if index == HINTS - 1:
+        console.print(f"[dim]that is the last hint; `kqv practice solution {exercise.name} --give-up` "
+                      "shows the reference[/]")
+
+
+@practice_app.command("reset")
+def reset(name: str = typer.Argument(..., help="The exercise."), folder: Path | None = DIR_OPTION) -> None:
+    """Put the starter file back; your file is kept beside it as a backup."""
+    from kqv_cli.practice.workspace import find_workspace
+
+    exercise = _exercise(name)
+    workspace = find_workspace(folder)
+    backup = workspace.reset(exercise)
+    console.print(f"{workspace.file(exercise)}: the starter again"
+                  + (f"; your file is kept as {backup.name}" if backup else ""))
+
+
+@practice_app.command("solution")
+def solution(
+    name: str = typer.Argument(..., help="The exercise."),
+    give_up: bool = typer.Option(False, "--give-up", help="Show it before you have passed."),
+) -> None:
+    """The reference solution, once you have passed (or with --give-up).
+
+    Piped, it prints the plain file: `kqv practice solution NAME --give-up > NAME.py` passes.
+    """
+    from lessons.practice import solution_file
+
+    exercise = _exercise(name)
+    progress = _progress()
+    if not progress.state(exercise.name).passed and not give_up:
+        raise KqvError(f"{exercise.name} is not passed yet; `kqv practice hint {exercise.name}` helps, "
+                       f"or `kqv practice solution {exercise.name} --give-up` shows it anyway")
+    if give_up:
+        progress.give_up(exercise.name)
+    text = solution_file(exercise).read_text(encoding="utf-8")
+    if is_interactive():
+        console.print(Syntax(text, "python", line_numbers=False))
+    else:
+        typer.echo(text, nl=False)
+
+
+def _exercise(name: str) -> Exercise:
+    from lessons.practice import find_exercise
+
+    return find_exercise(name)
+
+
+def _next_exercise(progress: PracticeProgress) -> Exercise:
+    from lessons.practice import load_exercises
+
+    exercises = load_exercises()
+    return next((e for e in exercises if not progress.state(e.name).passed), exercises[-1])
+
+
+def _progress() -> PracticeProgress:
+    from kqv_cli.practice.progress import PracticeProgress
+
+    progress = PracticeProgress.load()
+    if progress.warning:
+        err_console.print(f"[yellow]warning:[/] {escape(progress.warning)}", soft_wrap=True)
+    return progress

@@ -1,0 +1,234 @@
+"""Grade a learner's exercise file variable by variable against the engine's trace.
+
+The engine runs first (in this process, with a tracer) and gives the expected records; the
+learner's functions then run in a child (:mod:`kqv_cli.practice.runner`) on the same inputs.
+Each graded variable is compared in the exercise's order: present, then shape, then values
+(max relative error). The first one that differs tells the story: its shape in numbers and in
+letters, the mistake it matches if it matches a named one, else the engine's formula for it.
+Shapes read as letters without doubt because every input set's dimensions differ pairwise.
+
+    report = check_file(find_exercise("feedforward"), Path("kqv-practice/feedforward.py"))
+    report.status           # passed | failing | not_written | error
+    report.rows             # one Row per graded variable of the case shown
+    report.story            # the lines that say what went wrong and what to look at
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.trace import Record, format_shape, format_symbolic
+from kqv_cli.practice.runner import TIMEOUT, ChildResult, run_learner
+from lessons.practice import Case, Exercise, Mistake
+
+# Child outcomes that are not a wrong answer but input kqv cannot grade: exit code 2
+UNGRADABLE = {"syntax", "missing", "bad_return", "bad_show", "nonfinite"}
+
+
+@dataclass
+class Row:
+    """One graded variable: what the engine has, what the learner gave, and the verdict."""
+
+    name: str
+    shape: tuple[int, ...]  # the engine's
+    symbolic: tuple[str, ...]
+    yours: tuple[int, ...] | None  # None: not handed in
+    verdict: str  # ok | missing | shape | values | nonfinite
+    error: float | None = None  # max relative error, when the shapes agree
+    mistake: Mistake | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+
+@dataclass
+class Report:
+    exercise: Exercise
+    file: Path
+    status: str  # passed | failing | not_written | error
+    story: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    dims: dict[str, int] = field(default_factory=dict)
+    case: int = 0  # which input set the rows are from
+    cases: int = 1
+    kind: str = ""  # for errors: the child's status (timeout, syntax, ...) or "nonfinite"
+    output: str = ""  # what the learner's code printed
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def first_wrong(self) -> Row | None:
+        return next((r for r in self.rows if not r.ok), None)
+
+    @property
+    def ungradable(self) -> bool:
+        """Input kqv cannot grade (a syntax error, a missing function...): exit code 2."""
+        return self.kind in UNGRADABLE
+
+    def summary(self) -> str:
+        """One line for lists and the progress store."""
+        if self.passed:
+            return "passed"
+        row = self.first_wrong
+        if self.status == "failing" and row is not None:
+            what = {"missing": "not handed in", "shape": "wrong shape", "values": "wrong values",
+                    "nonfinite": "NaN or inf"}[row.verdict]
+            named = f" ({row.mistake.name})" if row.mistake else ""
+            return f"failing at {row.name}: {what}{named}"
+        if self.status == "not_written":
+            return "not written yet"
+        return self.story[0] if self.story else self.status
+
+
+def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Report:
+    """Run the engine and the learner's file on the exercise's input sets and compare."""
+    cases = exercise.cases()
+    child = run_learner(file, cases, timeout=timeout)
+    if child.status != "ok":
+        return _child_failed(exercise, file, child, cases[0].dims)
+    shown_rows: list[Row] = []
+    for c, case in enumerate(cases):
+        rows = [_grade(record, _learner_value(child, c, record.name), case, exercise)
+                for record in case.expected]
+        shown_rows = shown_rows or rows
+        report = Report(exercise, file, "passed", rows=rows, dims=case.dims, case=c, cases=len(cases),
+                        output=child.output)
+        first = report.first_wrong
+        if first is not None:
+            report.status = "failing"
+            report.kind = "nonfinite" if first.verdict == "nonfinite" else ""
+            report.story = _story(first, case, exercise, c, len(cases))
+            return report
+    return Report(exercise, file, "passed", rows=shown_rows, dims=cases[0].dims, cases=len(cases),
+                  output=child.output,
+                  story=[f"passed: every variable matches the engine on all {len(cases)} input sets"])
+
+
+def _learner_value(child: ChildResult, c: int, name: str) -> np.ndarray | None:
+    """A returned value wins over a shown one of the same name."""
+    if name in child.returned[c]:
+        return child.returned[c][name]
+    return child.shown[c].get(name)
+
+
+def _grade(record: Record, yours: np.ndarray | None, case: Case, exercise: Exercise) -> Row:
+    row = Row(record.name, record.shape, record.symbolic, None if yours is None else tuple(yours.shape), "ok")
+    if yours is None:
+        row.verdict = "missing"
+        return row
+    if yours.shape != record.shape:
+        row.verdict = "shape"
+    elif not np.all(np.isfinite(yours.astype(np.float64))):
+        row.verdict = "nonfinite"
+        return row
+    else:
+        row.error = relative_error(yours, record.value)
+        if row.error <= exercise.rtol:
+            return row
+        row.verdict = "values"
+    row.mistake = _named_mistake(record.name, yours, case, exercise)
+    return row
+
+
+def relative_error(yours: np.ndarray, expected: np.ndarray) -> float:
+    """max |yours − expected| / max |expected| (a tiny floor keeps an all-zero answer finite)."""
+    diff = np.max(np.abs(yours.astype(np.float64) - expected.astype(np.float64)), initial=0.0)
+    scale = max(float(np.max(np.abs(expected.astype(np.float64)), initial=0.0)), 1e-12)
+    return float(diff / scale)
+
+
+def _named_mistake(name: str, yours: np.ndarray, case: Case, exercise: Exercise) -> Mistake | None:
+    for mistake in exercise.mistakes:
+        try:
+            wrong = mistake.wrong(case).get(name)
+        except (KeyError, ValueError):  # the mistake reads a variable this case does not have
+            continue
+        if (wrong is not None and wrong.shape == yours.shape
+                and relative_error(yours, wrong) <= max(exercise.rtol, 1e-9)):
+            return mistake
+    return None
+
+
+# -- the story ------------------------------------------------------------------------------
+
+
+def letters(shape: tuple[int, ...], dims: dict[str, int]) -> str:
+    """``(4, 5)`` read with ``{"n2": 5, "m": 4}``: ``(m, n2)``; a number no dim has stays a number."""
+    by_size = {}
+    for name, size in dims.items():
+        by_size.setdefault(size, name)
+    return format_symbolic(tuple(by_size.get(n, str(n)) for n in shape))
+
+
+def shape_text(row: Row) -> str:
+    """The engine's shape in numbers and letters: ``(5, 4) = (n2, m)``."""
+    if not row.symbolic:
+        return "()"
+    return f"{format_shape(row.shape)} = {format_symbolic(row.symbolic)}"
+
+
+def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int) -> list[str]:
+    record = next(r for r in case.expected if r.name == row.name)
+    where = "" if c == 0 else (f" (on input set {c + 1} of {n_cases}: "
+                               + ", ".join(f"{k}={v}" for k, v in case.dims.items()) + ")")
+    if row.verdict == "missing":
+        lines = [f"{row.name}: not handed in{where}. Return it, or hand it in with "
+                 f'show("{row.name}", {_identifier(row.name)}).']
+    elif row.verdict == "nonfinite":
+        lines = [f"{row.name} holds NaN or inf{where}; the engine's values are all finite"]
+    elif row.verdict == "shape":
+        lines = [f"{row.name}: your shape {format_shape(row.yours)} = {letters(row.yours, case.dims)}, "
+                 f"the engine's {shape_text(row)}{where}"]
+    else:
+        lines = [f"{row.name}: the right shape {shape_text(row)}, wrong values "
+                 f"(max relative error {row.error:.2g}){where}"]
+    if row.mistake is not None:
+        lines.append(f'this is the mistake "{row.mistake.name}": {row.mistake.hint}')
+    elif row.verdict != "missing":
+        lines.append(f"look at how the engine computes it: {record.formula}  ({record.source})")
+    return lines
+
+
+def _identifier(name: str) -> str:
+    return name if name.isidentifier() else "value"
+
+
+def _child_failed(exercise: Exercise, file: Path, child: ChildResult, dims: dict[str, int]) -> Report:
+    status = "not_written" if child.status == "not_written" else "error"
+    detail = child.detail
+    if child.status == "not_written":
+        story = [f"{detail.get('function', exercise.function)} is not written yet: "
+                 f"replace the raise NotImplementedError in {file.name} with your code"]
+    elif child.status == "syntax":
+        story = [f"{file}:{detail.get('line', 0)}: syntax error: {child.message}"]
+    elif child.status == "missing":
+        story = [f"{file}: {child.message}; the check calls {detail['function']}(...), keep that name"]
+    elif child.status == "error":
+        story = explain_error(file, detail, child.message, dims)
+    else:  # timeout, crash, exit, flood, bad_return, bad_show
+        story = [f"{file}: {child.message}"]
+    return Report(exercise, file, status, story=story, dims=dims, kind=child.status, output=child.output)
+
+
+def explain_error(file: Path, detail: dict, message: str, dims: dict[str, int]) -> list[str]:
+    """An exception in the learner's code: their file and line, and each operand's shape."""
+    kind = detail.get("kind", "Error")
+    if not detail.get("line"):
+        return [f"{file}: {kind}: {message}" + (f" (at {detail['where']})" if detail.get("where") else "")]
+    lines = [f"{file}:{detail['line']}: {kind}: {message}", f"    {detail.get('code', '')}"]
+    for name, shape in detail.get("operands", {}).items():
+        if shape and isinstance(shape[0], list):
+            shapes = ", ".join(f"{format_shape(tuple(s))} = {letters(tuple(s), dims)}" for s in shape)
+            lines.append(f"    {name}: a list of {len(shape)}: {shapes}")
+        else:
+            lines.append(f"    {name}: {format_shape(tuple(shape))} = {letters(tuple(shape), dims)}")
+    if kind == "ValueError" and detail.get("operands"):
+        lines.append("the shapes above do not fit together: read each as letters and check the rule "
+                     "(inner dimensions of @ must agree; broadcasting needs equal sizes or 1)")
+    return lines

@@ -1,0 +1,131 @@
+"""The learner's practice workspace: a folder with one plain Python file per exercise.
+
+``kqv practice init [DIR]`` writes it (default ``./kqv-practice``): a README, the
+``kqv_practice.py`` helper (``show``), each exercise's starter as ``<name>.py``, and a small
+marker file ``.kqv-practice.json`` by which later commands find the folder. Running ``init``
+again adds the exercises that are new and never touches a file that exists: the learner's
+edits are theirs. ``reset`` puts a starter back and keeps the old file beside it as a backup.
+
+Where a command looks for the workspace, first match wins: ``--dir``, then the
+``KQV_PRACTICE_DIR`` environment variable, then the current folder and each folder above it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.atomic import atomic_write
+from engine.errors import KqvError
+from lessons.practice import PRACTICE_DIR, Exercise, load_exercises, starter_file
+
+MARKER = ".kqv-practice.json"
+DEFAULT_DIR = "kqv-practice"
+ENV = "KQV_PRACTICE_DIR"
+HELPERS = {"README.md": PRACTICE_DIR / "WORKSPACE.md", "kqv_practice.py": PRACTICE_DIR / "kqv_practice.py"}
+
+
+@dataclass
+class InitResult:
+    folder: Path
+    added: list[str] = field(default_factory=list)  # file names written now
+    kept: list[str] = field(default_factory=list)  # already there, left as they were
+
+
+class Workspace:
+    """A practice folder found on disk."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def file(self, exercise: Exercise) -> Path:
+        return self.folder / f"{exercise.name}.py"
+
+    def existing_file(self, exercise: Exercise) -> Path:
+        """The exercise's file, or a :class:`KqvError` saying how to get it back."""
+        path = self.file(exercise)
+        if not path.is_file():
+            raise KqvError(f"{path} is missing from the workspace; `kqv practice reset {exercise.name}` "
+                           "writes the starter again")
+        return path
+
+    def exercise_for(self, path: Path) -> Exercise | None:
+        """The exercise whose file ``path`` is, if any (watch mode maps saves to exercises)."""
+        for exercise in load_exercises():
+            if path.name == f"{exercise.name}.py":
+                return exercise
+        return None
+
+    def reset(self, exercise: Exercise) -> Path | None:
+        """Write the starter again; return where the old file was kept (None if there was none)."""
+        path = self.file(exercise)
+        backup = None
+        try:
+            if path.exists():
+                backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+                n = 1
+                while backup.exists():
+                    n += 1
+                    backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}-{n}.bak")
+                shutil.copy2(path, backup)
+            _write(path, starter_file(exercise).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise KqvError(f"cannot write {path} ({exc.strerror or exc}); is the workspace writable?") \
+                from None
+        return backup
+
+
+def init_workspace(folder: Path) -> InitResult:
+    """Create or extend the workspace in ``folder``; existing files are never overwritten."""
+    folder = folder.expanduser()
+    result = InitResult(folder.resolve() if folder.exists() else folder.absolute())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {name: source for name, source in HELPERS.items()}
+        files.update({f"{e.name}.py": starter_file(e) for e in load_exercises()})
+        for name, source in files.items():
+            target = folder / name
+            if target.exists():
+                result.kept.append(name)
+                continue
+            _write(target, source.read_text(encoding="utf-8"))
+            result.added.append(name)
+        marker = {"kqv": "practice workspace", "exercises": [e.name for e in load_exercises()]}
+        _write(folder / MARKER, json.dumps(marker, indent=1) + "\n")
+    except (FileExistsError, NotADirectoryError):
+        raise KqvError(f"cannot make the workspace {folder}: something that is not a folder is in "
+                       "the way") from None
+    except OSError as exc:
+        raise KqvError(f"cannot write the workspace {folder} ({exc.strerror or exc}); choose a folder "
+                       "you can write to: kqv practice init DIR") from None
+    result.folder = folder.resolve()
+    return result
+
+
+def find_workspace(explicit: Path | None = None, start: Path | None = None) -> Workspace:
+    """``--dir``, else ``$KQV_PRACTICE_DIR``, else the nearest folder from ``start`` up with the marker."""
+    chosen = explicit or (Path(os.environ[ENV]) if os.environ.get(ENV) else None)
+    if chosen is not None:
+        chosen = chosen.expanduser()
+        if not (chosen / MARKER).is_file():
+            how = "--dir" if explicit else ENV
+            raise KqvError(f"{chosen} ({how}) is not a practice workspace; make one with "
+                           f"`kqv practice init {chosen}`")
+        return Workspace(chosen.resolve())
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / MARKER).is_file():
+            return Workspace(folder)
+        if (folder / DEFAULT_DIR / MARKER).is_file():
+            return Workspace(folder / DEFAULT_DIR)
+    raise KqvError("no practice workspace here or in any folder above; make one with "
+                   "`kqv practice init` (or pass --dir)")
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)

@@ -1,0 +1,74 @@
+"""The practice exercises: the learner writes the engine's functions, kqv grades them.
+
+Every folder here with a ``spec.py`` is one exercise (see :mod:`lessons.practice.exercise` for
+the format and ``AUTHORING.md`` for how to add one). They are listed in lesson order: by the
+lesson the exercise follows (the home screen's order), then by the step within it.
+
+    exercises = load_exercises()             # [sigmoid, feedforward, ...]
+    ex = find_exercise("feedforward")
+    ex.cases()                               # runs the engine: the records to grade against
+    starter_file(ex), solution_file(ex)
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from pathlib import Path
+
+from engine.errors import KqvError
+from lessons.practice.exercise import Call, Case, Exercise, Mistake
+
+PRACTICE_DIR = Path(__file__).resolve().parent
+_LESSONS_DIR = PRACTICE_DIR.parent
+_LESSON_ORDER = ("backprop", "bridge", "attention")  # the digit net comes before GPT
+
+__all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "find_exercise", "load_exercises",
+           "solution_file", "starter_file"]
+
+
+@functools.cache
+def load_exercises() -> tuple[Exercise, ...]:
+    """Every exercise, in lesson order."""
+    found = []
+    for folder in sorted(PRACTICE_DIR.iterdir()):
+        if (folder / "spec.py").is_file():
+            module = importlib.import_module(f"lessons.practice.{folder.name}.spec")
+            exercise = module.EXERCISE
+            if exercise.name != folder.name:
+                raise RuntimeError(f"{folder}/spec.py names its exercise {exercise.name!r}, "
+                                   f"not {folder.name!r} like its folder")
+            found.append(exercise)
+    return tuple(sorted(found, key=_lesson_position))
+
+
+def find_exercise(name: str) -> Exercise:
+    """The exercise called ``name``; a :class:`KqvError` listing the names if there is none."""
+    for exercise in load_exercises():
+        if exercise.name == name:
+            return exercise
+    names = ", ".join(e.name for e in load_exercises())
+    raise KqvError(f"no exercise called {name!r}; the exercises are: {names}")
+
+
+def starter_file(exercise: Exercise) -> Path:
+    return PRACTICE_DIR / exercise.name / "starter.py"
+
+
+def solution_file(exercise: Exercise) -> Path:
+    return PRACTICE_DIR / exercise.name / "solution.py"
+
+
+@functools.cache
+def _step_ids(lesson: str) -> tuple[str, ...]:
+    path = _LESSONS_DIR / f"{lesson}.md"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return tuple(re.findall(r"^step:\s*(\S+)", text, flags=re.MULTILINE))
+
+
+def _lesson_position(exercise: Exercise) -> tuple[int, int]:
+    lesson = (_LESSON_ORDER.index(exercise.lesson) if exercise.lesson in _LESSON_ORDER
+              else len(_LESSON_ORDER))
+    steps = _step_ids(exercise.lesson)
+    return lesson, steps.index(exercise.step) if exercise.step in steps else len(steps)

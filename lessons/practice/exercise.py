@@ -1,0 +1,95 @@
+"""What a practice exercise is: the learner writes one of the engine's functions, kqv grades it.
+
+Each exercise is a folder ``lessons/practice/<name>/`` with three files:
+
+* ``starter.py``: what ``kqv practice init`` copies into the learner's workspace, one function
+  with the engine's signature, a docstring with every shape in letters, and a body that says it
+  is not written yet;
+* ``solution.py``: the reference solution ``kqv practice solution`` shows; the test suite proves
+  it passes the grader and that each mistake below, written into it, is recognised by name;
+* ``spec.py``: ``EXERCISE = Exercise(...)``, the fields below.
+
+The expected values are never written down: :attr:`Exercise.cases` runs the *engine* with a
+:class:`~engine.trace.Tracer` on inputs whose dimensions are odd and pairwise different
+(n1=7, n2=5, n3=3, m=4), and returns the traced records to grade, in grading order. A shape then
+names its dimensions without doubt: a (4, 5) where (5, 4) = (n2, m) belongs is a transpose.
+
+lessons/practice/AUTHORING.md walks through adding one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.trace import Record
+
+# A return layout names what the function returns: "a3" is one array, ["nabla_b2", "nabla_b3"]
+# a list (or tuple) of two arrays, [["nabla_b2"], ["nabla_w2"]] a pair of lists.
+Layout = str | list
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a learner's function: its name, its arguments in order, what it returns.
+
+    An argument is an array, a float, or a list of arrays (``weights``). ``returns`` is a
+    :data:`Layout` of graded names.
+    """
+
+    function: str
+    args: dict[str, Any]
+    returns: Layout
+
+
+@dataclass
+class Case:
+    """One input set: the calls to make, and the engine's records to grade them against."""
+
+    dims: dict[str, int]  # {"n1": 7, "n2": 5, "n3": 3, "m": 4}: reads shapes as letters
+    calls: list[Call]
+    expected: list[Record]  # the graded variables, in grading order, from the engine's trace
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # every engine value a mistake may read
+
+    def value(self, name: str) -> np.ndarray:
+        for r in self.expected:
+            if r.name == name:
+                return r.value
+        return self.values[name]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A common wrong answer, recognised by its value.
+
+    ``wrong(case)`` computes the wrong values from the engine's own ones, keyed by the graded
+    variables the mistake makes wrong first (``{"delta3": case.value("a3") - case.value("y")}``).
+    ``mutation`` is ``(old, new)``: replacing ``old`` (found exactly once) by ``new`` in
+    ``solution.py`` writes the mistake as code; the tests check the grader names it.
+    """
+
+    name: str  # "no σ′", "transposed"
+    hint: str  # what to look at, in one or two sentences
+    wrong: Callable[[Case], dict[str, np.ndarray]]
+    mutation: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str  # the workspace file is <name>.py; `kqv practice check <name>`
+    title: str
+    lesson: str  # the lesson id and step id the exercise follows: "backprop", "layer2"
+    step: str
+    function: str  # the function the learner writes (the last of the calls)
+    phase: str  # "forward" or "backward": the order the variables are graded in
+    text: str  # what to write, in our words, with shapes in letters
+    hints: tuple[str, str, str]  # shape -> formula -> near-code
+    mistakes: tuple[Mistake, ...]
+    cases: Callable[[], list[Case]]  # runs the engine; the first case is the one shown in full
+    rtol: float = 1e-6  # largest max relative error that counts as equal
+
+    def mistake(self, name: str) -> Mistake:
+        return next(m for m in self.mistakes if m.name == name)
