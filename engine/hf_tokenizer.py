@@ -58,6 +58,17 @@ class HFTokenizer:
                            "characters of the model's training text") from None
         return np.asarray(ids, dtype=np.int64)
 
+    def encode_prompt(self, text: str, n_positions: int) -> np.ndarray:
+        """A prompt's ids, refusing one that is no tokens or more than the model can read."""
+        ids = self.encode(text)
+        if ids.size == 0:
+            raise KqvError(f"the prompt {text!r} turns into no tokens; give some text, "
+                           "e.g. --prompt \"The pizza\"")
+        if ids.size > n_positions:
+            raise KqvError(f"the prompt is {ids.size} tokens; this model reads at most {n_positions} "
+                           "(n_positions): shorten it")
+        return ids
+
     def decode(self, ids) -> str:
         return self.tokenizer.decode([int(i) for i in np.asarray(ids).reshape(-1)],
                                      skip_special_tokens=False)

@@ -101,6 +101,9 @@ class Tracer:
     sections: list[tuple[int, str]] = field(default_factory=list)
     enabled: bool = True
     filed_under: str | None = None  # set by phase(): every record goes to this phase
+    # False: keep each variable's shape and dtype only (a broadcast zero, no memory), for a
+    # trace of a real-size model, where copying every weight would take a gigabyte
+    keep_values: bool = True
 
     def record(self, name, value, formula, phase, symbolic=(), note="") -> None:
         phase = self.filed_under or phase
@@ -110,7 +113,7 @@ class Tracer:
         self.records.append(
             Record(
                 name=name,
-                value=np.array(value, copy=True),
+                value=np.array(value, copy=True) if self.keep_values else _shape_only(value),
                 symbolic=tuple(symbolic),
                 formula=formula,
                 phase=phase,
@@ -162,6 +165,11 @@ class Tracer:
             for r in self.records
             if r.symbolic and not r.symbolic_matches(self.dims)
         ]
+
+
+def _shape_only(value) -> np.ndarray:
+    value = np.asarray(value)
+    return np.broadcast_to(np.zeros((), dtype=value.dtype), value.shape)
 
 
 def _relative(filename: str) -> str:

@@ -15,6 +15,7 @@ from kqv_cli.commands import (
     data,  # noqa: F401  (kqv data mnist/shakespeare)
     digits,  # noqa: F401  (registers its commands)
     gpt,  # noqa: F401  (train gpt, sample, trace gpt)
+    hf,  # noqa: F401  (kqv export)
     lab,  # noqa: F401  (kqv lab, kqv lab run)
     lessons,  # noqa: F401  (kqv lessons check/list)
     practice,  # noqa: F401  (kqv practice ...)

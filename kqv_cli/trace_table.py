@@ -12,12 +12,14 @@ from engine.trace import Tracer, format_shape, format_symbolic
 PHASE_COLOURS = {"forward": "cyan", "backward": "magenta", "update": "yellow", "generate": "green"}
 
 
-def print_trace(tracer: Tracer, console: Console, values: bool = False) -> None:
+def print_trace(tracer: Tracer, console: Console, values: bool = False, fold: bool = False) -> None:
     """A heading row per section, then a row per variable: name, shape, symbolic shape,
     formula (and min / mean / max with ``values``), and the engine line that computed it
     when the terminal is wide enough to hold it beside the formula.
 
     The name's colour is its phase: cyan forward, magenta backward, yellow update, green generate.
+    ``fold`` shows the first transformer block only and one line for the others, which compute
+    the same variables with the same shapes (GPT-2 small has 12).
     """
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("name", no_wrap=True)
@@ -30,9 +32,20 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False) -> None:
     if with_source:
         table.add_column("source", style="dim", no_wrap=True)
     starts = dict(tracer.sections)
+    n_blocks = sum(title.startswith("block ") for _, title in tracer.sections)
+    folding = False
     for i, r in enumerate(tracer.records):
         if i in starts:
-            table.add_row(f"[bold underline]{escape(starts[i])}[/]")
+            folding = fold and starts[i].startswith("block ") and starts[i] != "block 0"
+            if not folding:
+                table.add_row(f"[bold underline]{escape(starts[i])}[/]")
+            elif starts[i] == "block 1":
+                others, names = ((f"blocks 1–{n_blocks - 1}", f"h1.… to h{n_blocks - 1}.…") if n_blocks > 2
+                                 else ("block 1", "h1.…"))
+                table.add_row(f"[bold underline]{others}[/]", "", "",
+                              f"the same variables and shapes as block 0, named {names}")
+        if folding:
+            continue
         row = [f"[bold {PHASE_COLOURS[r.phase]}]{r.name}[/]", format_shape(r.shape),
                format_symbolic(r.symbolic) if r.symbolic else "()",
                escape(r.formula)]  # "wte[idx]", "p[target]": brackets are not markup

@@ -15,6 +15,10 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("KQV_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("KQV_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("KQV_DATA_DIR", raising=False)
+    # GPT-2 downloads: an empty Hugging Face cache per test, the real hub never asked
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return tmp_path
 
 

@@ -3,11 +3,14 @@
 ``serve(files)`` serves ``files`` (name -> bytes) at ``/<name>``, and misbehaves on purpose:
 ``/cut/<name>`` announces the full Content-Length but closes after half the bytes,
 ``/stall/<name>`` sends the headers and then nothing for two seconds, any other path is a 404.
+``<repo>/resolve/<revision>/<name>`` answers GET and HEAD as the Hugging Face hub does (the
+commit and ETag headers huggingface_hub reads), so ``HF_ENDPOINT`` can point at it.
 Every request path is recorded in ``server.requests``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from contextlib import contextmanager
@@ -15,16 +18,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
+    def do_HEAD(self):
+        self.do_GET(head=True)
+
+    def do_GET(self, head=False):
         self.server.requests.append(self.path)
         mode, _, name = self.path.lstrip("/").rpartition("/")
         body = self.server.files.get(name)
-        if body is None or mode not in ("", "cut", "stall"):
+        hub = "/resolve/" in mode
+        if body is None or not (hub or mode in ("", "cut", "stall")):
             self.send_error(404, "Not Found")
             return
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
+        if hub:
+            self.send_header("X-Repo-Commit", mode.rpartition("/")[2])
+            self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
         self.end_headers()
+        if head:
+            return
         if mode == "cut":
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True

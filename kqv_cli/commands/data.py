@@ -63,3 +63,22 @@ def data_shakespeare(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HE
     console.print(f"Tiny Shakespeare ({path.stat().st_size:,} characters) is at {path}")
     if dir is not None:
         console.print(f"use it with [bold]--text {path}[/]")
+
+
+@data_app.command("gpt2")
+def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M parameters), distilgpt2 "
+                                        "(82M) or gpt2-medium (355M).")) -> None:
+    """Download GPT-2's config.json, tokenizer.json and model.safetensors (about 550 MB).
+
+    The files come from the Hugging Face hub at a pinned revision into the Hugging Face cache
+    (HF_HOME), where transformers finds them too; files already there are not fetched again.
+    HF_HUB_OFFLINE=1 only checks the cache.
+    """
+    from engine.hf_hub import MODELS, fetch_model
+
+    folder = fetch_model(model)
+    hub = MODELS[model]
+    console.print(f"[green]✓[/] {hub.repo_id} at revision {hub.revision[:10]}: config.json, tokenizer.json, "
+                  f"model.safetensors in {folder}")
+    console.print(f"use it with [bold]--model {model}[/], e.g. kqv sample --model {model} "
+                  f"--prompt \"The pizza\" or kqv learn attention --model {model}")

@@ -1,0 +1,109 @@
+"""Where ``--model`` finds a GPT-2: a name from the Hugging Face hub, or a folder on disk.
+
+A name (``gpt2``, ``distilgpt2``, ``gpt2-medium``) is a hub repository pinned to one commit,
+so the weights a lesson talks about never change under it. ``kqv data gpt2`` downloads its
+three files with ``huggingface_hub`` into the Hugging Face cache (``HF_HOME``, shared with
+transformers: a model already there is not fetched again); everything else only reads that
+cache and never goes to the network. ``HF_HUB_OFFLINE=1`` keeps even the download command
+off the network.
+
+A path is any folder holding ``config.json``, ``model.safetensors`` and ``tokenizer.json``:
+one written by ``save_pretrained`` or by ``kqv export``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import KqvError
+from engine.gpt import GPT
+from engine.hf_gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2
+from engine.hf_tokenizer import TOKENIZER_FILE, HFTokenizer
+
+FILES = (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE)  # the big one last
+
+
+@dataclass(frozen=True)
+class HubModel:
+    repo_id: str
+    revision: str  # a commit of the repository: the files never change under us
+    size: str  # what the download weighs, for the messages
+
+
+MODELS = {
+    "gpt2": HubModel("openai-community/gpt2", "607a30d783dfa663caf39e06633721c8d4cfcd7e",
+                     "about 550 MB"),
+    "distilgpt2": HubModel("distilbert/distilgpt2", "2290a62682d06624634c1f46a6ad5be0f47f38aa",
+                           "about 350 MB"),
+    "gpt2-medium": HubModel("openai-community/gpt2-medium", "6dcaa7a952f72f9298047fd5137cd6e4f05f41da",
+                            "about 1.5 GB"),
+}
+ELSEWHERE = f"or pass --model PATH of a folder with {', '.join(FILES)}"
+NAMES = ", ".join(MODELS)
+
+
+def _hub_options(local_only: bool) -> dict:
+    """huggingface_hub reads its environment once, at import; these are read at each call, so
+    HF_HUB_OFFLINE, HF_ENDPOINT and HF_HUB_CACHE set later (a test, a notebook) still count."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return {"local_files_only": local_only or offline, "endpoint": os.environ.get("HF_ENDPOINT"),
+            "cache_dir": os.environ.get("HF_HUB_CACHE")}
+
+
+def fetch_model(name: str, local_only: bool = False) -> Path:
+    """The folder (a snapshot in the Hugging Face cache) holding the three files of ``name``.
+
+    ``local_only``: look in the cache and never download. Files already cached are reused.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    # its retry warnings would print before our one line; the bars still show the download
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+    if name not in MODELS:
+        raise KqvError(f"unknown model {name!r}: choose {NAMES}")
+    hub = MODELS[name]
+    options = _hub_options(local_only)
+    try:
+        for file in FILES:
+            path = hf_hub_download(hub.repo_id, file, revision=hub.revision, **options)
+    except LocalEntryNotFoundError:
+        if not options["local_files_only"]:
+            raise KqvError(f"cannot reach the Hugging Face hub to download {name}; check the connection, "
+                           f"{ELSEWHERE}") from None
+        how = "HF_HUB_OFFLINE is set, so nothing is downloaded" if not local_only else "download it first"
+        raise KqvError(f"the {name} weights are not on this machine ({how}): run `kqv data gpt2 --model "
+                       f"{name}` ({hub.size}) {ELSEWHERE}") from None
+    except (HfHubHTTPError, OSError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KqvError(f"downloading {name} from the Hugging Face hub failed: {first_line}") from None
+    return Path(path).parent
+
+
+def model_folder(model: str) -> Path:
+    """``--model``: an existing folder as it is, else a hub name looked up in the cache."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if model in MODELS:
+        return fetch_model(model, local_only=True)
+    if path.exists():
+        raise KqvError(f"--model {model} is a file; give a folder holding {', '.join(FILES)}")
+    if os.sep in model or model.startswith("."):
+        raise KqvError(f"--model {model}: no such folder")
+    raise KqvError(f"unknown model {model!r}: choose {NAMES}, or the path of a folder holding "
+                   f"{', '.join(FILES)}")
+
+
+def load_pretrained(model: str) -> tuple[GPT, HFTokenizer, Path]:
+    """The GPT-2 named by ``--model`` (a name or a folder) with its tokenizer and folder."""
+    folder = model_folder(model)
+    gpt = load_gpt2(folder)
+    tokenizer = HFTokenizer.from_file(folder / TOKENIZER_FILE)
+    if tokenizer.size > gpt.config.vocab_size:
+        raise KqvError(f"{folder}: the tokenizer has {tokenizer.size} tokens but the model only "
+                       f"{gpt.config.vocab_size} rows of wte; they do not belong together")
+    return gpt, tokenizer, folder

@@ -1,0 +1,139 @@
+"""`kqv data gpt2`, `--model` for sample and trace gpt, and `kqv export`, through typer's runner.
+
+The model is the tiny random GPT-2 in tests/data/gpt2-tiny (written by transformers); the hub
+is a local fake (tests/local_http.py) that HF_ENDPOINT points at. Every test gets an empty
+Hugging Face cache (conftest.py).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from local_http import serve
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from engine.checkpoint import save_checkpoint
+from engine.gpt import GPT, GPTConfig
+from engine.text import CharVocab
+from kqv_cli.app import app
+
+runner = CliRunner()
+TINY = Path(__file__).parent / "data" / "gpt2-tiny"
+PIZZA = "The pizza came out of the oven and it"
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    for w in words:
+        assert w in result.output, result.output
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    files = {name: (TINY / name).read_bytes() for name in ("config.json", "tokenizer.json",
+                                                            "model.safetensors")}
+    with serve(files) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url.rstrip("/"))
+        yield server
+
+
+def test_data_gpt2_downloads_the_pinned_files_once_and_sample_then_finds_them(fake_hub, monkeypatch):
+    result = invoke("data", "gpt2")
+    assert result.exit_code == 0, result.output
+    assert "openai-community/gpt2 at revision 607a30d783" in result.output
+    fetched = [p for p in fake_hub.requests if "/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/" in p]
+    assert {p.rsplit("/", 1)[1] for p in fetched} == {"config.json", "tokenizer.json", "model.safetensors"}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # from now on only the cache
+    again = invoke("data", "gpt2")
+    assert again.exit_code == 0, again.output
+    result = invoke("sample", "--model", "gpt2", "--prompt", PIZZA, "--tokens", "5", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(PIZZA) and "5 tokens in" in result.output and "tokens/s" in result.output
+
+
+def test_weights_absent_offline_name_kqv_data_gpt2_and_a_path(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    one_line_error(invoke("data", "gpt2", "--model", "distilgpt2"), "kqv data gpt2", "--model PATH")
+    one_line_error(invoke("sample", "--model", "gpt2"), "not on this machine", "kqv data gpt2",
+                   "--model PATH")
+
+
+def test_sample_with_a_folder_streams_reproducibly():
+    a = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "8", "--seed", "3")
+    b = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "8", "--seed", "3")
+    assert a.exit_code == 0, a.output
+    assert a.stdout == b.stdout and a.stdout.startswith(PIZZA) and len(a.stdout) > len(PIZZA) + 1
+    assert "8 tokens in" in a.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--model", "gpt5"], ["unknown model 'gpt5'", "gpt2, distilgpt2, gpt2-medium"]),
+    (["--model", "./no/such/folder"], ["no such folder"]),
+    (["--model", TINY, "--prompt", "pizza " * 40], ["the prompt is", "at most 32 (n_positions)"]),
+    (["--model", TINY, "--prompt", ""], ["turns into no tokens"]),
+    (["--model", TINY, "--temperature", "0"], ["temperature must be above 0"]),
+    ([], ["give a checkpoint", "--model"]),
+])
+def test_sample_model_bad_input(args, words):
+    one_line_error(invoke("sample", *args), *words)
+
+
+def test_a_folder_that_is_not_gpt2_is_one_line(tmp_path):
+    folder = tmp_path / "llama"
+    shutil.copytree(TINY, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "model_type": "llama"}))
+    one_line_error(invoke("sample", "--model", folder), "'llama' model")
+    one_line_error(invoke("trace", "gpt", "--model", folder), "'llama' model")
+
+
+def test_trace_gpt_model_shows_real_shapes_and_the_kv_cache_step():
+    prompt = "<|endoftext|>" + PIZZA
+    result = runner.invoke(app, ["trace", "gpt", "--model", str(TINY), "--prompt", prompt])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "over 10 tokens ['<|endoftext|>', 'The', ' pizza'" in out
+    assert "h1.att " in out and "(1, 4, 10, 10)" in out and "(B, nh, T, T)" in out
+    assert "h1.k_cache" in out and "(1, 4, 11, 4)" in out and "(B, nh, t, hs)" in out
+    assert "(1, 4, 1, 11)" in out and "(B, nh, T, t)" in out  # the new token's row of attention
+    folded = runner.invoke(app, ["trace", "gpt", "--model", str(TINY), "--prompt", prompt, "--fold"])
+    assert folded.exit_code == 0, folded.output
+    assert "h0.att " in folded.output and "h1.att " not in folded.output
+    assert "the same variables and shapes as block 0, named h1.…" in " ".join(folded.output.split())
+
+
+def char_checkpoint(tmp_path):
+    vocab = CharVocab.from_text("the pizza came out of the oven\n")
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=8), seed=2)
+    path = tmp_path / "char.npz"
+    save_checkpoint(path, dict(model.params), {"kind": "gpt", "model": model.config.to_dict(),
+                                               "vocab": vocab.chars})
+    return path
+
+
+def test_export_writes_a_folder_that_sample_reads_back(tmp_path):
+    ckpt = char_checkpoint(tmp_path)
+    result = invoke("export", ckpt, "--hf", tmp_path / "hf")
+    assert result.exit_code == 0, result.output
+    assert "from_pretrained" in result.output
+    a = invoke("sample", ckpt, "--prompt", "the ", "--tokens", "10", "--seed", "4")
+    b = invoke("sample", "--model", tmp_path / "hf", "--prompt", "the ", "--tokens", "10", "--seed", "4")
+    assert b.exit_code == 0, b.output
+    assert a.stdout == b.stdout  # same weights, same vocabulary, same draws
+    one_line_error(invoke("export", ckpt, "--hf", tmp_path / "hf"), "not empty", "--force")
+    assert invoke("export", ckpt, "--hf", tmp_path / "hf", "--force").exit_code == 0
+
+
+def test_export_refuses_a_digits_checkpoint(tmp_path):
+    digits = tmp_path / "digits.npz"
+    save_checkpoint(digits, {"w2": np.zeros((2, 4))}, {"kind": "digits", "sizes": [4, 2]})
+    one_line_error(invoke("export", digits, "--hf", tmp_path / "out"), "digits checkpoint")
+    assert not (tmp_path / "out").exists()
