@@ -82,6 +82,7 @@ class StepView:
     extra: dict = field(default_factory=dict)
     index: int = 0  # the step's position in the lesson
     problems: list[str] = field(default_factory=list)  # shapes that disagree with the text
+    select: str | None = None  # the row to select first: the first variable the step names
 
     @property
     def markdown(self) -> str:
@@ -181,16 +182,18 @@ class LessonSession:
         plan = plans[step_index]
         records = run.tracer.records
         scope_end = max(plan.end, plan.start)
+        rows = _row_names(records[:scope_end])
         latest: dict[str, Record] = {}
-        for r in records[:scope_end]:
-            latest[r.name] = r
-        fresh = records[plan.start : plan.end]
+        for r, row in zip(records[:scope_end], rows, strict=True):
+            latest[row] = r if row == r.name else dataclasses.replace(r, name=row)
+        fresh = list(range(plan.start, plan.end))
         if plan.start == 0 and step_index > 0:
             # the lesson switches to another run: highlight what the step names, not the
             # whole run-up to it that the learner has already seen in the other run
-            fresh = [records[i] for i in sorted(plan.found.values())]
-        changed = {r.name for r in fresh} or set(plan.found)
-        marked = fresh or [records[i] for i in plan.found.values()]
+            fresh = sorted(plan.found.values())
+        changed = {rows[i] for i in fresh} or {rows[i] for i in plan.found.values()}
+        marked = [records[i] for i in fresh] or [records[i] for i in plan.found.values()]
+        named = [rows[plan.found[name]] for name in step.show if name in plan.found]
         code = [_named_span(ref) for ref in step.code] + code_spans(marked)  # named: the step's point
         notes = list(run.notes)
         extra: dict = {}
@@ -210,6 +213,7 @@ class LessonSession:
             notes=notes,
             extra=extra,
             index=step_index,
+            select=(named or sorted(changed, key=list(latest).index) or [None])[0],
         )
         view.problems = _step_problems(self.lesson, step, plan, records, run.dims)
         return view
@@ -255,10 +259,31 @@ def _plan_trace(lesson: Lesson, trace: str, run: TraceRun) -> list[_Plan | None]
                 missing.append(name)
             else:
                 found[name] = behind  # a recap: shows a variable an earlier step recorded
+        # a step that shows part of an update shows all of it: every parameter moves together
+        while 0 <= last < len(records) - 1 and records[last].phase == records[last + 1].phase == "update":
+            last += 1
         end = last + 1 if last >= 0 else cursor
         plans.append(_Plan(cursor, end, found, missing))
         cursor = end
     return plans
+
+
+def updated_name(name: str) -> str:
+    """``w2`` -> ``w2′``: the row of a parameter after the update, as the book writes w → w′."""
+    return name + "′"
+
+
+def _row_names(records: list[Record]) -> list[str]:
+    """The row each record shows in: its name, except that an update of a variable the forward or
+    backward pass recorded gets a row of its own (``w2′`` beside ``w2``), so the values before
+    and after the step can be compared."""
+    seen: set[str] = set()
+    rows = []
+    for r in records:
+        rows.append(updated_name(r.name) if r.phase == "update" and r.name in seen else r.name)
+        if r.phase != "update":
+            seen.add(r.name)
+    return rows
 
 
 def _step_problems(lesson, step, plan, records, dims) -> list[str]:

@@ -19,6 +19,7 @@ from lessons import (
     load_lessons,
 )
 from lessons.loader import LESSONS_DIR, load_lesson, parse_lesson
+from lessons.session import updated_name
 
 LESSONS = load_lessons()
 def _lesson(lesson_id):
@@ -87,7 +88,8 @@ def test_backprop_shapes_are_the_digit_net_ones():
     assert view.record("w3").shape == (10, 12)
     assert view.record("nabla_w2").shape == (12, 784)
     assert view.record("x").shape == (784, 5)
-    assert view.changed == {"w2", "b2", "w3", "b3"}
+    assert view.changed == {"w2′", "b2′", "w3′", "b3′"}  # the updated parameters, in rows of their own
+    assert view.select == "w2′"
     assert "(12, 784)" in view.step.markdown  # {n2}, {n1} in the text follow the dims
 
 
@@ -99,9 +101,49 @@ def test_steps_walk_the_trace_in_order():
     assert before.changed == {"w2", "b2", "z2", "a2"}
     assert "z3" not in {r.name for r in before.records}
     assert after.changed == {"w3", "b3", "z3", "a3"}
-    # the update step shows the new w2 under the same name, not the forward one
+    # the update step shows the new w2 in a row of its own, beside the one the forward pass used
     update = session.run(lesson.step_index("update"))
-    assert not np.array_equal(update.record("w2").value, before.record("w2").value)
+    assert np.array_equal(update.record("w2").value, before.record("w2").value)
+    assert not np.array_equal(update.record("w2′").value, before.record("w2").value)
+    assert update.record("w2′").formula.startswith("w2 ← w2")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
+def test_a_step_that_shows_an_update_shows_every_parameter_the_engine_updated(lesson):
+    """The tiny net's backward step names w2 and w3 only; b2 and b3 moved too and must show,
+    updated, next to their values before (they once stayed unmarked, looking unmoved)."""
+    session = LessonSession(lesson)
+    for i in range(len(lesson.steps)):
+        view = session.run(i)
+        updated = {r.name for r in view.records if r.phase == "update"}
+        if not updated & view.changed:
+            continue
+        run, _ = session._run_and_plans(view.step.trace)
+        section = _update_section_of(run.tracer.records, updated)
+        assert {updated_name(r.name) for r in section} <= updated & view.changed, view.step.id
+        for r in section:
+            before, after = view.record(r.name), view.record(updated_name(r.name))
+            assert before.phase != "update" and after.shape == before.shape
+            assert np.array_equal(after.value, r.value)
+
+
+def _update_section_of(records, shown: set[str]):
+    """The run of consecutive update records holding the first one shown."""
+    idx = next(i for i, r in enumerate(records) if r.phase == "update" and updated_name(r.name) in shown)
+    start = idx
+    while start > 0 and records[start - 1].phase == "update":
+        start -= 1
+    end = idx
+    while end + 1 < len(records) and records[end + 1].phase == "update":
+        end += 1
+    return records[start:end + 1]
+
+
+def test_tiny_net_backward_step_updates_b3():
+    lesson = _lesson("backprop")
+    view = LessonSession(lesson).run(lesson.step_index("tiny-backward"))
+    assert {"w2′", "b2′", "w3′", "b3′"} <= view.changed
+    assert not np.allclose(view.record("b3′").value, view.record("b3").value)
 
 
 def test_training_step_shows_accuracy_rising():

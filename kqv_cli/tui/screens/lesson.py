@@ -135,14 +135,9 @@ class LessonScreen(KqvScreen):
             return
         self.view = view
         table = self.query_one(VariablesTable)
-        if new_step:
-            names = {r.name for r in view.records}
-            wanted = [n for n in view.step.show if n in names]
-            changed = [r.name for r in view.records if r.name in view.changed]
-            select = (wanted or changed or [table.selected_name])[0]
-        else:
-            select = table.selected_name
-        table.show(view.records, view.changed, select)
+        # a new step selects the variable its text names first; a re-run keeps the learner's
+        select = (view.select or table.selected_name) if new_step else table.selected_name
+        table.show(view.records, view.changed, select, new_first=new_step)
         self._placed_row = table.cursor_row
         if new_step:
             self._show_figure = self.figure() is not None

@@ -73,8 +73,12 @@ class VariablesTable(DataTable):
         for key in ("min", "mean", "max"):
             self.add_column(Text(key, justify="right"), key=key)
 
-    def show(self, records, changed: set[str], select: str | None) -> None:
-        """Fill the table and put the cursor on ``select`` (or the first row)."""
+    def show(self, records, changed: set[str], select: str | None, new_first: bool = False) -> None:
+        """Fill the table and put the cursor on ``select`` (or the first row).
+
+        ``new_first``: scroll so the first of the ``changed`` rows is the top one (what the step is
+        about, not the run-up to it), as long as the cursor stays in view.
+        """
         digits = self.digits()
         self._shown = (records, changed, digits)
         self.clear()
@@ -94,7 +98,14 @@ class VariablesTable(DataTable):
         if self.row_count:
             names = [r.name for r in records]
             row = names.index(select) if select in names else 0
-            self.move_cursor(row=row, animate=False, scroll=True)
+            self.move_cursor(row=row, animate=False, scroll=not new_first)
+            if new_first:
+                first = min((i for i, name in enumerate(names) if name in changed), default=row)
+                self.call_after_refresh(self._scroll_new_first, min(first, row), row)
+
+    def _scroll_new_first(self, first: int, row: int) -> None:
+        visible = max(self.scrollable_content_region.height - self.header_height, 1)
+        self.scroll_to(y=max(first, row - visible + 1), animate=False)
 
     @property
     def selected_name(self) -> str | None:
