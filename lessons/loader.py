@@ -19,7 +19,7 @@ from engine.trace import eval_dim
 from lessons.model import PLACEHOLDER, DimField, Lesson, Step
 
 LESSONS_DIR = Path(__file__).resolve().parent
-BUILT_IN = ("backprop", "attention", "bridge")  # the order of the home screen
+BUILT_IN = ("backprop", "attention", "bridge", "backward")  # the order of the home screen
 
 _STEP_KEYS = ("step", "trace", "show", "extra", "code")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
@@ -63,6 +63,7 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
         raise err(1, "the header's closing '---' line is missing") from None
     head: dict[str, tuple[int, str]] = {}
     dim_lines: list[tuple[int, str]] = []
+    check_lines: list[tuple[int, str]] = []  # one per check-dims line: kqv lessons check runs each
     for i in range(1, end):
         lineno, line = i + 1, lines[i].strip()
         if not line or line.startswith("#"):
@@ -73,7 +74,9 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
             raise err(lineno, f"expected 'key: value' in the header, got {line!r}")
         if key == "dim":
             dim_lines.append((lineno, value))
-        elif key in ("id", "title", "summary", "script", "dims", "check-dims"):
+        elif key == "check-dims":
+            check_lines.append((lineno, value))
+        elif key in ("id", "title", "summary", "script", "dims"):
             if key in head:
                 raise err(lineno, f"'{key}' is given twice in the header")
             head[key] = (lineno, value)
@@ -109,17 +112,20 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
         full_dims = module.full_dims(dict(default_dims))
     except KqvError as exc:
         raise err(head.get("dims", (1, ""))[0], f"the default dims do not fit: {exc}") from None
-    check_dims = {}
-    if "check-dims" in head:
-        lineno = head["check-dims"][0]
-        check_dims = _parse_dims(lineno, head["check-dims"][1], err)
-        unknown = sorted(set(check_dims) - set(default_dims))
+    check_dims = []
+    for lineno, value in check_lines:
+        dims = _parse_dims(lineno, value, err)
+        unknown = sorted(set(dims) - set(default_dims))
         if unknown:
             raise err(lineno, f"check-dims names {', '.join(unknown)}, not in the 'dims:' line")
+        for f in dim_fields:
+            if f.name in dims and not f.minimum <= dims[f.name] <= f.maximum:
+                raise err(lineno, f"check-dims {f.name}={dims[f.name]} is outside {f.minimum}..{f.maximum}")
         try:
-            module.full_dims({**default_dims, **check_dims})
+            module.full_dims({**default_dims, **dims})
         except KqvError as exc:
             raise err(lineno, f"the check-dims do not fit: {exc}") from None
+        check_dims.append(dims)
 
     # -- the steps: one per '## ' heading -------------------------------------------------
     starts = [i for i in range(end + 1, len(lines)) if lines[i].startswith("## ")]

@@ -20,7 +20,8 @@ The file starts with a header between two ``---`` lines::
     dims: n2=30, m=10                 # the sizes the learner may change, and their defaults
     dim: n2 | hidden neurons | 1 | 200      # name | label | minimum | maximum
     dim: m | images per mini-batch | 1 | 64
-    check-dims: n2=7, m=3             # optional: kqv lessons check also runs with these
+    check-dims: n2=7, m=3             # optional, any number of lines: kqv lessons check also
+    check-dims: n2=1, m=1             # runs every step at each of these sets of dims
     ---
 
 Then one ``## Title`` per step. The lines right under the title, up to the first blank line,
@@ -102,7 +103,7 @@ class Lesson:
     dim_fields: list[DimField]
     script: str = ""  # module name under lessons.steps
     path: str = ""  # the file it came from, as shown in errors ("lessons/backprop.md")
-    check_dims: dict[str, int] = field(default_factory=dict)  # other dims `lessons check` runs
+    check_dims: list[dict[str, int]] = field(default_factory=list)  # other dims `lessons check` runs
     extras_known: set[str] = field(default_factory=set)
 
     def step_index(self, step_id: str) -> int:

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from kqv_cli.app import app
 from lessons import load_lessons
+from lessons.loader import LESSONS_DIR
 
 runner = CliRunner()
 
@@ -29,7 +30,7 @@ x is (n1, m) and w2 is (n2, n1).
 
 
 def test_check_passes_on_the_built_in_lessons():
-    result = runner.invoke(app, ["lessons", "check"])
+    result = runner.invoke(app, ["lessons", "check", "--sets", "1"])  # all sets: the next test
     assert result.exit_code == 0, result.output
     for lesson in load_lessons():
         assert f"{lesson.path}: {len(lesson.steps)} steps" in result.output
@@ -73,3 +74,24 @@ def test_list_names_every_lesson():
     result = runner.invoke(app, ["lessons", "list"])
     assert result.exit_code == 0
     assert [line.split()[0] for line in result.output.splitlines()] == [x.id for x in load_lessons()]
+
+
+def test_every_lesson_is_checked_at_ten_other_dims_extremes_included():
+    extremes = {"T": 1, "m": 1, "n2": 1}
+    for lesson in load_lessons():
+        sets = lesson.check_dims
+        assert len(sets) >= 10, lesson.id
+        for name, low in extremes.items():
+            if name in lesson.default_dims:
+                assert any(s.get(name) == low for s in sets), (lesson.id, name)
+        if "nh" in lesson.default_dims:
+            assert any(s["nh"] == s["C"] and s["nh"] > 1 for s in sets), lesson.id  # hs = 1
+    # the whole run at every set, for the transformer-backward lesson (the others: kqv lessons check)
+    result = runner.invoke(app, ["lessons", "check", str(LESSONS_DIR / "backward.md")])
+    assert result.exit_code == 0, result.output
+    assert "at 11 sets of dims: ok" in result.output
+
+
+def test_check_sets_limits_the_dims_sets():
+    result = runner.invoke(app, ["lessons", "check", str(LESSONS_DIR / "backward.md"), "--sets", "0"])
+    assert result.exit_code == 0 and "at 1 set of dims: ok" in result.output

@@ -31,7 +31,7 @@ def open_lessons(lesson_id: str | None) -> None:
 
 @app.command("learn")
 def learn(
-    lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge); "
+    lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge, backward); "
                                         "none opens the home screen."),
 ) -> None:
     """Step through a lesson: explanation, engine code and every variable's shape, live."""

@@ -1,7 +1,7 @@
 """``kqv lessons check [FILE]`` and ``kqv lessons list``: the lesson author's tools.
 
 ``check`` runs every step of every lesson (or of one file) against the engine, at the lesson's
-default dims and at its ``check-dims``, and lists each variable that is missing from the trace
+default dims and at each of its ``check-dims`` lines, and lists each variable that is missing from the trace
 or whose shape differs from what the text says. Exit 0 when everything holds, 2 otherwise; a
 malformed file is one line ``file:line: what is wrong`` and exit 2.
 """
@@ -22,6 +22,8 @@ app.add_typer(lessons_app, name="lessons")
 def check(
     file: Path | None = typer.Argument(None, help="A lesson file; default: every built-in lesson."),
     seed: int = typer.Option(0, help="Seed of the random inputs and weights."),
+    sets: int | None = typer.Option(None, "--sets", min=0,
+                                    help="Check only the first N check-dims sets (default: all)."),
 ) -> None:
     """Run every step and check each shown variable's shape against the engine's."""
     from lessons import LessonSession, load_lesson, load_lessons
@@ -29,7 +31,7 @@ def check(
     lessons = [load_lesson(file)] if file is not None else load_lessons()
     problems: list[str] = []
     for lesson in lessons:
-        dims_sets = [{}] + ([lesson.check_dims] if lesson.check_dims else [])
+        dims_sets = [{}] + lesson.check_dims[:sets]
         checked = 0
         found: list[str] = []
         for dims in dims_sets:
