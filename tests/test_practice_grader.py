@@ -42,6 +42,21 @@ def test_a_transposed_z_is_caught_by_shape_and_later_variables_are_graded_on_the
     assert "w2 @ a1 + b2" in report.story[1]  # the engine's formula, from its trace
 
 
+def test_a_return_changed_after_its_show_is_still_graded(tmp_path):
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def feedforward(a, weights, biases):
+            for l, (w, b) in enumerate(zip(weights, biases), start=2):
+                z = show(f"z{l}", w @ a + b)
+                a = show(f"a{l}", 1 / (1 + np.exp(-z)))
+            return 2 * a
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert report.first_wrong.name == "a3" and report.first_wrong.verdict == "values"
+
+
 def test_a_variable_not_handed_in_is_named_with_the_show_call(tmp_path):
     file = learner(tmp_path, """
         import numpy as np

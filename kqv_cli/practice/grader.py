@@ -94,8 +94,7 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
         return _child_failed(exercise, file, child, cases[0].dims)
     shown_rows: list[Row] = []
     for c, case in enumerate(cases):
-        rows = [_grade(record, _learner_value(child, c, record.name), case, exercise)
-                for record in case.expected]
+        rows = [_grade_variable(record, child, c, case, exercise) for record in case.expected]
         shown_rows = shown_rows or rows
         report = Report(exercise, file, "passed", rows=rows, dims=case.dims, case=c, cases=len(cases),
                         output=child.output)
@@ -110,11 +109,16 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
                   story=[f"passed: every variable matches the engine on all {len(cases)} input sets"])
 
 
-def _learner_value(child: ChildResult, c: int, name: str) -> np.ndarray | None:
-    """A returned value wins over a shown one of the same name."""
-    if name in child.returned[c]:
-        return child.returned[c][name]
-    return child.shown[c].get(name)
+def _grade_variable(record: Record, child: ChildResult, c: int, case: Case, exercise: Exercise) -> Row:
+    """Grade what the learner showed and what they returned under this name; the worse counts.
+
+    ``show`` hands the engine's value back to the learner's code, so a returned value may be
+    that fed value: the shown copy is what the learner computed. A return that still differs
+    from the engine (changed after the show) is wrong too.
+    """
+    given = [v[record.name] for v in (child.shown[c], child.returned[c]) if record.name in v]
+    rows = [_grade(record, value, case, exercise) for value in given or [None]]
+    return next((row for row in rows if not row.ok), rows[0])
 
 
 def _grade(record: Record, yours: np.ndarray | None, case: Case, exercise: Exercise) -> Row:

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.network import Network, one_hot
 from engine.trace import Record, Tracer
+from lessons.practice.exercise import Call, Case
 
 NETS = (((7, 5, 3), 4), ((8, 6, 9, 3), 5))  # (sizes, m): n1=7, n2=5, n3=3, m=4; then 4 layers
 ETA = 3.0
@@ -58,3 +59,27 @@ def digit_runs(cost: str = "quadratic", update: bool = False, eta: float = ETA) 
             net.backprop_batch(x, y, tracer)
         runs.append(DigitRun(tracer.dims, x, y, weights, biases, tracer))
     return runs
+
+
+def output_error_cases(cost: str) -> list[Case]:
+    """Cases grading a cost's C (forward) and δᴸ (backward), as network2's cost classes have them."""
+    out = []
+    for run in digit_runs(cost=cost):
+        L = len(run.weights) + 1
+        z, a = run.tracer[f"z{L}"].value, run.tracer[f"a{L}"].value
+        out.append(Case(dims=run.dims,
+                        calls=[Call("fn", {"a": a, "y": run.y}, "C"),
+                               Call("delta", {"z": z, "a": a, "y": run.y}, f"delta{L}")],
+                        expected=[run.tracer["C"], run.tracer[f"delta{L}"]],
+                        values={**run.values(), "zL": z, "aL": a}))
+    return out
+
+
+def output_layer(case: Case) -> int:
+    """L, the number of the output layer: 3 for an n1-n2-n3 net, 4 for one layer more."""
+    return sum(1 for d in case.dims if d.startswith("n"))
+
+
+def output_delta(case: Case) -> str:
+    """The name of δᴸ in this case's net: delta3, or delta4 for one layer more."""
+    return f"delta{output_layer(case)}"

@@ -1,0 +1,54 @@
+"""The cross-entropy cost for sigmoid outputs and its δᴸ = a − y (network2's CrossEntropyCost)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.network import sigmoid_prime
+from lessons.practice.digit_net import output_delta, output_error_cases
+from lessons.practice.exercise import Exercise, Mistake
+
+EXERCISE = Exercise(
+    name="cross_entropy_cost",
+    title="the cross-entropy cost and δᴸ",
+    lesson="backprop",
+    step="train",
+    function="delta",
+    phase="forward",
+    text=(
+        "Write the cross-entropy cost for sigmoid outputs, as network2's CrossEntropyCost does "
+        "(`kqv train digits --cost cross-entropy`). fn(a, y) = −Σ[y ln a + (1 − y) ln(1 − a)] "
+        "over the outputs of each image, averaged over the m images: shape (). Its output "
+        "error is δᴸ = a − y, shaped like zᴸ, (nL, m): the σ′(zᴸ) of the quadratic cost "
+        "cancels, so a saturated output neuron still learns fast."
+    ),
+    hints=(
+        "Shapes: a and y are (nL, m); C is one number, shape (): sum over both axes, then "
+        "divide by m = a.shape[1]. δᴸ is (nL, m), no sum.",
+        "Formulas: C = −(1/m) Σ [y ln a + (1 − y) ln(1 − a)]; δᴸ = a − y (work out ∂C/∂a "
+        "times σ′(z) = a(1 − a): the a(1 − a) cancels).",
+        "Near-code: return -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / a.shape[1]  and  "
+        "return a - y",
+    ),
+    mistakes=(
+        Mistake("sum where the mean belongs",
+                "C is averaged over the m images of the mini-batch: divide the sum by m.",
+                lambda case: {"C": case.value("C") * case.dims["m"]},
+                (" / a.shape[1]", "")),
+        Mistake("(1 − y) ln(1 − a) left out",
+                "for sigmoid outputs each output neuron is its own yes/no question: the cost "
+                "also punishes a large a where y is 0, through (1 − y) ln(1 − a).",
+                lambda case: {"C": -np.sum(case.value("y") * np.log(case.value("aL"))) / case.dims["m"]},
+                (" + (1 - y) * np.log(1 - a)", "")),
+        Mistake("σ′ kept",
+                "with the cross-entropy cost the σ′(zᴸ) cancels: δᴸ = a − y, nothing more.",
+                lambda case: {output_delta(case): (case.value("aL") - case.value("y"))
+                              * sigmoid_prime(case.value("zL"))},
+                ("return a - y", "return (a - y) * a * (1 - a)")),
+        Mistake("y − a instead of a − y",
+                "δᴸ = ∂C/∂zᴸ = a − y (output minus wanted): with y − a every step would climb the cost.",
+                lambda case: {output_delta(case): case.value("y") - case.value("aL")},
+                ("return a - y", "return y - a")),
+    ),
+    cases=lambda: output_error_cases("cross-entropy"),
+)

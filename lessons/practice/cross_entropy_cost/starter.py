@@ -1,0 +1,27 @@
+"""The cross-entropy cost and δᴸ (lesson: How a network learns, step "Many mini-batches").
+
+Write fn and delta, save, and `kqv practice check cross_entropy_cost` grades C and δᴸ.
+"""
+
+import numpy as np
+
+
+def fn(a, y):
+    """C = −Σ[y ln a + (1 − y) ln(1 − a)] per image, averaged over the m images.
+
+    a    (nL, m)   sigmoid outputs, each in (0, 1)
+    y    (nL, m)   one-hot columns
+    returns C, one number (shape ())
+    """
+    raise NotImplementedError("fn is not written yet")
+
+
+def delta(z, a, y):
+    """The output error δᴸ = ∂C/∂zᴸ for sigmoid outputs and this cost: a − y.
+
+    z    (nL, m)   zᴸ (not needed here: see how σ′(zᴸ) cancels)
+    a    (nL, m)   aᴸ = σ(zᴸ)
+    y    (nL, m)
+    returns δᴸ (nL, m)
+    """
+    raise NotImplementedError("delta is not written yet")
