@@ -104,6 +104,9 @@ class Tracer:
     # False: keep each variable's shape and dtype only (a broadcast zero, no memory), for a
     # trace of a real-size model, where copying every weight would take a gigabyte
     keep_values: bool = True
+    # values with more elements than this are kept as read-only views, not copies: at GPT-2's
+    # size those are the weights (wte alone is 150 MB), which a forward pass never changes
+    copy_limit: int | None = None
 
     def record(self, name, value, formula, phase, symbolic=(), note="") -> None:
         phase = self.filed_under or phase
@@ -113,7 +116,7 @@ class Tracer:
         self.records.append(
             Record(
                 name=name,
-                value=np.array(value, copy=True) if self.keep_values else _shape_only(value),
+                value=self._kept(value),
                 symbolic=tuple(symbolic),
                 formula=formula,
                 phase=phase,
@@ -124,6 +127,16 @@ class Tracer:
 
     def section(self, title: str) -> None:
         self.sections.append((len(self.records), title))
+
+    def _kept(self, value) -> np.ndarray:
+        if not self.keep_values:
+            return _shape_only(value)
+        value = np.asarray(value)
+        if self.copy_limit is not None and value.size > self.copy_limit:
+            view = value.view()
+            view.flags.writeable = False
+            return view
+        return np.array(value, copy=True)
 
     @contextmanager
     def phase(self, name: str):

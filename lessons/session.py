@@ -106,10 +106,12 @@ class _Plan:
 class LessonSession:
     """One lesson being stepped through, with the learner's dims and seed."""
 
-    def __init__(self, lesson: Lesson, dims: dict | None = None, seed: int = 0):
+    def __init__(self, lesson: Lesson, dims: dict | None = None, seed: int = 0, model: str | None = None):
         self.lesson = lesson
         self.script = importlib.import_module(f"lessons.steps.{lesson.script}")
         self.seed = int(seed)
+        self.model: str | None = None  # a GPT-2 (name or folder) the script's real-model runs use
+        self.use_model(model)
         self.dims: dict[str, int] = dict(lesson.default_dims)
         # (trace, dims, seed) -> the engine run and where each of its steps starts and ends
         self._runs: dict[tuple, tuple[TraceRun, list[_Plan | None]]] = {}
@@ -147,6 +149,17 @@ class LessonSession:
         self.script.full_dims(dict(new))  # raises KqvError for combinations that cannot be built
         return new
 
+    @property
+    def offers_model(self) -> bool:
+        """True when the step script can run its steps on a real GPT-2 (REAL_MODEL_TRACES)."""
+        return bool(getattr(self.script, "REAL_MODEL_TRACES", None))
+
+    def use_model(self, model: str | None) -> None:
+        """Run the traces the script can run on a real model on ``model`` (None: its own)."""
+        if model is not None and not self.offers_model:
+            raise KqvError(f"the {self.lesson.id} lesson runs its own model only; --model is for attention")
+        self.model = None if model is None else str(model)
+
     def reseed(self) -> int:
         """A new random input (and fresh initial weights) for the ``r`` key."""
         self.seed += 1
@@ -155,10 +168,14 @@ class LessonSession:
     # -- running steps ---------------------------------------------------------------------
 
     def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
-        key = (trace, tuple(sorted(self.dims.items())), self.seed)
+        real = self.script.REAL_MODEL_TRACES.get(trace) if self.model and self.offers_model else None
+        key = (trace, tuple(sorted(self.dims.items())), self.seed, self.model if real else None)
         cached = self._runs.get(key)
         if cached is None:
-            run = self.script.TRACES[trace](dict(self.dims), self.seed)
+            if real:
+                run = real(self.model, self.seed)
+            else:
+                run = self.script.TRACES[trace](dict(self.dims), self.seed)
             if len(self._runs) >= _CACHE_SIZE:
                 self._runs.pop(next(iter(self._runs)))  # the oldest
             cached = self._runs[key] = (run, _plan_trace(self.lesson, trace, run))

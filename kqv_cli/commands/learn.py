@@ -11,8 +11,9 @@ import typer
 from kqv_cli.app import app, fail, is_interactive
 
 
-def open_lessons(lesson_id: str | None) -> None:
-    """Load the lessons, check ``lesson_id``, then run the app (Textual is imported only here)."""
+def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
+    """Load the lessons, check ``lesson_id`` (and ``model``, a GPT-2 for the attention lesson),
+    then run the app (Textual is imported only here)."""
     from lessons import LessonError, load_lessons
 
     try:
@@ -22,17 +23,33 @@ def open_lessons(lesson_id: str | None) -> None:
     known = [lesson.id for lesson in lessons]
     if lesson_id is not None and lesson_id not in known:
         raise fail(f"no lesson named {lesson_id!r}; the lessons are: {', '.join(known)}")
+    folder = None
+    if model is not None:
+        if lesson_id != "attention":
+            raise fail("--model runs the attention lesson on GPT-2: kqv learn attention --model gpt2|PATH")
+        from engine.errors import KqvError
+        from engine.hf_gpt2 import read_config
+        from engine.hf_hub import model_folder
+
+        try:
+            folder = model_folder(model)
+            read_config(folder)  # a folder that is not GPT-2 fails here, in one line
+        except KqvError as exc:
+            raise fail(str(exc)) from None
     if not is_interactive():
         raise fail("the lessons need an interactive terminal; run kqv in a terminal, not a pipe")
     from kqv_cli.tui.app import KqvApp
 
-    KqvApp(lesson_id, lessons=lessons).run()
+    KqvApp(lesson_id, lessons=lessons, model=None if folder is None else str(folder)).run()
 
 
 @app.command("learn")
 def learn(
     lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge, backward); "
                                         "none opens the home screen."),
+    model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
+                                     "(gpt2, distilgpt2, gpt2-medium after `kqv data gpt2`, or a "
+                                     "GPT-2 folder)."),
 ) -> None:
     """Step through a lesson: explanation, engine code and every variable's shape, live."""
-    open_lessons(lesson)
+    open_lessons(lesson, model)

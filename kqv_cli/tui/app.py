@@ -23,12 +23,15 @@ class KqvApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
-    def __init__(self, lesson_id: str | None = None, *, lessons=None, seed: int = 0):
-        """``lessons`` defaults to :func:`lessons.load_lessons` (the CLI passes what it checked)."""
+    def __init__(self, lesson_id: str | None = None, *, lessons=None, seed: int = 0,
+                 model: str | None = None):
+        """``lessons`` defaults to :func:`lessons.load_lessons` (the CLI passes what it checked);
+        ``model`` is a GPT-2 folder the attention lesson runs on from its first step."""
         super().__init__()
         self.lessons = list(load_lessons() if lessons is None else lessons)
         self.start_lesson = lesson_id
         self.seed = seed
+        self.model = model
         self.progress = LessonProgress.load()
         self._save_timer = None
 
@@ -53,7 +56,10 @@ class KqvApp(App):
         raise KeyError(lesson_id)
 
     def new_session(self, lesson, dims):
-        return LessonSession(lesson, dims=dims, seed=self.seed)
+        session = LessonSession(lesson, dims=dims, seed=self.seed)
+        if self.model is not None and session.offers_model:
+            session.use_model(self.model)
+        return session
 
     def open_lesson(self, lesson_id: str) -> None:
         # imported here: the lesson screen's widgets are not needed to draw home (~0.1 s at start)

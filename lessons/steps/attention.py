@@ -10,10 +10,18 @@ Two runs of the same untrained one-block model (sinusoidal positions, dropout 0.
 * ``block``: evaluation mode (no rng), so dropout is the identity; the lesson walks this one;
 * ``dropout``: training mode (an rng), to show what dropout does to the attention weights.
 
+With a GPT-2 folder (``kqv learn attention --model``, or the ``g`` key), the ``block`` trace
+runs GPT-2 itself instead (:func:`run_real_block`): the sentence split by GPT-2's BPE and
+started with ``<|endoftext|>``, all its blocks, and a "which word does it attend to" view that
+ranks every head by what it measured. The dropout trace keeps the small model (GPT-2 runs
+without dropout when it is not training).
+
 All the maths is the engine's: this module only makes token ids and picks views of the trace.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -108,7 +116,8 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
     ids = tracer["idx"].value[0]
     pairs = "  ".join(f"{w}={i}" for w, i in zip(row0, ids, strict=True))
     extras = {
-        "tokens": {"notes": [f"row 0 as tokens: {pairs}", f"vocabulary: {len(VOCAB)} words"]},
+        "tokens": {"notes": [f"row 0 as tokens: {pairs}", f"vocabulary: {len(VOCAB)} words",
+                             real_model_hint()]},
         # more positions than T so the stripes show; the engine's own function, as the model uses
         "pe_heatmap": {"heatmap": (f"sinusoidal PE, positions 0..{max(T, 32) - 1} × {C} dimensions",
                                    sinusoidal_positions(max(T, 32), C), "position", "dimension")},
@@ -126,7 +135,7 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
             lines.append(f"head {h}: " + ", ".join(f"{row0[j]}@{j} {weights[j]:.2f}" for j in top))
         extras["attends"] = {"attends": (QUERY_WORD, row0, att_it),
                              "notes": [f"what '{QUERY_WORD}' (position {QUERY_POS}) attends to, "
-                                       "top three per head:"] + lines}
+                                       "top three per head:"] + lines + [real_model_hint()]}
     else:
         extras["attends"] = {"notes": [f"T = {T} cuts the sentence before '{QUERY_WORD}' (position "
                                        f"{QUERY_POS}); set T to at least {QUERY_POS + 1} with d"]}
@@ -134,3 +143,124 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
 
 
 TRACES = {"block": run_block, "dropout": run_dropout}
+
+
+# -- the real model ----------------------------------------------------------------------------
+
+# GPT-2 reads a document from <|endoftext|>, the token it saw between documents in training
+REAL_SENTENCE = "<|endoftext|>The pizza came out of the oven and it tasted good."
+QUERY, CANDIDATES, LATER = " it", (" pizza", " oven"), (" tasted", " good")
+STRONGEST = 8  # heads shown in the figure
+
+
+def real_model_hint() -> str:
+    """The line that offers GPT-2: press g when its weights are here, else how to get them."""
+    from engine.hf_hub import MODELS, model_folder
+
+    try:
+        model_folder("gpt2")
+    except KqvError:
+        return (f"to ask a trained model, get GPT-2 small: kqv data gpt2 ({MODELS['gpt2'].size}), "
+                "then press g here or run kqv learn attention --model gpt2")
+    return "GPT-2 small is on this machine: press g to run these steps on it and ask it about 'it'"
+
+
+@lru_cache(maxsize=1)
+def load_real(model: str):
+    """GPT-2 and its tokenizer, loaded once per process (a second or two for GPT-2 small)."""
+    from engine.hf_hub import load_pretrained
+
+    gpt, tokenizer, _ = load_pretrained(model)
+    return gpt, tokenizer
+
+
+def run_real_block(model: str, seed: int) -> TraceRun:
+    """The sentence through the whole GPT-2 in ``model`` (a name or folder), traced.
+
+    The input is every token but the last and the targets every token but the first, so the
+    loss step scores each next token up to the full stop. ``seed`` changes nothing: GPT-2's
+    weights are fixed and the forward pass uses no randomness.
+    """
+    gpt, tok = load_real(str(model))
+    ids = tok.encode_prompt(REAL_SENTENCE, gpt.config.block_size + 1)
+    idx, targets = ids[None, :-1], ids[None, 1:]
+    B, T = idx.shape
+    d = gpt.dims(B, T)
+    tracer = Tracer(dims=d, copy_limit=1_000_000)  # bigger values are weights: kept as views
+    gpt.forward(idx, targets, tracer=tracer)
+    cfg = gpt.config
+    notes = [f"GPT-2 from {model}: {cfg.n_layer} blocks of {cfg.n_head} heads, C = {cfg.n_embd}, "
+             f"V = {cfg.vocab_size}; the steps show block 0 (h0.…); press g for the lesson's own model"]
+    return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, tok.pieces(idx[0]), gpt))
+
+
+def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]:
+    cfg = gpt.config
+    ids = tracer["idx"].value[0]
+    pairs = "  ".join(f"{p!r}={i}" for p, i in zip(pieces, ids, strict=True))
+    loss = float(tracer["loss"].value)
+    positions = min(32, cfg.block_size)
+    return {
+        "tokens": {"notes": [f"the sentence as GPT-2 tokens (byte-level BPE): {pairs}",
+                             f"vocabulary: V = {cfg.vocab_size} tokens; a leading space belongs to the "
+                             "token, so ' pizza' and 'pizza' are different tokens"]},
+        "pe_heatmap": {"heatmap": (f"GPT-2's learned wpe, positions 0..{positions - 1} × {cfg.n_embd}",
+                                   gpt.params["wpe"][:positions], "position", "dimension"),
+                       "notes": ["GPT-2 learns its positions: the figure is its table wpe, not the "
+                                 "sine waves of the text"]},
+        "attn_heatmap": {"heatmap": ("att[0, 0]: block 0, head 0 of GPT-2", tracer["h0.att"].value[0, 0],
+                                     "query position", "key position")},
+        "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
+                           f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}"]},
+        "attends": pizza_question(tracer, pieces, cfg.n_layer, cfg.n_head),
+    }
+
+
+def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int) -> dict:
+    """Rank every head (layer.head) by the weight " it" gives " pizza" minus " oven", from the
+    attention the engine recorded; the figure shows the row of " it" in the strongest heads."""
+    where = {p: pieces.index(p) for p in (QUERY, *CANDIDATES, *LATER) if p in pieces}
+    missing = [p for p in (QUERY, *CANDIDATES) if p not in where]
+    if missing:
+        return {"notes": [f"this tokenizer does not make {', '.join(repr(p) for p in missing)} one token "
+                          "each, so the heads cannot be ranked on them"]}
+    it, pizza, oven = where[QUERY], where[CANDIDATES[0]], where[CANDIDATES[1]]
+    att = np.stack([tracer[f"h{layer}.att"].value[0] for layer in range(n_layer)])  # (L, nh, T, T)
+    row = att[:, :, it, :]  # (L, nh, T): the row of " it" in every head
+    score = (row[..., pizza] - row[..., oven]).ravel()  # (L*nh,)
+    order = np.argsort(score)[::-1]
+    name = [f"{f // n_head}.{f % n_head}" for f in range(n_layer * n_head)]
+
+    def weights(f: int) -> str:
+        r = row.reshape(n_layer * n_head, -1)[f]
+        return f"pizza {r[pizza]:.2f}, oven {r[oven]:.2f}, <|endoftext|> {r[0]:.2f}"
+
+    n_heads = n_layer * n_head
+    favour = int(np.sum(score > 0))
+    lines = [f"all {n_heads} heads (layer.head) ranked by the weight from ' it' to ' pizza' minus "
+             "its weight to ' oven', as measured now:"]
+    lines += [f"  {rank + 1}. head {name[f]}: {weights(f)}" for rank, f in enumerate(order[:5])]
+    lines += [f"  last: head {name[f]}: {weights(f)}" for f in order[-2:]]
+    lines.append(f"' it' gives ' pizza' more weight than ' oven' in {favour} of {n_heads} heads; over all "
+                 f"heads on average pizza {row[..., pizza].mean():.3f}, oven {row[..., oven].mean():.3f}")
+    hidden = ", ".join(map(repr, pieces[it + 1 :]))
+    lines.append(f"the causal mask: ' it' sits at position {it}, so its row cannot see {hidden} yet; "
+                 "the rows of later tokens can, and they come next")
+    top = order[0]
+    for later in LATER:
+        if later in where:
+            r = att[:, :, where[later], :].reshape(n_heads, -1)
+            lines.append(f"{later!r} (position {where[later]}, it sees ' it' and both nouns): head "
+                         f"{name[top]} gives pizza {r[top, pizza]:.2f}, oven {r[top, oven]:.2f}; "
+                         f"mean over heads pizza {r[:, pizza].mean():.3f}, oven {r[:, oven].mean():.3f}")
+    sink = float(att[:, :, 1:, 0].mean())  # rows after the first, which has nothing else to see
+    lines.append(f"on average {sink:.0%} of a row's weight lands on <|endoftext|> (position 0): an "
+                 "attention sink, where heads with nothing to look for park their weight; it means nothing")
+    strongest = order[:STRONGEST]
+    weights_top = row.reshape(n_heads, -1)[strongest, : it + 1]  # (8, it+1): what " it" may see
+    lines.append("the figure: the row of ' it' in the heads " + ", ".join(name[f] for f in strongest)
+                 + " (columns, in that order), and their mean")
+    return {"attends": (QUERY, pieces[: it + 1], weights_top), "notes": lines}
+
+
+REAL_MODEL_TRACES = {"block": run_real_block}

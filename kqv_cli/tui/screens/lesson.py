@@ -53,6 +53,8 @@ class LessonScreen(KqvScreen):
                 tooltip="a 3-D/4-D variable: the previous matrix (batch entry, head)"),
         Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False,
                 tooltip="a 3-D/4-D variable: the next matrix (batch entry, head)"),
+        Binding("g", "real_model", "GPT-2", show=False,
+                tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); g again to go back"),
         Binding("t", "quiz", "Quiz", tooltip="quiz on this lesson's topic"),
         Binding("escape", "back", "Home", tooltip="back home (your step and dims are kept); "
                                                   "when zoomed, unzoom first"),
@@ -68,6 +70,8 @@ class LessonScreen(KqvScreen):
         self._wanted = 0  # serial of the latest request; older results are dropped
         self._done = 0  # serial of the latest request shown (or refused by the engine)
         self._new_dims: dict | None = None  # checked dims the next engine run switches to
+        self._new_model: tuple[str | None] | None = None  # (GPT-2 folder or None) for the next run
+        self._real = False  # the steps run on a real GPT-2 (g), as far as the keys know
         self._show_figure = False  # the step's own figure (StepView.extra) instead of a variable
         self._placed_row = 0  # where the step put the table cursor
 
@@ -97,6 +101,7 @@ class LessonScreen(KqvScreen):
         except KqvError as exc:  # stored dims no longer valid (lesson changed): start from defaults
             self.notify(f"{exc}; using the lesson's default dims", severity="warning")
             self.session = self.app.new_session(self.lesson, None)
+        self._real = self.session.model is not None
         self.index = progress.position_index(self.lesson.id, self.step_ids)
         self.query_one(VariablesTable).focus()
         self.request_step(new_step=True)
@@ -120,6 +125,9 @@ class LessonScreen(KqvScreen):
                 if self._new_dims is not None:  # applied here, so the dialog never waits on a run
                     self.session.set_dims(self._new_dims)
                     self._new_dims = None
+                if self._new_model is not None:
+                    self.session.use_model(self._new_model[0])
+                    self._new_model = None
                 if serial != self._wanted:
                     return  # a newer request is queued; skip the stale run
                 if reseed:
@@ -254,6 +262,27 @@ class LessonScreen(KqvScreen):
             self.request_step(new_step=False)
 
         self.app.push_screen(DimsScreen(fields, current, check), done)
+
+    def action_real_model(self) -> None:
+        """g: run the steps on GPT-2 (the folder given to kqv learn --model, else GPT-2 small
+        from the Hugging Face cache), or back on the lesson's own small model."""
+        if not self.session.offers_model:
+            self.notify("this lesson runs its own small model only")
+            return
+        if self._real:
+            model = None
+        else:
+            from engine.hf_hub import model_folder
+
+            try:
+                model = str(self.app.model or model_folder("gpt2"))
+            except KqvError as exc:
+                self.notify(str(exc), severity="warning", timeout=10)
+                return
+        self._real = model is not None
+        self._new_model = (model,)
+        self.notify("running the steps on GPT-2…" if self._real else "back to the lesson's own model")
+        self.request_step(new_step=False)
 
     def action_quiz(self) -> None:
         self.app.open_quiz(self.app.quiz_topic(self.lesson.id))

@@ -1,0 +1,101 @@
+"""The attention lesson on a real GPT-2: `kqv learn attention --model PATH` and the g key.
+
+Driven by the tiny random GPT-2 in tests/data/gpt2-tiny. The ranking of heads is held against
+the attention matrices transformers computed (tests/data/gpt2-tiny-golden.npz): the lesson's
+sentence, less its last token, is the golden prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pilot import pilot_test
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from engine.errors import KqvError
+from kqv_cli.app import app as cli
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.lesson import LessonScreen
+from lessons import LessonSession, load_lessons
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "gpt2-tiny"
+LESSONS = {lesson.id: lesson for lesson in load_lessons()}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    with np.load(DATA / "gpt2-tiny-golden.npz", allow_pickle=False) as g:
+        return {k: g[k] for k in g.files}
+
+
+def test_every_step_runs_on_the_real_model_with_the_shapes_its_text_states():
+    session = LessonSession(LESSONS["attention"], model=str(TINY))
+    assert session.check() == []
+    view = session.run(0)
+    assert view.dims["C"] == 16 and view.dims["V"] == 320 and view.dims["n_layer"] == 2
+    assert view.record("idx").value[0, 0] == 0  # <|endoftext|> first: id 0 in the tiny tokenizer
+    assert any("GPT-2 from" in n for n in view.notes)
+
+
+def test_the_pizza_step_ranks_every_head_as_transformers_measured(golden):
+    lesson = LESSONS["attention"]
+    view = LessonSession(lesson, model=str(TINY)).run(lesson.step_index("it"))
+    ids = list(golden["ids"])
+    assert list(view.record("idx").value[0]) == ids
+    it, pizza, oven = 9, 2, 7  # ' it', ' pizza', ' oven' in the golden prompt
+    att = np.stack([golden["att_h0"], golden["att_h1"]])  # (L, nh, T, T), by transformers
+    score = (att[:, :, it, pizza] - att[:, :, it, oven]).ravel()
+    order = np.argsort(score)[::-1]
+    best = f"{order[0] // 4}.{order[0] % 4}"
+    notes = "\n".join(view.notes)
+    assert "all 8 heads (layer.head) ranked" in notes
+    assert f"1. head {best}: pizza {att.reshape(8, 12, 12)[order[0], it, pizza]:.2f}" in notes
+    assert f"in {int(np.sum(score > 0))} of 8 heads" in notes
+    assert "cannot see ' tasted', ' good' yet" in notes and "' tasted' (position 10" in notes
+    assert "lands on <|endoftext|> (position 0): an attention sink" in notes
+    query, tokens, weights = view.extra["attends"]
+    assert query == " it" and tokens[0] == "<|endoftext|>" and tokens[-1] == " it"
+    np.testing.assert_allclose(weights[0], att.reshape(8, 12, 12)[order[0], it, : it + 1], atol=1e-4)
+
+
+def test_without_weights_the_step_says_how_to_get_them_and_keeps_the_small_model():
+    lesson = LESSONS["attention"]
+    view = LessonSession(lesson).run(lesson.step_index("it"))
+    assert view.dims["C"] == 32  # the lesson's own model
+    assert any("kqv data gpt2 (about 550 MB)" in n for n in view.notes)
+
+
+def test_only_the_attention_lesson_takes_a_model():
+    with pytest.raises(KqvError, match="--model is for attention"):
+        LessonSession(LESSONS["backprop"], model=str(TINY))
+    result = CliRunner().invoke(cli, ["learn", "backprop", "--model", str(TINY)])
+    assert result.exit_code == 2 and "kqv learn attention --model" in result.output
+    result = CliRunner().invoke(cli, ["learn", "attention", "--model", "gpt2"])  # empty HF cache
+    assert result.exit_code == 2 and "kqv data gpt2" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+        await asyncio.sleep(0.002)
+
+
+@pilot_test
+async def test_g_switches_the_lesson_between_gpt2_and_its_own_model():
+    app = KqvApp("attention", model=str(TINY))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.view.dims["V"] == 320  # started on the real model
+        await pilot.press("g")
+        await settle(pilot)
+        assert screen.view.dims["C"] == 32 and screen.session.model is None
+        await pilot.press("g")
+        await settle(pilot)
+        assert screen.view.dims["V"] == 320 and screen.session.model == str(TINY)
