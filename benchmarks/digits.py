@@ -7,9 +7,11 @@ Usage::
     python benchmarks/digits.py --json          # the same figures as one JSON object
 
 Speed: one epoch over the 50,000 training images at mini-batch 10 and 100, ours against
-:mod:`nielsen_loop` (the book's algorithm one example at a time), alternating the two in
-``--rounds`` rounds in this one process and reporting medians, because timings on a shared
-2-core machine drift. Both run with one BLAS thread.
+:mod:`nielsen_loop` (the book's algorithm one example at a time). Every epoch is timed in a
+fresh child process of its own (:mod:`children`), the contenders alternating in ``--rounds``
+rounds, in each BLAS environment of ``--envs`` (by default as set, and as a user's machine has
+it: both kernel variables removed); medians with their spread. Both run with one BLAS thread.
+Goals with the auto-detected kernel: at least 15x (mini-batch 10) and 30x (mini-batch 100).
 
 Accuracy: ``kqv train digits`` run as a subprocess with the book's defaults and with
 ``--cost cross-entropy --lmbda 5 --eta 0.5 --sizes 784,100,10``; its peak RSS is read from
@@ -31,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from children import blas_kernel, environments, fmt, kernel_vars, run_child, spread  # noqa: E402
 from nielsen_loop import PerExampleNetwork  # noqa: E402
 
 from engine.blas import blas_threads  # noqa: E402
@@ -57,30 +61,44 @@ def time_ours(train, mini_batch: int, seed: int) -> float:
     return result.seconds
 
 
-def time_reference(pairs, mini_batch: int, seed: int) -> float:
+def time_reference(train, mini_batch: int, seed: int) -> float:
+    y = one_hot(train.labels, 10, np.float64)
+    pairs = [(train.x[i].reshape(784, 1), y[i].reshape(10, 1)) for i in range(len(train))]
     net = PerExampleNetwork([784, 30, 10], seed=seed)
     start = time.perf_counter()
     net.epoch(pairs, mini_batch, 3.0, seed)
     return time.perf_counter() - start
 
 
-def speed(train, rounds: int) -> dict:
-    y = one_hot(train.labels, 10, np.float64)
-    pairs = [(train.x[i].reshape(784, 1), y[i].reshape(10, 1)) for i in range(len(train))]
-    out = {}
+def child(spec: dict) -> dict:
+    """One epoch of one contender in this fresh process, one BLAS thread."""
+    train, _, _ = load(Path(spec["data"]) if spec["data"] else None)
+    timer = time_ours if spec["kind"] == "ours" else time_reference
     with blas_threads(1):
+        seconds = timer(train, spec["mini_batch"], spec["round"])
+    return {"seconds": seconds, "kernel": blas_kernel(), "data": train.source}
+
+
+def speed(data: Path | None, rounds: int, envs: dict, say) -> dict:
+    out = {}
+    for r in range(rounds):
+        for label, env in envs.items():
+            for m in (10, 100):
+                for kind in ("reference", "ours"):
+                    res = run_child(__file__, {"kind": kind, "mini_batch": m, "round": r,
+                                               "data": str(data) if data else None}, env)
+                    if "error" in res:
+                        raise SystemExit(f"{kind} at mini-batch {m} failed in {label}: {res['error']}")
+                    row = out.setdefault(label, {"kernel": res["kernel"], "data": res["data"]})
+                    times = row.setdefault(f"mini_batch_{m}", {"ours": [], "reference": []})
+                    times[kind].append(res["seconds"])
+        say(f"  round {r + 1}/{rounds} done")
+    for row in out.values():
         for m in (10, 100):
-            ours, ref = [], []
-            for r in range(rounds):
-                ref.append(time_reference(pairs, m, r))
-                ours.append(time_ours(train, m, r))
-            out[f"mini_batch_{m}"] = {
-                "ours_seconds_per_epoch": statistics.median(ours),
-                "reference_seconds_per_epoch": statistics.median(ref),
-                "speedup": statistics.median(ref) / statistics.median(ours),
-                "ours_all": ours,
-                "reference_all": ref,
-            }
+            times = row[f"mini_batch_{m}"]
+            ours, ref = spread(times["ours"]), spread(times["reference"])
+            row[f"mini_batch_{m}"] = {"ours_seconds_per_epoch": ours, "reference_seconds_per_epoch": ref,
+                                      "speedup": round(ref["median"] / ours["median"], 1)}
     return out
 
 
@@ -110,31 +128,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="MNIST folder (default: ../shared/data/mnist)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per contender (alternating)")
+    parser.add_argument("--envs", default="as set,auto",
+                        help='BLAS environments: "as set", "auto" (both kernel variables removed), "haswell"')
     parser.add_argument("--accuracy", action="store_true", help="also run the two 30-epoch runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    say = (lambda *a: None) if args.json else print
 
     report = {}
+    envs = environments([e.strip() for e in args.envs.split(",")])
+    report["environments"] = {label: kernel_vars(env) for label, env in envs.items()}
+    say("Environments: " + "; ".join(f"{label} ({kernel_vars(env)})" for label, env in envs.items()))
     if args.accuracy:
-        # First, while this process is small: a forked child's peak RSS counts the parent's
-        # pages until it execs, so the big reference data set must not be loaded yet.
         data = ["--data", str(args.data or SHARED_MNIST)]
         report["accuracy"] = [
             run_cli(data),
             run_cli([*data, "--cost", "cross-entropy", "--lmbda", "5", "--eta", "0.5",
                      "--sizes", "784,100,10", "--epochs", "30"]),
         ]
-    train, _, _ = load(args.data)
-    report["data"] = train.source
-    report["speed"] = speed(train, args.rounds)
+    report["speed"] = speed(args.data, args.rounds, envs, say)
     if args.json:
         print(json.dumps(report, indent=1))
         return
-    print(f"data: {report['data']}")
-    for name, s in report["speed"].items():
-        print(f"{name}: ours {s['ours_seconds_per_epoch']:.3f} s/epoch, per-example reference "
-              f"{s['reference_seconds_per_epoch']:.3f} s/epoch -> {s['speedup']:.1f}x faster")
+    for label, row in report["speed"].items():
+        print(f"[{label}: {row['kernel']}] data: {row['data']}")
+        for m in (10, 100):
+            s = row[f"mini_batch_{m}"]
+            ours, ref = s["ours_seconds_per_epoch"], s["reference_seconds_per_epoch"]
+            print(f"  mini-batch {m}: ours {fmt(ours, ' s/epoch', 3)}, per-example reference "
+                  f"{fmt(ref, ' s/epoch', 2)} -> {s['speedup']:.1f}x faster")
     for run in report.get("accuracy", []):
         print(f"kqv train digits {run['args']}: test {100 * run['test_accuracy']:.2f}%, best "
               f"validation {100 * run['best_validation_accuracy']:.2f}%, "

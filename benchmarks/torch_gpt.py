@@ -76,12 +76,15 @@ if torch is not None:
 
 
 class TorchStep:
-    """One training iteration in PyTorch eager mode, started from the numpy model's weights."""
+    """One training iteration in PyTorch, started from the numpy model's weights: eager mode,
+    or with ``compile=True`` the model's forward (and so its backward) through
+    ``torch.compile``; the optimiser step stays eager in both."""
 
-    def __init__(self, numpy_model, weight_decay=0.1, betas=(0.9, 0.99)):
+    def __init__(self, numpy_model, weight_decay=0.1, betas=(0.9, 0.99), compile=False):
         cfg = numpy_model.config
         self.model = TorchGPT(cfg)
         self._copy_from(numpy_model)
+        self.forward = torch.compile(self.model) if compile else self.model
         decay = [p for p in self.model.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
@@ -108,7 +111,7 @@ class TorchStep:
 
     def step(self, x, y, lr: float) -> float:
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        loss = self.model(xt, yt)
+        loss = self.forward(xt, yt)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
