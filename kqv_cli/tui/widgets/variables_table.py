@@ -103,7 +103,11 @@ class VariablesTable(DataTable):
                 first = min((i for i, name in enumerate(names) if name in changed), default=row)
                 self.call_after_refresh(self._scroll_new_first, min(first, row), row)
 
-    def _scroll_new_first(self, first: int, row: int) -> None:
+    def _scroll_new_first(self, first: int, row: int, tries: int = 20) -> None:
+        if self.virtual_size.height < self.row_count + self.header_height and tries:
+            # the table measures its new rows when idle; scrolling before that is clamped to 0
+            self.call_after_refresh(self._scroll_new_first, first, row, tries - 1)
+            return
         visible = max(self.scrollable_content_region.height - self.header_height, 1)
         self.scroll_to(y=max(first, row - visible + 1), animate=False)
 
