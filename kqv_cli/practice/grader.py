@@ -128,7 +128,7 @@ def _grade(record: Record, yours: np.ndarray | None, case: Case, exercise: Exerc
         return row
     if yours.shape != record.shape:
         row.verdict = "shape"
-    elif not np.all(np.isfinite(yours.astype(np.float64))):
+    elif _nonfinite(yours, record.value):
         row.verdict = "nonfinite"
         return row
     else:
@@ -140,10 +140,27 @@ def _grade(record: Record, yours: np.ndarray | None, case: Case, exercise: Exerc
     return row
 
 
+def _nonfinite(yours: np.ndarray, expected: np.ndarray) -> bool:
+    """NaN, or ±inf where the engine has none. A mask's −inf is part of an answer (att_masked):
+    there, −inf in the wrong places is a wrong value, graded (and named) like any other."""
+    yours = yours.astype(np.float64)
+    return bool(np.isnan(yours).any() or (np.isinf(yours).any() and not np.isinf(expected).any()))
+
+
 def relative_error(yours: np.ndarray, expected: np.ndarray) -> float:
-    """max |yours − expected| / max |expected| (a tiny floor keeps an all-zero answer finite)."""
-    diff = np.max(np.abs(yours.astype(np.float64) - expected.astype(np.float64)), initial=0.0)
-    scale = max(float(np.max(np.abs(expected.astype(np.float64)), initial=0.0)), 1e-12)
+    """max |yours − expected| / max |expected| (a tiny floor keeps an all-zero answer finite).
+
+    Entries that are ±inf must be the very same in both (a mask); the rest are compared as
+    numbers, and a differing ±inf makes the error inf.
+    """
+    yours, expected = yours.astype(np.float64), expected.astype(np.float64)
+    inf = np.isinf(expected) | np.isinf(yours)
+    if inf.any():
+        if not np.array_equal(yours[inf], expected[inf]):
+            return float("inf")
+        yours, expected = yours[~inf], expected[~inf]
+    diff = np.max(np.abs(yours - expected), initial=0.0)
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-12)
     return float(diff / scale)
 
 
@@ -185,7 +202,8 @@ def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int) -> li
         lines = [f"{row.name}: not handed in{where}. Return it, or hand it in with "
                  f'show("{row.name}", {_identifier(row.name)}).']
     elif row.verdict == "nonfinite":
-        lines = [f"{row.name} holds NaN or inf{where}; the engine's values are all finite"]
+        finite = "finite apart from the mask's −inf" if np.isinf(record.value).any() else "all finite"
+        lines = [f"{row.name} holds NaN or inf{where}; the engine's values are {finite}"]
     elif row.verdict == "shape":
         lines = [f"{row.name}: your shape {format_shape(row.yours)} = {letters(row.yours, case.dims)}, "
                  f"the engine's {shape_text(row)}{where}"]

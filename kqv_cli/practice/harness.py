@@ -128,7 +128,7 @@ def run_job(job, inputs, arrays, np):
                 return {"status": "missing", "function": call["function"],
                         "message": f"no function called {call['function']}"
                                    + (f" (the file defines {', '.join(defined)})" if defined else "")}
-            args = [argument(inputs, f"{c}/{k}/{a['name']}", a) for a in call["args"]]
+            args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in call["args"]]
             returned, outcome = guarded(lambda f=function, a=args: f(*a), path, np)
             if outcome:
                 outcome["function"] = call["function"]
@@ -166,7 +166,9 @@ def practice_module(shown, feed, np):
     return module
 
 
-def argument(inputs, key, spec):
+def argument(inputs, key, spec, np):
+    if spec["kind"] == "rng":  # a seeded generator: the same draws as the engine's
+        return np.random.default_rng(spec["seed"])
     if spec["kind"] == "list":
         return [inputs[f"{key}/{i}"].copy() for i in range(spec["length"])]
     if spec["kind"] == "scalar":

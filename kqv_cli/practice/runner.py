@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lessons.practice import Case
+from lessons.practice.exercise import Seeded
 
 HARNESS = Path(__file__).resolve().with_name("harness.py")
 TIMEOUT = 10.0  # seconds per check, child start included
@@ -74,7 +75,9 @@ def _write_job(job_dir: Path, file: Path, cases: list[Case], feed: bool, timeout
             args = []
             for name, value in call.args.items():
                 key = f"{c}/{k}/{name}"
-                if isinstance(value, (list, tuple)):
+                if isinstance(value, Seeded):
+                    args.append({"name": name, "kind": "rng", "seed": value.seed})
+                elif isinstance(value, (list, tuple)):
                     args.append({"name": name, "kind": "list", "length": len(value)})
                     arrays.update({f"{key}/{i}": np.asarray(v) for i, v in enumerate(value)})
                 else:

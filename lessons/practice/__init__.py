@@ -18,14 +18,15 @@ import re
 from pathlib import Path
 
 from engine.errors import KqvError
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.loader import BUILT_IN
+from lessons.practice.exercise import Call, Case, Exercise, Mistake, Seeded
 
 PRACTICE_DIR = Path(__file__).resolve().parent
 _LESSONS_DIR = PRACTICE_DIR.parent
-_LESSON_ORDER = ("backprop", "bridge", "attention")  # the digit net comes before GPT
+_LESSON_ORDER = BUILT_IN  # the home screen's order: backprop, attention, bridge
 
-__all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "find_exercise", "load_exercises",
-           "solution_file", "starter_file"]
+__all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
+           "load_exercises", "solution_file", "starter_file"]
 
 
 @functools.cache

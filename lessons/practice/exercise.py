@@ -36,13 +36,22 @@ Layout = str | list
 class Call:
     """One call of a learner's function: its name, its arguments in order, what it returns.
 
-    An argument is an array, a float, or a list of arrays (``weights``). ``returns`` is a
+    An argument is an array, a number, a list of arrays (``weights``) or a :class:`Seeded`
+    random generator. ``returns`` is a
     :data:`Layout` of graded names.
     """
 
     function: str
     args: dict[str, Any]
     returns: Layout
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """An argument that is ``np.random.default_rng(seed)``, made fresh in the learner's process
+    (a Generator cannot travel in an .npz): their draws come from the stream the engine's did."""
+
+    seed: int
 
 
 @dataclass
