@@ -210,20 +210,22 @@ def layernorm_backward(dout, xhat, rstd, w, dw=None, db=None, tracer=NO_TRACE):
 # -- softmax -------------------------------------------------------------------------------
 
 
-def softmax_forward(x):
+def softmax_forward(x, tracer=NO_TRACE, sym=()):
     """Softmax over the last axis: p = exp(x − max) / Σ exp(x − max), each row summing to 1.
 
     Subtracting the row's maximum changes nothing in exact arithmetic (the factor e^−max
     cancels above and below the line) but keeps exp from overflowing on large scores. A −∞
-    entry (masked) becomes exactly 0. ``x (..., n)`` -> ``p (..., n)``.
+    entry (masked) becomes exactly 0. ``x (..., n)`` -> ``p (..., n)``; ``sym`` names the
+    shape for the trace.
     """
     p = x - x.max(axis=-1, keepdims=True)
     np.exp(p, out=p)
     p /= (p @ _ones(p.shape[-1], p.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
+    tracer.record("p", p, "exp(x − max) / Σ exp(x − max) over the last axis", "forward", sym)
     return p
 
 
-def softmax_backward(dp, p):
+def softmax_backward(dp, p, tracer=NO_TRACE, sym=()):
     """From ``dp``, the gradient at ``p = softmax(x)``, to ``dx``; both shaped like p.
 
     The Jacobian of one row is diag(p) − p pᵀ, so dx = p ⊙ (dp − Σ_j dp_j p_j), row by row.
@@ -231,6 +233,7 @@ def softmax_backward(dp, p):
     row = (dp * p) @ _ones(p.shape[-1], p.dtype)  # (...,) Σ_j dp_j p_j of every row
     dx = dp - row[..., None]
     dx *= p
+    tracer.record("dx", dx, "p ⊙ (dp − Σ_row dp ⊙ p)", "backward", sym)
     return dx
 
 
