@@ -1,0 +1,92 @@
+"""attention_backward: datt, dv, the softmax backward, dq and dk, graded against the engine."""
+
+from __future__ import annotations
+
+import math
+
+from engine.layers import attention_backward, attention_forward
+from engine.trace import Tracer
+from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
+
+
+def cases() -> list[Case]:
+    out = []
+    for i, dims in enumerate(gpt_sets("B", "nh", "T", "hs")):
+        rng = rng_for("attention_backward", i)
+        shape = (dims["B"], dims["nh"], dims["T"], dims["hs"])
+        q, k, v, dy = (rng.standard_normal(shape) for _ in range(4))
+        _, att, _ = attention_forward(q, k, v)
+        tracer = Tracer(dims=dims)
+        attention_backward(dy, q, k, v, att, tracer=tracer)
+        args = {"dy": dy, "q": q, "k": k, "v": v, "att": att}
+        out.append(traced_case(tracer, [Call("attention_backward", args, ["dq", "dk", "dv"])],
+                               ["datt", "dv", "datt_scores", "dq", "dk"], args))
+    return out
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+def _scale(c):
+    return 1.0 / math.sqrt(c.dims["hs"])
+
+
+MISTAKES = (
+    Mistake("datt transposed",
+            "y_heads = att @ v, so datt = dy @ vᵀ: row t of datt pairs query t's dy with every "
+            "value. v @ dyᵀ is its transpose, the same (T, T) shape.",
+            lambda c: {"datt": _swap(c.value("datt"))},
+            ("dy @ v.transpose(0, 1, 3, 2)", "v @ dy.transpose(0, 1, 3, 2)")),
+    Mistake("att where attᵀ belongs",
+            "y_heads = att @ v, so dv = attᵀ @ dy: value s collects from every query that attended "
+            "to it, down column s of att. att @ dy has the same shape and the wrong numbers.",
+            lambda c: {"dv": c.value("att") @ c.value("dy")},
+            ("dv = att.transpose(0, 1, 3, 2) @ dy", "dv = att @ dy")),
+    Mistake("softmax backward without the Σ term",
+            "each weight of a row depends on every score of it, so the softmax backward subtracts "
+            "the row's Σ datt ⊙ att: att ⊙ (datt − Σ).",
+            lambda c: {"datt_scores": c.value("att") * c.value("datt") * _scale(c)},
+            ("att * (datt - row)", "att * datt")),
+    Mistake("1/√hs left out of the backward",
+            "the forward scaled the scores by 1/√hs, so their gradient carries the same factor.",
+            lambda c: {"datt_scores": c.value("datt_scores") / _scale(c)},
+            (" / math.sqrt(hs))", ")")),
+    Mistake("dq with the scores transposed",
+            "att_scores = q @ kᵀ, so dq = datt_scores @ k (row t of dq mixes the keys query t saw); "
+            "the transpose belongs to dk.",
+            lambda c: {"dq": _swap(c.value("datt_scores")) @ c.value("k")},
+            ("dq = dscores @ k", "dq = dscores.transpose(0, 1, 3, 2) @ k")),
+    Mistake("dk without the transpose",
+            "att_scores = q @ kᵀ puts keys on the columns, so dk = datt_scoresᵀ @ q.",
+            lambda c: {"dk": c.value("datt_scores") @ c.value("q")},
+            ("dk = dscores.transpose(0, 1, 3, 2) @ q", "dk = dscores @ q")),
+)
+
+EXERCISE = Exercise(
+    name="attention_backward",
+    title="attention, backward",
+    lesson="bridge",
+    step="block-gradients",
+    function="attention_backward",
+    phase="backward",
+    text=(
+        "Write the backward pass of the attention core, the forward read backwards. y_heads = att @ v "
+        "gives two gradients, datt = dy @ vᵀ and dv = attᵀ @ dy. Softmax's backward turns datt into "
+        "the gradient of the scores, att ⊙ (datt − Σ_row datt ⊙ att), and the forward's 1/√hs scales "
+        "it. att_scores = q @ kᵀ then gives dq = datt_scores @ k and dk = datt_scoresᵀ @ q. Every "
+        "gradient has the shape of what it differentiates."
+    ),
+    hints=(
+        "Shapes: datt and datt_scores are (B, nh, T, T) like att; dq, dk, dv are (B, nh, T, hs) "
+        "like q, k, v. ᵀ is .transpose(0, 1, 3, 2): only the last two axes swap.",
+        "Formulas: for C = A @ B, dA = dC @ Bᵀ and dB = Aᵀ @ dC. Softmax: dx = p ⊙ (dp − Σ_row dp ⊙ p). "
+        "Then × 1/√hs.",
+        "Near-code: datt = dy @ v.transpose(0, 1, 3, 2); dv = att.transpose(0, 1, 3, 2) @ dy; "
+        "ds = att * (datt - (datt * att).sum(-1, keepdims=True)) / math.sqrt(hs); "
+        "return ds @ k, ds.transpose(0, 1, 3, 2) @ q, dv",
+    ),
+    mistakes=MISTAKES,
+    cases=cases,
+)

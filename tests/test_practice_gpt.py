@@ -1,0 +1,97 @@
+"""The GPT exercises beyond the standard checks: overflow, masks, seeded draws, one reference."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from kqv_cli.practice.grader import check_file, relative_error
+from lessons.practice import find_exercise, load_exercises
+
+GPT = ("embedding", "sinusoidal", "layernorm", "heads", "softmax", "attention", "sampling",
+       "cross_entropy", "adamw", "attention_backward")
+
+
+def learner(tmp_path, name: str, body: str):
+    file = tmp_path / f"{name}.py"
+    file.write_text(textwrap.dedent(body), encoding="utf-8")
+    return file
+
+
+def test_the_ten_gpt_exercises_come_after_the_digit_net_in_lesson_order():
+    names = [e.name for e in load_exercises()]
+    assert set(GPT) <= set(names)
+    assert names.index("feedforward") < names.index("embedding") < names.index("attention")
+    assert names.index("attention") < names.index("cross_entropy") < names.index("adamw")
+
+
+def test_a_mask_is_graded_by_where_its_infinities_are():
+    masked = np.array([[1.0, -np.inf], [2.0, 3.0]])
+    assert relative_error(masked.copy(), masked) == 0.0
+    assert relative_error(np.array([[1.0, 5.0], [2.0, 3.0]]), masked) == np.inf
+    assert relative_error(np.array([[1.0, -np.inf], [-np.inf, 3.0]]), masked) == np.inf
+
+
+def test_softmax_without_the_max_overflows_on_the_second_input_set(tmp_path):
+    file = learner(tmp_path, "softmax", """
+        import numpy as np
+
+        def softmax_forward(x):
+            e = np.exp(x)
+            return e / e.sum(axis=-1, keepdims=True)
+
+        def softmax_backward(dp, p):
+            return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    """)
+    report = check_file(find_exercise("softmax"), file)
+    assert report.status == "failing" and report.case == 1  # the first set's scores are small
+    assert report.first_wrong.name == "p" and report.first_wrong.verdict == "nonfinite"
+    assert "NaN or inf (on input set 2 of 2" in report.story[0]
+
+
+def test_a_draw_from_another_generator_is_caught_at_next_id(tmp_path):
+    file = learner(tmp_path, "sampling", """
+        import numpy as np
+        from kqv_practice import show
+
+        def sample_next(logits, temperature, top_k, rng):
+            z = show("z", logits / temperature)
+            z = show("z_top", np.where(z < np.sort(z)[-top_k], -np.inf, z))
+            p = show("p", np.exp(z - z.max()) / np.exp(z - z.max()).sum())
+            return int(np.random.default_rng(12345).choice(len(p), p=p))
+    """)
+    report = check_file(find_exercise("sampling"), file)
+    assert report.status == "failing"
+    assert [r.verdict for r in report.rows[:3]] == ["ok", "ok", "ok"]
+    assert report.first_wrong.name == "next_id"
+
+
+def test_a_shown_variable_is_graded_even_when_the_engines_value_is_returned(tmp_path):
+    # show() hands back the engine's rstd; returning it must not hide the learner's own slip
+    file = learner(tmp_path, "layernorm", """
+        import numpy as np
+        from kqv_practice import show
+
+        def layernorm_forward(x, w, b, eps):
+            mean = show("mean", x.mean(axis=-1))
+            xc = x - mean[:, None]
+            var = show("var", (xc * xc).mean(axis=-1))
+            rstd = show("rstd", 1.0 / np.sqrt(var + 2 * eps))
+            xhat = show("xhat", xc * rstd[:, None])
+            return xhat * w + b, xhat, rstd
+
+        def layernorm_backward(dout, xhat, rstd, w):
+            dxhat = show("dxhat", dout * w)
+            dx = rstd[:, None] * (dxhat - dxhat.mean(-1, keepdims=True)
+                                  - xhat * (dxhat * xhat).mean(-1, keepdims=True))
+            return dx, (dout * xhat).sum(0), dout.sum(0)
+    """)
+    report = check_file(find_exercise("layernorm"), file)
+    assert report.first_wrong is not None and report.first_wrong.name == "rstd", report.story
+
+
+def test_every_gpt_exercise_grades_engine_records_with_their_formulas():
+    for name in GPT:
+        for case in find_exercise(name).cases():
+            assert all(r.formula and r.source.startswith("engine/") for r in case.expected), name
