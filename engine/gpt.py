@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from engine.blas import FasterThreads
 from engine.errors import KqvError
 from engine.kv_cache import KVCache
 from engine.layers import (
@@ -302,9 +303,10 @@ class GPT:
         if not ids:
             raise KqvError("sampling needs at least one character to start from")
         block_size = self.config.block_size
+        step = FasterThreads()  # 1 or 2 BLAS threads, whichever runs these steps faster here
         if not cache:
             for _ in range(max_new_tokens):
-                logits, _ = self.forward(np.asarray(ids[-block_size:])[None, :])
+                logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :])
                 yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
                 ids.append(nxt)
             return
@@ -319,7 +321,7 @@ class GPT:
                 kv.reset()
                 logits, _ = self.forward(np.asarray(ids[-max(block_size // 2, 1):])[None, :], cache=kv)
             else:
-                logits, _ = self.forward(np.asarray([[nxt]]), cache=kv)  # one position
+                logits, _ = step(self.forward, np.asarray([[nxt]]), cache=kv)  # one position
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  rng: np.random.Generator | None = None) -> np.ndarray:

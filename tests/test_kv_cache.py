@@ -82,3 +82,25 @@ def test_a_model_built_without_init_takes_loaded_weights():
     empty.load_params(trained.params)
     ids = np.array([[1, 2, 3]])
     np.testing.assert_array_equal(empty.forward(ids)[0], trained.forward(ids)[0])
+
+
+def test_generation_keeps_the_blas_thread_count_that_ran_faster():
+    import time
+
+    from threadpoolctl import threadpool_info
+
+    from engine.blas import FasterThreads
+
+    def blas_threads_now():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    def step(slow_with):  # a stand-in for one generation step that is slow on `slow_with` threads
+        if blas_threads_now() == slow_with:
+            time.sleep(0.01)
+        return blas_threads_now()
+
+    for slow, fast in ((2, 1), (1, 2)):
+        chooser = FasterThreads(trials=2)
+        used = [chooser(step, slow) for _ in range(8)]
+        assert sorted(used[:4]) == [1, 1, 2, 2]  # both tried, alternately
+        assert chooser.chosen == fast and used[4:] == [fast] * 4

@@ -1,0 +1,181 @@
+"""GPT-2 in kqv's numpy engine: load time, a 13-token forward pass, generation with and without
+the KV cache, peak memory of ``kqv sample --model``, and transformers' rates beside them.
+
+Every contender runs alone in its own child process (one process timing numpy and PyTorch
+side by side slows both), and kqv runs twice: with the kernel these machines' environment
+forces (``OPENBLAS_CORETYPE=Haswell``, ``OPENBLAS_L2_SIZE=512``, set for that child if the
+shell lacks them) and with both variables removed, which is the kernel a user's machine with
+this CPU picks. The kernel each child used is read with threadpoolctl and printed.
+
+``--model`` is a GPT-2 folder or name (default ``gpt2`` from the Hugging Face cache). Without
+the real weights, write a random GPT-2 small with transformers, e.g.::
+
+    python -c "from transformers import GPT2Config, GPT2LMHeadModel as M; \\
+               M(GPT2Config()).save_pretrained('/tmp/gpt2-small-random')"
+
+and copy any GPT-2 ``tokenizer.json`` beside it (the timings use token ids, not text).
+
+Usage: ``python benchmarks/gpt2_speed.py [--model PATH] [--json] [--tokens 64] [--rounds 5]``.
+transformers is measured when torch and transformers are installed (pinned torch==2.13.0),
+and skipped with a note otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FORCED = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+PROMPT_T = 13  # the pizza prompt: <|endoftext|> + 12 tokens
+
+
+def kqv_child(model: str, tokens: int, rounds: int) -> dict:
+    """In the child: time kqv alone."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from engine.hf_hub import load_pretrained
+
+    start = time.perf_counter()
+    gpt, _, _ = load_pretrained(model)
+    load_s = time.perf_counter() - start
+    ids = np.random.default_rng(0).integers(0, gpt.config.vocab_size, size=(1, PROMPT_T))
+    gpt.forward(ids)  # warm-up
+    forward = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        gpt.forward(ids)
+        forward.append(time.perf_counter() - t0)
+
+    def rate(cache: bool, n: int) -> float:
+        rng = np.random.default_rng(1)
+        stream = gpt.stream(ids[0], n + 1, rng=rng, cache=cache)
+        next(stream)  # the prompt's pass and the first token: the forward figure's work
+        t0 = time.perf_counter()
+        for _ in stream:
+            pass
+        return n / (time.perf_counter() - t0)
+
+    cached = [rate(True, tokens) for _ in range(max(1, rounds // 2))]
+    uncached = rate(False, max(8, tokens // 4))
+    blas = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"load_s": load_s, "forward_13_ms": 1000 * statistics.median(forward),
+            "cached_tok_s": statistics.median(cached), "uncached_tok_s": uncached, "blas": blas}
+
+
+def torch_child(model: str, tokens: int, rounds: int) -> dict:
+    """In the child: time transformers (PyTorch eager) alone on the same folder."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from engine.hf_hub import model_folder
+
+    torch.set_grad_enabled(False)
+    start = time.perf_counter()
+    hf = GPT2LMHeadModel.from_pretrained(model_folder(model)).eval()
+    load_s = time.perf_counter() - start
+    ids = torch.randint(0, hf.config.vocab_size, (1, PROMPT_T), generator=torch.Generator().manual_seed(0))
+    hf(ids)
+    forward = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        hf(ids)
+        forward.append(time.perf_counter() - t0)
+
+    def rate() -> float:
+        out = hf(ids, use_cache=True)
+        cache, nxt = out.cache, out.logits[:, -1:].argmax(-1)
+        t0 = time.perf_counter()
+        for _ in range(tokens):
+            out = hf(nxt, cache=cache, use_cache=True)
+            cache, nxt = out.cache, out.logits[:, -1:].argmax(-1)
+        return tokens / (time.perf_counter() - t0)
+
+    cached = [rate() for _ in range(max(1, rounds // 2))]
+    return {"load_s": load_s, "forward_13_ms": 1000 * statistics.median(forward),
+            "cached_tok_s": statistics.median(cached), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads()}
+
+
+def sample_rss_child(model: str, tokens: int, rounds: int) -> dict:
+    """In the child: run ``kqv sample --model`` in this process and report its peak RSS."""
+    import contextlib
+    import io
+    import resource
+
+    from kqv_cli.main import run
+
+    sys.argv = ["kqv", "sample", "--model", model, "--prompt", "The pizza", "--tokens", str(tokens),
+                "--seed", "0"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        run()
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+CHILDREN = {"kqv": kqv_child, "torch": torch_child, "rss": sample_rss_child}
+
+
+def in_child(kind: str, args, forced_env: bool) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name, value in FORCED.items():
+        if forced_env:
+            env.setdefault(name, value)
+        else:
+            env.pop(name, None)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--model", args.model,
+           "--tokens", str(args.tokens), "--rounds", str(args.rounds)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gpt2", help="a GPT-2 name or folder (default: gpt2)")
+    parser.add_argument("--tokens", type=int, default=64, help="tokens generated with the cache")
+    parser.add_argument("--rounds", type=int, default=5, help="repeats; medians are reported")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args.model, args.tokens, args.rounds)))
+        return 0
+    say = (lambda *a: None) if args.json else print
+    forced = {name: os.environ.get(name, value) for name, value in FORCED.items()}
+    result = {"model": args.model, "forced_env": forced, "tokens": args.tokens, "rounds": args.rounds,
+              "note": "2-core machine shared with other work while measured"}
+    for label, as_set in (("kqv_forced_haswell", True), ("kqv_env_removed", False)):
+        result[label] = in_child("kqv", args, as_set)
+        say(f"{label}: {result[label]}")
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        result["transformers"] = {"skipped": "pip install torch==2.13.0 transformers"}
+    else:
+        result["transformers"] = in_child("torch", args, True)  # MKL: not affected by OpenBLAS's env
+    say(f"transformers: {result['transformers']}")
+    result["kqv_sample_rss"] = in_child("rss", args, True)
+    say(f"kqv sample --model {args.model}: {result['kqv_sample_rss']}")
+    hf_rate = result["transformers"].get("cached_tok_s")
+    for label in ("kqv_forced_haswell", "kqv_env_removed"):
+        rate = result[label].get("cached_tok_s")
+        if hf_rate and rate:
+            result[f"{label}_vs_transformers"] = rate / hf_rate
+            say(f"{label}: cached generation {rate / hf_rate:.2f}× transformers' rate")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
