@@ -19,7 +19,7 @@ from engine.trace import eval_dim
 from lessons.model import PLACEHOLDER, DimField, Lesson, Step
 
 LESSONS_DIR = Path(__file__).resolve().parent
-BUILT_IN = ("backprop", "attention", "bridge", "backward")  # the order of the home screen
+BUILT_IN = ("backprop", "attention", "bridge", "backward", "training")  # the order of the home screen
 
 _STEP_KEYS = ("step", "trace", "show", "extra", "code")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")

@@ -45,8 +45,8 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
 
 @app.command("learn")
 def learn(
-    lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge, backward); "
-                                        "none opens the home screen."),
+    lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge, backward, "
+                                        "training); none opens the home screen."),
     model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
                                      "(gpt2, distilgpt2, gpt2-medium after `kqv data gpt2`, or a "
                                      "GPT-2 folder)."),

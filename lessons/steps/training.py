@@ -1,0 +1,289 @@
+"""Step script of lessons/training.md: the attention lesson's word model, trained and sampled.
+
+The model is the attention lesson's one-block GPT (sinusoidal positions) with a longer context,
+``block_size`` = 32, so a KV cache has room after a prompt of T ≤ 16 words. It is trained for
+``ITERS`` iterations the way ``kqv train gpt`` trains (engine.optim: warm-up then cosine,
+global-norm clipping at 1.0, AdamW with weight decay on the 2-D weights), on random windows of
+the lesson's small text. Three runs:
+
+* ``train``: a traced forward at initialisation, then, after training, a traced forward and
+  backward and the next AdamW step of c_attn.w (on copies, so the trained model that
+  ``generate`` samples from stays as it was);
+* ``bias``: the same next step for the bias c_attn.b (no weight decay);
+* ``generate``: the trained model's last-position logits, two traced draws (plain, and with
+  temperature and top-k), a generated text, and the causal mask's promise checked;
+* ``kv``: one traced step of generation with a KV cache, after the prompt;
+* ``init``: a fresh model and a fresh digit net, to measure the scale of their weights and of
+  the activations.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from engine.gpt import GPT, GPTConfig, sample_next
+from engine.network import Network
+from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
+from engine.text import get_batch
+from engine.trace import NO_TRACE, Tracer
+from lessons.model import TraceRun
+from lessons.steps import attention
+
+EXTRAS = {"loss_init", "loss_curve", "adamw", "adamw_decay", "schedule", "sampling", "topk", "loop",
+          "causal", "kv_cache", "scale"}
+BLOCK_SIZE = 32  # room for the prompt (T ≤ 16) and what is generated after it
+ITERS, WARMUP = 150, 10
+LR, MIN_LR, WEIGHT_DECAY, GRAD_CLIP = 1e-2, 1e-3, 0.1, 1.0
+TEMPERATURE, TOP_K = 0.7, 5
+NEW_WORDS = 24  # generated in the "loop" step: with T = 12, the context passes block_size
+
+
+def full_dims(dims: dict) -> dict[str, int]:
+    return {**attention.full_dims(dims), "block_size": BLOCK_SIZE}
+
+
+def _model(d: dict, seed: int) -> GPT:
+    cfg = GPTConfig(vocab_size=d["V"], block_size=BLOCK_SIZE, n_layer=1, n_head=d["nh"], n_embd=d["C"],
+                    dropout=0.0, pos="sinusoidal")
+    return GPT(cfg, seed=seed)
+
+
+def _ids() -> np.ndarray:
+    ids = {w: i for i, w in enumerate(attention.VOCAB)}
+    return np.array([ids[w] for w in attention.STREAM], dtype=np.int64)
+
+
+@lru_cache(maxsize=4)
+def _trained(B: int, T: int, C: int, nh: int, seed: int):
+    """The model after ITERS AdamW steps, its optimizer, and what each step measured."""
+    d = full_dims({"B": B, "T": T, "C": C, "nh": nh})
+    model, data = _model(d, seed), _ids()
+    opt = AdamW(model.flat_params, model.flat_grads, model.n_decay, weight_decay=WEIGHT_DECAY)
+    rng = np.random.default_rng(seed)
+    history = []  # (iteration, loss, lr, gradient norm before clipping)
+    for it in range(ITERS):
+        x, y = get_batch(data, B, T, rng)
+        _, loss = model.forward(x, y)
+        model.backward()
+        norm = clip_grad_norm(model.flat_grads, GRAD_CLIP)
+        lr = lr_at(it, LR, MIN_LR, WARMUP, ITERS)
+        opt.step(lr)
+        history.append((it, loss, lr, norm))
+    return model, opt, history
+
+
+def _state(model: GPT, opt: AdamW, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The optimizer's m and v for one parameter: the slice of its flat buffers where that
+    parameter's own view into the flat parameter buffer sits."""
+    p = model.params[name]
+    start = (p.ctypes.data - model.flat_params.ctypes.data) // p.itemsize
+    part = slice(start, start + p.size)
+    return opt.m[part].reshape(p.shape), opt.v[part].reshape(p.shape)
+
+
+def run_train(dims: dict, seed: int) -> TraceRun:
+    d = full_dims(dims)
+    B, T, V = d["B"], d["T"], d["V"]
+    idx, targets, words = attention.batch(B, T)
+    tracer = Tracer(dims=d)
+    fresh = _model(d, seed)
+    tracer.section("at initialisation")
+    _, loss0 = fresh.forward(idx, targets, tracer=tracer)
+    model, opt, history = _trained(B, T, d["C"], d["nh"], seed)
+    loss, norm = _next_step(model, opt, "h0.attn.c_attn.w", idx, targets, tracer)
+    t = opt.t + 1
+    extras = {
+        "loss_init": {"notes": [
+            f"loss of the untrained model on this batch: {loss0:.3f}; ln V = ln {V} = {math.log(V):.3f}",
+            f"e^−loss = {math.exp(-loss0):.4f}, about 1/V = {1 / V:.4f}: every word gets about the same "
+            "probability"]},
+        "loss_curve": {"series": ("training loss per iteration", [(i, l) for i, l, _, _ in history],
+                                  "iteration", "loss"),
+                       "notes": [f"after {ITERS} iterations the loss on this batch is {loss:.3f}: the right "
+                                 f"next word gets probability e^−{loss:.2f} = {math.exp(-loss):.3f} (a "
+                                 "geometric mean over the B·T positions)",
+                                 f"a loss of 1.5 would be e^−1.5 = {math.exp(-1.5):.3f}: like choosing "
+                                 f"among about e^1.5 = {math.exp(1.5):.1f} equally likely words"]},
+        "adamw": {"notes": _adamw_notes(model, opt, t)[:1]},
+        "schedule": {"series": ("learning rate per iteration (warm-up, then cosine)",
+                                [(i, r) for i, _, r, _ in history], "iteration", "lr"),
+                     "notes": _clip_notes(history, norm)},
+    }
+    return TraceRun(tracer, d, notes=[f"one-block word GPT (seed {seed}), block_size {BLOCK_SIZE}, trained "
+                                      f"{ITERS} iterations on the lesson's sentences"], extras=extras)
+
+
+def _next_step(model: GPT, opt: AdamW, name: str, idx, targets, tracer: Tracer) -> tuple[float, float]:
+    """Trace the trained model's forward and backward on the batch, then the next AdamW step of
+    one parameter, on copies of it and of its m and v (the cached model must not move).
+    Returns the loss and the gradient's global norm before clipping."""
+    tracer.section(f"after {ITERS} training iterations")
+    _, loss = model.forward(idx, targets, tracer=tracer)
+    model.backward(tracer)
+    norm = math.sqrt(float(np.dot(model.flat_grads, model.flat_grads)))
+    tracer.section(f"the next AdamW step of {name} (on copies)")
+    m, v = _state(model, opt, name)
+    p, g = model.params[name], model.grads[name] * min(1.0, GRAD_CLIP / (norm + 1e-6))
+    decay = WEIGHT_DECAY if p.ndim >= 2 else 0.0  # 2-D weights only, as AdamW.step does
+    adamw_update(p.copy(), g, m.copy(), v.copy(), opt.t + 1, lr_at(ITERS, LR, MIN_LR, WARMUP, ITERS),
+                 opt.beta1, opt.beta2, opt.eps, decay, tracer=tracer)
+    return loss, norm
+
+
+def run_bias(dims: dict, seed: int) -> TraceRun:
+    """The same next step for the bias c_attn.b: no weight decay."""
+    d = full_dims(dims)
+    idx, targets, _ = attention.batch(d["B"], d["T"])
+    model, opt, _ = _trained(d["B"], d["T"], d["C"], d["nh"], seed)
+    tracer = Tracer(dims=d)
+    _next_step(model, opt, "h0.attn.c_attn.b", idx, targets, tracer)
+    return TraceRun(tracer, d, notes=["the trained model's next AdamW step, for a bias"],
+                    extras={"adamw_decay": {"notes": _adamw_notes(model, opt, opt.t + 1)[1:]}})
+
+
+def _adamw_notes(model: GPT, opt: AdamW, t: int) -> list[str]:
+    b1, b2 = opt.beta1, opt.beta2
+    n = model.num_params
+    gpt2 = 124_439_808
+    return [
+        f"bias correction at step 1: m/(1 − β₁) = m × {1 / (1 - b1):.0f}, v/(1 − β₂) = v × "
+        f"{1 / (1 - b2):.0f}; at step {t}: × {1 / (1 - b1 ** t):.3f} and × {1 / (1 - b2 ** t):.3f}",
+        f"weight decay λ = {opt.weight_decay} on the first {model.n_decay:,} of {n:,} numbers (the 2-D "
+        "weights); biases and LayerNorm gains are not decayed",
+        f"memory: parameters, gradients, m and v are 4 arrays of {n:,} float32 = {4 * 4 * n:,} bytes; "
+        f"for GPT-2 small ({gpt2:,} parameters) that is {4 * 4 * gpt2 / 1e9:.2f} GB before any activation",
+    ]
+
+
+def _clip_notes(history, norm: float) -> list[str]:
+    clipped = sum(1 for *_, g in history if g > GRAD_CLIP)
+    first = ", ".join(f"{g:.2f}" for *_, g in history[:5])
+    return [f"global gradient norm over all {len(history)} iterations: clipped (above {GRAD_CLIP}) in "
+            f"{clipped}; the first five: {first}",
+            f"now, after training: ‖g‖ = {norm:.3f}",
+            f"lr: {history[0][2]:.4f} at iteration 0, {LR} at the end of warm-up ({WARMUP}), "
+            f"{history[-1][2]:.4f} at the last"]
+
+
+def run_generate(dims: dict, seed: int) -> TraceRun:
+    d = full_dims(dims)
+    B, T = d["B"], d["T"]
+    idx, _, words = attention.batch(B, T)
+    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
+    vocab = attention.VOCAB
+    tracer = Tracer(dims=d)
+    tracer.section("the prompts, one forward pass")
+    logits, _ = model.forward(idx, tracer=tracer)
+    last = logits[:, -1, :]  # (B, V): the only row generation reads
+    rng = np.random.default_rng(seed)
+    tracer.section("draw the next word of row 0: temperature 1, no top-k")
+    plain = sample_next(last[0], 1.0, None, rng, tracer)
+    p_plain = tracer["p"].value
+    tracer.section(f"draw again: temperature {TEMPERATURE}, top-k {TOP_K}")
+    sharp = sample_next(last[0], TEMPERATURE, TOP_K, rng, tracer)
+    p_sharp = tracer["p"].value
+
+    def top(p):
+        order = np.argsort(p)[::-1][:TOP_K]
+        return ", ".join(f"{vocab[i]} {p[i]:.3f}" for i in order)
+
+    extras = {
+        "sampling": {"notes": [f"row 0 ends '{' '.join(words[0][-3:])}'; last-position logits (B, V) = "
+                               f"{last.shape}", f"top {TOP_K} at temperature 1: {top(p_plain)}",
+                               f"drawn: {vocab[plain]!r}"]},
+        "topk": {"notes": [f"top {TOP_K} at temperature {TEMPERATURE}, top-k {TOP_K}: {top(p_sharp)}",
+                           f"the other {len(vocab) - TOP_K} words now have probability exactly 0; drawn: "
+                           f"{vocab[sharp]!r}"]},
+        "loop": {"notes": _loop_notes(model, idx[0], seed)},
+        "causal": {"notes": _causal_notes(model, idx)},
+    }
+    return TraceRun(tracer, d, notes=[f"the model trained in the previous steps (seed {seed})"],
+                    extras=extras)
+
+
+def run_kv(dims: dict, seed: int) -> TraceRun:
+    d = full_dims(dims)
+    B, T = d["B"], d["T"]
+    idx, _, _ = attention.batch(B, T)
+    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
+    tracer = Tracer(dims={**d, "t": T + 1})
+    cache = model.kv_cache(B)
+    model.forward(idx, cache=cache)  # the prompts, once: their keys and values go into the cache
+    tracer.section("one new position per row, with the KV cache")
+    nxt = model.forward(idx, cache=None)[0][:, -1].argmax(axis=-1)[:, None]  # (B, 1): the likeliest
+    model.forward(nxt, tracer=tracer, cache=cache)
+    k = cache.layers[0].k
+    notes = [f"the cache holds k and v as (B, nh, block_size, hs) = {k.shape} per block, filled up to "
+             f"t = {cache.t} of {BLOCK_SIZE}; {2 * k.size * k.itemsize:,} bytes per block",
+             f"this step fed (B, 1) ids and computed one q, k, v per row; its one query attended over "
+             f"t = {T + 1} positions"]
+    return TraceRun(tracer, {**d, "t": T + 1}, notes=["the trained model, generating with a KV cache"],
+                    extras={"kv_cache": {"notes": notes}})
+
+
+def _loop_notes(model: GPT, prompt: np.ndarray, seed: int) -> list[str]:
+    vocab = attention.VOCAB
+    rng = np.random.default_rng(seed)
+    ids = list(int(i) for i in prompt)
+    lines = [f"prompt ({len(ids)} words): {' '.join(vocab[i] for i in ids)}"]
+    for _ in range(NEW_WORDS):
+        context = np.asarray(ids[-BLOCK_SIZE:])[None, :]  # crop: at most block_size words
+        logits, _ = model.forward(context)
+        ids.append(sample_next(logits[0, -1], TEMPERATURE, TOP_K, rng, NO_TRACE))
+    lines.append(f"+ {NEW_WORDS} words: {' '.join(vocab[i] for i in ids[len(prompt):])}")
+    if len(ids) > BLOCK_SIZE:
+        lines.append(f"the last steps saw only the last {BLOCK_SIZE} of {len(ids) - 1} words: the context "
+                     "was cropped to block_size")
+    return lines
+
+
+def _causal_notes(model: GPT, idx: np.ndarray) -> list[str]:
+    changed = idx.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % len(attention.VOCAB)  # another last word
+    a, _ = model.forward(idx)
+    b, _ = model.forward(changed)
+    T = idx.shape[1]
+    early = float(np.abs(a[:, :-1] - b[:, :-1]).max()) if T > 1 else 0.0
+    return [f"change only the last word of every row: the logits of positions 0..T−2 move by at most "
+            f"{early:.1e}, the last position's by {float(np.abs(a[:, -1] - b[:, -1]).max()):.2f}",
+            "so each position's prediction depends only on the words up to it, in training as in generation"]
+
+
+def run_init(dims: dict, seed: int) -> TraceRun:
+    d = full_dims(dims)
+    B, T = d["B"], d["T"]
+    idx, targets, _ = attention.batch(B, T)
+    model = _model(d, seed)
+    tracer = Tracer(dims=d)
+    model.forward(idx, targets, tracer=tracer)
+    std = {n: float(np.std(model.params[n])) for n in ("wte", "h0.attn.c_attn.w", "h0.attn.c_proj.w",
+                                                        "h0.mlp.c_proj.w")}
+    deep = GPT(GPTConfig(vocab_size=d["V"], block_size=BLOCK_SIZE, n_layer=12, n_head=d["nh"],
+                         n_embd=d["C"]), seed=seed)
+    net = Network([784, 30, 10], seed=seed)
+    x = np.random.default_rng(seed).random((784, 100)) / 4  # pixel-like inputs in 0..0.25
+    z2 = net.weights[0] @ x + net.biases[0]
+
+    def rows(name):  # the typical size of one token's vector: the mean of its entries' std
+        return float(np.mean(np.std(tracer[name].value, axis=-1)))
+
+    notes = [
+        f"digit net 784-30-10: w2 std {np.std(net.weights[0]):.4f} (1/√784 = {1 / math.sqrt(784):.4f}); "
+        f"z2 std on pixel-like inputs {np.std(z2):.2f}: σ works near its steep middle",
+        f"GPT: wte std {std['wte']:.4f}, c_attn.w {std['h0.attn.c_attn.w']:.4f} (N(0, 0.02)); the residual "
+        f"projections c_proj.w {std['h0.attn.c_proj.w']:.4f} and {std['h0.mlp.c_proj.w']:.4f} "
+        f"(0.02/√(2·n_layer) = {0.02 / math.sqrt(2):.4f} for 1 block)",
+        f"with 12 blocks the residual projections start at "
+        f"{float(np.std(deep.params['h5.attn.c_proj.w'])):.4f} (0.02/√24 = {0.02 / math.sqrt(24):.4f}): "
+        "24 branches add to the stream, each smaller",
+        f"per-token std: x {rows('x'):.2f}, ln_1 {rows('h0.ln_1'):.2f}, attn_out {rows('h0.attn_out'):.3f}, "
+        f"x_out {rows('h0.x_out'):.2f}, ln_f {rows('ln_f'):.2f}",
+    ]
+    return TraceRun(tracer, d, notes=[f"a fresh, untrained model (seed {seed})"],
+                    extras={"scale": {"notes": notes}})
+
+
+TRACES = {"train": run_train, "bias": run_bias, "generate": run_generate, "kv": run_kv, "init": run_init}
