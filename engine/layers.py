@@ -210,28 +210,29 @@ def layernorm_backward(dout, xhat, rstd, w, dw=None, db=None, tracer=NO_TRACE):
 # -- softmax -------------------------------------------------------------------------------
 
 
-def softmax_forward(x, tracer=NO_TRACE, sym=()):
+def softmax_forward(x, tracer=NO_TRACE, sym=(), out=None):
     """Softmax over the last axis: p = exp(x − max) / Σ exp(x − max), each row summing to 1.
 
     Subtracting the row's maximum changes nothing in exact arithmetic (the factor e^−max
     cancels above and below the line) but keeps exp from overflowing on large scores. A −∞
     entry (masked) becomes exactly 0. ``x (..., n)`` -> ``p (..., n)``; ``sym`` names the
-    shape for the trace.
+    shape for the trace. ``out=x`` works in place (attention does: x is not needed again).
     """
-    p = x - x.max(axis=-1, keepdims=True)
+    p = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
     np.exp(p, out=p)
     p /= (p @ _ones(p.shape[-1], p.dtype))[..., None]  # row sums by matmul: ~6x faster than sum
     tracer.record("p", p, "exp(x − max) / Σ exp(x − max) over the last axis", "forward", sym)
     return p
 
 
-def softmax_backward(dp, p, tracer=NO_TRACE, sym=()):
+def softmax_backward(dp, p, tracer=NO_TRACE, sym=(), out=None):
     """From ``dp``, the gradient at ``p = softmax(x)``, to ``dx``; both shaped like p.
 
     The Jacobian of one row is diag(p) − p pᵀ, so dx = p ⊙ (dp − Σ_j dp_j p_j), row by row.
+    ``out=dp`` works in place.
     """
     row = (dp * p) @ _ones(p.shape[-1], p.dtype)  # (...,) Σ_j dp_j p_j of every row
-    dx = dp - row[..., None]
+    dx = np.subtract(dp, row[..., None], out=out)
     dx *= p
     tracer.record("dx", dx, "p ⊙ (dp − Σ_row dp ⊙ p)", "backward", sym)
     return dx
@@ -399,7 +400,7 @@ def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0
         np.copyto(att, -np.inf, where=hidden)  # (T, t) broadcasts over B and nh
     tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
                   "forward", sym_att, "position t may only look at positions ≤ t")
-    att = softmax_forward(att)  # over the last axis: which key each query attends to
+    att = softmax_forward(att, out=att)  # over the last axis: which key each query attends to
     dropped, keep = dropout_forward(att, dropout, rng)
     if keep is None:
         tracer.record(f"{p}att", dropped, "softmax(att_masked) over the last axis", "forward", sym_att,
@@ -431,7 +432,8 @@ def attention_backward(dy, q, k, v, att, keep=None, score="dot", scale=True, out
     np.matmul(dropped.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, T, T) @ (B, nh, T, hs)
     tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_h)
     # masked entries have att = 0, so their gradient is 0: the mask needs no backward
-    dscores = softmax_backward(dropout_backward(datt, keep), att)
+    datt = dropout_backward(datt, keep)
+    dscores = softmax_backward(datt, att, out=datt)  # in place: datt was recorded, not needed again
     if scale:
         dscores *= 1.0 / math.sqrt(hs)
     tracer.record(f"{p}datt_scores", dscores, "att ⊙ (datt − Σ_row datt ⊙ att) · 1/√hs", "backward",
