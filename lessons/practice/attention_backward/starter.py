@@ -1,5 +1,5 @@
-"""Attention, backward (lesson: From the digit net to GPT, step "The block's gradients have the
-shapes of its weights").
+"""Attention, backward (lesson: Backprop through a transformer block, steps "Through att @ v:
+datt and dv" to "Back to the queries and keys").
 
 Write attention_backward, save, and `kqv practice check attention_backward` grades datt, dv,
 datt_scores, dq and dk against the engine, in the order the engine computes them.
