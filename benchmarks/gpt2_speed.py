@@ -41,6 +41,7 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
+    from engine.blas import blas_threads
     from engine.hf_hub import load_pretrained
 
     start = time.perf_counter()
@@ -53,6 +54,16 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
         t0 = time.perf_counter()
         gpt.forward(ids)
         forward.append(time.perf_counter() - t0)
+    by_threads = {}
+    for n in (1, 2):  # the library's default above; each thread count alone here
+        with blas_threads(n):
+            gpt.forward(ids)
+            times = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                gpt.forward(ids)
+                times.append(time.perf_counter() - t0)
+        by_threads[n] = 1000 * statistics.median(times)
 
     def rate(cache: bool, n: int) -> float:
         rng = np.random.default_rng(1)
@@ -68,7 +79,8 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
     blas = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads")}
             for i in threadpool_info() if i.get("user_api") == "blas"]
     return {"load_s": load_s, "forward_13_ms": 1000 * statistics.median(forward),
-            "cached_tok_s": statistics.median(cached), "uncached_tok_s": uncached, "blas": blas}
+            "forward_13_ms_by_blas_threads": by_threads, "cached_tok_s": statistics.median(cached),
+            "uncached_tok_s": uncached, "blas": blas}
 
 
 def torch_child(model: str, tokens: int, rounds: int) -> dict:

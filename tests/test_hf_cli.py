@@ -95,6 +95,21 @@ def test_a_folder_that_is_not_gpt2_is_one_line(tmp_path):
     one_line_error(invoke("trace", "gpt", "--model", folder), "'llama' model")
 
 
+def test_a_missing_tensor_or_a_wrong_shape_is_one_line_naming_it(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "gpt2"
+    shutil.copytree(TINY, folder)
+    tensors = load_file(folder / "model.safetensors")
+    name = "transformer.h.0.attn.c_proj.weight"
+    cut = {**tensors, name: tensors[name][:, :8]}
+    save_file({k: np.ascontiguousarray(v) for k, v in cut.items()}, folder / "model.safetensors")
+    one_line_error(invoke("sample", "--model", folder), "transformer.h.0.attn.c_proj.weight is (16, 8)")
+    del tensors["transformer.ln_f.bias"]
+    save_file(tensors, folder / "model.safetensors")
+    one_line_error(invoke("trace", "gpt", "--model", folder), "lacks the tensor ln_f.bias")
+
+
 def test_trace_gpt_model_shows_real_shapes_and_the_kv_cache_step():
     prompt = "<|endoftext|>" + PIZZA
     result = runner.invoke(app, ["trace", "gpt", "--model", str(TINY), "--prompt", prompt])
