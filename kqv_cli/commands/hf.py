@@ -62,10 +62,9 @@ def trace_pretrained(model_name: str, prompt: str, fold: bool, values: bool) -> 
     model, tok, folder = load_pretrained(model_name)
     ids = tok.encode_prompt(prompt, model.config.block_size - 1)  # room for the generated token
     T = ids.size
-    tracer = Tracer(dims=model.dims(1, T), keep_values=values)
-    logits, _ = model.forward(ids[None, :], tracer=tracer)
+    tracer = Tracer(dims=model.dims(1, T, t=T), keep_values=values)
     kv = model.kv_cache()
-    model.forward(ids[None, :], cache=kv)  # the same pass again, keeping k and v
+    logits, _ = model.forward(ids[None, :], tracer=tracer, cache=kv)  # fills the cache: t = T
     nxt = int(np.argmax(logits[0, -1]))
     step = Tracer(dims=model.dims(1, 1, t=T + 1), keep_values=values)
     with step.phase("generate"):
