@@ -174,7 +174,8 @@ class GPTTrainer:
             self.iter = int(meta["iter"])
             self.evals = [EvalInfo(**e) for e in meta["evals"]]
             self.losses = list(meta["losses"])
-            self.saved_iter = self.iter
+            if self.out is not None and self.out.exists() and os.path.samefile(resume, self.out):
+                self.saved_iter = self.iter  # out already holds this iteration: nothing to write yet
         self.train_seconds = 0.0
         self.eval_threads = 1  # the loop sets it to the thread count that trains fastest
 

@@ -445,7 +445,8 @@ class Network:
         (N,) as digits. Rows are cheap to gather, and ``x[idx].T`` is the (784, m) column
         matrix the maths wants, without a copy. Each epoch shuffles by index once.
         ``on_batch(done, total)`` and ``on_epoch(result)`` report progress; ``should_stop()``
-        is checked after every mini-batch (Ctrl-C sets it), and the epoch then ends early.
+        is checked after every mini-batch (Ctrl-C sets it): training then ends at once, and the
+        unfinished epoch is neither reported nor counted.
         Raises :class:`TrainingDiverged` when the cost turns NaN or infinite.
         """
         x_train, labels = training_data
@@ -458,15 +459,15 @@ class Network:
         rng = np.random.default_rng(seed)
         results: list[EpochResult] = []
         batches = (n + mini_batch_size - 1) // mini_batch_size
-        xb = np.empty((mini_batch_size, self.sizes[0]), x_train.dtype)  # np.take cannot cast
-        yb = np.empty((mini_batch_size, self.sizes[-1]), self.dtype)
+        m = min(mini_batch_size, n)  # a mini-batch never holds more than the data
+        xb = np.empty((m, self.sizes[0]), x_train.dtype)  # np.take cannot cast
+        yb = np.empty((m, self.sizes[-1]), self.dtype)
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
                 epoch_eta = eta_for_epoch(eta, epoch, epochs, schedule)
                 start = time.perf_counter()
                 order = rng.permutation(n)
-                stopped = False
                 for k in range(batches):
                     idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
                     if len(idx) == mini_batch_size:  # gathered into buffers allocated once
@@ -478,8 +479,7 @@ class Network:
                     if on_batch is not None:
                         on_batch(k + 1, batches)
                     if should_stop is not None and should_stop():
-                        stopped = True
-                        break
+                        return results  # an unfinished epoch is not reported as one
                     if k % 1000 == 999 and not np.isfinite(self._params.sum()):
                         break  # diverged: no use finishing the epoch; reported just below
                 seconds = time.perf_counter() - start
@@ -502,8 +502,6 @@ class Network:
                 results.append(result)
                 if on_epoch is not None:
                     on_epoch(result)
-                if stopped:
-                    break
         return results
 
     def evaluate(self, x, labels) -> int:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from engine.errors import KqvError
+from kqv_cli.values import check_values
 
 EXIT_USER_ERROR = 2
 
@@ -28,16 +29,23 @@ def fail(message: str) -> typer.Exit:
 
 
 def friendly_errors(func):
-    """Wrap a command so user errors and Ctrl-C end in one clear line and exit code 2."""
+    """Wrap a command so bad values, user errors and Ctrl-C end in one clear line and exit code 2.
+
+    Every number the command receives is checked first (:mod:`kqv_cli.values`), so no command
+    starts work on a NaN or a negative seed.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            check_values(func, kwargs)
             return func(*args, **kwargs)
         except KqvError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
-            raise fail("interrupted (Ctrl-C); nothing was written") from None
+            # every file kqv writes is replaced in one rename, so whatever was saved is whole
+            raise fail("interrupted (Ctrl-C); files kqv had finished writing are kept whole, "
+                       "a file being written at that moment was left as it was") from None
 
     return wrapper
 

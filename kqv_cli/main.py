@@ -22,6 +22,7 @@ from kqv_cli.commands import (
     quiz,  # noqa: F401  (kqv quiz)
 )
 from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`
+from kqv_cli.last_resort import run_guarded
 
 
 def _version(value: bool) -> None:
@@ -46,4 +47,5 @@ def main(
 
 
 def run() -> None:
-    app(prog_name="kqv")
+    """The installed ``kqv`` command: the app behind the last-resort handler (no traceback, ever)."""
+    run_guarded(lambda: app(prog_name="kqv"))

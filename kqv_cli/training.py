@@ -10,12 +10,25 @@ from pathlib import Path
 from engine.errors import KqvError
 
 
-def check_writable(out: Path | None) -> None:
-    """Fail before training, not after, when the checkpoint could not be written."""
+def check_writable(out: Path | None, replace: bool = False, resume: Path | None = None,
+                   resumable: bool = False) -> None:
+    """Fail before training, not after, when the checkpoint could not or should not be written.
+
+    A file already at ``out`` is someone's earlier work: it is replaced only with ``replace``
+    (``--force``) or when it is the very checkpoint this run resumes (``resume``; a command
+    that can resume says so with ``resumable``).
+    """
     if out is None:
         return
     if out.suffix != ".npz":
         raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
+    if out.is_dir():
+        raise KqvError(f"--out {out} is a folder; name a file in it, like {out / 'model.npz'}")
+    if out.exists() and not replace and not (resume is not None and resume.exists()
+                                             and os.path.samefile(resume, out)):
+        resume_hint = f", --resume {out} to continue it," if resumable else ""
+        raise KqvError(f"{out} already exists and this run did not write it; pass --force to replace "
+                       f"it{resume_hint} or choose another --out")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise KqvError(f"cannot write {out}: the folder {parent} does not exist")

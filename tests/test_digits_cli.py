@@ -186,3 +186,14 @@ def test_a_diverging_run_stops_with_the_likely_cause_and_writes_no_diverged_weig
     assert "nan" in result.output and "--eta" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "bad.npz").exists()  # the diverged epoch was never saved
+
+
+def test_out_naming_a_folder_or_an_earlier_checkpoint_is_refused_before_training(tmp_path):
+    folder = tmp_path / "d.npz"
+    folder.mkdir()
+    result = runner.invoke(app, ["train", "digits", "--synthetic", "--limit", "50", "--out", str(folder)])
+    assert result.exit_code == 2 and "is a folder" in result.output and "epoch" not in result.output
+    earlier = tmp_path / "earlier.npz"
+    earlier.write_bytes(b"someone's work")
+    result = runner.invoke(app, ["train", "digits", "--synthetic", "--limit", "50", "--out", str(earlier)])
+    assert result.exit_code == 2 and "--force" in result.output and earlier.read_bytes() == b"someone's work"

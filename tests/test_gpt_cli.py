@@ -1,6 +1,7 @@
 """`kqv train gpt`, `kqv sample` and `kqv trace gpt` through typer's runner."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,7 +158,7 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
     assert good.exit_code == 0
     before = out.read_bytes()
     result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "30", "--lr", "1e30",
-                    "--out", out, "--json")
+                    "--out", out, "--force", "--json")
     assert result.exit_code == 2, result.output
     assert "loss became nan" in result.output and "try a lower --lr" in result.output
     assert f"{out} was left as it was" in result.output
@@ -202,7 +203,7 @@ def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
     plain = json.loads(invoke(*args).output)
     _, meta = load_checkpoint(out, "gpt")
     assert (meta["train"]["lr"], meta["train"]["min_lr"]) == (2e-3, 2e-4)  # the default: lr/10
-    no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4").output)
+    no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4", "--force").output)
     _, meta = load_checkpoint(out, "gpt")
     assert meta["train"]["warmup_iters"] == 0 and meta["train"]["min_lr"] == 2e-4
     # same seed, same first batch: the first loss is equal, then a full-size first step
@@ -223,3 +224,43 @@ def test_resume_says_which_typed_flags_the_checkpoint_overrides(trained, text):
                  "--seed 7 (saved: --seed 1337)", "--no-bias (saved: --bias)"):
         assert flag in note
     assert "--block-size" not in note  # typed, but the same as the checkpoint's
+
+
+def test_an_existing_checkpoint_is_never_replaced_without_force(trained, text):
+    out, _ = trained
+    before = out.read_bytes()
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "3", "--out", out)
+    assert result.exit_code == 2 and "already exists" in result.output and "--force" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+
+
+def test_out_naming_a_folder_is_refused_before_training(tmp_path, text):
+    folder = tmp_path / "models.npz"
+    folder.mkdir()
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "3", "--out", folder)
+    assert result.exit_code == 2 and "is a folder" in result.output and "iter" not in result.output
+
+
+def test_a_nan_after_resuming_into_another_file_names_only_files_that_exist(trained, text):
+    from engine.errors import TrainingDiverged
+    from engine.gpt_train import GPTTrainer, TrainConfig
+    from engine.text import TextData
+
+    source, _ = trained
+    other = source.with_name("other.npz")
+    data = TextData.from_file(text, 16)
+    trainer = GPTTrainer(data, None, TrainConfig(max_iters=30), out=other, resume=source)
+    with pytest.raises(TrainingDiverged) as diverged:
+        trainer._diverged(float("nan"))
+    named = [w.strip(";,()") for w in str(diverged.value).split() if w.strip(";,()").endswith(".npz")]
+    assert all(Path(p).exists() for p in named), str(diverged.value)
+
+
+def test_a_tiny_temperature_is_greedy_not_nan():
+    from engine.gpt import sample_next
+
+    logits = np.array([1.0, 3.0, 2.0, -5.0], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    assert {sample_next(logits, 1e-300, None, rng) for _ in range(20)} == {1}
+    assert {sample_next(logits, 1e-300, 2, rng) for _ in range(20)} == {1}

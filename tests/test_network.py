@@ -274,3 +274,27 @@ def test_traced_nabla_is_m_times_the_gradient_of_the_traced_mean_cost():
         dC = (up - down) / (2 * eps)
         assert tracer[name].value[1, 0] == pytest.approx(m * dC, rel=1e-6)
         assert abs(tracer[name].value[1, 0] - dC) > 1e-3  # the sum is not the mean's gradient
+
+
+@pytest.mark.parametrize("stop_after", [3, 25])  # in the first epoch, in the third
+def test_a_stop_mid_epoch_reports_only_finished_epochs(stop_after):
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((100, 8), dtype=np.float32), rng.integers(0, 3, 100)
+    batches, reported = [], []
+
+    def on_batch(done, total):
+        batches.append(done)
+
+    net = Network([8, 5, 3], seed=0)
+    results = net.SGD((x, labels), 5, 10, 0.5, on_batch=on_batch, on_epoch=reported.append,
+                      should_stop=lambda: len(batches) >= stop_after)
+    finished = (stop_after - 1) // 10  # 10 mini-batches an epoch; the stop lands in the next one
+    assert [r.epoch for r in results] == [r.epoch for r in reported] == list(range(1, finished + 1))
+
+
+def test_a_batch_size_beyond_the_data_allocates_for_the_data():
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((20, 8), dtype=np.float32), rng.integers(0, 3, 20)
+    net = Network([8, 5, 3], seed=0)
+    (result,) = net.SGD((x, labels), 1, 10**12, 0.5)  # a buffer of 10¹² rows would need terabytes
+    assert np.isfinite(result.train_cost)

@@ -102,6 +102,7 @@ def train_digits(
     synthetic: bool = typer.Option(False, help="Train on built-in synthetic digits (no download)."),
     limit: int | None = typer.Option(None, help="Train on the first N training images only."),
     out: Path | None = typer.Option(None, "--out", help="Save the trained network to this .npz."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out this run did not write."),
     threads: int = typer.Option(1, help="BLAS threads (1 is fastest for these small matrices)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
@@ -127,7 +128,7 @@ def train_digits(
         raise KqvError("--limit must be a positive number of images")
     if threads <= 0:
         raise KqvError("--threads must be at least 1")
-    check_writable(out)
+    check_writable(out, replace=force)
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
 
     train, validation, test = load_digits(data, synthetic, seed, quiet=as_json, limit=limit)
@@ -194,8 +195,11 @@ def train_digits(
         if saved:
             console.print(f"Saved to {saved}")
     if interrupted:
-        where = f"; checkpoint saved to {saved}" if saved else " (no --out given, nothing saved)"
-        raise fail(f"interrupted (Ctrl-C) in epoch {len(results)}{where}")
+        if saved:
+            where = f"; the checkpoint of epoch {len(results)} is {saved}"
+        else:
+            where = " (no epoch finished, nothing saved)" if out else " (no --out given, nothing saved)"
+        raise fail(f"interrupted (Ctrl-C) in epoch {len(results) + 1}, before it finished{where}")
 
 
 def training_summary(results, sizes, source, cost, eta, schedule, batch_size, lmbda, activation,

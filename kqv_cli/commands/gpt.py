@@ -113,6 +113,7 @@ def train_gpt(
     bias: bool = _OPTIONS["bias"],
     out: Path = typer.Option(Path("gpt.npz"), "--out", help="Checkpoint to write (.npz)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out this run did not write."),
     threads: str = typer.Option(
         "auto", help="1: the batch's two halves one after the other; 2: side by side on two cores; "
         "auto: time both as it trains and keep the faster."),
@@ -127,7 +128,7 @@ def train_gpt(
     The GELU is the tanh form (GPT-2, llm.c); nanoGPT's is the exact erf form.
     """
     n_threads = parse_threads(threads)
-    check_writable(out)
+    check_writable(out, replace=force, resume=resume, resumable=True)
     data = load_text(text, block_size, quiet=as_json)
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
     tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, min_lr=min_lr,

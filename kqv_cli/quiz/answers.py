@@ -32,13 +32,35 @@ _NO_RE = re.compile(r"(no|nope|n|it fails|fails|error|it doesn't|it does not|doe
                     r"(?=$|[\s,:;.!\-–—])", re.IGNORECASE)
 
 
+# The longest right answer is a few dozen characters; a longer one is a paste gone wrong, and
+# reading it could cost more than it is worth (a product of 3,000 letters nests 3,000 deep).
+MAX_ANSWER = 200
+
+
+def check_length(text: str) -> None:
+    """Refuse an answer far longer than any answer could be, before reading it."""
+    if len(text) > MAX_ANSWER:
+        raise Malformed(f"that answer is {len(text):,} characters long; a shape or a count fits in "
+                        f"a few dozen (at most {MAX_ANSWER})")
+
+
+# ASCII digits only ("²".isdigit() is True, but int() refuses it), and at most 18 of them: far
+# past any dimension or parameter count, and far below Python's 4,300-digit limit for int().
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def is_whole(part: str) -> bool:
+    """Whether ``part`` is a whole number this module will turn into an int."""
+    return _WHOLE.fullmatch(part) is not None
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"(4, 8, 8)"``, ``"4x8x8"``, ``"4 8 8"``, ``"[4,8,8]"``, ``"4×8×8"`` -> ``(4, 8, 8)``."""
     body = text.strip().translate(_BRACKETS).strip(" ,")
     if not body:
         raise Malformed("type the shape as numbers, e.g. (4, 8, 8) or 4x8x8")
     parts = [p for p in _NUMERIC_SEPARATORS.split(body) if p]
-    if not all(p.isdigit() for p in parts):
+    if not all(is_whole(p) for p in parts):
         raise Malformed(f"could not read {text.strip()!r} as a shape: use numbers, e.g. (4, 8, 8) or 4x8x8")
     return tuple(int(p) for p in parts)
 
@@ -123,7 +145,7 @@ def symbolic_equal(given: tuple[str, ...], expected: tuple[str, ...], letters: t
 def parse_count(text: str) -> int:
     """``"23860"``, ``"23,860"``, ``"23 860"``, ``"23_860"`` -> ``23860``."""
     body = re.sub(r"[\s,_'’]", "", text.strip())
-    if not body.isdigit():
+    if not is_whole(body):
         raise Malformed(f"could not read {text.strip()!r} as a count: type a whole number, e.g. 23,860")
     return int(body)
 

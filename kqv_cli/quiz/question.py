@@ -69,6 +69,7 @@ class Question:
 
     def check(self, text: str) -> bool:
         """Right or wrong; raises :class:`answers.Malformed` when ``text`` cannot be read."""
+        answers.check_length(text)
         if self.kind == "count":
             return answers.parse_count(text) == self.answer
         if self.kind == "shape":

@@ -304,7 +304,7 @@ class TrainScreen(KqvScreen):
         folder = self.save_dir if self.save_dir is not None else models_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{kind}.npz"
-        check_writable(path)
+        check_writable(path, replace=True)  # this screen keeps the last model of each kind
         return path
 
     # -- messages from the workers -----------------------------------------------------------

@@ -1,0 +1,98 @@
+"""The CLI's last line of defence: whatever escapes a command ends in one line, never a traceback.
+
+User errors are turned into one line and exit code 2 by :func:`kqv_cli.app.friendly_errors`
+close to where they happen. What reaches this handler is either the terminal refusing our
+output (``kqv sample > /dev/full``) or a bug in kqv. A bug gets one line on stderr, the
+traceback goes to a log file in the cache folder (named in that line, so it can be attached to
+a report), and the exit code is 70 (EX_SOFTWARE from sysexits.h): not 2, so scripts can tell
+"kqv refused my input" from "kqv broke".
+
+Only :func:`kqv_cli.main.run` (the installed ``kqv`` command) goes through here; tests that
+call the typer app directly still see the real exception.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.paths import cache_dir
+
+EXIT_INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+# The disk or the user's quota is full: never a bug of kqv's, whichever file it was writing.
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def run_guarded(main: Callable[[], object]) -> None:
+    """Run ``main`` (the typer app) and turn anything it lets escape into one line and an exit code."""
+    # A diverging run is caught by its loss (NaN), and say so in one line; numpy's overflow
+    # warnings, printed from whichever thread met them first, would only bury that line.
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    try:
+        main()
+    except KeyboardInterrupt:
+        _exit(EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
+    except OSError as exc:
+        if _stdout_broken():
+            _exit(EXIT_USER_ERROR, f"cannot write the output: {exc.strerror or exc}")
+        if exc.errno in _FULL:
+            _exit(EXIT_USER_ERROR, f"cannot write: {exc.strerror}; free some space and run it again")
+        _internal_error(exc)
+    except Exception as exc:
+        _internal_error(exc)
+
+
+def _stdout_broken() -> bool:
+    """True when standard output refuses writes (``> /dev/full``, a closed pipe, a full disk)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (replaced by a caller)
+        return False
+    try:
+        os.write(fd, b"")  # writes nothing, but a device that is full says so
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        # leave the interpreter nothing to flush at exit, or it prints a second complaint
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+        return True
+    return False
+
+
+def _internal_error(exc: BaseException) -> None:
+    log = write_log(exc)
+    where = f"the traceback is in {log}" if log else "the traceback could not be saved"
+    _exit(EXIT_INTERNAL_ERROR,
+          f"internal error: {type(exc).__name__}: {exc}; please report it, with the command you ran "
+          f"({where})", label="kqv")
+
+
+def write_log(exc: BaseException) -> Path | None:
+    """Write the command line and the traceback to a new file in the cache folder; its path, or None."""
+    folder = cache_dir() / "errors"
+    path = folder / f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    text = (f"command: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def _exit(code: int, message: str, label: str = "error") -> None:
+    try:
+        print(f"{label}: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass  # stderr is gone too: the exit code is all that is left to say it
+    sys.exit(code)

@@ -1,0 +1,69 @@
+"""The installed ``kqv``'s last-resort handler: a bug is one line, a log file and exit 70."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import kqv_cli.main  # noqa: F401  (registers the commands)
+from conftest import REPO
+from engine.paths import cache_dir
+from kqv_cli.app import app
+from kqv_cli.last_resort import EXIT_INTERNAL_ERROR, run_guarded
+
+
+def test_a_bug_is_one_line_naming_a_log_with_the_traceback(capsys):
+    def broken():
+        {}["no such key"]
+
+    with pytest.raises(SystemExit) as exit_:
+        run_guarded(broken)
+    assert exit_.value.code == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kqv: internal error: KeyError")
+    assert "please report it" in err[0]
+    (log,) = (cache_dir() / "errors").iterdir()
+    assert str(log) in err[0]
+    assert "Traceback" in log.read_text() and "broken" in log.read_text()
+
+
+def test_ctrl_c_outside_a_command_is_one_line(capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exit_:
+        run_guarded(interrupted)
+    assert exit_.value.code == 130 and capsys.readouterr().err.strip() == "error: interrupted (Ctrl-C)"
+
+
+def test_a_full_disk_is_one_line_not_a_bug(capsys):
+    def full():
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(SystemExit) as exit_:
+        run_guarded(full)
+    assert exit_.value.code == 2 and "No space left on device" in capsys.readouterr().err
+    assert not (cache_dir() / "errors").exists()
+
+
+def test_tests_still_see_the_real_exception(monkeypatch):
+    import kqv_cli.commands.gpt as gpt_command
+
+    def broken(path):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(gpt_command, "load_gpt", broken)
+    result = CliRunner().invoke(app, ["sample", "x.npz"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_output_to_a_full_device_is_one_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "kqv_cli", "lab"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "error: cannot write the output: No space left on device"
