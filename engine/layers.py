@@ -346,14 +346,14 @@ def split_heads(qkv, n_head):
     return qkv.reshape(B, T, 3, n_head, hs).transpose(2, 0, 3, 1, 4)  # 3 × (B, nh, T, hs)
 
 
-def merge_heads(y):
-    """Put the heads of ``y (B, nh, T, hs)`` side by side again: ``(B, T, C)``, C = nh·hs.
+def merge_heads(y_heads):
+    """Put the heads of ``y_heads (B, nh, T, hs)`` side by side again: ``(B, T, C)``, C = nh·hs.
 
     The transpose back to (B, T, nh, hs) comes first; reshaping (B, nh, T, hs) straight to
     (B, T, C) would give the right shape with heads and positions mixed up.
     """
-    B, nh, T, hs = y.shape
-    return y.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # (B, T, nh, hs) -> (B, T, C)
+    B, nh, T, hs = y_heads.shape
+    return y_heads.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # (B, T, nh, hs) -> (B, T, C)
 
 
 @functools.lru_cache(maxsize=64)

@@ -95,3 +95,11 @@ def test_every_gpt_exercise_grades_engine_records_with_their_formulas():
     for name in GPT:
         for case in find_exercise(name).cases():
             assert all(r.formula and r.source.startswith("engine/") for r in case.expected), name
+
+
+def test_every_exercise_follows_a_step_its_lesson_has():
+    from lessons.loader import load_lessons
+
+    steps = {lesson.id: {step.id for step in lesson.steps} for lesson in load_lessons()}
+    for exercise in load_exercises():
+        assert exercise.step in steps.get(exercise.lesson, ()), (exercise.name, exercise.step)

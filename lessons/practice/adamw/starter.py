@@ -1,4 +1,5 @@
-"""One AdamW step (lesson: From the digit net to GPT, step "Learning: the same backpropagation").
+"""One AdamW step (lesson: Training and generating, step "AdamW: m and v have the shape of each
+parameter").
 
 Write adamw_update, save, and `kqv practice check adamw` grades m, v, the update and the new p
 against the engine's optimiser.

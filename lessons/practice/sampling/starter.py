@@ -1,5 +1,5 @@
-"""Next-token sampling with temperature and top-k (lesson: Attention, step "From the last block to
-scores over the vocabulary: logits").
+"""Next-token sampling with temperature and top-k (lesson: Training and generating, step
+"Temperature and top-k").
 
 Write sample_next, save, and `kqv practice check sampling` grades z, z_top, p and the drawn id
 against the engine's sampler, drawing from the same seeded generator.
