@@ -59,7 +59,7 @@ def fetch_model(name: str, local_only: bool = False) -> Path:
     ``local_only``: look in the cache and never download. Files already cached are reused.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     # its retry warnings would print before our one line; the bars still show the download
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
@@ -77,7 +77,7 @@ def fetch_model(name: str, local_only: bool = False) -> Path:
         how = "HF_HUB_OFFLINE is set, so nothing is downloaded" if not local_only else "download it first"
         raise KqvError(f"the {name} weights are not on this machine ({how}): run `kqv data gpt2 --model "
                        f"{name}` ({hub.size}) {ELSEWHERE}") from None
-    except (HfHubHTTPError, OSError) as exc:
+    except Exception as exc:  # HfHubHTTPError, OSError or the HTTP library's own error mid-download
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise KqvError(f"downloading {name} from the Hugging Face hub failed: {first_line}") from None
     return Path(path).parent
