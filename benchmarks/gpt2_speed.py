@@ -15,7 +15,9 @@ the real weights, write a random GPT-2 small with transformers, e.g.::
 
 and copy any GPT-2 ``tokenizer.json`` beside it (the timings use token ids, not text).
 
-Usage: ``python benchmarks/gpt2_speed.py [--model PATH] [--json] [--tokens 64] [--rounds 5]``.
+Usage: ``python benchmarks/gpt2_speed.py [--model PATH] [--json] [--tokens 64] [--rounds 5]
+[--pairs 2]``: kqv (both kernels) and transformers alternate ``--pairs`` times, each in a fresh
+process, and the ratio of each pair's generation rates is reported with their median.
 transformers is measured when torch and transformers are installed (pinned torch==2.13.0),
 and skipped with a note otherwise.
 """
@@ -155,6 +157,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="gpt2", help="a GPT-2 name or folder (default: gpt2)")
     parser.add_argument("--tokens", type=int, default=64, help="tokens generated with the cache")
     parser.add_argument("--rounds", type=int, default=5, help="repeats; medians are reported")
+    parser.add_argument("--pairs", type=int, default=2, help="kqv/transformers runs, alternating")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -165,25 +168,36 @@ def main(argv=None) -> int:
     forced = {name: os.environ.get(name, value) for name, value in FORCED.items()}
     result = {"model": args.model, "forced_env": forced, "tokens": args.tokens, "rounds": args.rounds,
               "note": "2-core machine shared with other work while measured"}
-    for label, as_set in (("kqv_forced_haswell", True), ("kqv_env_removed", False)):
-        result[label] = in_child("kqv", args, as_set)
-        say(f"{label}: {result[label]}")
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
+        have_torch = True
     except ImportError:
+        have_torch = False
         result["transformers"] = {"skipped": "pip install torch==2.13.0 transformers"}
-    else:
-        result["transformers"] = in_child("torch", args, True)  # MKL: not affected by OpenBLAS's env
-    say(f"transformers: {result['transformers']}")
+    # kqv and transformers alternate, each in a fresh process, so the machine's load (shared
+    # today) weighs on both alike; the ratio of each pair is what is compared
+    pairs = []
+    for i in range(args.pairs):
+        for label, as_set in (("kqv_forced_haswell", True), ("kqv_env_removed", False)):
+            run = in_child("kqv", args, as_set)
+            result.setdefault(label, []).append(run)
+            say(f"{label} #{i + 1}: {run}")
+        if have_torch:
+            run = in_child("torch", args, True)  # MKL: OpenBLAS's variables do not touch it
+            result.setdefault("transformers", []).append(run)
+            say(f"transformers #{i + 1}: {run}")
+            pairs.append({label: result[label][-1].get("cached_tok_s", 0) / run["cached_tok_s"]
+                          for label in ("kqv_forced_haswell", "kqv_env_removed")
+                          if run.get("cached_tok_s")})
+    if pairs:
+        result["cached_rate_vs_transformers"] = pairs
+        for label in pairs[0]:
+            ratios = [p[label] for p in pairs]
+            say(f"{label}: cached generation {statistics.median(ratios):.2f}× transformers' rate "
+                f"(median of {len(ratios)} pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
     result["kqv_sample_rss"] = in_child("rss", args, True)
     say(f"kqv sample --model {args.model}: {result['kqv_sample_rss']}")
-    hf_rate = result["transformers"].get("cached_tok_s")
-    for label in ("kqv_forced_haswell", "kqv_env_removed"):
-        rate = result[label].get("cached_tok_s")
-        if hf_rate and rate:
-            result[f"{label}_vs_transformers"] = rate / hf_rate
-            say(f"{label}: cached generation {rate / hf_rate:.2f}× transformers' rate")
     if args.json:
         print(json.dumps(result))
     return 0
