@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kqv_cli.tui.widgets.figures import array_view, attends, heatmap, series
+from kqv_cli.tui.widgets.figures import CELL, array_view, attends, cell_text, heatmap, series, shows_numbers
 from kqv_cli.tui.widgets.variables_table import short_dtype, value_range
 
 
@@ -17,7 +17,7 @@ def test_small_matrix_shows_its_numbers():
 
 def test_masked_scores_keep_their_minus_infinity():
     att = np.triu(np.full((4, 4), -np.inf), 1) + np.tril(np.ones((4, 4)))
-    assert "-inf" in array_view(att, "", width=40, height=10).plain  # as numbers
+    assert "−inf" in array_view(att, "", width=40, height=10).plain  # as numbers
     big = np.triu(np.full((40, 40), -np.inf), 1)
     text = heatmap(big, "att", width=80, height=12).plain
     assert "-inf/nan" in text  # named in the legend, not passed off as a colour
@@ -36,11 +36,32 @@ def test_large_matrix_becomes_blocks_that_fit():
 
 def test_4d_arrays_show_one_matrix_and_say_which():
     att = np.arange(2 * 4 * 3 * 3, dtype=float).reshape(2, 4, 3, 3)
-    text = array_view(att, "(B, nh, T, T)", width=80, height=10).plain
-    assert "[0, 0, :, :] of 8" in text
-    text = array_view(att, "(B, nh, T, T)", width=80, height=10, k=5).plain
-    assert "[1, 1, :, :] of 8" in text
-    assert f"{att[1, 1, 0, 0]:.3g}" in text.splitlines()[1]
+    axes = ("B", "nh", "T", "T")
+    text = array_view(att, "(B, nh, T, T)", width=80, height=10, axes=axes).plain
+    assert "batch 0/2 · head 0/4 · [ ] switch" in text
+    text = array_view(att, "(B, nh, T, T)", width=80, height=10, k=5, axes=axes).plain
+    assert "batch 1/2 · head 1/4" in text
+    lines = text.splitlines()
+    assert lines[1].split() == ["0", "1", "2"]  # column indices
+    assert lines[2].split() == ["0"] + [f"{x:g}" for x in att[1, 1, 0]]  # row 0, after its index
+
+
+def test_numbers_have_a_fixed_width_and_are_never_cut():
+    assert [cell_text(x) for x in (0.0, -0.000139, 0.0664, -0.0538, 12345.0, 784, -np.inf)] == [
+        "0", "-1e-4", "0.066", "-0.05", "1.2e4", "784", "−inf"]
+    assert all(len(cell_text(x)) <= CELL for x in np.random.default_rng(1).standard_normal(200) * 1e3)
+
+
+def test_mask_as_numbers_in_an_80_column_pane_with_its_legend_over_the_full_range():
+    att = np.random.default_rng(0).standard_normal((12, 12))
+    att[np.triu_indices(12, 1)] = -np.inf
+    text = array_view(att, "(T, T)", width=78, height=6).plain  # 12 columns fit in 78
+    assert text.count("−inf") == 66 and "▀" not in text
+    assert shows_numbers(att, 78) and not shows_numbers(att, 40)
+    blocks = array_view(att, "(T, T)", width=40, height=6).plain  # rows sampled, legend over all
+    finite = att[np.isfinite(att)]
+    assert f"{cell_text(finite.min())} " in blocks and f" {cell_text(finite.max())}" in blocks
+    assert array_view(att, "(T, T)", width=78, height=6, mode="blocks").plain.count("−inf") == 0
 
 
 def test_series_and_attends():

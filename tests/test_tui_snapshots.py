@@ -38,13 +38,22 @@ def at_step(lesson_id: str, step_id: str):
     """A ``run_before`` that walks to a step with ``n`` and waits for the engine each time."""
 
     async def walk(pilot) -> None:
-        await pilot.app.workers.wait_for_complete()
+        await settled(pilot)
         for _ in range(LESSONS[lesson_id].step_index(step_id)):
             await pilot.press("n")
-            await pilot.app.workers.wait_for_complete()
+            await settled(pilot)
         await pilot.pause()
 
     return walk
+
+
+async def settled(pilot) -> None:
+    """The engine run done and its step on screen, new rows scrolled into view."""
+    await pilot.app.workers.wait_for_complete()
+    for _ in range(200):
+        await pilot.pause()
+        if not getattr(pilot.app.screen, "busy", False):
+            return
 
 
 class TestHome:
@@ -66,6 +75,12 @@ class TestBackpropStep:
 
 class TestAttentionMask:
     def test_mask_step_80x24(self, snap_compare):
-        """The causal mask: -inf above the diagonal drawn as grey dots, the masked scores selected."""
+        """The causal mask at 80x24: the masked scores selected and shown as numbers, −inf in grey."""
         app = KqvApp("attention")
         assert snap_compare(app, terminal_size=(80, 24), run_before=at_step("attention", "mask"))
+
+    def test_mask_step_100x30(self, snap_compare):
+        """At 100x30: the text across the full width, the 12x12 masked scores as numbers with
+        row and column indices, −inf above the diagonal."""
+        app = KqvApp("attention")
+        assert snap_compare(app, terminal_size=(100, 30), run_before=at_step("attention", "mask"))

@@ -24,6 +24,8 @@ from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.value_view import FIGURES, ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
 
+STEP = Binding.Group("Step")  # the footer reads "n p Step"
+
 
 class LessonScreen(KqvScreen):
     HELP_TITLE = "Lesson"
@@ -32,30 +34,40 @@ class LessonScreen(KqvScreen):
     HELP_NOTE = (
         "In the variables pane, ● marks what this step created or changed, and a shape reads "
         "(4, 8, 8) = (B, T, T): the numbers numpy produced, then the same shape in the names the "
-        "lesson uses. Small matrices show as numbers, large ones as colour blocks (blue negative, "
-        "white zero, red positive; dark to yellow when all values are ≥ 0; grey -inf). "
+        "lesson uses. Values show as numbers (4 significant characters, row and column indices "
+        "beside them) when the columns fit the pane, else as colour blocks: blue negative, white "
+        "zero, red positive; dark to yellow when all values are ≥ 0; grey -inf. v switches. "
         "Mouse clicks and scrolling work everywhere."
     )
     BINDINGS = [
         # priority: the arrows step even when the table or code pane has the focus
-        Binding("n", "step(1)", "Next", tooltip="next step"),
+        Binding("n", "step(1)", "Next", tooltip="next step", group=STEP),
+        Binding("p", "step(-1)", "Prev", tooltip="previous step", group=STEP),
         Binding("right", "step(1)", "Next", show=False, priority=True, tooltip="next step"),
-        Binding("p", "step(-1)", "Prev", tooltip="previous step"),
         Binding("left", "step(-1)", "Prev", show=False, priority=True, tooltip="previous step"),
+        # priority: the text scrolls from any pane (a zoomed pane scrolls itself instead)
+        Binding("space,pagedown", "read(1)", "More", priority=True, key_display="space",
+                tooltip="scroll the explanation down, from any pane"),
+        Binding("pageup", "read(-1)", "Back in text", show=False, priority=True,
+                tooltip="scroll the explanation up, from any pane"),
         Binding("tab", "app.focus_next", "Pane", tooltip="move the focus to the next pane"),
+        Binding("c", "code", "Code", tooltip="the engine code: in place of the text under 120 "
+                                            "columns, beside it (c hides it) on wider terminals"),
         Binding("z", "zoom", "Zoom",
                 tooltip="zoom: the focused pane fills the screen (z or esc puts it back)"),
-        Binding("r", "rerun", "Re-run", tooltip="run the step again on a new random input"),
+        Binding("r", "rerun", "Re-run", show=False, tooltip="run the step again on a new random input"),
         Binding("d", "dims", "Dims", tooltip="change the dimensions and watch every shape follow"),
         Binding("f", "figure", "Figure", show=False,
                 tooltip="on a step with its own figure: the figure or the selected variable"),
+        Binding("v", "numbers", "Numbers/colours", show=False,
+                tooltip="the values pane: numbers or colour blocks (numbers scroll sideways when wide)"),
         Binding("left_square_bracket", "matrix(-1)", "Prev matrix", show=False,
                 tooltip="a 3-D/4-D variable: the previous matrix (batch entry, head)"),
         Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False,
                 tooltip="a 3-D/4-D variable: the next matrix (batch entry, head)"),
         Binding("g", "real_model", "GPT-2", show=False,
                 tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); g again to go back"),
-        Binding("t", "quiz", "Quiz", tooltip="quiz on this lesson's topic"),
+        Binding("t", "quiz", "Quiz", show=False, tooltip="quiz on this lesson's topic"),
         Binding("escape", "back", "Home", tooltip="back home (your step and dims are kept); "
                                                   "when zoomed, unzoom first"),
         Binding("q", "close", "Home", show=False, tooltip="back home, as esc"),
@@ -90,7 +102,6 @@ class LessonScreen(KqvScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#explanation").border_title = "explanation"
         self.query_one("#code").border_title = "engine code"
         self.query_one("#variables").border_title = "variables (● = new in this step)"
         self.query_one("#value").border_title = "values"
@@ -111,7 +122,8 @@ class LessonScreen(KqvScreen):
     @property
     def busy(self) -> bool:
         """True from a key press until its step is on screen (tests and benchmarks wait on it)."""
-        return self._done != self._wanted
+        tables = self.query(VariablesTable)  # none before the screen is composed
+        return self._done != self._wanted or (bool(tables) and tables.first().scroll_pending)
 
     def request_step(self, new_step: bool, reseed: bool = False) -> None:
         self._wanted += 1
@@ -222,6 +234,32 @@ class LessonScreen(KqvScreen):
             return
         self.index = target
         self.request_step(new_step=True)
+
+    def action_read(self, pages: int) -> None:
+        """space/page down, page up: scroll the explanation by a page, whichever pane has the keys."""
+        target = self.maximized if self.maximized is not None else self.query_one(StepText)
+        if not target.display:  # the code pane is showing in its place
+            self.action_code()
+            target = self.query_one(StepText)
+        if pages > 0:
+            target.scroll_page_down(animate=False)
+        else:
+            target.scroll_page_up(animate=False)
+
+    def action_code(self) -> None:
+        self.toggle_class("-code-swapped")
+        self.call_after_refresh(self._keep_focus_visible)
+
+    def _keep_focus_visible(self) -> None:
+        code = self.query_one(CodeView)
+        if code.display:
+            code.scroll_to_current()  # it could not scroll while hidden
+        if self.focused is not None and not self.focused.display:
+            self.query_one(VariablesTable).focus()
+
+    def action_numbers(self) -> None:
+        if not self.query_one(ValueView).toggle_numbers():
+            self.notify("the values pane shows no matrix here", timeout=2)
 
     def action_matrix(self, step: int) -> None:
         """[ and ]: another batch entry / head of a 3-D or 4-D variable in the value pane."""

@@ -55,6 +55,7 @@ class CodeView(ScrollView, can_focus=True):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.lines: list[Text] = []
+        self.first_current = 0  # the row of the first marked line
         self._strips: dict[int, Strip] = {}
 
     def show(self, spans) -> None:
@@ -78,7 +79,12 @@ class CodeView(ScrollView, can_focus=True):
         self._strips.clear()
         self.virtual_size = Size(max(line.cell_len for line in lines), len(lines))
         self.refresh()
-        self.scroll_to(0, max(0, (first_current or 0) - 3), animate=False)
+        self.first_current = first_current or 0
+        self.scroll_to_current()
+
+    def scroll_to_current(self) -> None:
+        """The first marked line three rows from the top (again after the pane was hidden)."""
+        self.scroll_to(0, max(0, self.first_current - 3), animate=False)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

@@ -25,22 +25,32 @@ NOT_FINITE = Style(color="grey50")
 NOT_FINITE_COLOUR = Color.from_rgb(70, 70, 70)
 
 
-def first_matrix(value: np.ndarray, k: int = 0) -> tuple[np.ndarray, str]:
-    """The ``k``-th matrix of ``value`` over its leading axes, and the index that picked it.
+def first_matrix(value: np.ndarray, k: int = 0) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The ``k``-th matrix of ``value`` over its leading axes, and the leading indices that picked it.
 
-    ``(B, nh, T, T)`` with k = 5 and nh = 4 gives ``value[1, 1]`` and ``"[1, 1, :, :]"``; a 0-D,
-    1-D or 2-D array is its own (only) matrix, with index ``""``.
+    ``(B, nh, T, T)`` with k = 5 and nh = 4 gives ``value[1, 1]`` and ``(1, 1)``; a 0-D, 1-D or
+    2-D array is its own (only) matrix, with no indices.
     """
     if value.ndim == 0:
-        return value.reshape(1, 1), ""
+        return value.reshape(1, 1), ()
     if value.ndim == 1:
-        return value.reshape(1, -1), ""
+        return value.reshape(1, -1), ()
     if value.ndim == 2:
-        return value, ""
+        return value, ()
     lead = value.shape[:-2]
-    at = np.unravel_index(k % int(np.prod(lead)), lead)
-    index = "[" + ", ".join([str(int(i)) for i in at] + [":", ":"]) + "]"
-    return value[tuple(int(i) for i in at)], index
+    at = tuple(int(i) for i in np.unravel_index(k % int(np.prod(lead)), lead))
+    return value[at], at
+
+
+AXIS_WORDS = {"B": "batch", "nh": "head", "n_head": "head", "L": "layer"}  # how [ ] names an axis
+
+
+def which_matrix(at: tuple[int, ...], lead: tuple[int, ...], names: tuple[str, ...] = ()) -> str:
+    """``batch 0/2 · head 1/4 · [ ] switch``: which matrix of a 3-D/4-D variable is shown."""
+    names = names[: len(lead)] if len(names) >= len(lead) else ()
+    parts = [f"{AXIS_WORDS.get(name, name) if names else f'axis {a}'} {i}/{n}"
+             for a, (i, n, name) in enumerate(zip(at, lead, names or lead, strict=True))]
+    return " · ".join(parts + ["[ ] switch"])
 
 
 def matrix_count(value: np.ndarray) -> int:
@@ -61,25 +71,47 @@ def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
     return Color.from_rgb(int(30 + 225 * t), int(20 + 200 * t), int(90 - 60 * t))
 
 
-def number_cells(matrix: np.ndarray) -> tuple[list[list[str]], int]:
-    """Every entry to 3 significant digits, and the width of the widest (for aligned columns)."""
-    cells = [[f"{float(x):.3g}" for x in row] for row in matrix]
-    return cells, max((len(c) for row in cells for c in row), default=1)
+CELL = 5  # characters per number: 0.094, -0.05, 1.2e4, -1e-4, −inf
 
 
-def fits_as_numbers(matrix: np.ndarray, width: int, max_rows: int = 16) -> bool:
-    if matrix.shape[0] > max_rows or matrix.shape[1] * 4 > width:  # 3 digits and a space at least
-        return False
-    return matrix.shape[1] * (number_cells(matrix)[1] + 1) <= width
+def cell_text(x: float) -> str:
+    """A number in at most ``CELL`` characters, as many significant digits as fit (never cut)."""
+    x = float(x)
+    if not np.isfinite(x):
+        return "nan" if np.isnan(x) else ("−inf" if x < 0 else "inf")
+    if x == 0:
+        return "0"
+    for digits in (3, 2, 1):
+        text = _short_exponent(f"{x:.{digits}g}")
+        if len(text) <= CELL:
+            return text
+    return _short_exponent(f"{x:.0e}")
 
 
-def numbers(matrix: np.ndarray, caption: str) -> Text:
-    cells, w = number_cells(matrix)
+def _short_exponent(text: str) -> str:
+    """``1.2e+04`` -> ``1.2e4``, ``1e-04`` -> ``1e-4``."""
+    mantissa, e, exponent = text.partition("e")
+    return mantissa + (e + str(int(exponent)) if e else "")
+
+
+def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
+    """Numbers when every column fits side by side (the pane scrolls for more rows)."""
+    label_w = len(str(matrix.shape[0] - 1)) + 1
+    return label_w + matrix.shape[1] * (CELL + 1) <= width
+
+
+def numbers(matrix: np.ndarray, caption: Text) -> Text:
+    """Every entry in a fixed-width cell, with column indices above and row indices beside."""
+    rows, cols = matrix.shape
+    label_w = len(str(rows - 1))
     out = Text(no_wrap=True)
-    out.append(caption + "\n", style="dim")
-    for row, texts in zip(matrix, cells, strict=True):
-        for x, cell in zip(row, texts, strict=True):
-            out.append(f"{cell:>{w}} ", style=NOT_FINITE if not np.isfinite(x) else "")
+    out.append_text(caption)
+    out.append("\n" + " " * (label_w + 1), style="dim")
+    out.append(" ".join(f"{j:>{CELL}}" for j in range(cols)) + "\n", style="dim")
+    for i, row in enumerate(matrix):
+        out.append(f"{i:>{label_w}} ", style="dim")
+        for x in row:
+            out.append(f"{cell_text(x):>{CELL}} ", style=NOT_FINITE if not np.isfinite(x) else "")
         out.append("\n")
     out.rstrip()
     return out
@@ -111,35 +143,41 @@ def level_colours(lo: float, hi: float, diverging: bool) -> list[Color]:
     return [colour_for(v, lo, hi, diverging) for v in values] + [NOT_FINITE_COLOUR]
 
 
-def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
+def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) -> Text:
     """Colour blocks, two matrix rows per line (``▀``: top row in front, bottom row behind).
 
-    Sampled to fit ``width`` x ``height`` cells, with a colour legend in the caption.
-    Entries that are not finite (``-inf`` from a mask) are dark grey, and the caption says so.
+    Sampled to fit ``width`` x ``height`` cells. The legend spans the whole matrix's range (not
+    only the sampled entries) in the cells' own colours. Entries that are not finite (``-inf``
+    from a mask) are dark grey, and the legend says so.
     """
+    caption = Text(caption, style="dim") if isinstance(caption, str) else caption
     r, c = matrix.shape
     cell_w = 2 if c * 2 <= width else 1  # square-ish cells when there is room
     # caption, sampling note (~30) and legend (~35) on one line if the pane is wide enough
-    caption_lines = 1 if len(caption) + 65 <= width else 2
+    caption_lines = 1 if caption.cell_len + 65 <= width else 2
     step_r = max(1, -(-r // max(2 * (height - caption_lines), 1)))
     step_c = max(1, -(-c // max(width // cell_w, 1)))
-    shown = matrix[::step_r, ::step_c].astype(np.float64)
-    finite = np.isfinite(shown)
-    lo, hi = (float(shown[finite].min()), float(shown[finite].max())) if finite.any() else (0.0, 0.0)
+    everything = np.asarray(matrix, dtype=np.float64)
+    shown = everything[::step_r, ::step_c]
+    finite = np.isfinite(everything)
+    lo, hi = ((float(everything[finite].min()), float(everything[finite].max())) if finite.any()
+              else (0.0, 0.0))
     diverging = lo < 0
     colours = level_colours(lo, hi, diverging)
-    head = Text(caption, style="dim")
+    head = caption.copy()
     sampled = ([f"1 row in {step_r}"] if step_r > 1 else []) + ([f"1 col in {step_c}"] if step_c > 1 else [])
     if sampled:
         head.append(f"  ({', '.join(sampled)})")
-    legend = Text(f"{lo:.3g} ", style="dim")
+    legend = Text()
+    legend.append(f"{cell_text(lo)} ")
     for k in np.linspace(0, LEVELS, 6):
         legend.append("█", style=Style(color=colours[int(k)]))
-    legend.append(f" {hi:.3g}", style="dim")
+    legend.append(f" {cell_text(hi)}")
     if not finite.all():
         legend.append("  ")
         legend.append("█", style=Style(color=NOT_FINITE_COLOUR))
-        legend.append(" -inf/nan", style="dim")
+        legend.append(" -inf/nan")
+    legend.append("  (v: numbers)", style="dim")
     # the legend goes beside the caption when there is room, else on a line of its own
     out = Text(no_wrap=True)
     out.append_text(head)
@@ -165,22 +203,33 @@ def heatmap(matrix: np.ndarray, caption: str, width: int, height: int) -> Text:
 
 
 def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
-               k: int = 0) -> Text:
-    """Numbers when the (``k``-th) matrix is small enough to read, colour blocks otherwise."""
+               k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto") -> Text:
+    """Numbers when the (``k``-th) matrix fits the width, colour blocks otherwise.
+
+    ``mode`` "numbers" or "blocks" overrides the choice (the v key); numbers wider than the pane
+    scroll sideways. ``axes`` are the symbolic names of the dims, to say which matrix is shown.
+    """
     value = np.asarray(value)
-    matrix, index = first_matrix(value, k)
-    caption = format_shape(value.shape) + (f" = {symbolic}" if symbolic else "")
-    if index:
-        caption += f" {index} of {matrix_count(value)} ([ ])"
+    matrix, at = first_matrix(value, k)
+    caption = Text(format_shape(value.shape) + (f" = {symbolic}" if symbolic else ""), style="dim")
+    if at:
+        caption.append("  " + which_matrix(at, value.shape[:-2], axes), style="bold")
     if labels:
-        caption += f"  {labels}"
+        caption.append(f"  {labels}", style="dim")
     if value.ndim == 0:
-        return Text.assemble((caption + "\n", "dim"), f"{float(value):.6g}")
+        return Text.assemble(caption, "\n", f"{float(value):.6g}")
     if not np.issubdtype(matrix.dtype, np.number):
-        return Text.assemble((caption + "\n", "dim"), str(matrix))
-    if fits_as_numbers(matrix, width):
+        return Text.assemble(caption, "\n", str(matrix))
+    if shows_numbers(value, width, mode):
         return numbers(matrix, caption)
     return heatmap(matrix, caption, width, height)
+
+
+def shows_numbers(value: np.ndarray, width: int, mode: str = "auto") -> bool:
+    """Whether :func:`array_view` draws numbers (True) or colour blocks for this value."""
+    if mode != "auto":
+        return mode == "numbers"
+    return fits_as_numbers(first_matrix(np.asarray(value))[0], width)
 
 
 def series(points, x_label: str, y_label: str, width: int) -> Text:

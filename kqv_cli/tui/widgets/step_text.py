@@ -19,9 +19,22 @@ class StepText(VerticalScroll):
     ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
 
     markdown = ""
+    TITLE = "explanation"
 
     def compose(self) -> ComposeResult:
         yield Static(id="step-markdown")
+
+    def on_mount(self) -> None:
+        self.border_title = self.TITLE
+        self.watch(self, "scroll_y", self.say_if_more, init=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.say_if_more)
+
+    def say_if_more(self, _=None) -> None:
+        """The title says when more text is below the fold, and which key shows it."""
+        more = self.max_scroll_y > 0 and self.scroll_y < self.max_scroll_y
+        self.border_title = f"{self.TITLE} [b]↓ more: space[/b]" if more else self.TITLE
 
     def show(self, markdown: str, notes: list[str], problems: list[str] = (), top: bool = True) -> None:
         """``problems``: where the text and the engine disagree (for lesson authors; normally none).
@@ -40,3 +53,4 @@ class StepText(VerticalScroll):
         self.query_one("#step-markdown", Static).update(Group(*parts))
         if top:
             self.scroll_home(animate=False)
+        self.call_after_refresh(self.say_if_more)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.content import Content  # titles as plain text: "wte[idx]" is not markup
@@ -22,13 +23,14 @@ class ValueView(ScrollableContainer, can_focus=True):
         super().__init__(**kwargs)
         self.subject: tuple | None = None  # ("record", Record) or (figure kind, data)
         self.k = 0  # which matrix of a 3-D/4-D variable: [0, 0, :, :], [0, 1, :, :], ...
+        self.mode = "auto"  # numbers when they fit; "numbers" or "blocks" after the v key
 
     def compose(self) -> ComposeResult:
         yield Static(id="value-body")
 
     def show_record(self, record) -> None:
         if self.subject is None or self.subject[0] != "record" or self.subject[1].name != record.name:
-            self.k = 0  # another variable: back to its first matrix
+            self.k, self.mode = 0, "auto"  # another variable: its first matrix, numbers if they fit
         self.subject = ("record", record)
         self.draw()
 
@@ -40,6 +42,19 @@ class ValueView(ScrollableContainer, can_focus=True):
         if count == 1:
             return False
         self.k = (self.k + step) % count
+        self.draw()
+        return True
+
+    def toggle_numbers(self) -> bool:
+        """Numbers instead of colour blocks or back (v); False if nothing here is a matrix."""
+        kind, data = self.subject if self.subject is not None else (None, None)
+        if kind not in ("record", "heatmap"):
+            return False
+        value = data.value if kind == "record" else data[1]
+        if np.asarray(value).ndim == 0:
+            return False
+        width = max(self.scrollable_content_region.width, 10)
+        self.mode = "blocks" if figures.shows_numbers(value, width, self.mode) else "numbers"
         self.draw()
         return True
 
@@ -67,11 +82,13 @@ class ValueView(ScrollableContainer, can_focus=True):
             symbolic = format_symbolic(data.symbolic) if data.symbolic else ""
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
             self.border_title = Content(f"values: {formula}")
-            body.update(figures.array_view(data.value, symbolic, width, height, k=self.k))
+            body.update(figures.array_view(data.value, symbolic, width, height, k=self.k,
+                                           axes=tuple(data.symbolic), mode=self.mode))
         elif kind == "heatmap":
             title, value, row_label, col_label = data
             self.border_title = Content(f"figure: {title}")
-            body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}"))
+            body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}",
+                                           mode=self.mode))
         elif kind == "series":
             title, points, x_label, y_label = data
             self.border_title = Content(f"figure: {title}")

@@ -57,6 +57,7 @@ class VariablesTable(DataTable):
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._shown: tuple | None = None  # (records, changed, digits) on screen
+        self.scroll_pending = False  # the new rows are not scrolled to the top yet
 
     def digits(self) -> int:
         # by the terminal's width, not the table's: the table's width follows its content
@@ -64,14 +65,14 @@ class VariablesTable(DataTable):
 
     def on_resize(self) -> None:
         if self._shown is not None and self._shown[2] != self.digits():
-            self.show(self._shown[0], self._shown[1], self.selected_name)
+            self.show(self._shown[0], self._shown[1], self.selected_name, new_first=True)
 
     def on_mount(self) -> None:
         self.add_column(" name", key="name")
         self.add_column(" shape", key="shape")
         self.add_column(" dtype", key="dtype")
         for key in ("min", "mean", "max"):
-            self.add_column(Text(key, justify="right"), key=key)
+            self.add_column(Text(" " + key, justify="right"), key=key)  # never "dtypeminmeanmax"
 
     def show(self, records, changed: set[str], select: str | None, new_first: bool = False) -> None:
         """Fill the table and put the cursor on ``select`` (or the first row).
@@ -101,6 +102,7 @@ class VariablesTable(DataTable):
             self.move_cursor(row=row, animate=False, scroll=not new_first)
             if new_first:
                 first = min((i for i, name in enumerate(names) if name in changed), default=row)
+                self.scroll_pending = True
                 self.call_after_refresh(self._scroll_new_first, min(first, row), row)
 
     def _scroll_new_first(self, first: int, row: int, tries: int = 20) -> None:
@@ -110,6 +112,7 @@ class VariablesTable(DataTable):
             return
         visible = max(self.scrollable_content_region.height - self.header_height, 1)
         self.scroll_to(y=max(first, row - visible + 1), animate=False)
+        self.scroll_pending = False
 
     @property
     def selected_name(self) -> str | None:

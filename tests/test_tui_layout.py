@@ -1,0 +1,115 @@
+"""The lesson screen's layout at 80x24 and 100x30, as a learner meets it: the text has the room
+to be read, the step's new rows are in view, and the mask step shows numbers, not colour blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from pilot import pilot_test
+from rich.console import Console
+from rich.markdown import Markdown
+
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.step_text import StepText
+from kqv_cli.tui.widgets.value_view import ValueView
+from kqv_cli.tui.widgets.variables_table import VariablesTable
+from lessons import LessonSession, load_lessons
+
+LESSONS = load_lessons()
+SIZES = [(80, 24), (100, 30)]
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+        await asyncio.sleep(0.002)
+    await pilot.pause()
+
+
+async def go_to(pilot, lesson, step_id: str) -> LessonScreen:
+    screen = pilot.app.screen
+    screen.index = lesson.step_index(step_id)
+    screen.request_step(new_step=True)
+    await settle(pilot)
+    return screen
+
+
+def wrapped_lines(markdown: str, width: int) -> int:
+    console = Console(width=width, file=io.StringIO(), record=True)
+    console.print(Markdown(markdown))
+    return len(console.export_text().rstrip("\n").splitlines())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pilot_test
+async def test_the_first_paragraph_of_every_step_reads_with_at_most_one_key(size):
+    """The text pane is measured once on screen; every step's first paragraph, wrapped to its
+    width, must fit in two pages of it (what is shown, then one press of space)."""
+    app = KqvApp("backprop")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        text = app.screen.query_one(StepText)
+        width, height = text.scrollable_content_region.width, text.scrollable_content_region.height
+    assert width >= size[0] - 4, "the text should have the full width below 120 columns"
+    assert height >= size[1] // 3
+    for lesson in LESSONS:
+        session = LessonSession(lesson)
+        for i, step in enumerate(lesson.steps):
+            first = session.run(i).markdown.strip().split("\n\n")[0]
+            lines = wrapped_lines(first, width)
+            assert lines <= 2 * height, f"{lesson.id} {step.id}: first paragraph is {lines} lines"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pilot_test
+async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = KqvApp("attention")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, lesson, "mlp")
+        table = screen.query_one(VariablesTable)
+        visible = table.scrollable_content_region.height - table.header_height
+        top = round(table.scroll_y)
+        names = [row.key.value for row in table.ordered_rows]
+        on_screen = names[top: top + visible]
+        assert "h0.mlp.c_fc.w" in on_screen or "h0.ln_2" in on_screen, on_screen
+        assert table.selected_name in on_screen
+        first_new = names.index(min(screen.view.changed, key=names.index))
+        assert top == min(first_new, round(table.max_scroll_y))  # the new rows first (or all in view)
+
+        screen = await go_to(pilot, lesson, "mask")
+        assert table.selected_name == "h0.att_masked"
+        value = str(screen.query_one(ValueView).query_one("#value-body").render())
+        assert "−inf" in value and "▀" not in value, "the mask step should show numbers"
+        await pilot.press("v")  # colour blocks on request, and back
+        assert "▀" in str(screen.query_one(ValueView).query_one("#value-body").render())
+        await pilot.press("v")
+        assert "−inf" in str(screen.query_one(ValueView).query_one("#value-body").render())
+
+
+@pilot_test
+async def test_space_scrolls_the_text_from_the_variables_pane_and_c_swaps_in_the_code():
+    app = KqvApp("attention")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        text = screen.query_one(StepText)
+        assert isinstance(screen.focused, VariablesTable)
+        assert "more" in str(text.border_title)  # the title says there is more below
+        row = screen.query_one(VariablesTable).cursor_row
+        await pilot.press("space")
+        await pilot.pause()
+        assert text.scroll_y > 0 and screen.query_one(VariablesTable).cursor_row == row
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert text.scroll_y == 0
+        await pilot.press("c")
+        await pilot.pause()
+        assert not text.display and screen.query_one("#code").display
+        await pilot.press("c")
+        await pilot.pause()
+        assert text.display
