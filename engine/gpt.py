@@ -187,6 +187,13 @@ class GPT:
     def num_params(self) -> int:
         return int(self.flat_params.size)
 
+    def flat_slice(self, name: str) -> slice:
+        """Where parameter ``name`` sits in :attr:`flat_params` and :attr:`flat_grads`, and so in
+        an optimizer's m and v, which follow the same layout: ``opt.m[model.flat_slice(n)]``."""
+        view = self.params[name]
+        start = (view.ctypes.data - self.flat_params.ctypes.data) // view.itemsize
+        return slice(start, start + view.size)
+
     def load_params(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy named arrays in (a checkpoint); every name and shape must match this model."""
         missing = sorted(set(self.params) - set(arrays))

@@ -342,3 +342,12 @@ def test_trace_labels_say_what_was_recorded_dropout_and_bias_included():
     np.testing.assert_allclose(evaluate["h0.att"].value.sum(-1), 1)
     assert all("+" not in evaluate[n].formula.split("   ")[0] for n in ("h0.qkv", "h0.fc", "h0.mlp_out"))
     assert "+ b" not in evaluate["h0.ln_1"].formula  # --no-bias: no b to add
+
+
+def test_flat_slice_finds_each_parameter_in_the_flat_buffers():
+    model = GPT(GPTConfig(vocab_size=5, block_size=T, n_layer=2, n_head=NH, n_embd=C), seed=0)
+    for name, view in model.params.items():
+        part = model.flat_slice(name)
+        assert np.shares_memory(model.flat_params[part], view)
+        np.testing.assert_array_equal(model.flat_params[part].reshape(view.shape), view)
+        assert np.shares_memory(model.flat_grads[part].reshape(view.shape), model.grads[name])

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 @app.command("quiz")
 def quiz(
-    topic: str = typer.Option("all", "--topic", "-t", help="backprop, attention or all."),
+    topic: str = typer.Option("all", "--topic", "-t", help="backprop, attention, backward, training or all."),
     count: int = typer.Option(10, "--count", "-n", help="How many questions in this sitting."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Answer shapes in letters: (B, nh, T, hs)."),
     stats: bool = typer.Option(False, "--stats", help="Show cards due, accuracy per topic and streak."),

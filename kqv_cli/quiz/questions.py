@@ -4,8 +4,9 @@ Every card is a concept with a fixed id (``backprop.nabla_w_shape``, ``attention
 and a builder. A builder draws fresh dimensions for the learner's level, runs the real engine
 with a tracer and asks about a traced variable, so the answer is always the shape numpy
 produced, never a hand-written key. The builders live beside the engine they run:
-:mod:`kqv_cli.quiz.backprop_cards` (Nielsen's digit net) and :mod:`kqv_cli.quiz.attention_cards`
-(the GPT).
+:mod:`kqv_cli.quiz.backprop_cards` (Nielsen's digit net), :mod:`kqv_cli.quiz.attention_cards`
+(the GPT), :mod:`kqv_cli.quiz.backward_cards` (its backward pass) and
+:mod:`kqv_cli.quiz.training_cards` (AdamW, sampling, the KV cache).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from engine.errors import KqvError
 from kqv_cli.quiz import backprop_cards
 from kqv_cli.quiz.question import Draw, Question
 
-TOPICS = ("backprop", "attention")
+TOPICS = ("backprop", "attention", "backward", "training")
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,11 @@ class CardKind:
 def _catalogue() -> tuple[CardKind, ...]:
     cards = [CardKind(cid, "backprop", title, build) for cid, title, build in backprop_cards.CARDS]
     try:
-        from kqv_cli.quiz import attention_cards
+        from kqv_cli.quiz import attention_cards, backward_cards, training_cards
     except ImportError:  # the GPT engine is not there: only the digit-net cards
         return tuple(cards)
-    cards += [CardKind(cid, "attention", title, build) for cid, title, build in attention_cards.CARDS]
+    for module in (attention_cards, backward_cards, training_cards):
+        cards += [CardKind(cid, module.TOPIC, title, build) for cid, title, build in module.CARDS]
     return tuple(cards)
 
 

@@ -88,8 +88,8 @@ class KqvApp(App):
 
     @staticmethod
     def quiz_topic(lesson_id: str) -> str:
-        """The quiz topic that drills a lesson: "backprop", "attention", or "all"."""
-        for topic in ("backprop", "attention"):
+        """The quiz topic that drills a lesson: "backprop", "attention", ..., or "all"."""
+        for topic in ("backprop", "attention", "backward", "training"):
             if topic in lesson_id:
                 return topic
         return "all"

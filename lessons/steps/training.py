@@ -76,12 +76,9 @@ def _trained(B: int, T: int, C: int, nh: int, seed: int):
 
 
 def _state(model: GPT, opt: AdamW, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The optimizer's m and v for one parameter: the slice of its flat buffers where that
-    parameter's own view into the flat parameter buffer sits."""
-    p = model.params[name]
-    start = (p.ctypes.data - model.flat_params.ctypes.data) // p.itemsize
-    part = slice(start, start + p.size)
-    return opt.m[part].reshape(p.shape), opt.v[part].reshape(p.shape)
+    """The optimizer's m and v for one parameter, shaped like it."""
+    part, shape = model.flat_slice(name), model.params[name].shape
+    return opt.m[part].reshape(shape), opt.v[part].reshape(shape)
 
 
 def run_train(dims: dict, seed: int) -> TraceRun:

@@ -1,0 +1,151 @@
+"""Questions about training and generating (lesson "training"): AdamW's state, sampling, KV cache.
+
+Each builder draws fresh sizes for the level (as :mod:`kqv_cli.quiz.attention_cards` does),
+runs the real engine and reads the answer from what it produced: the optimizer's own m and v
+after a real :func:`engine.optim.adamw_update` of one parameter, the traced logits sliced the
+way generation slices them, and a traced generation step with :class:`engine.kv_cache.KVCache`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from engine.optim import AdamW, adamw_update
+from engine.trace import Tracer
+from kqv_cli.quiz.attention_cards import CONVENTION, LETTERS, GPTRun, _b, run_gpt
+from kqv_cli.quiz.question import Draw, Question, proof_line, shape_question
+
+TOPIC = "training"
+
+
+class KVRun(GPTRun):
+    """A run whose last step generated with a KV cache: ``t`` positions are in the cache.
+
+    Its step fed one token (T = 1), and answers are read case-blind (``NH`` is ``nh``), so T
+    is written as the number 1 and ``t`` is the only letter for positions."""
+
+    letters = tuple(name for name in LETTERS if name != "T") + ("t",)
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return {k: v for k, v in self.trace.dims.items() if k in self.letters}
+
+
+def _shape_question(card_id: str, draw: Draw, run: GPTRun, record, ask: str, hints: tuple[str, str],
+                    derivation: list[str], proof: list) -> Question:
+    return shape_question(card_id, TOPIC, CONVENTION, draw, run, record, ask, hints, derivation, proof)
+
+
+def _adam_step(run: GPTRun, name: str) -> Tracer:
+    """One real AdamW step of parameter ``name`` (on copies), traced: its m, v and update."""
+    model = run.model
+    opt = AdamW(model.flat_params, model.flat_grads, model.n_decay)
+    part, shape = model.flat_slice(name), model.params[name].shape
+    tracer = Tracer(dims=run.trace.dims)
+    adamw_update(model.params[name].copy(), model.grads[name], opt.m[part].reshape(shape).copy(),
+                 opt.v[part].reshape(shape).copy(), 1, 1e-3, opt.beta1, opt.beta2, opt.eps,
+                 opt.weight_decay if len(shape) >= 2 else 0.0, tracer=tracer)
+    return tracer
+
+
+def adam_state(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    p, t = run.block(draw), run.trace
+    name = draw.pick((f"{p}attn.c_attn.w", f"{p}attn.c_proj.w", f"{p}mlp.c_fc.w", f"{p}mlp.c_proj.w",
+                      f"{p}attn.c_attn.b", f"{p}mlp.c_fc.b", "wte"))
+    which = draw.pick(("m", "v"))
+    step = _adam_step(run, name)
+    weight = t[name] if name in t else None
+    dname = name.rsplit(".", 1)[0] + ".d" + name.rsplit(".", 1)[1] if "." in name else "dwte"
+    grad = t[dname]
+    # the optimizer's array, named for the question and given the letters of the gradient it follows
+    rec = dataclasses.replace(step[which], name=f"{which} of {name}", symbolic=grad.symbolic)
+    formula = "β₁·m + (1−β₁)·g" if which == "m" else "β₂·v + (1−β₂)·g²"
+    return _shape_question(
+        "training.adam_state", draw, run, rec,
+        f"AdamW keeps two running averages per parameter. What is the shape of {which} for {name}?",
+        (f"{which} ← {formula}: one running average per entry of the gradient.",
+         f"{dname} is {_b(grad)}."),
+        [f"{which} is updated entry by entry from g = {dname} {_b(grad)}: the same shape",
+         "so is the step lr·m̂/(√v̂ + ε), and so is the parameter it moves"],
+        [grad] + ([weight] if weight is not None else []))
+
+
+def adam_memory(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    model = run.model
+    opt = AdamW(model.flat_params, model.flat_grads, model.n_decay)
+    n, size = model.num_params, model.flat_params.itemsize
+    total = int(opt.m.size + opt.v.size)
+    step = _adam_step(run, "wte")  # evidence: one parameter's m and v, shaped like it
+    return Question(
+        card_id="training.adam_memory", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"The model has {n:,} parameters. How many numbers do AdamW's m and v hold together? "
+             "Answer with a number."),
+        convention=CONVENTION, kind="count", answer=total, letters=LETTERS,
+        hints=("m and v each have one entry per parameter, shaped like it.", f"{n:,} parameters."),
+        derivation=(f"m: {n:,} numbers, v: {n:,} numbers: {total:,} together",
+                    f"at {size} bytes each (float64 here) that is {total * size:,} bytes; in float32, "
+                    f"{total * 4:,}",
+                    "with the parameters and the gradients, training holds 4 numbers per parameter"),
+        proof=tuple(proof_line(r) for r in (run.trace["wte"], step["m"], step["v"])),
+        dims=run.dims, derived=dict(run.derived), subject="m,v",
+        evidence={"arrays": {"m": opt.m, "v": opt.v}},
+    )
+
+
+def last_logits(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    logits = run.trace["logits"]
+    rec = dataclasses.replace(logits, name="logits[:, -1, :]", value=logits.value[:, -1, :],
+                              symbolic=(logits.symbolic[0], logits.symbolic[2]))
+    return _shape_question(
+        "training.last_logits", draw, run, rec,
+        "To generate the next token, the model runs on the context and keeps only the last position: "
+        "what is the shape of logits[:, -1, :]?",
+        ("only the last position predicts a token not seen yet; the other T − 1 rows are dropped.",
+         f"logits is {_b(logits)}."),
+        [f"logits {_b(logits)}: indexing the T axis with one number removes it",
+         "one row of V scores per sequence, divided by the temperature and sampled from"],
+        [logits])
+
+
+def run_kv(draw: Draw) -> KVRun:
+    """A GPT that has read a prompt of T tokens into a KV cache, then one traced new token."""
+    base = run_gpt(draw)
+    model, B, T = base.model, base.B, base.T
+    idx = draw.rng.integers(model.config.vocab_size, size=(B, T))
+    cache = model.kv_cache(B)
+    model.forward(idx, cache=cache)
+    tracer = Tracer(dims=model.dims(B, 1, t=T + 1))
+    model.forward(idx[:, -1:], tracer=tracer, cache=cache)
+    return KVRun(model, B, 1, tracer)
+
+
+def kv_cache(draw: Draw) -> Question:
+    run = run_kv(draw)
+    p, t = run.block(draw), run.trace
+    name = draw.pick(("k_cache", "att", "logits", "q"))
+    rec = t["logits"] if name == "logits" else t[f"{p}{name}"]
+    rec = dataclasses.replace(rec, symbolic=tuple("1" if s == "T" else s for s in rec.symbolic))
+    kc = t[f"{p}k_cache"]
+    t_now = run.trace.dims["t"]
+    return _shape_question(
+        "training.kv_cache", draw, run, rec,
+        f"Generating with a KV cache: the cache already holds the prompt, and one new token per sequence "
+        f"goes in (T = 1), making t = {t_now} positions. What is the shape of "
+        f"{'logits' if name == 'logits' else f'{p}{name}'} in this step?",
+        ("the new token makes one q, k, v per head; k and v are appended to the cache; its one query "
+         "attends over all t positions.", f"k_cache is {_b(kc)}."),
+        [f"q, k, v of the new token: (B, nh, 1, hs); the cache after appending: {_b(kc)}",
+         "att = q @ k_cacheᵀ: (B, nh, 1, hs) @ (B, nh, hs, t) → (B, nh, 1, t), one row, not a t × t grid",
+         "logits: the one new position's scores, (B, 1, V)"],
+        [kc])
+
+
+CARDS = (
+    ("training.last_logits", "sampling reads the last position", last_logits),
+    ("training.adam_state", "AdamW's m and v", adam_state),
+    ("training.adam_memory", "AdamW's memory", adam_memory),
+    ("training.kv_cache", "shapes with a KV cache", kv_cache),
+)
