@@ -96,11 +96,11 @@ def test_generation_keeps_the_blas_thread_count_that_ran_faster():
 
     def step(slow_with):  # a stand-in for one generation step that is slow on `slow_with` threads
         if blas_threads_now() == slow_with:
-            time.sleep(0.01)
+            time.sleep(0.05)
         return blas_threads_now()
 
     for slow, fast in ((2, 1), (1, 2)):
-        chooser = FasterThreads(trials=2)
-        used = [chooser(step, slow) for _ in range(8)]
-        assert sorted(used[:4]) == [1, 1, 2, 2]  # both tried, alternately
-        assert chooser.chosen == fast and used[4:] == [fast] * 4
+        chooser = FasterThreads(trials=3)  # the median of three: one hiccup of a busy machine is outvoted
+        used = [chooser(step, slow) for _ in range(9)]
+        assert sorted(used[:6]) == [1, 1, 1, 2, 2, 2]  # both tried, alternately
+        assert chooser.chosen == fast and used[6:] == [fast] * 3
