@@ -18,10 +18,11 @@ What is easy to get wrong, and where this module handles it:
 * the activation ``gelu_new`` is the tanh GELU the engine uses (:func:`engine.layers.gelu_forward`);
 * LayerNorm's ε is ``layer_norm_epsilon`` and the position table has ``n_positions`` rows.
 
-Weights are read with the ``safetensors`` library (the file is memory-mapped; each tensor is
-copied once, straight into the model's flat parameter buffer) after every name, shape and dtype
-has been checked, so a bad file costs no allocation and fails in one line naming the first bad
-tensor.
+Weights are read with the ``safetensors`` library's numpy API: the file is memory-mapped, and
+each tensor, read out of the map one at a time, is copied into the model's flat parameter buffer
+(cast to float32 there), so at most one tensor (wte, 150 MB for GPT-2 small) exists twice. Every
+name, shape and dtype is checked first, so a bad file costs no allocation and fails in one line
+naming the first bad tensor.
 """
 
 from __future__ import annotations
