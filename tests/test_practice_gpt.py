@@ -103,3 +103,20 @@ def test_every_exercise_follows_a_step_its_lesson_has():
     steps = {lesson.id: {step.id for step in lesson.steps} for lesson in load_lessons()}
     for exercise in load_exercises():
         assert exercise.step in steps.get(exercise.lesson, ()), (exercise.name, exercise.step)
+
+
+def test_a_forward_is_graded_before_its_backward_is_written(tmp_path):
+    file = learner(tmp_path, "softmax", """
+        import numpy as np
+
+        def softmax_forward(x):
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+
+        def softmax_backward(dp, p):
+            raise NotImplementedError("softmax_backward is not written yet")
+    """)
+    report = check_file(find_exercise("softmax"), file)
+    assert report.status == "failing"
+    assert [(r.name, r.verdict) for r in report.rows] == [("p", "ok"), ("dx", "missing")]
+    assert "softmax_backward is not written yet" in report.story[0]

@@ -102,7 +102,7 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
         if first is not None:
             report.status = "failing"
             report.kind = "nonfinite" if first.verdict == "nonfinite" else ""
-            report.story = _story(first, case, exercise, c, len(cases))
+            report.story = _story(first, case, exercise, c, len(cases), child.detail.get("unwritten"))
             return report
     return Report(exercise, file, "passed", rows=shown_rows, dims=cases[0].dims, cases=len(cases),
                   output=child.output,
@@ -194,11 +194,15 @@ def shape_text(row: Row) -> str:
     return f"{format_shape(row.shape)} = {format_symbolic(row.symbolic)}"
 
 
-def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int) -> list[str]:
+def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int,
+           unwritten: str | None = None) -> list[str]:
     record = next(r for r in case.expected if r.name == row.name)
     where = "" if c == 0 else (f" (on input set {c + 1} of {n_cases}: "
                                + ", ".join(f"{k}={v}" for k, v in case.dims.items()) + ")")
-    if row.verdict == "missing":
+    if row.verdict == "missing" and unwritten:
+        lines = [f"{row.name}: not handed in{where}: {unwritten} is not written yet; everything "
+                 "before it matches the engine"]
+    elif row.verdict == "missing":
         lines = [f"{row.name}: not handed in{where}. Return it, or hand it in with "
                  f'show("{row.name}", {_identifier(row.name)}).']
     elif row.verdict == "nonfinite":

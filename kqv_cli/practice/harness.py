@@ -16,7 +16,9 @@ Limits, set before any learner code runs:
 BLAS threads are limited by the parent through the environment (``OPENBLAS_NUM_THREADS=1``...),
 which numpy reads when it is imported.
 
-The result is one of: ``ok`` (with the arrays), ``not_written`` (NotImplementedError),
+The result is one of: ``ok`` (with the arrays; ``unwritten`` names a later function that raised
+NotImplementedError after earlier ones ran, so a forward is graded before its backward is
+written), ``not_written`` (NotImplementedError in the first function),
 ``syntax``, ``missing`` (no such function), ``bad_return``, ``bad_show``, ``error`` (an
 exception, with the learner's line and the shapes of the arrays on it), ``exit`` (SystemExit),
 ``flood`` (too much output).
@@ -116,6 +118,7 @@ def run_job(job, inputs, arrays, np):
     _, outcome = guarded(lambda: exec(code, module.__dict__), path, np)
     if outcome:
         return outcome
+    unwritten = None  # a later function not written yet, after earlier ones that are
     for c, case in enumerate(job["cases"]):
         feed.clear()
         feed.update({name: inputs[f"{c}/feed/{name}"] for name in case["feed"]})
@@ -130,6 +133,9 @@ def run_job(job, inputs, arrays, np):
                                    + (f" (the file defines {', '.join(defined)})" if defined else "")}
             args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in call["args"]]
             returned, outcome = guarded(lambda f=function, a=args: f(*a), path, np)
+            if outcome and outcome["status"] == "not_written" and k > 0:
+                unwritten = call["function"]  # grade the functions before it (a forward first)
+                break
             if outcome:
                 outcome["function"] = call["function"]
                 return outcome
@@ -142,7 +148,7 @@ def run_job(job, inputs, arrays, np):
             if isinstance(value, str):
                 return {"status": "bad_show", "message": value}
             arrays[f"{c}/show/{name}"] = value
-    return {"status": "ok"}
+    return {"status": "ok", "unwritten": unwritten} if unwritten else {"status": "ok"}
 
 
 def practice_module(shown, feed, np):
