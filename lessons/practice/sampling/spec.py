@@ -38,9 +38,10 @@ MISTAKES = (
             "further apart, so the largest wins more often.",
             lambda c: {"z": c.value("logits") * c.value("temperature")},
             ('show("z", logits / temperature)', 'show("z", logits * temperature)')),
-    Mistake("temperature left out of z",
-            "divide the logits by the temperature before softmax. Dividing p by it after softmax "
-            "and renormalising gives the same p back: the temperature then changes nothing.",
+    Mistake("temperature after softmax, not on the logits",
+            "divide the logits by the temperature before softmax: z = logits / temperature. "
+            "Dividing p by it after softmax and renormalising gives the same p back, so the "
+            "temperature then changes nothing.",
             lambda c: {"z": c.value("logits")},
             ('show("z", logits / temperature)', 'show("z", logits)')),
     Mistake("top-k keeps k − 1",
