@@ -111,3 +111,38 @@ def test_help_lists_bindings_it_reads_from_the_screen_not_a_copy():
         actions = {b.action for bindings in screen_type._merge_bindings().key_to_bindings.values()
                    for b in bindings if b.description}
         assert {"help"} <= actions
+
+
+@pilot_test
+async def test_finishing_a_lesson_leads_to_the_next_one_and_home_marks_it_done():
+    from kqv_cli.tui.screens.finish import FinishScreen
+
+    app = KqvApp("backprop")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        lesson = app.lesson("backprop")
+        for step in lesson.steps:  # as if every step was read
+            app.progress.mark_seen("backprop", step.id)
+        screen = app.screen
+        screen.index = len(lesson.steps) - 1
+        screen.request_step(new_step=True)
+        await settle(pilot)
+        await pilot.press("n")  # n on the last step: what next?
+        await pilot.pause()
+        assert isinstance(app.screen, FinishScreen)
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("enter")  # the first offer: the next lesson
+        await settle(pilot)
+        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.id == app.lessons[1].id
+        await pilot.press("escape")
+        await settle(pilot)
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        first = str(home.lesson_prompt(lesson, None))
+        assert "✓ finished" in first and "continue at" not in first
+        app.progress.last = "backprop"  # even when the finished lesson was the last one open...
+        assert home.continue_lesson().id == app.lessons[1].id  # ...continue goes to the next

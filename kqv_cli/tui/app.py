@@ -55,6 +55,20 @@ class KqvApp(App):
                 return lesson
         raise KeyError(lesson_id)
 
+    def finished(self, lesson) -> bool:
+        """Every step of the lesson seen."""
+        ids = [step.id for step in lesson.steps]
+        return self.progress.seen_count(lesson.id, ids) == len(ids)
+
+    def next_lesson(self, lesson_id: str):
+        """The first lesson after ``lesson_id`` not finished yet (wrapping round); when all are
+        finished, the one after it in order; ``None`` after the last."""
+        ids = [lesson.id for lesson in self.lessons]
+        at = ids.index(lesson_id)
+        after = self.lessons[at + 1:] + self.lessons[:at]
+        return next((lesson for lesson in after if not self.finished(lesson)),
+                    self.lessons[at + 1] if at + 1 < len(self.lessons) else None)
+
     def new_session(self, lesson, dims):
         session = LessonSession(lesson, dims=dims, seed=self.seed)
         if self.model is not None and session.offers_model:

@@ -80,15 +80,21 @@ class HomeScreen(KqvScreen):
         menu.highlighted = ids.index(keep) if keep in ids else 0
 
     def continue_lesson(self):
+        """The lesson left last; once it is finished, the next one not finished."""
         last = self.app.progress.last
-        return next((lesson for lesson in self.app.lessons if lesson.id == last), None)
+        lesson = next((lesson for lesson in self.app.lessons if lesson.id == last), None)
+        if lesson is not None and self.app.finished(lesson):
+            return self.app.next_lesson(lesson.id)
+        return lesson
 
     def lesson_prompt(self, lesson, quiz: str | None) -> Text:
         progress = self.app.progress
         ids = [step.id for step in lesson.steps]
         seen = progress.seen_count(lesson.id, ids)
         status = f"seen {seen}/{len(ids)} steps"
-        if seen:
+        if seen == len(ids):
+            status = f"✓ finished, all {len(ids)} steps seen"
+        elif seen:
             status += f" · continue at step {progress.position_index(lesson.id, ids) + 1}"
         if quiz:
             status += f" · quiz {quiz}"

@@ -203,7 +203,7 @@ class LessonScreen(KqvScreen):
         dims_text = " ".join(f"{k}={v}" for k, v in dims.items())
         state = "  [i]running…[/i]" if running else ""
         if self.index == len(steps) - 1 and not running:
-            state = "  [b reverse] last step: t quiz, q home [/]"
+            state = "  [b reverse] last step: n what next [/]"
         self.query_one("#step-bar", Static).update(
             f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}"
             f"  [dim]{dims_text} · {self.lesson.title}[/dim]"
@@ -228,9 +228,11 @@ class LessonScreen(KqvScreen):
 
     def action_step(self, delta: int) -> None:
         target = self.index + delta
-        if not 0 <= target < len(self.lesson.steps):
-            self.notify("last step: q goes home, t opens the quiz" if delta > 0 else "first step",
-                        timeout=2)
+        if target == len(self.lesson.steps):
+            self.offer_next()
+            return
+        if target < 0:
+            self.notify("first step", timeout=2)
             return
         self.index = target
         self.request_step(new_step=True)
@@ -321,6 +323,22 @@ class LessonScreen(KqvScreen):
         self._new_model = (model,)
         self.notify("running the steps on GPT-2…" if self._real else "back to the lesson's own model")
         self.request_step(new_step=False)
+
+    def offer_next(self) -> None:
+        """n on the last step: the next lesson, this topic's quiz, or home."""
+        from kqv_cli.tui.screens.finish import HOME, NEXT, QUIZ, FinishScreen
+
+        def go(choice: str | None) -> None:
+            if choice == QUIZ:
+                self.action_quiz()
+            elif choice == HOME:
+                self.leave()
+            elif choice is not None and choice.startswith(NEXT):
+                self.leave()
+                self.app.open_lesson(choice.removeprefix(NEXT))
+
+        topic = self.app.quiz_topic(self.lesson.id)
+        self.app.push_screen(FinishScreen(self.lesson.title, self.app.next_lesson(self.lesson.id), topic), go)
 
     def action_quiz(self) -> None:
         self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
