@@ -10,6 +10,7 @@ checkpoint whole.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -18,9 +19,11 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.errors import KqvError
+from engine.memory import MemoryEstimate, check_fits
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
+MAX_META_BYTES = 64 * 2**20  # the metadata of a 2000-iteration run is a few hundred KB
 
 
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> Path:
@@ -44,8 +47,12 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
 def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     """Read a checkpoint written by :func:`save_checkpoint` for a model of ``kind``.
 
-    Raises :class:`KqvError` for a missing file, a file that is not an ``.npz`` of ours, or
-    one written for another kind of model (a GPT checkpoint handed to the digit net).
+    Raises :class:`KqvError` for a missing file, a file that is not an ``.npz`` of ours, one
+    written for another kind of model (a GPT checkpoint handed to the digit net), or arrays
+    that no model of ours holds. Each array's ``.npy`` header is read and checked before its
+    data: real floats only (not complex, strings or objects), a shape that agrees with the
+    bytes stored, and in all no more than this machine can hold. Then the values must be
+    finite: a checkpoint of a diverged run is refused, not evaluated.
     """
     path = Path(path)
     if not path.is_file():
@@ -54,15 +61,56 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.nd
         with np.load(path, allow_pickle=False) as data:
             if _META_KEY not in data.files:
                 raise KqvError(f"{path} is not a kqv checkpoint (no metadata inside)")
+            headers = {name: stored_header(data.zip, name, path) for name in data.files}
+            meta_shape, meta_dtype = headers.pop(_META_KEY)
+            if meta_dtype != np.uint8 or len(meta_shape) != 1 or meta_shape[0] > MAX_META_BYTES:
+                raise KqvError(f"{path} is not a kqv checkpoint (its metadata is not JSON text)")
             meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
-            arrays = {k: data[k] for k in data.files if k != _META_KEY}
+            if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+                raise KqvError(f"{path} was written by another version of kqv; retrain to make a new one")
+            if meta.get("kind") != kind:
+                raise KqvError(f"{path} is a {meta.get('kind', 'unknown')} checkpoint, not a {kind} one")
+            check_arrays(headers, path)
+            arrays = {k: data[k] for k in headers}
     except KqvError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError,
+            UnicodeDecodeError, RecursionError) as exc:
         raise KqvError(f"{path} is not a readable kqv checkpoint ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise KqvError(f"{path} was written by another version of kqv; retrain to make a new one")
-    if meta.get("kind") != kind:
-        found = meta.get("kind", "unknown")
-        raise KqvError(f"{path} is a {found} checkpoint, not a {kind} one")
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise KqvError(f"{path}: {name} holds NaN or infinite numbers (the run that saved it had "
+                           "diverged); retrain with a lower learning rate")
     return arrays, meta
+
+
+def stored_header(archive: zipfile.ZipFile, name: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an array's ``.npy`` header declares, checked against the bytes stored.
+
+    Only the header is read, so a 97 KB file whose header claims 10¹¹ numbers is refused
+    without allocating them.
+    """
+    member = archive.getinfo(f"{name}.npy")
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise KqvError(f"{path}: {name} is stored in a .npy format kqv never writes ({version})")
+        declared = math.prod(shape) * dtype.itemsize
+        if member.file_size - f.tell() != declared:
+            raise KqvError(f"{path}: {name} claims the shape {shape} of {dtype}, which is {declared:,} "
+                           f"bytes, but holds {member.file_size - f.tell():,}; the file is damaged")
+    return shape, dtype
+
+
+def check_arrays(headers: dict[str, tuple[tuple[int, ...], np.dtype]], path: Path) -> None:
+    """Real floats only, and no more in all than this machine can hold (from the headers alone)."""
+    for name, (_, dtype) in headers.items():
+        if dtype.kind != "f":
+            raise KqvError(f"{path}: {name} holds {dtype} values, but a checkpoint holds real floats")
+    total = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+    check_fits(MemoryEstimate({"stored arrays": total}), f"reading {path}",
+               "it is larger than this machine can open")

@@ -28,7 +28,8 @@ import numpy as np
 from engine.blas import blas_threads
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.errors import KqvError, TrainingDiverged
-from engine.gpt import GPT, GPTConfig
+from engine.gpt import GPT, GPTConfig, count_parameters
+from engine.memory import check_fits, gpt_memory
 from engine.optim import AdamW, clip_grad_norm, lr_at
 from engine.text import CharVocab, TextData, get_batch
 
@@ -72,6 +73,12 @@ class TrainConfig:
             raise KqvError(f"min-lr must be between 0 and lr ({self.lr:g}), got {self.min_lr:g}")
         if not isinstance(self.warmup_iters, int) or self.warmup_iters < 0:
             raise KqvError(f"warmup-iters must be 0 or more, got {self.warmup_iters!r}")
+        for name in ("weight_decay", "grad_clip"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < math.inf):
+                raise KqvError(f"{name} must be a finite number from 0, got {getattr(self, name)!r}")
+        for name in ("beta1", "beta2"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < 1):
+                raise KqvError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.threads is not None and self.threads not in (1, 2):
             raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 
@@ -143,13 +150,16 @@ class GPTTrainer:
         self.saved_iter: int | None = None  # the iteration of the last checkpoint written
         if resume is not None:
             arrays, meta = load_checkpoint(resume, KIND)
-            if meta["vocab"] != data.vocab.chars:
+            model_config, vocab = checked_model(resume, arrays, meta)
+            if vocab.chars != data.vocab.chars:
                 raise KqvError(
                     f"{resume} was trained on a text with another vocabulary "
-                    f"({len(meta['vocab'])} characters, this text has {data.vocab.size}); "
+                    f"({vocab.size} characters, this text has {data.vocab.size}); "
                     "resume with the same --text"
                 )
-            model_config = GPTConfig.from_dict(meta["model"])
+            if not isinstance(meta.get("train"), dict):
+                raise KqvError(f"{resume} is a damaged gpt checkpoint (no training settings); it cannot "
+                               "be resumed")
             saved = TrainConfig.from_dict(meta["train"])
             changed = {name: getattr(train_config, name) for name in CHANGEABLE_ON_RESUME}
             self.tc = TrainConfig(**{**asdict(saved), **changed, "lr_decay_iters": saved.decay_iters})
@@ -159,6 +169,9 @@ class GPTTrainer:
             )
         if data.train.size <= model_config.block_size or data.val.size <= model_config.block_size:
             raise KqvError(f"the text is too short for block_size={model_config.block_size}")
+        need = gpt_memory(model_config, self.tc.batch_size, training=True,
+                          data_bytes=data.train.nbytes + data.val.nbytes)
+        check_fits(need, "this GPT", "lower --batch-size, --block-size, --n-embd or --n-layer")
         self.model = GPT(model_config, seed=self.tc.seed)
         self.opt = AdamW(self.model.flat_params, self.model.flat_grads, self.model.n_decay,
                          self.tc.weight_decay, (self.tc.beta1, self.tc.beta2))
@@ -167,17 +180,45 @@ class GPTTrainer:
         self.dropout_rngs = [np.random.default_rng([self.tc.seed, 2, half]) for half in (0, 1)]
         if resume is not None:
             self.model.load_params(arrays)
-            self.opt.load_state({"m": arrays["adam.m"], "v": arrays["adam.v"]}, meta["adam_t"])
-            self.batch_rng.bit_generator.state = meta["batch_rng"]
-            for rng, state in zip(self.dropout_rngs, meta["dropout_rngs"], strict=True):
-                rng.bit_generator.state = state
-            self.iter = int(meta["iter"])
-            self.evals = [EvalInfo(**e) for e in meta["evals"]]
-            self.losses = list(meta["losses"])
+            self._restore(resume, arrays, meta)
             if self.out is not None and self.out.exists() and os.path.samefile(resume, self.out):
                 self.saved_iter = self.iter  # out already holds this iteration: nothing to write yet
         self.train_seconds = 0.0
         self.eval_threads = 1  # the loop sets it to the thread count that trains fastest
+
+    def _restore(self, resume, arrays: dict, meta: dict) -> None:
+        """Optimiser state, random generators, iteration and history from a checkpoint, each
+        checked first: a hand-edited or truncated file is one clear line, never a traceback."""
+
+        def damaged(what: str) -> KqvError:
+            return KqvError(f"{resume} cannot be resumed: {what} (kqv sample still reads its weights)")
+
+        P = self.model.num_params
+        m, v = arrays.get("adam.m"), arrays.get("adam.v")
+        if m is None or v is None or m.shape != (P,) or v.shape != (P,):
+            raise damaged(f"its AdamW state is missing or does not fit the model's {P:,} parameters")
+        for name in ("iter", "adam_t"):
+            if not _whole(meta.get(name)):
+                raise damaged(f"its {name} is {meta.get(name)!r}, not a whole number from 0")
+        evals, losses = meta.get("evals"), meta.get("losses")
+        if not (isinstance(evals, list) and all(
+                isinstance(e, dict) and set(e) == {"iter", "train_loss", "val_loss"} and _whole(e["iter"])
+                and all(_real(e[k]) for k in ("train_loss", "val_loss")) for e in evals)):
+            raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
+        if not (isinstance(losses, list) and all(_real(x) for x in losses)):
+            raise damaged("its losses are not a list of numbers")
+        states = [meta.get("batch_rng"), *(meta.get("dropout_rngs") or [])]
+        if len(states) != 1 + len(self.dropout_rngs):
+            raise damaged("it lacks some random generators' states")
+        try:
+            for rng, state in zip([self.batch_rng, *self.dropout_rngs], states, strict=True):
+                rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise damaged("a random generator's state is not one numpy can restore") from None
+        self.opt.load_state({"m": m, "v": v}, meta["adam_t"])
+        self.iter = meta["iter"]
+        self.evals = [EvalInfo(**e) for e in evals]
+        self.losses = list(losses)
 
     @property
     def vocab(self) -> CharVocab:
@@ -456,14 +497,52 @@ def split_loss(model: GPT, ids: np.ndarray, batch_size: int = 64) -> float:
     return total / n
 
 
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def checked_model(path, arrays: dict, meta: dict) -> tuple[GPTConfig, CharVocab]:
+    """The model's sizes and vocabulary from a checkpoint's metadata, once they agree with each
+    other, with the arrays stored beside them and with this machine's memory: nothing is built
+    from the metadata before that (a crafted ``n_embd: 20000`` would ask for gigabytes)."""
+    model, chars = meta.get("model"), meta.get("vocab")
+    if not isinstance(model, dict):
+        raise KqvError(f"{path} is a damaged gpt checkpoint (no model sizes)")
+    try:
+        config = GPTConfig.from_dict(model)  # checks types and ranges
+    except KqvError as exc:
+        raise KqvError(f"{path} is a damaged gpt checkpoint: {exc}") from None
+    if not (isinstance(chars, str) and chars and len(set(chars)) == len(chars)):
+        raise KqvError(f"{path} is a damaged gpt checkpoint (its vocabulary is not a string of distinct "
+                       "characters)")
+    if len(chars) != config.vocab_size:
+        raise KqvError(f"{path} is a damaged gpt checkpoint: its vocabulary has {len(chars)} characters "
+                       f"but its embedding has {config.vocab_size} rows")
+    check_fits(gpt_memory(config, 1, training=False), f"the model in {path}",
+               "it is larger than this machine can hold")
+    C = config.n_embd
+    embeddings = {"wte": (config.vocab_size, C),
+                  "wpe": (config.block_size, C) if config.pos == "learned" else None}
+    for name, shape in embeddings.items():
+        if shape is not None and name in arrays and arrays[name].shape != shape:
+            raise KqvError(f"{path} is a damaged gpt checkpoint: {name} is {arrays[name].shape}, its sizes "
+                           f"need {shape}")
+    expected = sum(count_parameters(config).values())
+    stored = sum(a.size for name, a in arrays.items() if not name.startswith("adam."))
+    if stored != expected:
+        raise KqvError(f"{path} is a damaged gpt checkpoint: it stores {stored:,} parameters, its sizes "
+                       f"describe a model of {expected:,}")
+    return config, CharVocab(chars)
+
+
 def load_gpt(path: str | os.PathLike) -> tuple[GPT, CharVocab, dict]:
     """A trained model and its vocabulary from a checkpoint, for sampling."""
     arrays, meta = load_checkpoint(path, KIND)
-    try:
-        config = GPTConfig.from_dict(meta["model"])
-        vocab = CharVocab(meta["vocab"])
-    except (KeyError, TypeError) as exc:
-        raise KqvError(f"{path} is a damaged gpt checkpoint (missing {exc})") from None
+    config, vocab = checked_model(path, arrays, meta)
     model = GPT(config, init=False)
     model.load_params(arrays)
     return model, vocab, meta

@@ -20,7 +20,9 @@ Everything a broken file can get wrong is named in a :class:`KqvError`: not gzip
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -28,32 +30,47 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import KqvError
+from engine.memory import MemoryEstimate, available_memory, check_fits
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions: (count, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: (count,)
 _GZIP_MAGIC = b"\x1f\x8b"
 _KINDS = {"images": IMAGES_MAGIC, "labels": LABELS_MAGIC}
+# MNIST's largest file unpacks to 47 MB; EMNIST's to about 700 MB. Nothing bigger is digits.
+MAX_IDX_BYTES = 2**30
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's content, gunzipped when it is a gzip stream (whatever its name says)."""
+def read_bytes(path: str | os.PathLike, kind: str) -> bytes:
+    """The IDX ``kind`` file's content, gunzipped when it is a gzip stream (whatever its name says).
+
+    Never more than its header declares: the header is read first, the size it declares is
+    checked against memory (and :data:`MAX_IDX_BYTES`), and then at most one byte more than
+    that is unpacked, enough for :func:`parse_idx` to see that the file runs on. A 4 MB gzip
+    that would expand to 4 GB costs 4 MB of reading, not 4 GB of memory.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == _GZIP_MAGIC
+            f.seek(0)
+            if not gzipped and path.suffix == ".gz":
+                raise KqvError(f"{path} is named .gz but is not gzip (it starts with {f.read(4).hex()})")
+            with gzip.open(f, "rb") if gzipped else contextlib.nullcontext(f) as stream:
+                head = stream.read(header_length(kind))
+                dims = parse_header(head, kind, str(path))
+                size = math.prod(dims)
+                check_fits(MemoryEstimate({"data": header_length(kind) + size}), f"reading {path}",
+                           "its header declares more than a data set of digits holds; get the file again",
+                           available=min(available_memory(), MAX_IDX_BYTES))
+                return head + stream.read(size + 1)
     except FileNotFoundError:
         raise KqvError(f"{path} does not exist") from None
+    except EOFError:
+        raise KqvError(f"{path} is a cut-off gzip file (it ends mid-stream); get it again") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise KqvError(f"{path} is a corrupt gzip file ({exc}); get it again") from None
     except OSError as exc:
-        raise KqvError(f"cannot read {path}: {exc.strerror}") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except EOFError:
-            raise KqvError(f"{path} is a cut-off gzip file (it ends mid-stream); get it again") from None
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise KqvError(f"{path} is a corrupt gzip file ({exc}); get it again") from None
-    if path.suffix == ".gz":
-        raise KqvError(f"{path} is named .gz but is not gzip (it starts with {raw[:4].hex()})")
-    return raw
+        raise KqvError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def header_length(kind: str) -> int:
@@ -95,7 +112,7 @@ def parse_idx(data: bytes, kind: str, name: str = "IDX data") -> np.ndarray:
         )
     if len(data) > expected:
         raise KqvError(
-            f"{name} has {len(data) - expected:,} bytes after its last element: its header says "
+            f"{name} has bytes after its last element: its header says "
             f"{dims[0]:,} {kind} but the file holds more; the count in the header is wrong"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims)
@@ -103,7 +120,7 @@ def parse_idx(data: bytes, kind: str, name: str = "IDX data") -> np.ndarray:
 
 def read_idx(path: str | os.PathLike, kind: str) -> np.ndarray:
     """Read an IDX ``kind`` file ("images" or "labels"), gzipped or raw, checking its header."""
-    return parse_idx(read_bytes(path), kind, str(path))
+    return parse_idx(read_bytes(path, kind), kind, str(path))
 
 
 def read_idx_header(path: str | os.PathLike, kind: str) -> tuple[int, ...]:

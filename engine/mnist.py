@@ -180,7 +180,7 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> Path | None:
 def is_valid_copy(path: Path, f: MnistFile) -> bool:
     """True when ``path`` unpacks to exactly the genuine ``f`` (its SHA-256 matches)."""
     try:
-        return hashlib.sha256(read_bytes(path)).hexdigest() == f.sha256
+        return hashlib.sha256(read_bytes(path, f.kind)).hexdigest() == f.sha256
     except KqvError:
         return False
 
@@ -246,7 +246,7 @@ def _load_folder(folder: Path, in_cache: bool) -> tuple[Digits, Digits, Digits]:
         path = paths[f.name] = file_in(folder, f)
         if path is None:
             raise KqvError(f"{folder} lacks {f.name}[.gz]; an MNIST folder holds the four IDX files")
-        data = read_bytes(path)
+        data = read_bytes(path, f.kind)
         if hashlib.sha256(data).hexdigest() != f.sha256:
             if in_cache:
                 raise KqvError(

@@ -567,6 +567,27 @@ def saved_cost(meta: dict) -> str:
     return cost
 
 
+def check_stored_sizes(path, sizes, arrays: dict) -> None:
+    """A checkpoint's ``sizes`` are whole numbers that fit in memory, and its arrays have the shapes
+    they imply: checked before a network is built from them (a crafted ``[784, 3000000, 10]``
+    would otherwise allocate gigabytes)."""
+    from engine.memory import check_fits, digits_memory
+
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)):
+        raise KqvError(f"{path} is a damaged digits checkpoint: its sizes {str(sizes)[:60]} are not a list "
+                       "of two or more positive whole numbers")
+    check_fits(digits_memory(sizes, 1, 0, training=False), f"the network in {path}",
+               "it is larger than this machine can hold")
+    for l in range(2, len(sizes) + 1):
+        for name, shape in ((f"w{l}", (sizes[l - 1], sizes[l - 2])), (f"b{l}", (sizes[l - 1], 1))):
+            if name not in arrays:
+                raise KqvError(f"{path} is a damaged digits checkpoint (it lacks {name})")
+            if arrays[name].shape != shape:
+                raise KqvError(f"{path}: its arrays disagree with its sizes {sizes} ({name} is "
+                               f"{arrays[name].shape}, the sizes need {shape})")
+
+
 def load_network(path, dtype=np.float32) -> tuple[Network, dict]:
     """Load a digit-net checkpoint; refuse one whose arrays disagree with its sizes.
 
@@ -576,6 +597,7 @@ def load_network(path, dtype=np.float32) -> tuple[Network, dict]:
     from engine.checkpoint import load_checkpoint
 
     arrays, meta = load_checkpoint(path, kind="digits")
+    check_stored_sizes(path, meta.get("sizes"), arrays)
     cost = saved_cost(meta)
     if cost != meta.get("cost", "quadratic"):
         meta = {**meta, "cost": cost, "cost_saved_as": meta["cost"]}

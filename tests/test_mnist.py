@@ -169,4 +169,4 @@ def test_real_mnist():
     assert test.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert np.bincount(test.labels).tolist()[:3] == [980, 1135, 1032]
     for f in MNIST_FILES:
-        assert hashlib.sha256(read_bytes(mnist.file_in(MNIST_DIR, f))).hexdigest() == f.sha256
+        assert hashlib.sha256(read_bytes(mnist.file_in(MNIST_DIR, f), f.kind)).hexdigest() == f.sha256

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from engine.blas import blas_threads
 from engine.errors import KqvError, TrainingDiverged
+from engine.memory import check_fits, digits_memory
 from engine.network import (
     ACTIVATIONS,
     SCHEDULES,
@@ -34,6 +35,7 @@ from kqv_cli.training import check_writable, stop_on_ctrl_c
 console = Console(highlight=False)
 
 IMAGE_PIXELS = 784
+N_MNIST_TRAIN = 50_000  # MNIST's training split as the book cuts it (10,000 go to validation)
 CLASSES = 10
 COST_HELP = ("Cost function, as in the book's chapter 3: quadratic (½‖y − a‖², sigmoid outputs) | "
              "cross-entropy (−Σ\\[y ln a + (1−y) ln(1−a)], sigmoid outputs, network2's "
@@ -129,6 +131,9 @@ def train_digits(
     if threads <= 0:
         raise KqvError("--threads must be at least 1")
     check_writable(out, replace=force)
+    check_fits(digits_memory(layer_sizes, batch_size, limit or N_MNIST_TRAIN, training=True),
+               f"a {'-'.join(map(str, layer_sizes))} net with mini-batches of {batch_size}",
+               "lower --sizes or --batch-size")
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
 
     train, validation, test = load_digits(data, synthetic, seed, quiet=as_json, limit=limit)
@@ -295,6 +300,10 @@ def trace_digits(
     layer_sizes = parse_sizes(sizes)
     if batch_size <= 0:
         raise KqvError("--batch-size must be a positive number of images")
+    # the trace keeps a copy of every variable: twice what a training step holds
+    estimate = digits_memory(layer_sizes, 2 * batch_size, batch_size, training=True, eval_examples=0)
+    check_fits(estimate, f"tracing a {'-'.join(map(str, layer_sizes))} net on {batch_size} images",
+               "lower --sizes or --batch-size")
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
     x, y, source = trace_input(layer_sizes, batch_size, seed)
     tracer = Tracer(dims={**net.dims, "m": batch_size})

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from engine.errors import KqvError
 from engine.gpt import POSITIONS, GPTConfig
 from engine.gpt_train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
+from engine.memory import check_fits, gpt_memory
 from engine.text import CharVocab, TextData
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console, fail, trace_app, train_app
@@ -288,6 +289,9 @@ def trace_gpt(
         data = (TextData.from_file(found, block_size) if found is not None
                 else TextData.from_text(BUILTIN_TEXT, block_size, "a built-in paragraph"))
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
+    # the trace keeps a copy of every variable: count the batch twice
+    check_fits(gpt_memory(cfg, 2 * batch_size, training=True), "tracing this GPT",
+               "lower --batch-size, --block-size, --n-embd or --n-layer")
     from engine.gpt import GPT
     from engine.text import get_batch
 

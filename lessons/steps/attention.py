@@ -28,6 +28,7 @@ import numpy as np
 from engine.errors import KqvError
 from engine.gpt import GPT, GPTConfig
 from engine.layers import check_heads, sinusoidal_positions
+from engine.memory import check_fits, gpt_memory
 from engine.trace import Tracer
 from lessons.model import TraceRun
 
@@ -59,6 +60,10 @@ def full_dims(dims: dict) -> dict[str, int]:
     if B < 1:
         raise KqvError(f"B must be at least 1, not {B}")
     check_heads(C, nh)
+    # the same estimate as `kqv train gpt`; the trace keeps a copy of every variable: 2·B
+    model = GPTConfig(vocab_size=len(VOCAB), block_size=BLOCK_SIZE, n_layer=1, n_head=nh, n_embd=C)
+    check_fits(gpt_memory(model, 2 * B, training=True), f"a step with B={B}, T={T}, C={C}",
+               "choose smaller dims")
     return {"B": B, "T": T, "C": C, "nh": nh, "hs": C // nh, "V": len(VOCAB),
             "block_size": BLOCK_SIZE, "n_layer": 1}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import KqvError
+from engine.memory import check_fits, digits_memory
 from engine.network import Network, one_hot
 from engine.trace import Tracer
 from lessons.model import TraceRun
@@ -33,6 +34,9 @@ def full_dims(dims: dict) -> dict[str, int]:
     n2, m = int(dims.get("n2", 30)), int(dims.get("m", 10))
     if n2 < 1 or m < 1:
         raise KqvError(f"n2 and m must be at least 1, got n2={n2}, m={m}")
+    # the same estimate as `kqv train digits`; the trace keeps a copy of every variable: 2·m
+    check_fits(digits_memory([784, n2, 10], 2 * m, m, training=True, eval_examples=0),
+               f"a step with n2={n2}, m={m}", "choose smaller dims")
     return {"n1": 784, "n2": n2, "n3": 10, "m": m}
 
 
