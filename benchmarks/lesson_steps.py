@@ -5,13 +5,18 @@ Usage::
     python benchmarks/lesson_steps.py            # a table: ms per step, ms per engine run
     python benchmarks/lesson_steps.py --json     # the same figures as one JSON object
     python benchmarks/lesson_steps.py --no-mnist # use the synthetic stand-in even if MNIST is here
+    python benchmarks/lesson_steps.py --lessons backward,training --redraw
+        # only these lessons, and also each step in the headless app (engine + redraw)
 
 Three figures, because a step costs different amounts depending on what is cached:
 
 * ``data load``: reading the digit images once per process (MNIST: gunzip + checksum);
 * ``engine run``: one run of a trace (build the model, run it traced) for a new seed or new
   dims, the data already in memory; this is what ``r`` and ``d`` cost. Median of ``--repeats``;
-* ``step``: :meth:`LessonSession.run` once its trace is cached, what ``n``/``p`` cost. Median.
+* ``step``: :meth:`LessonSession.run` once its trace is cached, what ``n``/``p`` cost. Median;
+* with ``--redraw``, ``redraw``: in the headless app at 80x24, from the next-step key's action
+  to the step drawn (``benchmarks/tui_startup.step_times``), each step visited once, so the
+  first step of a trace includes its engine run.
 
 The target (issue 4) is < 100 ms for moving to the next step at default dims, redraw included.
 MNIST is looked up as the lessons do; ``--data`` (default: ../shared/data/mnist when present)
@@ -42,6 +47,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--data", type=Path, default=SHARED_MNIST if SHARED_MNIST.is_dir() else None)
     parser.add_argument("--no-mnist", action="store_true")
+    parser.add_argument("--lessons", default="", help="comma-separated lesson ids (default: all)")
+    parser.add_argument("--redraw", action="store_true", help="also time each step in the app")
     args = parser.parse_args()
     if args.no_mnist:
         os.environ.pop("KQV_DATA_DIR", None)
@@ -64,6 +71,8 @@ def main() -> None:
 
     out = {"load_lessons_ms": ms(load_lessons_s), "data_load_ms": ms(data_s), "data": source,
            "lessons": {}}
+    if args.lessons:
+        lessons = [lesson for lesson in lessons if lesson.id in args.lessons.split(",")]
     with blas_threads(1):
         for lesson in lessons:
             session = LessonSession(lesson)
@@ -88,6 +97,20 @@ def main() -> None:
                                   "engine_run_ms": runs[step.trace]}
             out["lessons"][lesson.id] = {"dims": lesson.default_dims, "engine_run_ms": runs,
                                          "steps": steps}
+    if args.redraw:
+        import asyncio
+        import tempfile
+
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from tui_startup import step_times
+
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["KQV_STATE_DIR"] = tmp  # the learner's progress is never touched
+            for lesson in lessons:
+                times, _ = asyncio.run(step_times(lesson.id))
+                for step, t in zip(lesson.steps[1:], times, strict=True):
+                    out["lessons"][lesson.id]["steps"][step.id]["redraw_ms"] = ms(t)
+    out["load_average"] = round(os.getloadavg()[0], 2)
 
     if args.json:
         print(json.dumps(out, indent=1))
@@ -99,10 +122,14 @@ def main() -> None:
         print(f"\n{lesson_id} ({dims})")
         print("  engine run per trace (new seed or dims): "
               + ", ".join(f"{t} {v} ms" for t, v in info["engine_run_ms"].items()))
-        print(f"  {'step':<18}{'trace':<10}{'cached step ms':>16}{'with engine run ms':>20}")
+        print(f"  {'step':<18}{'trace':<10}{'cached step ms':>16}{'with engine run ms':>20}"
+              + (f"{'app: key to drawn ms':>22}" if args.redraw else ""))
         for step_id, s in info["steps"].items():
             print(f"  {step_id:<18}{s['trace']:<10}{s['step_ms']:>16.2f}"
-                  f"{s['step_ms'] + s['engine_run_ms']:>20.2f}")
+                  f"{s['step_ms'] + s['engine_run_ms']:>20.2f}"
+                  + (f"{s.get('redraw_ms', float('nan')):>22.1f}" if args.redraw else ""))
+    print(f"\nload average while measuring: {out['load_average']} on {os.cpu_count()} CPUs, shared with "
+          "other work: every figure is slower than on an idle machine")
 
 
 if __name__ == "__main__":

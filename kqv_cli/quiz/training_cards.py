@@ -98,7 +98,8 @@ def last_logits(draw: Draw) -> Question:
     run = run_gpt(draw)
     logits = run.trace["logits"]
     rec = dataclasses.replace(logits, name="logits[:, -1, :]", value=logits.value[:, -1, :],
-                              symbolic=(logits.symbolic[0], logits.symbolic[2]))
+                              symbolic=(logits.symbolic[0], logits.symbolic[2]),
+                              formula="the last position of every row of logits, as generation reads it")
     return _shape_question(
         "training.last_logits", draw, run, rec,
         "To generate the next token, the model runs on the context and keeps only the last position: "
