@@ -138,3 +138,24 @@ def test_snapshot_question_with_its_first_hint(snap_compare):
     """The first backprop question at 80x24, seed fixed, after "h": setting, question, hint, input."""
     assert snap_compare(QuizHost("backprop", count=3, seed=4), terminal_size=(80, 24),
                         press=["h"])
+
+
+@pilot_test
+async def test_letters_toggle_asks_the_waiting_question_in_letters_and_an_old_error_goes():
+    app = QuizHost("attention", count=2, seed=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        card = screen.session.current.card_id
+        assert not screen.session.current.symbolic
+        await answer(pilot, "hello")  # cannot be read: a format hint, not a mark
+        assert "could not read" in text_of(screen, "#quiz-feedback")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        q = screen.session.current
+        assert q.card_id == card and q.symbolic  # the same card, now in letters
+        assert "could not read" not in text_of(screen, "#quiz-feedback")
+        await answer(pilot, "hello")
+        await answer(pilot, q.answer_text())  # (B, nh, T, hs)-style letters are accepted
+        feedback = text_of(screen, "#quiz-feedback")
+        assert "✓ right" in feedback and "could not" not in feedback and "use the letters" not in feedback

@@ -109,6 +109,17 @@ class QuizSession:
         self.answered = False
         return self.current
 
+    def set_symbolic(self, symbolic: bool) -> Question | None:
+        """Answer in letters (or numbers) from now on. A question waiting for its answer is asked
+        again, same card, in the new form (and returned); otherwise ``None``."""
+        self.symbolic = symbolic
+        if self.current is None or self.answered:
+            return None
+        card_id = self.current.card_id
+        self.current = generate(card_id, self.rng, self.level(card_id.split(".", 1)[0]), symbolic)
+        self.hints_used = 0
+        return self.current
+
     def hint(self) -> str | None:
         """The next hint for the current question (operation, then operand shapes), or None."""
         if self.current is None or self.answered or self.hints_used >= MAX_HINTS:

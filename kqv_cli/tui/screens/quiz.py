@@ -83,6 +83,7 @@ class QuizScreen(KqvScreen):
         self.seed = seed
         self.session: QuizSession | None = None
         self.feedback: list[Text] = []
+        self.format_error: Text | None = None  # the latest answer that could not be read, if any
 
     def compose(self) -> ComposeResult:
         yield Static(id="quiz-bar")
@@ -108,7 +109,7 @@ class QuizScreen(KqvScreen):
         session = self.session
         question = session.next_question()
         answer = self.query_one("#quiz-answer", Input)
-        self.feedback = []
+        self.feedback, self.format_error = [], None
         if question is None:
             self.query_one("#quiz-question", Static).update(Text.assemble(
                 ("Round done: ", "bold"), f"{session.summary_line()}.\n",
@@ -119,6 +120,11 @@ class QuizScreen(KqvScreen):
             self.update_bar()
             self.set_focus(None)
             return
+        self.show_question(question)
+
+    def show_question(self, question) -> None:
+        answer = self.query_one("#quiz-answer", Input)
+        self.feedback, self.format_error = [], None
         self.query_one("#quiz-question", Static).update(Text.assemble(
             (question.setting, ""), "\n", (question.ask, "bold"), "\n", (question.convention, "dim")))
         self.show_feedback()
@@ -139,7 +145,8 @@ class QuizScreen(KqvScreen):
             f"{level}{mode}{card}")
 
     def show_feedback(self) -> None:
-        self.query_one("#quiz-feedback", Static).update(Text("\n").join(self.feedback))
+        lines = self.feedback + ([self.format_error] if self.format_error is not None else [])
+        self.query_one("#quiz-feedback", Static).update(Text("\n").join(lines))
         self.query_one("#quiz-body", VerticalScroll).scroll_end(animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -160,9 +167,10 @@ class QuizScreen(KqvScreen):
         if outcome.status == "hint":
             self.feedback.append(Text(outcome.message, style="cyan"))
             answer.value = ""
-        elif outcome.status == "malformed":
-            self.feedback.append(Text(outcome.message, style="yellow"))
+        elif outcome.status == "malformed":  # only the latest: an old one must not sit above ✓
+            self.format_error = Text(outcome.message, style="yellow")
         else:
+            self.format_error = None
             q = outcome.question
             style = "bold green" if outcome.status == "right" else "bold red"
             mark = "✓ " if outcome.status == "right" else "✗ "
@@ -202,10 +210,12 @@ class QuizScreen(KqvScreen):
             self.ask_next()
 
     def action_letters(self) -> None:
-        """Switch between answering in numbers and in letters, from the next question on."""
+        """Switch between answering in numbers and in letters, the question waiting included."""
         self.symbolic = not self.symbolic
-        self.session.symbolic = self.symbolic
-        self.notify("next questions: answer in letters, e.g. (B, nh, T, hs)" if self.symbolic
-                    else "next questions: answer in numbers, e.g. (4, 8, 8)")
+        question = self.session.set_symbolic(self.symbolic)
+        if question is not None:  # the question waiting is asked again, in the new form
+            self.show_question(question)
+        self.notify("answer in letters, e.g. (B, nh, T, hs)" if self.symbolic
+                    else "answer in numbers, e.g. (4, 8, 8)")
         self.update_bar()
 
