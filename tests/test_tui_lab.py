@@ -133,6 +133,24 @@ async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
     model, vocab, meta = load_gpt(path)
     assert vocab.chars == text_data.vocab.chars
     assert f"at iteration {meta['iter']}:" in status and meta["iter"] >= 3
+    # the loss it reports is the latest training loss, not the iteration-0 evaluation
+    recent = meta["losses"][-20:]
+    assert f"loss {sum(recent) / len(recent):.4f} (mean of the last {len(recent)} iterations)" in status
+
+
+@pilot_test
+async def test_escape_on_the_train_screen_cancels_first_then_goes_back(text_data):
+    screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await wait_until(pilot, lambda: screen.steps_seen >= 2)
+        await pilot.press("escape")  # stops the run, stays to show how it ended
+        await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+        assert pilot.app.screen is screen
+        assert "GPT cancelled at iteration" in str(screen.query_one("#train-status", Static).render())
+        await pilot.press("escape")  # nothing runs now: back
+        await pilot.pause()
+        assert pilot.app.screen is not screen
 
 
 @pilot_test

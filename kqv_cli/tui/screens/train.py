@@ -91,6 +91,24 @@ def default_digits_setup():
     return digits_here(), {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
 
 
+RECENT = 20  # iterations averaged for "the loss now" of a cancelled run
+
+
+def gpt_summary(result) -> str:
+    """The end of a GPT run in one line. A cancelled run's last evaluation may be far behind (at
+    iteration 0 it is the untrained 4.2), so its latest training loss leads, named as such."""
+    if not result.stopped:
+        return (f"GPT done at iteration {result.iters}: train {result.train_loss:.4f}, "
+                f"val {result.val_loss:.4f}, {result.ms_per_iter:.0f} ms/iter")
+    recent = result.losses[-RECENT:]
+    now = (f"loss {sum(recent) / len(recent):.4f} (mean of the last {len(recent)} iterations)"
+           if recent else "no iteration finished")
+    last_eval = result.evals[-1] if result.evals else None
+    evaluated = (f"; last evaluation at iteration {last_eval.iter}: val {last_eval.val_loss:.4f}"
+                 if last_eval is not None else "")
+    return f"GPT cancelled at iteration {result.iters}: {now}{evaluated}"
+
+
 class TrainScreen(KqvScreen):
     SUB_TITLE = "train"
     DEFAULT_CSS = """
@@ -216,14 +234,18 @@ class TrainScreen(KqvScreen):
             f"C={cfg.n_embd}, "
             f"T={cfg.block_size}, B={tc.batch_size}, on {data.source}", style="bold")))
         last = [0.0]
+        first_iter = trainer.iter
 
         def on_step(info):
             now = time.perf_counter()
             if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
                 last[0] = now
+                done = max(info.iter - first_iter, 1)
+                eta = info.elapsed / done * (tc.max_iters - info.iter)
                 self.post_message(self.Step(info.iter, info.loss, (
                     f"GPT iteration {info.iter}/{tc.max_iters} · loss {info.loss:.4f} · "
-                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · c cancels")))
+                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · about "
+                    f"{eta / 60:.0f} min left · c cancels")))
 
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
@@ -238,11 +260,8 @@ class TrainScreen(KqvScreen):
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
-        verb = "cancelled" if result.stopped else "done"
         self.post_message(self.Line(Text(f"saved to {out} · try: kqv sample {out}", style="green")))
-        self.post_message(self.Ended(f"GPT {verb} at iteration {result.iters}: train "
-                                     f"{result.train_loss:.4f}, "
-                                     f"val {result.val_loss:.4f}, {result.ms_per_iter:.0f} ms/iter"))
+        self.post_message(self.Ended(gpt_summary(result)))
 
     @work(thread=True, group="train", exclusive=True)
     def train_digits(self) -> None:
