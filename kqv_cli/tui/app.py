@@ -130,6 +130,12 @@ class KqvApp(App):
 
         self.push_screen(QuizScreen(topic))
 
+    def open_practice(self, exercise: str | None = None) -> None:
+        """The Practice screen on ``exercise`` (default: the first one not passed yet)."""
+        from kqv_cli.tui.screens.practice import PracticeScreen  # imported when first asked for
+
+        self.push_screen(PracticeScreen(exercise))
+
     def action_help(self) -> None:
         """The help of the screen in front (a dialog has none of its own: its keys are in its footer)."""
         if isinstance(self.screen, KqvScreen):

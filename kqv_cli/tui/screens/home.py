@@ -13,6 +13,7 @@ from kqv_cli.tui.screens.base import KqvScreen
 CONTINUE = "continue"
 QUIZ_ALL = "quiz:all"
 LAB = "lab"
+PRACTICE = "practice"
 TRAIN = "train"
 HELP = "help"
 
@@ -26,6 +27,7 @@ class HomeScreen(KqvScreen):
     BINDINGS = [
         Binding("t", "quiz", "Quiz", tooltip="quiz on the chosen lesson's topic"),
         Binding("l", "lab", "Lab", tooltip="lab: what if...? variants trained side by side"),
+        Binding("w", "practice", "Practice", tooltip="practice: write the engine's functions, graded"),
         Binding("m", "train", "Train", tooltip="train a model (the digit net or the GPT), live"),
         Binding("escape", "back", "", show=False),  # nothing to go back to: esc does not quit
         Binding("q", "app.quit", "Quit", tooltip="quit (progress is saved)"),
@@ -35,7 +37,7 @@ class HomeScreen(KqvScreen):
         yield Header(show_clock=False, icon="")
         yield Static(
             "Watch a small numpy engine run, with every variable's shape in view.\n"
-            "[dim]↑↓ choose · enter open · t quiz · l lab · m train · ? help · q quit[/dim]",
+            "[dim]↑↓ choose · enter open · t quiz · l lab · w practice · m train · ? help[/dim]",
             id="home-intro",
         )
         yield OptionList(id="home-menu")
@@ -68,6 +70,9 @@ class HomeScreen(KqvScreen):
         menu.add_option(None)
         menu.add_option(Option(Text.assemble(("Quiz", "bold"), ("  all topics, dimensions from real runs",
                                                               "dim")), id=QUIZ_ALL))
+        menu.add_option(Option(Text.assemble(("Practice", "bold"), ("  write the engine's functions; "
+                                                                  "kqv grades every variable", "dim")),
+                               id=PRACTICE))
         menu.add_option(Option(Text.assemble(("Lab", "bold"), ("  what if...? train variants side by side",
                                                              "dim")), id=LAB))
         menu.add_option(Option(Text.assemble(("Train", "bold"), ("  the digit net or the GPT, live",
@@ -108,6 +113,8 @@ class HomeScreen(KqvScreen):
             self.app.open_quiz("all")
         elif choice == LAB:
             self.action_lab()
+        elif choice == PRACTICE:
+            self.action_practice()
         elif choice == TRAIN:
             self.action_train()
         elif choice == HELP:
@@ -122,6 +129,9 @@ class HomeScreen(KqvScreen):
         from kqv_cli.tui.screens.lab import LabScreen
 
         self.app.push_screen(LabScreen())
+
+    def action_practice(self) -> None:
+        self.app.open_practice()
 
     def action_train(self) -> None:
         from kqv_cli.tui.screens.train import TrainScreen

@@ -68,6 +68,8 @@ class LessonScreen(KqvScreen):
         Binding("g", "real_model", "GPT-2", show=False,
                 tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); g again to go back"),
         Binding("t", "quiz", "Quiz", show=False, tooltip="quiz on this lesson's topic"),
+        Binding("w", "practice", "Practice", show=False,
+                tooltip="write this step's function yourself (on a step the bar marks with w)"),
         Binding("escape", "back", "Home", tooltip="back home (your step and dims are kept); "
                                                   "when zoomed, unzoom first"),
         Binding("q", "close", "Home", show=False, tooltip="back home, as esc"),
@@ -204,6 +206,8 @@ class LessonScreen(KqvScreen):
         state = "  [i]running…[/i]" if running else ""
         if self.index == len(steps) - 1 and not running:
             state = "  [b reverse] last step: n what next [/]"
+        if not running and self.step_exercise() is not None:
+            state += "  [b]w[/b] write it yourself"
         self.query_one("#step-bar", Static).update(
             f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}"
             f"  [dim]{dims_text} · {self.lesson.title}[/dim]"
@@ -342,6 +346,20 @@ class LessonScreen(KqvScreen):
 
     def action_quiz(self) -> None:
         self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
+
+    def step_exercise(self) -> str | None:
+        """The practice exercise that follows the step on screen, if there is one."""
+        from lessons.practice import load_exercises
+
+        step = self.lesson.steps[self.index].id
+        return next((e.name for e in load_exercises() if e.lesson == self.lesson.id and e.step == step), None)
+
+    def action_practice(self) -> None:
+        exercise = self.step_exercise()
+        if exercise is None:
+            self.notify("no exercise follows this step; `kqv practice` lists them all", timeout=3)
+            return
+        self.app.open_practice(exercise)
 
     def stop_running(self) -> bool:
         """A zoomed pane is put back first; the next esc goes home."""

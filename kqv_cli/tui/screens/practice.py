@@ -1,0 +1,257 @@
+"""The Practice screen: one exercise, its file, and the latest check, re-run on every save.
+
+The screen only shows; :mod:`kqv_cli.practice` finds the workspace, runs the learner's code in
+a child process and grades it. Checks run in a worker thread (the child may loop for the whole
+time limit and the keys still answer); a watcher thread re-checks whenever the exercise's file
+is saved. ``e`` opens the file in ``$EDITOR`` with the app suspended, and checks it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import threading
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from engine.errors import KqvError
+from kqv_cli.practice.grader import Report, check_file, shape_text
+from kqv_cli.practice.progress import HINTS, PracticeProgress
+from kqv_cli.practice.runner import TIMEOUT
+from kqv_cli.practice.workspace import DEFAULT_DIR, Workspace, find_workspace, init_workspace
+from kqv_cli.tui.screens.base import KqvScreen
+from lessons.practice import Exercise, load_exercises
+
+
+class PracticeScreen(KqvScreen):
+    DEFAULT_CSS = """
+    PracticeScreen #practice-bar {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text;
+    }
+    PracticeScreen #practice-body {
+        height: 1fr;
+        padding: 0 1;
+    }
+    PracticeScreen #practice-text, PracticeScreen #practice-file, PracticeScreen #practice-hint,
+    PracticeScreen #practice-result {
+        height: auto;
+        margin: 1 0 0 0;
+    }
+    """
+
+    HELP_TITLE = "Practice"
+    HELP_NOTE = ("Write the function in the exercise's file with any editor; each save checks it "
+                 "again. The table lists every variable the exercise grades, in order: the "
+                 "engine's shape in numbers and letters, yours, ✓ or ✗, and the max relative "
+                 "error. The line under it tells the story of the first wrong one. Your code runs "
+                 "in its own process with a time limit, so an endless loop only stops the check.")
+    BINDINGS = [
+        Binding("c", "check", "Check", tooltip="check the file now"),
+        Binding("e", "edit", "Edit", tooltip="open the file in $EDITOR (the app waits for it)"),
+        Binding("h", "hint", "Hint", tooltip="the next of three hints: shapes, formula, near-code"),
+        Binding("n", "move(1)", "Next", tooltip="the next exercise"),
+        Binding("p", "move(-1)", "Prev", tooltip="the previous exercise"),
+        Binding("i", "init", "Init", show=False, tooltip=f"write a workspace in ./{DEFAULT_DIR} (if none)"),
+    ]
+
+    def __init__(self, exercise: str | None = None, folder: Path | None = None,
+                 timeout: float = TIMEOUT):
+        super().__init__(name="practice")
+        self.exercises = list(load_exercises())
+        self.progress = PracticeProgress.load()
+        names = [e.name for e in self.exercises]
+        self.index = names.index(exercise) if exercise in names else self._first_not_passed()
+        self.folder = folder
+        self.timeout = timeout
+        self.workspace: Workspace | None = None
+        self.report: Report | None = None
+        self.checking = False
+        self.hint_shown = -1  # the hint on screen for this exercise, or -1
+        self._stop_watch = threading.Event()
+
+    @property
+    def exercise(self) -> Exercise:
+        return self.exercises[self.index]
+
+    def _first_not_passed(self) -> int:
+        return next((i for i, e in enumerate(self.exercises) if not self.progress.state(e.name).passed), 0)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="practice-bar")
+        with VerticalScroll(id="practice-body"):
+            yield Static(id="practice-text")
+            yield Static(id="practice-file")
+            yield Static(id="practice-hint")
+            yield Static(id="practice-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "practice"
+        if self.progress.warning:
+            self.notify(self.progress.warning, severity="warning", timeout=10)
+        try:
+            self.workspace = find_workspace(self.folder)
+        except KqvError:
+            self.workspace = None
+        self.show_exercise()
+        if self.workspace is not None:
+            self.watch_files(self.workspace)
+
+    def on_unmount(self) -> None:
+        self._stop_watch.set()
+
+    # -- showing ---------------------------------------------------------------------------
+
+    def show_exercise(self) -> None:
+        exercise = self.exercise
+        self.report = None
+        self.hint_shown = -1
+        self.query_one("#practice-text", Static).update(Text.assemble(
+            (exercise.title, "bold"), f"   follows {exercise.lesson} · {exercise.step}\n\n", exercise.text))
+        self.query_one("#practice-hint", Static).update("")
+        self.update_file_line()
+        self.query_one("#practice-result", Static).update("")
+        self.update_bar()
+        if self.workspace is not None and self.workspace.file(exercise).is_file():
+            self.action_check()
+
+    def update_file_line(self) -> None:
+        line = self.query_one("#practice-file", Static)
+        if self.workspace is None:
+            line.update(Text.assemble(("no practice workspace found. ", "bold yellow"),
+                                      f"Press i to write one in ./{DEFAULT_DIR}, or run "
+                                      "`kqv practice init DIR` and open the app from there."))
+            return
+        path = self.workspace.file(self.exercise)
+        missing = "" if path.is_file() else "   (missing: `kqv practice reset " + self.exercise.name + "`)"
+        line.update(Text.assemble(("your file: ", "bold"), str(path), (missing, "yellow"),
+                                  ("\nsave it to check again · e opens it in $EDITOR", "dim")))
+
+    def update_bar(self) -> None:
+        status = "checking…" if self.checking else self.progress.status(self.exercise.name)
+        self.query_one("#practice-bar", Static).update(
+            f"exercise {self.index + 1}/{len(self.exercises)} · {self.exercise.name} · {status}")
+
+    def show_report(self, report: Report) -> None:
+        if report.exercise is not self.exercise:
+            return  # the learner moved on while it ran
+        self.report = report
+        parts = []
+        if report.rows:
+            table = Table(title=f"{report.exercise.phase} order", title_justify="left", expand=False)
+            for col in ("variable", "engine's shape", "yours", "", "max rel. error"):
+                table.add_column(col, justify="right" if col == "max rel. error" else "left")
+            for row in report.rows:
+                table.add_row(row.name, shape_text(row), "–" if row.yours is None else str(row.yours),
+                              Text("✓", "green") if row.ok else Text("✗", "red"),
+                              "" if row.error is None else f"{row.error:.1e}")
+            parts.append(table)
+        style = "bold green" if report.passed else "bold yellow"
+        for i, line in enumerate(report.story):
+            parts.append(Text(line, style if i == 0 else ""))
+        if report.output.strip():
+            parts.append(Text("your code printed:\n" + "\n".join(report.output.splitlines()[-6:]), "dim"))
+        self.query_one("#practice-result", Static).update(Group(*parts))
+
+    # -- checking --------------------------------------------------------------------------
+
+    def action_check(self) -> None:
+        if self.workspace is None:
+            self.notify(f"no workspace yet: press i to write one in ./{DEFAULT_DIR}", severity="warning")
+            return
+        path = self.workspace.file(self.exercise)
+        if not path.is_file():
+            self.update_file_line()
+            self.notify(f"{path.name} is missing: `kqv practice reset {self.exercise.name}` writes it again",
+                        severity="error")
+            return
+        self.checking = True
+        self.update_bar()
+        self.run_check(self.exercise, path)
+
+    @work(thread=True, group="check", exclusive=True)
+    def run_check(self, exercise: Exercise, path: Path) -> None:
+        report = check_file(exercise, path, self.timeout)
+        self.app.call_from_thread(self.check_done, report)
+
+    def check_done(self, report: Report) -> None:
+        if not self.is_attached:
+            return  # the screen was closed while the check ran
+        self.checking = False
+        self.progress.record_check(report.exercise.name, report.passed, report.summary())
+        if self.progress.save_error:
+            self.notify(self.progress.save_error, severity="warning")
+        self.show_report(report)
+        self.update_bar()
+
+    @work(thread=True, group="watch")
+    def watch_files(self, workspace: Workspace) -> None:
+        from kqv_cli.practice.watch import watch_saves
+
+        def saved(exercise: Exercise) -> None:
+            if not self._stop_watch.is_set():
+                self.app.call_from_thread(self.file_saved, exercise)
+
+        watch_saves(workspace, saved, stop=self._stop_watch)
+
+    def file_saved(self, exercise: Exercise) -> None:
+        if self.is_attached and exercise.name == self.exercise.name:
+            self.update_file_line()
+            self.action_check()
+
+    # -- the other keys --------------------------------------------------------------------
+
+    def action_move(self, delta: int) -> None:
+        self.index = (self.index + delta) % len(self.exercises)
+        self.show_exercise()
+
+    def action_hint(self) -> None:
+        index = self.progress.next_hint(self.exercise.name)
+        self.hint_shown = index
+        self.query_one("#practice-hint", Static).update(Text.assemble(
+            (f"hint {index + 1} of {HINTS}: ", "bold cyan"), self.exercise.hints[index]))
+
+    def action_edit(self) -> None:
+        if self.workspace is None:
+            self.action_check()  # says how to get a workspace
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        path = self.workspace.file(self.exercise)
+        if not editor:
+            self.notify(f"set $EDITOR to open files from here; meanwhile edit {path} in any editor",
+                        severity="warning", timeout=8)
+            return
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except Exception as exc:  # SuspendNotSupported (a web or headless driver), or no such editor
+            self.notify(f"could not open {editor}: {exc}; edit {path} in another window", severity="error")
+            return
+        self.update_file_line()
+        self.action_check()
+
+    def action_init(self) -> None:
+        if self.workspace is not None:
+            self.notify(f"the workspace is {self.workspace.folder}")
+            return
+        try:
+            result = init_workspace(Path(DEFAULT_DIR))
+        except KqvError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.workspace = Workspace(result.folder)
+        self.notify(f"wrote the workspace {result.folder}")
+        self.watch_files(self.workspace)
+        self.show_exercise()

@@ -1,0 +1,104 @@
+"""The Practice screen, driven by Textual's pilot: checks in a worker, survives an endless loop,
+re-checks on save, opens from home and from a lesson step that has an exercise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pilot import pilot_test
+from textual.app import App
+from textual.widgets import Static
+
+from kqv_cli.practice.workspace import init_workspace
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.practice import PracticeScreen
+from lessons.practice import find_exercise, solution_file
+
+SIZE = (100, 34)
+ENDLESS = "def feedforward(a, weights, biases):\n    while True:\n        pass\n"
+
+
+class PracticeHost(App):
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+
+    def on_mount(self) -> None:
+        self.push_screen(PracticeScreen(**self.kwargs))
+
+
+def text_of(screen, selector: str) -> str:
+    widget = screen.query_one(selector, Static)
+    return str(widget.render())
+
+
+async def wait_for(pilot, condition, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+
+
+@pilot_test
+async def test_an_endless_loop_times_out_while_the_keys_still_answer(tmp_path):
+    folder = init_workspace(tmp_path / "ws").folder
+    (folder / "feedforward.py").write_text(ENDLESS)
+    app = PracticeHost(exercise="feedforward", folder=folder, timeout=2.0)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        assert screen.checking
+        started = time.monotonic()
+        await pilot.press("h")  # answered at once, while the child loops
+        await pilot.pause()
+        assert time.monotonic() - started < 1.5
+        assert "hint 1 of 3" in text_of(screen, "#practice-hint")
+        await wait_for(pilot, lambda: screen.report is not None)
+        assert screen.report.kind == "timeout"
+        assert "longer than 2 s" in " ".join(screen.report.story)
+        assert "feedforward" in text_of(screen, "#practice-bar")
+
+
+@pilot_test
+async def test_saving_the_file_checks_it_again(tmp_path):
+    folder = init_workspace(tmp_path / "ws").folder
+    app = PracticeHost(exercise="sigmoid", folder=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.report is not None)
+        assert screen.report.status == "not_written"
+        solution = solution_file(find_exercise("sigmoid")).read_text()
+
+        def saved_and_passed() -> bool:
+            if screen.report.passed:
+                return True
+            (folder / "sigmoid.py").write_text(solution)  # again, until the watcher has started
+            return False
+
+        await wait_for(pilot, saved_and_passed)
+        assert "passed" in text_of(screen, "#practice-bar")
+        assert [row.ok for row in screen.report.rows] == [True, True]
+
+
+@pilot_test
+async def test_home_and_a_lesson_step_with_an_exercise_open_practice(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = KqvApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, PracticeScreen)
+        assert "no practice workspace" in text_of(app.screen, "#practice-file")
+        await pilot.press("escape")
+        await pilot.pause()
+        app.open_lesson("backprop")
+        await pilot.pause()
+        lesson = app.screen
+        lesson.index = [s.id for s in lesson.lesson.steps].index("layer3")
+        assert lesson.step_exercise() == "feedforward"
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, PracticeScreen) and app.screen.exercise.name == "feedforward"
