@@ -78,6 +78,7 @@ class PracticeScreen(KqvScreen):
         self.workspace: Workspace | None = None
         self.report: Report | None = None
         self.checking = False
+        self._serial = 0  # of the latest check asked for; an older one's result is dropped
         self.hint_shown = -1  # the hint on screen for this exercise, or -1
         self._stop_watch = threading.Event()
 
@@ -178,19 +179,22 @@ class PracticeScreen(KqvScreen):
                         severity="error")
             return
         self.checking = True
+        self._serial += 1
         self.update_bar()
-        self.run_check(self.exercise, path)
+        self.run_check(self.exercise, path, self._serial)
 
-    @work(thread=True, group="check", exclusive=True)
-    def run_check(self, exercise: Exercise, path: Path) -> None:
+    @work(thread=True, group="check")
+    def run_check(self, exercise: Exercise, path: Path, serial: int) -> None:
         report = check_file(exercise, path, self.timeout)
-        self.app.call_from_thread(self.check_done, report)
+        self.app.call_from_thread(self.check_done, report, serial)
 
-    def check_done(self, report: Report) -> None:
+    def check_done(self, report: Report, serial: int) -> None:
         if not self.is_attached:
             return  # the screen was closed while the check ran
-        self.checking = False
         self.progress.record_check(report.exercise.name, report.passed, report.summary())
+        if serial != self._serial:
+            return  # a newer check (a later save) is running; its result will show
+        self.checking = False
         if self.progress.save_error:
             self.notify(self.progress.save_error, severity="warning")
         self.show_report(report)
