@@ -9,6 +9,7 @@ from rich.table import Table
 
 from engine.trace import Tracer, format_shape, format_symbolic
 
+VALUES_COLUMN_WIDTH = 120  # from here min / mean / max get a column of their own
 PHASE_COLOURS = {"forward": "cyan", "backward": "magenta", "update": "yellow", "generate": "green"}
 
 
@@ -26,8 +27,11 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False, fold: bo
     table.add_column("shape", no_wrap=True)
     table.add_column("symbolic", no_wrap=True)
     table.add_column("formula", ratio=1, min_width=20)
-    if values:
-        table.add_column("min / mean / max", no_wrap=True)
+    # a number cut short is a wrong number: under 120 columns the values go on a line of their
+    # own under the formula, where they wrap at spaces; wider, a column that may wrap the same way
+    values_apart = values and console.width >= VALUES_COLUMN_WIDTH
+    if values_apart:
+        table.add_column("min / mean / max", min_width=12)
     with_source = console.width >= 110
     if with_source:
         table.add_column("source", style="dim", no_wrap=True)
@@ -46,12 +50,16 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False, fold: bo
                               f"the same variables and shapes as block 0, named {names}")
         if folding:
             continue
+        formula = escape(r.formula)  # "wte[idx]", "p[target]": brackets are not markup
         row = [f"[bold {PHASE_COLOURS[r.phase]}]{r.name}[/]", format_shape(r.shape),
-               format_symbolic(r.symbolic) if r.symbolic else "()",
-               escape(r.formula)]  # "wte[idx]", "p[target]": brackets are not markup
+               format_symbolic(r.symbolic) if r.symbolic else "()", formula]
         if values:
             v = np.asarray(r.value, dtype=np.float64)
-            row.append(f"{v.min():.3g} / {v.mean():.3g} / {v.max():.3g}" if v.size else "-")
+            low, mean, high = (f"{f(v):.3g}" for f in (np.min, np.mean, np.max)) if v.size else "---"
+            if values_apart:
+                row.append(f"{low} / {mean} / {high}")
+            else:
+                row[3] = f"{formula}\n[dim]min {low} · mean {mean} · max {high}[/]"
         if with_source:
             row.append(r.source.removeprefix("engine/"))
         table.add_row(*row)

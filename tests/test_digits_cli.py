@@ -197,3 +197,24 @@ def test_out_naming_a_folder_or_an_earlier_checkpoint_is_refused_before_training
     earlier.write_bytes(b"someone's work")
     result = runner.invoke(app, ["train", "digits", "--synthetic", "--limit", "50", "--out", str(earlier)])
     assert result.exit_code == 2 and "--force" in result.output and earlier.read_bytes() == b"someone's work"
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_trace_values_never_cut_a_number(columns):
+    """At 80 columns the values once printed w2's max as 0.1 (0.141 cut short): every min, mean
+    and max must appear whole, at any width."""
+    from engine.network import Network
+    from engine.trace import Tracer
+
+    result = runner.invoke(app, ["trace", "digits", "--sizes", "784,30,10", "--batch-size", "10",
+                                 "--values"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= columns
+    assert "0.141" in result.output  # what the command's own run records (seed 0) ...
+    net = Network([784, 30, 10], seed=0)
+    tracer = Tracer(dims={"n1": 784, "n2": 30, "n3": 10, "m": 10})
+    net.backprop_batch(np.zeros((784, 10)), np.zeros((10, 10)), tracer)
+    for r in tracer.records:  # ... and the parameters' ranges, fixed by the seed
+        if r.name in ("w2", "w3"):
+            for x in (r.value.min(), r.value.max()):
+                assert f"{x:.3g}" in result.output, (r.name, f"{x:.3g}")
