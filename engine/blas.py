@@ -32,28 +32,34 @@ def blas_threads(n: int | None):
 
 
 class FasterThreads:
-    """Run the same kind of call with 1 and with 2 BLAS threads a few times each, then keep
-    whichever was faster (``auto``, as ``kqv train gpt --threads auto`` does for its halves).
+    """Run the same kind of call on 1 BLAS thread and on the library's own count (every core)
+    a few times each, then keep whichever was faster (``auto``, as ``kqv train gpt --threads
+    auto`` does for its halves).
 
     Generating a token is one row through every weight matrix: bound by memory, not arithmetic,
-    so a second thread helps only when the other core is free; when it is busy, two OpenBLAS
-    threads waiting on each other were measured 10x slower than one. Timing both answers it for
-    the machine as it is now.
+    so more threads help only when the other cores are free; on a busy 2-core machine two
+    OpenBLAS threads waiting on each other were measured 10x slower than one. Timing both
+    answers it for the machine as it is now.
     """
+
+    CHOICES = (1, None)  # one thread, or as many as the library takes by itself
 
     def __init__(self, trials: int = 3):
         self.trials = trials
-        self.times: dict[int, list[float]] = {1: [], 2: []}
+        self.times: dict[int | None, list[float]] = {n: [] for n in self.CHOICES}
+        self.decided = False
         self.chosen: int | None = None
 
     def __call__(self, fn, *args, **kwargs):
-        n = self.chosen or (1 if len(self.times[1]) <= len(self.times[2]) else 2)
+        # until decided, the choice tried least so far: 1, all, 1, all, ...
+        n = self.chosen if self.decided else min(self.CHOICES, key=lambda k: len(self.times[k]))
         with blas_threads(n):
             start = time.perf_counter()
             out = fn(*args, **kwargs)
             seconds = time.perf_counter() - start
-        if self.chosen is None:
+        if not self.decided:
             self.times[n].append(seconds)
-            if len(self.times[2]) >= self.trials:
-                self.chosen = min((1, 2), key=lambda k: sorted(self.times[k])[len(self.times[k]) // 2])
+            if all(len(t) >= self.trials for t in self.times.values()):
+                self.chosen = min(self.CHOICES, key=lambda k: sorted(self.times[k])[len(self.times[k]) // 2])
+                self.decided = True
         return out

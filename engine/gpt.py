@@ -310,7 +310,7 @@ class GPT:
         if not ids:
             raise KqvError("sampling needs at least one character to start from")
         block_size = self.config.block_size
-        step = FasterThreads()  # 1 or 2 BLAS threads, whichever runs these steps faster here
+        step = FasterThreads()  # 1 BLAS thread or all of them, whichever runs these steps faster here
         if not cache:
             for _ in range(max_new_tokens):
                 logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :])
