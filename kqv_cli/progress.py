@@ -1,9 +1,12 @@
 """Lesson progress: which steps were seen, where each lesson was left, the dims chosen.
 
 Kept in ``lessons.json`` in the user data folder through :class:`kqv_cli.store.JsonStore`, so
-every save is atomic and a damaged file is moved aside with a warning (``.warning``) instead of
-crashing the app. Steps are remembered by id, not by number, so a lesson that gains a step does
-not shift what the learner has seen; a step id that no longer exists is simply ignored.
+every save is atomic and a damaged file (checked whole by :func:`validate`) is moved aside with
+a warning (``.warning``) instead of crashing the app. A save merges under the file's lock: the
+lessons this process worked on are written over what is on disk now (steps seen are united),
+the others are left as another session may have saved them. Steps are remembered by id, not by
+number, so a lesson that gains a step does not shift what the learner has seen; a step id that
+no longer exists is simply ignored.
 
     progress = LessonProgress.load()
     progress.mark_seen("backprop", "layer2")      # also moves the position there
@@ -21,6 +24,25 @@ from kqv_cli.store import JsonStore
 
 FILE_NAME = "lessons.json"
 SCHEMA = 1
+
+
+def validate(data) -> None:
+    """Raise ValueError unless ``data`` is ``{"lessons": {id: {seen, position, dims}}, "last": id}``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"data is a {type(data).__name__}, not an object")
+    lessons, last = data.get("lessons", {}), data.get("last")
+    if not isinstance(lessons, dict):
+        raise ValueError("lessons is not an object of lesson id -> state")
+    for lesson_id, d in lessons.items():
+        ok = (isinstance(d, dict) and isinstance(d.get("seen", []), list)
+              and all(isinstance(s, str) for s in d.get("seen", []))
+              and (d.get("position") is None or isinstance(d.get("position"), str))
+              and isinstance(d.get("dims", {}), dict)
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in d.get("dims", {}).values()))
+        if not ok:
+            raise ValueError(f"lesson {lesson_id[:40]!r} is not {{seen, position, dims}} of the right types")
+    if last is not None and not isinstance(last, str):
+        raise ValueError("last is not a lesson id")
 
 
 @dataclass
@@ -53,6 +75,7 @@ class LessonProgress:
         self.store = store
         self.lessons: dict[str, LessonState] = lessons or {}
         self.last = last  # the lesson most recently worked on, for "continue"
+        self.touched: set[str] = set()  # lessons changed by this process since it loaded
 
     @property
     def warning(self) -> str | None:
@@ -65,20 +88,36 @@ class LessonProgress:
 
     @classmethod
     def load(cls, folder: Path | None = None) -> LessonProgress:
-        store = JsonStore(FILE_NAME, SCHEMA, folder)
-        data = store.load({})
-        if not isinstance(data, dict) or not isinstance(data.get("lessons", {}), dict):
-            data = {}
-        lessons = {k: LessonState.from_dict(v) for k, v in data.get("lessons", {}).items()
-                   if isinstance(k, str)}
-        last = data.get("last") if isinstance(data.get("last"), str) else None
-        return cls(store, lessons, last if last in lessons else None)
+        store = JsonStore(FILE_NAME, SCHEMA, folder, validate=validate)
+        lessons, last = cls._parse(store.load({}))
+        return cls(store, lessons, last)
+
+    @staticmethod
+    def _parse(data) -> tuple[dict[str, LessonState], str | None]:
+        lessons = {k: LessonState.from_dict(v) for k, v in data.get("lessons", {}).items()}
+        last = data.get("last")
+        return lessons, last if last in lessons else None
 
     def save(self) -> None:
-        self.store.save({"lessons": {k: v.to_dict() for k, v in self.lessons.items()},
-                         "last": self.last})
+        """Merge this process's lessons into the file as it is now, under its lock (OSError if refused)."""
+
+        def merge(data) -> dict:
+            lessons, last = self._parse(data)
+            for lesson_id in self.touched:
+                ours, theirs = self.lessons[lesson_id], lessons.get(lesson_id, LessonState())
+                seen = list(dict.fromkeys(theirs.seen + ours.seen))
+                lessons[lesson_id] = LessonState(seen, ours.position, dict(ours.dims))
+            if self.touched and self.last is not None:
+                last = self.last
+            self.lessons, self.last = lessons, last
+            return {"lessons": {k: v.to_dict() for k, v in lessons.items()}, "last": last}
+
+        if self.touched:
+            self.store.update(merge, {})
+            self.touched.clear()
 
     def state(self, lesson_id: str) -> LessonState:
+        self.touched.add(lesson_id)
         return self.lessons.setdefault(lesson_id, LessonState())
 
     # -- what the screens ask -------------------------------------------------------------

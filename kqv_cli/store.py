@@ -1,10 +1,21 @@
-"""Small JSON state files (lesson progress, quiz cards) that survive crashes and bad edits.
+"""Small JSON state files (lesson progress, quiz cards) that survive crashes, bad edits and company.
 
-Each file holds ``{"schema": N, "data": ...}``. Writes go to a temporary file beside the real
-one, then replace it in one rename, so Ctrl-C or a full disk never leaves half a file. A file
-that cannot be read (corrupt JSON, wrong schema) is moved aside to ``NAME.corrupt-<time>`` with
-a warning naming both paths, and the learner starts fresh rather than crashing — the old bytes
-are kept, never silently lost.
+Each file holds ``{"schema": N, "data": ...}``. Three promises:
+
+* **Never half a file.** Writes go to a temporary file beside the real one, then replace it in
+  one rename (:mod:`engine.atomic`), so Ctrl-C or a full disk never leaves half a file.
+* **Never the last writer wins.** Two ``kqv quiz`` sessions, or the app and a piped quiz, may
+  save the same file. A change is made with :meth:`JsonStore.update`: under a lock on the file
+  (the ``filelock`` library, an ``fcntl.flock`` on a ``NAME.lock`` beside it), the file is read
+  again, the change is applied to what is on disk now, and the result is written. Nothing
+  another process saved in between is lost.
+* **Never lose a file we cannot read.** A file that is not JSON, has another schema, or whose
+  data fails the store's ``validate`` (the whole structure is checked, inner types included) is
+  moved aside to a name no other file has (``NAME.corrupt-<time>-<pid>[-n]``) with one warning
+  naming both paths, and the learner starts fresh. A file that exists but cannot be *read*
+  (its permissions) is not damaged: it is left exactly where it is, the warning says so, and
+  nothing is written over it. Reading with ``repair=False`` (``kqv quiz --stats``) never moves
+  or writes anything.
 """
 
 from __future__ import annotations
@@ -12,42 +23,121 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from engine.atomic import atomic_write
 from engine.paths import state_dir
 
+LOCK_TIMEOUT = 10.0  # seconds; a save holds the lock for milliseconds
+
+
+class StoreUnavailable(OSError):
+    """The file cannot be written safely now (unreadable, or locked by a stuck process)."""
+
 
 class JsonStore:
-    """One JSON document on disk with a schema version."""
+    """One JSON document on disk with a schema version, a validator and a lock."""
 
-    def __init__(self, name: str, schema: int, folder: Path | None = None):
+    def __init__(self, name: str, schema: int, folder: Path | None = None,
+                 validate: Callable[[object], None] | None = None):
         self.path = (folder or state_dir()) / name
         self.schema = schema
-        self.warning: str | None = None  # set when a bad file was moved aside on load
+        self.validate = validate  # raises ValueError (saying what is wrong) for data it refuses
+        self.warning: str | None = None  # set when a bad file was moved aside (or left) on load
+        self.unreadable = False  # the file exists but could not be read: never write over it
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), timeout=LOCK_TIMEOUT)
 
-    def load(self, default):
-        """The stored data, or ``default`` when there is none or it was unreadable."""
+    def load(self, default, repair: bool = True):
+        """The stored data, or ``default`` when there is none or it is unusable.
+
+        With ``repair`` (the default) an unusable file is moved aside; without, it is left as
+        it is and only the warning says so.
+        """
         self.warning = None
-        if not self.path.exists():
-            return default
+        self.unreadable = False
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return default
+        except PermissionError as exc:
+            self.unreadable = True
+            self.warning = (f"cannot read {self.path} ({exc.strerror}); it is not damaged, so it was "
+                            "left as it is, and progress is not saved until its permissions are fixed")
+            return default
+        except (OSError, UnicodeDecodeError) as exc:
+            return self._unusable(default, exc, repair)
+        try:
+            doc = json.loads(text)
             if not isinstance(doc, dict) or doc.get("schema") != self.schema or "data" not in doc:
                 raise ValueError(f"expected schema {self.schema}")
-            return doc["data"]
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            try:
-                os.replace(self.path, aside)
-                kept = f"moved it to {aside}"
-            except OSError:
-                kept = "left it in place"
-            self.warning = f"could not read {self.path} ({exc}); {kept} and started fresh"
+            if self.validate is not None:
+                self.validate(doc["data"])
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            return self._unusable(default, exc, repair)
+        return doc["data"]
+
+    def _unusable(self, default, exc: Exception, repair: bool):
+        reason = str(exc)[:200]
+        if not repair:
+            self.warning = f"could not read {self.path} ({reason}); left it as it is"
             return default
+        try:
+            aside = move_aside(self.path)
+            kept = f"moved it to {aside}"
+        except OSError:
+            self.unreadable = True  # cannot move it: then do not write over it either
+            kept = "could not move it aside, so it is left in place and progress is not saved"
+        self.warning = f"could not read {self.path} ({reason}); {kept} and started fresh"
+        return default
+
+    @contextmanager
+    def locked(self):
+        """Hold the file's lock (re-entrant in this process): read, change and write inside."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._lock:
+                yield
+        except Timeout:
+            raise StoreUnavailable(f"{self.path} is locked by another kqv for more than "
+                                   f"{LOCK_TIMEOUT:.0f} s") from None
+
+    def update(self, change: Callable, default):
+        """Under the lock: read the file as it is now, ``data = change(data)``, write it; return it."""
+        with self.locked():
+            data = change(self.load(default))
+            self.save(data)
+            return data
 
     def save(self, data) -> None:
-        """Write ``data`` atomically (temporary file, fsync, rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.path, "w", encoding="utf-8") as f:
+        """Write ``data`` atomically (temporary file, fsync, rename), under the lock."""
+        if self.unreadable:
+            raise StoreUnavailable(f"{self.path} could not be read, so it is not written over")
+        with self.locked(), atomic_write(self.path, "w", encoding="utf-8") as f:
             json.dump({"schema": self.schema, "data": data}, f, indent=1, sort_keys=True)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``NAME.corrupt-<time>-<pid>`` (``-2``, ``-3``... if taken); return it.
+
+    The pid keeps two processes apart, the counter two files in the same second; a name is
+    claimed with a hard link, which fails rather than replace a file already there.
+    """
+    stem = f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    for n in range(1, 1000):
+        aside = path.with_name(stem if n == 1 else f"{stem}-{n}")
+        try:
+            os.link(path, aside)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: check, then rename
+            if aside.exists():
+                continue
+            os.replace(path, aside)
+            return aside
+        os.unlink(path)
+        return aside
+    raise OSError(f"no free name to move {path} aside")

@@ -59,17 +59,16 @@ def test_a_corrupt_file_is_moved_aside_with_a_warning(tmp_path):
     assert LessonProgress.load(tmp_path).position("backprop") == "input"
 
 
-def test_hand_edited_wrong_types_are_dropped_not_trusted(tmp_path):
+def test_hand_edited_wrong_types_are_moved_aside_whole_not_trusted(tmp_path):
     doc = {"schema": 1, "data": {"lessons": {
         "backprop": {"seen": ["input", 3, None], "position": 7, "dims": {"n2": "big", "m": 5}},
         "attention": "nonsense"}, "last": "nowhere"}}
-    (tmp_path / FILE_NAME).write_text(json.dumps(doc), encoding="utf-8")
+    text = json.dumps(doc)
+    (tmp_path / FILE_NAME).write_text(text, encoding="utf-8")
     progress = LessonProgress.load(tmp_path)
-    assert progress.warning is None
-    assert progress.seen("backprop") == {"input"}
-    assert progress.position("backprop") is None
-    assert progress.dims("backprop") == {"m": 5}
-    assert progress.seen("attention") == set() and progress.last is None
+    (aside,) = tmp_path.glob(f"{FILE_NAME}.corrupt-*")
+    assert str(aside) in progress.warning and aside.read_text(encoding="utf-8") == text  # kept, byte for byte
+    assert progress.seen("backprop") == set() and progress.last is None
 
 
 def test_save_is_atomic_no_temporary_files_left(tmp_path):
@@ -77,4 +76,5 @@ def test_save_is_atomic_no_temporary_files_left(tmp_path):
     for i in range(3):
         progress.mark_seen("backprop", f"s{i}")
         progress.save()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME]
+    # the file and its lock (which stays: removing a lock file races with the next locker)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME, FILE_NAME + ".lock"]

@@ -40,7 +40,10 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
         raise fail("the lessons need an interactive terminal; run kqv in a terminal, not a pipe")
     from kqv_cli.tui.app import KqvApp
 
-    KqvApp(lesson_id, lessons=lessons, model=None if folder is None else str(folder)).run()
+    app = KqvApp(lesson_id, lessons=lessons, model=None if folder is None else str(folder))
+    app.run()
+    if app.return_code:  # an error Textual caught and showed: the exit status says so too
+        raise typer.Exit(app.return_code)
 
 
 @app.command("learn")

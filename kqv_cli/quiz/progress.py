@@ -2,8 +2,9 @@
 
 Stored with :class:`kqv_cli.store.JsonStore` as ``quiz.json`` in the user data folder:
 written atomically after every answer (so Ctrl-C or a closed terminal loses nothing), with a
-schema version; a file that cannot be read is moved aside with a warning and the learner
-starts fresh.
+schema version. Each answer is one locked transaction: read the file as it is now, schedule the
+card, write; two sessions answering at once both count. A file whose structure is wrong
+anywhere (see :func:`validate`) is moved aside with a warning and the learner starts fresh.
 
 ``data`` layout (schema 1)::
 
@@ -24,6 +25,31 @@ SCHEMA = 1
 FILENAME = "quiz.json"
 
 
+def _count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def validate(data) -> None:
+    """Raise ValueError unless ``data`` has the layout above, down to every inner type."""
+    if not isinstance(data, dict):
+        raise ValueError(f"data is a {type(data).__name__}, not an object")
+    cards, stats, streak = data.get("cards", {}), data.get("stats", {}), data.get("streak", {})
+    if not isinstance(cards, dict):
+        raise ValueError("cards is not an object of card id -> card")
+    for card_id, raw in cards.items():
+        try:
+            srs.card_from_dict(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"card {card_id[:40]!r} is not a card ({exc})") from None
+    if not (isinstance(stats, dict) and all(
+            isinstance(s, dict) and _count(s.get("answered", 0)) and _count(s.get("right", 0))
+            and isinstance(s.get("last_right", False), bool) for s in stats.values())):
+        raise ValueError("stats is not an object of card id -> {answered, right, last_right}")
+    if not (isinstance(streak, dict) and all(_count(streak.get(k, 0)) for k in ("days", "run", "best_run"))
+            and isinstance(streak.get("last_day", ""), str)):
+        raise ValueError("streak is not {days, last_day, run, best_run}")
+
+
 class Progress:
     """Cards, counts and streak, loaded from and saved to one JSON file."""
 
@@ -40,50 +66,31 @@ class Progress:
 
     @classmethod
     def load(cls, persist: bool = True) -> Progress:
-        """The saved progress (or a fresh one). ``persist=False`` never writes anything."""
-        store = JsonStore(FILENAME, SCHEMA)
-        data = store.load(default={})
+        """The saved progress (or a fresh one). ``persist=False`` never writes, nor moves, anything."""
+        store = JsonStore(FILENAME, SCHEMA, validate=validate)
+        data = store.load(default={}, repair=persist)
         progress = cls(store if persist else None)
         progress.warning = store.warning
         progress._read(data)
         return progress
 
     def _read(self, data) -> None:
-        if not isinstance(data, dict):
-            self.warning = "quiz progress had an unexpected layout; starting fresh"
-            return
-        dropped = []
-        for card_id, raw in dict(data.get("cards", {})).items():
-            try:
-                self.cards[card_id] = srs.card_from_dict(raw)
-            except (KeyError, TypeError, ValueError):
-                dropped.append(card_id)
-        for card_id, raw in dict(data.get("stats", {})).items():
-            if isinstance(raw, dict):
-                self.stats[card_id] = {"answered": int(raw.get("answered", 0)),
-                                       "right": int(raw.get("right", 0)),
-                                       "last_right": bool(raw.get("last_right", False))}
-        if isinstance(data.get("streak"), dict):
-            self.streak.update({k: data["streak"][k] for k in self.streak if k in data["streak"]})
-        if dropped:
-            self.warning = f"dropped unreadable quiz cards: {', '.join(dropped)} (they start again)"
+        """Take ``data`` (already validated, or written by this class) as the whole state."""
+        self.cards = {cid: srs.card_from_dict(raw) for cid, raw in data.get("cards", {}).items()}
+        self.stats = {cid: {"answered": s.get("answered", 0), "right": s.get("right", 0),
+                            "last_right": s.get("last_right", False)}
+                      for cid, s in data.get("stats", {}).items()}
+        self.streak = {"days": 0, "last_day": "", "run": 0, "best_run": 0}
+        self.streak.update({k: v for k, v in data.get("streak", {}).items() if k in self.streak})
 
     def to_data(self) -> dict:
         return {"cards": {cid: srs.card_to_dict(c) for cid, c in sorted(self.cards.items())},
                 "stats": dict(sorted(self.stats.items())), "streak": dict(self.streak)}
 
-    def save(self) -> None:
-        """Write the progress; if the disk refuses, say so once in ``save_error`` and keep going."""
-        if self.store is None:
-            return
-        try:
-            self.store.save(self.to_data())
-        except OSError as exc:
-            if self.save_error is None:
-                self.save_error = (f"could not save quiz progress to {self.store.path} ({exc}); "
-                                   "this sitting's answers are kept only until you quit")
-        else:
-            self.save_error = None
+    def _could_not_save(self, exc: OSError) -> None:
+        if self.save_error is None:
+            self.save_error = (f"could not save quiz progress to {self.store.path} ({exc}); "
+                               "this sitting's answers are kept only until you quit")
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -91,8 +98,32 @@ class Progress:
         return self.cards.get(card_id) or srs.new_card(card_id, now)
 
     def record(self, card_id: str, right: bool, hints_used: int, now: datetime | None = None) -> srs.Card:
-        """Schedule the card from this answer, count it, move the streak, and save."""
+        """Schedule the card from this answer, count it, move the streak, and save.
+
+        Saving is one transaction under the file's lock: the file is read again (another
+        session may have answered since), this answer is applied to it, and it is written. If
+        the disk refuses, the answer still counts in memory and ``save_error`` says so.
+        """
         now = now or srs.now_utc()
+        if self.store is None:
+            return self._apply(card_id, right, hints_used, now)
+        card = None
+        try:
+            with self.store.locked():
+                fresh = self.store.load(default={})
+                if self.store.warning:
+                    self.warning = self.store.warning
+                if not self.store.unreadable:
+                    self._read(fresh)
+                card = self._apply(card_id, right, hints_used, now)
+                self.store.save(self.to_data())
+        except OSError as exc:
+            self._could_not_save(exc)
+            return card if card is not None else self._apply(card_id, right, hints_used, now)
+        self.save_error = None
+        return card
+
+    def _apply(self, card_id: str, right: bool, hints_used: int, now: datetime) -> srs.Card:
         rating = srs.rating_for(right, hints_used)
         card = srs.review(self.scheduler, self.card(card_id, now), rating, now)
         self.cards[card_id] = card
@@ -101,7 +132,6 @@ class Progress:
         stats["right"] += int(right)
         stats["last_right"] = right
         self._move_streak(right, now)
-        self.save()
         return card
 
     def _move_streak(self, right: bool, now: datetime) -> None:

@@ -7,6 +7,10 @@ the screens only show.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -33,9 +37,15 @@ class KqvApp(App):
         self.seed = seed
         self.model = model
         self.progress = LessonProgress.load()
+        self.exiting = False  # set by quit: from then on no screen acts on a key (KqvScreen.check_action)
         self._save_timer = None
 
     def on_mount(self) -> None:
+        # a closed terminal (SIGHUP) or a kill (SIGTERM) saves the last second's progress first
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._hang_up)
         self.push_screen(HomeScreen())
         if self.progress.warning:
             self.notify(self.progress.warning, severity="warning", timeout=10)
@@ -87,9 +97,24 @@ class KqvApp(App):
             self._save_timer.stop()
         self._save_timer = self.set_timer(1.0, self.save_progress)
 
+    def exit(self, *args, **kwargs) -> None:
+        self.exiting = True
+        super().exit(*args, **kwargs)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return False if self.exiting else super().check_action(action, parameters)
+
     async def action_quit(self) -> None:
+        self.exiting = True
         self.save_progress()
         await super().action_quit()
+
+    def _hang_up(self) -> None:
+        self.save_progress()
+        self.exit(return_code=128 + signal.SIGHUP)
+
+    def on_unmount(self) -> None:
+        self.save_progress()  # however the app ends, a pending delayed save is written now
 
     def save_progress(self) -> None:
         if self._save_timer is not None:

@@ -48,6 +48,14 @@ class KqvScreen(Screen):
             keys[key] = keys.pop(key)
         return merged
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """No key acts on a screen that is not the one shown (not yet mounted, or already being
+        dismissed), nor once the app is quitting: a key typed fast after ``q`` or ``esc`` then
+        lands on nothing, instead of on widgets that are half removed."""
+        if getattr(self.app, "exiting", False) or not self.is_mounted or self.app.screen is not self:
+            return False
+        return super().check_action(action, parameters)
+
     def action_back(self) -> None:
         if self.stop_running():
             return

@@ -190,11 +190,12 @@ class QuizScreen(KqvScreen):
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "hint":
+        allowed = super().check_action(action, parameters)  # False once the screen is not shown
+        if action == "hint" and allowed:
             session = self.session
             waiting = session is not None and session.current is not None and not session.answered
             return waiting and not self.query_one(AnswerInput).value
-        return super().check_action(action, parameters)
+        return allowed
 
     def action_hint(self) -> None:
         session = self.session
