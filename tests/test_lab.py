@@ -354,3 +354,22 @@ def test_a_cache_file_of_another_shape_is_a_miss(digits):
     for f in lab_cache_dir().glob("*.json"):
         f.write_text(json.dumps({"version": 1, "result": {"label": "x", "unknown": 1}}))
     assert not any(v.cached for v in run_experiment(exp, digits, budget=1).variants)
+
+
+@pytest.mark.parametrize("change", [
+    lambda r: r.update(curve=5), lambda r: r.update(metrics={}), lambda r: r.update(metrics=[1]),
+    lambda r: r.update(metrics={"accuracy": "high"}), lambda r: r.update(curve=[[1, "a"]]),
+    lambda r: r.update(seconds=None), lambda r: r.update(sample=3), lambda r: r.update(diverged=7),
+    lambda r: r.update(config="x"), lambda r: r.pop("curve"),
+], ids=["curve 5", "empty metrics", "metrics list", "metric str", "curve point str", "seconds None",
+        "sample int", "diverged int", "config str", "no curve"])
+def test_a_cache_entry_of_wrong_types_is_a_miss_not_a_verdict(digits, change):
+    exp = get_experiment("hidden-neurons")
+    run_experiment(exp, digits, budget=1)
+    for f in lab_cache_dir().glob("*.json"):
+        doc = json.loads(f.read_text())
+        change(doc["result"])
+        f.write_text(json.dumps(doc))
+    result = run_experiment(exp, digits, budget=1)
+    assert not any(v.cached for v in result.variants)
+    assert "no numbers" not in result.verdict

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -154,10 +154,29 @@ def cached_result(path, label: str) -> VariantResult | None:
     """The cached result at ``path`` under this ``label`` (the same settings may have been
     trained under another experiment's label), or None for a miss or a file of another shape."""
     doc = cache.read_cached(path)
-    try:
-        return VariantResult(**{**doc["result"], "label": label}, cached=True)
-    except (TypeError, KeyError):
-        return None
+    raw = doc.get("result") if doc is not None else None
+    if not _is_result(raw):
+        return None  # a miss: the variant is trained again and the entry rewritten
+    return VariantResult(**{**raw, "label": label}, cached=True)
+
+
+def _is_result(raw) -> bool:
+    """Whether a cache entry has every field of a :class:`VariantResult` with the right type, and
+    numbers to judge by (a hand-edited ``curve: 5`` or empty ``metrics`` is not a result)."""
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if not (isinstance(raw, dict) and set(raw) == {f.name for f in fields(VariantResult)} - {"cached"}):
+        return False
+    metrics, curve = raw["metrics"], raw["curve"]
+    return (isinstance(raw["label"], str) and isinstance(raw["config"], dict)
+            and isinstance(raw["sample"], str) and number(raw["seconds"])
+            and (raw["diverged"] is None or isinstance(raw["diverged"], str))
+            and isinstance(metrics, dict) and bool(metrics)
+            and all(isinstance(k, str) and (v is None or number(v)) for k, v in metrics.items())
+            and isinstance(curve, list)
+            and all(isinstance(p, list) and len(p) == 2 and all(map(number, p)) for p in curve))
 
 
 class Curve:
