@@ -74,6 +74,11 @@ async def test_lab_screen_runs_an_experiment_to_its_verdict(text_data, monkeypat
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.running is None and screen.result is not None)
         assert all(v.cached for v in screen.result.variants)
+        # another experiment highlighted: this one's chart and verdict must not sit under it
+        menu.highlighted = (menu.highlighted + 1) % len(menu.options)
+        await pilot.pause()
+        assert screen.result is None and plot.points("4 heads") == 0
+        assert str(screen.query_one("#lab-verdict", Static).render()) == ""
         await pilot.press("escape")
         assert not isinstance(app.screen, LabScreen)
 

@@ -12,17 +12,21 @@ from textual.widgets.option_list import Option
 
 HOME = "home"
 QUIZ = "quiz"
+PRACTICE = "practice"
 NEXT = "next:"  # + the next lesson's id
 
 
 class FinishScreen(ModalScreen[str | None]):
-    """Returns ``"next:<lesson id>"``, ``"quiz"``, ``"home"``, or ``None`` (stay on the last step)."""
+    """Returns ``"next:<lesson id>"``, ``"quiz"``, ``"practice"``, ``"home"``, or ``None`` (stay on
+    the last step)."""
 
     BINDINGS = [Binding("escape", "stay", "Stay on this step")]
 
-    def __init__(self, lesson_title: str, next_lesson=None, quiz_topic: str = "all"):
+    def __init__(self, lesson_title: str, next_lesson=None, quiz_topic: str = "all",
+                 exercise: str | None = None):
         super().__init__()
         self.lesson_title, self.next_lesson, self.quiz_topic = lesson_title, next_lesson, quiz_topic
+        self.exercise = exercise  # a practice exercise of this lesson, if it has one
 
     def compose(self) -> ComposeResult:
         options = []
@@ -32,6 +36,10 @@ class FinishScreen(ModalScreen[str | None]):
         cards = "every topic's cards" if self.quiz_topic == "all" else f"the {self.quiz_topic} cards"
         options.append(Option(Text.assemble(("Quiz  ", "bold"), f"{cards}: shapes from real runs"),
                               id=QUIZ))
+        if self.exercise is not None:
+            options.append(Option(Text.assemble(("Practice  ", "bold"),
+                                                f"write {self.exercise} yourself, graded by the engine"),
+                                  id=PRACTICE))
         options.append(Option(Text.assemble(("Home  ", "bold"), "all lessons and your progress"), id=HOME))
         with Vertical(id="finish-box"):
             yield Static(Text.assemble(("✓ ", "bold green"), (self.lesson_title, "bold"),

@@ -124,6 +124,16 @@ class LabScreen(KqvScreen):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if self.running is None:
             self.show_question(event.option.id)
+            shown = self.result.experiment.name if self.result is not None else None
+            if shown != event.option.id:  # another experiment's chart and verdict would mislead
+                self.clear_result()
+
+    def clear_result(self) -> None:
+        self.result = None
+        self.query_one(CurvesPlot).reset("", "", [])
+        for part in ("#lab-table", "#lab-verdict", "#lab-samples"):
+            self.query_one(part, Static).update("")
+        self.set_status("enter: run the highlighted experiment (a finished one reopens from the cache)")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.start(event.option.id)
@@ -145,10 +155,9 @@ class LabScreen(KqvScreen):
         self.stop_event.clear()
         self.show_question(name)
         plot = self.query_one(CurvesPlot)
+        self.clear_result()
         plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
                    [v.label for v in exp.variants])
-        for part in ("#lab-table", "#lab-verdict", "#lab-samples"):
-            self.query_one(part, Static).update("")
         budget = self.budget or exp.budget
         self.set_status(f"running {name}: {len(exp.variants)} variants × {budget} {exp.unit} · escape stops")
         self.run_lab(name, fresh)

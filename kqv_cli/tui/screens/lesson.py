@@ -330,11 +330,16 @@ class LessonScreen(KqvScreen):
 
     def offer_next(self) -> None:
         """n on the last step: the next lesson, this topic's quiz, or home."""
-        from kqv_cli.tui.screens.finish import HOME, NEXT, QUIZ, FinishScreen
+        from kqv_cli.tui.screens.finish import HOME, NEXT, PRACTICE, QUIZ, FinishScreen
+        from lessons.practice import load_exercises
+
+        exercise = next((e.name for e in load_exercises() if e.lesson == self.lesson.id), None)
 
         def go(choice: str | None) -> None:
             if choice == QUIZ:
                 self.action_quiz()
+            elif choice == PRACTICE:
+                self.app.open_practice(exercise)
             elif choice == HOME:
                 self.leave()
             elif choice is not None and choice.startswith(NEXT):
@@ -342,7 +347,8 @@ class LessonScreen(KqvScreen):
                 self.app.open_lesson(choice.removeprefix(NEXT))
 
         topic = self.app.quiz_topic(self.lesson.id)
-        self.app.push_screen(FinishScreen(self.lesson.title, self.app.next_lesson(self.lesson.id), topic), go)
+        self.app.push_screen(FinishScreen(self.lesson.title, self.app.next_lesson(self.lesson.id), topic,
+                                          exercise), go)
 
     def action_quiz(self) -> None:
         self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
