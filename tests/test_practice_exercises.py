@@ -14,7 +14,7 @@ import pytest
 
 from engine.trace import eval_dim
 from kqv_cli.practice.grader import check_file
-from lessons.practice import load_exercises, solution_file, starter_file
+from lessons.practice import lesson_step, load_exercises, solution_file, starter_file
 
 EXERCISES = load_exercises()
 MISTAKES = [(e, m) for e in EXERCISES for m in e.mistakes]
@@ -33,6 +33,7 @@ def test_exercises_are_listed_in_lesson_order_with_unique_names():
 @pytest.mark.parametrize("exercise", EXERCISES, ids=ids)
 def test_exercise_is_well_formed(exercise):
     assert exercise.phase in ("forward", "backward")
+    assert lesson_step(exercise) is not None, f"no step {exercise.step!r} in lessons/{exercise.lesson}.md"
     assert len(exercise.hints) == 3 and all(h.strip() for h in exercise.hints)
     assert exercise.mistakes, "each exercise names at least one common mistake"
     assert exercise.function in starter_file(exercise).read_text(encoding="utf-8")

@@ -57,7 +57,7 @@ def list_exercises(folder: Path | None = DIR_OPTION) -> None:
 
 def _list(folder: Path | None) -> None:
     from kqv_cli.practice.workspace import find_workspace
-    from lessons.practice import load_exercises
+    from lessons.practice import lesson_step, load_exercises
 
     progress = _progress()
     try:
@@ -67,13 +67,15 @@ def _list(folder: Path | None) -> None:
             raise
         workspace = None
     table = Table(title="kqv practice", title_justify="left")
-    for col in ("#", "exercise", "follows", "status"):
-        table.add_column(col, justify="right" if col == "#" else "left")
+    for col in ("#", "exercise", "follows step", "status", "tries", "hints"):
+        table.add_column(col, justify="right" if col in ("#", "tries", "hints") else "left")
     for i, exercise in enumerate(load_exercises(), start=1):
         status = progress.status(exercise.name)
         style = "green" if status == "passed" else ("dim" if status == "not started" else "yellow")
-        table.add_row(str(i), exercise.name,
-                      f"{exercise.lesson} · {exercise.step}", f"[{style}]{escape(status)}[/]")
+        state = progress.state(exercise.name)
+        step = lesson_step(exercise)
+        table.add_row(str(i), exercise.name, f"{exercise.lesson} {step[0] if step else exercise.step}",
+                      f"[{style}]{escape(status)}[/]", str(state.tries), str(state.hints))
     console.print(table)
     if workspace is None:
         console.print("no workspace yet: `kqv practice init` writes one file per exercise")

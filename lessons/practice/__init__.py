@@ -26,7 +26,7 @@ _LESSONS_DIR = PRACTICE_DIR.parent
 _LESSON_ORDER = BUILT_IN  # the home screen's order: backprop, attention, bridge
 
 __all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
-           "load_exercises", "solution_file", "starter_file"]
+           "lesson_step", "load_exercises", "solution_file", "starter_file"]
 
 
 @functools.cache
@@ -62,14 +62,25 @@ def solution_file(exercise: Exercise) -> Path:
 
 
 @functools.cache
-def _step_ids(lesson: str) -> tuple[str, ...]:
+def _steps(lesson: str) -> tuple[tuple[str, str], ...]:
+    """(step id, title) of each step of a lesson, read from its Markdown (## Title, step: id)."""
     path = _LESSONS_DIR / f"{lesson}.md"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    return tuple(re.findall(r"^step:\s*(\S+)", text, flags=re.MULTILINE))
+    return tuple((m.group(2), m.group(1).strip())
+                 for m in re.finditer(r"^## (.+)\n\s*step:\s*(\S+)", text, flags=re.MULTILINE))
+
+
+def lesson_step(exercise: Exercise) -> tuple[int, str] | None:
+    """The step the exercise follows: its number in the lesson (from 1) and its title."""
+    ids = [step for step, _ in _steps(exercise.lesson)]
+    if exercise.step not in ids:
+        return None
+    i = ids.index(exercise.step)
+    return i + 1, _steps(exercise.lesson)[i][1]
 
 
 def _lesson_position(exercise: Exercise) -> tuple[int, int]:
     lesson = (_LESSON_ORDER.index(exercise.lesson) if exercise.lesson in _LESSON_ORDER
               else len(_LESSON_ORDER))
-    steps = _step_ids(exercise.lesson)
-    return lesson, steps.index(exercise.step) if exercise.step in steps else len(steps)
+    step = lesson_step(exercise)
+    return lesson, step[0] if step else len(_steps(exercise.lesson)) + 1

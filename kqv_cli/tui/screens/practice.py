@@ -29,7 +29,7 @@ from kqv_cli.practice.progress import HINTS, PracticeProgress
 from kqv_cli.practice.runner import TIMEOUT
 from kqv_cli.practice.workspace import DEFAULT_DIR, Workspace, find_workspace, init_workspace
 from kqv_cli.tui.screens.base import KqvScreen
-from lessons.practice import Exercise, load_exercises
+from lessons.practice import Exercise, lesson_step, load_exercises
 
 
 class PracticeScreen(KqvScreen):
@@ -119,8 +119,10 @@ class PracticeScreen(KqvScreen):
         exercise = self.exercise
         self.report = None
         self.hint_shown = -1
+        step = lesson_step(exercise)
+        follows = f"{exercise.lesson} step {step[0]}: {step[1]}" if step else exercise.lesson
         self.query_one("#practice-text", Static).update(Text.assemble(
-            (exercise.title, "bold"), f"   follows {exercise.lesson} · {exercise.step}\n\n", exercise.text))
+            (exercise.title, "bold"), (f"   follows {follows}\n\n", "dim"), exercise.text))
         self.query_one("#practice-hint", Static).update("")
         self.update_file_line()
         self.query_one("#practice-result", Static).update("")
