@@ -62,9 +62,12 @@ def quiz(
     if session.warning:
         err_console.print(f"[yellow]warning:[/] {escape(session.warning)}", soft_wrap=True)
     interactive = is_interactive()
+    if interactive:
+        _line_editing()
     levels = ", ".join(f"{t} level {session.level(t)}" for t in TOPICS if topic in ("all", t))
     console.print(f"[bold]kqv quiz[/] · {count} question{'s' if count > 1 else ''} · {levels}"
-                  f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint)[/]")
+                  f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint; Ctrl-D or Ctrl-C "
+                  f"ends, progress is kept)[/]")
     save_warned = False
     try:
         while (question := session.next_question()) is not None:
@@ -96,6 +99,15 @@ def quiz(
                    f"{_saved(session)}") from None
     console.print(f"\n[bold]done:[/] {session.summary_line()}. "
                   f"[dim]Progress {_saved(session)}; `kqv quiz --stats` shows what is due.[/]")
+
+
+def _line_editing() -> None:
+    """← → and history in the answer prompt: importing readline gives input() line editing
+    (absent on some platforms, where the prompt stays plain)."""
+    try:
+        import readline  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _saved(session: QuizSession) -> str:
