@@ -1,0 +1,358 @@
+"""Replay hostile and careless inputs against the installed ``kqv`` and count what happened.
+
+Each case runs the real command (``kqv`` beside this Python, or ``--kqv PATH``) in its own
+process, in a temporary folder with its own state and cache folders, under a memory limit
+(``RLIMIT_AS``, ``--memory-gb``) and a time limit, so no case can take the machine down. Before
+the battery, a few "user files" are made (a trained GPT checkpoint, a digit-net checkpoint, a
+text, quiz progress); after every case their bytes are compared, and a case that changed one
+it had no business changing is counted as such.
+
+Each case ends in one of:
+
+    refused    exit 2 and exactly one line on stderr (what bad input must get)
+    usage      exit 2 from typer's own parser ("Usage: ... Invalid value"): a flag it cannot
+               read at all, such as --epochs 1e20 for a whole number
+    ran        exit 0 (for the cases that are fine, or that kqv should take in its stride)
+    traceback  "Traceback" anywhere in the output
+    killed     killed by a signal (the out-of-memory killer, the memory limit)
+    timeout    still running at the time limit
+    other      any other exit code (the line says which)
+    changed    a user file changed that the case must leave alone
+
+    python benchmarks/hostile.py            # a table, one line per case
+    python benchmarks/hostile.py --json     # the counts and every case, as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SMALL = ["--block-size", "16", "--batch-size", "4", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+         "--eval-interval", "5", "--eval-iters", "2", "--threads", "1"]
+RESUME = ["--resume", "crafted.npz", "--out", "crafted.npz"]
+TEXT = "".join(f"the {w} sat on the mat.\n" for w in ["cat", "dog", "hen", "fox", "owl"] * 30)
+
+
+@dataclass
+class Case:
+    name: str
+    args: list[str]
+    expect: str = "refused"  # refused | usage | ran
+    stdin: str | None = None
+    stdout: str | None = None  # a path to send stdout to (/dev/full)
+    setup: object = None  # fn(folder) run before the case, e.g. to craft a file
+    may_change: tuple[str, ...] = ()  # user files this case may rewrite
+
+
+@dataclass
+class Outcome:
+    case: str
+    result: str
+    expected: str
+    code: int | None
+    seconds: float
+    detail: str = ""
+    changed: list[str] = field(default_factory=list)
+
+
+# -- crafting files ---------------------------------------------------------------------------
+
+
+def kqv_checkpoint(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """A checkpoint in kqv's format, written by hand (so its metadata may lie)."""
+    blob = np.frombuffer(json.dumps({"format_version": 1, **meta}).encode(), dtype=np.uint8)
+    np.savez(path, __meta__=blob, **arrays)
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict]:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(bytes(data["__meta__"]).decode())
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+    meta.pop("format_version")
+    return meta, arrays
+
+
+def npy_header(shape, dtype="<f4") -> bytes:
+    text = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode("latin1")
+    pad = 64 - (10 + len(text) + 1) % 64
+    return b"\x93NUMPY\x01\x00" + (len(text) + pad + 1).to_bytes(2, "little") + text + b" " * pad + b"\n"
+
+
+def crafted(source: str, change_meta=None, change_arrays=None):
+    """A setup that copies the user's ``source`` checkpoint to crafted.npz, changed as told."""
+    def setup(folder: Path) -> None:
+        meta, arrays = read_checkpoint(folder / source)
+        if change_meta:
+            change_meta(meta)
+        if change_arrays:
+            change_arrays(arrays)
+        kqv_checkpoint(folder / "crafted.npz", meta, arrays)
+    return setup
+
+
+def crafted_gpt(change_meta=None, change_arrays=None):
+    return crafted("gpt.npz", change_meta, change_arrays)
+
+
+def crafted_digits(change_meta=None, change_arrays=None):
+    return crafted("digits.npz", change_meta, change_arrays)
+
+
+def huge_header(folder: Path) -> None:
+    meta = {"format_version": 1, "kind": "digits", "sizes": [784, 30, 10]}
+    blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with zipfile.ZipFile(folder / "crafted.npz", "w") as z:
+        with z.open("__meta__.npy", "w") as f:
+            np.lib.format.write_array(f, blob)
+        z.writestr("w2.npy", npy_header((10**11,)) + b"\0" * 64)
+
+
+def gzip_bomb(folder: Path) -> None:
+    """An MNIST folder whose training images' header says MNIST's 60,000 images (47 MB) but whose
+    stream unpacks to 512 MB (from half a megabyte on disk)."""
+    mnist = folder / "bomb"
+    mnist.mkdir()
+    header = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (60000, 28, 28))
+    with gzip.open(mnist / "train-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(header)
+        zeros = b"\0" * 2**20
+        for _ in range(512):
+            f.write(zeros)
+    for name, magic, dims in (("train-labels-idx1-ubyte", 0x801, (60000,)),
+                              ("t10k-images-idx3-ubyte", 0x803, (10000, 28, 28)),
+                              ("t10k-labels-idx1-ubyte", 0x801, (10000,))):
+        head = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in dims)
+        with gzip.open(mnist / f"{name}.gz", "wb") as f:
+            f.write(head + b"\0" * int(np.prod(dims)))
+
+
+def write(name: str, text: str):
+    def setup(folder: Path) -> None:
+        path = folder / "state" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return setup
+
+
+def folder_named(name: str):
+    def setup(folder: Path) -> None:
+        (folder / name).mkdir()
+    return setup
+
+
+# -- the battery ------------------------------------------------------------------------------
+
+
+def cases() -> list[Case]:
+    gpt = ["train", "gpt", "--text", "play.txt", *SMALL, "--max-iters", "3"]
+    seeded = [["sample", "gpt.npz"], ["train", "gpt", "--text", "play.txt", *SMALL, "--out", "new.npz"],
+              ["train", "digits", "--synthetic", "--limit", "50"], ["trace", "digits"], ["trace", "gpt"],
+              ["quiz", "-n", "1"], ["eval", "digits", "digits.npz", "--synthetic"],
+              ["lab", "run", "learning-rate"], ["lessons", "check"]]
+    battery = [Case(f"--seed -1: {' '.join(a[:2])}", [*a, "--seed", "-1"]) for a in seeded]
+    battery += [Case(f"--temperature {v}", ["sample", "gpt.npz", "--tokens", "5", "--temperature", v])
+                for v in ("nan", "inf", "-1", "0", "1e-320")]
+    battery += [Case("--temperature 1e-300 (tiny but normal)", ["sample", "gpt.npz", "--tokens", "5",
+                                                               "--temperature", "1e-300"], "ran")]
+    battery += [Case(f"--{flag} {v}", ["train", "digits", "--synthetic", "--limit", "50", f"--{flag}", v])
+                for flag in ("eta", "lmbda") for v in ("nan", "inf", "-inf")]
+    battery += [
+        Case("--epochs 1e20", ["train", "digits", "--synthetic", "--epochs", "1e20"], "usage"),
+        Case("--epochs 10^20", ["train", "digits", "--synthetic", "--epochs", "1" + "0" * 20]),
+        Case("--tokens 10^12", ["sample", "gpt.npz", "--tokens", str(10**12)]),
+        Case("--count 10^9", ["quiz", "--count", str(10**9)]),
+        Case("--lr 1e30 --threads 2", [*gpt[:-2], "--threads", "2", "--max-iters", "30", "--lr", "1e30",
+                                       "--out", "lr.npz"]),
+        # memory from flags
+        Case("gpt --batch-size 10^7", [*gpt, "--batch-size", "10000000", "--out", "m.npz"]),
+        Case("gpt --n-embd 20000", [*gpt, "--n-embd", "20000", "--out", "m.npz"]),
+        Case("gpt --n-embd 100000", [*gpt, "--n-embd", "100000", "--out", "m.npz"]),
+        Case("gpt --block-size 100000", ["trace", "gpt", "--block-size", "100000"]),
+        Case("gpt --n-layer 100000", [*gpt, "--n-layer", "100000", "--out", "m.npz"]),
+        Case("digits --sizes 784,10^8,10", ["train", "digits", "--synthetic", "--sizes", "784,100000000,10"]),
+        Case("trace digits --batch-size 10^8", ["trace", "digits", "--batch-size", "100000000"]),
+        Case("digits --batch-size 10^7 --limit 2000", ["train", "digits", "--synthetic", "--limit", "2000",
+                                                       "--epochs", "1", "--batch-size", "10000000"], "ran"),
+        # crafted checkpoints
+        Case("gpt checkpoint says n_embd 20000", ["sample", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m["model"].update(n_embd=20000, n_head=2))),
+        Case("gpt checkpoint says n_layer 10^5", ["sample", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m["model"].update(n_layer=100000))),
+        Case("gpt checkpoint: vocabulary longer than wte", ["sample", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m.update(vocab=m["vocab"] + "XYZ"))),
+        Case("gpt checkpoint: n_embd a string", ["sample", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m["model"].update(n_embd="16"))),
+        Case("gpt checkpoint: complex weights", ["sample", "crafted.npz"],
+             setup=crafted_gpt(change_arrays=lambda a: a.update(wte=a["wte"].astype(np.complex64)))),
+        Case("gpt checkpoint: NaN weights", ["sample", "crafted.npz"],
+             setup=crafted_gpt(change_arrays=lambda a: a.update(wte=a["wte"] * np.nan))),
+        Case("resume: no Adam state", [*gpt[:-2], "--max-iters", "9", "--resume", "crafted.npz",
+                                       "--out", "crafted.npz"],
+             setup=crafted_gpt(change_arrays=lambda a: a.pop("adam.m"))),
+        Case("resume: iter -1", [*gpt[:-2], "--max-iters", "9", *RESUME],
+             setup=crafted_gpt(lambda m: m.update(iter=-1))),
+        Case("resume: iter 'x'", [*gpt[:-2], "--max-iters", "9", *RESUME],
+             setup=crafted_gpt(lambda m: m.update(iter="x"))),
+        Case("resume: bad rng state", [*gpt[:-2], "--max-iters", "9", "--resume", "crafted.npz",
+                                       "--out", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m.update(batch_rng={"state": 1}))),
+        Case("resume: malformed evals", [*gpt[:-2], "--max-iters", "9", "--resume", "crafted.npz",
+                                         "--out", "crafted.npz"],
+             setup=crafted_gpt(lambda m: m.update(evals=[{"iter": "a"}]))),
+        Case("digits checkpoint says [784, 3000000, 10]", ["eval", "digits", "crafted.npz", "--synthetic"],
+             setup=crafted_digits(lambda m: m.update(sizes=[784, 3000000, 10]))),
+        Case("digits checkpoint: float sizes", ["eval", "digits", "crafted.npz", "--synthetic"],
+             setup=crafted_digits(lambda m: m.update(sizes=[784, 30.0, 10]))),
+        Case("digits checkpoint: string sizes", ["eval", "digits", "crafted.npz", "--synthetic"],
+             setup=crafted_digits(lambda m: m.update(sizes="784,30,10"))),
+        Case("digits checkpoint: NaN weights", ["eval", "digits", "crafted.npz", "--synthetic"],
+             setup=crafted_digits(change_arrays=lambda a: a.update(w2=a["w2"] * np.nan))),
+        Case(".npy header claims 10^11 numbers", ["eval", "digits", "crafted.npz", "--synthetic"],
+             setup=huge_header),
+        Case("MNIST gzip unpacking past its header", ["train", "digits", "--data", "bomb", "--epochs", "1"],
+             setup=gzip_bomb),
+        # output, files, state
+        Case("sample > /dev/full", ["sample", "gpt.npz", "--tokens", "2000"], stdout="/dev/full"),
+        Case("lab > /dev/full", ["lab"], stdout="/dev/full"),
+        Case("train gpt over an existing gpt.npz (no --out)", ["train", "gpt", "--text", "play.txt", *SMALL,
+                                                                "--max-iters", "3"]),
+        Case("--out is a folder", [*gpt, "--out", "dir.npz"], setup=folder_named("dir.npz")),
+        Case("quiz answer of 5000 digits", ["quiz", "-n", "1", "--seed", "1"], "ran",
+             stdin="9" * 5000 + "\n", may_change=("state/quiz.json",)),
+        Case("quiz answer: 3000 nested products", ["quiz", "-n", "1", "--symbolic", "--seed", "1"], "ran",
+             stdin="C*" * 3000 + "C\n", may_change=("state/quiz.json",)),
+        Case("quiz --stats on a damaged quiz.json", ["quiz", "--stats"], "ran",
+             setup=write("quiz.json", "{oops")),
+        Case("quiz --stats on list data", ["quiz", "--stats"], "ran",
+             setup=write("quiz.json", json.dumps({"schema": 1, "data": {"cards": [1, 2]}}))),
+        Case("learn a lesson that does not exist", ["learn", "nosuch"]),
+        Case("--sizes with 5000 digits", ["train", "digits", "--synthetic", "--sizes",
+                                          "784," + "9" * 5000 + ",10"]),
+        Case("--n-head that does not divide", ["trace", "gpt", "--n-head", "3"]),
+        Case("--prompt outside the vocabulary", ["sample", "gpt.npz", "--prompt", "€€€"]),
+    ]
+    return battery
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def user_files(folder: Path) -> dict[str, str]:
+    """Path (relative) -> SHA-256 of every file the user made before the battery."""
+    wanted = ["gpt.npz", "digits.npz", "play.txt", "state/quiz.json"]
+    return {p: hashlib.sha256((folder / p).read_bytes()).hexdigest() for p in wanted if (folder / p).exists()}
+
+
+def limits(memory_bytes: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    return apply
+
+
+def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float) -> Outcome:
+    work = Path(tempfile.mkdtemp(dir=base))
+    for item in base.glob("user/*"):
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, work / item.name)
+    if case.setup:
+        case.setup(work)
+    before = user_files(work)
+    env = {**os.environ, "KQV_STATE_DIR": str(work / "state"), "KQV_CACHE_DIR": str(work / "cache"),
+           "COLUMNS": "100"}
+    out = open(case.stdout, "w") if case.stdout else subprocess.PIPE  # noqa: SIM115
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([*kqv, *case.args], cwd=work, env=env, stdout=out, stderr=subprocess.PIPE,
+                              input=case.stdin if case.stdin is not None else "", text=True,
+                              timeout=timeout, preexec_fn=limits(memory))
+    except subprocess.TimeoutExpired:
+        return Outcome(case.name, "timeout", case.expect, None, time.perf_counter() - start)
+    finally:
+        if case.stdout:
+            out.close()
+    seconds = time.perf_counter() - start
+    stdout = done.stdout or ""
+    stderr = done.stderr or ""
+    changed = [p for p, h in user_files(work).items() if before.get(p) != h and p not in case.may_change]
+    changed += [p for p in before if not (work / p).exists()]
+    errors = [line for line in stderr.strip().splitlines() if line.strip()]
+    if "Traceback" in stdout + stderr:
+        result = "traceback"
+    elif done.returncode < 0:
+        result = "killed"
+    elif changed:
+        result = "changed"
+    elif done.returncode == 2 and len(errors) == 1:
+        result = "refused"
+    elif done.returncode == 2 and errors and errors[0].startswith("Usage:"):
+        result = "usage"
+    elif done.returncode == 0:
+        result = "ran"
+    else:
+        result = "other"
+    detail = errors[0][:150] if errors else ""
+    return Outcome(case.name, result, case.expect, done.returncode, seconds, detail, changed)
+
+
+def prepare(base: Path, kqv: list[str]) -> None:
+    """The user's files: a trained GPT, a trained digit net, their text, some quiz progress."""
+    user = base / "user"
+    (user / "state").mkdir(parents=True)
+    (user / "play.txt").write_text(TEXT)
+    env = {**os.environ, "KQV_STATE_DIR": str(user / "state"), "KQV_CACHE_DIR": str(base / "cache")}
+    digits = ["train", "digits", "--synthetic", "--limit", "500", "--epochs", "1", "--out", "digits.npz"]
+    gpt = ["train", "gpt", "--text", "play.txt", *SMALL, "--max-iters", "10", "--out", "gpt.npz"]
+    for args in (gpt, digits):
+        subprocess.run([*kqv, *args, "--json"], cwd=user, env=env, check=True, capture_output=True)
+    subprocess.run([*kqv, "quiz", "-n", "2", "--seed", "5"], cwd=user, env=env, input="1\n2\n3\n4\n",
+                   capture_output=True, text=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kqv", default=str(Path(sys.executable).with_name("kqv")),
+                        help="the installed kqv command (default: the one beside this Python)")
+    parser.add_argument("--memory-gb", type=float, default=3.0, help="address-space limit per case")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per case")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    kqv = [args.kqv]
+    base = Path(tempfile.mkdtemp(prefix="kqv-hostile-"))
+    try:
+        prepare(base, kqv)
+        memory = int(args.memory_gb * 2**30)
+        outcomes = [run_case(c, kqv, base, memory, args.timeout) for c in cases() if args.only in c.name]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    counts = {k: sum(o.result == k for o in outcomes)
+              for k in ("refused", "usage", "ran", "traceback", "killed", "timeout", "other", "changed")}
+    unexpected = [o for o in outcomes if o.result != o.expected]
+    if args.json:
+        print(json.dumps({"cases": len(outcomes), "counts": counts, "unexpected": len(unexpected),
+                          "memory_limit_gb": args.memory_gb,
+                          "outcomes": [o.__dict__ for o in outcomes]}, indent=1))
+        return
+    for o in outcomes:
+        mark = "  " if o.result == o.expected else "!!"
+        print(f"{mark} {o.result:<9} rc={o.code!s:<4} {o.seconds:5.1f}s  {o.case:<45} {o.detail[:90]}")
+    print(f"\n{len(outcomes)} cases (memory limit {args.memory_gb:g} GB each): "
+          + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; not as expected: {len(unexpected)}")
+
+
+if __name__ == "__main__":
+    main()
