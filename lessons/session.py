@@ -210,7 +210,9 @@ class LessonSession:
             fresh = sorted(plan.found.values())
         changed = {rows[i] for i in fresh} or {rows[i] for i in plan.found.values()}
         marked = [records[i] for i in fresh] or [records[i] for i in plan.found.values()]
-        named = [rows[plan.found[name]] for name in step.show if name in plan.found]
+        shown = [name for name in step.show if name in plan.found]
+        text = fill_placeholders(step.markdown, run.dims)
+        named = [rows[plan.found[name]] for name in first_named(text, shown)]
         code = [_named_span(ref) for ref in step.code] + code_spans(marked)  # named: the step's point
         notes = list(run.notes)
         extra: dict = {}
@@ -283,6 +285,40 @@ def _plan_trace(lesson: Lesson, trace: str, run: TraceRun) -> list[_Plan | None]
         plans.append(_Plan(cursor, end, found, missing))
         cursor = end
     return plans
+
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _written_names(name: str) -> list[str]:
+    """How the prose may write a variable: ``z3`` or ``z³``, ``delta3`` or ``δ³``,
+    ``h0.ln_1`` or ``ln_1``."""
+    forms = [name]
+    short = re.sub(r"^h\d+\.", "", name)
+    forms.append(short)
+    m = re.fullmatch(r"([a-z]+)(\d+)", short)
+    if m:
+        letter = {"delta": "δ"}.get(m.group(1), m.group(1))
+        forms.append(letter + m.group(2).translate(SUPERSCRIPTS))
+    return list(dict.fromkeys(forms))
+
+
+def first_named(markdown: str, names: list[str]) -> list[str]:
+    """``names`` in the order the step's first paragraph mentions them ("Select x" first of all);
+    those it does not mention keep their order, after. The first is the one the screen selects."""
+    paragraph = markdown.strip().split("\n\n")[0]
+
+    def where(name: str) -> float:
+        best = float("inf")
+        for form in _written_names(name):
+            hit = re.search(rf"(?<![\w.]){re.escape(form)}(?![\w])", paragraph)
+            if hit:
+                best = min(best, hit.start())
+            if re.search(rf"\bSelect {re.escape(form)}(?![\w])", markdown):
+                return -1.0
+        return best
+
+    return sorted(names, key=where)  # stable: unmentioned names keep the lesson's order
 
 
 def updated_name(name: str) -> str:

@@ -19,7 +19,7 @@ from lessons import (
     load_lessons,
 )
 from lessons.loader import LESSONS_DIR, load_lesson, parse_lesson
-from lessons.session import updated_name
+from lessons.session import first_named, updated_name
 
 LESSONS = load_lessons()
 def _lesson(lesson_id):
@@ -404,3 +404,14 @@ def test_sinusoidal_mode_scales_the_token_rows_by_sqrt_C():
     ln1 = view.record("h0.ln_1").value  # row 1 starts "the cat": same position as "pizza"
     a, b = ln1[0, 1], ln1[1, 1]
     assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) < 0.95
+
+
+def test_a_step_selects_the_variable_its_text_names_first():
+    """backprop's layer-3 step opens on z3 (its text starts "z³ = w³ a² + b³"), not on w3; the
+    bridge's digit layer on z2, not on the (784, 10) input; "Select h0.att_masked" is obeyed."""
+    for lesson_id, step_id, wanted in [("backprop", "layer3", "z3"), ("bridge", "digit-layer", "z2"),
+                                       ("attention", "mask", "h0.att_masked")]:
+        lesson = _lesson(lesson_id)
+        assert LessonSession(lesson).run(lesson.step_index(step_id)).select == wanted, step_id
+    assert first_named("Recall: z² = w² a¹ + b², then δ³.", ["x", "w2", "delta3", "z2"]) == [
+        "z2", "w2", "delta3", "x"]
