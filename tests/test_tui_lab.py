@@ -249,3 +249,27 @@ async def test_train_screen_says_so_when_it_cannot_save(tmp_path, text_data):
         assert status.startswith("could not start:") and str(blocked) in status
         assert screen.steps_seen == 0  # nothing trained, and the file is left as it was
     assert blocked.read_text() == "a file where the models folder should be"
+
+
+@pilot_test
+async def test_a_short_cancelled_gpt_run_never_replaces_a_longer_kept_model(text_data):
+    from engine.checkpoint import load_checkpoint, save_checkpoint
+
+    path = models_dir() / "gpt.npz"
+
+    async def cancelled_run() -> str:
+        screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
+        async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+            await pilot.press("g")
+            await wait_until(pilot, lambda: screen.steps_seen >= 2)
+            await pilot.press("c")
+            await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+            return "".join(line.text for line in screen.query_one(RichLog).lines)
+
+    await cancelled_run()
+    arrays, meta = load_checkpoint(path, "gpt")
+    save_checkpoint(path, arrays, {**meta, "iter": 50_000})  # as if trained for hours
+    log = await cancelled_run()
+    assert load_checkpoint(path, "gpt")[1]["iter"] == 50_000  # kept
+    assert "gpt.npz keeps the longer model, 50,000 iterations" in log.replace("\n", "")
+    assert load_checkpoint(models_dir() / "gpt-run.npz", "gpt")[1]["iter"] < 50_000

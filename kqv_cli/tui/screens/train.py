@@ -4,8 +4,9 @@ The training loop runs in a worker thread and reports through its callbacks; the
 post small messages (a loss point, an evaluation, a sample, the end), and only the screen
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
 run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
-its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``, replacing the
-previous one), so ``kqv sample`` and ``kqv eval digits`` can pick it up afterwards.
+its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``), so ``kqv
+sample`` and ``kqv eval digits`` can pick it up afterwards. A GPT run trains into
+``models/gpt-run.npz`` and replaces ``gpt.npz`` at the end only if it trained at least as long.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rich.text import Text
@@ -89,6 +91,22 @@ def digits_here():
 def default_digits_setup():
     """((train, validation, test), settings): the book's chapter-1 run, on MNIST if here."""
     return digits_here(), {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
+
+
+def keep_longer(run: Path, keep: Path, iters: int) -> tuple[Path, str]:
+    """Make ``run`` the kept model (``keep``) unless ``keep`` holds a longer-trained one: a short
+    cancelled run must not replace hours of training. Returns the run's file and a note."""
+    from engine.checkpoint import load_checkpoint
+    from engine.errors import KqvError
+
+    try:
+        before = int(load_checkpoint(keep, "gpt")[1].get("iter", 0)) if keep.exists() else -1
+    except (KqvError, ValueError, TypeError):
+        before = -1  # unreadable: nothing worth keeping
+    if iters >= before:
+        os.replace(run, keep)
+        return keep, ""
+    return run, f" ({keep.name} keeps the longer model, {before:,} iterations)"
 
 
 RECENT = 20  # iterations averaged for "the loss now" of a cancelled run
@@ -223,7 +241,8 @@ class TrainScreen(KqvScreen):
         yield_to_the_interface()
         try:
             data, cfg, tc = self.gpt_setup()
-            out = self.checkpoint_path("gpt")
+            keep = self.checkpoint_path("gpt")
+            out = self.checkpoint_path("gpt-run")  # becomes gpt.npz at the end, unless shorter
             trainer = GPTTrainer(data, cfg, tc, out=out)  # saved at every evaluation and at the end
         except Exception as exc:  # noqa: BLE001  (shown on screen)
             self.post_message(self.Ended(f"could not start: {exc}"))
@@ -260,7 +279,8 @@ class TrainScreen(KqvScreen):
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
-        self.post_message(self.Line(Text(f"saved to {out} · try: kqv sample {out}", style="green")))
+        saved, note = keep_longer(out, keep, result.iters)
+        self.post_message(self.Line(Text(f"saved to {saved} · try: kqv sample {saved}{note}", style="green")))
         self.post_message(self.Ended(gpt_summary(result)))
 
     @work(thread=True, group="train", exclusive=True)
