@@ -11,15 +11,16 @@ from engine.errors import KqvError
 
 
 def check_writable(out: Path | None, replace: bool = False, resume: Path | None = None,
-                   resumable: bool = False) -> None:
+                   resumable: bool = False) -> str | None:
     """Fail before training, not after, when the checkpoint could not or should not be written.
 
     A file already at ``out`` is someone's earlier work: it is replaced only with ``replace``
     (``--force``) or when it is the very checkpoint this run resumes (``resume``; a command
-    that can resume says so with ``resumable``).
+    that can resume says so with ``resumable``). Returns the line to print before training
+    when an earlier file will be replaced, else None.
     """
     if out is None:
-        return
+        return None
     if out.suffix != ".npz":
         raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
     if out.is_dir():
@@ -34,6 +35,9 @@ def check_writable(out: Path | None, replace: bool = False, resume: Path | None 
         raise KqvError(f"cannot write {out}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise KqvError(f"cannot write {out}: permission denied")
+    if out.exists() and not (resume is not None and os.path.samefile(resume, out)):
+        return f"--force: {out}, written before this run, will be replaced by this run's checkpoint"
+    return None
 
 
 @contextmanager

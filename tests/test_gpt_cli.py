@@ -162,7 +162,8 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
     assert result.exit_code == 2, result.output
     assert "loss became nan" in result.output and "try a lower --lr" in result.output
     assert f"{out} was left as it was" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    note, error = result.stderr.strip().splitlines()  # the --force note before training, the error
+    assert note.startswith("note: --force") and error.startswith("error:")
     assert out.read_bytes() == before  # the diverged weights never overwrote it
 
 
@@ -203,7 +204,7 @@ def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
     plain = json.loads(invoke(*args).output)
     _, meta = load_checkpoint(out, "gpt")
     assert (meta["train"]["lr"], meta["train"]["min_lr"]) == (2e-3, 2e-4)  # the default: lr/10
-    no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4", "--force").output)
+    no_warmup = json.loads(invoke(*args, "--warmup-iters", "0", "--min-lr", "2e-4", "--force").stdout)
     _, meta = load_checkpoint(out, "gpt")
     assert meta["train"]["warmup_iters"] == 0 and meta["train"]["min_lr"] == 2e-4
     # same seed, same first batch: the first loss is equal, then a full-size first step
@@ -233,6 +234,8 @@ def test_an_existing_checkpoint_is_never_replaced_without_force(trained, text):
     assert result.exit_code == 2 and "already exists" in result.output and "--force" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert out.read_bytes() == before
+    forced = invoke("train", "gpt", "--text", text, *SMALL, "--max-iters", "3", "--out", out, "--force")
+    assert forced.exit_code == 0 and "will be replaced" in forced.stderr and out.read_bytes() != before
 
 
 def test_out_naming_a_folder_is_refused_before_training(tmp_path, text):

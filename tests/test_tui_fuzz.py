@@ -58,6 +58,11 @@ async def drive(seed: int) -> list[str]:
     return log
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # screens that make files in the current folder (practice) make them here
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pilot_test
 async def test_random_keys_never_crash_the_app(seed):

@@ -27,7 +27,7 @@ from engine.network import (
     save_network,
 )
 from engine.trace import Tracer
-from kqv_cli.app import eval_app, fail, trace_app, train_app
+from kqv_cli.app import err_console, eval_app, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
@@ -130,7 +130,8 @@ def train_digits(
         raise KqvError("--limit must be a positive number of images")
     if threads <= 0:
         raise KqvError("--threads must be at least 1")
-    check_writable(out, replace=force)
+    if note := check_writable(out, replace=force):
+        err_console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
     check_fits(digits_memory(layer_sizes, batch_size, limit or N_MNIST_TRAIN, training=True),
                f"a {'-'.join(map(str, layer_sizes))} net with mini-batches of {batch_size}",
                "lower --sizes or --batch-size")

@@ -129,7 +129,8 @@ def train_gpt(
     The GELU is the tanh form (GPT-2, llm.c); nanoGPT's is the exact erf form.
     """
     n_threads = parse_threads(threads)
-    check_writable(out, replace=force, resume=resume, resumable=True)
+    if note := check_writable(out, replace=force, resume=resume, resumable=True):
+        err_console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
     data = load_text(text, block_size, quiet=as_json)
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
     tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, min_lr=min_lr,
