@@ -8,6 +8,7 @@ picked up once it ends.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ def watch_saves(workspace: Workspace, on_save: Callable[[Exercise], None],
             return False
         return only is None or Path(path).name == f"{only.name}.py"
 
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # its Ctrl-C note; we say "stopped watching"
     for changes in watchfiles.watch(workspace.folder, watch_filter=is_exercise_file, debounce=DEBOUNCE_MS,
                                     step=STEP_MS, stop_event=stop, recursive=False,
                                     raise_interrupt=False):
