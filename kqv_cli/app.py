@@ -75,7 +75,10 @@ app = KqvTyper(
 train_app = _new_group("Train a model in pure numpy (digit net on MNIST, character GPT).")
 eval_app = _new_group("Evaluate a trained checkpoint.")
 trace_app = _new_group("Print every variable of one training step, with its shape.")
-data_app = _new_group("Download and check the data sets kqv trains on.")
+data_app = _new_group(
+    "Download and check the data sets kqv trains on. MNIST is looked for in --data DIR, then in "
+    "$KQV_DATA_DIR (or its mnist sub-folder), then in the cache folder ($KQV_CACHE_DIR moves it), "
+    "and downloaded into the cache as a last resort.")
 
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")

@@ -59,6 +59,7 @@ def parts(folder):
 def test_data_help_lists_both():
     result = invoke("data", "--help")
     assert result.exit_code == 0 and "mnist" in result.output and "shakespeare" in result.output
+    assert "KQV_DATA_DIR" in result.output  # where kqv looks, said where a learner asks
 
 
 def test_data_mnist_downloads_verifies_then_skips(mirror, tmp_path):
