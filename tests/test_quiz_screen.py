@@ -159,3 +159,17 @@ async def test_letters_toggle_asks_the_waiting_question_in_letters_and_an_old_er
         await answer(pilot, q.answer_text())  # (B, nh, T, hs)-style letters are accepted
         feedback = text_of(screen, "#quiz-feedback")
         assert "✓ right" in feedback and "could not" not in feedback and "use the letters" not in feedback
+
+
+@pilot_test
+async def test_round_end_names_the_concepts_missed_and_when_each_comes_back():
+    app = QuizHost("backprop", count=1, seed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        card = screen.session.current.card_id
+        await answer(pilot, "(1, 2, 3, 4, 5)")  # wrong
+        await pilot.press("enter")  # the round of one is over
+        await pilot.pause()
+        end = text_of(screen, "#quiz-question")
+        assert "Round done" in end and f"{card}: comes back in" in end

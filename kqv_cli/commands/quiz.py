@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -99,6 +98,8 @@ def quiz(
                    f"{_saved(session)}") from None
     console.print(f"\n[bold]done:[/] {session.summary_line()}. "
                   f"[dim]Progress {_saved(session)}; `kqv quiz --stats` shows what is due.[/]")
+    for line in session.missed_lines():
+        console.print(f"  missed {escape(line)}")
 
 
 def _line_editing() -> None:
@@ -141,20 +142,9 @@ def _show_outcome(console: Console, outcome: Outcome) -> None:
     for line in q.proof:
         console.print(f"  [dim]{escape(line)}[/]")
     if outcome.due is not None:
-        console.print(f"[dim]this card comes back {_when(outcome.due)}[/]")
+        from kqv_cli.quiz.scheduler import when
 
-
-def _when(due: datetime, now: datetime | None = None) -> str:
-    from kqv_cli.quiz.scheduler import now_utc
-
-    seconds = (due - (now or now_utc())).total_seconds()
-    if seconds <= 0:
-        return "now"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = round(seconds / size)
-            return f"in {n} {unit}{'s' if n != 1 else ''}"
-    return "in about a minute"
+        console.print(f"[dim]this card comes back {when(outcome.due)}[/]")
 
 
 def _stats_json(progress: Progress) -> dict:
@@ -188,7 +178,9 @@ def _show_stats(console: Console, progress: Progress) -> None:
                   f"in a row (best {streak.get('best_run', 0)})")
     due_next = [(c.due, cid) for cid, c in progress.cards.items()]
     if due_next:
-        when, cid = min(due_next)
-        console.print(f"next review: {cid} {_when(when)}")
+        from kqv_cli.quiz.scheduler import when
+
+        due, cid = min(due_next)
+        console.print(f"next review: {cid} {when(due)}")
     else:
         console.print("no cards seen yet: start with `kqv quiz`")

@@ -32,6 +32,18 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def when(due: datetime, now: datetime | None = None) -> str:
+    """When a card comes back, as a learner says it: "in 10 minutes", "in 3 days", "now"."""
+    seconds = (due - (now or now_utc())).total_seconds()
+    if seconds <= 0:
+        return "now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"in {n} {unit}{'s' if n != 1 else ''}"
+    return "in about a minute"
+
+
 def make_scheduler() -> Scheduler:
     return Scheduler(desired_retention=0.9, enable_fuzzing=False)
 

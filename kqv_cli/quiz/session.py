@@ -66,6 +66,7 @@ class QuizSession:
         self.current: Question | None = None
         self.hints_used = 0
         self.answered = True  # no question pending
+        self.missed: dict[str, datetime] = {}  # card id -> when it comes back, for the round's end
 
     @property
     def warning(self) -> str | None:
@@ -147,11 +148,17 @@ class QuizSession:
             self.right += 1
         else:
             self.wrong += 1
+            self.missed[q.card_id] = card.due
         verdict = ("right" if right else f"not quite: the answer is {q.answer_text()}")
         if right and self.hints_used:
             verdict += f" (after {self.hints_used} hint{'s' if self.hints_used > 1 else ''})"
         return Outcome("right" if right else "wrong", verdict, q, self.hints_used,
                        srs.rating_for(right, self.hints_used), card.due)
+
+    def missed_lines(self) -> list[str]:
+        """One line per concept missed this round and when its card comes back."""
+        now = self.clock()
+        return [f"{card_id}: comes back {srs.when(due, now)}" for card_id, due in self.missed.items()]
 
     def summary_line(self) -> str:
         answered = self.right + self.wrong

@@ -111,8 +111,11 @@ class QuizScreen(KqvScreen):
         answer = self.query_one("#quiz-answer", Input)
         self.feedback, self.format_error = [], None
         if question is None:
+            missed = session.missed_lines()
             self.query_one("#quiz-question", Static).update(Text.assemble(
                 ("Round done: ", "bold"), f"{session.summary_line()}.\n",
+                *((("Missed this round (each card comes back soon):\n", "bold"),)
+                  + tuple(f"  {line}\n" for line in missed) if missed else ()),
                 ("Progress is saved. enter: another round · escape: back", "dim")))
             self.show_feedback()
             answer.placeholder = "enter: another round"
