@@ -23,6 +23,9 @@ BACK = "back"  # esc
 CLOSE = "close"  # q: the same as esc, except on home (quit) and while a text box takes letters
 HELP = "help"
 SHARED = (BACK, CLOSE, HELP, "app.quit")
+# Textual's own tab bindings, in the words the rest of help uses
+FOCUS_WORDS = {"app.focus_next": "move the focus to the next pane",
+               "app.focus_previous": "move the focus to the previous pane"}
 
 
 class KqvScreen(Screen):
@@ -83,7 +86,7 @@ class KqvScreen(Screen):
         by_action: dict[tuple[str, str], list[str]] = {}
         for bindings in self._bindings.key_to_bindings.values():
             for binding in bindings:
-                text = binding.tooltip or binding.description
+                text = binding.tooltip or FOCUS_WORDS.get(binding.action) or binding.description
                 if text and not binding.action.endswith("copy_text"):
                     by_action.setdefault((binding.action, text), []).append(
                         self.app.get_key_display(binding))
