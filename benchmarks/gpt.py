@@ -9,7 +9,7 @@ Prints (or with ``--json`` emits one object with), per environment and the kerne
 reports there:
 
 * ``peak_gflops``: the float32 matmul peak with 1 and 2 threads, on the shapes the model
-  multiplies (best of several runs, in a child of its own);
+  multiplies (best of several runs, in a child of its own in every round);
 * ``step``: ms per training iteration (forward + backward + clip + AdamW), the median over
   ``--rounds`` processes with its spread, of ``numpy`` (kqv's iteration: the batch's two halves
   one after the other with 1 thread, side by side with 2; BLAS always 1 thread), ``torch``
@@ -248,16 +248,15 @@ def time_steps(envs: dict, thread_counts: list[int], contenders: list[str], text
     """Per environment and thread count: the peak, then each contender's ms per iteration over
     ``rounds`` fresh processes, the contenders alternating within every round. torch.compile
     runs in the first ``compile_rounds`` only: each of its processes compiles for a minute."""
-    out = {}
-    for label, env in envs.items():
-        for n in thread_counts:
-            peak = run_child(__file__, {"kind": "peak", "threads": n}, env)
-            out.setdefault(label, {})[n] = {"peak_gflops": round(peak["gflops"], 1), "kernel": peak["kernel"],
-                                            "ms": {c: [] for c in contenders}, "errors": {}}
+    out = {label: {n: {"peak_gflops": [], "ms": {c: [] for c in contenders}, "errors": {}}
+                   for n in thread_counts} for label in envs}
     for r in range(rounds):
         for label, env in envs.items():
             for n in thread_counts:
                 row = out[label][n]
+                peak = run_child(__file__, {"kind": "peak", "threads": n}, env)  # every round: the
+                row["peak_gflops"].append(peak["gflops"])  # ratio to peak sees the same machine
+                row["kernel"] = peak["kernel"]
                 for c in contenders:
                     if c in row["errors"] or (c == "torch.compile" and r >= compile_rounds):
                         continue
@@ -278,12 +277,12 @@ def summarise_steps(raw: dict, flops: int, tokens: int) -> dict:
     for label, by_threads in raw.items():
         for n, row in by_threads.items():
             ms = {c: spread(v) for c, v in row["ms"].items() if v}
-            entry = {"kernel": row["kernel"], "peak_gflops": row["peak_gflops"], "ms_per_iter": ms,
-                     "errors": row["errors"]}
+            peak = spread(row["peak_gflops"])
+            entry = {"kernel": row["kernel"], "peak_gflops": peak, "ms_per_iter": ms, "errors": row["errors"]}
             if "numpy" in ms:
                 ours = ms["numpy"]["median"]
                 entry["tokens_per_s"] = round(tokens / ours * 1000)
-                entry["fraction_of_peak"] = round(flops / (ours / 1000) / 1e9 / row["peak_gflops"], 3)
+                entry["fraction_of_peak"] = round(flops / (ours / 1000) / 1e9 / peak["median"], 3)
                 for c in ("torch", "torch.compile"):
                     if c in ms:
                         entry[f"ratio_to_{c}"] = round(ours / ms[c]["median"], 3)
@@ -345,7 +344,8 @@ def main(argv=None) -> int:
                 ms = e["ms_per_iter"]
                 ratios = ", ".join(f"kqv/{c} {e[f'ratio_to_{c}']:.2f}" for c in ("torch", "torch.compile")
                                    if f"ratio_to_{c}" in e)
-                say(f"[{label}: {e['kernel']}] {n} thread(s), peak {e['peak_gflops']:.0f} GFLOP/s\n"
+                peak = fmt(e["peak_gflops"], " GFLOP/s", 0)
+                say(f"[{label}: {e['kernel']}] {n} thread(s), matmul peak {peak}\n"
                     f"    kqv numpy     {fmt(ms.get('numpy'), ' ms')}"
                     + (f"  {e['tokens_per_s']:,} tokens/s, {100 * e['fraction_of_peak']:.0f}% of peak"
                        if "tokens_per_s" in e else "") + "\n"
