@@ -30,3 +30,33 @@ def test_plain_kqv_in_a_pipe_prints_help():
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 0
     assert "learn" in result.output
+
+
+def test_an_error_inside_the_app_ends_kqv_with_a_non_zero_status(monkeypatch):
+    """Textual shows an unhandled error and closes the app; kqv's exit status must say so too."""
+    import asyncio
+
+    import kqv_cli.commands.learn as learn_command
+    from kqv_cli.tui.app import KqvApp
+    from kqv_cli.tui.screens.home import HomeScreen
+
+    def broken_quiz(self):
+        raise RuntimeError("a handler that fails")
+
+    def run_headless(self, *args, **kwargs):
+        async def drive():
+            async with self.run_test(size=(100, 30)) as pilot:
+                await pilot.pause()
+                await pilot.press("t")
+                await pilot.pause()
+
+        try:
+            asyncio.run(drive())
+        except RuntimeError:  # the pilot re-raises what the app caught; a terminal run does not
+            pass
+
+    monkeypatch.setattr(HomeScreen, "action_quiz", broken_quiz)
+    monkeypatch.setattr(KqvApp, "run", run_headless)
+    monkeypatch.setattr(learn_command, "is_interactive", lambda: True)
+    result = CliRunner().invoke(app, ["learn"])
+    assert result.exit_code not in (0, 2), result.output
