@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from engine.errors import KqvError
 from kqv_cli.values import check_values
@@ -63,11 +64,23 @@ class KqvTyper(typer.Typer):
         return decorator
 
 
+class LearnerOrder(TyperGroup):
+    """``kqv --help`` lists the commands in the order a learner meets them, the lessons first."""
+
+    ORDER = ("learn", "quiz", "practice", "train", "sample", "eval", "trace", "lab", "data", "export",
+             "lessons")
+
+    def list_commands(self, ctx) -> list[str]:
+        known = {name: i for i, name in enumerate(self.ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: known.get(name, len(known)))
+
+
 def _new_group(help_text: str) -> KqvTyper:
     return KqvTyper(help=help_text, no_args_is_help=True, rich_markup_mode="rich")
 
 
 app = KqvTyper(
+    cls=LearnerOrder,
     help="kqv: learn how neural networks and transformers work by watching a numpy engine run.",
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},

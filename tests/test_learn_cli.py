@@ -60,3 +60,19 @@ def test_an_error_inside_the_app_ends_kqv_with_a_non_zero_status(monkeypatch):
     monkeypatch.setattr(learn_command, "is_interactive", lambda: True)
     result = CliRunner().invoke(app, ["learn"])
     assert result.exit_code not in (0, 2), result.output
+
+
+def test_help_lists_the_lessons_first_and_every_command():
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    listed = [line.split()[1] for line in result.output.splitlines()
+              if line.startswith("│ ") and len(line.split()) > 2 and line.split()[1].isalpha()
+              and line.split()[1] in app_commands()]
+    assert listed[0] == "learn", listed
+    assert sorted(listed) == sorted(app_commands())
+
+
+def app_commands() -> list[str]:
+    import typer.main
+
+    return list(typer.main.get_command(app).commands)
