@@ -122,10 +122,13 @@ class TraceRun:
     ``notes`` are lines shown under the step ("synthetic digits, not MNIST");
     ``extras`` maps an ``extra:`` name of the lesson file to a special view, e.g.
     ``{"pe_heatmap": {"heatmap": ("PE", array, "positions", "dimensions")}}``; an extra's
-    ``"notes"`` list is shown only on the steps that ask for it.
+    ``"notes"`` list is shown only on the steps that ask for it. ``tokens`` are the words (or
+    BPE pieces) of each batch row of a GPT run: the screen labels the query rows and key
+    columns of the attention matrices with them.
     """
 
     tracer: object  # engine.trace.Tracer
     dims: dict[str, int]
     notes: list[str] = field(default_factory=list)
     extras: dict[str, dict] = field(default_factory=dict)
+    tokens: list[list[str]] = field(default_factory=list)  # (B, T) words, one list per batch row

@@ -12,7 +12,8 @@ latest value of each name, in the order they first appeared), which of them this
 
 Special views a step script may put in ``StepView.extra`` (the keys the TUI knows):
 
-* ``"heatmap": (title, 2-D array, row label, column label)`` e.g. PE over positions x dims;
+* ``"heatmap": (title, 2-D array, row label, column label)`` e.g. PE over positions x dims,
+  optionally followed by a name for each row and each column (the tokens of an attention matrix);
 * ``"series": (title, [(x, y), ...], x label, y label)`` e.g. accuracy after each batch;
 * ``"attends": (query token, [tokens], weights)`` with weights ``(nh, T)``: how much the query
   token attends to each token, per head;
@@ -83,6 +84,7 @@ class StepView:
     index: int = 0  # the step's position in the lesson
     problems: list[str] = field(default_factory=list)  # shapes that disagree with the text
     select: str | None = None  # the row to select first: the first variable the step names
+    tokens: list[list[str]] = field(default_factory=list)  # the words of each batch row (GPT runs)
 
     @property
     def markdown(self) -> str:
@@ -233,6 +235,7 @@ class LessonSession:
             extra=extra,
             index=step_index,
             select=(named or sorted(changed, key=list(latest).index) or [None])[0],
+            tokens=run.tokens,
         )
         view.problems = _step_problems(self.lesson, step, plan, records, run.dims)
         return view

@@ -20,6 +20,7 @@ from engine.errors import KqvError
 from kqv_cli.app import app as cli
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.figures import array_view
 from lessons import LessonSession, load_lessons
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +41,13 @@ def test_every_step_runs_on_the_real_model_with_the_shapes_its_text_states():
     assert view.dims["C"] == 16 and view.dims["V"] == 320 and view.dims["n_layer"] == 2
     assert view.record("idx").value[0, 0] == 0  # <|endoftext|> first: id 0 in the tiny tokenizer
     assert any("GPT-2 from" in n for n in view.notes)
+    # the attention matrices' rows and columns are named by the BPE pieces the model read
+    assert len(view.tokens) == 1 and len(view.tokens[0]) == view.dims["T"]
+    assert view.tokens[0][0] == "<|endoftext|>" and " pizza" in view.tokens[0]
+    mask = session.run(LESSONS["attention"].step_index("mask"))
+    record = mask.record("h0.att_masked")
+    text = array_view(record.value, "", 200, 20, axes=record.symbolic, tokens=mask.tokens).plain
+    assert text.splitlines()[1].split()[2:5] == ["<|endoftext|>", "The", "pizza"]
 
 
 def test_the_pizza_step_ranks_every_head_as_transformers_measured(golden):

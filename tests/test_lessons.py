@@ -284,8 +284,9 @@ def test_attention_mask_and_softmax_steps_show_what_the_text_says():
     att = soft.record("h0.att").value
     np.testing.assert_allclose(att.sum(axis=-1), 1.0, rtol=1e-5)
     assert np.all(att[..., upper] == 0)
-    title, heat, _, _ = soft.extra["heatmap"]
+    title, heat, rows, cols, row_names, col_names = soft.extra["heatmap"]
     np.testing.assert_array_equal(heat, att[0, 0])
+    assert (rows, cols) == ("query", "key") and row_names == col_names == soft.tokens[0]
     # in training mode dropout breaks the rows' sums, as the dropout step says
     dropped = session.run(lesson.step_index("dropout")).record("h0.att").value
     assert not np.allclose(dropped.sum(axis=-1), 1.0)

@@ -64,6 +64,29 @@ def test_mask_as_numbers_in_an_80_column_pane_with_its_legend_over_the_full_rang
     assert array_view(att, "(T, T)", width=78, height=6, mode="blocks").plain.count("−inf") == 0
 
 
+def test_attention_matrices_name_their_rows_and_columns_by_token():
+    """(B, nh, T, T): a query row and a key column per token of the batch row shown; the
+    numbers keep their full cells however the labels are cut; other matrices keep indices."""
+    words = [["the", "pizza", "tasted", "good"], ["she", "cut", "the", "pizza"]]
+    att = np.random.default_rng(2).standard_normal((2, 3, 4, 4))
+    att[..., np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] = -np.inf
+    axes = ("B", "nh", "T", "T")
+    wide = array_view(att, "", width=80, height=10, axes=axes, tokens=words).plain.splitlines()
+    assert wide[1].split() == ["q↓", "k→", "the", "pizza", "tasted", "good"]
+    assert wide[3].split()[:3] == ["1", "pizza", cell_text(att[0, 0, 1, 0])]
+    second = array_view(att, "", width=80, height=10, k=3, axes=axes, tokens=words).plain.splitlines()
+    assert "batch 1/2" in second[0] and second[1].split()[-4:] == ["she", "cut", "the", "pizza"]
+    # a pane just wide enough for the numbers: names cut with an ellipsis, never the numbers
+    narrow = array_view(att, "", width=29, height=10, axes=axes, tokens=words).plain.splitlines()
+    assert all(len(line) <= 29 for line in narrow[1:])
+    assert narrow[1].split() == ["the", "pizza", "tast…", "good"]
+    assert narrow[3].split()[:2] == ["piz…", cell_text(att[0, 0, 1, 0])]
+    # the same values as (B, nh, T, hs), or without tokens: indices
+    other = array_view(att, "", width=80, height=10, axes=("B", "nh", "T", "hs"), tokens=words).plain
+    assert other.splitlines()[1].split() == ["0", "1", "2", "3"] and "pizza" not in other
+    assert "pizza" not in array_view(att, "", width=80, height=10, axes=axes).plain
+
+
 def test_series_and_attends():
     text = series([(0, 10.0), (100, 80.0)], "mini-batches", "accuracy %", width=40).plain
     assert "80" in text and "█" in text

@@ -85,6 +85,13 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
         assert table.selected_name == "h0.att_masked"
         value = str(screen.query_one(ValueView).query_one("#value-body").render())
         assert "−inf" in value and "▀" not in value, "the mask step should show numbers"
+        lines = value.splitlines()
+        words = screen.view.tokens[0]
+        assert words[:3] == ["the", "pizza", "came"]
+        heads = lines[1].split()[-len(words):]  # a key column per token, cut to the cell if need be
+        for head, word in zip(heads, words, strict=True):
+            assert head == word or (head.endswith("…") and word.startswith(head[:-1])), heads
+        assert "the" in lines[2] and ("pizza" in lines[3] or "piz…" in lines[3])  # a query row per token
         await pilot.press("v")  # colour blocks on request, and back
         assert "▀" in str(screen.query_one(ValueView).query_one("#value-body").render())
         await pilot.press("v")

@@ -95,12 +95,12 @@ def run_block(dims: dict, seed: int) -> TraceRun:
     model.forward(idx, targets, tracer=tracer)  # no rng: evaluation mode, dropout off
     return TraceRun(tracer, d, notes=[f"untrained one-block model, random weights (seed {seed}); "
                                       f"row 0 is: {' '.join(words[0])}"],
-                    extras=_extras(tracer, words, d))
+                    extras=_extras(tracer, words, d), tokens=words)
 
 
 def run_dropout(dims: dict, seed: int) -> TraceRun:
     d = full_dims(dims)
-    idx, targets, _ = batch(d["B"], d["T"])
+    idx, targets, words = batch(d["B"], d["T"])
     model = model_for(d, seed)
     tracer = Tracer(dims=d)
     model.forward(idx, targets, tracer=tracer, rng=np.random.default_rng(seed))  # training mode
@@ -110,9 +110,9 @@ def run_dropout(dims: dict, seed: int) -> TraceRun:
     notes = [f"training mode, dropout p = {DROPOUT}: {zeros:.0%} of the kept attention weights of "
              f"batch 0, head 0 were zeroed",
              "row sums of att[0, 0] now: " + " ".join(f"{s:.2f}" for s in sums)]
-    return TraceRun(tracer, d, notes=notes,
+    return TraceRun(tracer, d, notes=notes, tokens=words,
                     extras={"attn_heatmap": {"heatmap": ("att[0, 0] with dropout", att[0, 0],
-                                                         "query position", "key position")}})
+                                                         "query", "key", words[0], words[0])}})
 
 
 def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
@@ -127,7 +127,7 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
         "pe_heatmap": {"heatmap": (f"sinusoidal PE, positions 0..{max(T, 32) - 1} × {C} dimensions",
                                    sinusoidal_positions(max(T, 32), C), "position", "dimension")},
         "attn_heatmap": {"heatmap": ("att[0, 0]: batch 0, head 0", tracer["h0.att"].value[0, 0],
-                                     "query position", "key position")},
+                                     "query", "key", row0, row0)},
     }
     loss = float(tracer["loss"].value)
     extras["loss"] = {"notes": [f"loss of this untrained model: {loss:.3f}; a uniform guess over "
@@ -196,7 +196,8 @@ def run_real_block(model: str, seed: int) -> TraceRun:
     cfg = gpt.config
     notes = [f"GPT-2 from {model}: {cfg.n_layer} blocks of {cfg.n_head} heads, C = {cfg.n_embd}, "
              f"V = {cfg.vocab_size}; the steps show block 0 (h0.…); press g for the lesson's own model"]
-    return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, tok.pieces(idx[0]), gpt))
+    pieces = tok.pieces(idx[0])
+    return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, pieces, gpt), tokens=[pieces])
 
 
 def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]:
@@ -214,7 +215,7 @@ def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]
                        "notes": ["GPT-2 learns its positions: the figure is its table wpe, not the "
                                  "sine waves of the text"]},
         "attn_heatmap": {"heatmap": ("att[0, 0]: block 0, head 0 of GPT-2", tracer["h0.att"].value[0, 0],
-                                     "query position", "key position")},
+                                     "query", "key", pieces, pieces)},
         "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
                            f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}"]},
         "attends": pizza_question(tracer, pieces, cfg.n_layer, cfg.n_head),

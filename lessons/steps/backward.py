@@ -48,7 +48,7 @@ def run_block(dims: dict, seed: int) -> TraceRun:
     model, tracer, words, idx, targets = _run(d, seed, np.float32)
     return TraceRun(tracer, d, notes=[f"untrained one-block GPT (seed {seed}), forward then backward; "
                                       f"row 0 is: {' '.join(words[0])}"],
-                    extras=_extras(tracer, words, targets, d))
+                    extras=_extras(tracer, words, targets, d), tokens=words)
 
 
 def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict) -> dict[str, dict]:
@@ -86,7 +86,7 @@ def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict
         f"{(np.abs(dscores[..., above]).max() if n_above else 0.0):.1e}",
         "softmax gave them att = 0, and every term of their gradient is multiplied by att"]}
     extras["dscores_heatmap"] = {"heatmap": ("datt_scores[0, 0]: batch 0, head 0", dscores[0, 0],
-                                             "query position", "key position")}
+                                             "query", "key", words[0], words[0])}
 
     dx_out, dx_attn = tracer["h0.dx_out"].value, tracer["h0.dx_attn"].value
     branch = dx_attn - dx_out

@@ -36,7 +36,7 @@ def run_block(dims: dict, seed: int) -> TraceRun:
     model.forward(idx, targets, tracer=tracer)
     model.backward(tracer)
     return TraceRun(tracer, d, notes=[f"untrained one-block GPT (seed {seed}) on: {' '.join(words[0])}"],
-                    extras={"param_count": {"notes": param_count_notes(model)}})
+                    extras={"param_count": {"notes": param_count_notes(model)}}, tokens=words)
 
 
 def param_count_notes(model) -> list[str]:
@@ -82,7 +82,7 @@ def run_pair(dims: dict, seed: int) -> TraceRun:
              [_first(digits.tracer, left) for left, _ in ANALOGUES]),
             ("transformer block, weights (in, out)", [_first(block.tracer, right) for _, right in ANALOGUES]))
     shared = int(np.sum([r.value.size for r in block.tracer.records if r.name.endswith(".w")]))
-    return TraceRun(block.tracer, block.dims, block.notes + digits.notes,
+    return TraceRun(block.tracer, block.dims, block.notes + digits.notes, tokens=block.tokens,
                     extras={"side_by_side": {"side_by_side": view,
                                              "notes": [f"the block's weight matrices hold {shared:,} "
                                                        "numbers at these dims"]}})

@@ -35,8 +35,9 @@ class LessonScreen(KqvScreen):
         "In the variables pane, ● marks what this step created or changed, and a shape reads "
         "(4, 8, 8) = (B, T, T): the numbers numpy produced, then the same shape in the names the "
         "lesson uses. Values show as numbers (4 significant characters, row and column indices "
-        "beside them) when the columns fit the pane, else as colour blocks: blue negative, white "
-        "zero, red positive; dark to yellow when all values are ≥ 0; grey -inf. v switches. "
+        "beside them; on an attention matrix the tokens: a query row and a key column per token) "
+        "when the columns fit the pane, else as colour blocks: blue negative, white zero, red positive; "
+        "dark to yellow when all values are ≥ 0; grey -inf. v switches. "
         "Mouse clicks and scrolling work everywhere."
     )
     BINDINGS = [
@@ -196,7 +197,7 @@ class LessonScreen(KqvScreen):
         if record is None:
             value.clear()
         else:
-            value.show_record(record)
+            value.show_record(record, self.view.tokens)
 
     def update_bar(self, running: bool = False) -> None:
         steps = self.lesson.steps

@@ -100,18 +100,76 @@ def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
     return label_w + matrix.shape[1] * (CELL + 1) <= width
 
 
-def numbers(matrix: np.ndarray, caption: Text) -> Text:
-    """Every entry in a fixed-width cell, with column indices above and row indices beside."""
+def token_names(axes: tuple[str, ...], at: tuple[int, ...], tokens) -> list[str] | None:
+    """The tokens that name the rows and columns of an attention matrix, or None.
+
+    A variable shaped ``(B, ..., T, T)`` (scores, mask, weights) has one query row and one key
+    column per token of its batch row; ``at`` (from :func:`first_matrix`) says which batch row
+    is shown. ``tokens`` holds the words of each batch row. Other matrices keep indices.
+    """
+    if len(axes) < 3 or axes[0] != "B" or tuple(axes[-2:]) != ("T", "T") or not at or not tokens:
+        return None
+    if at[0] >= len(tokens):
+        return None
+    return [label_text(t) for t in tokens[at[0]]]
+
+
+def label_text(token: str) -> str:
+    """A token as a row or column label: GPT-2's leading space dropped, a newline made visible."""
+    text = str(token).replace("\n", "\\n").strip()
+    return text or "␣"
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, an ellipsis where it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _row_labels(rows: int, names: list[str] | None, room: int) -> list[str]:
+    """Row labels in at most ``room`` characters: ``3 out``, else ``out``, else ``o…``; indices
+    when there are no names (or not even that fits)."""
+    index_w = len(str(rows - 1))
+    indices = [f"{i:>{index_w}}" for i in range(rows)]
+    if not names or len(names) != rows:
+        return indices
+    name_w = max(len(n) for n in names)
+    if index_w + 1 + name_w <= room:
+        return [f"{i} {n:<{name_w}}" for i, n in zip(indices, names, strict=True)]
+    if name_w <= room:
+        return [f"{n:<{name_w}}" for n in names]
+    if room >= 2:
+        return [f"{_cut(n, room):<{room}}" for n in names]
+    return indices
+
+
+def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_names: list[str] | None = None,
+            col_names: list[str] | None = None, corner: str = "") -> Text:
+    """Every entry in a fixed-width cell, with column labels above and row labels beside.
+
+    Labels are indices, or names (the tokens of an attention matrix) when given: a column is
+    widened to its name if the whole table still fits ``width``, else the name is cut with an
+    ellipsis; a row label is ``index name`` when there is room. Numbers are never cut.
+    """
     rows, cols = matrix.shape
-    label_w = len(str(rows - 1))
+    room = width if width is not None else 10**6
+    col_names = col_names if col_names and len(col_names) == cols else None
+    cell = CELL
+    if col_names:
+        wide = max(CELL, max(len(n) for n in col_names))
+        if len(str(rows - 1)) + 1 + cols * (wide + 1) <= room:
+            cell = wide
+    heads = [_cut(n, cell) for n in col_names] if col_names else [str(j) for j in range(cols)]
+    labels = _row_labels(rows, row_names, room - cols * (cell + 1) - 1)
+    label_w = len(labels[0])
     out = Text(no_wrap=True)
     out.append_text(caption)
-    out.append("\n" + " " * (label_w + 1), style="dim")
-    out.append(" ".join(f"{j:>{CELL}}" for j in range(cols)) + "\n", style="dim")
-    for i, row in enumerate(matrix):
-        out.append(f"{i:>{label_w}} ", style="dim")
+    top = corner if corner and len(corner) <= label_w else ""
+    out.append(f"\n{top:<{label_w}} ", style="dim")
+    out.append(" ".join(f"{h:>{cell}}" for h in heads) + "\n", style="dim")
+    for label, row in zip(labels, matrix, strict=True):
+        out.append(f"{label} ", style="dim")
         for x in row:
-            out.append(f"{cell_text(x):>{CELL}} ", style=NOT_FINITE if not np.isfinite(x) else "")
+            out.append(f"{cell_text(x):>{cell}} ", style=NOT_FINITE if not np.isfinite(x) else "")
         out.append("\n")
     out.rstrip()
     return out
@@ -203,11 +261,14 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
 
 
 def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
-               k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto") -> Text:
+               k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto", tokens=None,
+               names: tuple[list[str] | None, list[str] | None] = (None, None)) -> Text:
     """Numbers when the (``k``-th) matrix fits the width, colour blocks otherwise.
 
     ``mode`` "numbers" or "blocks" overrides the choice (the v key); numbers wider than the pane
     scroll sideways. ``axes`` are the symbolic names of the dims, to say which matrix is shown.
+    ``tokens`` (the words of each batch row) name the query rows and key columns of an
+    attention matrix (:func:`token_names`); ``names`` gives row and column names directly.
     """
     value = np.asarray(value)
     matrix, at = first_matrix(value, k)
@@ -221,7 +282,10 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
     if not np.issubdtype(matrix.dtype, np.number):
         return Text.assemble(caption, "\n", str(matrix))
     if shows_numbers(value, width, mode):
-        return numbers(matrix, caption)
+        by_token = token_names(axes, at, tokens)
+        row_names, col_names = (by_token, by_token) if by_token else names
+        corner = "q↓ k→" if by_token else ""
+        return numbers(matrix, caption, width, row_names, col_names, corner)
     return heatmap(matrix, caption, width, height)
 
 

@@ -24,11 +24,15 @@ class ValueView(ScrollableContainer, can_focus=True):
         self.subject: tuple | None = None  # ("record", Record) or (figure kind, data)
         self.k = 0  # which matrix of a 3-D/4-D variable: [0, 0, :, :], [0, 1, :, :], ...
         self.mode = "auto"  # numbers when they fit; "numbers" or "blocks" after the v key
+        self.tokens: list[list[str]] = []  # the words of each batch row: attention matrices' labels
 
     def compose(self) -> ComposeResult:
         yield Static(id="value-body")
 
-    def show_record(self, record) -> None:
+    def show_record(self, record, tokens=()) -> None:
+        """A traced variable; ``tokens`` (the words of each batch row of the step's run) label the
+        query rows and key columns of an attention matrix."""
+        self.tokens = list(tokens)
         if self.subject is None or self.subject[0] != "record" or self.subject[1].name != record.name:
             self.k, self.mode = 0, "auto"  # another variable: its first matrix, numbers if they fit
         self.subject = ("record", record)
@@ -83,12 +87,12 @@ class ValueView(ScrollableContainer, can_focus=True):
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
             self.border_title = Content(f"values: {formula}")
             body.update(figures.array_view(data.value, symbolic, width, height, k=self.k,
-                                           axes=tuple(data.symbolic), mode=self.mode))
+                                           axes=tuple(data.symbolic), mode=self.mode, tokens=self.tokens))
         elif kind == "heatmap":
-            title, value, row_label, col_label = data
+            title, value, row_label, col_label, *names = data  # names: optional row and column names
             self.border_title = Content(f"figure: {title}")
             body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}",
-                                           mode=self.mode))
+                                           mode=self.mode, names=(tuple(names) + (None, None))[:2]))
         elif kind == "series":
             title, points, x_label, y_label = data
             self.border_title = Content(f"figure: {title}")
