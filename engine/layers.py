@@ -449,16 +449,21 @@ def attention_backward(dy, q, k, v, att, keep=None, score="dot", scale=True, out
     return dq, dk, dv
 
 
+def head_counts(n_embd: int, most: int | None = None) -> list[int]:
+    """Every head count that divides ``n_embd`` (up to ``most``), smallest first."""
+    top = n_embd if most is None else min(n_embd, most)
+    return [h for h in range(1, top + 1) if n_embd % h == 0]
+
+
 def check_heads(n_embd: int, n_head: int) -> None:
-    """Refuse a head count that does not divide the embedding width, suggesting ones that do."""
+    """Refuse a head count that does not divide the embedding width, listing every one that does."""
     if n_head <= 0 or n_embd <= 0:
         raise KqvError(f"n_embd and n_head must be positive, got n_embd={n_embd}, n_head={n_head}")
     if n_embd % n_head != 0:
-        near = [h for h in range(1, min(n_embd, 64) + 1) if n_embd % h == 0]
-        suggest = ", ".join(str(h) for h in sorted(near, key=lambda h: (abs(h - n_head), h))[:4])
+        valid = ", ".join(str(h) for h in head_counts(n_embd))
         raise KqvError(
             f"n_embd={n_embd} is not divisible by n_head={n_head}: each head takes n_embd/n_head "
-            f"columns; use n_head in {{{suggest}}} or an n_embd that is a multiple of {n_head}"
+            f"columns; use n_head in {{{valid}}} or an n_embd that is a multiple of {n_head}"
         )
 
 
@@ -684,18 +689,20 @@ class Embedding(Module):
                           "the 2017 paper's √C: rows of ~0.02 against a position code of ±1")
         else:
             tracer.record("tok_emb", tok_emb, "wte[idx]", "forward", ("B", "T", "C"))
+        # pos_emb is recorded inside the branch that ran, so the code pane marks that branch
         if self.pos == "learned":
             tracer.record("wpe", self.wpe, "position embedding table, learned", "forward",
                           ("block_size", "C"))
             pos_emb = self.wpe[start : start + T]  # (T, C)
-            formula = "wpe[0:T]" if start == 0 else f"wpe[{start}:{start}+T]"
+            tracer.record("pos_emb", pos_emb, "wpe[0:T]" if start == 0 else f"wpe[{start}:{start}+T]",
+                          "forward", ("T", "C"))
         elif self.pos == "sinusoidal":
-            pos_emb = self.pe[start : start + T]
-            formula = "PE(t, 2i) = sin(t/10000^(2i/C)), PE(t, 2i+1) = cos(t/10000^(2i/C))"
+            pos_emb = self.pe[start : start + T]  # (T, C)
+            tracer.record("pos_emb", pos_emb, "PE(t, 2i) = sin(t/10000^(2i/C)), "
+                          "PE(t, 2i+1) = cos(t/10000^(2i/C))", "forward", ("T", "C"))
         else:
-            pos_emb = np.zeros((T, self.n_embd), dtype=self.wte.dtype)
-            formula = "no position information (what-if)"
-        tracer.record("pos_emb", pos_emb, formula, "forward", ("T", "C"))
+            pos_emb = np.zeros((T, self.n_embd), dtype=self.wte.dtype)  # (T, C)
+            tracer.record("pos_emb", pos_emb, "no position information (what-if)", "forward", ("T", "C"))
         x = tok_emb + pos_emb  # (B, T, C) + (T, C) broadcasts over B
         tracer.record("x", x, "tok_emb + pos_emb", "forward", ("B", "T", "C"))
         return x.reshape(B * T, self.n_embd)

@@ -282,10 +282,10 @@ def test_config_refuses_bad_sizes(kwargs, words):
         GPTConfig(**kwargs)
 
 
-def test_head_message_suggests_values():
+def test_head_message_lists_every_valid_head_count_in_order():
     with pytest.raises(KqvError) as exc:
         GPTConfig(n_embd=130, n_head=4)
-    assert "2" in str(exc.value) and "5" in str(exc.value)
+    assert "use n_head in {1, 2, 5, 10, 13, 26, 65, 130}" in str(exc.value)
 
 
 def test_whole_model_gradient_with_dropout():

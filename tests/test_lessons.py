@@ -20,6 +20,7 @@ from lessons import (
 )
 from lessons.loader import LESSONS_DIR, load_lesson, parse_lesson
 from lessons.session import first_named, updated_name
+from lessons.steps import attention as attention_steps
 
 LESSONS = load_lessons()
 def _lesson(lesson_id):
@@ -321,8 +322,15 @@ def test_positional_encoding_heatmap_is_the_engines_sinusoidal_code():
 
 def test_attention_dims_that_cannot_be_built_are_refused():
     session = LessonSession(_lesson("attention"))
-    with pytest.raises(KqvError, match="not divisible"):
+    with pytest.raises(KqvError, match="not divisible") as exc:
         session.set_dims({"C": 30, "nh": 4})
+    # in the words of the dims dialog, every head count the dialog accepts, in order
+    assert str(exc.value) == ("channels per token (C) = 30 is not divisible by attention heads (nh) = 4: "
+                              "each head takes C/nh channels; with C = 30, nh can be 1, 2, 3, 5, 6, 10, 15")
+    with pytest.raises(KqvError, match="nh can be 1, 2, 4, 8, 16$"):
+        session.set_dims({"C": 128, "nh": 3})
+    for lesson in load_lessons():  # the list stops where the lessons' nh field stops
+        assert all(f.maximum == attention_steps.MAX_HEADS for f in lesson.dim_fields if f.name == "nh")
     with pytest.raises(KqvError, match="between 1 and 16"):
         session.set_dims({"T": 17})
     assert session.dims == _lesson("attention").default_dims
@@ -416,3 +424,26 @@ def test_a_step_selects_the_variable_its_text_names_first():
         assert LessonSession(lesson).run(lesson.step_index(step_id)).select == wanted, step_id
     assert first_named("Recall: z² = w² a¹ + b², then δ³.", ["x", "w2", "delta3", "z2"]) == [
         "z2", "w2", "delta3", "x"]
+
+
+@pytest.mark.parametrize("model, branch", [(None, 'elif self.pos == "sinusoidal":'),
+                                           ("gpt2-tiny", 'if self.pos == "learned":')])
+def test_positions_step_marks_the_branch_of_embedding_forward_that_ran(model, branch):
+    """The lesson's own model adds the sinusoidal code, GPT-2 its learned wpe: the code pane's
+    marked pos_emb line sits in that branch, not in another one of the same function."""
+    from conftest import REPO
+
+    lesson = _lesson("attention")
+    folder = str(REPO / "tests" / "data" / model) if model else None
+    view = LessonSession(lesson, model=folder).run(lesson.step_index("positions"))
+    span = next(s for s in view.code if s.name == "engine/layers.py")
+    lines = span.lines()
+    marked = [n for n in sorted(span.current) if "pos_emb" in lines[n - span.start].split(",")[0]]
+    assert len(marked) == 1
+    above = [line.strip() for line in lines[: marked[0] - span.start]]
+    heads = [line for line in above if line.startswith(("if self.pos", "elif self.pos", "else:"))]
+    assert heads[-1] == branch
+    # the pane opens with that line three rows from the top: the branch's own lines are in view
+    top = min(span.current) - 3
+    window = lines[top - span.start: top - span.start + 6]
+    assert branch in [line.strip() for line in window]

@@ -120,3 +120,37 @@ async def test_space_scrolls_the_text_from_the_variables_pane_and_c_swaps_in_the
         await pilot.press("c")
         await pilot.pause()
         assert text.display
+
+
+@pytest.mark.parametrize("lesson_id", ["attention", "bridge"])
+@pilot_test
+async def test_dims_dialog_at_80x24_reads_whole_labels_and_lists_every_head_count(lesson_id):
+    """Each label in full, left of its number box; a head count that does not divide C is refused
+    in the dialog's own words (no n_embd/n_head), with every valid count in order."""
+    from textual.widgets import Input, Label
+
+    from kqv_cli.tui.screens.dims import DimsScreen
+
+    app = KqvApp(lesson_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, DimsScreen)
+        for row in dialog.query(".dim-row"):
+            label, box = row.query_one(".dim-label", Label), row.query_one(Input)
+            text = str(label.render())
+            assert text.endswith(")") and len(text) <= label.content_region.width, text  # never cut
+            assert label.content_region.right < box.region.x  # a gap before the number
+        dialog.query_one("#dim-C", Input).value = "30"
+        dialog.query_one("#dim-nh", Input).value = "4"
+        await pilot.press("enter")
+        await pilot.pause()
+        error = dialog.query_one("#dims-error")
+        message = str(error.render())
+        assert "channels per token (C) = 30 is not divisible by attention heads (nh) = 4" in message
+        assert message.endswith("nh can be 1, 2, 3, 5, 6, 10, 15") and "n_embd" not in message
+        box = dialog.query_one("#dims-box").region
+        assert box.contains_region(error.region) and box.bottom <= 24
+        assert error.region.height >= 3  # wrapped in the box, not cut at its edge

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.errors import KqvError
 from engine.gpt import GPT, GPTConfig
-from engine.layers import check_heads, sinusoidal_positions
+from engine.layers import check_heads, head_counts, sinusoidal_positions
 from engine.memory import check_fits, gpt_memory
 from engine.trace import Tracer
 from lessons.model import TraceRun
@@ -46,6 +46,7 @@ STREAM = " ".join(SENTENCES).split()
 VOCAB = sorted(set(STREAM))  # the id of a word is its place in this list
 STARTS = [sum(len(s.split()) for s in SENTENCES[:i]) for i in range(len(SENTENCES))]
 BLOCK_SIZE = 16  # the longest T the lesson allows
+MAX_HEADS = 16  # the most heads the lessons allow (the nh maximum of their dim: lines)
 DROPOUT = 0.1
 QUERY_WORD, QUERY_POS = "it", SENTENCES[0].split().index("it")  # position 8 of row 0
 
@@ -59,6 +60,10 @@ def full_dims(dims: dict) -> dict[str, int]:
         raise KqvError(f"T must be between 1 and {BLOCK_SIZE} (the model's block_size), not {T}")
     if B < 1:
         raise KqvError(f"B must be at least 1, not {B}")
+    if C > 0 and nh > 0 and C % nh:  # in the dims dialog's words, not the engine's n_embd/n_head
+        valid = ", ".join(str(h) for h in head_counts(C, MAX_HEADS))
+        raise KqvError(f"channels per token (C) = {C} is not divisible by attention heads (nh) = {nh}: "
+                       f"each head takes C/nh channels; with C = {C}, nh can be {valid}")
     check_heads(C, nh)
     # the same estimate as `kqv train gpt`; the trace keeps a copy of every variable: 2·B
     model = GPTConfig(vocab_size=len(VOCAB), block_size=BLOCK_SIZE, n_layer=1, n_head=nh, n_embd=C)
