@@ -13,9 +13,9 @@ import sys
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
 
 from engine.errors import KqvError
+from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values
 
 EXIT_USER_ERROR = 2
@@ -40,7 +40,10 @@ def friendly_errors(func):
     def wrapper(*args, **kwargs):
         try:
             check_values(func, kwargs)
-            return func(*args, **kwargs)
+            func(*args, **kwargs)
+            # nothing returned: the root group runs in click's non-standalone mode, where a
+            # returned int would read as the exit code (kqv_cli.usage_errors)
+            return None
         except KqvError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
@@ -64,7 +67,7 @@ class KqvTyper(typer.Typer):
         return decorator
 
 
-class LearnerOrder(TyperGroup):
+class LearnerOrder(OneLineUsage):
     """``kqv --help`` lists the commands in the order a learner meets them, the lessons first."""
 
     ORDER = ("learn", "quiz", "practice", "train", "sample", "eval", "trace", "lab", "data", "export",

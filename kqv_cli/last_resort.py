@@ -1,10 +1,11 @@
 """The CLI's last line of defence: whatever escapes a command ends in one line, never a traceback.
 
 User errors are turned into one line and exit code 2 by :func:`kqv_cli.app.friendly_errors`
-close to where they happen. What reaches this handler is either the terminal refusing our
-output (``kqv sample > /dev/full``) or a bug in kqv. A bug gets one line on stderr, the
-traceback goes to a log file in the cache folder (named in that line, so it can be attached to
-a report), and the exit code is 70 (EX_SOFTWARE from sysexits.h): not 2, so scripts can tell
+close to where they happen, and a command line typer cannot parse by :mod:`kqv_cli.usage_errors`.
+What reaches this handler is either the terminal refusing our output (``kqv sample > /dev/full``)
+or a bug in kqv. A bug gets one line on stderr, the traceback goes to a log file in the cache
+folder (named in that line, so it can be attached to a report), and the exit code is 70
+(EX_SOFTWARE from sysexits.h): not 2, so scripts can tell
 "kqv refused my input" from "kqv broke".
 
 Only :func:`kqv_cli.main.run` (the installed ``kqv`` command) goes through here; tests that

@@ -1,0 +1,143 @@
+"""A command line kqv cannot parse ends in one line on stderr and exit code 2.
+
+Typer's own answer to ``kqv train gpt --lr abc`` is a usage line, a hint and a boxed panel
+that wraps at the terminal's width: five lines to say one thing, and a script reading stderr
+gets a box-drawing mess. :class:`OneLineUsage` runs the root command in click's non-standalone
+mode, so every parsing error comes back to us as an exception, and :func:`usage_line` says it
+the way ``friendly_errors`` says a bad value (``error: ...``), naming the command's ``--help``::
+
+    error: --lr: 'abc' is not a number; see kqv train gpt --help
+
+``--help`` itself is untouched (it is not an error), and so is everything a command raises
+once it runs: that goes through :func:`kqv_cli.app.friendly_errors` and the last-resort handler.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+# Typer vendors click; these are the exceptions its parser raises (typer.BadParameter is one).
+from typer._click.exceptions import (
+    BadOptionUsage,
+    BadParameter,
+    ClickException,
+    MissingParameter,
+    NoArgsIsHelpError,
+    NoSuchOption,
+    UsageError,
+)
+from typer.core import TyperGroup
+
+EXIT_USER_ERROR = 2
+# What typer's parser (pydantic underneath) calls the value it could not read, by error type.
+NOT_A = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+}
+
+_err = Console(stderr=True, highlight=False)
+
+
+class OneLineUsage(TyperGroup):
+    """The root group: click's parsing errors become one line and exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:  # a caller that handles click's exceptions itself
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except UsageError as exc:
+            say(usage_line(exc, self, argv, prog_name or "kqv"))
+            sys.exit(EXIT_USER_ERROR)
+        except ClickException as exc:  # e.g. a file typer could not open for a parameter
+            say(one_line(exc.format_message()))
+            sys.exit(exc.exit_code)
+        except typer.Abort:  # an EOF or Ctrl-C in one of click's own prompts
+            say("aborted")
+            sys.exit(1)
+        # Non-standalone, click returns the command's return value or an Exit's code; kqv's
+        # commands return None (friendly_errors sees to it), so an int here is an exit code.
+        sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def say(message: str) -> None:
+    """``error: message`` on stderr, one line whatever the width, the message never read as markup."""
+    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+
+
+def one_line(message: str) -> str:
+    """Click's sentence as a clause of ours: one line, no final full stop, lower-case start."""
+    text = " ".join(message.split()).rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def usage_line(exc: UsageError, root: typer.core.TyperGroup, argv: list[str], prog: str) -> str:
+    """One line for a usage error: what was wrong, and where the help for that command is."""
+    ctx = exc.ctx
+    path = ctx.command_path if ctx is not None else command_path(root, argv, prog)
+    see = f"see {path} --help"
+    if isinstance(exc, NoArgsIsHelpError):  # a group with no command: its help is on stdout
+        names = ctx.command.list_commands(ctx)
+        return f"{path} needs a command: {', '.join(names)}; {see}"
+    if isinstance(exc, MissingParameter) and exc.param is not None:
+        return f"{path} needs {flag(exc.param)}; {see}"
+    if isinstance(exc, BadParameter) and exc.param is not None:
+        return f"{flag(exc.param)}: {bad_value(exc)}; {see}"
+    if isinstance(exc, NoSuchOption):
+        near = difflib.get_close_matches(exc.option_name.lstrip("-"),
+                                         [p.lstrip("-") for p in exc.possibilities or ()], n=1, cutoff=0.7)
+        guess = f" (did you mean --{near[0]}?)" if near else ""
+        return f"{path} has no option {exc.option_name}{guess}; {see}"
+    if isinstance(exc, BadOptionUsage) and exc.message.endswith("requires an argument."):
+        return f"{exc.option_name} needs a value; {see}"
+    if ctx is not None and exc.message.startswith("No such command") and hasattr(ctx.command, "commands"):
+        names = ctx.command.list_commands(ctx)
+        return f"{one_line(exc.message)}; {path} has: {', '.join(names)}; {see}"
+    return f"{one_line(exc.format_message())}; {see}"
+
+
+def flag(param) -> str:
+    """How the user names a parameter: its longest option (``--count``, not ``-n``) or ``CHECKPOINT``."""
+    if param.param_type_name == "option" and param.opts:
+        return max(param.opts, key=len)
+    return (param.name or "?").upper()
+
+
+def bad_value(exc: BadParameter) -> str:
+    """``'abc' is not a number`` from the validation error typer raised, or typer's own sentence."""
+    errors = getattr(exc.__cause__, "errors", None)
+    first = errors()[0] if callable(errors) and errors() else None
+    if first is None or "input" not in first:
+        return one_line(exc.message)
+    kind, bound, value = first.get("type", ""), first.get("ctx") or {}, repr(first["input"])
+    if kind in ("greater_than_equal", "less_than_equal"):
+        limit = bound.get("ge", bound.get("le"))
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {limit}, got {value}"
+    what = NOT_A.get(kind)
+    return f"{value} is not {what}" if what else f"{value}: {one_line(str(first.get('msg', exc.message)))}"
+
+
+def command_path(root, argv: list[str], prog: str) -> str:
+    """``kqv train gpt`` for ``train gpt --lr``: the command names at the front of ``argv``.
+
+    Click leaves some errors (an option missing its value) without the context that knows
+    which command was parsing, so the path is read back from the words the user typed.
+    """
+    words, command = [prog], root
+    for word in argv:
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        words.append(word)
+        command = sub
+    return " ".join(words)
