@@ -1,8 +1,13 @@
 """The learner's practice progress: per exercise, passed or not, tries, hints used, the last check.
 
 Kept in ``practice.json`` in the user data folder through :class:`kqv_cli.store.JsonStore`
-(atomic writes; an unreadable file is moved aside with a warning). Keyed by exercise name, so
-an exercise added later simply starts as not started.
+(atomic writes; a file that is not ``{"exercises": {...}}`` is moved aside with a warning).
+Keyed by exercise name, so an exercise added later simply starts as not started.
+
+Every change is one transaction, like a quiz answer: under the file's lock the file is read
+as it is now, the change (one more try, the next hint) is applied to that, and it is written
+(:meth:`JsonStore.update`). A ``kqv practice check --watch`` in one terminal and the Practice
+screen in another each count their own tries and hints; neither writes the other's away.
 
     progress = PracticeProgress.load()
     progress.record_check("feedforward", passed=False, summary="failing at z2: wrong shape")
@@ -12,6 +17,7 @@ an exercise added later simply starts as not started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,6 +50,19 @@ class ExerciseState:
         return state
 
 
+def validate(data) -> None:
+    """Raise ValueError unless ``data`` is ``{"exercises": {name: state}}``; inner fields may be off
+    (a hand edit), :meth:`ExerciseState.from_dict` keeps the default for those."""
+    if not isinstance(data, dict) or not isinstance(data.get("exercises", {}), dict):
+        raise ValueError("expected an object {exercises: {name: state}}")
+
+
+def parse(data) -> dict[str, ExerciseState]:
+    raw = data.get("exercises", {}) if isinstance(data, dict) else {}
+    raw = raw if isinstance(raw, dict) else {}
+    return {k: ExerciseState.from_dict(v) for k, v in raw.items() if isinstance(k, str)}
+
+
 class PracticeProgress:
     def __init__(self, store: JsonStore, exercises: dict[str, ExerciseState] | None = None):
         self.store = store
@@ -56,43 +75,64 @@ class PracticeProgress:
 
     @classmethod
     def load(cls, folder: Path | None = None) -> PracticeProgress:
-        store = JsonStore(FILE_NAME, SCHEMA, folder)
-        data = store.load({})
-        raw = data.get("exercises", {}) if isinstance(data, dict) else {}
-        raw = raw if isinstance(raw, dict) else {}
-        return cls(store, {k: ExerciseState.from_dict(v) for k, v in raw.items() if isinstance(k, str)})
+        store = JsonStore(FILE_NAME, SCHEMA, folder, validate=validate)
+        return cls(store, parse(store.load({})))
 
-    def save(self) -> None:
-        """Write the progress; a disk that refuses is noted in ``save_error``, never fatal."""
+    def to_data(self) -> dict:
+        return {"exercises": {k: asdict(v) for k, v in sorted(self.exercises.items())}}
+
+    def change(self, name: str, apply: Callable[[ExerciseState], object]):
+        """Apply ``apply`` to exercise ``name`` as it is on disk now, save, and return what it returned.
+
+        A disk that refuses is noted in ``save_error``, never fatal: the change still counts in
+        memory, applied once whichever step failed.
+        """
+        result, applied = None, False
+
+        def on_disk_now(data) -> dict:
+            nonlocal result, applied
+            if not self.store.unreadable:  # an unreadable file is not read as "no progress"
+                self.exercises = parse(data)
+            result, applied = apply(self.state(name)), True
+            return self.to_data()
+
         try:
-            self.store.save({"exercises": {k: asdict(v) for k, v in sorted(self.exercises.items())}})
+            self.store.update(on_disk_now, {})
             self.save_error = None
         except OSError as exc:
+            if not applied:
+                result = apply(self.state(name))
             self.save_error = f"could not save practice progress to {self.store.path} ({exc})"
+        return result
 
     def state(self, name: str) -> ExerciseState:
         return self.exercises.setdefault(name, ExerciseState())
 
     def record_check(self, name: str, passed: bool, summary: str) -> None:
-        state = self.state(name)
-        state.tries += 1
-        state.passed = state.passed or passed
-        state.last = summary
-        self.save()
+        def check(state: ExerciseState) -> None:
+            state.tries += 1
+            state.passed = state.passed or passed
+            state.last = summary
+
+        self.change(name, check)
 
     def next_hint(self, name: str) -> int:
         """The index of the hint to show now (0, 1, 2; the last one again after that)."""
-        state = self.state(name)
-        index = min(state.hints, HINTS - 1)
-        state.hints = min(state.hints + 1, HINTS)
-        self.save()
-        return index
+
+        def hint(state: ExerciseState) -> int:
+            index = min(state.hints, HINTS - 1)
+            state.hints = min(state.hints + 1, HINTS)
+            return index
+
+        return self.change(name, hint)
 
     def give_up(self, name: str) -> None:
-        state = self.state(name)
-        if not state.passed:
-            state.gave_up = True
-            self.save()
+        def give_up(state: ExerciseState) -> None:
+            if not state.passed:
+                state.gave_up = True
+
+        if not self.state(name).passed:
+            self.change(name, give_up)
 
     def status(self, name: str) -> str:
         """not started | passed | the last check's summary."""
