@@ -21,6 +21,8 @@ from engine.atomic import atomic_write
 from engine.errors import KqvError
 from engine.memory import MemoryEstimate, check_fits
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first file, or an empty zip's directory
+
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
 MAX_META_BYTES = 64 * 2**20  # the metadata of a 2000-iteration run is a few hundred KB
@@ -58,6 +60,12 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.nd
     if not path.is_file():
         raise KqvError(f"no checkpoint at {path}")
     try:
+        # np.load reads anything that is not a zip archive as a pickle, and its refusal then
+        # advises loading the file "unsafely": say what the file is not instead
+        with open(path, "rb") as f:
+            if f.read(4) not in _ZIP_MAGIC:
+                raise KqvError(f"{path} is not a kqv checkpoint (not an .npz archive; "
+                               "kqv train writes them)")
         with np.load(path, allow_pickle=False) as data:
             if _META_KEY not in data.files:
                 raise KqvError(f"{path} is not a kqv checkpoint (no metadata inside)")

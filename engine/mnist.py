@@ -129,6 +129,9 @@ def verify_mnist_dir(path: str | os.PathLike) -> None:
     when the files are loaded. Raises :class:`KqvError` naming what is missing or wrong.
     """
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise KqvError(f"the MNIST folder {folder} is a file, not a folder; pass the folder that "
+                       "holds the four MNIST files")
     if not folder.is_dir():
         raise KqvError(f"the MNIST folder {folder} does not exist ({OFFLINE_HINT})")
     missing = _missing(folder)
