@@ -1,3 +1,3 @@
-from kqv_cli.main import run
+from kqv_cli.last_resort import main
 
-run()
+main()

@@ -8,8 +8,8 @@ folder (named in that line, so it can be attached to a report), and the exit cod
 (EX_SOFTWARE from sysexits.h): not 2, so scripts can tell
 "kqv refused my input" from "kqv broke".
 
-Only :func:`kqv_cli.main.run` (the installed ``kqv`` command) goes through here; tests that
-call the typer app directly still see the real exception.
+Only :func:`main` (the installed ``kqv`` command, and ``python -m kqv_cli``) goes through here;
+tests that call the typer app directly still see the real exception.
 """
 
 from __future__ import annotations
@@ -30,6 +30,22 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 # The disk or the user's quota is full: never a bug of kqv's, whichever file it was writing.
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def main() -> None:
+    """The installed ``kqv`` command: the app, imported and run behind :func:`run_guarded`.
+
+    Importing the app and its commands (numpy, typer, rich) takes about half a second; a Ctrl-C
+    pressed then is one line too, not a traceback from the middle of an import. So this module
+    imports nothing heavy, and the entry point is here rather than in :mod:`kqv_cli.main`.
+    """
+
+    def kqv() -> None:
+        from kqv_cli.main import app
+
+        app(prog_name="kqv")
+
+    run_guarded(kqv)
 
 
 def run_guarded(main: Callable[[], object]) -> None:

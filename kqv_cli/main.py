@@ -47,5 +47,7 @@ def main(
 
 
 def run() -> None:
-    """The installed ``kqv`` command: the app behind the last-resort handler (no traceback, ever)."""
+    """The app behind the last-resort handler, for ``kqv`` scripts installed when the entry point
+    was here; :func:`kqv_cli.last_resort.main` is the entry point (it imports this module behind
+    the handler too)."""
     run_guarded(lambda: app(prog_name="kqv"))

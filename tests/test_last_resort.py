@@ -38,6 +38,25 @@ def test_ctrl_c_outside_a_command_is_one_line(capsys):
     assert exit_.value.code == 130 and capsys.readouterr().err.strip() == "error: interrupted (Ctrl-C)"
 
 
+CTRL_C_WHILE_IMPORTING = """
+import builtins, runpy
+real_import = builtins.__import__
+def interrupted(name, *args, **kwargs):
+    if name == "kqv_cli.commands":
+        raise KeyboardInterrupt  # as a Ctrl-C in the half second kqv spends importing
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = interrupted
+runpy.run_module("kqv_cli", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_kqv_is_still_importing_is_one_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_IMPORTING, "quiz"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "error: interrupted (Ctrl-C)\n")
+
+
 def test_a_full_disk_is_one_line_not_a_bug(capsys):
     def full():
         raise OSError(28, "No space left on device")
