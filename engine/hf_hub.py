@@ -67,13 +67,16 @@ def fetch_model(name: str, local_only: bool = False) -> Path:
         raise KqvError(f"unknown model {name!r}: choose {NAMES}")
     hub = MODELS[name]
     options = _hub_options(local_only)
+    unreachable = KqvError(f"cannot reach the Hugging Face hub to download {name}; check the connection, "
+                           f"{ELSEWHERE}")
+    if not options["local_files_only"] and not _hub_answers(hub, options):
+        raise unreachable
     try:
         for file in FILES:
             path = hf_hub_download(hub.repo_id, file, revision=hub.revision, **options)
     except LocalEntryNotFoundError:
         if not options["local_files_only"]:
-            raise KqvError(f"cannot reach the Hugging Face hub to download {name}; check the connection, "
-                           f"{ELSEWHERE}") from None
+            raise unreachable from None
         how = "HF_HUB_OFFLINE is set, so nothing is downloaded" if not local_only else "download it first"
         raise KqvError(f"the {name} weights are not on this machine ({how}): run `kqv data gpt2 --model "
                        f"{name}` ({hub.size}) {ELSEWHERE}") from None
@@ -81,6 +84,33 @@ def fetch_model(name: str, local_only: bool = False) -> Path:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise KqvError(f"downloading {name} from the Hugging Face hub failed: {first_line}") from None
     return Path(path).parent
+
+
+def _hub_answers(hub: HubModel, options: dict) -> bool:
+    """False when a file must be downloaded and one request to the hub, without retries, gets
+    no answer at all: offline, ``kqv data gpt2`` fails in a moment.
+
+    When a file is not in the cache yet, ``hf_hub_download`` retries a network error five
+    times, waiting 1, 2, 4, 8 and 8 seconds: with no network a user waited about 25 s for our
+    one line. ``get_hf_file_metadata`` does not retry, and waits at most HF_HUB_ETAG_TIMEOUT
+    (10 s by default) for an answer; DNS failing or a refused connection fail at once. Files
+    already cached need no network at all (the revision is a commit), so nothing is asked then.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError
+
+    missing = [f for f in FILES if not isinstance(
+        try_to_load_from_cache(hub.repo_id, f, cache_dir=options["cache_dir"], revision=hub.revision), str)]
+    if not missing:
+        return True
+    url = hf_hub_url(hub.repo_id, missing[0], revision=hub.revision, endpoint=options["endpoint"])
+    try:
+        get_hf_file_metadata(url, endpoint=options["endpoint"])
+    except HfHubHTTPError:
+        return True  # it answered (a 404, a 5xx): hf_hub_download says why, as a failed download
+    except Exception:  # no answer: no route, no DNS, refused, timed out
+        return False
+    return True
 
 
 def model_folder(model: str) -> Path:

@@ -7,6 +7,7 @@ Hugging Face cache (conftest.py).
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,23 @@ def test_weights_absent_offline_name_kqv_data_gpt2_and_a_path(monkeypatch):
     one_line_error(invoke("data", "gpt2", "--model", "distilgpt2"), "kqv data gpt2", "--model PATH")
     one_line_error(invoke("sample", "--model", "gpt2"), "not on this machine", "kqv data gpt2",
                    "--model PATH")
+
+
+def test_without_a_network_the_download_fails_at_once_instead_of_retrying(monkeypatch):
+    """HF_HUB_OFFLINE unset and nothing answers: huggingface_hub alone would retry five times,
+    sleeping about 23 s in all, before our line. Its sleeps are recorded here instead."""
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed when the block ends: connections are refused
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    waits = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    for args in (("data", "gpt2"), ("data", "gpt2", "--model", "distilgpt2")):
+        one_line_error(invoke(*args), "cannot reach the Hugging Face hub", "--model PATH")
+    one_line_error(invoke("sample", "--model", "gpt2"), "not on this machine", "kqv data gpt2")
+    assert waits == []
 
 
 def test_sample_with_a_folder_streams_reproducibly():
