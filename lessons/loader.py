@@ -16,7 +16,7 @@ from types import ModuleType
 
 from engine.errors import KqvError
 from engine.trace import eval_dim
-from lessons.model import PLACEHOLDER, DimField, Lesson, Step
+from lessons.model import PLACEHOLDER, REAL_MODEL_HEADING, DimField, Lesson, Step
 
 LESSONS_DIR = Path(__file__).resolve().parent
 BUILT_IN = ("backprop", "attention", "bridge", "backward", "training")  # the order of the home screen
@@ -206,7 +206,14 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
         _check_code_ref(ref, lambda m, n=fields["code"][0]: err(n, m))
 
     body_lines = lines[i:stop]
-    for j, line in enumerate(body_lines, start=i + 1):
+    split = next((j for j, line in enumerate(body_lines) if line.strip() == REAL_MODEL_HEADING), None)
+    real_lines = [] if split is None else body_lines[split + 1 :]
+    if split is not None:
+        if trace not in getattr(module, "REAL_MODEL_TRACES", {}):
+            raise err(i + split + 1, f"'{REAL_MODEL_HEADING}' text in a step whose trace {trace!r} "
+                                     "never runs on a real model (the step script's REAL_MODEL_TRACES)")
+        body_lines = body_lines[:split]
+    for j, line in enumerate(lines[i:stop], start=i + 1):
         for m in PLACEHOLDER.finditer(line):
             if m.group(1) is not None:
                 _check_expr(m.group(1), full_dims,
@@ -221,6 +228,7 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
         extras=extras,
         code=code,
         line=start + 1,
+        real_markdown="\n".join(real_lines).strip("\n"),
     )
 
 

@@ -43,6 +43,12 @@ for it (``C ()`` for a scalar). Shapes are small expressions over the lesson's d
 (``(n2, n1)``; ``·`` may stand for ``*`` in prose, where Markdown would read ``*`` as emphasis):
 the check reports a shape the text never states.
 
+A step whose trace can also run on a real GPT-2 (``kqv learn attention --model``) may carry a
+second text for it, after a line ``### On GPT-2``: the learner sees the part before that line
+with the lesson's own model and the part after it with GPT-2, never both, so each can say what
+is true of its model (characters or words against BPE, sine waves against a learned table).
+``kqv lessons check`` holds each part to the shapes of the run it goes with.
+
 In the text, ``{expr}`` is replaced by its value for the dimensions the learner chose
 (``{n1*n2 + n2*n3}`` reads ``23,820`` at the defaults), so numbers in the prose follow a
 change of dims; write ``{{`` and ``}}`` for literal braces. Lines before the first ``##`` (after
@@ -64,6 +70,8 @@ from dataclasses import dataclass, field
 # A {expr} in a step's text (group 1), or an escaped {{ / }}: the loader checks the expressions,
 # the session fills them in for the learner's dims.
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
+# the line that starts a step's second text, the one shown when the lesson runs on GPT-2
+REAL_MODEL_HEADING = "### On GPT-2"
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class Step:
     extras: tuple[str, ...] = ()  # names of special views the step script provides
     code: tuple[str, ...] = ()  # extra engine functions to show: "engine/network.py:Network.SGD"
     line: int = 0  # where the step starts in its file, for error messages
+    real_markdown: str = ""  # the text after '### On GPT-2', shown instead on a real model
 
 
 @dataclass

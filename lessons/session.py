@@ -169,8 +169,12 @@ class LessonSession:
 
     # -- running steps ---------------------------------------------------------------------
 
+    def on_real_model(self, trace: str) -> bool:
+        """True when ``trace`` runs on the real GPT-2 given with ``--model`` (or the g key)."""
+        return bool(self.model and self.offers_model and trace in self.script.REAL_MODEL_TRACES)
+
     def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
-        real = self.script.REAL_MODEL_TRACES.get(trace) if self.model and self.offers_model else None
+        real = self.script.REAL_MODEL_TRACES[trace] if self.on_real_model(trace) else None
         key = (trace, tuple(sorted(self.dims.items())), self.seed, self.model if real else None)
         cached = self._runs.get(key)
         if cached is None:
@@ -197,6 +201,8 @@ class LessonSession:
         if not 0 <= step_index < len(self.lesson.steps):
             raise KqvError(f"{self.lesson.id} has steps 1..{len(self.lesson.steps)}, not {step_index + 1}")
         step = self.lesson.steps[step_index]
+        if self.on_real_model(step.trace) and step.real_markdown:
+            step = dataclasses.replace(step, markdown=step.real_markdown)  # the text written for GPT-2
         run, plans = self._run_and_plans(step.trace)
         plan = plans[step_index]
         records = run.tracer.records

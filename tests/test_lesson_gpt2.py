@@ -50,6 +50,24 @@ def test_every_step_runs_on_the_real_model_with_the_shapes_its_text_states():
     assert text.splitlines()[1].split()[2:5] == ["<|endoftext|>", "The", "pizza"]
 
 
+def test_tokens_embedding_and_positions_steps_say_what_is_true_of_gpt2():
+    """On GPT-2 these steps explain BPE and a learned wpe (n_positions rows), with the folder's
+    own sizes; the lesson's own model keeps its words and sine waves."""
+    lesson = LESSONS["attention"]
+    real, own = LessonSession(lesson, model=str(TINY)), LessonSession(lesson)
+    tokens, tokens_own = (s.run(lesson.step_index("tokens")).step.markdown for s in (real, own))
+    assert "byte-pair encoding" in tokens and "50,257 tokens; this model's has V = 320" in tokens
+    assert "<|endoftext|>" in tokens and "(B, T) = (1, 12)" in tokens
+    assert "sorted list" not in tokens and "sorted list of" in tokens_own
+    embedding = real.run(lesson.step_index("embedding")).step.markdown
+    assert "(V, C) = (320, 16)" in embedding and "√C" not in embedding
+    positions, positions_own = (s.run(lesson.step_index("positions")).step.markdown for s in (real, own))
+    assert "**learns**" in positions and "(block_size, C) =\n(32, 16)" in positions
+    assert "n_positions, 1,024 tokens" in positions and "PE(pos, 2i)" not in positions
+    assert "PE(pos, 2i)" in positions_own and "n_positions" not in positions_own
+    assert real.check() == [] and own.check() == []
+
+
 def test_the_pizza_step_ranks_every_head_as_transformers_measured(golden):
     lesson = LESSONS["attention"]
     view = LessonSession(lesson, model=str(TINY)).run(lesson.step_index("it"))

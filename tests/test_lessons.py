@@ -256,8 +256,13 @@ def test_prose_writes_products_with_a_dot_not_a_markdown_star():
 
     for lesson in LESSONS:
         for step in lesson.steps:
-            prose = re.sub(r"\{[^{}]*\}|`[^`]*`", "", step.markdown)  # placeholders and code may use *
-            assert not re.search(r"[\w)]\*[\w(]", prose), (lesson.id, step.id)
+            for text in (step.markdown, step.real_markdown):
+                prose = re.sub(r"\{[^{}]*\}|`[^`]*`", "", text)  # placeholders and code may use *
+                assert not re.search(r"[\w)]\*[\w(]", prose), (lesson.id, step.id)
+
+
+def test_gpt2_text_is_only_for_a_trace_that_runs_on_a_real_model():
+    assert "never runs on a real model" in _error_of(GOOD + "\n### On GPT-2\n\nGPT-2's text.\n")
 
 
 def test_a_missing_variable_is_reported():

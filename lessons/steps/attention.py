@@ -212,13 +212,11 @@ def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]
     loss = float(tracer["loss"].value)
     positions = min(32, cfg.block_size)
     return {
-        "tokens": {"notes": [f"the sentence as GPT-2 tokens (byte-level BPE): {pairs}",
-                             f"vocabulary: V = {cfg.vocab_size} tokens; a leading space belongs to the "
-                             "token, so ' pizza' and 'pizza' are different tokens"]},
+        "tokens": {"notes": [f"the sentence as GPT-2 tokens (byte-level BPE), token=id: {pairs}"]},
         "pe_heatmap": {"heatmap": (f"GPT-2's learned wpe, positions 0..{positions - 1} × {cfg.n_embd}",
                                    gpt.params["wpe"][:positions], "position", "dimension"),
-                       "notes": ["GPT-2 learns its positions: the figure is its table wpe, not the "
-                                 "sine waves of the text"]},
+                       "notes": [f"the figure: rows 0..{positions - 1} of wpe ({cfg.block_size} rows in "
+                                 "all), as training left them"]},
         "attn_heatmap": {"heatmap": ("att[0, 0]: block 0, head 0 of GPT-2", tracer["h0.att"].value[0, 0],
                                      "query", "key", pieces, pieces)},
         "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
