@@ -5,7 +5,10 @@ Every contender runs alone in its own child process (one process timing numpy an
 side by side slows both), and kqv runs twice: with the kernel these machines' environment
 forces (``OPENBLAS_CORETYPE=Haswell``, ``OPENBLAS_L2_SIZE=512``, set for that child if the
 shell lacks them) and with both variables removed, which is the kernel a user's machine with
-this CPU picks. The kernel each child used is read with threadpoolctl and printed.
+this CPU picks. The kernel each child used is read with threadpoolctl and printed. Each kqv
+child also times plain numpy over the same weights (one row through every matrix, the head
+included), the memory-bandwidth bound of cached generation on the machine as it is then, and
+reports generation's fraction of it: a figure that survives a busy machine better than a rate.
 
 ``--model`` is a GPT-2 folder or name (default ``gpt2`` from the Hugging Face cache). Without
 the real weights, write a random GPT-2 small with transformers, e.g.::
@@ -76,13 +79,43 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
             pass
         return n / (time.perf_counter() - t0)
 
-    cached = [rate(True, tokens) for _ in range(max(1, rounds // 2))]
+    # the bound is measured right before each cached round: on a shared machine the load
+    # changes from one second to the next, and the fraction compares figures taken together
+    cached, bound = [], {1: [], 2: []}
+    for _ in range(max(1, rounds // 2)):
+        for n in bound:
+            bound[n].append(matvec_bound(gpt, n, rounds))
+        cached.append(rate(True, tokens))
+    bound = {n: statistics.median(b) for n, b in bound.items()}
     uncached = rate(False, max(8, tokens // 4))
     blas = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads")}
             for i in threadpool_info() if i.get("user_api") == "blas"]
     return {"load_s": load_s, "forward_13_ms": 1000 * statistics.median(forward),
             "forward_13_ms_by_blas_threads": by_threads, "cached_tok_s": statistics.median(cached),
-            "uncached_tok_s": uncached, "blas": blas}
+            "uncached_tok_s": uncached, "matvec_bound_tok_s_by_blas_threads": bound,
+            "cached_fraction_of_bound": statistics.median(cached) / max(bound.values()), "blas": blas}
+
+
+def matvec_bound(gpt, n_threads: int, rounds: int) -> float:
+    """Tokens/s of plain numpy over the same weights: one row through every 2-D weight of the
+    blocks and the tied head, nothing else. A generated token must read all of them once, so
+    this is the memory-bandwidth bound cached generation can approach, measured here, now."""
+    import numpy as np
+
+    from engine.blas import blas_threads
+
+    weights = [w for name, w in gpt.params.items() if w.ndim == 2 and name not in ("wte", "wpe")]
+    wte = gpt.params["wte"]
+    rows = {w.shape[0]: np.ones((1, w.shape[0]), dtype=w.dtype) for w in weights}
+    times = []
+    with blas_threads(n_threads):
+        for _ in range(rounds + 1):  # the first one warms up
+            t0 = time.perf_counter()
+            for w in weights:
+                rows[w.shape[0]] @ w  # (1, in) @ (in, out)
+            wte @ rows[wte.shape[1]][0]  # (V, C) @ (C,): the head, as generation reads it
+            times.append(time.perf_counter() - t0)
+    return 1 / statistics.median(times[1:])
 
 
 def torch_child(model: str, tokens: int, rounds: int) -> dict:
@@ -152,6 +185,38 @@ def in_child(kind: str, args, forced_env: bool) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def summary(result: dict, pairs: list[dict]) -> dict:
+    """The issue's figures, each the median over the runs of a contender (and over pairs for
+    the ratios): what a reader compares with the targets."""
+    def med(runs: list[dict], key) -> float | None:
+        values = [key(r) for r in runs if "error" not in r]
+        return statistics.median(values) if values else None
+
+    out = {}
+    for label in ("kqv_forced_haswell", "kqv_env_removed"):
+        runs = result.get(label, [])
+        if not runs:
+            continue
+        out[label] = {
+            "kernel": ", ".join(sorted({b["architecture"] or "?" for r in runs for b in r.get("blas", [])})),
+            "forward_13_ms": med(runs, lambda r: r["forward_13_ms"]),
+            "forward_13_ms_best_threads": med(runs, lambda r: min(r["forward_13_ms"],
+                                                              *r["forward_13_ms_by_blas_threads"].values())),
+            "cached_tok_s": med(runs, lambda r: r["cached_tok_s"]),
+            "uncached_tok_s": med(runs, lambda r: r["uncached_tok_s"]),
+            "matvec_bound_tok_s": med(runs, lambda r: max(r["matvec_bound_tok_s_by_blas_threads"].values())),
+            "load_s": med(runs, lambda r: r["load_s"]),
+        }
+        if pairs:
+            out[label]["cached_vs_transformers"] = statistics.median(p[label] for p in pairs if label in p)
+    hf = [r for r in result.get("transformers", []) if isinstance(r, dict)]
+    if hf:
+        out["transformers"] = {"forward_13_ms": med(hf, lambda r: r["forward_13_ms"]),
+                               "cached_tok_s": med(hf, lambda r: r["cached_tok_s"])}
+    out["kqv_sample"] = {"peak_rss_mb": result["kqv_sample_rss"].get("peak_rss_mb")}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gpt2", help="a GPT-2 name or folder (default: gpt2)")
@@ -198,6 +263,10 @@ def main(argv=None) -> int:
                 f"(median of {len(ratios)} pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
     result["kqv_sample_rss"] = in_child("rss", args, True)
     say(f"kqv sample --model {args.model}: {result['kqv_sample_rss']}")
+    result["summary"] = summary(result, pairs)
+    for label, figures in result["summary"].items():
+        say(f"{label}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                     for k, v in figures.items()))
     if args.json:
         print(json.dumps(result))
     return 0

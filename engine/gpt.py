@@ -123,6 +123,9 @@ class GPT:
         self.dtype = np.dtype(dtype)
         self._build_layers(np.random.default_rng(seed) if init else None)
         self._pack(fill=init)
+        # a contiguous (C, V) copy of wte for the LM head, made on demand for models that run
+        # inference only (a loaded GPT-2: :meth:`keep_head_copy`); see :meth:`_head`
+        self.head_copy, self._wte_t = False, None
 
     def _build_layers(self, rng: np.random.Generator | None) -> None:
         cfg, C = self.config, self.config.n_embd
@@ -147,6 +150,7 @@ class GPT:
         two halves of a batch at the same time (see :class:`engine.gpt_train.HalfBatches`)."""
         twin = GPT.__new__(GPT)
         twin.config, twin.dtype = self.config, self.dtype
+        twin.head_copy, twin._wte_t = False, None
         twin._build_layers(None)  # no weights of its own: _pack points them at ours
         twin._pack(shared=self.flat_params)
         return twin
@@ -205,6 +209,29 @@ class GPT:
                     f"checkpoint parameter {name} is {arrays[name].shape}, the model needs {view.shape}"
                 )
             view[...] = arrays[name]
+        self._wte_t = None  # wte changed: the head's copy is stale
+
+    def keep_head_copy(self) -> None:
+        """Let the LM head keep a contiguous (C, V) copy of wte (V·C·4 bytes more: 154 MB for
+        GPT-2 small) for forward passes over several positions; for inference-only models."""
+        self.head_copy = True
+
+    def _head(self, rows: int, training: bool) -> np.ndarray:
+        """wteᵀ (C, V), the tied head's weight, for ``rows`` rows of ln_f.
+
+        One row (a generated token) reads wte as it is stored: numpy makes ``x @ wte.T`` a
+        matrix-vector product over wte's rows, already the fastest way through it. Several rows
+        make it a matrix product, and OpenBLAS's A @ Bᵀ at (13, 768) @ (768, 50257) measured
+        1.5-2.5x slower than A @ B against a contiguous copy of wteᵀ: a model that keeps one
+        (:meth:`keep_head_copy`) uses it outside training. :meth:`backward` and
+        :meth:`load_params` drop it, since both come before wte changes.
+        """
+        wte = self.embed.wte
+        if rows == 1 or training or not self.head_copy:
+            return wte.T  # (C, V), a view
+        if self._wte_t is None:
+            self._wte_t = np.ascontiguousarray(wte.T)  # (C, V), made once
+        return self._wte_t
 
     def dims(self, B: int, T: int, t: int | None = None) -> dict[str, int]:
         """The named dimensions of a run with B sequences of T tokens (for the tracer); ``t``
@@ -221,13 +248,16 @@ class GPT:
 
     # -- forward and backward ----------------------------------------------------------------
 
-    def forward(self, idx, targets=None, tracer=NO_TRACE, rng=None, cache: KVCache | None = None):
+    def forward(self, idx, targets=None, tracer=NO_TRACE, rng=None, cache: KVCache | None = None,
+                last_only: bool = False):
         """``idx (B, T)`` of token ids -> ``(logits (B, T, V), loss or None)``.
 
         ``targets (B, T)`` are the next characters; with them the mean cross-entropy loss is
         computed and the forward pass is remembered for :meth:`backward`. ``rng`` turns
         dropout on (training only). ``cache`` (generation): ``idx`` continues the ``cache.t``
         positions already in it, and their keys and values are not computed again.
+        ``last_only`` (generation, as nanoGPT samples): logits ``(B, 1, V)`` of the last
+        position only, the one the next token is drawn from; the head does T times less work.
         """
         idx = np.asarray(idx)
         if idx.ndim != 2:
@@ -236,6 +266,8 @@ class GPT:
         cfg = self.config
         if T > cfg.block_size:
             raise KqvError(f"a sequence of {T} tokens is longer than block_size={cfg.block_size}")
+        if last_only and targets is not None:
+            raise KqvError("last_only gives the last position's logits: the loss needs all of them")
         start = 0
         if cache is not None:
             cache.check_room(T)
@@ -253,9 +285,12 @@ class GPT:
         tracer.record("ln_f", xf.reshape(B, T, -1), "LayerNorm(x) after the last block", "forward",
                       ("B", "T", "C"))
         self.xf = xf
-        logits = xf @ self.embed.wte.T  # (B*T, C) @ (C, V) -> (B*T, V), the tied LM head
+        if last_only:
+            xf, T = xf.reshape(B, T, -1)[:, -1], 1  # (B, C): the last position of each sequence
+        logits = xf @ self._head(xf.shape[0], targets is not None)  # (B*T, C) @ (C, V) -> (B*T, V)
         tracer.record("logits", logits.reshape(B, T, -1), "ln_f @ wteᵀ   (B*T, C) @ (C, V)", "forward",
-                      ("B", "T", "V"), "the LM head reuses the token embedding (weight tying)")
+                      ("B", "1" if last_only else "T", "V"),
+                      "the LM head reuses the token embedding (weight tying)")
         loss = None
         if targets is not None:
             self.targets = np.asarray(targets).reshape(-1)
@@ -268,6 +303,7 @@ class GPT:
         """Fill :attr:`grads` with d(loss)/d(parameter) for the last forward with targets."""
         B, T = self.B, self.T
         sym = ("B", "T", "C")
+        self._wte_t = None  # training is about to change wte: the head's copy would be stale
         tracer.section("backward")
         dlogits = cross_entropy_backward(self.probs, self.targets, out=self.probs)  # (B*T, V)
         tracer.record("dlogits", dlogits.reshape(B, T, -1), "(softmax(logits) − onehot(targets)) / (B*T)",
@@ -313,12 +349,13 @@ class GPT:
         step = FasterThreads()  # 1 BLAS thread or all of them, whichever runs these steps faster here
         if not cache:
             for _ in range(max_new_tokens):
-                logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :])
+                logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :], last_only=True)
                 yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
                 ids.append(nxt)
             return
         kv = self.kv_cache()
-        logits, _ = self.forward(np.asarray(ids[-block_size:])[None, :], cache=kv)  # the prompt, once
+        prompt = np.asarray(ids[-block_size:])[None, :]
+        logits, _ = self.forward(prompt, cache=kv, last_only=True)  # the prompt, once
         for n in range(max_new_tokens):
             yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
             ids.append(nxt)
@@ -326,7 +363,8 @@ class GPT:
                 break
             if kv.full:  # start again from the last half of the context
                 kv.reset()
-                logits, _ = self.forward(np.asarray(ids[-max(block_size // 2, 1):])[None, :], cache=kv)
+                logits, _ = self.forward(np.asarray(ids[-max(block_size // 2, 1):])[None, :], cache=kv,
+                                         last_only=True)
             else:
                 logits, _ = step(self.forward, np.asarray([[nxt]]), cache=kv)  # one position
 

@@ -160,6 +160,7 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
                 model.params[kqv_name][...] = f.get_tensor(stored[name])  # cast to float32 here
     except SafetensorError as exc:
         raise KqvError(f"{path} is not a readable safetensors file ({exc})") from None
+    model.keep_head_copy()  # kqv runs GPT-2, never trains it: the head may keep wteᵀ (C, V)
     return model
 
 

@@ -366,8 +366,8 @@ def hidden_scores(T, t, mask="causal"):
     when t = T); the what-if "flipped" mask hides the ones before it. One new token (T = 1)
     sees every key.
     """
-    if mask == "none":
-        return None
+    if mask == "none" or (mask == "causal" and T == 1):
+        return None  # nothing to hide (a generated token sees every key): no mask to apply
     ones = np.ones((T, t), dtype=bool)
     past = t - T
     hidden = np.triu(ones, k=past + 1) if mask == "causal" else np.tril(ones, k=past - 1)

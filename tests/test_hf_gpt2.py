@@ -62,6 +62,23 @@ def test_cached_generation_matches_transformers_step_by_step(golden):
     assert kv.t == golden["ids"].size + golden["gen_ids"].size
 
 
+def test_the_heads_copy_of_wte_never_outlives_a_change_of_wte(golden):
+    """A loaded GPT-2 keeps wteᵀ (C, V) for its head (speed); backward and load_params, which
+    come before wte changes, drop it, so the logits follow the new wte."""
+    model = load_gpt2(TINY)
+    ids = golden["ids"][None, :]
+    np.testing.assert_allclose(model.forward(ids)[0][0], golden["logits"], atol=TOL)  # made the copy
+    model.forward(ids[:, :-1], ids[:, 1:])
+    model.backward()
+    model.params["wte"][...] *= 2  # what an optimiser step would do after backward
+    doubled = {name: view.copy() for name, view in model.params.items()}
+    logits = model.forward(ids)[0]
+    np.testing.assert_allclose(logits[:, -1:], model.forward(ids, last_only=True)[0], atol=1e-6)
+    model.forward(ids)  # a fresh copy of the doubled wte
+    model.load_params({**doubled, "wte": doubled["wte"] / 2})
+    np.testing.assert_allclose(model.forward(ids)[0][0], golden["logits"], atol=TOL)
+
+
 def test_the_config_gives_gpt2_sizes_and_its_layer_norm_epsilon():
     cfg = read_config(TINY)
     raw = json.loads((TINY / "config.json").read_text())

@@ -54,6 +54,17 @@ def test_the_causal_mask_of_a_chunk_after_the_cache_hides_only_later_positions()
     assert np.all(att[1, 4:] == 0) and np.all(att[2] > 0)
 
 
+def test_last_only_gives_the_last_positions_logits_and_refuses_targets():
+    model = GPT(CFG, seed=3, dtype=np.float64)
+    ids = np.random.default_rng(1).integers(0, CFG.vocab_size, size=(2, 5))
+    full, _ = model.forward(ids)
+    last, _ = model.forward(ids, last_only=True)
+    assert last.shape == (2, 1, CFG.vocab_size)
+    np.testing.assert_allclose(last, full[:, -1:], atol=1e-12)
+    with pytest.raises(KqvError, match="last_only"):
+        model.forward(ids, ids, last_only=True)
+
+
 def test_sampling_with_and_without_the_cache_draws_the_same_tokens():
     model = GPT(CFG, seed=3, dtype=np.float64)
     prompt = np.array([1, 2, 3])
