@@ -21,7 +21,7 @@ from lessons.model import PLACEHOLDER, REAL_MODEL_HEADING, DimField, Lesson, Ste
 LESSONS_DIR = Path(__file__).resolve().parent
 BUILT_IN = ("backprop", "attention", "bridge", "backward", "training")  # the order of the home screen
 
-_STEP_KEYS = ("step", "trace", "show", "extra", "code")
+_STEP_KEYS = ("step", "trace", "show", "select", "extra", "code")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
 
 
@@ -178,7 +178,7 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
                     _check_expr(dim, full_dims, lambda m, n=lineno: err(n, m))
                 show.append(name)
                 expects[name] = shape
-        elif key in fields and key in ("step", "trace"):
+        elif key in fields and key in ("step", "trace", "select"):
             raise err(lineno, f"'{key}:' is given twice in this step")
         else:
             prev = fields.get(key, (lineno, ""))[1]
@@ -201,6 +201,10 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
         if x not in known:
             raise err(fields["extra"][0], f"unknown extra {x!r}; the step script provides: "
                                           f"{', '.join(sorted(known)) or 'none'}")
+    select = fields.get("select", (0, ""))[1]
+    if select and select not in expects:
+        raise err(fields["select"][0], f"select: names {select!r}, which this step does not show "
+                                       f"(it shows {', '.join(show) or 'nothing'})")
     code = tuple(x.strip() for x in fields.get("code", (0, ""))[1].split(",") if x.strip())
     for ref in code:
         _check_code_ref(ref, lambda m, n=fields["code"][0]: err(n, m))
@@ -227,6 +231,7 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
         trace=trace,
         extras=extras,
         code=code,
+        select=select,
         line=start + 1,
         real_markdown="\n".join(real_lines).strip("\n"),
     )

@@ -31,10 +31,16 @@ are the step's header; everything after it is the step's text, shown as Markdown
     step: layer2                      # an id, unique in the lesson
     trace: digits                     # which engine run of the step script this step reads
     show: w2 (n2, n1), b2 (n2, 1), z2 (n2, m), a2 (n2, m)
+    select: z2                        # optional: the variable selected first (one of show:)
     extra: accuracy                   # optional: a special view the step script provides
     code: engine/network.py:Network.SGD     # optional: one more engine function to show
 
     Every neuron of layer 2 has one weight per pixel: w² is (n2, n1) = ({n2}, {n1}) ...
+
+Which variable the screen selects first: the one ``select:`` names, else the first the step's
+first paragraph names (``z²`` or ``z2``; a sentence "Select x" anywhere wins), else the first
+the step recorded. Name it with ``select:`` when the text opens on a formula that names none
+(``w ← w − (η/m)·nabla_w``) and the first new row would be a poor start (a 30 × 784 matrix).
 
 ``show`` lists the variables the step highlights, each with the symbolic shape the text claims
 for it (``C ()`` for a scalar). Shapes are small expressions over the lesson's dimensions
@@ -96,6 +102,7 @@ class Step:
     trace: str = ""  # which engine run of the step script this step reads
     extras: tuple[str, ...] = ()  # names of special views the step script provides
     code: tuple[str, ...] = ()  # extra engine functions to show: "engine/network.py:Network.SGD"
+    select: str = ""  # the shown variable the screen selects first ("" : the first the text names)
     line: int = 0  # where the step starts in its file, for error messages
     real_markdown: str = ""  # the text after '### On GPT-2', shown instead on a real model
 

@@ -83,7 +83,7 @@ class StepView:
     extra: dict = field(default_factory=dict)
     index: int = 0  # the step's position in the lesson
     problems: list[str] = field(default_factory=list)  # shapes that disagree with the text
-    select: str | None = None  # the row to select first: the first variable the step names
+    select: str | None = None  # the row to select first: select: of the lesson, else the first named
     tokens: list[list[str]] = field(default_factory=list)  # the words of each batch row (GPT runs)
 
     @property
@@ -221,6 +221,8 @@ class LessonSession:
         shown = [name for name in step.show if name in plan.found]
         text = fill_placeholders(step.markdown, run.dims)
         named = [rows[plan.found[name]] for name in first_named(text, shown)]
+        if step.select in plan.found:  # the lesson file names it: that before any guess
+            named.insert(0, rows[plan.found[step.select]])
         code = [_named_span(ref) for ref in step.code] + code_spans(marked)  # named: the step's point
         notes = list(run.notes)
         extra: dict = {}

@@ -91,7 +91,7 @@ def test_backprop_shapes_are_the_digit_net_ones():
     assert view.record("nabla_w2").shape == (12, 784)
     assert view.record("x").shape == (784, 5)
     assert view.changed == {"w2′", "b2′", "w3′", "b3′"}  # the updated parameters, in rows of their own
-    assert view.select == "w2′"
+    assert view.select == "b3′"  # the lesson file selects b3: a (10, 1), not the (n2, 784) w2′
     assert "(12, 784)" in view.step.markdown  # {n2}, {n1} in the text follow the dims
 
 
@@ -227,6 +227,7 @@ def test_the_minimal_lesson_parses():
         ("x is (n1, m): text with", "## Two\nstep: one\ntrace: digits\n\nText with", 15,
          "already used on line 10"),
         ("---\n\n## One", "bogus: 1\n---\n\n## One", 8, "unknown header key 'bogus'"),
+        ("show: x (n1, m)\n", "show: x (n1, m)\nselect: w2\n", 14, "select: names 'w2', which this step"),
     ],
 )
 def test_malformed_lessons_name_file_and_line(old, new, where, message):
@@ -234,6 +235,19 @@ def test_malformed_lessons_name_file_and_line(old, new, where, message):
     error = _error_of(GOOD.replace(old, new))
     assert error.startswith(f"lessons/demo.md:{where}:"), error
     assert message in error
+
+
+def test_select_names_the_variable_a_step_opens_on():
+    """Without select: the first variable the text names (z2 here), with it the one it names,
+    as the row it shows in (an update's b3 is the row b3′)."""
+    text = GOOD.replace("show: x (n1, m)", "show: x (n1, m), z2 (n2, m)").replace(
+        "x is (n1, m): text", "z² = w² x + b², z2 is (n2, m), x is (n1, m): text")
+    assert LessonSession(parse_lesson(text, "lessons/demo.md")).run(0).select == "z2"
+    chosen = parse_lesson(text.replace("step: one\n", "step: one\nselect: x\n"), "lessons/demo.md")
+    assert chosen.steps[0].select == "x" and LessonSession(chosen).run(0).select == "x"
+    backprop = _lesson("backprop")
+    update = LessonSession(backprop).run(backprop.step_index("update"))
+    assert update.select == updated_name("b3") and update.record(update.select).shape == (10, 1)
 
 
 def test_a_wrong_shape_is_reported_with_file_and_line():

@@ -154,3 +154,35 @@ async def test_dims_dialog_at_80x24_reads_whole_labels_and_lists_every_head_coun
         box = dialog.query_one("#dims-box").region
         assert box.contains_region(error.region) and box.bottom <= 24
         assert error.region.height >= 3  # wrapped in the box, not cut at its edge
+
+
+@pilot_test
+async def test_every_step_opens_on_what_it_is_about_at_100x30():
+    """Each step of each lesson selects one of its new rows, or a variable it shows and names
+    (select: in the lesson file, or its text); the step's first new row is the top one (or as
+    high as the table scrolls) and the selected row is in view."""
+    for lesson in LESSONS:
+        app = KqvApp(lesson.id)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            for step in lesson.steps:
+                screen = await go_to(pilot, lesson, step.id)
+                view, table = screen.view, screen.query_one(VariablesTable)
+                assert view.step.id == step.id
+                names = [row.key.value for row in table.ordered_rows]
+                shown = {name for name in names if name.rstrip("′") in step.show}
+                where = f"{lesson.id} {step.id}: {table.selected_name}"
+                assert table.selected_name == view.select, where
+                assert table.selected_name in view.changed | shown, where
+                if step.select:
+                    assert table.selected_name.rstrip("′") == step.select, where
+                visible = table.scrollable_content_region.height - table.header_height
+                top = round(table.scroll_y)
+                assert top <= names.index(table.selected_name) < top + visible, where
+                first_new = min(names.index(name) for name in view.changed)
+                selected = names.index(view.select)
+                if selected >= first_new:  # the new rows first, as many as fit above the selected one
+                    lowest = round(table.max_scroll_y)
+                    assert top == min(max(first_new, selected - visible + 1), lowest), where
+                else:  # a variable of an earlier step selected: the new rows still in view
+                    assert first_new < top + visible, where
