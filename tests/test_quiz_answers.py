@@ -134,3 +134,13 @@ def test_in_letters_a_wrong_yes_is_wrong_not_unreadable():
     assert q.check("no") is True
     with pytest.raises(Malformed, match=r"yes \(n1, n2\)"):
         q.check("yes (4, 8)")  # numbers where letters are asked: a format hint, for right or wrong alike
+
+
+@pytest.mark.parametrize("text", ["x", "X", "xx", "()", ",", "hello", "@@", "x, x"])
+@pytest.mark.parametrize("read", [parse_shape, parse_works, parse_count,
+                                  lambda text: parse_symbolic(text, ATT),
+                                  lambda text: parse_works(text, ATT)])
+def test_whatever_is_not_an_answer_gets_the_same_could_not_read(text, read):
+    """"x" is no more a shape than "hello": both are asked again with one message, never marked."""
+    with pytest.raises(Malformed, match=r"^could not read "):
+        read(text)

@@ -1,6 +1,7 @@
 """`kqv quiz` end to end through typer's runner, with answers piped on stdin."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ from engine.paths import state_dir
 from kqv_cli.app import app
 from kqv_cli.quiz import answers
 from kqv_cli.quiz.progress import Progress
-from kqv_cli.quiz.questions import cards_for
+from kqv_cli.quiz.questions import BY_ID, cards_for
+from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.quiz.session import QuizSession
 
 runner = CliRunner()
@@ -46,7 +48,8 @@ def scripted_answers(topic, seed, plan, symbolic=False):
         q = twin.next_question()
         script = {"right": [q.answer_text()], "wrong": [wrong_answer(q)],
                   "hint-right": ["h", "?", q.answer_text()],
-                  "garbled-right": ["@@@", q.answer_text()]}[step]
+                  "garbled-right": ["@@@", q.answer_text()],
+                  "not-a-shape-right": ["x", "hello", "()", q.answer_text()]}[step]
         for line in script:
             twin.respond(line)
         lines += script
@@ -68,9 +71,25 @@ def test_piped_quiz_right_wrong_hint_and_garbled_answers():
     assert "could not read '@@@'" in out  # asked again, not marked wrong
     assert "why:" in out and "trace:" in out and "engine/network.py:" in out
     assert "done: 3 of 4 right" in out
+    assert LEVEL_NOTE in " ".join(out.split())  # "level 0" in the header is explained
+    card = re.search(r"missed .*\((\w+\.\w+)\)", out).group(1)
+    assert f"missed {BY_ID[card].title} ({card}): comes back in " in " ".join(out.split())
+    assert "your level now: backprop 0" in out
     stats = saved()["stats"]
     assert sum(s["answered"] for s in stats.values()) == 4
     assert sum(s["right"] for s in stats.values()) == 3
+
+
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_anything_that_is_not_a_shape_is_unreadable_alike_and_no_try(symbolic):
+    """"x" used to be read as the empty shape and marked wrong while "hello" was asked again."""
+    result = invoke("--topic", "all", "--count", "3", "--seed", "11", *(["--symbolic"] if symbolic else []),
+                    input=scripted_answers("all", 11, ["not-a-shape-right"] * 3, symbolic))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in ("x", "hello", "()"):
+        assert out.count(f"could not read {text!r}") == 3, text
+    assert "✗" not in out and "done: 3 of 3 right" in out
 
 
 def test_symbolic_quiz_in_letters():
@@ -99,6 +118,7 @@ def test_stats_show_due_accuracy_and_streak():
     assert cells[:3] == ["backprop", str(len(cards_for("backprop"))), "2"]  # topic, cards, seen
     assert "50%" in row
     assert "streak: 1 day in a row" in result.output and "next review:" in result.output
+    assert LEVEL_NOTE in " ".join(result.output.split())  # the table's level column, explained
 
 
 def test_stats_as_json_for_scripts():

@@ -5,6 +5,9 @@ question's answer is then checked against its evidence (the trace record, a fres
 the operation, the model's own arrays) and against the question's own ``check``.
 """
 
+import itertools
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,3 +220,37 @@ def test_scores_are_not_called_weights_before_the_softmax():
 def test_m_equals_one_is_not_described_as_a_sum_over_examples():
     q = _first("backprop.nabla_w_shape", 0, lambda q: q.dims["m"] == 1)
     assert "one outer product" in " ".join(q.derivation) and "m outer" not in " ".join(q.derivation)
+
+
+def _stated(letter: str, value: int, text: str) -> bool:
+    """``letter`` is given its value in ``text``, as ``B=1`` or ``B = 1``."""
+    return re.search(rf"(?<![A-Za-z_0-9]){re.escape(letter)}\s*=\s*{value}(?![0-9])", text) is not None
+
+
+@pytest.mark.parametrize("card_id", CARD_IDS)
+def test_every_dim_of_the_answer_is_stated_in_the_question(card_id):
+    """A question with two defensible answers is a bug: (9, 12) for tok_emb when B = 1 was never
+    said. Each letter in the answer's shape (or, for "will it work", in the operands' shapes) must
+    be given its number in the question the learner reads, 1 included."""
+    kinds = set()
+    for level in (0, 1, 2):
+        for seed in range(6):
+            q = generate(card_id, seed, level, False)
+            kinds.add(q.kind)
+            ev = q.evidence
+            if q.kind == "shape":
+                shapes = [ev["record"].symbolic]
+            elif q.kind == "works":
+                shapes = [ev["a"].symbolic, ev["b"].symbolic]
+            else:
+                continue
+            letters = {w for dim in itertools.chain(*shapes) for w in re.findall(r"[A-Za-z_]\w*", dim)}
+            for letter in letters:
+                assert _stated(letter, q.dims[letter], q.prompt), (letter, q.dims[letter], q.prompt)
+    assert kinds
+
+
+def test_one_sequence_and_one_head_are_stated_as_B_and_nh():
+    q = _first("attention.embedding_shape", 0, lambda q: q.subject == "tok_emb")
+    assert q.answer[0] == 1 and "B=1" in q.setting and "nh=1" in q.setting
+    assert not q.check(f"({q.answer[1]}, {q.answer[2]})")  # the only right answer names B

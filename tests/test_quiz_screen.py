@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 from pilot import pilot_test
+from test_tui_keys import help_of
 from textual.app import App
 from textual.widgets import Input, Static
 
 from engine.paths import state_dir
+from kqv_cli.quiz.questions import BY_ID
+from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.tui.screens.quiz import QuizScreen
 
 SIZE = (100, 30)
@@ -162,6 +165,20 @@ async def test_letters_toggle_asks_the_waiting_question_in_letters_and_an_old_er
 
 
 @pilot_test
+async def test_x_and_hello_are_both_unreadable_and_neither_counts_as_a_try():
+    app = QuizHost("backprop", count=1, seed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        for text in ("x", "hello", "()"):
+            await answer(pilot, text)
+            feedback = text_of(screen, "#quiz-feedback")
+            assert f"could not read {text!r}" in feedback and "✗" not in feedback
+            assert not screen.session.answered and screen.session.wrong == 0
+        assert "✗ 0" in text_of(screen, "#quiz-bar")
+
+
+@pilot_test
 async def test_round_end_names_the_concepts_missed_and_when_each_comes_back():
     app = QuizHost("backprop", count=1, seed=4)
     async with app.run_test(size=SIZE) as pilot:
@@ -171,5 +188,21 @@ async def test_round_end_names_the_concepts_missed_and_when_each_comes_back():
         await answer(pilot, "(1, 2, 3, 4, 5)")  # wrong
         await pilot.press("enter")  # the round of one is over
         await pilot.pause()
-        end = text_of(screen, "#quiz-question")
-        assert "Round done" in end and f"{card}: comes back in" in end
+        end = " ".join(text_of(screen, "#quiz-question").split())
+        title = BY_ID[card].title  # the concept by its name, not only its id
+        assert "Round done" in end and f"{title} ({card}): comes back in " in end
+        assert "Your level now: backprop 0" in end and LEVEL_NOTE in end
+
+
+@pilot_test
+async def test_the_level_in_the_bar_is_explained_under_the_question_and_in_help():
+    app = QuizHost("backprop", count=1, seed=4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert "level 0" in text_of(screen, "#quiz-bar")
+        question = " ".join(text_of(screen, "#quiz-question").split())
+        assert LEVEL_NOTE in question
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert LEVEL_NOTE in " ".join(help_of(app).split())

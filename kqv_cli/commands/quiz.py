@@ -42,6 +42,7 @@ def quiz(
     # the quiz engine (cards, fsrs) loads only when a quiz runs, not on every `kqv` start
     from kqv_cli.quiz.progress import Progress
     from kqv_cli.quiz.questions import TOPICS, check_topic
+    from kqv_cli.quiz.scheduler import LEVEL_NOTE
     from kqv_cli.quiz.session import QuizSession
 
     check_topic(topic)
@@ -67,6 +68,7 @@ def quiz(
     console.print(f"[bold]kqv quiz[/] · {count} question{'s' if count > 1 else ''} · {levels}"
                   f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint; Ctrl-D or Ctrl-C "
                   f"ends, progress is kept)[/]")
+    console.print(f"[dim]{escape(LEVEL_NOTE)}.[/]")
     save_warned = False
     try:
         while (question := session.next_question()) is not None:
@@ -100,6 +102,8 @@ def quiz(
                   f"[dim]Progress {_saved(session)}; `kqv quiz --stats` shows what is due.[/]")
     for line in session.missed_lines():
         console.print(f"  missed {escape(line)}")
+    levels = ", ".join(f"{t} {session.level(t)}" for t in TOPICS if topic in ("all", t))
+    console.print(f"your level now: {levels} [dim]({escape(LEVEL_NOTE)})[/]")
 
 
 def _line_editing() -> None:
@@ -172,6 +176,9 @@ def _show_stats(console: Console, progress: Progress) -> None:
         table.add_row(topic, str(s["total"]), str(s["seen"]), str(s["due"]), str(s["new"]),
                       str(s["answered"]), accuracy, str(s["level"]))
     console.print(table)
+    from kqv_cli.quiz.scheduler import LEVEL_NOTE
+
+    console.print(f"[dim]{escape(LEVEL_NOTE)}.[/]")
     streak = progress.streak
     days = streak.get("days", 0)
     console.print(f"streak: {days} day{'s' if days != 1 else ''} in a row · {streak.get('run', 0)} right "

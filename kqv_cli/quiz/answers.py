@@ -57,10 +57,9 @@ def is_whole(part: str) -> bool:
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"(4, 8, 8)"``, ``"4x8x8"``, ``"4 8 8"``, ``"[4,8,8]"``, ``"4×8×8"`` -> ``(4, 8, 8)``."""
     body = text.strip().translate(_BRACKETS).strip(" ,")
-    if not body:
-        raise Malformed("type the shape as numbers, e.g. (4, 8, 8) or 4x8x8")
     parts = [p for p in _NUMERIC_SEPARATORS.split(body) if p]
-    if not all(is_whole(p) for p in parts):
+    # no number at all ("x", "()", ",") is as unreadable as "hello": a shape has at least one size
+    if not parts or not all(is_whole(p) for p in parts):
         raise Malformed(f"could not read {text.strip()!r} as a shape: use numbers, e.g. (4, 8, 8) or 4x8x8")
     return tuple(int(p) for p in parts)
 
@@ -74,8 +73,9 @@ def parse_symbolic(text: str, letters: tuple[str, ...]) -> tuple[str, ...]:
     canonical = {name.lower(): name for name in letters}
     body = text.strip().translate(_BRACKETS).strip(" ,")
     usage = f"use the letters {', '.join(letters)}, e.g. ({', '.join(letters[:2])})"
+    unreadable = f"could not read {text.strip()!r} as a shape in letters"
     if not body:
-        raise Malformed(f"type the shape in letters: {usage}")
+        raise Malformed(f"{unreadable}: {usage}")
     body = body.replace("×", ",")
     if "," in body:
         raw = [p for p in body.split(",") if p.strip()]
@@ -94,24 +94,24 @@ def parse_symbolic(text: str, letters: tuple[str, ...]) -> tuple[str, ...]:
     for part in raw:
         part = re.sub(r"(?<![A-Za-z_0-9])(\d+)\s*(?=[A-Za-z_])", r"\1*", part.strip())  # 3C -> 3*C
         if not re.fullmatch(r"[A-Za-z_0-9\s*/+\-]+", part):
-            raise Malformed(f"could not read {text.strip()!r}: {usage}")
+            raise Malformed(f"{unreadable}: {usage}")
 
         def name(match: re.Match) -> str:
             word = match.group(0)
             if word.isdigit():
                 return word
             if word.lower() not in canonical:
-                raise Malformed(f"{word!r} is not one of this question's letters: {usage}")
+                raise Malformed(f"{unreadable}: {word!r} is not one of this question's letters; {usage}")
             return canonical[word.lower()]
 
         expr = _NAME_OR_NUMBER.sub(name, part).replace(" ", "")
         try:
             eval_dim(expr, {n: 2 for n in letters})
         except (ValueError, KeyError, SyntaxError, ZeroDivisionError):
-            raise Malformed(f"could not read {part.strip()!r}: {usage}") from None
+            raise Malformed(f"{unreadable}: {usage}") from None
         dims.append(expr)
     if not any(re.search(r"[A-Za-z]", d) for d in dims):  # numbers only: the question asked for letters
-        raise Malformed(f"answer in letters, not numbers: {usage}")
+        raise Malformed(f"{unreadable}: answer in letters, not numbers; {usage}")
     return tuple(dims)
 
 
@@ -167,4 +167,5 @@ def parse_works(text: str, letters: tuple[str, ...] | None = None):
     try:
         return parse_symbolic(rest, letters) if letters else parse_shape(rest)
     except Malformed:
-        raise Malformed(f"answer no, or the shape that comes out, e.g. {example}") from None
+        raise Malformed(f"could not read {text!r}: answer no, or the shape that comes out, "
+                        f"e.g. {example}") from None

@@ -55,8 +55,10 @@ class GPTRun:
 
     def setting(self) -> str:
         c = self.config
-        seqs = "one sequence" if self.B == 1 else f"B={self.B} sequences"
-        heads = "one head" if c.n_head == 1 else f"nh={c.n_head} heads"
+        # every letter an answer may hold is stated, 1 included: "one sequence" left B = 1 implied,
+        # and (9, 12) then looked as right as (1, 9, 12)
+        seqs = "B=1 sequence" if self.B == 1 else f"B={self.B} sequences"
+        heads = "nh=1 head" if c.n_head == 1 else f"nh={c.n_head} heads"
         blocks = "one block" if c.n_layer == 1 else f"{c.n_layer} blocks (h0..h{c.n_layer - 1})"
         return (f"A GPT with V={c.vocab_size} characters, block_size={c.block_size}, C={c.n_embd} channels, "
                 f"{heads} of hs={c.head_size}, {blocks} reads {seqs} of T={self.T} characters.")

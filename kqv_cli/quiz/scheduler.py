@@ -23,9 +23,13 @@ from datetime import UTC, datetime
 from fsrs import Card, Rating, Scheduler, State
 
 __all__ = ["Card", "Rating", "Scheduler", "State", "make_scheduler", "new_card", "rating_for",
-           "review", "card_to_dict", "card_from_dict", "now_utc", "LEVELS", "level_for"]
+           "review", "card_to_dict", "card_from_dict", "now_utc", "LEVELS", "LEVEL_NOTE",
+           "level_for"]
 
 LEVELS = 3  # 0: small nets / one head; 1: batches; 2: deeper nets, several heads and layers
+# what a level is and what moves it, in one line, for every place a level is shown
+LEVEL_NOTE = ("the level (0-2) sets how big the drawn nets are; it rises as you recall this topic's "
+              "cards, falls as you miss them")
 
 
 def now_utc() -> datetime:

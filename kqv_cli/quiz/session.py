@@ -27,7 +27,7 @@ from kqv_cli.quiz import scheduler as srs
 from kqv_cli.quiz.answers import Malformed
 from kqv_cli.quiz.progress import Progress
 from kqv_cli.quiz.question import Question
-from kqv_cli.quiz.questions import cards_for, check_topic, generate
+from kqv_cli.quiz.questions import BY_ID, cards_for, check_topic, generate
 
 HINT_WORDS = ("h", "?", "hint")
 MAX_HINTS = 2
@@ -156,9 +156,10 @@ class QuizSession:
                        srs.rating_for(right, self.hints_used), card.due)
 
     def missed_lines(self) -> list[str]:
-        """One line per concept missed this round and when its card comes back."""
+        """One line per concept missed this round, by its name, and when its card comes back."""
         now = self.clock()
-        return [f"{card_id}: comes back {srs.when(due, now)}" for card_id, due in self.missed.items()]
+        return [f"{BY_ID[card_id].title} ({card_id}): comes back {srs.when(due, now)}"
+                for card_id, due in self.missed.items()]
 
     def summary_line(self) -> str:
         answered = self.right + self.wrong

@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Input, Static
 
 from kqv_cli.quiz import Outcome, QuizSession
+from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.tui.screens.base import KqvScreen
 
 QUESTIONS_PER_ROUND = 10
@@ -64,7 +65,7 @@ class QuizScreen(KqvScreen):
     HELP_NOTE = ("Answer a shape in numbers, (4, 8, 8), 4x8x8 or 4 8 8, or in letters, "
                  "(B, nh, T, hs), after ctrl+l. A wrong answer shows the working and the trace "
                  "lines that prove it; the card comes back sooner. Progress is saved after "
-                 "each answer.")
+                 "each answer. In the top bar, " + LEVEL_NOTE + ".")
     BINDINGS = [
         # priority: heard before the focused answer box types it (see AnswerInput)
         Binding("h", "hint", "Hint", priority=True, tooltip="a hint (on an empty answer box; or type hint)"),
@@ -114,8 +115,9 @@ class QuizScreen(KqvScreen):
             missed = session.missed_lines()
             self.query_one("#quiz-question", Static).update(Text.assemble(
                 ("Round done: ", "bold"), f"{session.summary_line()}.\n",
-                *((("Missed this round (each card comes back soon):\n", "bold"),)
+                *((("Missed this round, and when each comes back:\n", "bold"),)
                   + tuple(f"  {line}\n" for line in missed) if missed else ()),
+                f"Your level now: {self.levels()}.\n", (LEVEL_NOTE + ".\n", "dim"),
                 ("Progress is saved. enter: another round · escape: back", "dim")))
             self.show_feedback()
             answer.placeholder = "enter: another round"
@@ -129,13 +131,20 @@ class QuizScreen(KqvScreen):
         answer = self.query_one("#quiz-answer", Input)
         self.feedback, self.format_error = [], None
         self.query_one("#quiz-question", Static).update(Text.assemble(
-            (question.setting, ""), "\n", (question.ask, "bold"), "\n", (question.convention, "dim")))
+            (question.setting, ""), "\n", (question.ask, "bold"), "\n", (question.convention, "dim"),
+            "\n", (LEVEL_NOTE + ".", "dim italic")))
         self.show_feedback()
         answer.disabled = False
         answer.value = ""
         answer.placeholder = f"{question.format_help()} · h for a hint"
         answer.focus()
         self.update_bar()
+
+    def levels(self) -> str:
+        """The learner's level in each topic of this round: "backprop 1 · attention 0"."""
+        from kqv_cli.quiz.questions import TOPICS
+
+        return " · ".join(f"{t} {self.session.level(t)}" for t in TOPICS if self.topic in ("all", t))
 
     def update_bar(self) -> None:
         s = self.session
