@@ -25,3 +25,21 @@ def result_table(result, with_time: bool = False) -> Table:
             cells.append("cached" if v.cached else f"{v.seconds:.1f}s")
         table.add_row(v.label, *cells)
     return table
+
+
+def metric_table(result) -> Table:
+    """The same figures turned a quarter: one row per measured figure, one column per variant.
+
+    The Lab screen's pane is narrow (about 50 columns at 80×24): figure names as row labels are
+    never cut ("gene…", "ms/it…"), and two or three variants fit side by side."""
+    exp = result.experiment
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("", style="bold", no_wrap=True)
+    for v in result.variants:
+        table.add_column(v.label, justify="right", no_wrap=True)
+    for i, key in enumerate(exp.columns):  # a diverged variant says so in its first figure, as above
+        cells = ("[red]diverged[/]" if v.diverged and i == 0 else format_metric(key, v.metrics.get(key))
+                 for v in result.variants)
+        table.add_row(METRICS[key][0], *cells)
+    return table
+

@@ -4,13 +4,16 @@ and a live training keeps the keys responsive and can be cancelled."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 
 import pytest
 from pilot import pilot_test
+from rich.console import Console
 from test_lab import tiny_text
 from textual.app import App
+from textual.geometry import Region
 from textual.widgets import OptionList, RichLog, Static
 
 from engine.gpt import GPTConfig
@@ -190,6 +193,7 @@ async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
         assert "digits done after 2 epoch(s)" in str(screen.query_one("#train-status", Static).render())
+        assert x_ticks(screen.query_one(CurvesPlot)) == ["0", "1", "2"]  # the 2 epochs, whole numbers
         log = "".join(line.text for line in screen.query_one(RichLog).lines)
         assert "digits.npz--synthetic" in log.replace(" ", "")  # trained on synthetic, tested on them
     net, meta = load_network(tmp_path / "models" / "digits.npz")
@@ -273,3 +277,171 @@ async def test_a_short_cancelled_gpt_run_never_replaces_a_longer_kept_model(text
     assert load_checkpoint(path, "gpt")[1]["iter"] == 50_000  # kept
     assert "gpt.npz keeps the longer model, 50,000 iterations" in log.replace("\n", "")
     assert load_checkpoint(models_dir() / "gpt-run.npz", "gpt")[1]["iter"] < 50_000
+
+
+def log_text(screen) -> str:
+    return "".join(line.text for line in screen.query_one(RichLog).lines)  # lines wrap
+
+
+@pilot_test
+async def test_s_samples_the_gpt_just_trained_in_the_screen(text_data):
+    screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
+    async with ScreenApp(screen).run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")  # nothing trained yet: said, nothing started
+        await pilot.pause()
+        assert screen.running is None and "nothing trained yet" in str(app_notes(pilot.app))
+        await pilot.press("g")
+        await wait_until(pilot, lambda: screen.steps_seen >= 2)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+        await pilot.press("l")  # the log hidden: s shows it again to write the sample there
+        await pilot.press("s")  # in a worker, as a run: c would stop it
+        await wait_until(pilot, lambda: screen.running is None, timeout=10.0)
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "sampled 300 characters from gpt.npz" in status
+        assert screen.query_one(RichLog).display
+        log = log_text(screen)
+    assert "sample of gpt.npz (temperature 0.8, as kqv sample" in log
+    sample = log.split("gpt.npz):", 1)[1].split("sampled 300 characters")[0]
+    assert len(sample) >= 250 and set(sample) <= set(text_data.vocab.chars)  # RichLog drops the ⏎s
+
+
+def app_notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+@pilot_test
+async def test_s_after_a_digits_run_shows_the_nets_guesses():
+    data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
+    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 1,
+                                                      "batch_size": 10, "eta": 3.0}))
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await pilot.press("s")
+        await pilot.pause()
+        log = log_text(screen)
+    net = screen.last_model[1][0]
+    right = int((net.predict(data[1].x[:20]) == data[1].labels[:20]).sum())
+    assert "reads 20 validation images (label→guess)" in log and f"{right}/20 right" in log
+
+
+@pilot_test
+async def test_leaving_the_train_screen_and_coming_back_shows_the_last_run(text_data, monkeypatch):
+    import kqv_cli.tui.screens.train as train_screen
+    from kqv_cli.tui.app import KqvApp
+
+    monkeypatch.setattr(train_screen, "default_gpt_setup", tiny_gpt_setup(text_data))
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        screen = app.screen
+        assert isinstance(screen, TrainScreen)
+        screen.gpt_setup = tiny_gpt_setup(text_data)
+        await pilot.press("g")
+        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        await pilot.press("escape")  # stops the run first
+        await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
+        status = str(screen.query_one("#train-status", Static).render())
+        points = screen.query_one(CurvesPlot).points("loss")
+        await pilot.press("escape")  # back home
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainScreen)
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.screen is screen  # the same screen, not an empty new one
+        assert str(screen.query_one("#train-status", Static).render()) == status
+        assert "GPT cancelled at iteration" in status
+        assert screen.query_one(CurvesPlot).points("loss") == points
+        assert "saved to" in log_text(screen)
+
+
+@pilot_test
+async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(tmp_path):
+    from engine.network import Network, save_network
+
+    data = load_synthetic(seed=0, n_train=100, n_validation=50, n_test=0)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    save_network(Network([784, 12, 10]), folder / "digits.npz", {"epochs_done": 30})  # as if the book's run
+    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 1,
+                                                      "batch_size": 10, "eta": 3.0}), save_dir=folder)
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        status = str(screen.query_one("#train-status", Static).render())
+        log = log_text(screen)
+    assert load_network(folder / "digits.npz")[1]["epochs_done"] == 30  # kept
+    assert load_network(folder / "digits-run.npz")[1]["epochs_done"] == 1  # the run, beside it
+    assert "digits.npz keeps the longer model, 30 epochs" in status.replace("\n", " ")
+    assert "saved to" in log and "digits-run.npz" in log
+
+
+def test_whole_ticks_are_round_integers_over_the_whole_budget():
+    from kqv_cli.tui.widgets.curves import whole_ticks
+
+    assert whole_ticks(500) == [0, 100, 200, 300, 400, 500]
+    assert whole_ticks(3) == [0, 1, 2, 3]
+    assert whole_ticks(156) == [0, 50, 100, 150]
+    assert whole_ticks(2000) == [0, 500, 1000, 1500, 2000]
+    for budget in (1, 7, 30, 156, 999, 5000):
+        ticks = whole_ticks(budget)
+        assert ticks[0] == 0 and ticks[-1] <= budget < ticks[-1] + (ticks[1] - ticks[0]) and len(ticks) <= 6
+
+
+def rendered(widget) -> str:
+    """What a widget shows, as text, at its size on screen."""
+    console = Console(width=widget.size.width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+def x_ticks(plot) -> list[str]:
+    """The labels under the chart's x axis (the line after the axis's ┬ line) in its next frame."""
+    plot._redraw_if_stale()
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()  # colours off
+    axis = next((i for i, line in enumerate(lines) if "┬" in line), None)
+    return [] if axis is None else lines[axis + 1].split()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+@pilot_test
+async def test_lab_run_keeps_a_fixed_axis_shows_a_line_per_variant_and_fits(text_data, monkeypatch, size):
+    monkeypatch.setattr(lab_runner, "SAMPLE_CHARS", 24)
+    monkeypatch.setattr(lab_runner, "PROBE_WINDOWS", 16)
+    monkeypatch.setitem(lab_runner.GPT_TRAIN, "eval_iters", 2)
+    screen = LabScreen(budget=4, data_for=lambda exp: text_data)
+    statuses, ticks = [], []
+    original = LabScreen.show_progress
+
+    def watched(self):
+        original(self)
+        statuses.append(rendered(self.query_one("#lab-status", Static)))
+        ticks.append(x_ticks(self.query_one(CurvesPlot)))
+
+    monkeypatch.setattr(LabScreen, "show_progress", watched)
+    async with ScreenApp(screen).run_test(size=size) as pilot:
+        menu = screen.query_one(OptionList)
+        menu.highlighted = [o.id for o in menu.options].index("flipped-mask")  # three variants
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.result is not None)
+        await pilot.pause(0.3)
+        # the x axis spans the whole budget from the first point: 0..4 in whole numbers, never rescaled
+        drawn = [t for t in ticks if t]  # before the first point there is no axis yet
+        assert len(drawn) > 4 and all(t == ["0", "1", "2", "3", "4"] for t in drawn), ticks
+        # while it ran, each variant had its own progress line
+        mid = next(s for s in statuses if "2/4 iterations" in s)
+        for label in ("causal", "flipped", "none"):
+            assert re.search(rf"^{label} +[█░]+ \d/4 iterations · loss \d", mid, re.M), mid
+        # at the end: the verdict is on screen without scrolling, the table's figure names whole
+        verdict = screen.query_one("#lab-verdict", Static)
+        assert verdict.region.height > 0 and verdict.region.y + 1 < size[1] - 1
+        first_line = Region(verdict.region.x, verdict.region.y, verdict.region.width, 1)
+        assert screen.query_one("#lab-report").region.contains_region(first_line)
+        table = rendered(screen.query_one("#lab-table", Static))
+        assert "…" not in table
+        for name in ("train loss", "val loss", "loss when generating", "real words /100 chars", "ms/iter"):
+            assert name in table, table
+        assert "causal" in table.splitlines()[0] and "flipped" in table.splitlines()[0]

@@ -136,7 +136,10 @@ class HomeScreen(KqvScreen):
     def action_train(self) -> None:
         from kqv_cli.tui.screens.train import TrainScreen
 
-        self.app.push_screen(TrainScreen())
+        # one Train screen for the app's life: back on it, the last run is still on show
+        if not self.app.is_screen_installed("train"):
+            self.app.install_screen(TrainScreen(), "train")
+        self.app.push_screen("train")
 
     def action_quiz(self) -> None:
         menu = self.query_one(OptionList)

@@ -23,10 +23,24 @@ from textual.worker import get_current_worker
 
 from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
 from engine.lab.experiments import sample_line
-from kqv_cli.lab_table import result_table
+from kqv_cli.lab_table import metric_table
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
+
+BAR = 12  # cells in a variant's progress bar
+
+
+def progress_line(label: str, width: int, x: float | None, budget: int, unit: str, figure: str,
+                  y: float | None, state: str = "") -> Text:
+    """One variant's line while an experiment runs: its bar, how far it got, its latest figure."""
+    line = Text(f"{label:<{width}} ", style="bold")
+    if x is None:
+        return line.append(state or "waiting", style="dim")
+    filled = min(BAR, round(BAR * x / budget)) if budget else BAR
+    line.append("█" * filled, style="green").append("░" * (BAR - filled), style="dim")
+    line.append(f" {min(x, budget):,.0f}/{budget:,} {unit} · {figure} {y:.3g}")
+    return line.append(f" · {state}" if state else "", style="dim")
 
 
 def default_data(exp):
@@ -55,13 +69,13 @@ class LabScreen(KqvScreen):
     }
     LabScreen #lab-status {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         padding: 0 1;
         background: $boost;
     }
     LabScreen #lab-plot {
         height: 1fr;
-        min-height: 10;
+        min-height: 8;
     }
     LabScreen #lab-report {
         height: 1fr;
@@ -100,6 +114,8 @@ class LabScreen(KqvScreen):
         self.stop_event = threading.Event()
         self.running: str | None = None
         self.result = None
+        # while a run goes: each variant's latest point (x, y) and state ("done", "from the cache")
+        self.progress: dict[str, tuple[float | None, float | None, str]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
@@ -111,9 +127,9 @@ class LabScreen(KqvScreen):
                 yield Static(id="lab-question")
                 yield Static("enter: run the highlighted experiment", id="lab-status")
                 yield CurvesPlot(id="lab-plot")
-                with VerticalScroll(id="lab-report"):
-                    yield Static(id="lab-table")
+                with VerticalScroll(id="lab-report"):  # the verdict first: the first thing read
                     yield Static(id="lab-verdict")
+                    yield Static(id="lab-table")
                     yield Static(id="lab-samples")
         yield Footer()
 
@@ -156,11 +172,24 @@ class LabScreen(KqvScreen):
         self.show_question(name)
         plot = self.query_one(CurvesPlot)
         self.clear_result()
-        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
-                   [v.label for v in exp.variants])
         budget = self.budget or exp.budget
-        self.set_status(f"running {name}: {len(exp.variants)} variants × {budget} {exp.unit} · escape stops")
+        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+                   [v.label for v in exp.variants], x_max=budget)
+        self.progress = {v.label: (None, None, "") for v in exp.variants}
+        self.show_progress()
         self.run_lab(name, fresh)
+
+    def show_progress(self) -> None:
+        """The status while running: a head line, then one progress line per variant."""
+        exp = get_experiment(self.running)
+        budget = self.budget or exp.budget
+        figure = "loss" if exp.kind == "gpt" else "accuracy"
+        width = max(len(label) for label in self.progress)
+        lines = [Text(f"running {exp.name}: {len(exp.variants)} variants × {budget:,} {exp.unit} · "
+                      "escape stops", style="bold")]
+        lines += [progress_line(label, width, x, budget, exp.unit, figure, y, state)
+                  for label, (x, y, state) in self.progress.items()]
+        self.query_one("#lab-status", Static).update(Text("\n").join(lines))
 
     @work(thread=True, group="lab", exclusive=True)
     def run_lab(self, name: str, fresh: bool) -> None:
@@ -181,11 +210,16 @@ class LabScreen(KqvScreen):
 
     def on_lab_screen_progress(self, message: Progress) -> None:
         event = message.event
+        if self.running is None:  # a last event after the run was stopped
+            return
         if isinstance(event, Point):
             self.query_one(CurvesPlot).add(event.label, event.x, event.y)
+            self.progress[event.label] = (event.x, event.y, "")
         elif isinstance(event, VariantDone):
             r = event.result
-            self.set_status(f"{self.running}: {r.label} {'from the cache' if r.cached else 'done'}")
+            x, y, _ = self.progress.get(r.label, (None, None, ""))
+            self.progress[r.label] = (x, y, "from the cache" if r.cached else "done")
+        self.show_progress()
 
     def on_lab_screen_finished(self, message: Finished) -> None:
         name, self.running = self.running, None
@@ -200,7 +234,7 @@ class LabScreen(KqvScreen):
         cached = sum(v.cached for v in result.variants)
         self.set_status(f"{name}: done in {result.seconds:.1f}s on {result.data}"
                         + (f" ({cached} variant(s) from the cache; f reruns fresh)" if cached else ""))
-        self.query_one("#lab-table", Static).update(result_table(result))
+        self.query_one("#lab-table", Static).update(metric_table(result))
         self.query_one("#lab-verdict", Static).update(Text(result.verdict))
         if result.experiment.kind == "gpt":
             samples = Text()

@@ -5,8 +5,14 @@ post small messages (a loss point, an evaluation, a sample, the end), and only t
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
 run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
 its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``), so ``kqv
-sample`` and ``kqv eval digits`` can pick it up afterwards. A GPT run trains into
-``models/gpt-run.npz`` and replaces ``gpt.npz`` at the end only if it trained at least as long.
+sample`` and ``kqv eval digits`` can pick it up afterwards. A run trains into
+``models/gpt-run.npz`` (``digits-run.npz``) and replaces ``gpt.npz`` (``digits.npz``) at the end
+only if it trained at least as long: a short or cancelled run never replaces a longer one.
+``s`` samples the model just trained without leaving the app: the GPT writes text the way ``kqv
+sample`` does, the digit net reads a row of validation images.
+
+The app keeps one Train screen (installed by the home screen), so leaving with esc and coming
+back shows the last run: its chart, its log and how it ended.
 """
 
 from __future__ import annotations
@@ -93,20 +99,58 @@ def default_digits_setup():
     return digits_here(), {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
 
 
-def keep_longer(run: Path, keep: Path, iters: int) -> tuple[Path, str]:
+# how far a kept checkpoint of each kind was trained: its metadata key and the unit
+TRAINED = {"gpt": ("iter", "iterations"), "digits": ("epochs_done", "epochs")}
+
+
+def keep_longer(run: Path, keep: Path, done: int, kind: str = "gpt") -> tuple[Path, str]:
     """Make ``run`` the kept model (``keep``) unless ``keep`` holds a longer-trained one: a short
-    cancelled run must not replace hours of training. Returns the run's file and a note."""
+    cancelled run must not replace hours of training. ``done`` is how far the run got (GPT
+    iterations, digit-net epochs). Returns the file that holds the run and a note."""
     from engine.checkpoint import load_checkpoint
     from engine.errors import KqvError
 
+    key, unit = TRAINED[kind]
     try:
-        before = int(load_checkpoint(keep, "gpt")[1].get("iter", 0)) if keep.exists() else -1
+        before = int(load_checkpoint(keep, kind)[1].get(key, 0)) if keep.exists() else -1
     except (KqvError, ValueError, TypeError):
         before = -1  # unreadable: nothing worth keeping
-    if iters >= before:
+    if done >= before:
         os.replace(run, keep)
         return keep, ""
-    return run, f" ({keep.name} keeps the longer model, {before:,} iterations)"
+    return run, f" ({keep.name} keeps the longer model, {before:,} {unit})"
+
+
+SAMPLE_CHARS = 300  # what `s` writes; temperature and top-k are `kqv sample`'s defaults
+SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 200
+DIGITS_SHOWN = 20  # validation images the digit net reads for `s`
+
+
+def sample_gpt(path: Path, chars: int, should_stop, seed: int | None = None) -> str:
+    """Text from the GPT kept at ``path``, as ``kqv sample path`` writes it: from the start
+    character, ``chars`` characters (fewer if ``should_stop`` turns true)."""
+    from engine.gpt_train import load_gpt
+
+    model, vocab, _ = load_gpt(path)
+    start = vocab.start_char
+    out = [start]
+    for i in model.stream(vocab.encode(start), chars, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
+                          rng=np.random.default_rng(seed)):
+        out.append(vocab.chars[i])
+        if should_stop():
+            break
+    return "".join(out)
+
+
+def digits_guesses(net, validation, n: int = DIGITS_SHOWN) -> Text:
+    """The digit net on ``n`` validation images: each label and its guess, wrong ones in red."""
+    guesses = net.predict(validation.x[:n])
+    labels = validation.labels[:n]
+    line = Text(f"the digit net reads {n} validation images (label→guess): ")
+    for label, guess in zip(labels, guesses, strict=True):
+        line.append(f"{label}→{guess} ", style="green" if label == guess else "bold red")
+    line.append(f" {int(np.sum(guesses == labels))}/{n} right")
+    return line
 
 
 RECENT = 20  # iterations averaged for "the loss now" of a cancelled run
@@ -146,12 +190,15 @@ class TrainScreen(KqvScreen):
     """
 
     HELP_TITLE = "Train"
-    HELP_NOTE = ("A run keeps its model in the user data folder (the log names the file), for "
-                 "kqv sample or kqv eval digits afterwards.")
+    HELP_NOTE = ("A run keeps its model in the user data folder (the log names the file), for s here, "
+                 "or kqv sample and kqv eval digits afterwards. A shorter or cancelled run never "
+                 "replaces a longer one: it stays beside it as gpt-run.npz or digits-run.npz.")
     BINDINGS = [
         Binding("g", "start('gpt')", "Train GPT", tooltip="train the character GPT on Tiny Shakespeare"),
         Binding("d", "start('digits')", "Train digits", tooltip="train the digit net (MNIST if here)"),
         Binding("c", "cancel", "Cancel", tooltip="cancel the run at the next iteration"),
+        Binding("s", "sample", "Sample", tooltip="sample the model just trained: GPT text, or the digit "
+                "net's guesses on validation images"),
         Binding("l", "toggle_log", "Log", tooltip="show or hide the log"),
         Binding("escape", "back", "Stop / back", tooltip="cancel the run; when none runs, back"),
     ]
@@ -167,6 +214,10 @@ class TrainScreen(KqvScreen):
         text: Text
 
     @dataclass
+    class Budget(Message):
+        x_max: float  # the run's whole length on the chart's x axis (iterations, epochs)
+
+    @dataclass
     class Ended(Message):
         status: str
 
@@ -178,11 +229,13 @@ class TrainScreen(KqvScreen):
         self.running: str | None = None
         self.steps_seen = 0
         self.key_handled_at = 0.0  # when the last key action ran (the responsiveness test reads it)
+        # what `s` samples: ("gpt", checkpoint path) or ("digits", (net, validation data))
+        self.last_model: tuple[str, object] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · c: cancel",
-                     id="train-status")
+        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · c: cancel · "
+                     "s: sample the model trained", id="train-status")
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
         yield Footer()
@@ -192,7 +245,7 @@ class TrainScreen(KqvScreen):
     def action_start(self, what: str) -> None:
         self.key_handled_at = time.perf_counter()
         if self.running is not None:
-            self.notify(f"{self.running} is training; c cancels it first", severity="warning")
+            self.notify(f"{self.running} is running; c cancels it first", severity="warning")
             return
         self.running = what
         self.steps_seen = 0
@@ -213,6 +266,31 @@ class TrainScreen(KqvScreen):
             return
         self.stop_event.set()
         self.set_status(f"cancelling {self.running} at the next iteration... (esc again goes back)")
+
+    def action_sample(self) -> None:
+        """Sample the model just trained (or, before any run here, the GPT kept from an earlier one)."""
+        self.key_handled_at = time.perf_counter()
+        if self.running is not None:
+            self.notify(f"{self.running} is running; c cancels it first", severity="warning")
+            return
+        last = self.last_model
+        if last is None:
+            kept = (self.save_dir if self.save_dir is not None else models_dir()) / "gpt.npz"
+            if not kept.exists():
+                self.notify("nothing trained yet: g trains the GPT, d the digit net", severity="warning")
+                return
+            last = ("gpt", kept)
+        log = self.query_one(RichLog)
+        log.display = True  # the sample is written there
+        if last[0] == "digits":
+            net, validation = last[1]
+            log.write(digits_guesses(net, validation))
+            self.set_status("the digit net's guesses are in the log · s: again · g: GPT · d: digits")
+            return
+        self.running = "sampling"
+        self.stop_event.clear()
+        self.set_status(f"sampling {SAMPLE_CHARS} characters from {last[1].name}... (c stops)")
+        self.sample_worker(last[1])
 
     def action_toggle_log(self) -> None:
         self.key_handled_at = time.perf_counter()
@@ -235,6 +313,20 @@ class TrainScreen(KqvScreen):
     # -- the workers -------------------------------------------------------------------------
 
     @work(thread=True, group="train", exclusive=True)
+    def sample_worker(self, path: Path) -> None:
+        yield_to_the_interface()
+        try:
+            text = sample_gpt(path, SAMPLE_CHARS, self.should_stop)
+        except Exception as exc:  # noqa: BLE001  (a damaged file: said on screen)
+            self.post_message(self.Ended(f"could not sample {path}: {exc}"))
+            return
+        line = Text(f"sample of {path.name} (temperature {SAMPLE_TEMPERATURE}, as kqv sample {path}):\n",
+                    style="bold")
+        line.append(text, style="italic")
+        self.post_message(self.Line(line))
+        self.post_message(self.Ended(f"sampled {len(text) - 1} characters from {path.name}: in the log"))
+
+    @work(thread=True, group="train", exclusive=True)
     def train_gpt(self) -> None:
         from engine.gpt_train import GPTTrainer
 
@@ -252,6 +344,7 @@ class TrainScreen(KqvScreen):
             f"GPT: {model.num_params:,} parameters, {cfg.n_layer} layers, {cfg.n_head} heads, "
             f"C={cfg.n_embd}, "
             f"T={cfg.block_size}, B={tc.batch_size}, on {data.source}", style="bold")))
+        self.post_message(self.Budget(tc.max_iters))
         last = [0.0]
         first_iter = trainer.iter
 
@@ -279,9 +372,10 @@ class TrainScreen(KqvScreen):
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
-        saved, note = keep_longer(out, keep, result.iters)
+        saved, note = keep_longer(out, keep, result.iters, "gpt")
+        self.last_model = ("gpt", saved)
         self.post_message(self.Line(Text(f"saved to {saved} · try: kqv sample {saved}{note}", style="green")))
-        self.post_message(self.Ended(gpt_summary(result)))
+        self.post_message(self.Ended(gpt_summary(result) + note))
 
     @work(thread=True, group="train", exclusive=True)
     def train_digits(self) -> None:
@@ -292,7 +386,8 @@ class TrainScreen(KqvScreen):
         try:
             (train, validation, _), s = self.digits_setup()
             net = Network(s["sizes"])
-            out = self.checkpoint_path("digits")
+            keep = self.checkpoint_path("digits")
+            out = self.checkpoint_path("digits-run")  # becomes digits.npz at the end, unless shorter
         except Exception as exc:  # noqa: BLE001  (shown on screen)
             self.post_message(self.Ended(f"could not start: {exc}"))
             return
@@ -300,6 +395,7 @@ class TrainScreen(KqvScreen):
             f"digit net {'-'.join(map(str, s['sizes']))}: {s['epochs']} epochs, mini-batch "
             f"{s['batch_size']}, "
             f"η = {s['eta']:g}, on {len(train):,} images of {train.source}", style="bold")))
+        self.post_message(self.Budget(s["epochs"]))
         sub_x, sub_y = validation.x[:1000], validation.labels[:1000]
         epoch, t0 = [1], time.perf_counter()
 
@@ -330,11 +426,14 @@ class TrainScreen(KqvScreen):
         verb = "cancelled" if self.should_stop() else "done"
         acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
                if results else "")
+        note = ""
         if results:  # saved after every epoch, a cancelled one too (as `kqv train digits --out`)
+            saved, note = keep_longer(out, keep, len(results), "digits")
+            self.last_model = ("digits", (net, validation))
             flag = " --synthetic" if train.source.startswith("synthetic") else ""  # test on what it learned
-            self.post_message(self.Line(Text(f"saved to {out} · try: kqv eval digits {out}{flag}",
+            self.post_message(self.Line(Text(f"saved to {saved} · try: kqv eval digits {saved}{flag}{note}",
                                              style="green")))
-        self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}"))
+        self.post_message(self.Ended(f"digits {verb} after {len(results)} epoch(s){acc}{note}"))
 
     def checkpoint_path(self, kind: str):
         """The file this screen's ``kind`` run saves to; raises KqvError if it cannot write there."""
@@ -355,12 +454,16 @@ class TrainScreen(KqvScreen):
         if not self.stop_event.is_set():
             self.set_status(message.status)
 
+    def on_train_screen_budget(self, message: Budget) -> None:
+        self.query_one(CurvesPlot).span(message.x_max)
+
     def on_train_screen_line(self, message: Line) -> None:
         self.query_one(RichLog).write(message.text)
 
     def on_train_screen_ended(self, message: Ended) -> None:
         self.running = None
-        self.set_status(message.status + " · g: GPT · d: digits")
+        keys = " · g: GPT · d: digits" + (" · s: sample" if self.last_model else "")
+        self.set_status(message.status + keys)
         self.query_one(RichLog).write(Text(message.status, style="bold"))
 
     def set_status(self, text: str) -> None:

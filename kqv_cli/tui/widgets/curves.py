@@ -3,11 +3,29 @@
 Points arrive far faster than a terminal needs redrawing (hundreds per second from a training
 worker), so :meth:`add` only stores them and marks the plot stale; a timer redraws at most
 every ``interval`` seconds. That keeps the event loop free for key presses.
+
+Given the run's whole budget (``x_max``), the x axis spans it from the start, with whole-number
+ticks: the curve grows across a fixed frame instead of the frame stretching under it (1, 156,
+...) with ticks such as 125.8.
 """
 
 from __future__ import annotations
 
+import math
+
 from textual_plotext import PlotextPlot
+
+
+def whole_ticks(x_max: float, most: int = 6) -> list[int]:
+    """At most ``most`` round whole-number ticks from 0 to ``x_max``: steps of 1, 2 or 5 times a
+    power of ten (0, 100, 200, ... for 500 iterations; 0, 1, 2, 3 for 3 epochs)."""
+    top = max(1, math.ceil(x_max))
+    for power in range(0, 12):
+        for unit in (1, 2, 5):
+            step = unit * 10**power
+            if top // step + 1 <= most:
+                return list(range(0, top + 1, step))
+    return [0, top]
 
 
 class CurvesPlot(PlotextPlot):
@@ -22,6 +40,7 @@ class CurvesPlot(PlotextPlot):
         super().__init__(**kwargs)
         self.title, self.xlabel, self.interval = title, xlabel, interval
         self.curves: dict[str, tuple[list[float], list[float]]] = {}
+        self.x_max: float | None = None  # the run's budget: the x axis's fixed right end
         self._stale = True
 
     def on_mount(self) -> None:
@@ -29,11 +48,18 @@ class CurvesPlot(PlotextPlot):
         self.set_interval(self.interval, self._redraw_if_stale)
         self._redraw_if_stale()
 
-    def reset(self, title: str | None = None, xlabel: str | None = None, labels=()) -> None:
-        """Forget every curve (keeping the order of ``labels`` for the legend)."""
+    def reset(self, title: str | None = None, xlabel: str | None = None, labels=(),
+              x_max: float | None = None) -> None:
+        """Forget every curve (keeping the order of ``labels`` for the legend); ``x_max`` is the
+        whole budget the x axis spans (None: the axis follows the points)."""
         self.title = self.title if title is None else title
         self.xlabel = self.xlabel if xlabel is None else xlabel
         self.curves = {label: ([], []) for label in labels}
+        self.span(x_max)
+
+    def span(self, x_max: float | None) -> None:
+        """Fix the x axis to 0..``x_max`` (the run's budget, once known)."""
+        self.x_max = x_max
         self._stale = True
 
     def add(self, label: str, x: float, y: float) -> None:
@@ -57,4 +83,8 @@ class CurvesPlot(PlotextPlot):
         for label, (xs, ys) in self.curves.items():
             if xs:
                 plt.plot(xs, ys, label=label, marker="braille")
+        if self.x_max:
+            ticks = whole_ticks(self.x_max)
+            plt.xlim(0, self.x_max)
+            plt.xticks(ticks, [f"{t:,}" for t in ticks])
         self.refresh()
