@@ -82,6 +82,12 @@ async def test_lab_screen_runs_an_experiment_to_its_verdict(text_data, monkeypat
         await pilot.pause()
         assert screen.result is None and plot.points("4 heads") == 0
         assert str(screen.query_one("#lab-verdict", Static).render()) == ""
+        # back on the experiment run in this visit: its own result again, chart included
+        menu.highlighted = [o.id for o in menu.options].index("heads")
+        await pilot.pause()
+        assert screen.result is not None and screen.result.experiment.name == "heads"
+        assert plot.points("4 heads") == 3 and plot.points("1 head") == 3
+        assert str(screen.query_one("#lab-verdict", Static).render()).split()[:6] == verdict.split()[:6]
         await pilot.press("escape")
         assert not isinstance(app.screen, LabScreen)
 
@@ -161,11 +167,16 @@ async def test_escape_on_the_train_screen_cancels_first_then_goes_back(text_data
         assert pilot.app.screen is not screen
 
 
+def digits_screen(data, hidden: int, epochs: int, **kwargs) -> TrainScreen:
+    """A Train screen whose digits run is a 784-hidden-10 net on ``data`` for ``epochs``."""
+    return TrainScreen(digits_setup=lambda: (data, {"sizes": [784, hidden, 10], "epochs": epochs,
+                                                    "batch_size": 10, "eta": 3.0}), **kwargs)
+
+
 @pilot_test
 async def test_train_screen_cancels_a_digits_run():
     data = load_synthetic(seed=0, n_train=2000, n_validation=200, n_test=0)
-    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 30, 10], "epochs": 1000,
-                                                      "batch_size": 10, "eta": 3.0}))
+    screen = digits_screen(data, 30, 1000)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.steps_seen >= 3)
@@ -186,9 +197,7 @@ async def test_train_screen_cancels_a_digits_run():
 @pilot_test
 async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
     data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
-    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 2,
-                                                      "batch_size": 10, "eta": 3.0}),
-                         save_dir=tmp_path / "models")
+    screen = digits_screen(data, 12, 2, save_dir=tmp_path / "models")
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
@@ -313,8 +322,7 @@ def app_notes(app) -> list[str]:
 @pilot_test
 async def test_s_after_a_digits_run_shows_the_nets_guesses():
     data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
-    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 1,
-                                                      "batch_size": 10, "eta": 3.0}))
+    screen = digits_screen(data, 12, 1)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
@@ -365,8 +373,7 @@ async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(t
     folder = tmp_path / "models"
     folder.mkdir()
     save_network(Network([784, 12, 10]), folder / "digits.npz", {"epochs_done": 30})  # as if the book's run
-    screen = TrainScreen(digits_setup=lambda: (data, {"sizes": [784, 12, 10], "epochs": 1,
-                                                      "batch_size": 10, "eta": 3.0}), save_dir=folder)
+    screen = digits_screen(data, 12, 1, save_dir=folder)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)

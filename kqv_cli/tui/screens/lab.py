@@ -114,6 +114,7 @@ class LabScreen(KqvScreen):
         self.stop_event = threading.Event()
         self.running: str | None = None
         self.result = None
+        self.results: dict[str, object] = {}  # finished runs of this visit, by experiment name
         # while a run goes: each variant's latest point (x, y) and state ("done", "from the cache")
         self.progress: dict[str, tuple[float | None, float | None, str]] = {}
 
@@ -139,9 +140,15 @@ class LabScreen(KqvScreen):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if self.running is None:
-            self.show_question(event.option.id)
+            name = event.option.id
+            self.show_question(name)
             shown = self.result.experiment.name if self.result is not None else None
-            if shown != event.option.id:  # another experiment's chart and verdict would mislead
+            if shown == name:
+                return
+            # another experiment's chart and verdict would mislead: this one's own result, or nothing
+            if name in self.results:
+                self.show_result(self.results[name], again=True)
+            else:
                 self.clear_result()
 
     def clear_result(self) -> None:
@@ -231,8 +238,23 @@ class LabScreen(KqvScreen):
         if result.stopped:
             self.set_status(f"{name} stopped; finished variants were cached")
             return
+        self.results[name] = result
+        self.show_result(result)
+
+    def show_result(self, result, again: bool = False) -> None:
+        """A finished run: status, verdict, table and samples (``again``: its chart drawn anew too,
+        when the cursor comes back to it)."""
+        self.result = result
+        exp = result.experiment
+        if again:
+            plot = self.query_one(CurvesPlot)
+            plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+                       [v.label for v in exp.variants], x_max=result.budget)
+            for v in result.variants:
+                for x, y in v.curve:
+                    plot.add(v.label, x, y)
         cached = sum(v.cached for v in result.variants)
-        self.set_status(f"{name}: done in {result.seconds:.1f}s on {result.data}"
+        self.set_status(f"{exp.name}: done in {result.seconds:.1f}s on {result.data}"
                         + (f" ({cached} variant(s) from the cache; f reruns fresh)" if cached else ""))
         self.query_one("#lab-table", Static).update(metric_table(result))
         self.query_one("#lab-verdict", Static).update(Text(result.verdict))
