@@ -134,6 +134,41 @@ def test_trace_shows_every_variable_with_its_shape():
     assert "(n2, m)" in result.output and "update" in result.output
 
 
+def test_trace_says_synthetic_digits_where_no_mnist_is_found():
+    result = invoke("trace", "digits", "--batch-size", "3")
+    assert result.exit_code == 0, result.output
+    first = " ".join(result.output.split())  # the console wraps the first line
+    assert "on 3 synthetic digits (no MNIST found: `kqv data mnist` fetches it, --data DIR names it)" in first
+
+
+@needs_mnist
+@pytest.mark.parametrize("how", ["--data", "KQV_DATA_DIR"])
+def test_trace_uses_mnist_where_found_and_says_so(how):
+    args = ["--data", str(MNIST_DIR)] if how == "--data" else []
+    env = {"KQV_DATA_DIR": str(MNIST_DIR)} if how == "KQV_DATA_DIR" else {}
+    result = runner.invoke(app, ["trace", "digits", "--batch-size", "3", *args], env=env)
+    assert result.exit_code == 0, result.output
+    first = " ".join(result.output.split())
+    assert f"on 3 training images of MNIST ({MNIST_DIR})" in first and "synthetic" not in first
+    forced = runner.invoke(app, ["trace", "digits", "--batch-size", "3", "--synthetic", *args], env=env)
+    assert forced.exit_code == 0 and "on 3 synthetic digits;" in " ".join(forced.output.split())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "/nonexistent-mnist"], "does not exist"),
+        (["--data", "{tmp}"], "lacks train-images-idx3-ubyte"),
+        (["--data", "{tmp}", "--sizes", "4,3,2"], "does not fit the digits"),
+    ],
+)
+def test_trace_data_errors_are_one_line_and_exit_2(tmp_path, args, message):
+    result = invoke("trace", "digits", *[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_trace_with_other_sizes_uses_random_input():
     result = invoke("trace", "digits", "--sizes", "4,3,2", "--batch-size", "5", "--values")
     assert result.exit_code == 0, result.output

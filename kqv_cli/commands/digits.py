@@ -296,17 +296,28 @@ def trace_digits(
     activation: str = typer.Option("sigmoid", help=f"Hidden layers: {' | '.join(ACTIVATIONS)}."),
     seed: int = typer.Option(0, help="Seed for the weights and the input."),
     values: bool = typer.Option(False, help="Also show min / mean / max of each variable."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Folder with the four MNIST files (default: MNIST wherever kqv finds it, "
+                             "as the lessons do; synthetic digits when it finds none)."),
+    synthetic: bool = typer.Option(False, help="Use built-in synthetic digits even where MNIST is found."),
 ) -> None:
-    """Print every variable of one training step of the digit net, with its shape."""
+    """Print every variable of one training step of the digit net, with its shape.
+
+    The images are MNIST's when it is on this machine (--data DIR, $KQV_DATA_DIR or the
+    cache folder; nothing is downloaded), else synthetic digits (or with --synthetic); the
+    first line says which.
+    """
     layer_sizes = parse_sizes(sizes)
     if batch_size <= 0:
         raise KqvError("--batch-size must be a positive number of images")
+    if data is not None:
+        check_fits_digits(layer_sizes)  # --data holds digits: only a 784-...-10 net reads them
     # the trace keeps a copy of every variable: twice what a training step holds
     estimate = digits_memory(layer_sizes, 2 * batch_size, batch_size, training=True, eval_examples=0)
     check_fits(estimate, f"tracing a {'-'.join(map(str, layer_sizes))} net on {batch_size} images",
                "lower --sizes or --batch-size")
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
-    x, y, source = trace_input(layer_sizes, batch_size, seed)
+    x, y, source = trace_input(layer_sizes, batch_size, seed, data, synthetic)
     tracer = Tracer(dims={**net.dims, "m": batch_size})
     net.traced_update(x, y, eta, tracer)
     dims = ", ".join(f"{k}={v}" for k, v in tracer.dims.items())
@@ -315,16 +326,30 @@ def trace_digits(
     print_trace(tracer, console, values)
 
 
-def trace_input(sizes: list[int], m: int, seed: int):
-    """A mini-batch as columns: synthetic digits when the net fits them, else random numbers."""
+def trace_input(sizes: list[int], m: int, seed: int, data: Path | None = None, synthetic: bool = False):
+    """A mini-batch as columns, and one line saying what it is.
+
+    For a net that reads digits: ``m`` training images of MNIST picked by ``seed`` when MNIST is
+    on this machine (``data``, else where :func:`engine.mnist.find_mnist` looks; never a
+    download, as in the lessons), else (or when ``synthetic``) synthetic digits. Any other net
+    gets random numbers.
+    """
     rng = np.random.default_rng(seed)
     if sizes[0] == IMAGE_PIXELS and sizes[-1] == CLASSES:
+        from engine.mnist import find_mnist, load_mnist
+
+        # an incomplete --data folder is an error, not a reason to fall back
+        folder = None if synthetic else find_mnist(data)
+        if folder is not None:
+            train, _, _ = load_mnist(folder, download=False)
+            pick = rng.choice(len(train.labels), size=min(m, len(train.labels)), replace=False)
+            return (train.x[pick].T, one_hot(train.labels[pick], CLASSES).T,
+                    f"{len(pick)} training images of {train.source}")
         from engine.synthetic_digits import synthetic_digits
 
         digits = synthetic_digits(m, seed=seed)
-        return digits.x.T, one_hot(digits.labels, CLASSES).T, f"{m} synthetic digits"
+        why = "" if synthetic else " (no MNIST found: `kqv data mnist` fetches it, --data DIR names it)"
+        return digits.x.T, one_hot(digits.labels, CLASSES).T, f"{m} synthetic digits{why}"
     x = rng.random((sizes[0], m)).astype(np.float32)
     y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1]).T
     return x, y, f"{m} random inputs"
-
-
