@@ -16,7 +16,12 @@ import platformdirs
 
 def cache_dir() -> Path:
     """The folder for downloaded data sets (created on first write, not here)."""
-    return Path(os.environ.get("KQV_CACHE_DIR") or platformdirs.user_cache_dir("kqv"))
+    return Path(os.environ.get("KQV_CACHE_DIR") or default_cache_dir())
+
+
+def default_cache_dir() -> Path:
+    """The cache folder when ``KQV_CACHE_DIR`` is not set: this OS's user cache folder for kqv."""
+    return Path(platformdirs.user_cache_dir("kqv"))
 
 
 def state_dir() -> Path:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from engine.errors import KqvError
+from engine.paths import default_cache_dir
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values
 
@@ -92,9 +93,11 @@ train_app = _new_group("Train a model in pure numpy (digit net on MNIST, charact
 eval_app = _new_group("Evaluate a trained checkpoint.")
 trace_app = _new_group("Print every variable of one training step, with its shape.")
 data_app = _new_group(
-    "Download and check the data sets kqv trains on. MNIST is looked for in --data DIR, then in "
-    "$KQV_DATA_DIR (or its mnist sub-folder), then in the cache folder ($KQV_CACHE_DIR moves it), "
-    "and downloaded into the cache as a last resort.")
+    "Download and check the data sets kqv trains on. Where kqv looks for them, in order: MNIST "
+    "in --data DIR, then in $KQV_DATA_DIR (or its mnist sub-folder); Tiny Shakespeare in --text "
+    "FILE, then in $KQV_DATA_DIR/tinyshakespeare/input.txt; then both in the cache folder, "
+    f"{default_cache_dir()} ($KQV_CACHE_DIR moves it), where these commands download them. "
+    "GPT-2 goes to the Hugging Face cache ($HF_HUB_CACHE).")
 
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine import mnist, shakespeare
+from engine.paths import default_cache_dir
 from kqv_cli.app import app
 
 runner = CliRunner()
@@ -60,6 +61,12 @@ def test_data_help_lists_both():
     result = invoke("data", "--help")
     assert result.exit_code == 0 and "mnist" in result.output and "shakespeare" in result.output
     assert "KQV_DATA_DIR" in result.output  # where kqv looks, said where a learner asks
+    said = " ".join(result.output.split())  # the help is wrapped to the terminal
+    for where in ("MNIST in --data DIR, then in $KQV_DATA_DIR (or its mnist sub-folder)",
+                  "$KQV_DATA_DIR/tinyshakespeare/input.txt",
+                  f"then both in the cache folder, {default_cache_dir()} ($KQV_CACHE_DIR moves it)",
+                  "Hugging Face cache ($HF_HUB_CACHE)"):
+        assert where in said, where
 
 
 def test_data_mnist_downloads_verifies_then_skips(mirror, tmp_path):
