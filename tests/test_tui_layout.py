@@ -97,6 +97,13 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
         await pilot.press("v")
         assert "−inf" in str(screen.query_one(ValueView).query_one("#value-body").render())
 
+        # from a step whose view fits the pane to one taller than it: the numbers are drawn
+        # beside the scrollbar that comes, so the pane never has to scroll sideways
+        for step_id in ("logits", "dropout"):
+            screen = await go_to(pilot, lesson, step_id)
+        value = screen.query_one(ValueView)
+        assert value.show_vertical_scrollbar and value.max_scroll_x == 0
+
 
 @pilot_test
 async def test_space_scrolls_the_text_from_the_variables_pane_and_c_swaps_in_the_code():

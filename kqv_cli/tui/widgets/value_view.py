@@ -57,7 +57,7 @@ class ValueView(ScrollableContainer, can_focus=True):
         value = data.value if kind == "record" else data[1]
         if np.asarray(value).ndim == 0:
             return False
-        width = max(self.scrollable_content_region.width, 10)
+        width = self.drawing_width()
         self.mode = "blocks" if figures.shows_numbers(value, width, self.mode) else "numbers"
         self.draw()
         return True
@@ -70,13 +70,19 @@ class ValueView(ScrollableContainer, can_focus=True):
         self.subject = None
         self.draw()
 
+    def drawing_width(self) -> int:
+        """The columns a view may use. Room for the vertical scrollbar is kept before it shows:
+        a view drawn to the full width that then turns out taller than the pane would get the
+        scrollbar after the fact, and its last column a horizontal one."""
+        bar = 0 if self.show_vertical_scrollbar else self.styles.scrollbar_size_vertical
+        return max(self.scrollable_content_region.width - bar, 10)
+
     def on_resize(self) -> None:
         self.draw()
 
     def draw(self) -> None:
         body = self.query_one("#value-body", Static)
-        region = self.scrollable_content_region
-        width, height = max(region.width, 10), max(region.height, 3)
+        width, height = self.drawing_width(), max(self.scrollable_content_region.height, 3)
         if self.subject is None:
             self.border_title = "values"
             body.update("[dim]select a variable to see its values[/dim]")
