@@ -21,6 +21,7 @@ from kqv_cli.app import app as cli
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.figures import array_view
+from kqv_cli.tui.widgets.step_text import StepText
 from lessons import LessonSession, load_lessons
 
 DATA = Path(__file__).parent / "data"
@@ -118,10 +119,14 @@ async def test_g_switches_the_lesson_between_gpt2_and_its_own_model():
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
+        shown = screen.query_one(StepText)
         assert screen.view.dims["V"] == 320  # started on the real model
+        assert "byte-pair encoding" in shown.markdown and "sorted list" not in shown.markdown
         await pilot.press("g")
         await settle(pilot)
         assert screen.view.dims["C"] == 32 and screen.session.model is None
+        assert "sorted list" in shown.markdown  # the tokens step's own text again
         await pilot.press("g")
         await settle(pilot)
         assert screen.view.dims["V"] == 320 and screen.session.model == str(TINY)
+        assert "byte-pair encoding" in shown.markdown
