@@ -466,3 +466,22 @@ def test_positions_step_marks_the_branch_of_embedding_forward_that_ran(model, br
     top = min(span.current) - 3
     window = lines[top - span.start: top - span.start + 6]
     assert branch in [line.strip() for line in window]
+
+
+def test_every_step_with_an_attention_matrix_has_the_tokens_that_label_it():
+    """Each step showing a (B, ..., T, T) variable gets the words of every batch row, and they
+    are the words of idx (the token ids the model read), so the labels name the right rows."""
+    for lesson in LESSONS:
+        session = LessonSession(lesson)
+        for i, step in enumerate(lesson.steps):
+            view = session.run(i)
+            square = [r for r in view.records if len(r.symbolic) >= 3 and r.symbolic[0] == "B"
+                      and tuple(r.symbolic[-2:]) == ("T", "T")]
+            if not square:
+                continue
+            B, T = square[0].shape[0], square[0].shape[-1]
+            assert len(view.tokens) == B and all(len(row) == T for row in view.tokens), (lesson.id, step.id)
+            idx = next((r.value for r in view.records if r.name == "idx"), None)
+            if idx is not None and idx.shape == (B, T):
+                words = [[attention_steps.VOCAB[j] for j in row] for row in idx]
+                assert view.tokens == words, (lesson.id, step.id)

@@ -106,7 +106,7 @@ def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict
 def run_gradcheck(dims: dict, seed: int) -> TraceRun:
     """The analytic gradient of a few weights next to (f(w+h) − f(w−h)) / 2h, in float64."""
     d = full_dims(dims)
-    model, tracer, _, idx, targets = _run(d, seed, np.float64)
+    model, tracer, words, idx, targets = _run(d, seed, np.float64)
     lines = [f"float64, h = {H:g}; loss f = {float(tracer['loss'].value):.10f}"]
     worst = 0.0
     for name in CHECKED:
@@ -128,7 +128,7 @@ def run_gradcheck(dims: dict, seed: int) -> TraceRun:
     lines.append(f"worst relative error {worst:.1e}. A wrong formula would show at 1e-2 or worse; what is "
                  "left here is the h² error of the difference and float64 rounding of f(w ± h)")
     return TraceRun(tracer, d, notes=["the same model and batch in float64, for the check"],
-                    extras={"gradcheck": {"notes": lines}})
+                    extras={"gradcheck": {"notes": lines}}, tokens=words)
 
 
 TRACES = {"block": run_block, "gradcheck": run_gradcheck}

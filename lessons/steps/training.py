@@ -110,7 +110,8 @@ def run_train(dims: dict, seed: int) -> TraceRun:
                      "notes": _clip_notes(history, norm)},
     }
     return TraceRun(tracer, d, notes=[f"one-block word GPT (seed {seed}), block_size {BLOCK_SIZE}, trained "
-                                      f"{ITERS} iterations on the lesson's sentences"], extras=extras)
+                                      f"{ITERS} iterations on the lesson's sentences"], extras=extras,
+                    tokens=words)
 
 
 def _next_step(model: GPT, opt: AdamW, name: str, idx, targets, tracer: Tracer) -> tuple[float, float]:
@@ -133,12 +134,12 @@ def _next_step(model: GPT, opt: AdamW, name: str, idx, targets, tracer: Tracer) 
 def run_bias(dims: dict, seed: int) -> TraceRun:
     """The same next step for the bias c_attn.b: no weight decay."""
     d = full_dims(dims)
-    idx, targets, _ = attention.batch(d["B"], d["T"])
+    idx, targets, words = attention.batch(d["B"], d["T"])
     model, opt, _ = _trained(d["B"], d["T"], d["C"], d["nh"], seed)
     tracer = Tracer(dims=d)
     _next_step(model, opt, "h0.attn.c_attn.b", idx, targets, tracer)
     return TraceRun(tracer, d, notes=["the trained model's next AdamW step, for a bias"],
-                    extras={"adamw_decay": {"notes": _adamw_notes(model, opt, opt.t + 1)[1:]}})
+                    extras={"adamw_decay": {"notes": _adamw_notes(model, opt, opt.t + 1)[1:]}}, tokens=words)
 
 
 def _adamw_notes(model: GPT, opt: AdamW, t: int) -> list[str]:
@@ -198,13 +199,13 @@ def run_generate(dims: dict, seed: int) -> TraceRun:
         "causal": {"notes": _causal_notes(model, idx)},
     }
     return TraceRun(tracer, d, notes=[f"the model trained in the previous steps (seed {seed})"],
-                    extras=extras)
+                    extras=extras, tokens=words)
 
 
 def run_kv(dims: dict, seed: int) -> TraceRun:
     d = full_dims(dims)
     B, T = d["B"], d["T"]
-    idx, _, _ = attention.batch(B, T)
+    idx, _, words = attention.batch(B, T)
     model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
     tracer = Tracer(dims={**d, "t": T + 1})
     cache = model.kv_cache(B)
@@ -218,7 +219,7 @@ def run_kv(dims: dict, seed: int) -> TraceRun:
              f"this step fed (B, 1) ids and computed one q, k, v per row; its one query attended over "
              f"t = {T + 1} positions"]
     return TraceRun(tracer, {**d, "t": T + 1}, notes=["the trained model, generating with a KV cache"],
-                    extras={"kv_cache": {"notes": notes}})
+                    extras={"kv_cache": {"notes": notes}}, tokens=words)
 
 
 def _loop_notes(model: GPT, prompt: np.ndarray, seed: int) -> list[str]:
@@ -252,7 +253,7 @@ def _causal_notes(model: GPT, idx: np.ndarray) -> list[str]:
 def run_init(dims: dict, seed: int) -> TraceRun:
     d = full_dims(dims)
     B, T = d["B"], d["T"]
-    idx, targets, _ = attention.batch(B, T)
+    idx, targets, words = attention.batch(B, T)
     model = _model(d, seed)
     tracer = Tracer(dims=d)
     model.forward(idx, targets, tracer=tracer)
@@ -280,7 +281,7 @@ def run_init(dims: dict, seed: int) -> TraceRun:
         f"x_out {rows('h0.x_out'):.2f}, ln_f {rows('ln_f'):.2f}",
     ]
     return TraceRun(tracer, d, notes=[f"a fresh, untrained model (seed {seed})"],
-                    extras={"scale": {"notes": notes}})
+                    extras={"scale": {"notes": notes}}, tokens=words)
 
 
 TRACES = {"train": run_train, "bias": run_bias, "generate": run_generate, "kv": run_kv, "init": run_init}
