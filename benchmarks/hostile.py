@@ -149,6 +149,12 @@ def write(name: str, text: str):
     return setup
 
 
+def file_named(name: str, text: str):
+    def setup(folder: Path) -> None:
+        (folder / name).write_text(text)
+    return setup
+
+
 def folder_named(name: str):
     def setup(folder: Path) -> None:
         (folder / name).mkdir()
@@ -239,6 +245,8 @@ def cases() -> list[Case]:
         Case("train gpt over an existing gpt.npz (no --out)", ["train", "gpt", "--text", "play.txt", *SMALL,
                                                                 "--max-iters", "3"]),
         Case("--out is a folder", [*gpt, "--out", "dir.npz"], setup=folder_named("dir.npz")),
+        Case("a text file named .npz", ["sample", "notes.npz"], setup=file_named("notes.npz", "hello\n")),
+        Case("--data names a file", ["train", "digits", "--data", "play.txt", "--epochs", "1"]),
         Case("quiz answer of 5000 digits", ["quiz", "-n", "1", "--seed", "1"], "ran",
              stdin="9" * 5000 + "\n", may_change=("state/quiz.json",)),
         Case("quiz answer: 3000 nested products", ["quiz", "-n", "1", "--symbolic", "--seed", "1"], "ran",

@@ -53,6 +53,10 @@ def run_guarded(main: Callable[[], object]) -> None:
     # A diverging run is caught by its loss (NaN), and say so in one line; numpy's overflow
     # warnings, printed from whichever thread met them first, would only bury that line.
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    # A terminal whose encoding lacks '–' or '✓' (PYTHONIOENCODING=ascii, an old locale) shows
+    # '?' for them: a readable page, rather than a UnicodeEncodeError halfway through it.
+    if callable(getattr(sys.stdout, "reconfigure", None)):
+        sys.stdout.reconfigure(errors="replace")
     try:
         main()
     except KeyboardInterrupt:
@@ -108,6 +112,7 @@ def write_log(exc: BaseException) -> Path | None:
 
 
 def _exit(code: int, message: str, label: str = "error") -> None:
+    message = " ".join(message.split())  # an exception's text may span lines; ours is one
     try:
         print(f"{label}: {message}", file=sys.stderr, flush=True)
     except OSError:

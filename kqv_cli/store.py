@@ -63,6 +63,11 @@ class JsonStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return default
+        except NotADirectoryError:  # KQV_STATE_DIR names a file: nothing here to read or move aside
+            self.unreadable = True
+            self.warning = (f"{self.path.parent} is not a folder, so progress cannot be kept there "
+                            "and is not saved")
+            return default
         except PermissionError as exc:
             self.unreadable = True
             self.warning = (f"cannot read {self.path} ({exc.strerror}); it is not damaged, so it was "

@@ -27,3 +27,14 @@ def test_an_mnist_folder_that_is_a_file_says_so(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr.startswith("error: the MNIST folder mnist is a file, not a folder")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_state_folder_that_is_a_file_is_one_warning_and_left_alone(tmp_path, monkeypatch):
+    state = tmp_path / "state-file"
+    state.write_text("mine")
+    monkeypatch.setenv("KQV_STATE_DIR", str(state))
+    result = runner.invoke(app, ["quiz", "-n", "1", "--seed", "1"], input="1\n", prog_name="kqv")
+    assert result.exit_code == 0, result.output
+    first = result.stderr.splitlines()[0]  # the quiz then says its answers are not saved
+    assert first == f"warning: {state} is not a folder, so progress cannot be kept there and is not saved"
+    assert state.read_text() == "mine"

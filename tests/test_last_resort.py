@@ -57,6 +57,25 @@ def test_ctrl_c_while_kqv_is_still_importing_is_one_line():
     assert (done.returncode, done.stderr) == (130, "error: interrupted (Ctrl-C)\n")
 
 
+def test_a_bug_whose_message_spans_lines_is_still_one_line(capsys):
+    def broken():
+        raise RuntimeError("first line\nsecond line")
+
+    with pytest.raises(SystemExit):
+        run_guarded(broken)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "RuntimeError: first line second line;" in line
+
+
+@pytest.mark.parametrize("args", [["lab"], ["quiz", "--stats"], ["train", "gpt", "--help"]], ids=" ".join)
+def test_a_terminal_that_cannot_show_unicode_gets_question_marks_not_a_crash(args):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run([sys.executable, "-m", "kqv_cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert "?" in done.stdout
+
+
 def test_a_full_disk_is_one_line_not_a_bug(capsys):
     def full():
         raise OSError(28, "No space left on device")
