@@ -15,6 +15,7 @@ once it runs: that goes through :func:`kqv_cli.app.friendly_errors` and the last
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 
 import typer
@@ -100,9 +101,12 @@ def usage_line(exc: UsageError, root: typer.core.TyperGroup, argv: list[str], pr
         return f"{path} has no option {exc.option_name}{guess}; {see}"
     if isinstance(exc, BadOptionUsage) and exc.message.endswith("requires an argument."):
         return f"{exc.option_name} needs a value; {see}"
-    if ctx is not None and exc.message.startswith("No such command") and hasattr(ctx.command, "commands"):
+    unknown = re.match(r"No such command (['\"])(.*?)\1\.", exc.message)
+    if ctx is not None and unknown and hasattr(ctx.command, "commands"):
         names = ctx.command.list_commands(ctx)
-        return f"{one_line(exc.message)}; {path} has: {', '.join(names)}; {see}"
+        near = difflib.get_close_matches(unknown[2], names, n=1, cutoff=0.6)
+        guess = f" (did you mean {near[0]}?)" if near else f"; its commands: {', '.join(names)}"
+        return f"{path} has no command {unknown[2]!r}{guess}; {see}"
     return f"{one_line(exc.format_message())}; {see}"
 
 
