@@ -439,9 +439,10 @@ async def test_lab_run_keeps_a_fixed_axis_shows_a_line_per_variant_and_fits(text
         drawn = [t for t in ticks if t]  # before the first point there is no axis yet
         assert len(drawn) > 4 and all(t == ["0", "1", "2", "3", "4"] for t in drawn), ticks
         # while it ran, each variant had its own progress line
-        mid = next(s for s in statuses if "2/4 iterations" in s)
-        for label in ("causal", "flipped", "none"):
-            assert re.search(rf"^{label} +[█░]+ \d/4 iterations · loss \d", mid, re.M), mid
+        mid = next(s for s in statuses if " 2/4 · loss" in s)
+        assert mid.startswith("flipped-mask · 4 iterations each · esc stops\n")
+        for label in ("causal", "flipped", "none"):  # a line each, unwrapped, at 80 columns too
+            assert re.search(rf"^{label} +[█░]+ \d/4 · loss \d\.\d+( ✓)?$", mid, re.M), mid
         # at the end: the verdict is on screen without scrolling, the table's figure names whole
         verdict = screen.query_one("#lab-verdict", Static)
         assert verdict.region.height > 0 and verdict.region.y + 1 < size[1] - 1

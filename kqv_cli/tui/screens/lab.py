@@ -28,19 +28,20 @@ from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
-BAR = 12  # cells in a variant's progress bar
+BAR = 8  # cells in a variant's progress bar: a line fits the 48 columns the pane has at 80×24
 
 
-def progress_line(label: str, width: int, x: float | None, budget: int, unit: str, figure: str,
+def progress_line(label: str, width: int, x: float | None, budget: int, figure: str,
                   y: float | None, state: str = "") -> Text:
-    """One variant's line while an experiment runs: its bar, how far it got, its latest figure."""
+    """One variant's line while an experiment runs: its bar, how far it got (of the budget the
+    head line names), its latest figure, and ✓ or "cached" once it is done."""
     line = Text(f"{label:<{width}} ", style="bold")
     if x is None:
         return line.append(state or "waiting", style="dim")
     filled = min(BAR, round(BAR * x / budget)) if budget else BAR
     line.append("█" * filled, style="green").append("░" * (BAR - filled), style="dim")
-    line.append(f" {min(x, budget):,.0f}/{budget:,} {unit} · {figure} {y:.3g}")
-    return line.append(f" · {state}" if state else "", style="dim")
+    line.append(f" {min(x, budget):,.0f}/{budget:,} · {figure} {y:.3g}")
+    return line.append(f" {state}" if state else "", style="green")
 
 
 def default_data(exp):
@@ -77,8 +78,12 @@ class LabScreen(KqvScreen):
         height: 1fr;
         min-height: 8;
     }
+    LabScreen.-narrow #lab-list {
+        width: 24;
+    }
     LabScreen #lab-report {
-        height: 1fr;
+        height: auto;
+        max-height: 50%;
         padding: 0 1;
     }
     LabScreen #lab-table, LabScreen #lab-verdict, LabScreen #lab-samples {
@@ -137,6 +142,7 @@ class LabScreen(KqvScreen):
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
         self.show_question(EXPERIMENTS[0].name)
+        self.query_one("#lab-report").display = False  # shown with a result
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if self.running is None:
@@ -156,6 +162,7 @@ class LabScreen(KqvScreen):
         self.query_one(CurvesPlot).reset("", "", [])
         for part in ("#lab-table", "#lab-verdict", "#lab-samples"):
             self.query_one(part, Static).update("")
+        self.query_one("#lab-report").display = False  # no empty lines under the chart
         self.set_status("enter: run the highlighted experiment (a finished one reopens from the cache)")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -192,9 +199,8 @@ class LabScreen(KqvScreen):
         budget = self.budget or exp.budget
         figure = "loss" if exp.kind == "gpt" else "accuracy"
         width = max(len(label) for label in self.progress)
-        lines = [Text(f"running {exp.name}: {len(exp.variants)} variants × {budget:,} {exp.unit} · "
-                      "escape stops", style="bold")]
-        lines += [progress_line(label, width, x, budget, exp.unit, figure, y, state)
+        lines = [Text(f"{exp.name} · {budget:,} {exp.unit} each · esc stops", style="bold")]
+        lines += [progress_line(label, width, x, budget, figure, y, state)
                   for label, (x, y, state) in self.progress.items()]
         self.query_one("#lab-status", Static).update(Text("\n").join(lines))
 
@@ -225,7 +231,7 @@ class LabScreen(KqvScreen):
         elif isinstance(event, VariantDone):
             r = event.result
             x, y, _ = self.progress.get(r.label, (None, None, ""))
-            self.progress[r.label] = (x, y, "from the cache" if r.cached else "done")
+            self.progress[r.label] = (x, y, "cached" if r.cached else "✓")
         self.show_progress()
 
     def on_lab_screen_finished(self, message: Finished) -> None:
@@ -245,6 +251,7 @@ class LabScreen(KqvScreen):
         """A finished run: status, verdict, table and samples (``again``: its chart drawn anew too,
         when the cursor comes back to it)."""
         self.result = result
+        self.query_one("#lab-report").display = True
         exp = result.experiment
         if again:
             plot = self.query_one(CurvesPlot)
