@@ -181,6 +181,8 @@ async def test_train_screen_cancels_a_digits_run():
         await pilot.press("d")
         await wait_until(pilot, lambda: screen.steps_seen >= 3)
         assert await key_latency(pilot, screen, "l") < 0.1
+        running = str(screen.query_one("#train-status", Static).render())
+        assert re.search(r"images/s · about \d+ (s|min) left · c cancels", running), running  # an ETA
         pilot.app.simulate_key("c")
         await wait_until(pilot, lambda: screen.running is None, timeout=5.0)
         status = str(screen.query_one("#train-status", Static).render())
@@ -383,6 +385,14 @@ async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(t
     assert load_network(folder / "digits-run.npz")[1]["epochs_done"] == 1  # the run, beside it
     assert "digits.npz keeps the longer model, 30 epochs" in status.replace("\n", " ")
     assert "saved to" in log and "digits-run.npz" in log
+
+
+def test_time_left_at_the_pace_so_far():
+    from kqv_cli.tui.screens.train import time_left
+
+    assert time_left(10, 40, 5.0) == "about 15 s left"
+    assert time_left(100, 2000, 60.0) == "about 19 min left"  # 1,900 more at 0.6 s each
+    assert time_left(0, 2000, 0.1) == "time left unknown yet"
 
 
 def test_whole_ticks_are_round_integers_over_the_whole_budget():

@@ -153,6 +153,14 @@ def digits_guesses(net, validation, n: int = DIGITS_SHOWN) -> Text:
     return line
 
 
+def time_left(done: float, total: float, elapsed: float) -> str:
+    """ "about 40 s left", "about 3 min left": the rest of a run at the pace so far."""
+    if done <= 0:
+        return "time left unknown yet"
+    seconds = elapsed / done * max(total - done, 0)
+    return f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"
+
+
 RECENT = 20  # iterations averaged for "the loss now" of a cancelled run
 
 
@@ -352,12 +360,10 @@ class TrainScreen(KqvScreen):
             now = time.perf_counter()
             if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
                 last[0] = now
-                done = max(info.iter - first_iter, 1)
-                eta = info.elapsed / done * (tc.max_iters - info.iter)
+                left = time_left(info.iter - first_iter, tc.max_iters - first_iter, info.elapsed)
                 self.post_message(self.Step(info.iter, info.loss, (
                     f"GPT iteration {info.iter}/{tc.max_iters} · loss {info.loss:.4f} · "
-                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · about "
-                    f"{eta / 60:.0f} min left · c cancels")))
+                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · {left} · c cancels")))
 
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
@@ -402,11 +408,13 @@ class TrainScreen(KqvScreen):
         def on_batch(done, total):
             if done % max(1, total // DIGITS_POINTS_PER_EPOCH) == 0:
                 acc = net.evaluate(sub_x, sub_y) / len(sub_y)
-                images = ((epoch[0] - 1) * total + done) * s["batch_size"]
-                rate = images / (time.perf_counter() - t0)
+                batches = (epoch[0] - 1) * total + done
+                elapsed = time.perf_counter() - t0
+                rate = batches * s["batch_size"] / elapsed
+                left = time_left(batches, s["epochs"] * total, elapsed)
                 self.post_message(self.Step(epoch[0] - 1 + done / total, acc, (
                     f"digits epoch {epoch[0]}/{s['epochs']} · mini-batch {done:,}/{total:,} · accuracy "
-                    f"{acc:.1%} · {rate:,.0f} images/s · c cancels")))
+                    f"{acc:.1%} · {rate:,.0f} images/s · {left} · c cancels")))
 
         def on_epoch(r):
             epoch[0] = r.epoch + 1
