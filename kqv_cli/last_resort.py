@@ -57,6 +57,12 @@ def run_guarded(main: Callable[[], object]) -> None:
     # '?' for them: a readable page, rather than a UnicodeEncodeError halfway through it.
     if callable(getattr(sys.stdout, "reconfigure", None)):
         sys.stdout.reconfigure(errors="replace")
+    # Rich takes the width from $COLUMNS, and at COLUMNS=0 prints nothing at all, error lines
+    # included; a size no terminal has is dropped, and rich asks the terminal instead.
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) == 0:
+            del os.environ[name]
     try:
         main()
     except KeyboardInterrupt:

@@ -76,6 +76,17 @@ def test_a_terminal_that_cannot_show_unicode_gets_question_marks_not_a_crash(arg
     assert "?" in done.stdout
 
 
+def test_columns_0_still_shows_the_output_and_the_error_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "0"}
+    listing = subprocess.run([sys.executable, "-m", "kqv_cli", "lab"], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert listing.returncode == 0 and "learning-rate" in listing.stdout
+    refused = subprocess.run([sys.executable, "-m", "kqv_cli", "train", "gpt", "--lr", "x"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert refused.returncode == 2
+    assert refused.stderr == "error: --lr: 'x' is not a number; see kqv train gpt --help\n"
+
+
 def test_a_full_disk_is_one_line_not_a_bug(capsys):
     def full():
         raise OSError(28, "No space left on device")
