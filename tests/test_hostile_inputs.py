@@ -38,3 +38,12 @@ def test_a_state_folder_that_is_a_file_is_one_warning_and_left_alone(tmp_path, m
     first = result.stderr.splitlines()[0]  # the quiz then says its answers are not saved
     assert first == f"warning: {state} is not a folder, so progress cannot be kept there and is not saved"
     assert state.read_text() == "mine"
+
+
+def test_a_practice_dir_that_is_a_file_is_not_offered_to_init(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["practice", "check", "--dir", "notes.txt"], prog_name="kqv")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: notes.txt (--dir) is a file, not a practice workspace; name the "
+                             "workspace folder (`kqv practice init DIR` makes one)\n")

@@ -111,8 +111,11 @@ def find_workspace(explicit: Path | None = None, start: Path | None = None) -> W
     chosen = explicit or (Path(os.environ[ENV]) if os.environ.get(ENV) else None)
     if chosen is not None:
         chosen = chosen.expanduser()
+        how = "--dir" if explicit else ENV
+        if chosen.exists() and not chosen.is_dir():
+            raise KqvError(f"{chosen} ({how}) is a file, not a practice workspace; name the workspace "
+                           "folder (`kqv practice init DIR` makes one)")
         if not (chosen / MARKER).is_file():
-            how = "--dir" if explicit else ENV
             raise KqvError(f"{chosen} ({how}) is not a practice workspace; make one with "
                            f"`kqv practice init {chosen}`")
         return Workspace(chosen.resolve())
