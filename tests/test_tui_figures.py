@@ -77,10 +77,13 @@ def test_attention_matrices_name_their_rows_and_columns_by_token():
     second = array_view(att, "", width=80, height=10, k=3, axes=axes, tokens=words).plain.splitlines()
     assert "batch 1/2" in second[0] and second[1].split()[-4:] == ["she", "cut", "the", "pizza"]
     # a pane just wide enough for the numbers: names cut with an ellipsis, never the numbers
-    narrow = array_view(att, "", width=29, height=10, axes=axes, tokens=words).plain.splitlines()
-    assert all(len(line) <= 29 for line in narrow[1:])
+    narrow = array_view(att, "", width=28, height=10, axes=axes, tokens=words).plain.splitlines()
+    assert all(len(line) <= 28 for line in narrow[1:])
     assert narrow[1].split() == ["the", "pizza", "tast…", "good"]
     assert narrow[3].split()[:2] == ["piz…", cell_text(att[0, 0, 1, 0])]
+    # no room for even three letters: indices, not "p…"
+    tight = array_view(att, "", width=26, height=10, axes=axes, tokens=words).plain.splitlines()
+    assert [line.split()[0] for line in tight[2:]] == ["0", "1", "2", "3"]
     # the same values as (B, nh, T, hs), or without tokens: indices
     other = array_view(att, "", width=80, height=10, axes=("B", "nh", "T", "hs"), tokens=words).plain
     assert other.splitlines()[1].split() == ["0", "1", "2", "3"] and "pizza" not in other

@@ -193,3 +193,18 @@ async def test_every_step_opens_on_what_it_is_about_at_100x30():
                     assert top == min(max(first_new, selected - visible + 1), lowest), where
                 else:  # a variable of an earlier step selected: the new rows still in view
                     assert first_new < top + visible, where
+
+
+@pilot_test
+async def test_mask_step_shows_numbers_beside_the_table_at_160x45():
+    """Side by side (from 120 columns) the values pane is what the table leaves: at 160 columns
+    that is enough for the 12 masked columns as numbers (no gap after the last cell is needed)."""
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = KqvApp("attention")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, lesson, "mask")
+        value = screen.query_one(ValueView)
+        text = str(value.query_one("#value-body").render())
+        assert text.count("−inf") == 66 and "▀" not in text
+        assert value.max_scroll_x == 0

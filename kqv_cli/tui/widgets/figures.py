@@ -95,8 +95,9 @@ def _short_exponent(text: str) -> str:
 
 
 def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
-    """Numbers when every column fits side by side (the pane scrolls for more rows)."""
-    label_w = len(str(matrix.shape[0] - 1)) + 1
+    """Numbers when every column fits side by side (the pane scrolls for more rows): the row
+    indices, then each cell after a one-space gap."""
+    label_w = len(str(matrix.shape[0] - 1))
     return label_w + matrix.shape[1] * (CELL + 1) <= width
 
 
@@ -137,7 +138,7 @@ def _row_labels(rows: int, names: list[str] | None, room: int) -> list[str]:
         return [f"{i} {n:<{name_w}}" for i, n in zip(indices, names, strict=True)]
     if name_w <= room:
         return [f"{n:<{name_w}}" for n in names]
-    if room >= 2:
+    if room >= 4:  # three letters and an ellipsis still name a word; fewer do not
         return [f"{_cut(n, room):<{room}}" for n in names]
     return indices
 
@@ -156,10 +157,10 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
     cell = CELL
     if col_names:
         wide = max(CELL, max(len(n) for n in col_names))
-        if len(str(rows - 1)) + 1 + cols * (wide + 1) <= room:
+        if len(str(rows - 1)) + cols * (wide + 1) <= room:
             cell = wide
     heads = [_cut(n, cell) for n in col_names] if col_names else [str(j) for j in range(cols)]
-    labels = _row_labels(rows, row_names, room - cols * (cell + 1) - 1)
+    labels = _row_labels(rows, row_names, room - cols * (cell + 1))
     label_w = len(labels[0])
     out = Text(no_wrap=True)
     out.append_text(caption)
@@ -167,9 +168,9 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
     out.append(f"\n{top:<{label_w}} ", style="dim")
     out.append(" ".join(f"{h:>{cell}}" for h in heads) + "\n", style="dim")
     for label, row in zip(labels, matrix, strict=True):
-        out.append(f"{label} ", style="dim")
-        for x in row:
-            out.append(f"{cell_text(x):>{cell}} ", style=NOT_FINITE if not np.isfinite(x) else "")
+        out.append(label, style="dim")
+        for x in row:  # a one-space gap before each cell, none after the last
+            out.append(f" {cell_text(x):>{cell}}", style=NOT_FINITE if not np.isfinite(x) else "")
         out.append("\n")
     out.rstrip()
     return out
