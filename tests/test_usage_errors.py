@@ -12,12 +12,14 @@ import sys
 import typing
 
 import pytest
+import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
-from kqv_cli.app import app
+from kqv_cli.app import KqvTyper, app
+from kqv_cli.usage_errors import OneLineUsage
 
 ROOT = get_command(app)
 
@@ -97,10 +99,43 @@ def test_the_line_says_what_was_wrong(args, line):
     assert (result.exit_code, result.stderr.strip()) == (2, line)
 
 
-def test_help_keeps_its_rich_panels():
-    result = CliRunner().invoke(app, ["train", "gpt", "--help"], prog_name="kqv")
-    assert result.exit_code == 0 and result.stderr == ""
-    assert "Usage: kqv train gpt" in result.stdout and "╭─ Options" in result.stdout
+HELPS = [list(path) for path, _ in walk()]
+
+
+@pytest.mark.parametrize("path", HELPS, ids=[" ".join(p) or "kqv" for p in HELPS])
+def test_every_help_page_is_rich_on_stdout_and_exits_0(path):
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="kqv")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert f"Usage: {' '.join(('kqv', *path))} " in result.stdout and "╭─ Options" in result.stdout
+
+
+def test_a_command_s_return_value_is_not_read_as_the_exit_code():
+    scratch = KqvTyper(cls=OneLineUsage)
+
+    @scratch.command("answer")
+    def answer() -> int:
+        return 5
+
+    @scratch.command("other")
+    def other() -> None:
+        pass
+
+    assert CliRunner().invoke(scratch, ["answer"]).exit_code == 0
+
+
+def test_an_abort_is_one_line():
+    scratch = KqvTyper(cls=OneLineUsage)
+
+    @scratch.command("ask")
+    def ask() -> None:
+        raise typer.Abort()
+
+    @scratch.command("other")
+    def other() -> None:
+        pass
+
+    result = CliRunner().invoke(scratch, ["ask"])
+    assert (result.exit_code, result.stderr) == (1, "error: aborted\n")
 
 
 def test_the_installed_command_says_it_in_one_line():
