@@ -35,14 +35,15 @@ from typer._click.exceptions import (
 from typer.core import TyperGroup
 
 EXIT_USER_ERROR = 2
-# What typer's parser (pydantic underneath) calls the value it could not read, by error type.
-NOT_A = {
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "int_type": "a whole number",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "bool_parsing": "true or false",
+# What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
+WRONG = {
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "int_parsing_size": "has too many digits for a whole number",
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "bool_parsing": "is not true or false",
 }
 
 _err = Console(stderr=True, highlight=False)
@@ -82,7 +83,7 @@ def one_line(message: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def usage_line(exc: UsageError, root: typer.core.TyperGroup, argv: list[str], prog: str) -> str:
+def usage_line(exc: UsageError, root: TyperGroup, argv: list[str], prog: str) -> str:
     """One line for a usage error: what was wrong, and where the help for that command is."""
     ctx = exc.ctx
     path = ctx.command_path if ctx is not None else command_path(root, argv, prog)
@@ -123,12 +124,20 @@ def bad_value(exc: BadParameter) -> str:
     first = errors()[0] if callable(errors) and errors() else None
     if first is None or "input" not in first:
         return one_line(exc.message)
-    kind, bound, value = first.get("type", ""), first.get("ctx") or {}, repr(first["input"])
+    kind, bound, value = first.get("type", ""), first.get("ctx") or {}, shown(first["input"])
     if kind in ("greater_than_equal", "less_than_equal"):
         limit = bound.get("ge", bound.get("le"))
         return f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {limit}, got {value}"
-    what = NOT_A.get(kind)
-    return f"{value} is not {what}" if what else f"{value}: {one_line(str(first.get('msg', exc.message)))}"
+    wrong = WRONG.get(kind)
+    return f"{value} {wrong}" if wrong else f"{value}: {one_line(str(first.get('msg', exc.message)))}"
+
+
+def shown(value, keep: int = 40) -> str:
+    """``value`` quoted, its middle cut when long: 5000 typed digits are not echoed back whole."""
+    text = repr(value)
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep - 10]}...{text[-8:]} ({len(str(value))} characters)"
 
 
 def command_path(root, argv: list[str], prog: str) -> str:

@@ -90,6 +90,9 @@ def test_a_usage_error_is_one_line_and_exit_2(args, where):
     (["lessons", "check", "--sets", "-1"],
      "error: --sets: must be at least 0, got '-1'; see kqv lessons check --help"),
     (["train"], "error: kqv train needs a command: digits, gpt; see kqv train --help"),
+    (["quiz", "-n", "9" * 5000],
+     "error: --count: '99999999999999999999999999999...9999999' (5000 characters) has too many digits for "
+     "a whole number; see kqv quiz --help"),
     (["trian", "gpt"], "error: kqv has no command 'trian' (did you mean train?); see kqv --help"),
     (["train", "xyz"],
      "error: kqv train has no command 'xyz'; its commands: digits, gpt; see kqv train --help"),
