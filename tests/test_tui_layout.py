@@ -212,3 +212,20 @@ async def test_mask_step_shows_numbers_beside_the_table_at_160x45():
         text = str(value.query_one("#value-body").render())
         assert text.count("−inf") == 66 and "▀" not in text
         assert value.max_scroll_x == 0
+
+
+@pilot_test
+async def test_step_bar_shows_whole_dims_or_an_ellipsis_never_a_cut_number():
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = KqvApp("attention")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for step_id in ("tokens", "embedding"):
+            screen = await go_to(pilot, lesson, step_id)
+            bar = str(screen.query_one("#step-bar").render())
+            assert len(bar) <= 78 and bar.endswith(" …"), bar
+            shown = [word for word in bar.split() if "=" in word]
+            assert shown and all(word in {f"{k}={v}" for k, v in screen.view.dims.items()} for word in shown)
+        await pilot.resize_terminal(160, 30)
+        await pilot.pause()
+        assert str(screen.query_one("#step-bar").render()).endswith(f"· {lesson.title}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -203,16 +204,30 @@ class LessonScreen(KqvScreen):
         steps = self.lesson.steps
         step = steps[self.index]
         dims = self.view.dims if self.view else {}
-        dims_text = " ".join(f"{k}={v}" for k, v in dims.items())
         state = "  [i]running…[/i]" if running else ""
         if self.index == len(steps) - 1 and not running:
             state = "  [b reverse] last step: n what next [/]"
         if not running and self.step_exercise() is not None:
             state += "  [b]w[/b] write it yourself"
-        self.query_one("#step-bar", Static).update(
-            f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}"
-            f"  [dim]{dims_text} · {self.lesson.title}[/dim]"
-        )
+        bar = Text.from_markup(f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}")
+        # then the dims and the lesson's title, as many whole items as fit: a number cut at the
+        # terminal's edge would read as another one (C=3 for C=32)
+        room = self.size.width - 2 - bar.cell_len - 2  # the bar's padding, the gap before the dims
+        chosen = [f.name for f in self.lesson.dim_fields if f.name in dims]  # the ones d changes first
+        order = chosen + [k for k in dims if k not in chosen]
+        items = [f"{k}={dims[k]}" for k in order] + [f"· {self.lesson.title}"]
+        if len(" ".join(items)) > room:
+            keep = len(items) - 1
+            while keep and len(" ".join(items[:keep] + ["…"])) > room:
+                keep -= 1
+            items = items[:keep] + ["…"] if room >= 1 else []
+        if items:
+            bar.append("  " + " ".join(items), style="dim")
+        self.query_one("#step-bar", Static).update(bar)
+
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self.update_bar(running=self._done != self._wanted)
 
     # -- the learner's moves ---------------------------------------------------------------
 
