@@ -206,3 +206,19 @@ async def test_the_level_in_the_bar_is_explained_under_the_question_and_in_help(
         await pilot.press("question_mark")
         await pilot.pause()
         assert LEVEL_NOTE in " ".join(help_of(app).split())
+
+
+@pilot_test
+async def test_a_long_round_end_opens_at_its_first_line_at_80x24():
+    app = QuizHost("backprop", count=8, seed=4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        for _ in range(8):  # every answer wrong: eight concepts to list
+            await answer(pilot, "(99991, 3, 3, 3, 3)" if screen.session.current.kind != "count" else "1")
+            await pilot.press("enter")
+            await pilot.pause()
+        await pilot.pause()
+        body = screen.query_one("#quiz-body")
+        assert "Round done: 0 of 8 right" in text_of(screen, "#quiz-question")
+        assert body.max_scroll_y > 0 and body.scroll_y == 0  # longer than the pane, shown from the top

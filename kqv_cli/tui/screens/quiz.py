@@ -120,6 +120,9 @@ class QuizScreen(KqvScreen):
                 f"Your level now: {self.levels()}.\n", (LEVEL_NOTE + ".\n", "dim"),
                 ("Progress is saved. enter: another round · escape: back", "dim")))
             self.show_feedback()
+            # the round's result is read from its first line, however many concepts were missed
+            body = self.query_one("#quiz-body", VerticalScroll)
+            self.call_after_refresh(body.scroll_home, animate=False)
             answer.placeholder = "enter: another round"
             answer.disabled = True
             self.update_bar()
