@@ -317,6 +317,19 @@ async def test_s_samples_the_gpt_just_trained_in_the_screen(text_data):
     assert len(sample) >= 250 and set(sample) <= set(text_data.vocab.chars)  # RichLog drops the ⏎s
 
 
+@pilot_test
+async def test_s_with_only_a_digit_net_kept_says_how_to_test_it(tmp_path):
+    from engine.network import Network, save_network
+
+    save_network(Network([784, 12, 10]), tmp_path / "digits.npz", {"epochs_done": 3})
+    screen = TrainScreen(save_dir=tmp_path)
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert screen.running is None
+        assert f"kqv eval digits {tmp_path / 'digits.npz'} tests the digit net" in str(app_notes(pilot.app))
+
+
 def app_notes(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
 

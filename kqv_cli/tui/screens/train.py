@@ -283,9 +283,14 @@ class TrainScreen(KqvScreen):
             return
         last = self.last_model
         if last is None:
-            kept = (self.save_dir if self.save_dir is not None else models_dir()) / "gpt.npz"
+            folder = self.save_dir if self.save_dir is not None else models_dir()
+            kept = folder / "gpt.npz"
             if not kept.exists():
-                self.notify("nothing trained yet: g trains the GPT, d the digit net", severity="warning")
+                digits = folder / "digits.npz"
+                said = "nothing trained yet: g trains the GPT, d the digit net"
+                if digits.exists():  # its validation images are not loaded until a run needs them
+                    said = f"no GPT kept yet: g trains one; kqv eval digits {digits} tests the digit net"
+                self.notify(said, severity="warning")
                 return
             last = ("gpt", kept)
         log = self.query_one(RichLog)
