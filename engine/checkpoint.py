@@ -66,20 +66,21 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.nd
             if f.read(4) not in _ZIP_MAGIC:
                 raise KqvError(f"{path} is not a kqv checkpoint (not an .npz archive; "
                                "kqv train writes them)")
-        with np.load(path, allow_pickle=False) as data:
-            if _META_KEY not in data.files:
-                raise KqvError(f"{path} is not a kqv checkpoint (no metadata inside)")
-            headers = {name: stored_header(data.zip, name, path) for name in data.files}
-            meta_shape, meta_dtype = headers.pop(_META_KEY)
-            if meta_dtype != np.uint8 or len(meta_shape) != 1 or meta_shape[0] > MAX_META_BYTES:
-                raise KqvError(f"{path} is not a kqv checkpoint (its metadata is not JSON text)")
-            meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
-            if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-                raise KqvError(f"{path} was written by another version of kqv; retrain to make a new one")
-            if meta.get("kind") != kind:
-                raise KqvError(f"{path} is a {meta.get('kind', 'unknown')} checkpoint, not a {kind} one")
-            check_arrays(headers, path)
-            arrays = {k: data[k] for k in headers}
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as data:  # the file open above: one open, not two
+                if _META_KEY not in data.files:
+                    raise KqvError(f"{path} is not a kqv checkpoint (no metadata inside)")
+                headers = {name: stored_header(data.zip, name, path) for name in data.files}
+                meta_shape, meta_dtype = headers.pop(_META_KEY)
+                if meta_dtype != np.uint8 or len(meta_shape) != 1 or meta_shape[0] > MAX_META_BYTES:
+                    raise KqvError(f"{path} is not a kqv checkpoint (its metadata is not JSON text)")
+                meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
+                if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+                    raise KqvError(f"{path} was written by another version of kqv; retrain to make a new one")
+                if meta.get("kind") != kind:
+                    raise KqvError(f"{path} is a {meta.get('kind', 'unknown')} checkpoint, not a {kind} one")
+                check_arrays(headers, path)
+                arrays = {k: data[k] for k in headers}
     except KqvError:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError,
