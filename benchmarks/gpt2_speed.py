@@ -36,8 +36,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-FORCED = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from children import FORCED_HASWELL, REPO, peak_rss_mb  # noqa: E402
+
 PROMPT_T = 13  # the pizza prompt: <|endoftext|> + 12 tokens
 
 
@@ -156,7 +157,6 @@ def sample_rss_child(model: str, tokens: int, rounds: int) -> dict:
     """In the child: run ``kqv sample --model`` in this process and report its peak RSS."""
     import contextlib
     import io
-    import resource
 
     from kqv_cli.main import run
 
@@ -164,7 +164,7 @@ def sample_rss_child(model: str, tokens: int, rounds: int) -> dict:
                 "--seed", "0"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         run()
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"peak_rss_mb": peak_rss_mb()}
 
 
 CHILDREN = {"kqv": kqv_child, "torch": torch_child, "rss": sample_rss_child}
@@ -172,7 +172,7 @@ CHILDREN = {"kqv": kqv_child, "torch": torch_child, "rss": sample_rss_child}
 
 def in_child(kind: str, args, forced_env: bool) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name, value in FORCED.items():
+    for name, value in FORCED_HASWELL.items():
         if forced_env:
             env.setdefault(name, value)
         else:
@@ -230,7 +230,7 @@ def main(argv=None) -> int:
         print(json.dumps(CHILDREN[args.child](args.model, args.tokens, args.rounds)))
         return 0
     say = (lambda *a: None) if args.json else print
-    forced = {name: os.environ.get(name, value) for name, value in FORCED.items()}
+    forced = {name: os.environ.get(name, value) for name, value in FORCED_HASWELL.items()}
     result = {"model": args.model, "forced_env": forced, "tokens": args.tokens, "rounds": args.rounds,
               "note": "2-core machine shared with other work while measured"}
     try:
