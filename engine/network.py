@@ -470,7 +470,7 @@ class Network:
                 order = rng.permutation(n)
                 for k in range(batches):
                     idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-                    if len(idx) == mini_batch_size:  # gathered into buffers allocated once
+                    if len(idx) == m:  # gathered into buffers allocated once
                         np.take(x_train, idx, axis=0, out=xb)
                         np.take(y_train, idx, axis=0, out=yb)
                         self.update_mini_batch(xb.T, yb.T, epoch_eta, lmbda, n)
