@@ -40,19 +40,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from children import KERNEL_VARS  # noqa: E402
 
 from kqv_cli.practice.grader import check_file  # noqa: E402
 from kqv_cli.practice.workspace import init_workspace  # noqa: E402
 from lessons.practice import find_exercise, solution_file  # noqa: E402
 
-BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 KQV = (sys.executable, "-m", "kqv_cli")
 
 
 def child_env(state: Path, blas_set: bool) -> dict[str, str]:
     env = {**os.environ, "KQV_STATE_DIR": str(state), "PYTHONPATH": str(REPO)}
     if not blas_set:
-        for name in BLAS_VARS:
+        for name in KERNEL_VARS:
             env.pop(name, None)
     return env
 
@@ -133,7 +135,7 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict = {"exercise": args.exercise, "cpus": os.cpu_count(),
-                     "blas_env": {name: os.environ.get(name) for name in BLAS_VARS}}
+                     "blas_env": {name: os.environ.get(name) for name in KERNEL_VARS}}
     with tempfile.TemporaryDirectory(prefix="kqv-bench-practice-") as tmp:
         tmp = Path(tmp)
         folder = init_workspace(tmp / "ws").folder
