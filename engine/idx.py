@@ -40,6 +40,28 @@ _KINDS = {"images": IMAGES_MAGIC, "labels": LABELS_MAGIC}
 MAX_IDX_BYTES = 2**30
 
 
+@contextlib.contextmanager
+def _unpacked(path: Path):
+    """The file as a stream of its IDX bytes: gunzipped when it is a gzip stream (whatever its
+    name says). Whatever goes wrong reading it, here or in the caller's reads, is one line."""
+    try:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == _GZIP_MAGIC
+            f.seek(0)
+            if not gzipped and path.suffix == ".gz":
+                raise KqvError(f"{path} is named .gz but is not gzip (it starts with {f.read(4).hex()})")
+            with gzip.open(f, "rb") if gzipped else contextlib.nullcontext(f) as stream:
+                yield stream
+    except FileNotFoundError:
+        raise KqvError(f"{path} does not exist") from None
+    except EOFError:
+        raise KqvError(f"{path} is a cut-off gzip file (it ends mid-stream); get it again") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise KqvError(f"{path} is a corrupt gzip file ({exc}); get it again") from None
+    except OSError as exc:
+        raise KqvError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def read_bytes(path: str | os.PathLike, kind: str) -> bytes:
     """The IDX ``kind`` file's content, gunzipped when it is a gzip stream (whatever its name says).
 
@@ -49,28 +71,13 @@ def read_bytes(path: str | os.PathLike, kind: str) -> bytes:
     that would expand to 4 GB costs 4 MB of reading, not 4 GB of memory.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            gzipped = f.read(2) == _GZIP_MAGIC
-            f.seek(0)
-            if not gzipped and path.suffix == ".gz":
-                raise KqvError(f"{path} is named .gz but is not gzip (it starts with {f.read(4).hex()})")
-            with gzip.open(f, "rb") if gzipped else contextlib.nullcontext(f) as stream:
-                head = stream.read(header_length(kind))
-                dims = parse_header(head, kind, str(path))
-                size = math.prod(dims)
-                check_fits(MemoryEstimate({"data": header_length(kind) + size}), f"reading {path}",
-                           "its header declares more than a data set of digits holds; get the file again",
-                           available=min(available_memory(), MAX_IDX_BYTES))
-                return head + stream.read(size + 1)
-    except FileNotFoundError:
-        raise KqvError(f"{path} does not exist") from None
-    except EOFError:
-        raise KqvError(f"{path} is a cut-off gzip file (it ends mid-stream); get it again") from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise KqvError(f"{path} is a corrupt gzip file ({exc}); get it again") from None
-    except OSError as exc:
-        raise KqvError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with _unpacked(path) as stream:
+        head = stream.read(header_length(kind))
+        size = math.prod(parse_header(head, kind, str(path)))
+        check_fits(MemoryEstimate({"data": len(head) + size}), f"reading {path}",
+                   "its header declares more than a data set of digits holds; get the file again",
+                   available=min(available_memory(), MAX_IDX_BYTES))
+        return head + stream.read(size + 1)
 
 
 def header_length(kind: str) -> int:
@@ -126,23 +133,8 @@ def read_idx(path: str | os.PathLike, kind: str) -> np.ndarray:
 def read_idx_header(path: str | os.PathLike, kind: str) -> tuple[int, ...]:
     """The dimensions an IDX file declares, reading only its first few bytes (gzipped or raw)."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            start = f.read(header_length(kind))
-            if start[:2] == _GZIP_MAGIC:
-                f.seek(0)
-                with gzip.open(f, "rb") as unpacked:
-                    start = unpacked.read(header_length(kind))
-            elif path.suffix == ".gz":
-                raise KqvError(f"{path} is named .gz but is not gzip (it starts with {start[:4].hex()})")
-    except FileNotFoundError:
-        raise KqvError(f"{path} does not exist") from None
-    except EOFError:
-        raise KqvError(f"{path} is a cut-off gzip file (it ends mid-stream); get it again") from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise KqvError(f"{path} is a corrupt gzip file ({exc}); get it again") from None
-    except OSError as exc:
-        raise KqvError(f"cannot read {path}: {exc.strerror}") from None
+    with _unpacked(path) as stream:
+        start = stream.read(header_length(kind))
     return parse_header(start, kind, str(path))
 
 
