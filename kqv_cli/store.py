@@ -117,6 +117,30 @@ class JsonStore:
             self.save(data)
             return data
 
+    def transact(self, default, read: Callable[[object], None], apply: Callable[[], object],
+                 write: Callable[[], object]) -> tuple[object, OSError | None]:
+        """One change a learner made, saved without losing theirs or another session's.
+
+        Under the lock: ``read(data)`` takes the file as it is now (skipped when the file could
+        not be read: that is not "no progress"), ``apply()`` makes the change, ``write()`` is
+        saved. A disk that refuses is never fatal: the change still counts in memory, applied
+        once whichever step failed. Returns what ``apply`` returned and the OSError, if any.
+        """
+        result, applied = None, False
+
+        def on_disk_now(data):
+            nonlocal result, applied
+            if not self.unreadable:
+                read(data)
+            result, applied = apply(), True
+            return write()
+
+        try:
+            self.update(on_disk_now, default)
+        except OSError as exc:
+            return (result if applied else apply()), exc
+        return result, None
+
     def save(self, data) -> None:
         """Write ``data`` atomically (temporary file, fsync, rename), under the lock."""
         if self.unreadable:

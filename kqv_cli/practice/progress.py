@@ -58,9 +58,8 @@ def validate(data) -> None:
 
 
 def parse(data) -> dict[str, ExerciseState]:
-    raw = data.get("exercises", {}) if isinstance(data, dict) else {}
-    raw = raw if isinstance(raw, dict) else {}
-    return {k: ExerciseState.from_dict(v) for k, v in raw.items() if isinstance(k, str)}
+    """The exercises of ``data`` that :func:`validate` let through (or the ``{}`` of no file)."""
+    return {k: ExerciseState.from_dict(v) for k, v in data.get("exercises", {}).items()}
 
 
 class PracticeProgress:
@@ -84,25 +83,15 @@ class PracticeProgress:
     def change(self, name: str, apply: Callable[[ExerciseState], object]):
         """Apply ``apply`` to exercise ``name`` as it is on disk now, save, and return what it returned.
 
-        A disk that refuses is noted in ``save_error``, never fatal: the change still counts in
-        memory, applied once whichever step failed.
+        A disk that refuses is noted in ``save_error``, never fatal (:meth:`JsonStore.transact`).
         """
-        result, applied = None, False
 
-        def on_disk_now(data) -> dict:
-            nonlocal result, applied
-            if not self.store.unreadable:  # an unreadable file is not read as "no progress"
-                self.exercises = parse(data)
-            result, applied = apply(self.state(name)), True
-            return self.to_data()
+        def read(data) -> None:
+            self.exercises = parse(data)
 
-        try:
-            self.store.update(on_disk_now, {})
-            self.save_error = None
-        except OSError as exc:
-            if not applied:
-                result = apply(self.state(name))
-            self.save_error = f"could not save practice progress to {self.store.path} ({exc})"
+        result, error = self.store.transact({}, read, lambda: apply(self.state(name)), self.to_data)
+        self.save_error = None if error is None else (
+            f"could not save practice progress to {self.store.path} ({error})")
         return result
 
     def state(self, name: str) -> ExerciseState:

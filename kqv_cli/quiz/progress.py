@@ -16,6 +16,7 @@ anywhere (see :func:`validate`) is moved aside with a warning and the learner st
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from kqv_cli.quiz import scheduler as srs
 from kqv_cli.quiz.questions import TOPICS, cards_for
@@ -107,20 +108,14 @@ class Progress:
         now = now or srs.now_utc()
         if self.store is None:
             return self._apply(card_id, right, hints_used, now)
-        card = None
-        try:
-            with self.store.locked():
-                fresh = self.store.load(default={})
-                if self.store.warning:
-                    self.warning = self.store.warning
-                if not self.store.unreadable:
-                    self._read(fresh)
-                card = self._apply(card_id, right, hints_used, now)
-                self.store.save(self.to_data())
-        except OSError as exc:
-            self._could_not_save(exc)
-            return card if card is not None else self._apply(card_id, right, hints_used, now)
-        self.save_error = None
+        answer = partial(self._apply, card_id, right, hints_used, now)
+        card, error = self.store.transact({}, self._read, answer, self.to_data)
+        if self.store.warning:  # the file was found damaged again while answering
+            self.warning = self.store.warning
+        if error is None:
+            self.save_error = None
+        else:
+            self._could_not_save(error)
         return card
 
     def _apply(self, card_id: str, right: bool, hints_used: int, now: datetime) -> srs.Card:
