@@ -16,10 +16,9 @@ from rich.console import Console
 
 from engine.errors import KqvError
 from engine.paths import default_cache_dir
+from kqv_cli.last_resort import EXIT_USER_ERROR
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values
-
-EXIT_USER_ERROR = 2
 
 err_console = Console(stderr=True, highlight=False)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from engine.paths import cache_dir
 
 EXIT_INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = 2  # bad input, whoever says so (app.fail, usage_errors, here): one code
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 # The disk or the user's quota is full: never a bug of kqv's, whichever file it was writing.
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -34,7 +34,8 @@ from typer._click.exceptions import (
 )
 from typer.core import TyperGroup
 
-EXIT_USER_ERROR = 2
+from kqv_cli.last_resort import EXIT_USER_ERROR
+
 # What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
 WRONG = {
     "int_parsing": "is not a whole number",
