@@ -234,7 +234,7 @@ class LessonSession:
             else:
                 notes.append(f"(the step script gave no {name!r} view for these dims)")
         view = StepView(
-            step=dataclasses.replace(step, markdown=fill_placeholders(step.markdown, run.dims)),
+            step=dataclasses.replace(step, markdown=text),
             records=list(latest.values()),
             changed=changed,
             code=code,
