@@ -23,7 +23,6 @@ from lessons.practice.exercise import Call, Case, Exercise, Mistake, Seeded
 
 PRACTICE_DIR = Path(__file__).resolve().parent
 _LESSONS_DIR = PRACTICE_DIR.parent
-_LESSON_ORDER = BUILT_IN  # the home screen's order: backprop, attention, bridge
 
 __all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
            "lesson_step", "load_exercises", "solution_file", "starter_file"]
@@ -76,15 +75,14 @@ def _steps(lesson: str) -> tuple[tuple[str, str], ...]:
 
 def lesson_step(exercise: Exercise) -> tuple[int, str] | None:
     """The step the exercise follows: its number in the lesson (from 1) and its title."""
-    ids = [step for step, _ in _steps(exercise.lesson)]
-    if exercise.step not in ids:
-        return None
-    i = ids.index(exercise.step)
-    return i + 1, _steps(exercise.lesson)[i][1]
+    for number, (step, title) in enumerate(_steps(exercise.lesson), start=1):
+        if step == exercise.step:
+            return number, title
+    return None
 
 
 def _lesson_position(exercise: Exercise) -> tuple[int, int]:
-    lesson = (_LESSON_ORDER.index(exercise.lesson) if exercise.lesson in _LESSON_ORDER
-              else len(_LESSON_ORDER))
+    # the home screen's order (BUILT_IN), so exercises come in the order their lessons do
+    lesson = BUILT_IN.index(exercise.lesson) if exercise.lesson in BUILT_IN else len(BUILT_IN)
     step = lesson_step(exercise)
     return lesson, step[0] if step else len(_steps(exercise.lesson)) + 1
