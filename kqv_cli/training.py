@@ -25,8 +25,9 @@ def check_writable(out: Path | None, replace: bool = False, resume: Path | None 
         raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
     if out.is_dir():
         raise KqvError(f"--out {out} is a folder; name a file in it, like {out / 'model.npz'}")
-    if out.exists() and not replace and not (resume is not None and resume.exists()
-                                             and os.path.samefile(resume, out)):
+    # a --resume that is missing is refused where it is loaded, with its own line
+    resumes_out = resume is not None and resume.exists() and out.exists() and os.path.samefile(resume, out)
+    if out.exists() and not replace and not resumes_out:
         resume_hint = f", --resume {out} to continue it," if resumable else ""
         raise KqvError(f"{out} already exists and this run did not write it; pass --force to replace "
                        f"it{resume_hint} or choose another --out")
@@ -35,7 +36,7 @@ def check_writable(out: Path | None, replace: bool = False, resume: Path | None 
         raise KqvError(f"cannot write {out}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise KqvError(f"cannot write {out}: permission denied")
-    if out.exists() and not (resume is not None and os.path.samefile(resume, out)):
+    if out.exists() and not resumes_out:
         return f"--force: {out}, written before this run, will be replaced by this run's checkpoint"
     return None
 
