@@ -216,11 +216,13 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
     caption_lines = 1 if caption.cell_len + 65 <= width else 2
     step_r = max(1, -(-r // max(2 * (height - caption_lines), 1)))
     step_c = max(1, -(-c // max(width // cell_w, 1)))
-    everything = np.asarray(matrix, dtype=np.float64)
-    shown = everything[::step_r, ::step_c]
-    finite = np.isfinite(everything)
-    lo, hi = ((float(everything[finite].min()), float(everything[finite].max())) if finite.any()
-              else (0.0, 0.0))
+    shown = matrix[::step_r, ::step_c].astype(np.float64)
+    # the range in the matrix's own dtype, without a float64 copy of it: this runs on every
+    # redraw (a resize, [ ]), and an embedding table can hold tens of millions of entries
+    finite = np.isfinite(matrix)
+    all_finite = bool(finite.all())
+    values = matrix if all_finite else matrix[finite]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
     diverging = lo < 0
     colours = level_colours(lo, hi, diverging)
     head = caption.copy()
@@ -232,7 +234,7 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
     for k in np.linspace(0, LEVELS, 6):
         legend.append("█", style=Style(color=colours[int(k)]))
     legend.append(f" {cell_text(hi)}")
-    if not finite.all():
+    if not all_finite:
         legend.append("  ")
         legend.append("█", style=Style(color=NOT_FINITE_COLOUR))
         legend.append(" -inf/nan")
