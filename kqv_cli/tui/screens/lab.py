@@ -184,11 +184,8 @@ class LabScreen(KqvScreen):
         self.running, self.result = name, None
         self.stop_event.clear()
         self.show_question(name)
-        plot = self.query_one(CurvesPlot)
         self.clear_result()
-        budget = self.budget or exp.budget
-        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
-                   [v.label for v in exp.variants], x_max=budget)
+        self.reset_plot(exp, self.budget or exp.budget)
         self.progress = {v.label: (None, None, "") for v in exp.variants}
         self.show_progress()
         self.run_lab(name, fresh)
@@ -254,9 +251,7 @@ class LabScreen(KqvScreen):
         self.query_one("#lab-report").display = True
         exp = result.experiment
         if again:
-            plot = self.query_one(CurvesPlot)
-            plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
-                       [v.label for v in exp.variants], x_max=result.budget)
+            plot = self.reset_plot(exp, result.budget)
             for v in result.variants:
                 for x, y in v.curve:
                     plot.add(v.label, x, y)
@@ -271,6 +266,13 @@ class LabScreen(KqvScreen):
                 samples.append(f"\n{v.label} writes:\n", style="bold")
                 samples.append(sample_line(v.sample, 160) or "(nothing: it diverged)", style="italic")
             self.query_one("#lab-samples", Static).update(samples)
+
+    def reset_plot(self, exp, budget: int) -> CurvesPlot:
+        """The chart emptied for ``exp``'s variants, its x axis spanning the whole ``budget``."""
+        plot = self.query_one(CurvesPlot)
+        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+                   [v.label for v in exp.variants], x_max=budget)
+        return plot
 
     def set_status(self, text: str) -> None:
         self.query_one("#lab-status", Static).update(text)
