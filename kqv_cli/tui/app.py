@@ -37,7 +37,7 @@ class KqvApp(App):
         self.seed = seed
         self.model = model
         self.progress = LessonProgress.load()
-        self.exiting = False  # set by quit: from then on no screen acts on a key (KqvScreen.check_action)
+        self.exiting = False  # set by exit: from then on no screen acts on a key (KqvScreen.check_action)
         self._save_timer = None
 
     def on_mount(self) -> None:
@@ -103,11 +103,6 @@ class KqvApp(App):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return False if self.exiting else super().check_action(action, parameters)
-
-    async def action_quit(self) -> None:
-        self.exiting = True
-        self.save_progress()
-        await super().action_quit()
 
     def _hang_up(self) -> None:
         self.save_progress()
