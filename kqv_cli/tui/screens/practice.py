@@ -79,7 +79,6 @@ class PracticeScreen(KqvScreen):
         self.report: Report | None = None
         self.checking = False
         self._serial = 0  # of the latest check asked for; an older one's result is dropped
-        self.hint_shown = -1  # the hint on screen for this exercise, or -1
         self._stop_watch = threading.Event()
 
     @property
@@ -118,7 +117,6 @@ class PracticeScreen(KqvScreen):
     def show_exercise(self) -> None:
         exercise = self.exercise
         self.report = None
-        self.hint_shown = -1
         step = lesson_step(exercise)
         follows = f"{exercise.lesson} step {step[0]}: {step[1]}" if step else exercise.lesson
         self.query_one("#practice-text", Static).update(Text.assemble(
@@ -225,7 +223,6 @@ class PracticeScreen(KqvScreen):
 
     def action_hint(self) -> None:
         index = self.progress.next_hint(self.exercise.name)
-        self.hint_shown = index
         self.query_one("#practice-hint", Static).update(Text.assemble(
             (f"hint {index + 1} of {HINTS}: ", "bold cyan"), self.exercise.hints[index]))
 
