@@ -109,26 +109,26 @@ class QuizScreen(KqvScreen):
     def ask_next(self) -> None:
         session = self.session
         question = session.next_question()
-        answer = self.query_one("#quiz-answer", Input)
-        self.feedback, self.format_error = [], None
-        if question is None:
-            missed = session.missed_lines()
-            self.query_one("#quiz-question", Static).update(Text.assemble(
-                ("Round done: ", "bold"), f"{session.summary_line()}.\n",
-                *((("Missed this round, and when each comes back:\n", "bold"),)
-                  + tuple(f"  {line}\n" for line in missed) if missed else ()),
-                f"Your level now: {self.levels()}.\n", (LEVEL_NOTE + ".\n", "dim"),
-                ("Progress is saved. enter: another round · escape: back", "dim")))
-            self.show_feedback()
-            # the round's result is read from its first line, however many concepts were missed
-            body = self.query_one("#quiz-body", VerticalScroll)
-            self.call_after_refresh(body.scroll_home, animate=False)
-            answer.placeholder = "enter: another round"
-            answer.disabled = True
-            self.update_bar()
-            self.set_focus(None)
+        if question is not None:
+            self.show_question(question)
             return
-        self.show_question(question)
+        self.feedback, self.format_error = [], None
+        missed = session.missed_lines()
+        self.query_one("#quiz-question", Static).update(Text.assemble(
+            ("Round done: ", "bold"), f"{session.summary_line()}.\n",
+            *((("Missed this round, and when each comes back:\n", "bold"),)
+              + tuple(f"  {line}\n" for line in missed) if missed else ()),
+            f"Your level now: {self.levels()}.\n", (LEVEL_NOTE + ".\n", "dim"),
+            ("Progress is saved. enter: another round · escape: back", "dim")))
+        self.show_feedback()
+        # the round's result is read from its first line, however many concepts were missed
+        body = self.query_one("#quiz-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_home, animate=False)
+        answer = self.query_one("#quiz-answer", Input)
+        answer.placeholder = "enter: another round"
+        answer.disabled = True
+        self.update_bar()
+        self.set_focus(None)
 
     def show_question(self, question) -> None:
         answer = self.query_one("#quiz-answer", Input)
