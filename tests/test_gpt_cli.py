@@ -103,6 +103,18 @@ def test_sample_and_resume_refuse_foreign_checkpoints(tmp_path, text, trained):
     assert result.exit_code == 2 and "no checkpoint" in result.output
 
 
+def test_a_missing_resume_with_force_over_an_existing_out_is_one_line(tmp_path, text, trained):
+    out, _ = trained  # --out names a file that exists; --resume names one that does not
+    before = out.read_bytes()
+    result = invoke("train", "gpt", "--text", text, *SMALL, "--resume", tmp_path / "nope.npz",
+                    "--out", out, "--force")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no checkpoint at" in errors[0]
+    assert out.read_bytes() == before  # nothing trained, nothing replaced
+
+
 def test_sample_refuses_a_checkpoint_whose_vocabulary_does_not_fit_its_weights(tmp_path, trained):
     from engine.checkpoint import load_checkpoint
 
