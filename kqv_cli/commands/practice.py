@@ -158,7 +158,7 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
 
 def print_report(report: Report, story: bool = True) -> None:
     """The variables table and what went wrong; ``story=False`` leaves the story to the error line."""
-    from kqv_cli.practice.grader import shape_text
+    from kqv_cli.practice.report_table import report_table
 
     console.rule(f"{report.exercise.name} · {escape(report.exercise.title)}", align="left", style="dim")
     if report.output.strip():
@@ -167,15 +167,7 @@ def print_report(report: Report, story: bool = True) -> None:
     if report.rows:
         where = "" if report.case == 0 else f" (input set {report.case + 1} of {report.cases})"
         dims = ", ".join(f"{k}={v}" for k, v in report.dims.items())
-        table = Table(title=f"{report.exercise.phase} order, {dims}{where}", title_justify="left")
-        for col in ("variable", "engine's shape", "yours", "", "max rel. error"):
-            table.add_column(col, justify="right" if col == "max rel. error" else "left")
-        for row in report.rows:
-            mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
-            yours = "–" if row.yours is None else str(row.yours)
-            error = "" if row.error is None else f"{row.error:.1e}"
-            table.add_row(escape(row.name), shape_text(row), yours, mark, error)
-        console.print(table)
+        console.print(report_table(report, f"{report.exercise.phase} order, {dims}{where}"))
     style = "bold green" if report.passed else ("bold red" if report.ungradable else "bold yellow")
     for i, line in enumerate(report.story if story else []):
         console.print(f"[{style}]{escape(line)}[/]" if i == 0 else escape(line), soft_wrap=True)

@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -24,8 +23,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from engine.errors import KqvError
-from kqv_cli.practice.grader import Report, check_file, shape_text
+from kqv_cli.practice.grader import Report, check_file
 from kqv_cli.practice.progress import HINTS, PracticeProgress
+from kqv_cli.practice.report_table import report_table
 from kqv_cli.practice.runner import TIMEOUT
 from kqv_cli.practice.workspace import DEFAULT_DIR, Workspace, find_workspace, init_workspace
 from kqv_cli.tui.screens.base import KqvScreen
@@ -151,14 +151,7 @@ class PracticeScreen(KqvScreen):
         self.report = report
         parts = []
         if report.rows:
-            table = Table(title=f"{report.exercise.phase} order", title_justify="left", expand=False)
-            for col in ("variable", "engine's shape", "yours", "", "max rel. error"):
-                table.add_column(col, justify="right" if col == "max rel. error" else "left")
-            for row in report.rows:
-                table.add_row(row.name, shape_text(row), "–" if row.yours is None else str(row.yours),
-                              Text("✓", "green") if row.ok else Text("✗", "red"),
-                              "" if row.error is None else f"{row.error:.1e}")
-            parts.append(table)
+            parts.append(report_table(report, f"{report.exercise.phase} order"))
         style = "bold green" if report.passed else "bold yellow"
         for i, line in enumerate(report.story):
             parts.append(Text(line, style if i == 0 else ""))
