@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from kqv_cli.tui.widgets.figures import CELL, array_view, attends, cell_text, heatmap, series, shows_numbers
+from kqv_cli.tui.widgets.figures import (
+    CELL,
+    MAX_CELLS,
+    array_view,
+    attends,
+    cell_text,
+    heatmap,
+    series,
+    shows_numbers,
+)
 from kqv_cli.tui.widgets.variables_table import short_dtype, value_range
 
 
@@ -62,6 +71,16 @@ def test_mask_as_numbers_in_an_80_column_pane_with_its_legend_over_the_full_rang
     finite = att[np.isfinite(att)]
     assert f"{cell_text(finite.min())} " in blocks and f" {cell_text(finite.max())}" in blocks
     assert array_view(att, "(T, T)", width=78, height=6, mode="blocks").plain.count("−inf") == 0
+
+
+def test_numbers_of_a_huge_matrix_stop_at_a_budget_and_say_how_many_rows_are_left():
+    rows, cols = 50_257, 24  # a vocabulary-sized table, forced to numbers with the v key
+    text = array_view(np.ones((rows, cols), np.float32), "(V, C)", 200, 30, mode="numbers").plain
+    lines = text.splitlines()
+    drawn = MAX_CELLS // cols
+    assert lines[-1] == f"… {rows - drawn} more rows not drawn as numbers; v shows them all as colour blocks"
+    assert len(lines) == 2 + drawn + 1  # caption, column labels, the rows drawn, the note
+    assert lines[-2].split()[0] == str(drawn - 1)
 
 
 def test_attention_matrices_name_their_rows_and_columns_by_token():

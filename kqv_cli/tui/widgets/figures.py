@@ -72,6 +72,9 @@ def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
 
 
 CELL = 5  # characters per number: 0.094, -0.05, 1.2e4, -1e-4, −inf
+# numbers drawn at most: GPT-2's wte (50257, 768) as numbers (the v key) would be 38M cells, minutes
+# of formatting with the app frozen; 50k cells take well under a second and are more than anyone scrolls
+MAX_CELLS = 50_000
 
 
 def cell_text(x: float) -> str:
@@ -151,6 +154,10 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
     widened to its name if the whole table still fits ``width``, else the name is cut with an
     ellipsis; a row label is ``index name`` when there is room. Numbers are never cut.
     """
+    hidden = max(matrix.shape[0] - max(MAX_CELLS // max(matrix.shape[1], 1), 1), 0)
+    if hidden:
+        matrix = matrix[: matrix.shape[0] - hidden]
+        row_names = row_names[: matrix.shape[0]] if row_names else row_names
     rows, cols = matrix.shape
     room = width if width is not None else 10**6
     col_names = col_names if col_names and len(col_names) == cols else None
@@ -172,6 +179,9 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
         for x in row:  # a one-space gap before each cell, none after the last
             out.append(f" {cell_text(x):>{cell}}", style=NOT_FINITE if not np.isfinite(x) else "")
         out.append("\n")
+    if hidden:
+        out.append(f"… {hidden} more rows not drawn as numbers; v shows them all as colour blocks\n",
+                   style="dim")
     out.rstrip()
     return out
 
