@@ -38,16 +38,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from children import blas_kernel, environments, fmt, kernel_vars, run_child, spread  # noqa: E402
 from nielsen_loop import PerExampleNetwork  # noqa: E402
 
-from engine.blas import blas_threads  # noqa: E402
-from engine.network import Network, one_hot  # noqa: E402
+from engine.digits.network import Network, one_hot  # noqa: E402
+from engine.runtime.blas import blas_threads  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 
 def load(data: Path | None):
-    from engine.mnist import load_mnist
-    from engine.synthetic_digits import load_synthetic
+    from engine.data.mnist import load_mnist
+    from engine.data.synthetic_digits import load_synthetic
 
     folder = data or (SHARED_MNIST if SHARED_MNIST.is_dir() else None)
     if folder is None:

@@ -46,9 +46,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from children import blas_kernel, environments, fmt, kernel_vars, peak_rss_mb, run_child, spread  # noqa: E402
 
-from engine.gpt import GPT, GPTConfig  # noqa: E402
-from engine.gpt_train import TrainConfig  # noqa: E402
-from engine.text import TextData, get_batch  # noqa: E402
+from engine.data.text import TextData, get_batch  # noqa: E402
+from engine.gpt.model import GPT, GPTConfig  # noqa: E402
+from engine.gpt.train import TrainConfig  # noqa: E402
 
 SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 CONTENDERS = ("numpy", "torch", "torch.compile")
@@ -126,8 +126,8 @@ def child_steps(spec: dict) -> dict:
     kind, threads = spec["kind"], spec["threads"]
     rng = np.random.default_rng(spec["round"])
     if kind == "numpy":
-        from engine.blas import blas_threads
-        from engine.gpt_train import GPTTrainer
+        from engine.gpt.train import GPTTrainer
+        from engine.runtime.blas import blas_threads
 
         trainer = GPTTrainer(data, cfg, TrainConfig(threads=threads))
 
@@ -224,7 +224,7 @@ def child_run(spec: dict) -> dict:
 def full_run(text: Path, val: np.ndarray, env: dict, args: list[str]) -> dict:
     """The default run (plus ``args``) in a child in ``env``: wall time from the parent (start-up,
     evaluations and saving included), the child's result, and the exact loss over ``val``."""
-    from engine.gpt_train import load_gpt, split_loss
+    from engine.gpt.train import load_gpt, split_loss
 
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "gpt.npz")

@@ -47,8 +47,8 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    from engine.blas import blas_threads
-    from engine.hf_hub import load_pretrained
+    from engine.hf.hub import load_pretrained
+    from engine.runtime.blas import blas_threads
 
     start = time.perf_counter()
     gpt, _, _ = load_pretrained(model)
@@ -103,7 +103,7 @@ def matvec_bound(gpt, n_threads: int, rounds: int) -> float:
     this is the memory-bandwidth bound cached generation can approach, measured here, now."""
     import numpy as np
 
-    from engine.blas import blas_threads
+    from engine.runtime.blas import blas_threads
 
     weights = [w for name, w in gpt.params.items() if w.ndim == 2 and name not in ("wte", "wpe")]
     wte = gpt.params["wte"]
@@ -124,7 +124,7 @@ def torch_child(model: str, tokens: int, rounds: int) -> dict:
     import torch
     from transformers import GPT2LMHeadModel
 
-    from engine.hf_hub import model_folder
+    from engine.hf.hub import model_folder
 
     torch.set_grad_enabled(False)
     start = time.perf_counter()

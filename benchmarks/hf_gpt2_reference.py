@@ -5,10 +5,10 @@ cached generation, and kqv's export read back by transformers.
    ``save_pretrained``, beside a byte-level BPE ``tokenizer.json`` trained with ``tokenizers``.
    Its weights are drawn far from the usual init (biases and LayerNorm gains are not 0 and 1,
    ε is 0.01) so a mix-up of names or a missing bias cannot hide.
-2. kqv loads the folder (``engine.hf_gpt2``); both run the pizza prompt. Compared: the logits,
+2. kqv loads the folder (``engine.hf.gpt2``); both run the pizza prompt. Compared: the logits,
    every attention matrix (transformers with ``attn_implementation="eager"``, which returns
    them), and the logits of each step of greedy generation with the KV cache.
-3. A kqv character GPT is trained for a few iterations, exported with ``engine.hf_export``
+3. A kqv character GPT is trained for a few iterations, exported with ``engine.hf.export``
    and loaded by ``GPT2LMHeadModel.from_pretrained`` and ``AutoTokenizer``; their next-token
    probabilities are compared with kqv's.
 
@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.hf_tokenizer import END_OF_TEXT, HFTokenizer  # noqa: E402
+from engine.hf.tokenizer import END_OF_TEXT, HFTokenizer  # noqa: E402
 
 PROMPT = f"{END_OF_TEXT}The pizza came out of the oven and it tasted good"
 GOLDEN_DIR = REPO / "tests" / "data" / "gpt2-tiny"
@@ -114,7 +114,7 @@ def transformers_run(folder: Path, ids: np.ndarray, n_new: int) -> dict:
 
 def kqv_run(folder: Path, ids: np.ndarray, gen_ids: np.ndarray) -> dict:
     """The same with kqv: one traced forward, then the generated tokens one position each."""
-    from engine.hf_gpt2 import load_gpt2
+    from engine.hf.gpt2 import load_gpt2
     from engine.trace import Tracer
 
     model = load_gpt2(folder)
@@ -140,10 +140,10 @@ def export_check(tmp: Path) -> dict:
     import torch
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
-    from engine.gpt import GPTConfig
-    from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt
-    from engine.hf_export import export_checkpoint
-    from engine.text import TextData
+    from engine.data.text import TextData
+    from engine.gpt.model import GPTConfig
+    from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt
+    from engine.hf.export import export_checkpoint
 
     data = TextData.from_text(TRAINING_TEXT, block_size=32)
     cfg = GPTConfig(vocab_size=data.vocab.size, block_size=32, n_layer=2, n_head=4, n_embd=32)

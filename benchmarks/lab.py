@@ -25,18 +25,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.lab import EXPERIMENTS, METRICS, get_experiment, run_experiment  # noqa: E402
-from engine.lab.experiments import format_metric  # noqa: E402
+from kqv_cli.lab import EXPERIMENTS, METRICS, get_experiment, run_experiment  # noqa: E402
+from kqv_cli.lab.experiments import format_metric  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 
 
 def load(kind: str, block_size: int, args):
     if kind == "gpt":
-        from engine.text import TextData
+        from engine.data.text import TextData
 
         return TextData.from_file(args.text, block_size)
-    from engine.mnist import load_mnist
+    from engine.data.mnist import load_mnist
 
     return load_mnist(args.data, download=False)
 

@@ -57,7 +57,7 @@ def main() -> None:
         os.environ["KQV_DATA_DIR"] = str(args.data)
 
     sys.path.insert(0, str(REPO))
-    from engine.blas import blas_threads
+    from engine.runtime.blas import blas_threads
     from lessons import LessonSession, load_lessons
     from lessons.steps.digit_images import lesson_digits
 

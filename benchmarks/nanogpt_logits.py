@@ -31,9 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.gpt import GPT, GPTConfig  # noqa: E402
-from engine.gpt_train import GPTTrainer, TrainConfig, load_gpt  # noqa: E402
-from engine.text import TextData  # noqa: E402
+from engine.data.text import TextData  # noqa: E402
+from engine.gpt.model import GPT, GPTConfig  # noqa: E402
+from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt  # noqa: E402
 
 SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.blas import blas_threads  # noqa: E402
-from engine.network import Network  # noqa: E402
-from engine.synthetic_digits import load_synthetic, synthetic_digits  # noqa: E402
+from engine.data.synthetic_digits import load_synthetic, synthetic_digits  # noqa: E402
+from engine.digits.network import Network  # noqa: E402
+from engine.runtime.blas import blas_threads  # noqa: E402
 
 
 def time_drawing(n: int, rounds: int) -> dict:

@@ -1,6 +1,6 @@
 """The PyTorch eager reference for the GPT benchmark: the same model, step and optimiser.
 
-Same shape and choices as :mod:`engine.gpt` so the two time the same work: learned positions,
+Same shape and choices as :mod:`engine.gpt.model` so the two time the same work: learned positions,
 pre-LN blocks, biases, tanh-GELU, a LM head tied to the token embedding, cross-entropy, global
 norm clipping at 1.0, AdamW (β = 0.9, 0.99, weight decay 0.1 on 2-D weights only). It is written
 here in our own words for timing only; kqv never imports torch outside ``benchmarks/``.

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from test_tui_lab import SIZE, ScreenApp, key_latency, tiny_gpt_setup, tiny_text, wait_until  # noqa: E402
 
-from engine.text import TextData  # noqa: E402
+from engine.data.text import TextData  # noqa: E402
 from kqv_cli.tui.screens.train import TrainScreen  # noqa: E402
 
 

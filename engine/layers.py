@@ -23,7 +23,7 @@ Speed tricks used here (each one says what it buys where it is used):
 * row sums and means as a matmul with a ones vector, not ``np.sum(axis=...)``;
 * ``u * u * u`` instead of ``u ** 3`` (numpy's float32 power is ~300x slower);
 * gradients written with ``np.matmul(..., out=self.dw)`` straight into the model's flat
-  gradient buffer (see :mod:`engine.gpt`), so nothing is allocated or zeroed per step.
+  gradient buffer (see :mod:`engine.gpt.model`), so nothing is allocated or zeroed per step.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Module:
     """Something with parameters: ``params()`` and ``grads()`` list them by full name.
 
     A layer's parameters are ordinary attributes (``self.w``, ``self.b``); its gradients are
-    the same names with a ``d`` (``self.dw``). :class:`engine.gpt.GPT` moves them into one flat
+    the same names with a ``d`` (``self.dw``). :class:`engine.gpt.model.GPT` moves them into one flat
     buffer after building, by replacing the attributes with views of that buffer.
     """
 

@@ -1,7 +1,7 @@
 """AdamW, the learning-rate schedule and gradient clipping, over one flat parameter vector.
 
 The GPT keeps all parameters in one float32 vector and all gradients in another, 2-D weights
-first (:mod:`engine.gpt`). That makes each part here a few whole-model numpy passes:
+first (:mod:`engine.gpt.model`). That makes each part here a few whole-model numpy passes:
 
 * clipping: if the gradient's global norm ‖g‖ exceeds 1.0, scale g by 1/‖g‖;
 * AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², then p ← p − lr·m̂/(√v̂ + ε), with m̂ and v̂

@@ -43,7 +43,7 @@ class Record:
     symbolic: tuple[str, ...]  # ("n2", "m") or ("B", "nh", "T", "T")
     formula: str  # "w2 @ a1 + b2"
     phase: str  # forward | backward | update
-    source: str  # "engine/network.py:120"
+    source: str  # "engine/digits/network.py:120"
     note: str = ""  # one line of why, shown beside the formula
 
     @property

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from engine.errors import KqvError
-from engine.paths import default_cache_dir
+from engine.files.paths import default_cache_dir
 from kqv_cli.last_resort import EXIT_USER_ERROR
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values

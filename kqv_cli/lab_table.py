@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from engine.lab import METRICS
-from engine.lab.experiments import format_metric
+from kqv_cli.lab import METRICS
+from kqv_cli.lab.experiments import format_metric
 
 
 def result_table(result, with_time: bool = False) -> Table:

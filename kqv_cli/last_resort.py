@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.paths import cache_dir
+from engine.files.paths import cache_dir
 
 EXIT_INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
 EXIT_USER_ERROR = 2  # bad input, whoever says so (app.fail, usage_errors, here): one code

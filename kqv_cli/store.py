@@ -3,7 +3,7 @@
 Each file holds ``{"schema": N, "data": ...}``. Three promises:
 
 * **Never half a file.** Writes go to a temporary file beside the real one, then replace it in
-  one rename (:mod:`engine.atomic`), so Ctrl-C or a full disk never leaves half a file.
+  one rename (:mod:`engine.files.atomic`), so Ctrl-C or a full disk never leaves half a file.
 * **Never the last writer wins.** Two ``kqv quiz`` sessions, or the app and a piped quiz, may
   save the same file. A change is made with :meth:`JsonStore.update`: under a lock on the file
   (the ``filelock`` library, an ``fcntl.flock`` on a ``NAME.lock`` beside it), the file is read
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from engine.atomic import atomic_write
-from engine.paths import state_dir
+from engine.files.atomic import atomic_write
+from engine.files.paths import state_dir
 
 LOCK_TIMEOUT = 10.0  # seconds; a save holds the lock for milliseconds
 

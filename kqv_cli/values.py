@@ -9,7 +9,7 @@ looks at every number a command received, by the flag it came from, before the c
 * a count of repetitions (``--epochs``, ``--max-iters``, ...) has an upper bound that says how
   long the run would take, so ``--epochs 100000000000`` is refused in a line, not after a week;
 * any other whole number fits in 32 bits: sizes that big are refused here, smaller ones that
-  still do not fit in memory are refused by :mod:`engine.memory` with the estimate.
+  still do not fit in memory are refused by :mod:`engine.runtime.memory` with the estimate.
 
 Each rule raises :class:`~engine.errors.KqvError` naming the flag as the user typed it.
 """

@@ -33,7 +33,7 @@ are the step's header; everything after it is the step's text, shown as Markdown
     show: w2 (n2, n1), b2 (n2, 1), z2 (n2, m), a2 (n2, m)
     select: z2                        # optional: the variable selected first (one of show:)
     extra: accuracy                   # optional: a special view the step script provides
-    code: engine/network.py:Network.SGD     # optional: one more engine function to show
+    code: engine/digits/network.py:Network.SGD     # optional: one more engine function to show
 
     Every neuron of layer 2 has one weight per pixel: w² is (n2, n1) = ({n2}, {n1}) ...
 
@@ -101,7 +101,7 @@ class Step:
     expects: dict[str, tuple[str, ...]]  # name -> symbolic shape the text claims
     trace: str = ""  # which engine run of the step script this step reads
     extras: tuple[str, ...] = ()  # names of special views the step script provides
-    code: tuple[str, ...] = ()  # extra engine functions to show: "engine/network.py:Network.SGD"
+    code: tuple[str, ...] = ()  # extra engine functions to show: "engine/digits/network.py:Network.SGD"
     select: str = ""  # the shown variable the screen selects first ("" : the first the text names)
     line: int = 0  # where the step starts in its file, for error messages
     real_markdown: str = ""  # the text after '### On GPT-2', shown instead on a real model

@@ -53,7 +53,7 @@ class CodeSpan:
 
     @property
     def name(self) -> str:
-        """``engine/network.py`` as the learner reads it."""
+        """``engine/digits/network.py`` as the learner reads it."""
         try:
             return self.path.relative_to(REPO_DIR).as_posix()
         except ValueError:

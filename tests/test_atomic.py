@@ -1,4 +1,4 @@
-"""engine.atomic: whole files or none, written like an ordinary write seen from outside."""
+"""engine.files.atomic: whole files or none, written like an ordinary write seen from outside."""
 
 import os
 import signal
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from engine.atomic import atomic_write
+from engine.files.atomic import atomic_write
 
 
 def write(path, text):
@@ -46,7 +46,7 @@ def test_a_replaced_file_keeps_its_mode(tmp_path):
 
 WRITER = """
 import sys, time
-from engine.atomic import atomic_write
+from engine.files.atomic import atomic_write
 with atomic_write(sys.argv[1]) as f:
     f.write(b"x" * 1_000_000)
     f.flush()

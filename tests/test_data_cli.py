@@ -15,8 +15,8 @@ from test_mnist import closed_port_url, idx_header
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from engine import mnist, shakespeare
-from engine.paths import default_cache_dir
+from engine.data import mnist, shakespeare
+from engine.files.paths import default_cache_dir
 from kqv_cli.app import app
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import MNIST_DIR, needs_mnist
-from engine.checkpoint import save_checkpoint
+from engine.files.checkpoint import save_checkpoint
 from kqv_cli.app import app
 
 runner = CliRunner()
@@ -64,7 +64,7 @@ def test_eval_prints_confusion_matrix(tmp_path):
 
 
 def test_eval_says_when_an_old_checkpoint_meant_log_likelihood(tmp_path):
-    from engine.network import Network
+    from engine.digits.network import Network
 
     net = Network([784, 30, 10], cost="log-likelihood", seed=0)
     old_meta = {**{k: v for k, v in net.meta().items() if k != "output"}, "cost": "cross-entropy"}
@@ -115,9 +115,9 @@ def test_eval_refuses_foreign_and_missing_checkpoints(tmp_path):
 
 
 def test_offline_without_mnist_names_the_ways_out(monkeypatch):
-    import engine.mnist
+    import engine.data.mnist
 
-    monkeypatch.setattr(engine.mnist, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr(engine.data.mnist, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])
     result = invoke("train", "digits", "--epochs", "1", "--json")
     assert result.exit_code == 2
     for way in ("kqv data mnist", "--data", "--synthetic"):
@@ -207,7 +207,7 @@ def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
     assert proc.returncode == 2, stdout + stderr
     assert "Traceback" not in stderr
     assert "interrupted (Ctrl-C)" in stderr and str(out) in stderr
-    from engine.network import load_network
+    from engine.digits.network import load_network
 
     net, meta = load_network(out)
     assert net.sizes == [784, 30, 10] and meta["epochs_done"] >= 1
@@ -238,7 +238,7 @@ def test_out_naming_a_folder_or_an_earlier_checkpoint_is_refused_before_training
 def test_trace_values_never_cut_a_number(columns):
     """At 80 columns the values once printed w2's max as 0.1 (0.141 cut short): every min, mean
     and max must appear whole, at any width."""
-    from engine.network import Network
+    from engine.digits.network import Network
     from engine.trace import Tracer
 
     result = runner.invoke(app, ["trace", "digits", "--sizes", "784,30,10", "--batch-size", "10",

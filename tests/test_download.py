@@ -11,8 +11,8 @@ import pytest
 from local_http import serve
 
 from conftest import MNIST_DIR, needs_mnist
-from engine import mnist
-from engine.download import download
+from engine.data import mnist
+from engine.data.download import download
 from engine.errors import KqvError
 
 GOOD = bytes(range(256)) * 400  # 102,400 bytes: several 64 KiB chunks
@@ -136,7 +136,7 @@ def test_fetch_mnist_then_load_from_the_cache(monkeypatch):
 
 
 def test_full_disk_stops_at_once_and_leaves_nothing(server, tmp_path, monkeypatch):
-    import engine.download as dl
+    import engine.data.download as dl
 
     class FullDisk:
         def __init__(self, f):

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from engine.checkpoint import save_checkpoint
+from engine.files.checkpoint import save_checkpoint
 from kqv_cli.app import app
 
 runner = CliRunner()
@@ -116,7 +116,7 @@ def test_a_missing_resume_with_force_over_an_existing_out_is_one_line(tmp_path, 
 
 
 def test_sample_refuses_a_checkpoint_whose_vocabulary_does_not_fit_its_weights(tmp_path, trained):
-    from engine.checkpoint import load_checkpoint
+    from engine.files.checkpoint import load_checkpoint
 
     out, _ = trained
     arrays, meta = load_checkpoint(out, "gpt")
@@ -185,9 +185,9 @@ def test_missing_text_file(tmp_path):
 
 
 def test_offline_without_shakespeare_names_the_ways_out(monkeypatch, tmp_path):
-    import engine.shakespeare
+    import engine.data.shakespeare
 
-    monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
+    monkeypatch.setattr(engine.data.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
     result = invoke("train", "gpt", *SMALL, "--out", tmp_path / "g.npz", "--json")
     assert result.exit_code == 2, result.output
     assert "--text" in result.output and "kqv data shakespeare" in result.output
@@ -209,7 +209,7 @@ def test_trace_prints_every_variable_with_matching_shapes(text):
 
 
 def test_the_schedule_flags_reach_the_run_and_its_checkpoint(tmp_path, text):
-    from engine.checkpoint import load_checkpoint
+    from engine.files.checkpoint import load_checkpoint
 
     out = tmp_path / "g.npz"
     args = ("train", "gpt", "--text", text, *SMALL, "--max-iters", "4", "--out", out, "--json")
@@ -258,9 +258,9 @@ def test_out_naming_a_folder_is_refused_before_training(tmp_path, text):
 
 
 def test_a_nan_after_resuming_into_another_file_names_only_files_that_exist(trained, text):
+    from engine.data.text import TextData
     from engine.errors import TrainingDiverged
-    from engine.gpt_train import GPTTrainer, TrainConfig
-    from engine.text import TextData
+    from engine.gpt.train import GPTTrainer, TrainConfig
 
     source, _ = trained
     other = source.with_name("other.npz")
@@ -273,7 +273,7 @@ def test_a_nan_after_resuming_into_another_file_names_only_files_that_exist(trai
 
 
 def test_a_tiny_temperature_is_greedy_not_nan():
-    from engine.gpt import sample_next
+    from engine.gpt.model import sample_next
 
     logits = np.array([1.0, 3.0, 2.0, -5.0], dtype=np.float32)
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig, count_parameters
+from engine.gpt.model import GPT, GPTConfig, count_parameters
 from engine.layers import (
     MLP,
     Block,

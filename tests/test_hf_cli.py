@@ -16,9 +16,9 @@ from local_http import serve
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from engine.checkpoint import save_checkpoint
-from engine.gpt import GPT, GPTConfig
-from engine.text import CharVocab
+from engine.data.text import CharVocab
+from engine.files.checkpoint import save_checkpoint
+from engine.gpt.model import GPT, GPTConfig
 from kqv_cli.app import app
 
 runner = CliRunner()

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from engine.checkpoint import save_checkpoint
+from engine.data.text import CharVocab
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
-from engine.gpt_train import load_gpt
-from engine.hf_export import export_checkpoint
-from engine.hf_gpt2 import gpt2_tensors, load_gpt2, read_config
-from engine.hf_tokenizer import HFTokenizer
-from engine.text import CharVocab
+from engine.files.checkpoint import save_checkpoint
+from engine.gpt.model import GPT, GPTConfig
+from engine.gpt.train import load_gpt
+from engine.hf.export import export_checkpoint
+from engine.hf.gpt2 import gpt2_tensors, load_gpt2, read_config
+from engine.hf.tokenizer import HFTokenizer
 from engine.trace import Tracer
 
 DATA = Path(__file__).parent / "data"

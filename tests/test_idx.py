@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
+from engine.data.idx import check_same_count, read_idx, read_idx_header
 from engine.errors import KqvError
-from engine.idx import check_same_count, read_idx, read_idx_header
 
 IMAGES = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
 LABELS = np.array([7, 0, 9], dtype=np.uint8)

@@ -19,8 +19,8 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_core_packages_do_not_import_textual():
-    modules = ["engine", "engine.network", "engine.trace", "lessons", "kqv_cli.progress", "kqv_cli.store",
-               "lessons.practice", "kqv_cli.practice.grader", "kqv_cli.practice.workspace",
+    modules = ["engine", "engine.digits.network", "engine.trace", "lessons", "kqv_cli.progress",
+               "kqv_cli.store", "lessons.practice", "kqv_cli.practice.grader", "kqv_cli.practice.workspace",
                "kqv_cli.practice.progress", "kqv_cli.practice.watch"]
     try:
         import kqv_cli.quiz  # noqa: F401

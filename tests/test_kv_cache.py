@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
+from engine.gpt.model import GPT, GPTConfig
 from engine.trace import Tracer
 
 CFG = GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
@@ -100,7 +100,7 @@ def test_generation_keeps_the_blas_thread_count_that_ran_faster():
 
     from threadpoolctl import threadpool_info
 
-    from engine.blas import FasterThreads
+    from engine.runtime.blas import FasterThreads
 
     def blas_threads_now():
         return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")

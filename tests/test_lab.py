@@ -12,9 +12,12 @@ from test_gpt_layers import numerical_grad, rel_err
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
+from engine.data.synthetic_digits import load_synthetic
+from engine.data.text import TextData
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
-from engine.lab import (
+from engine.gpt.model import GPT, GPTConfig
+from kqv_cli.app import app
+from kqv_cli.lab import (
     EXPERIMENTS,
     METRICS,
     Point,
@@ -24,11 +27,8 @@ from engine.lab import (
     run_experiment,
     verdicts,
 )
-from engine.lab import runner as lab_runner
-from engine.lab.cache import lab_cache_dir
-from engine.synthetic_digits import load_synthetic
-from engine.text import TextData
-from kqv_cli.app import app
+from kqv_cli.lab import runner as lab_runner
+from kqv_cli.lab.cache import lab_cache_dir
 
 WORDS = "the cat sat on a mat and a dog ran to the red door while we sang of kings".split()
 GPT_EXPERIMENTS = [e for e in EXPERIMENTS if e.kind == "gpt"]

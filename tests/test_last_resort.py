@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
-from engine.paths import cache_dir
+from engine.files.paths import cache_dir
 from kqv_cli.app import app
 from kqv_cli.last_resort import EXIT_INTERNAL_ERROR, run_guarded
 

@@ -222,7 +222,7 @@ def test_the_minimal_lesson_parses():
         ("title: Demo\n", "", 1, "no 'title:' line"),
         ("show: x (n1, m)\n", "show: x (n1, m)\nwhat: ever\n", 14, "expected a step header line"),
         ("show: x (n1, m)\n", "show: x (n1, m)\nextra: nope\n", 14, "unknown extra 'nope'"),
-        ("show: x (n1, m)\n", "show: x (n1, m)\ncode: engine/network.py:Nope.f\n", 14,
+        ("show: x (n1, m)\n", "show: x (n1, m)\ncode: engine/digits/network.py:Nope.f\n", 14,
          "not a function of the engine"),
         ("x is (n1, m): text with", "## Two\nstep: one\ntrace: digits\n\nText with", 15,
          "already used on line 10"),

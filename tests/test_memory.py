@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.errors import KqvError
-from engine.gpt import GPTConfig
-from engine.memory import MemoryEstimate, check_fits, gpt_memory
+from engine.files.checkpoint import load_checkpoint, save_checkpoint
+from engine.gpt.model import GPTConfig
+from engine.runtime.memory import MemoryEstimate, check_fits, gpt_memory
 from kqv_cli.app import app
 
 runner = CliRunner()
@@ -92,8 +92,8 @@ def test_a_batch_bigger_than_the_data_trains_on_the_data():
 
 
 def test_the_gpt_estimate_covers_what_a_training_step_really_allocates(text):
-    from engine.gpt_train import GPTTrainer, TrainConfig
-    from engine.text import TextData
+    from engine.data.text import TextData
+    from engine.gpt.train import GPTTrainer, TrainConfig
 
     data = TextData.from_file(text, 32)
     cfg = GPTConfig(vocab_size=data.vocab.size, block_size=32, n_layer=2, n_head=4, n_embd=64)
@@ -222,7 +222,7 @@ def test_an_object_array_is_refused_without_unpickling(tmp_path):
                                    [784, True, 10], [784, -30, 10], [784, 10**30, 10]],
                          ids=str)
 def test_a_digits_checkpoint_with_crafted_sizes_is_refused(tmp_path, sizes):
-    from engine.network import Network, save_network
+    from engine.digits.network import Network, save_network
 
     good = save_network(Network([784, 30, 10], seed=0), tmp_path / "d.npz")
     crafted = rewrite(good, tmp_path, change_meta=lambda m: m.update(sizes=sizes), name="dig.npz",
@@ -231,7 +231,7 @@ def test_a_digits_checkpoint_with_crafted_sizes_is_refused(tmp_path, sizes):
 
 
 def test_nan_weights_in_a_digits_checkpoint_are_refused_not_evaluated(tmp_path):
-    from engine.network import Network, save_network
+    from engine.digits.network import Network, save_network
 
     net = Network([784, 30, 10], seed=0)
     net.weights[0][3, 3] = np.nan
@@ -247,7 +247,7 @@ def idx_header(count):
 
 
 def test_a_gzip_that_expands_past_its_header_is_refused_reading_only_what_the_header_declares(tmp_path):
-    from engine.idx import read_idx
+    from engine.data.idx import read_idx
 
     bomb = tmp_path / "train-images-idx3-ubyte.gz"
     with gzip.open(bomb, "wb", compresslevel=9) as f:
@@ -265,7 +265,7 @@ def test_a_gzip_that_expands_past_its_header_is_refused_reading_only_what_the_he
 
 @pytest.mark.parametrize("count", [2**31, 10**7])
 def test_an_idx_header_declaring_more_than_digits_hold_is_refused_from_the_header(tmp_path, count):
-    from engine.idx import read_idx
+    from engine.data.idx import read_idx
 
     path = tmp_path / "train-images-idx3-ubyte.gz"
     with gzip.open(path, "wb") as f:

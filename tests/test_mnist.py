@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import MNIST_DIR, needs_mnist
-from engine import mnist
+from engine.data import mnist
+from engine.data.idx import read_bytes
+from engine.data.mnist import MNIST_FILES, find_mnist, load_mnist, verify_mnist_dir
 from engine.errors import KqvError
-from engine.idx import read_bytes
-from engine.mnist import MNIST_FILES, find_mnist, load_mnist, verify_mnist_dir
 
 
 def idx_header(kind: str, count: int, side: int = 28) -> bytes:

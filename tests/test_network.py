@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from engine.digits.network import Network, load_network, one_hot, save_network
 from engine.errors import KqvError
-from engine.network import Network, load_network, one_hot, save_network
 from engine.trace import Tracer
 
 CONFIGS = [(a, c) for a in ("sigmoid", "relu") for c in ("quadratic", "cross-entropy", "log-likelihood")]
@@ -69,7 +69,7 @@ def test_fast_update_equals_traced_update(activation, cost, m):
 
 def _book_update(weights, biases, x, y, cost, eta, lmbda, n):
     """One SGD step of a sigmoid net, written from the book's formulas in float64 and nothing
-    of engine.network: the output error is the chain rule ∂C/∂a through the output layer's
+    of engine.digits.network: the output error is the chain rule ∂C/∂a through the output layer's
     derivative, not the a − y that the engine's cancellation claims."""
     a, activations, zs = x, [x], []
     for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
@@ -170,7 +170,7 @@ def test_trace_names_and_shapes_follow_the_book():
     assert tracer["nabla_w2"].shape == tracer["w2"].shape
     phases = {r.phase for r in tracer}
     assert phases == {"forward", "backward", "update"}
-    assert tracer["z2"].source.startswith("engine/network.py:")
+    assert tracer["z2"].source.startswith("engine/digits/network.py:")
 
 
 def test_training_learns_a_separable_problem():
@@ -212,7 +212,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_a_checkpoint_keeps_its_cost_and_an_old_cross_entropy_one_keeps_its_softmax(tmp_path):
-    from engine.checkpoint import save_checkpoint
+    from engine.files.checkpoint import save_checkpoint
 
     x, _ = _batch([6, 4, 3], 5)
     book = Network([6, 4, 3], cost="cross-entropy", seed=5)
@@ -230,7 +230,7 @@ def test_a_checkpoint_keeps_its_cost_and_an_old_cross_entropy_one_keeps_its_soft
 
 
 def test_checkpoint_refuses_other_kinds_and_damage(tmp_path):
-    from engine.checkpoint import save_checkpoint
+    from engine.files.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path / "gpt.npz", {"wte": np.zeros((2, 2))}, {"kind": "gpt"})
     with pytest.raises(KqvError, match="gpt checkpoint, not a digits one"):

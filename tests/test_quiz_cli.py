@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import kqv_cli.commands.quiz as quiz_command
 import kqv_cli.main  # noqa: F401  (registers the other commands and the root callback)
 from conftest import REPO
-from engine.paths import state_dir
+from engine.files.paths import state_dir
 from kqv_cli.app import app
 from kqv_cli.quiz import answers
 from kqv_cli.quiz.progress import Progress
@@ -69,7 +69,7 @@ def test_piped_quiz_right_wrong_hint_and_garbled_answers():
     assert out.count("✓ right") == 3 and out.count("✗ not quite") == 1
     assert "hint 1:" in out and "hint 2:" in out and "(after 2 hints)" in out
     assert "could not read '@@@'" in out  # asked again, not marked wrong
-    assert "why:" in out and "trace:" in out and "engine/network.py:" in out
+    assert "why:" in out and "trace:" in out and "engine/digits/network.py:" in out
     assert "done: 3 of 4 right" in out
     assert LEVEL_NOTE in " ".join(out.split())  # "level 0" in the header is explained
     card = re.search(r"missed .*\((\w+\.\w+)\)", out).group(1)

@@ -123,7 +123,7 @@ def test_topics_partition_the_catalogue():
 
 def test_answers_follow_the_engine_not_a_key(monkeypatch):
     """Make the engine record w2 stored (in, out) and the quiz's answer turns with it."""
-    from engine.network import Network
+    from engine.digits.network import Network
 
     seed = next(s for s in range(50) if generate("backprop.weight_shape", s).subject == "w2")
     before = generate("backprop.weight_shape", seed)

@@ -9,7 +9,7 @@ from test_tui_keys import help_of
 from textual.app import App
 from textual.widgets import Input, Static
 
-from engine.paths import state_dir
+from engine.files.paths import state_dir
 from kqv_cli.quiz.questions import BY_ID
 from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.tui.screens.quiz import QuizScreen
@@ -65,7 +65,7 @@ async def test_hint_wrong_answer_derivation_then_right_answer():
         await answer(pilot, "(99991, 3, 3, 3, 3)" if q.kind == "shape" else "1")
         feedback = text_of(screen, "#quiz-feedback")
         assert "✗ not quite" in feedback and q.answer_text() in feedback
-        assert q.derivation[0] in feedback and "engine/network.py:" in feedback
+        assert q.derivation[0] in feedback and "engine/digits/network.py:" in feedback
         assert saved_stats()[q.card_id] == {"answered": 1, "right": 0, "last_right": False}
 
         await pilot.press("enter")  # next question

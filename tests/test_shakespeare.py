@@ -7,9 +7,9 @@ from local_http import serve
 from test_mnist import closed_port_url
 
 from conftest import SHAKESPEARE, needs_shakespeare
-from engine import shakespeare
+from engine.data import shakespeare
+from engine.data.shakespeare import fetch_shakespeare, find_shakespeare
 from engine.errors import KqvError
-from engine.shakespeare import fetch_shakespeare, find_shakespeare
 
 PLAY = b"First Citizen:\nBefore we proceed any further, hear me speak.\n" * 50
 

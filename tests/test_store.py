@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
-from engine.paths import state_dir
+from engine.files.paths import state_dir
 from kqv_cli.app import app
 from kqv_cli.progress import LessonProgress
 from kqv_cli.quiz.progress import Progress

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.synthetic_digits import TEMPLATES, load_synthetic, synthetic_digits, to_ascii
+from engine.data.synthetic_digits import TEMPLATES, load_synthetic, synthetic_digits, to_ascii
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ from textual.app import App
 from textual.geometry import Region
 from textual.widgets import OptionList, RichLog, Static
 
-from engine.gpt import GPTConfig
-from engine.gpt_train import TrainConfig, load_gpt
-from engine.lab import runner as lab_runner
-from engine.network import load_network
-from engine.synthetic_digits import load_synthetic
-from engine.text import TextData
+from engine.data.synthetic_digits import load_synthetic
+from engine.data.text import TextData
+from engine.digits.network import load_network
+from engine.gpt.model import GPTConfig
+from engine.gpt.train import TrainConfig, load_gpt
+from kqv_cli.lab import runner as lab_runner
 from kqv_cli.tui.screens.lab import LabScreen
 from kqv_cli.tui.screens.train import TrainScreen, models_dir
 from kqv_cli.tui.widgets.curves import CurvesPlot
@@ -243,11 +243,11 @@ async def test_quitting_mid_training_stops_the_worker(text_data):
 
 def test_gpt_data_for_the_app_downloads_or_says_how_to_get_it(monkeypatch):
     """Offline with nothing cached, the Lab and Train screens get one line naming the fix."""
-    import engine.shakespeare
+    import engine.data.shakespeare
     from engine.errors import KqvError
     from kqv_cli.tui.screens.train import shakespeare_text
 
-    monkeypatch.setattr(engine.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
+    monkeypatch.setattr(engine.data.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
     with pytest.raises(KqvError, match="kqv data shakespeare"):
         shakespeare_text(32)
 
@@ -268,7 +268,7 @@ async def test_train_screen_says_so_when_it_cannot_save(tmp_path, text_data):
 
 @pilot_test
 async def test_a_short_cancelled_gpt_run_never_replaces_a_longer_kept_model(text_data):
-    from engine.checkpoint import load_checkpoint, save_checkpoint
+    from engine.files.checkpoint import load_checkpoint, save_checkpoint
 
     path = models_dir() / "gpt.npz"
 
@@ -319,7 +319,7 @@ async def test_s_samples_the_gpt_just_trained_in_the_screen(text_data):
 
 @pilot_test
 async def test_s_with_only_a_digit_net_kept_says_how_to_test_it(tmp_path):
-    from engine.network import Network, save_network
+    from engine.digits.network import Network, save_network
 
     save_network(Network([784, 12, 10]), tmp_path / "digits.npz", {"epochs_done": 3})
     screen = TrainScreen(save_dir=tmp_path)
@@ -382,7 +382,7 @@ async def test_leaving_the_train_screen_and_coming_back_shows_the_last_run(text_
 
 @pilot_test
 async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(tmp_path):
-    from engine.network import Network, save_network
+    from engine.digits.network import Network, save_network
 
     data = load_synthetic(seed=0, n_train=100, n_validation=50, n_test=0)
     folder = tmp_path / "models"

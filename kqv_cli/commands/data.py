@@ -1,7 +1,7 @@
 """``kqv data mnist`` and ``kqv data shakespeare``: fetch the data sets once, verified.
 
-The work is in the engine (:mod:`engine.mnist`, :mod:`engine.shakespeare`, and the downloader
-in :mod:`engine.download`); this module picks the folder, shows the progress bars and says
+The work is in the engine (:mod:`engine.data.mnist`, :mod:`engine.data.shakespeare`, and the downloader
+in :mod:`engine.data.download`); this module picks the folder, shows the progress bars and says
 what it found and where the files are.
 """
 
@@ -28,7 +28,7 @@ def data_mnist(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -
     Files already there with the right checksum are kept; anything else is fetched again, and
     a file is only replaced by a copy that passed its check.
     """
-    from engine.mnist import MNIST_FILES, fetch_mnist, mnist_cache_dir, verify_mnist_dir
+    from engine.data.mnist import MNIST_FILES, fetch_mnist, mnist_cache_dir, verify_mnist_dir
 
     folder = dir if dir is not None else mnist_cache_dir()
     if folder.exists() and not folder.is_dir():
@@ -51,7 +51,7 @@ def data_mnist(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -
 @data_app.command("shakespeare")
 def data_shakespeare(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -> None:
     """Download Tiny Shakespeare (1.1 MB of plays, the GPT's default text) and check it."""
-    from engine.shakespeare import FILE_NAME, fetch_shakespeare, find_shakespeare, is_valid_copy
+    from engine.data.shakespeare import FILE_NAME, fetch_shakespeare, find_shakespeare, is_valid_copy
 
     if dir is not None and dir.exists() and not dir.is_dir():
         raise KqvError(f"--dir {dir} is a file, not a folder")
@@ -74,7 +74,7 @@ def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M para
     (HF_HOME), where transformers finds them too; files already there are not fetched again.
     HF_HUB_OFFLINE=1 only checks the cache.
     """
-    from engine.hf_hub import MODELS, fetch_model
+    from engine.hf.hub import MODELS, fetch_model
 
     folder = fetch_model(model)
     hub = MODELS[model]

@@ -1,6 +1,6 @@
 """``kqv train digits``, ``kqv eval digits`` and ``kqv trace digits``: Nielsen's digit net.
 
-The engine does the work (:mod:`engine.network`, :mod:`engine.mnist`); this module parses
+The engine does the work (:mod:`engine.digits.network`, :mod:`engine.data.mnist`); this module parses
 options, picks the data, shows progress and prints results.
 """
 
@@ -15,10 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.blas import blas_threads
-from engine.errors import KqvError, TrainingDiverged
-from engine.memory import check_fits, digits_memory
-from engine.network import (
+from engine.digits.network import (
     ACTIVATIONS,
     SCHEDULES,
     Network,
@@ -26,6 +23,9 @@ from engine.network import (
     one_hot,
     save_network,
 )
+from engine.errors import KqvError, TrainingDiverged
+from engine.runtime.blas import blas_threads
+from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
 from kqv_cli.app import err_console, eval_app, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
@@ -70,11 +70,11 @@ def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limi
     50,000 to train on 2,000 (``limit=0``: the test set alone, for evaluation).
     """
     if synthetic:
-        from engine.synthetic_digits import N_TRAIN, N_VALIDATION, load_synthetic
+        from engine.data.synthetic_digits import N_TRAIN, N_VALIDATION, load_synthetic
 
         n_train = N_TRAIN if limit is None else min(limit, N_TRAIN)
         return load_synthetic(seed=seed, n_train=n_train, n_validation=N_VALIDATION if n_train else 0)
-    from engine.mnist import load_mnist
+    from engine.data.mnist import load_mnist
     from kqv_cli.progress_bars import download_progress
 
     with download_progress(enabled=not quiet) as on_progress:
@@ -330,13 +330,13 @@ def trace_input(sizes: list[int], m: int, seed: int, data: Path | None = None, s
     """A mini-batch as columns, and one line saying what it is.
 
     For a net that reads digits: ``m`` training images of MNIST picked by ``seed`` when MNIST is
-    on this machine (``data``, else where :func:`engine.mnist.find_mnist` looks; never a
+    on this machine (``data``, else where :func:`engine.data.mnist.find_mnist` looks; never a
     download, as in the lessons), else (or when ``synthetic``) synthetic digits. Any other net
     gets random numbers.
     """
     rng = np.random.default_rng(seed)
     if sizes[0] == IMAGE_PIXELS and sizes[-1] == CLASSES:
-        from engine.mnist import find_mnist, load_mnist
+        from engine.data.mnist import find_mnist, load_mnist
 
         # an incomplete --data folder is an error, not a reason to fall back
         folder = None if synthetic else find_mnist(data)
@@ -345,7 +345,7 @@ def trace_input(sizes: list[int], m: int, seed: int, data: Path | None = None, s
             pick = rng.choice(len(train.labels), size=min(m, len(train.labels)), replace=False)
             return (train.x[pick].T, one_hot(train.labels[pick], CLASSES).T,
                     f"{len(pick)} training images of {train.source}")
-        from engine.synthetic_digits import synthetic_digits
+        from engine.data.synthetic_digits import synthetic_digits
 
         digits = synthetic_digits(m, seed=seed)
         why = "" if synthetic else " (no MNIST found: `kqv data mnist` fetches it, --data DIR names it)"

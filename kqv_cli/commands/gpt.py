@@ -1,6 +1,6 @@
 """``kqv train gpt``, ``kqv sample`` and ``kqv trace gpt``: the character GPT.
 
-The engine does the work (:mod:`engine.gpt`, :mod:`engine.gpt_train`, :mod:`engine.text`);
+The engine does the work (:mod:`engine.gpt.model`, :mod:`engine.gpt.train`, :mod:`engine.data.text`);
 this module parses options, finds the text, shows progress and prints results.
 """
 
@@ -16,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from engine.data.text import CharVocab, TextData
 from engine.errors import KqvError
-from engine.gpt import POSITIONS, GPTConfig
-from engine.gpt_train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
-from engine.memory import check_fits, gpt_memory
-from engine.text import CharVocab, TextData
+from engine.gpt.model import POSITIONS, GPTConfig
+from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
+from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
@@ -63,7 +63,7 @@ def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
         raise KqvError(f"--block-size must be a positive whole number, got {block_size}")
     if text is not None:
         return TextData.from_file(text, block_size)
-    from engine.shakespeare import fetch_shakespeare
+    from engine.data.shakespeare import fetch_shakespeare
     from kqv_cli.progress_bars import download_progress
 
     with download_progress(enabled=not quiet) as on_progress:  # shows nothing when cached
@@ -73,7 +73,7 @@ def load_text(text: Path | None, block_size: int, quiet: bool) -> TextData:
 
 def overridden_on_resume(ctx: typer.Context, saved: dict) -> list[str]:
     """The flags typed on the command line that the resumed checkpoint overrides: every setting
-    it saved except those a resumed run may change (engine.gpt_train.CHANGEABLE_ON_RESUME)."""
+    it saved except those a resumed run may change (engine.gpt.train.CHANGEABLE_ON_RESUME)."""
 
     def typed(name):  # not a default (typer vendors click, so the enum is compared by name)
         source = ctx.get_parameter_source(name)
@@ -284,7 +284,7 @@ def trace_gpt(
     if text is not None:
         data = TextData.from_file(text, block_size)
     else:
-        from engine.shakespeare import find_shakespeare
+        from engine.data.shakespeare import find_shakespeare
 
         found = find_shakespeare()
         data = (TextData.from_file(found, block_size) if found is not None
@@ -293,8 +293,8 @@ def trace_gpt(
     # the trace keeps a copy of every variable: count the batch twice
     check_fits(gpt_memory(cfg, 2 * batch_size, training=True), "tracing this GPT",
                "lower --batch-size, --block-size, --n-embd or --n-layer")
-    from engine.gpt import GPT
-    from engine.text import get_batch
+    from engine.data.text import get_batch
+    from engine.gpt.model import GPT
 
     model = GPT(cfg, seed=seed)
     rng = np.random.default_rng(seed)

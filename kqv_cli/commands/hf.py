@@ -2,8 +2,8 @@
 
 ``kqv sample --model`` and ``kqv trace gpt --model`` land here (:mod:`kqv_cli.commands.gpt`
 hands over when ``--model`` is given); ``kqv export CKPT --hf DIR`` is defined here. The engine
-does the work: :mod:`engine.hf_hub` finds the folder, :mod:`engine.hf_gpt2` loads it into the
-ordinary GPT, :mod:`engine.hf_export` writes one.
+does the work: :mod:`engine.hf.hub` finds the folder, :mod:`engine.hf.gpt2` loads it into the
+ordinary GPT, :mod:`engine.hf.export` writes one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from engine.hf_tokenizer import END_OF_TEXT
+from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console
 from kqv_cli.trace_table import print_trace
@@ -30,7 +30,7 @@ MODEL_HELP = ("GPT-2 weights: gpt2, distilgpt2, gpt2-medium (after `kqv data gpt
 def sample_pretrained(model_name: str, prompt: str | None, tokens: int, temperature: float, top_k: int,
                       seed: int | None) -> None:
     """Stream ``tokens`` new tokens after ``prompt``, then report the rate on stderr."""
-    from engine.hf_hub import load_pretrained
+    from engine.hf.hub import load_pretrained
 
     model, tok, folder = load_pretrained(model_name)
     if prompt is None:  # GPT-2 starts a new document after <|endoftext|>
@@ -57,7 +57,7 @@ def sample_pretrained(model_name: str, prompt: str | None, tokens: int, temperat
 
 def trace_pretrained(model_name: str, prompt: str, fold: bool, values: bool) -> None:
     """One traced forward pass over the prompt, then one generated token through the KV cache."""
-    from engine.hf_hub import load_pretrained
+    from engine.hf.hub import load_pretrained
 
     model, tok, folder = load_pretrained(model_name)
     ids = tok.encode_prompt(prompt, model.config.block_size)
@@ -91,7 +91,7 @@ def export(
     force: bool = typer.Option(False, "--force", help="Write into a folder that already has files."),
 ) -> None:
     """Write a character GPT as a Hugging Face GPT-2 folder, for transformers to load and train on."""
-    from engine.hf_export import export_checkpoint
+    from engine.hf.export import export_checkpoint
 
     folder = export_checkpoint(checkpoint, hf, force)
     console.print(f"Wrote {folder}: config.json, model.safetensors, tokenizer.json, tokenizer_config.json",

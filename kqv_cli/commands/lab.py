@@ -1,6 +1,6 @@
 """``kqv lab`` and ``kqv lab run NAME``: the what-if experiments.
 
-The engine trains, measures and explains (:mod:`engine.lab`); this module finds the data,
+The engine trains, measures and explains (:mod:`kqv_cli.lab`); this module finds the data,
 shows a progress bar per variant, and prints the comparison: a table, the loss (or accuracy)
 curves as a terminal chart, a sample from each GPT variant, and the verdict.
 """
@@ -25,9 +25,9 @@ from kqv_cli.charts import print_line_chart
 from kqv_cli.training import stop_on_ctrl_c
 
 if TYPE_CHECKING:
-    from engine.lab.experiments import Experiment
+    from kqv_cli.lab.experiments import Experiment
 
-# engine.lab (and the lab table built on it) is imported inside the commands, so it loads only
+# kqv_cli.lab (and the lab table built on it) is imported inside the commands, so it loads only
 # for `kqv lab`, not on every start
 
 console = Console(highlight=False)
@@ -42,7 +42,7 @@ def lab(ctx: typer.Context) -> None:
     """List the experiments (run one with: kqv lab run NAME)."""
     if ctx.invoked_subcommand is not None:
         return
-    from engine.lab import EXPERIMENTS
+    from kqv_cli.lab import EXPERIMENTS
 
     for kind, title in (("gpt", "GPT"), ("digits", "digit net")):
         group = [e for e in EXPERIMENTS if e.kind == kind]
@@ -75,7 +75,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Train an experiment's variants side by side and compare them."""
-    from engine.lab import Point, VariantDone, get_experiment, run_experiment
+    from kqv_cli.lab import Point, VariantDone, get_experiment, run_experiment
 
     exp = get_experiment(name)
     if iters is not None and iters <= 0:
@@ -128,7 +128,7 @@ def source_of(dataset) -> str:
 
 
 def print_result(result) -> None:
-    from engine.lab.experiments import sample_line
+    from kqv_cli.lab.experiments import sample_line
     from kqv_cli.lab_table import result_table
 
     exp = result.experiment

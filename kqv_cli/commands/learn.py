@@ -28,8 +28,8 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
         if lesson_id != "attention":
             raise fail("--model runs the attention lesson on GPT-2: kqv learn attention --model gpt2|PATH")
         from engine.errors import KqvError
-        from engine.hf_gpt2 import read_config
-        from engine.hf_hub import model_folder
+        from engine.hf.gpt2 import read_config
+        from engine.hf.hub import model_folder
 
         try:
             folder = model_folder(model)

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.atomic import atomic_write
 from engine.errors import KqvError
+from engine.files.atomic import atomic_write
 from lessons.practice import PRACTICE_DIR, Exercise, load_exercises, starter_file
 
 MARKER = ".kqv-practice.json"

@@ -1,7 +1,7 @@
 """Questions about the GPT's attention and blocks, generated from a traced forward + backward.
 
 Each builder draws a small configuration for the learner's level, runs the real
-:class:`engine.gpt.GPT` with a tracer on random characters, and asks about one recorded
+:class:`engine.gpt.model.GPT` with a tracer on random characters, and asks about one recorded
 variable, an operation numpy is made to run, or the model's own parameter arrays.
 
 Difficulty: level 0 is one sequence (B = 1) and one head (nh = 1) in one block; level 1 adds
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.gpt import GPT, GPTConfig
+from engine.gpt.model import GPT, GPTConfig
 from engine.trace import Record, Tracer, format_shape
 from kqv_cli.quiz.question import (
     Draw,

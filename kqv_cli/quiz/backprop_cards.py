@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.network import Network
+from engine.digits.network import Network
 from engine.trace import Record, Tracer, format_shape
 from kqv_cli.quiz.question import (
     Draw,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.network import Network, one_hot
+from engine.digits.network import Network, one_hot
 from engine.trace import Record, Tracer
 from lessons.practice.exercise import Call, Case
 

@@ -1,4 +1,4 @@
-"""Step script of lessons/attention.md: one GPT block from engine/gpt.py on a sentence, traced.
+"""Step script of lessons/attention.md: one GPT block from engine/gpt/model.py on a sentence, traced.
 
 The text is word-level: lower-cased words and "." split on spaces, so each token is a whole
 word the learner can read. Row 0 of the batch is always the seed's sentence, "the pizza came
@@ -26,9 +26,9 @@ from functools import lru_cache
 import numpy as np
 
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
+from engine.gpt.model import GPT, GPTConfig
 from engine.layers import check_heads, head_counts, sinusoidal_positions
-from engine.memory import check_fits, gpt_memory
+from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
 from lessons.model import TraceRun
 
@@ -165,7 +165,7 @@ STRONGEST = 8  # heads shown in the figure
 
 def real_model_hint() -> str:
     """The line that offers GPT-2: press g when its weights are here, else how to get them."""
-    from engine.hf_hub import MODELS, model_folder
+    from engine.hf.hub import MODELS, model_folder
 
     try:
         model_folder("gpt2")
@@ -178,7 +178,7 @@ def real_model_hint() -> str:
 @lru_cache(maxsize=1)
 def load_real(model: str):
     """GPT-2 and its tokenizer, loaded once per process (a second or two for GPT-2 small)."""
-    from engine.hf_hub import load_pretrained
+    from engine.hf.hub import load_pretrained
 
     gpt, tokenizer, _ = load_pretrained(model)
     return gpt, tokenizer

@@ -1,10 +1,10 @@
-"""Step script of lessons/backprop.md: the digit net of engine/network.py, traced.
+"""Step script of lessons/backprop.md: the digit net of engine/digits/network.py, traced.
 
 Three runs, each one call into the engine:
 
 * ``tiny``: a 3-4-2 network and one input column, small enough to read every number;
 * ``digits``: the 784-n2-10 digit net on a mini-batch of m images, one traced
-  :meth:`~engine.network.Network.traced_update` (all five phases and the update);
+  :meth:`~engine.digits.network.Network.traced_update` (all five phases and the update);
 * ``train``: the same net trained for a few hundred mini-batches with the fast
   ``update_mini_batch``, its accuracy on held-out images measured along the way, then one more
   traced step to show the trained weights.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.digits.network import Network, one_hot
 from engine.errors import KqvError
-from engine.memory import check_fits, digits_memory
-from engine.network import Network, one_hot
+from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
 from lessons.model import TraceRun
 from lessons.steps.digit_images import lesson_digits

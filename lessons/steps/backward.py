@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.gpt import GPT
+from engine.gpt.model import GPT
 from engine.trace import Tracer
 from lessons.model import TraceRun
 from lessons.steps import attention

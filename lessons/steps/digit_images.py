@@ -1,8 +1,8 @@
 """Handwritten digits for the lessons: real MNIST when it is on this machine, else stand-ins.
 
 The lessons must never pass synthetic data off as MNIST, so every batch comes with a ``source``
-line the lesson shows as a note. Order of preference: real MNIST (``engine.mnist``), the
-engine's synthetic digits (``engine.synthetic_digits``), and, only when neither exists, noisy
+line the lesson shows as a note. Order of preference: real MNIST (``engine.data.mnist``), the
+engine's synthetic digits (``engine.data.synthetic_digits``), and, only when neither exists, noisy
 copies of ten random patterns (one per class) so the training step still has something
 learnable.
 """
@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.errors import KqvError
-from engine.paths import cache_dir
+from engine.files.paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _mnist_subset() -> dict[str, tuple[np.ndarray, np.ndarray, str]] | None:
     images, 8 MB of bytes) in the cache folder, tied to the MNIST folder it came from.
     """
     try:
-        from engine import mnist
+        from engine.data import mnist
     except ImportError:
         return None
     try:
@@ -93,7 +93,7 @@ def _mnist_subset() -> dict[str, tuple[np.ndarray, np.ndarray, str]] | None:
 
 
 def _read_subset(folder) -> dict | None:
-    from engine.checkpoint import load_checkpoint
+    from engine.files.checkpoint import load_checkpoint
 
     path = cache_dir() / _SUBSET_FILE
     if not path.is_file():
@@ -110,7 +110,7 @@ def _read_subset(folder) -> dict | None:
 
 
 def _write_subset(folder, sets: dict) -> None:
-    from engine.checkpoint import save_checkpoint
+    from engine.files.checkpoint import save_checkpoint
 
     arrays, meta = {}, {"kind": "lesson-digits", "folder": str(folder)}
     for split, (x, labels, source) in sets.items():
@@ -126,7 +126,7 @@ def _write_subset(folder, sets: dict) -> None:
 
 def _synthetic(split: str) -> Digits | None:
     try:
-        from engine.synthetic_digits import synthetic_digits
+        from engine.data.synthetic_digits import synthetic_digits
     except ImportError:
         return None
     made = synthetic_digits(SUBSET[split] // 2, seed=1 if split == "train" else 2)

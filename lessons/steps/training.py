@@ -24,10 +24,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.gpt import GPT, GPTConfig, sample_next
-from engine.network import Network
+from engine.data.text import get_batch
+from engine.digits.network import Network
+from engine.gpt.model import GPT, GPTConfig, sample_next
 from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
-from engine.text import get_batch
 from engine.trace import NO_TRACE, Tracer
 from lessons.model import TraceRun
 from lessons.steps import attention

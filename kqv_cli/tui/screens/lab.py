@@ -1,6 +1,6 @@
 """The Lab screen: pick a what-if experiment, watch its variants' curves grow, read the verdict.
 
-The experiment runs in a worker thread (:func:`engine.lab.run_experiment`); its events come
+The experiment runs in a worker thread (:func:`kqv_cli.lab.run_experiment`); its events come
 back as small messages, the curves live in a :class:`CurvesPlot`, and when it ends the
 comparison table, the samples and the verdict (written from the run's numbers) appear below.
 Results are cached like ``kqv lab run``'s, so a finished experiment reopens at once.
@@ -21,8 +21,8 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from engine.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
-from engine.lab.experiments import sample_line
+from kqv_cli.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
+from kqv_cli.lab.experiments import sample_line
 from kqv_cli.lab_table import metric_table
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface

@@ -332,7 +332,7 @@ class LessonScreen(KqvScreen):
         if self._real:
             model = None
         else:
-            from engine.hf_hub import model_folder
+            from engine.hf.hub import model_folder
 
             try:
                 model = str(self.app.model or model_folder("gpt2"))

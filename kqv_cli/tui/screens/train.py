@@ -52,9 +52,9 @@ def yield_to_the_interface() -> None:
 def shakespeare_text(block_size: int):
     """Tiny Shakespeare from the cache, downloaded into it first if need be (1.1 MB, run in a
     worker thread). Offline with nothing cached: a KqvError the screen shows in one line."""
+    from engine.data.shakespeare import fetch_shakespeare
+    from engine.data.text import TextData
     from engine.errors import KqvError
-    from engine.shakespeare import fetch_shakespeare
-    from engine.text import TextData
 
     try:
         path = fetch_shakespeare()  # the cached copy when there is one
@@ -66,8 +66,8 @@ def shakespeare_text(block_size: int):
 
 def default_gpt_setup():
     """(data, model config, train config): `kqv train gpt`'s defaults on Tiny Shakespeare."""
-    from engine.gpt import GPTConfig
-    from engine.gpt_train import TrainConfig
+    from engine.gpt.model import GPTConfig
+    from engine.gpt.train import TrainConfig
 
     cfg = GPTConfig()
     data = shakespeare_text(cfg.block_size)
@@ -77,7 +77,7 @@ def default_gpt_setup():
 
 def models_dir():
     """Where the screen keeps the last model of each kind (under KQV_STATE_DIR in tests)."""
-    from engine.paths import state_dir
+    from engine.files.paths import state_dir
 
     return state_dir() / "models"
 
@@ -85,11 +85,11 @@ def models_dir():
 def digits_here():
     """(train, validation, test): MNIST when it is on this machine, else the synthetic digits
     (their source says so). The app never starts an 11 MB download by itself."""
-    from engine.mnist import find_mnist, load_mnist
+    from engine.data.mnist import find_mnist, load_mnist
 
     if find_mnist() is not None:
         return load_mnist(download=False)
-    from engine.synthetic_digits import load_synthetic
+    from engine.data.synthetic_digits import load_synthetic
 
     return load_synthetic()
 
@@ -107,8 +107,8 @@ def keep_longer(run: Path, keep: Path, done: int, kind: str = "gpt") -> tuple[Pa
     """Make ``run`` the kept model (``keep``) unless ``keep`` holds a longer-trained one: a short
     cancelled run must not replace hours of training. ``done`` is how far the run got (GPT
     iterations, digit-net epochs). Returns the file that holds the run and a note."""
-    from engine.checkpoint import load_checkpoint
     from engine.errors import KqvError
+    from engine.files.checkpoint import load_checkpoint
 
     key, unit = TRAINED[kind]
     try:
@@ -129,7 +129,7 @@ DIGITS_SHOWN = 20  # validation images the digit net reads for `s`
 def sample_gpt(path: Path, chars: int, should_stop, seed: int | None = None) -> str:
     """Text from the GPT kept at ``path``, as ``kqv sample path`` writes it: from the start
     character, ``chars`` characters (fewer if ``should_stop`` turns true)."""
-    from engine.gpt_train import load_gpt
+    from engine.gpt.train import load_gpt
 
     model, vocab, _ = load_gpt(path)
     start = vocab.start_char
@@ -341,7 +341,7 @@ class TrainScreen(KqvScreen):
 
     @work(thread=True, group="train", exclusive=True)
     def train_gpt(self) -> None:
-        from engine.gpt_train import GPTTrainer
+        from engine.gpt.train import GPTTrainer
 
         yield_to_the_interface()
         try:
@@ -390,8 +390,8 @@ class TrainScreen(KqvScreen):
 
     @work(thread=True, group="train", exclusive=True)
     def train_digits(self) -> None:
-        from engine.blas import blas_threads
-        from engine.network import Network, save_network
+        from engine.digits.network import Network, save_network
+        from engine.runtime.blas import blas_threads
 
         yield_to_the_interface()
         try:
@@ -429,7 +429,7 @@ class TrainScreen(KqvScreen):
                 f"{r.validation_correct:,}/{r.validation_total:,}")))
 
         try:
-            with blas_threads(1):  # small matrices: one BLAS thread is fastest (see engine.blas)
+            with blas_threads(1):  # small matrices: one BLAS thread is fastest (see engine.runtime.blas)
                 results = net.SGD((train.x, train.labels), s["epochs"], s["batch_size"], s["eta"],
                                   validation_data=(validation.x, validation.labels), on_batch=on_batch,
                                   on_epoch=on_epoch, should_stop=self.should_stop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.network import sigmoid_prime
+from engine.digits.network import sigmoid_prime
 from lessons.practice.digit_net import output_delta, output_error_cases
 from lessons.practice.exercise import Exercise, Mistake
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.network import sigmoid, sigmoid_prime
+from engine.digits.network import sigmoid, sigmoid_prime
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 

@@ -6,8 +6,8 @@ load it and compute the same next-token probabilities as ``kqv sample``. From th
 can keep training with PyTorch on GPUs and many machines (transformers, accelerate): kqv stays
 a place to learn, not a training framework.
 
-* ``config.json`` and ``model.safetensors``: :func:`engine.hf_gpt2.save_gpt2`;
-* ``tokenizer.json``: the character vocabulary (:func:`engine.hf_tokenizer.char_tokenizer_json`);
+* ``config.json`` and ``model.safetensors``: :func:`engine.hf.gpt2.save_gpt2`;
+* ``tokenizer.json``: the character vocabulary (:func:`engine.hf.tokenizer.char_tokenizer_json`);
 * ``tokenizer_config.json``: names the generic fast tokenizer, so transformers does not take the
   folder's ``model_type`` (gpt2) to mean GPT-2's own BPE.
 """
@@ -18,10 +18,10 @@ import json
 import os
 from pathlib import Path
 
-from engine.atomic import atomic_write
 from engine.errors import KqvError
-from engine.hf_gpt2 import save_gpt2
-from engine.hf_tokenizer import TOKENIZER_FILE, char_tokenizer_json
+from engine.files.atomic import atomic_write
+from engine.hf.gpt2 import save_gpt2
+from engine.hf.tokenizer import TOKENIZER_FILE, char_tokenizer_json
 
 TOKENIZER_CONFIG = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
 
@@ -32,13 +32,13 @@ def export_checkpoint(checkpoint: str | os.PathLike, folder: str | os.PathLike, 
     Refuses a digit-net checkpoint (GPT-2 is a GPT) and a folder that exists with files in it,
     unless ``force`` (then the four files are replaced and the rest left alone).
     """
-    from engine.gpt_train import KIND, load_gpt
+    from engine.gpt.train import KIND, load_gpt
 
     checkpoint, folder = Path(checkpoint), Path(folder)
     try:
         model, vocab, _ = load_gpt(checkpoint)
     except KqvError as exc:
-        if "is a digits checkpoint" in str(exc):  # engine.checkpoint names the kind it found
+        if "is a digits checkpoint" in str(exc):  # engine.files.checkpoint names the kind it found
             raise KqvError(f"{checkpoint} is a digits checkpoint: only a {KIND} checkpoint (kqv train gpt) "
                            "has a Hugging Face GPT-2 form") from None
         raise

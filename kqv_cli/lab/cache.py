@@ -13,8 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from engine.atomic import atomic_write
-from engine.paths import cache_dir
+from engine.files.atomic import atomic_write
+from engine.files.paths import cache_dir
 
 CACHE_VERSION = 2  # bump when a change in the runner changes what a variant's numbers mean
 

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.blas import blas_threads
-from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
-from engine.gpt import GPT, GPTConfig, count_parameters
-from engine.memory import check_fits, gpt_memory
+from engine.files.checkpoint import load_checkpoint, save_checkpoint
+from engine.gpt.model import GPT, GPTConfig, count_parameters
 from engine.optim import AdamW, clip_grad_norm, lr_at
-from engine.text import CharVocab, TextData, get_batch
+from engine.runtime.blas import blas_threads
+from engine.runtime.memory import check_fits, gpt_memory
 
 KIND = "gpt"
 # A resumed run continues as it was set up (model, batch, schedule, seed); only its length and

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from engine.blas import FasterThreads
 from engine.errors import KqvError
 from engine.kv_cache import KVCache
 from engine.layers import (
@@ -36,6 +35,7 @@ from engine.layers import (
     dropout_backward,
     dropout_forward,
 )
+from engine.runtime.blas import FasterThreads
 from engine.trace import NO_TRACE
 
 POSITIONS = ("learned", "sinusoidal", "none")
@@ -118,7 +118,7 @@ class GPT:
 
     def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32, init: bool = True):
         """``init=False`` leaves the weights unset, for a model whose weights are loaded next
-        (:meth:`load_params`, :mod:`engine.hf_gpt2`): no random draws, no second copy."""
+        (:meth:`load_params`, :mod:`engine.hf.gpt2`): no random draws, no second copy."""
         self.config = config
         self.dtype = np.dtype(dtype)
         self._build_layers(np.random.default_rng(seed) if init else None)
@@ -147,7 +147,7 @@ class GPT:
     def replica(self) -> GPT:
         """A twin that shares this model's parameters (the very same arrays) but has its own
         gradients and its own remembered activations: two twins can run forward and backward on
-        two halves of a batch at the same time (see :class:`engine.gpt_train.HalfBatches`)."""
+        two halves of a batch at the same time (see :class:`engine.gpt.train.HalfBatches`)."""
         twin = GPT.__new__(GPT)
         twin.config, twin.dtype = self.config, self.dtype
         twin.head_copy, twin._wte_t = False, None

@@ -11,9 +11,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from engine.download import download
+from engine.data.download import download
 from engine.errors import KqvError
-from engine.paths import cache_dir
+from engine.files.paths import cache_dir
 
 # Tests point this list at a local server.
 SHAKESPEARE_URLS = [

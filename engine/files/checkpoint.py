@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_write
 from engine.errors import KqvError
-from engine.memory import MemoryEstimate, check_fits
+from engine.files.atomic import atomic_write
+from engine.runtime.memory import MemoryEstimate, check_fits
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first file, or an empty zip's directory
 

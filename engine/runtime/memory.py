@@ -8,7 +8,7 @@ it would not fit, instead of being half-built until the kernel kills kqv without
 The estimate counts what the engine really holds, in bytes:
 
 * parameters, and for training their gradients (one copy in the model and one in each of the
-  two half-batch twins, see :class:`engine.gpt_train.HalfBatches`) and AdamW's two moments;
+  two half-batch twins, see :class:`engine.gpt.train.HalfBatches`) and AdamW's two moments;
 * the activations kept for the backward pass of one batch (attention scores are B·nh·T·T);
 * the data set in memory.
 
@@ -109,7 +109,7 @@ def check_fits(estimate: MemoryEstimate, what: str, remedy: str, available: int 
 
 def gpt_memory(config, batch_size: int, training: bool, itemsize: int = FLOAT32,
                data_bytes: int = 0) -> MemoryEstimate:
-    """What a GPT of ``config`` (an :class:`engine.gpt.GPTConfig`) needs for a batch of B windows.
+    """What a GPT of ``config`` (an :class:`engine.gpt.model.GPTConfig`) needs for a batch of B windows.
 
     Per token of the batch, each block keeps about 20·C numbers for the backward pass (the
     LayerNorm outputs, q, k, v, the attention output, the MLP's 4·C pre- and post-GELU, the
@@ -117,7 +117,7 @@ def gpt_memory(config, batch_size: int, training: bool, itemsize: int = FLOAT32,
     logits and as many probabilities. The backward pass makes gradients of the same sizes, so
     training counts them twice. Sampling runs one window (B = 1) with no gradients.
     """
-    from engine.gpt import count_parameters
+    from engine.gpt.model import count_parameters
 
     P = sum(count_parameters(config).values())
     C, T, nh, V = config.n_embd, config.block_size, config.n_head, config.vocab_size

@@ -1,6 +1,6 @@
 """MNIST: 70,000 handwritten digits, found on this machine or downloaded, checked, in memory.
 
-The data set is four IDX files (see :mod:`engine.idx`): 60,000 training images with their
+The data set is four IDX files (see :mod:`engine.data.idx`): 60,000 training images with their
 labels and 10,000 test images ("t10k") with theirs, each image 28 x 28 grey pixels 0..255.
 As in Nielsen's book the training images are split in two: the first 50,000 to train on, the
 next 10,000 as a validation set for choosing hyper-parameters, and the test set is kept for the
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.download import download
+from engine.data.download import download
+from engine.data.idx import check_same_count, parse_idx, read_bytes, read_idx_header
 from engine.errors import KqvError
-from engine.idx import check_same_count, parse_idx, read_bytes, read_idx_header
-from engine.paths import cache_dir
+from engine.files.paths import cache_dir
 
 # Public mirrors of the original files (yann.lecun.com no longer serves them reliably).
 # Tests point this list at a local server.

@@ -548,7 +548,7 @@ def one_hot(labels, classes: int = 10, dtype=np.float32) -> np.ndarray:
 
 
 def save_network(net: Network, path, extra: dict | None = None):
-    from engine.checkpoint import save_checkpoint
+    from engine.files.checkpoint import save_checkpoint
 
     return save_checkpoint(path, net.to_arrays(), {**net.meta(), **(extra or {})})
 
@@ -571,7 +571,7 @@ def check_stored_sizes(path, sizes, arrays: dict) -> None:
     """A checkpoint's ``sizes`` are whole numbers that fit in memory, and its arrays have the shapes
     they imply: checked before a network is built from them (a crafted ``[784, 3000000, 10]``
     would otherwise allocate gigabytes)."""
-    from engine.memory import check_fits, digits_memory
+    from engine.runtime.memory import check_fits, digits_memory
 
     if not (isinstance(sizes, list) and len(sizes) >= 2
             and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)):
@@ -594,7 +594,7 @@ def load_network(path, dtype=np.float32) -> tuple[Network, dict]:
     The returned metadata names the cost in today's words (:func:`saved_cost`); when that
     differs from what the file says, ``cost_saved_as`` keeps the file's word.
     """
-    from engine.checkpoint import load_checkpoint
+    from engine.files.checkpoint import load_checkpoint
 
     arrays, meta = load_checkpoint(path, kind="digits")
     check_stored_sizes(path, meta.get("sizes"), arrays)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.data.text import CharVocab
 from engine.errors import KqvError
-from engine.text import CharVocab
 
 TOKENIZER_FILE = "tokenizer.json"
 END_OF_TEXT = "<|endoftext|>"

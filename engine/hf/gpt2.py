@@ -1,4 +1,4 @@
-"""GPT-2 in the Hugging Face format, into kqv's own :class:`~engine.gpt.GPT` and back out.
+"""GPT-2 in the Hugging Face format, into kqv's own :class:`~engine.gpt.model.GPT` and back out.
 
 A Hugging Face GPT-2 folder (what ``save_pretrained`` writes, or a snapshot from the hub) holds
 ``config.json`` (the sizes) and ``model.safetensors`` (the weights by name). GPT-2 *is* kqv's
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import KqvError
-from engine.gpt import GPT, GPTConfig
+from engine.gpt.model import GPT, GPTConfig
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 # gelu_new and gelu_pytorch_tanh are the same function, ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
@@ -174,7 +174,7 @@ def save_gpt2(model: GPT, folder: str | os.PathLike) -> None:
     """
     from safetensors.numpy import save
 
-    from engine.atomic import atomic_write
+    from engine.files.atomic import atomic_write
 
     cfg = model.config
     standard = GPTConfig(vocab_size=cfg.vocab_size, block_size=cfg.block_size, n_layer=cfg.n_layer,

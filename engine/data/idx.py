@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import KqvError
-from engine.memory import MemoryEstimate, available_memory, check_fits
+from engine.runtime.memory import MemoryEstimate, available_memory, check_fits
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions: (count, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: (count,)

@@ -21,8 +21,8 @@ import re
 
 import numpy as np
 
-from engine.gpt import GPT
-from engine.text import get_batch
+from engine.data.text import get_batch
+from engine.gpt.model import GPT
 
 WORD = re.compile(r"[a-z]{2,}")  # words of two letters or more: a lone "I" or "a" proves little
 

@@ -2,7 +2,7 @@
 
 An experiment is a few variants of one model, trained for the same budget on the same data
 from the same seed, then compared. A variant is a handful of config switches on the one
-model (:class:`engine.gpt.GPTConfig`, :class:`engine.network.Network`), never a copy of it.
+model (:class:`engine.gpt.model.GPTConfig`, :class:`engine.digits.network.Network`), never a copy of it.
 The verdict is a function of the measured numbers, so what it says is what the run shows.
 Each experiment is named (`kqv lab run NAME`) in the lesson step whose question it answers.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.lab import verdicts
+from kqv_cli.lab import verdicts
 
 # The lab's GPT: small enough that three variants train in well under a minute on 2 cores,
 # big enough that the differences show (T=32 characters, C=64, 2 blocks of 4 heads).

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import KqvError
-from engine.gpt import GPT
-from engine.hf_gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2
-from engine.hf_tokenizer import TOKENIZER_FILE, HFTokenizer
+from engine.gpt.model import GPT
+from engine.hf.gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2
+from engine.hf.tokenizer import TOKENIZER_FILE, HFTokenizer
 
 FILES = (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE)  # the big one last
 

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from engine.mnist import IMAGE_SIDE, N_TRAIN, N_VALIDATION, Digits
+from engine.data.mnist import IMAGE_SIDE, N_TRAIN, N_VALIDATION, Digits
 
 BOX = 20.0  # pixels per template unit: the digit's height, as in MNIST
 K = 96  # points per picture, spread along the strokes by length
@@ -142,7 +142,7 @@ def synthetic_digits(n: int, seed: int = 0) -> Digits:
 def load_synthetic(
     seed: int = 0, n_train: int = N_TRAIN, n_validation: int = N_VALIDATION, n_test: int = 10_000
 ) -> tuple[Digits, Digits, Digits]:
-    """(train, validation, test) of synthetic digits, shaped like :func:`engine.mnist.load_mnist`'s.
+    """(train, validation, test) of synthetic digits, shaped like :func:`engine.data.mnist.load_mnist`'s.
 
     Each split comes from its own random stream, so the test set does not change when the
     training set is made bigger.

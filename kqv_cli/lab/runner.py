@@ -7,7 +7,7 @@ screen shows live. Digit nets train in about a second per epoch and run one afte
 
 The caller watches through ``on_event`` (small dataclasses: :class:`Point` for a curve,
 :class:`VariantDone` when a variant is measured) and may stop between iterations with
-``should_stop``. Finished variants are cached (:mod:`engine.lab.cache`); a stopped run
+``should_stop``. Finished variants are cached (:mod:`kqv_cli.lab.cache`); a stopped run
 caches nothing it did not finish.
 """
 
@@ -20,14 +20,14 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from engine.blas import blas_threads
+from engine.data.text import TextData, decode_fast
 from engine.errors import KqvError, TrainingDiverged
-from engine.gpt import GPTConfig
-from engine.gpt_train import GPTTrainer, TrainConfig
-from engine.lab import cache
-from engine.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
-from engine.lab.measures import probe, real_words_per_100, words_of
-from engine.text import TextData, decode_fast
+from engine.gpt.model import GPTConfig
+from engine.gpt.train import GPTTrainer, TrainConfig
+from engine.runtime.blas import blas_threads
+from kqv_cli.lab import cache
+from kqv_cli.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
+from kqv_cli.lab.measures import probe, real_words_per_100, words_of
 
 CURVE_POINTS = 120  # points kept per curve: plenty for a terminal chart
 SAMPLE_CHARS = 300
@@ -105,7 +105,7 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
                    threads: int = 1) -> LabResult:
     """Train (or read from the cache) every variant of ``exp`` and measure it.
 
-    ``data`` is a :class:`~engine.text.TextData` for a GPT experiment and the ``(train,
+    ``data`` is a :class:`~engine.data.text.TextData` for a GPT experiment and the ``(train,
     validation, test)`` digits for a digit-net one. ``budget`` overrides the experiment's
     (GPT: iterations; digit net: epochs). ``fresh`` ignores the cache and retrains.
     ``threads``: BLAS threads. One, because the lab's matrices are small: a second thread was
@@ -292,7 +292,7 @@ GPT_METRICS = ("train_loss", "val_loss", "next_loss", "entropy", "entropy_unifor
 
 class DigitRuns:
     def __init__(self, exp: Experiment, data, budget: int, seed: int):
-        from engine.mnist import Digits
+        from engine.data.mnist import Digits
 
         if not (isinstance(data, tuple) and len(data) == 3 and all(isinstance(d, Digits) for d in data)):
             raise KqvError(f"{exp.name} trains the digit net and needs (train, validation, test) digits")
@@ -319,7 +319,7 @@ class DigitRuns:
                 return
 
     def train_one(self, v: Variant, emit, stop) -> VariantResult | None:
-        from engine.network import Network
+        from engine.digits.network import Network
 
         s = self.settings(v)
         net = Network(s["sizes"], activation=s["activation"], cost=s["cost"], seed=self.seed)

@@ -1,0 +1,1 @@
+"""Data sets and how they are read: MNIST's idx files, synthetic digits, text, downloads."""

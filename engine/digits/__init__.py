@@ -1,0 +1,1 @@
+"""The digit network of Nielsen's book: sigmoid layers trained by SGD, examples as columns."""

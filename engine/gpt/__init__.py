@@ -1,0 +1,1 @@
+"""The GPT: a decoder-only Transformer (nanoGPT, GPT-2), its KV cache and its training loop."""

@@ -1,0 +1,1 @@
+"""The machine the engine runs on: BLAS threads and memory estimates made before allocating."""
