@@ -141,7 +141,9 @@ def edit_config(folder, **changes):
     ({"model_type": "llama"}, "'llama' model; kqv runs the GPT-2 architecture only"),
     ({"activation_function": "relu"}, "activation_function 'relu' is not GPT-2's tanh GELU"),
     ({"n_inner": 7}, "n_inner 7 is not 4·n_embd = 64"),
-    ({"tie_word_embeddings": False}, "tie_word_embeddings = False"),
+    ({"tie_word_embeddings": False}, "tie_word_embeddings = false; .* with tie_word_embeddings = true only"),
+    ({"scale_attn_weights": None}, "scale_attn_weights = null; .* with scale_attn_weights = true only"),
+    ({"add_cross_attention": "yes"}, 'add_cross_attention = "yes"; .* = false only'),
     ({"n_head": 3}, "n_embd=16 is not divisible by n_head=3"),
 ])
 def test_a_config_that_is_not_gpt2_is_refused_in_one_line(tmp_path, changes, message):

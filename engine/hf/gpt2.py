@@ -100,7 +100,8 @@ def read_config(folder: str | os.PathLike) -> GPTConfig:
                        "the MLP width the engine builds")
     for key, supported in UNSUPPORTED.items():
         if key in raw and raw[key] != supported:
-            raise KqvError(f"{path}: {key} = {raw[key]!r}; the engine computes GPT-2 with "
+            # both values in the config's own JSON spelling (true, false, null), as the user wrote them
+            raise KqvError(f"{path}: {key} = {json.dumps(raw[key])}; the engine computes GPT-2 with "
                            f"{key} = {json.dumps(supported)} only")
     eps = c["layer_norm_epsilon"]
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
