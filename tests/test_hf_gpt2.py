@@ -153,6 +153,16 @@ def test_a_config_that_is_not_gpt2_is_refused_in_one_line(tmp_path, changes, mes
         load_gpt2(folder)
 
 
+def test_reorder_and_upcast_attn_is_accepted_as_it_changes_only_half_precision_rounding(tmp_path, golden):
+    folder = copy_tiny(tmp_path)
+    edit_config(folder, reorder_and_upcast_attn=True)
+    logits, _ = load_gpt2(folder).forward(golden["ids"][None, :])
+    np.testing.assert_allclose(logits[0], golden["logits"], atol=TOL)
+    edit_config(folder, scale_attn_by_inverse_layer_idx=True)  # another function: still refused
+    with pytest.raises(KqvError, match="scale_attn_by_inverse_layer_idx = true; .* = false only"):
+        load_gpt2(folder)
+
+
 def test_a_missing_tensor_is_named(tmp_path):
     folder = copy_tiny(tmp_path)
     tensors = load_file(folder / "model.safetensors")

@@ -43,9 +43,14 @@ TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh")
 # GPT2Config's defaults, used (as transformers does) for any size a config.json leaves out
 GPT2_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
                  "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
-# settings that change GPT-2's computation, and the only value kqv's engine computes
+# settings that change GPT-2's computation, and the only value kqv's engine computes.
+# reorder_and_upcast_attn is not among them: it makes transformers scale q·kᵀ inside the product
+# and take the softmax in float32, which guards float16 weights against overflow; kqv computes in
+# float32 throughout (weights are cast at load), so the flag changes the rounding only (logits
+# within 3.3e-6 of transformers running with it, in float32). scale_attn_by_inverse_layer_idx
+# divides layer i's scores by i + 1: another function, refused.
 UNSUPPORTED = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
-               "reorder_and_upcast_attn": False, "add_cross_attention": False, "tie_word_embeddings": True}
+               "add_cross_attention": False, "tie_word_embeddings": True}
 
 
 # -- the name mapping ------------------------------------------------------------------------
