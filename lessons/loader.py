@@ -254,6 +254,11 @@ def _parse_show(value: str, err):
     return out
 
 
+def parse_dims_text(text: str) -> dict[str, int]:
+    """``"C=64, nh=8"`` as typed on the command line -> ``{"C": 64, "nh": 8}``; KqvError if not."""
+    return _parse_dims(0, text, lambda _lineno, message: KqvError(message))
+
+
 def _parse_dims(lineno: int, value: str, err) -> dict[str, int]:
     dims = {}
     for part in value.replace(";", ",").split(","):

@@ -14,7 +14,7 @@ from kqv_cli.tui.widgets.figures import (
     series,
     shows_numbers,
 )
-from kqv_cli.tui.widgets.variables_table import short_dtype, value_range
+from kqv_cli.variable_rows import short_dtype, value_range
 
 
 def test_small_matrix_shows_its_numbers():

@@ -11,6 +11,21 @@ import typer
 from kqv_cli.app import app, fail, is_interactive
 
 
+def gpt2_folder(model: str):
+    """The folder of the GPT-2 ``model`` names (gpt2, distilgpt2, ... or a path), checked to be
+    a GPT-2; one line and exit 2 when it is not there or is something else."""
+    from engine.errors import KqvError
+    from engine.hf.gpt2 import read_config
+    from engine.hf.hub import model_folder
+
+    try:
+        folder = model_folder(model)
+        read_config(folder)  # a folder that is not GPT-2 fails here, in one line
+    except KqvError as exc:
+        raise fail(str(exc)) from None
+    return folder
+
+
 def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
     """Load the lessons, check ``lesson_id`` (and ``model``, a GPT-2 for the attention lesson),
     then run the app (Textual is imported only here)."""
@@ -27,15 +42,7 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
     if model is not None:
         if lesson_id != "attention":
             raise fail("--model runs the attention lesson on GPT-2: kqv learn attention --model gpt2|PATH")
-        from engine.errors import KqvError
-        from engine.hf.gpt2 import read_config
-        from engine.hf.hub import model_folder
-
-        try:
-            folder = model_folder(model)
-            read_config(folder)  # a folder that is not GPT-2 fails here, in one line
-        except KqvError as exc:
-            raise fail(str(exc)) from None
+        folder = gpt2_folder(model)
     if not is_interactive():
         raise fail("the lessons need an interactive terminal; run kqv in a terminal, not a pipe")
     from kqv_cli.tui.app import KqvApp

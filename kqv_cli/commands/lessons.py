@@ -1,4 +1,8 @@
-"""``kqv lessons check [FILE]`` and ``kqv lessons list``: the lesson author's tools.
+"""``kqv lessons check [FILE]``, ``kqv lessons list`` and ``kqv lessons show NAME``.
+
+``show`` prints a step (or every step) as plain text, as the lesson screen shows it: the
+explanation with the run's numbers filled in, the notes, the variables with their shapes. A
+lesson then reads in any terminal, through a pager or a screen reader.
 
 ``check`` runs every step of every lesson (or of one file) against the engine, at the lesson's
 default dims and at each of its ``check-dims`` lines, and lists each variable that is missing from the trace
@@ -59,3 +63,64 @@ def list_lessons() -> None:
 
     for lesson in load_lessons():
         typer.echo(f"{lesson.id:<10} {len(lesson.steps):>3} steps  {lesson.title}")
+
+
+@lessons_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="A lesson (kqv lessons list names them) or a lesson file."),
+    step: str | None = typer.Option(None, "--step", "-s",
+                                    help="Step number (from 1) or step id; default: every step."),
+    model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
+                                     "(gpt2, distilgpt2, ... or a GPT-2 folder), as the g key does."),
+    dims: str | None = typer.Option(None, "--dims", help="Other dims, as the d key sets them: "
+                                    "'C=64, nh=8'."),
+    seed: int = typer.Option(0, help="Seed of the random inputs and weights (the r key)."),
+    width: int = typer.Option(100, "--width", min=40, max=1000, help="Wrap the text at this many columns."),
+) -> None:
+    """Print a lesson step as plain text: explanation with live numbers, notes, variables."""
+    from kqv_cli.commands.learn import gpt2_folder
+    from kqv_cli.step_plain import step_as_text
+    from lessons import LessonSession, load_lesson, load_lessons
+    from lessons.loader import parse_dims_text
+
+    lesson = _find_lesson(name, load_lesson, load_lessons)
+    folder = None
+    if model is not None:
+        if lesson.id != "attention":
+            raise fail(f"--model runs the attention lesson on GPT-2, not {lesson.id}: "
+                       "kqv lessons show attention --model gpt2|PATH")
+        folder = str(gpt2_folder(model))
+    session = LessonSession(lesson, parse_dims_text(dims) if dims else None, seed, model=folder)
+    indices = range(len(lesson.steps)) if step is None else [_step_index(lesson, step)]
+    for k, i in enumerate(indices):
+        if k:
+            typer.echo("\n" + "─" * min(width, 100) + "\n")
+        typer.echo(step_as_text(lesson, session.run(i), width), nl=False)
+
+
+def _find_lesson(name: str, load_lesson, load_lessons):
+    from engine.errors import KqvError
+
+    if name.endswith(".md") or "/" in name:
+        return load_lesson(name)
+    lessons = {lesson.id: lesson for lesson in load_lessons()}
+    if name not in lessons:
+        raise KqvError(f"no lesson named {name!r}; the lessons are: {', '.join(lessons)}")
+    return lessons[name]
+
+
+def _step_index(lesson, step: str) -> int:
+    """``--step 3`` (from 1) or ``--step softmax`` (an id) -> the 0-based index."""
+    from engine.errors import KqvError
+
+    if step.strip().isdigit():
+        number = int(step)
+        if not 1 <= number <= len(lesson.steps):
+            raise KqvError(f"{lesson.id} has steps 1..{len(lesson.steps)}, not {number}")
+        return number - 1
+    try:
+        return lesson.step_index(step.strip())
+    except KeyError:
+        ids = ", ".join(s.id for s in lesson.steps)
+        raise KqvError(f"{lesson.id} has no step {step!r}; its steps are 1..{len(lesson.steps)} "
+                       f"or: {ids}") from None

@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
-from engine.trace import format_shape, format_symbolic
+from kqv_cli.variable_rows import shape_text, short_dtype, value_range
 
 CHANGED_STYLE = "bold #ffd866"
-
-
-def shape_text(record) -> str:
-    """``(4, 8, 8) = (B, T, T)``; the symbolic half is left out when the engine gave none."""
-    numeric = format_shape(record.shape)
-    if record.symbolic and len(record.symbolic) == len(record.shape):
-        symbolic = format_symbolic(record.symbolic)
-        if symbolic != numeric:
-            return f"{numeric} = {symbolic}"
-    return numeric
-
-
-def number_text(x: float, digits: int = 3) -> str:
-    return f"{x:.{digits}g}"
-
-
-def short_dtype(dtype: str) -> str:
-    """``float32`` -> ``f32``, ``int64`` -> ``i64`` (as jaxtyping and TorchSnooper write them)."""
-    for long, short in (("float", "f"), ("uint", "u"), ("int", "i"), ("complex", "c")):
-        if dtype.startswith(long):
-            return short + dtype[len(long):]
-    return dtype
-
-
-def value_range(value: np.ndarray, digits: int = 3) -> tuple[str, str, str]:
-    """min, mean, max as short strings; ``-inf`` from a causal mask shows as it is."""
-    if value.size == 0:
-        return ("", "", "")
-    if not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
-        return ("", "", "")
-    with np.errstate(invalid="ignore", over="ignore"):
-        v = value.astype(np.float64, copy=False)
-        return tuple(number_text(float(f(v)), digits) for f in (np.min, np.mean, np.max))
 
 
 class VariablesTable(DataTable):
