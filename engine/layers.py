@@ -251,13 +251,16 @@ class CausalSelfAttention(Module):
     from q, k, v to the weighted values, is :func:`attention_forward` / :func:`attention_backward`.
 
     ``score``/``scale``/``mask`` are the switches the what-if lab turns on this one code path:
-    the standard layer is ``score="dot", scale=True, mask="causal"``.
+    the standard layer is ``score="dot", scale=True, mask="causal"``. The encoder of the
+    translation model uses it with ``mask="none"`` (every source token sees every other) and
+    ``seq="S"``, the letter its trace gives the sequence axis (S: source, T: target).
     """
 
     def __init__(self, n_embd, n_head, rng, prefix="", path=None, bias=True, dropout=0.0,
-                 n_layer=1, dtype=np.float32, score="dot", scale=True, mask="causal"):
+                 n_layer=1, dtype=np.float32, score="dot", scale=True, mask="causal", seq="T"):
         check_heads(n_embd, n_head)
         self.prefix = prefix
+        self.seq = seq
         self.path = f"{prefix}attn" if path is None else path
         self.n_embd, self.n_head, self.hs = n_embd, n_head, n_embd // n_head
         self.dropout = dropout
@@ -272,22 +275,24 @@ class CausalSelfAttention(Module):
     def children(self):
         return [self.c_attn, self.c_proj]
 
-    def forward(self, x, B, T, tracer=NO_TRACE, rng=None, cache=None):
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None, cache=None, key_pad=None, x_name="ln_1"):
         """``x`` is ``(B*T, C)``; returns the attention output ``(B*T, C)``.
 
         ``rng`` turns dropout on (training); without it the layer is deterministic. ``cache``
         (a :class:`engine.kv_cache.LayerKV`) holds the keys and values of the positions before
         these T: the T new queries attend to all ``t`` positions, and the cache keeps the new
         keys and values for the next call, so generating a token costs one position, not T.
+        ``key_pad (B, T)``, True at padding, hides those keys from every query (see
+        :func:`attention_forward`). ``x_name`` names the input in the trace's formulas.
         """
-        p, nh, C = self.prefix, self.n_head, self.n_embd
+        p, nh, C, s = self.prefix, self.n_head, self.n_embd, self.seq
         w = self.c_attn
         tracer.record(f"{w.path}.w", w.w, "weight, stored (in, out)", "forward", ("C", "3*C"))
         qkv = w.forward(x, tracer).reshape(B, T, 3 * C)  # (B*T, C) @ (C, 3*C) -> (B*T, 3*C)
-        tracer.record(f"{p}qkv", qkv, w.formula("ln_1") + "   (B*T, C) @ (C, 3*C)", "forward",
-                      ("B", "T", "3*C"))
+        tracer.record(f"{p}qkv", qkv, w.formula(x_name) + f"   (B*{s}, C) @ (C, 3*C)", "forward",
+                      ("B", s, "3*C"))
         q, k, v = split_heads(qkv, nh)  # 3 × (B, nh, T, hs)
-        sym_h = ("B", "nh", "T", "hs")
+        sym_h = ("B", "nh", s, "hs")
         tracer.record(f"{p}q", q, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}k", k, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
         tracer.record(f"{p}v", v, "split qkv, view (B, T, nh, hs), swap T and nh", "forward", sym_h)
@@ -299,10 +304,11 @@ class CausalSelfAttention(Module):
                           "forward", ("B", "nh", "t", "hs"))
         self.q, self.k, self.v = q, k, v
         y, self.att_soft, self.att_keep = attention_forward(
-            q, k, v, **self.switches, dropout=self.dropout, rng=rng, tracer=tracer, prefix=p)
+            q, k, v, **self.switches, dropout=self.dropout, rng=rng, tracer=tracer, prefix=p,
+            key_pad=key_pad, seq=s)
         y = merge_heads(y)  # (B, T, C)
-        tracer.record(f"{p}y", y, "y_heads swapped back to (B, T, nh, hs), viewed as (B, T, C)",
-                      "forward", ("B", "T", "C"))
+        tracer.record(f"{p}y", y, f"y_heads swapped back to (B, {s}, nh, hs), viewed as (B, {s}, C)",
+                      "forward", ("B", s, "C"))
         tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward",
                       ("C", "C"))
         out = self.c_proj.forward(y.reshape(B * T, C), tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
@@ -310,28 +316,28 @@ class CausalSelfAttention(Module):
         formula = self.c_proj.formula("y")
         if self.out_keep is not None:
             formula = f"dropout({formula}), p = {self.dropout}"
-        tracer.record(f"{p}attn_out", out.reshape(B, T, C), formula + "   (B*T, C) @ (C, C)", "forward",
-                      ("B", "T", "C"))
+        tracer.record(f"{p}attn_out", out.reshape(B, T, C), formula + f"   (B*{s}, C) @ (C, C)", "forward",
+                      ("B", s, "C"))
         return out
 
     def backward(self, dout, B, T, tracer=NO_TRACE):
         """``dout`` is ``(B*T, C)``, the gradient of the loss at this layer's output."""
-        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
-        sym_btc = ("B", "T", "C")
+        p, nh, hs, C, s = self.prefix, self.n_head, self.hs, self.n_embd, self.seq
+        sym_btc = ("B", s, "C")
         dout = dropout_backward(dout, self.out_keep)
         dy = self.c_proj.backward(dout, tracer, sym_out=sym_btc)  # (B*T, C)
         tracer.record(f"{p}dy", dy.reshape(B, T, C), "dattn_out @ c_proj.wᵀ", "backward", sym_btc)
         dy = dy.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
-        tracer.record(f"{p}dy_heads", dy, "dy viewed (B, T, nh, hs), swap T and nh", "backward",
-                      ("B", "nh", "T", "hs"))
+        tracer.record(f"{p}dy_heads", dy, f"dy viewed (B, {s}, nh, hs), swap {s} and nh", "backward",
+                      ("B", "nh", s, "hs"))
         dqkv = np.empty((B, T, 3 * C), dtype=dout.dtype)
         # split_heads gives views: attention_backward writing dq, dk, dv fills dqkv
         attention_backward(dy, self.q, self.k, self.v, self.att_soft, keep=self.att_keep,
                            score=self.switches["score"], scale=self.switches["scale"],
-                           out=split_heads(dqkv, nh), tracer=tracer, prefix=p)
-        tracer.record(f"{p}dqkv", dqkv, "dq, dk, dv side by side", "backward", ("B", "T", "3*C"))
+                           out=split_heads(dqkv, nh), tracer=tracer, prefix=p, seq=s)
+        tracer.record(f"{p}dqkv", dqkv, "dq, dk, dv side by side", "backward", ("B", s, "3*C"))
         return self.c_attn.backward(dqkv.reshape(B * T, 3 * C), tracer,
-                                    sym_out=("B", "T", "3*C"))  # (B*T, C)
+                                    sym_out=("B", s, "3*C"))  # (B*T, C)
 
 
 def split_heads(qkv, n_head):
@@ -376,7 +382,7 @@ def hidden_scores(T, t, mask="causal"):
 
 
 def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0.0, rng=None,
-                      tracer=NO_TRACE, prefix=""):
+                      tracer=NO_TRACE, prefix="", key_pad=None, seq="T", key_seq=None):
     """y_heads = softmax(mask(q @ kᵀ / √hs)) @ v, for every sequence and every head at once.
 
     ``q, k, v (B, nh, T, hs)`` -> ``(y_heads (B, nh, T, hs), att (B, nh, T, T), keep)``:
@@ -384,9 +390,19 @@ def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0
     dropout), both kept for :func:`attention_backward`. The other arguments are the lab's
     what-if switches; the defaults are the standard GPT. With a KV cache, k and v hold
     t ≥ T positions and att is ``(B, nh, T, t)``.
+
+    ``mask="none"`` lets every query see every key: an encoder, or cross-attention, where k
+    and v come from another sequence (the source, S positions: att is ``(B, nh, T, S)``).
+    ``key_pad (B, t)`` of booleans, True at padding, hides those keys from every query of
+    their own sequence: a batch of sentences of different lengths is padded to the longest,
+    and no real token may take anything from the padding. Every row must keep one key visible
+    (a row hidden entirely would be 0/0 = NaN after softmax). ``seq`` and ``key_seq`` are the
+    letters the trace gives the query and key axes (``key_seq`` defaults to ``seq``, or ``t``
+    with a KV cache).
     """
     p, T, t, hs = prefix, q.shape[-2], k.shape[-2], q.shape[-1]
-    sym_h, sym_att = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T" if t == T else "t")
+    key_seq = key_seq or (seq if t == T else "t")
+    sym_h, sym_att = ("B", "nh", seq, "hs"), ("B", "nh", seq, key_seq)
     if score == "squared":  # what-if: (q²) · (k²) instead of q · k
         q, k = q * q, k * k
     if T == 1:  # one generated token: (k @ qᵀ)ᵀ reads the cached k as stored, where a copy of kᵀ
@@ -396,13 +412,25 @@ def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0
         att = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
     if scale:
         att *= 1.0 / math.sqrt(hs)
-    tracer.record(f"{p}att_scores", att, "q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)",
+    tracer.record(f"{p}att_scores", att, f"q @ kᵀ · 1/√hs   (B, nh, {seq}, hs) @ (B, nh, hs, {key_seq})",
                   "forward", sym_att, "1/√hs keeps the scores' variance near 1 whatever hs is")
     hidden = hidden_scores(T, t, mask)
     if hidden is not None:
         np.copyto(att, -np.inf, where=hidden)  # (T, t) broadcasts over B and nh
-    tracer.record(f"{p}att_masked", att, "att_scores with the upper triangle set to -inf",
-                  "forward", sym_att, "position t may only look at positions ≤ t")
+    if key_pad is not None:
+        pad = np.asarray(key_pad, dtype=bool)[:, None, None, :]  # (B, 1, 1, t): one row per sequence
+        tracer.record(f"{p}pad_mask", pad, "key is padding: True hides it from every query", "forward",
+                      ("B", "1", "1", key_seq), "broadcast over the heads and the queries")
+        np.copyto(att, -np.inf, where=pad)
+    if key_pad is None:
+        what, why = "the upper triangle", "position t may only look at positions ≤ t"
+        if mask == "none":
+            what, why = "nothing", "every query sees every key"
+    else:
+        what = "the padding keys" + (" and the upper triangle" if hidden is not None else "")
+        why = "no token takes anything from padding"
+    tracer.record(f"{p}att_masked", att, f"att_scores with {what} set to -inf",
+                  "forward", sym_att, why)
     att = softmax_forward(att, out=att)  # over the last axis: which key each query attends to
     dropped, keep = dropout_forward(att, dropout, rng)
     if keep is None:
@@ -413,27 +441,34 @@ def attention_forward(q, k, v, score="dot", scale=True, mask="causal", dropout=0
                       sym_att, "training: some weights zeroed, the rest scaled by 1/(1 − p); rows "
                       "no longer sum to exactly 1")
     y = dropped @ v  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
-    tracer.record(f"{p}y_heads", y, "att @ v   (B, nh, T, T) @ (B, nh, T, hs)", "forward", sym_h)
+    tracer.record(f"{p}y_heads", y, f"att @ v   (B, nh, {seq}, {key_seq}) @ (B, nh, {key_seq}, hs)",
+                  "forward", sym_h)
     return y, att, keep
 
 
 def attention_backward(dy, q, k, v, att, keep=None, score="dot", scale=True, out=None,
-                       tracer=NO_TRACE, prefix=""):
+                       tracer=NO_TRACE, prefix="", seq="T", key_seq=None):
     """The forward read backwards: from ``dy (B, nh, T, hs)``, the gradient at y_heads, to
-    ``(dq, dk, dv)``, each ``(B, nh, T, hs)``.
+    ``(dq, dk, dv)``: dq ``(B, nh, T, hs)``, dk and dv shaped like k and v.
 
     ``att`` and ``keep`` are what :func:`attention_forward` returned. ``out``, when given, is
-    three arrays to write dq, dk, dv into (the layer passes views of its dqkv buffer).
+    three arrays to write dq, dk, dv into (the layer passes views of its dqkv buffer). Masked
+    scores (causal or padding) need no backward of their own: their att is 0. ``seq`` and
+    ``key_seq`` name the axes for the trace, as in the forward.
     """
     p, hs = prefix, q.shape[-1]
-    sym_h, sym_att = ("B", "nh", "T", "hs"), ("B", "nh", "T", "T")
-    dq, dk, dv = out if out is not None else (np.empty_like(dy) for _ in range(3))
+    key_seq = key_seq or seq
+    sym_h, sym_k, sym_att = ("B", "nh", seq, "hs"), ("B", "nh", key_seq, "hs"), ("B", "nh", seq, key_seq)
+    if out is not None:
+        dq, dk, dv = out
+    else:
+        dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     # y_heads = att @ v; as in forward, A @ B beats A @ Bᵀ
     datt = dy @ np.ascontiguousarray(v.transpose(0, 1, 3, 2))  # (B, nh, T, hs) @ (B, nh, hs, T)
     tracer.record(f"{p}datt", datt, "dy_heads @ vᵀ", "backward", sym_att)
     dropped = att if keep is None else att * keep
     np.matmul(dropped.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, T, T) @ (B, nh, T, hs)
-    tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_h)
+    tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_k)
     # masked entries have att = 0, so their gradient is 0: the mask needs no backward
     datt = dropout_backward(datt, keep)
     dscores = softmax_backward(datt, att, out=datt)  # in place: datt was recorded, not needed again
@@ -448,7 +483,7 @@ def attention_backward(dy, q, k, v, att, keep=None, score="dot", scale=True, out
         np.matmul(dscores, k, out=dq)  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
         np.matmul(dscores.transpose(0, 1, 3, 2), q, out=dk)
     tracer.record(f"{p}dq", dq, "datt_scores @ k", "backward", sym_h)
-    tracer.record(f"{p}dk", dk, "datt_scoresᵀ @ q", "backward", sym_h)
+    tracer.record(f"{p}dk", dk, "datt_scoresᵀ @ q", "backward", sym_k)
     return dq, dk, dv
 
 
@@ -519,53 +554,98 @@ def gelu_backward(dout, x, t):
     return sech2
 
 
+def relu_forward(x):
+    """ReLU, max(0, x): the 2017 Transformer's activation. Returns (out, None)."""
+    return np.maximum(x, 0), None
+
+
+def relu_backward(dout, x, _saved=None):
+    """d ReLU/dx is 1 where x > 0 and 0 elsewhere (0 at x = 0 too, as PyTorch takes it)."""
+    return dout * (x > 0)
+
+
+def silu_forward(x):
+    """SiLU (swish), x·σ(x), Marian's activation. Returns (out, σ(x)) for the backward."""
+    sig = np.negative(x)
+    np.exp(sig, out=sig)
+    sig += 1.0
+    np.reciprocal(sig, out=sig)  # σ(x) = 1 / (1 + e^−x)
+    return x * sig, sig
+
+
+def silu_backward(dout, x, sig):
+    """d(x·σ(x))/dx = σ(x) + x·σ(x)(1 − σ(x)) = σ(x)·(1 + x·(1 − σ(x)))."""
+    d = 1.0 - sig
+    d *= x
+    d += 1.0
+    d *= sig
+    d *= dout
+    return d
+
+
+# name -> (forward, backward, the trace's formula): forward(x) -> (out, saved) and
+# backward(dout, x, saved) -> dx, so the MLP treats every activation alike
+ACTIVATIONS = {
+    "gelu": (gelu_forward, gelu_backward, "½·fc·(1 + tanh(√(2/π)(fc + 0.044715·fc³)))"),
+    "relu": (relu_forward, relu_backward, "max(0, fc)"),
+    "silu": (silu_forward, silu_backward, "fc · σ(fc) = fc / (1 + e^−fc)"),
+}
+
+
 class MLP(Module):
-    """Two linear layers with GELU between: C -> 4*C -> C, applied to every position alone."""
+    """Two linear layers with an activation between: C -> hidden -> C, every position alone.
+
+    GPT-2's is GELU with ``hidden = 4*C``; the 2017 Transformer's feed-forward is ReLU with
+    ``hidden = d_ff`` (2048 for C = 512: also 4·C), Marian's SiLU. ``activation`` picks one
+    of :data:`ACTIVATIONS`; ``sym_hidden`` and ``seq`` are the letters the trace gives the
+    hidden width and the sequence axis.
+    """
 
     def __init__(self, n_embd, rng, prefix="", path=None, bias=True, dropout=0.0, n_layer=1,
-                 dtype=np.float32):
+                 dtype=np.float32, hidden=None, activation="gelu", sym_hidden="4*C", seq="T"):
+        if activation not in ACTIVATIONS:
+            raise KqvError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+        hidden = 4 * n_embd if hidden is None else hidden
         self.prefix = prefix
         self.dropout = dropout
+        self.activation, self.sym_hidden, self.seq = activation, sym_hidden, seq
         self.path = f"{prefix}mlp" if path is None else path
-        self.c_fc = Linear(n_embd, 4 * n_embd, rng, f"{self.path}.c_fc", bias, dtype=dtype,
-                           sym=("C", "4*C"))
+        self.c_fc = Linear(n_embd, hidden, rng, f"{self.path}.c_fc", bias, dtype=dtype,
+                           sym=("C", sym_hidden))
         std = 0.02 / math.sqrt(2 * n_layer)
-        self.c_proj = Linear(4 * n_embd, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype,
-                             sym=("4*C", "C"))
+        self.c_proj = Linear(hidden, n_embd, rng, f"{self.path}.c_proj", bias, std=std, dtype=dtype,
+                             sym=(sym_hidden, "C"))
 
     def children(self):
         return [self.c_fc, self.c_proj]
 
-    def forward(self, x, B, T, tracer=NO_TRACE, rng=None):
-        p = self.prefix
-        tracer.record(f"{self.c_fc.path}.w", self.c_fc.w, "weight, stored (in, out)", "forward",
-                      ("C", "4*C"))
+    def forward(self, x, B, T, tracer=NO_TRACE, rng=None, x_name="ln_2"):
+        p, H, s, act = self.prefix, self.sym_hidden, self.seq, self.activation
+        tracer.record(f"{self.c_fc.path}.w", self.c_fc.w, "weight, stored (in, out)", "forward", ("C", H))
         self.fc = self.c_fc.forward(x, tracer)  # (B*T, C) @ (C, 4*C) -> (B*T, 4*C)
         tracer.record(f"{p}fc", self.fc.reshape(B, T, -1),
-                      self.c_fc.formula("ln_2") + "   (B*T, C) @ (C, 4*C)", "forward", ("B", "T", "4*C"))
-        g, self.tanh = gelu_forward(self.fc)
-        tracer.record(f"{p}gelu", g.reshape(B, T, -1), "½·fc·(1 + tanh(√(2/π)(fc + 0.044715·fc³)))",
-                      "forward", ("B", "T", "4*C"))
-        tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward",
-                      ("4*C", "C"))
+                      self.c_fc.formula(x_name) + f"   (B*{s}, C) @ (C, {H})", "forward", ("B", s, H))
+        forward, _, formula = ACTIVATIONS[act]
+        g, self.act_saved = forward(self.fc)
+        tracer.record(f"{p}{act}", g.reshape(B, T, -1), formula, "forward", ("B", s, H))
+        tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward", (H, "C"))
         out = self.c_proj.forward(g, tracer)  # (B*T, 4*C) @ (4*C, C) -> (B*T, C)
         out, self.out_keep = dropout_forward(out, self.dropout, rng)
-        formula = self.c_proj.formula("gelu")
+        formula = self.c_proj.formula(act)
         if self.out_keep is not None:
             formula = f"dropout({formula}), p = {self.dropout}"
-        tracer.record(f"{p}mlp_out", out.reshape(B, T, -1), formula + "   (B*T, 4*C) @ (4*C, C)", "forward",
-                      ("B", "T", "C"))
+        tracer.record(f"{p}mlp_out", out.reshape(B, T, -1), formula + f"   (B*{s}, {H}) @ ({H}, C)",
+                      "forward", ("B", s, "C"))
         return out
 
     def backward(self, dout, B, T, tracer=NO_TRACE):
-        p = self.prefix
+        p, H, s, act = self.prefix, self.sym_hidden, self.seq, self.activation
         dout = dropout_backward(dout, self.out_keep)
-        dg = self.c_proj.backward(dout, tracer, sym_out=("B", "T", "C"))  # (B*T, 4*C)
-        tracer.record(f"{p}dgelu", dg.reshape(B, T, -1), "dmlp_out @ c_proj.wᵀ", "backward",
-                      ("B", "T", "4*C"))
-        dfc = gelu_backward(dg, self.fc, self.tanh)
-        tracer.record(f"{p}dfc", dfc.reshape(B, T, -1), "dgelu ⊙ gelu′(fc)", "backward", ("B", "T", "4*C"))
-        return self.c_fc.backward(dfc, tracer, sym_out=("B", "T", "4*C"))  # (B*T, C)
+        dg = self.c_proj.backward(dout, tracer, sym_out=("B", s, "C"))  # (B*T, 4*C)
+        tracer.record(f"{p}d{act}", dg.reshape(B, T, -1), "dmlp_out @ c_proj.wᵀ", "backward", ("B", s, H))
+        dfc = ACTIVATIONS[act][1](dg, self.fc, self.act_saved)
+        tracer.record(f"{p}dfc", dfc.reshape(B, T, -1), f"d{act} ⊙ {act}′(fc)", "backward", ("B", s, H))
+        return self.c_fc.backward(dfc, tracer, sym_out=("B", s, H))  # (B*T, C)
 
 
 # -- block ---------------------------------------------------------------------------------
@@ -631,23 +711,37 @@ class Block(Module):
 # -- positions -----------------------------------------------------------------------------
 
 
-def sinusoidal_positions(T: int, C: int, dtype=np.float32, tracer=NO_TRACE) -> np.ndarray:
+def sinusoidal_positions(T: int, C: int, dtype=np.float32, tracer=NO_TRACE,
+                         layout: str = "interleaved") -> np.ndarray:
     """The original Transformer's fixed position code, ``(T, C)``, sin and cos interleaved.
 
     PE(pos, 2i) = sin(pos / 10000^(2i/C)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/C)): each
     pair of columns is a clock turning at its own speed, fast in the first columns, slow in
     the last. GPT-2 and nanoGPT learn their position embeddings instead.
+
+    ``layout="halves"`` puts the same numbers in another column order: all the sines first,
+    then all the cosines (Marian, and fairseq's and tensor2tensor's code). A model trained with
+    one order must be run with the same one.
     """
+    if layout not in ("interleaved", "halves"):
+        raise KqvError(f"layout must be interleaved or halves, not {layout!r}")
     pos = np.arange(T, dtype=np.float64)[:, None]  # (T, 1)
     two_i = np.arange(0, C, 2, dtype=np.float64)  # (ceil(C/2),)
     angle = pos / np.power(10000.0, two_i / C)  # (T, ceil(C/2))
     tracer.record("angle", angle, "pos / 10000^(2i/C)", "forward", ("T", "(C+1)//2"),
                   "column pair i turns 1/10000^(2i/C) radians per position")
     pe = np.empty((T, C), dtype=np.float64)
-    pe[:, 0::2] = np.sin(angle)
-    pe[:, 1::2] = np.cos(angle[:, : C // 2])
-    tracer.record("pe", pe, "sin(angle) in the even columns, cos(angle) in the odd ones", "forward",
-                  ("T", "C"))
+    if layout == "interleaved":
+        pe[:, 0::2] = np.sin(angle)
+        pe[:, 1::2] = np.cos(angle[:, : C // 2])
+        tracer.record("pe", pe, "sin(angle) in the even columns, cos(angle) in the odd ones", "forward",
+                      ("T", "C"))
+    else:
+        half = angle.shape[1]  # ceil(C/2) sines, then floor(C/2) cosines
+        pe[:, :half] = np.sin(angle)
+        pe[:, half:] = np.cos(angle[:, : C - half])
+        tracer.record("pe", pe, "sin(angle) in the first half of the columns, cos(angle) in the second",
+                      "forward", ("T", "C"))
     return pe.astype(dtype)
 
 

@@ -351,3 +351,75 @@ def test_flat_slice_finds_each_parameter_in_the_flat_buffers():
         assert np.shares_memory(model.flat_params[part], view)
         np.testing.assert_array_equal(model.flat_params[part].reshape(view.shape), view)
         assert np.shares_memory(model.flat_grads[part].reshape(view.shape), model.grads[name])
+
+
+# -- the pieces the encoder–decoder adds to the shared layers ------------------------------------
+
+
+def test_key_padding_hides_the_padding_keys_and_keeps_the_gradient_right():
+    """An encoder's attention (mask="none") with a padded batch: a padding key gets weight
+    exactly 0 in every row, changing what sits at a padding position changes no real output,
+    and the backward still matches finite differences."""
+    rng = np.random.default_rng(0)
+    att = CausalSelfAttention(C, NH, rng, dtype=F64, mask="none", seq="S")
+    scale_up([att.c_attn.w, att.c_attn.b, att.c_proj.w, att.c_proj.b], rng)
+    key_pad = np.zeros((B, T), dtype=bool)
+    key_pad[1, T - 2:] = True  # the second sentence is two tokens shorter
+    x = rng.standard_normal((B * T, C))
+    out = att.forward(x, B, T, key_pad=key_pad)
+    assert np.all(att.att_soft[1, :, :, T - 2:] == 0) and np.all(att.att_soft[0] > 0)
+    x2 = x.copy()
+    x2.reshape(B, T, C)[1, T - 2:] += 5.0  # different "padding"
+    out2 = att.forward(x2, B, T, key_pad=key_pad)
+    real = ~key_pad.reshape(-1)
+    np.testing.assert_allclose(out2[real], out[real], atol=1e-12)
+    check_layer(
+        att,
+        lambda x: att.forward(x, B, T, key_pad=key_pad),
+        lambda d: att.backward(d, B, T),
+        x,
+        [(att.c_attn.w, lambda: att.c_attn.dw), (att.c_proj.w, lambda: att.c_proj.dw)],
+    )
+
+
+def test_padding_mask_is_traced_with_the_source_letter():
+    rng = np.random.default_rng(0)
+    att = CausalSelfAttention(C, NH, rng, prefix="enc.h0.", dtype=F64, mask="none", seq="S")
+    tracer = Tracer(dims={"B": B, "S": T, "C": C, "nh": NH, "hs": C // NH})
+    att.forward(rng.standard_normal((B * T, C)), B, T, tracer, key_pad=np.zeros((B, T), bool))
+    assert tracer["enc.h0.att"].symbolic == ("B", "nh", "S", "S")
+    assert tracer["enc.h0.pad_mask"].shape == (B, 1, 1, T)
+    assert tracer.mismatches() == []
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "silu"])
+def test_mlp_activations(activation):
+    rng = np.random.default_rng(0)
+    mlp = MLP(C, rng, dtype=F64, hidden=3 * C, activation=activation, sym_hidden="d_ff")
+    scale_up([mlp.c_fc.w, mlp.c_fc.b, mlp.c_proj.w, mlp.c_proj.b], rng)
+    x = rng.standard_normal((B * T, C))
+    fc = x @ mlp.c_fc.w + mlp.c_fc.b
+    act = {"relu": np.maximum(fc, 0), "silu": fc / (1 + np.exp(-fc)),
+           "gelu": 0.5 * fc * (1 + np.tanh(np.sqrt(2 / np.pi) * (fc + 0.044715 * fc**3)))}[activation]
+    np.testing.assert_allclose(mlp.forward(x, B, T), act @ mlp.c_proj.w + mlp.c_proj.b, atol=1e-12)
+    check_layer(
+        mlp,
+        lambda x: mlp.forward(x, B, T),
+        lambda d: mlp.backward(d, B, T),
+        x,
+        [(mlp.c_fc.w, lambda: mlp.c_fc.dw), (mlp.c_fc.b, lambda: mlp.c_fc.db),
+         (mlp.c_proj.w, lambda: mlp.c_proj.dw)],
+    )
+
+
+def test_mlp_refuses_an_unknown_activation():
+    with pytest.raises(KqvError, match="activation must be one of"):
+        MLP(C, np.random.default_rng(0), activation="tanh")
+
+
+def test_sinusoidal_positions_in_halves_hold_the_same_numbers_in_another_order():
+    """Marian's layout: column j < C/2 is sin(pos/10000^(2j/C)), column C/2 + j its cosine."""
+    inter, halves = sinusoidal_positions(9, 8, F64), sinusoidal_positions(9, 8, F64, layout="halves")
+    np.testing.assert_array_equal(halves[:, :4], inter[:, 0::2])
+    np.testing.assert_array_equal(halves[:, 4:], inter[:, 1::2])
+    assert halves[5, 1] == pytest.approx(np.sin(5 / 10000 ** (2 / 8)))
