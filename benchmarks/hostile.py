@@ -161,6 +161,57 @@ def folder_named(name: str):
     return setup
 
 
+TINY_GPT2 = Path(__file__).resolve().parent.parent / "tests" / "data" / "gpt2-tiny"
+
+
+def gpt2_folder(change=None):
+    """A setup that copies the tests' tiny random GPT-2 to hf/, then changes it as told."""
+    def setup(folder: Path) -> None:
+        shutil.copytree(TINY_GPT2, folder / "hf")
+        if change:
+            change(folder / "hf")
+    return setup
+
+
+def edit_json(name: str, edit):
+    def change(hf: Path) -> None:
+        data = json.loads((hf / name).read_text())
+        edit(data)
+        (hf / name).write_text(json.dumps(data))
+    return change
+
+
+def edit_weights(edit):
+    def change(hf: Path) -> None:
+        from safetensors.numpy import load_file, save_file
+
+        tensors = load_file(hf / "model.safetensors")
+        edit(tensors)
+        save_file(tensors, hf / "model.safetensors")
+    return change
+
+
+def replace_file(name: str, text: str):
+    def change(hf: Path) -> None:
+        (hf / name).write_text(text)
+    return change
+
+
+def gpt2_cases() -> list[Case]:
+    """Hugging Face GPT-2 folders (--model DIR): crafted configs, weights, tokenizers, modes."""
+    sample = ["sample", "--model", "hf", "--tokens", "5"]
+    return [
+        Case("gpt2 folder: NaN in a weight", sample, setup=gpt2_folder(edit_weights(
+            lambda t: t["transformer.h.0.mlp.c_fc.weight"].__setitem__((0, 0), np.nan)))),
+        Case("gpt2 folder: inf in a weight", sample, setup=gpt2_folder(edit_weights(
+            lambda t: t["transformer.wte.weight"].__setitem__((1, 1), np.inf)))),
+        Case("gpt2 folder: config.json nested 100000 deep", sample,
+             setup=gpt2_folder(replace_file("config.json", "[" * 100_000 + "]" * 100_000))),
+        Case("gpt2 folder: tokenizer ids past wte's rows", sample, setup=gpt2_folder(edit_json(
+            "tokenizer.json", lambda t: t["model"]["vocab"].update({"<|endoftext|>": 100_000})))),
+    ]
+
+
 # -- the battery ------------------------------------------------------------------------------
 
 
@@ -261,6 +312,7 @@ def cases() -> list[Case]:
         Case("--n-head that does not divide", ["trace", "gpt", "--n-head", "3"]),
         Case("--prompt outside the vocabulary", ["sample", "gpt.npz", "--prompt", "€€€"]),
     ]
+    battery += gpt2_cases()
     return battery
 
 

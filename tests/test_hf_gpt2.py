@@ -194,6 +194,40 @@ def test_missing_files_and_a_damaged_weights_file_are_one_line(tmp_path):
         load_gpt2(folder)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])  # 1e300 (float64) is inf in float32
+def test_weights_with_nan_or_inf_are_refused_at_load_naming_the_tensor(tmp_path, bad):
+    folder = copy_tiny(tmp_path)
+    tensors = {k: v.astype(np.float64) for k, v in load_file(folder / "model.safetensors").items()}
+    tensors["transformer.h.1.mlp.c_fc.weight"][3, 5] = bad
+    save_file(tensors, folder / "model.safetensors")
+    with pytest.raises(KqvError, match=r"tensor transformer\.h\.1\.mlp\.c_fc\.weight holds NaN or infinite"):
+        load_gpt2(folder)
+
+
+def test_a_deeply_nested_or_huge_config_is_one_line(tmp_path):
+    folder = copy_tiny(tmp_path)
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(KqvError, match="nested too deeply"):
+        load_gpt2(folder)
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "pad": "x" * 2_000_000}))
+    with pytest.raises(KqvError, match="2,000,.* bytes; a GPT-2 config.json is a few hundred"):
+        load_gpt2(folder)
+
+
+def test_a_tokenizer_whose_ids_pass_the_models_rows_is_refused_though_it_has_few_tokens(tmp_path):
+    from engine.hf.hub import load_pretrained
+
+    folder = copy_tiny(tmp_path)
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    vocab = tok["model"]["vocab"]
+    assert len(vocab) <= 320  # fewer tokens than rows: the count alone passed
+    vocab[next(iter(vocab))] = 5000
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+    with pytest.raises(KqvError, match="ids up to 5000 but the model only 320 rows of wte"):
+        load_pretrained(str(folder))
+    assert load_pretrained(str(TINY))[1].rows_needed <= 320
+
+
 # -- the tokenizer ------------------------------------------------------------------------
 
 

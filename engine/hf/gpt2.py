@@ -49,6 +49,7 @@ GPT2_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_lay
 # float32 throughout (weights are cast at load), so the flag changes the rounding only (logits
 # within 3.3e-6 of transformers running with it, in float32). scale_attn_by_inverse_layer_idx
 # divides layer i's scores by i + 1: another function, refused.
+MAX_CONFIG_BYTES = 1_000_000  # GPT-2's config.json is under 1 KB; anything this big is not one
 UNSUPPORTED = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
                "add_cross_attention": False, "tie_word_embeddings": True}
 
@@ -88,9 +89,14 @@ def read_config(folder: str | os.PathLike) -> GPTConfig:
         raise KqvError(f"no {CONFIG_FILE} in {folder}: a GPT-2 folder holds config.json, "
                        "model.safetensors and tokenizer.json")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise KqvError(f"{path} is {path.stat().st_size:,} bytes; a GPT-2 config.json is a few "
+                           "hundred, so this is not one")
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise KqvError(f"{path} is not readable JSON ({exc})") from None
+    except RecursionError:  # json nests one Python call per [ or {: thousands of them overflow
+        raise KqvError(f"{path} is not a model config: its JSON is nested too deeply to read") from None
     if not isinstance(raw, dict):
         raise KqvError(f"{path} is not a model config (a JSON object)")
     if raw.get("model_type") != "gpt2":
@@ -163,7 +169,14 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
                                    "float32, float16 or float64 weights")
             model = GPT(cfg, init=False)
             for kqv_name, (name, _) in wanted.items():
-                model.params[kqv_name][...] = f.get_tensor(stored[name])  # cast to float32 here
+                view = model.params[kqv_name]
+                with np.errstate(over="ignore"):  # an overflow is reported just below, in one line
+                    view[...] = f.get_tensor(stored[name])  # cast to float32 here
+                # as for kqv's own checkpoints: a NaN or an inf would surface only at sampling, as
+                # "probabilities contain NaN"; float64 weights past float32's range become inf here
+                if not np.isfinite(view).all():
+                    raise KqvError(f"{path}: tensor {stored[name]} holds NaN or infinite numbers (in "
+                                   "float32); these weights cannot compute anything")
     except SafetensorError as exc:
         raise KqvError(f"{path} is not a readable safetensors file ({exc})") from None
     model.keep_head_copy()  # kqv runs GPT-2, never trains it: the head may keep wteᵀ (C, V)

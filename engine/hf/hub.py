@@ -20,7 +20,7 @@ from pathlib import Path
 
 from engine.errors import KqvError
 from engine.gpt.model import GPT
-from engine.hf.gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2
+from engine.hf.gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2, read_config
 from engine.hf.tokenizer import TOKENIZER_FILE, HFTokenizer
 
 FILES = (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE)  # the big one last
@@ -131,9 +131,9 @@ def model_folder(model: str) -> Path:
 def load_pretrained(model: str) -> tuple[GPT, HFTokenizer, Path]:
     """The GPT-2 named by ``--model`` (a name or a folder) with its tokenizer and folder."""
     folder = model_folder(model)
-    gpt = load_gpt2(folder)
+    vocab_size = read_config(folder).vocab_size
     tokenizer = HFTokenizer.from_file(folder / TOKENIZER_FILE)
-    if tokenizer.size > gpt.config.vocab_size:
-        raise KqvError(f"{folder}: the tokenizer has {tokenizer.size} tokens but the model only "
-                       f"{gpt.config.vocab_size} rows of wte; they do not belong together")
-    return gpt, tokenizer, folder
+    if tokenizer.rows_needed > vocab_size:  # checked before the weights are read
+        raise KqvError(f"{folder}: the tokenizer has ids up to {tokenizer.rows_needed - 1} but the model "
+                       f"only {vocab_size} rows of wte; they do not belong together")
+    return load_gpt2(folder), tokenizer, folder

@@ -49,6 +49,12 @@ class HFTokenizer:
     def size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
+    @property
+    def rows_needed(self) -> int:
+        """1 + the largest id the tokenizer can give: the rows of wte it needs. Not :attr:`size`,
+        the count of tokens: ids need not be 0..size-1 (two tokens, ids 0 and 100000, need 100001)."""
+        return 1 + max(self.tokenizer.get_vocab(with_added_tokens=True).values(), default=-1)
+
     def encode(self, text: str) -> np.ndarray:
         """Text -> token ids (special tokens such as ``<|endoftext|>`` written in the text count)."""
         try:
