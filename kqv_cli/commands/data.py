@@ -1,4 +1,4 @@
-"""``kqv data mnist`` and ``kqv data shakespeare``: fetch the data sets once, verified.
+"""``kqv data mnist``, ``shakespeare``, ``gpt2`` and ``eng-fra``: fetch the data sets once, verified.
 
 The work is in the engine (:mod:`engine.data.mnist`, :mod:`engine.data.shakespeare`, and the downloader
 in :mod:`engine.data.download`); this module picks the folder, shows the progress bars and says
@@ -82,3 +82,26 @@ def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M para
                   f"model.safetensors in {folder}")
     console.print(f"use it with [bold]--model {model}[/], e.g. kqv sample --model {model} "
                   f"--prompt \"The pizza\" or kqv learn attention --model {model}")
+
+
+@data_app.command("eng-fra")
+def data_eng_fra(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -> None:
+    """Download the English-French sentence pairs of PyTorch's translation tutorial (data.zip, 2.8 MB).
+
+    135,842 Tatoeba pairs (CC BY 2.0 FR), english<TAB>french, for `kqv train translate`. The
+    archive is checked (every line a pair, the tutorial's count) before the text is kept.
+    """
+    from engine.data.eng_fra import FILE_NAME, fetch_eng_fra, find_eng_fra
+    from engine.data.pairs import load_pairs
+
+    if dir is not None and dir.exists() and not dir.is_dir():
+        raise KqvError(f"--dir {dir} is a file, not a folder")
+    present = find_eng_fra() if dir is None else (dir / FILE_NAME if (dir / FILE_NAME).is_file() else None)
+    with download_progress() as on_progress:
+        path = fetch_eng_fra(on_progress, directory=dir)
+    splits = load_pairs(path)  # a copy someone edited by hand is refused here, with its line number
+    what = "already there" if present is not None else "downloaded and checked"
+    console.print(f"[green]✓[/] {path.name:<30} {what}")
+    console.print(f"{splits.describe()} is at {path}")
+    pairs = f" --pairs {path}" if dir is not None else ""
+    console.print(f"use it with [bold]kqv train translate{pairs}[/]")
