@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import KqvError
+from engine.files.atomic import NotARegularFile, mode_of_replaceable
 
 
 def check_writable(out: Path | None, replace: bool = False, resume: Path | None = None,
@@ -25,6 +26,10 @@ def check_writable(out: Path | None, replace: bool = False, resume: Path | None 
         raise KqvError(f"--out names an .npz file, like digits.npz; got {out}")
     if out.is_dir():
         raise KqvError(f"--out {out} is a folder; name a file in it, like {out / 'model.npz'}")
+    try:
+        mode_of_replaceable(out)
+    except NotARegularFile as exc:
+        raise KqvError(f"--out {out}: {exc.strerror}") from None
     # a --resume that is missing is refused where it is loaded, with its own line
     resumes_out = resume is not None and resume.exists() and out.exists() and os.path.samefile(resume, out)
     if out.exists() and not replace and not resumes_out:

@@ -4,11 +4,12 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO
-from engine.files.atomic import atomic_write
+from engine.files.atomic import NotARegularFile, atomic_write
 
 
 def write(path, text):
@@ -16,14 +17,42 @@ def write(path, text):
         f.write(text)
 
 
-def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
-    target = tmp_path / "real" / "model.npz"
+def test_a_symlink_is_replaced_and_its_target_left_as_it_was(tmp_path):
+    target = tmp_path / "documents" / "thesis.txt"
     target.parent.mkdir()
-    target.write_text("old")
-    link = tmp_path / "link.npz"
+    target.write_text("the user's document")
+    link = tmp_path / "workspace" / "config.json"
+    link.parent.mkdir()
     link.symlink_to(target)
     write(link, "new")
-    assert link.is_symlink() and target.read_text() == "new"
+    assert not link.is_symlink() and link.read_text() == "new"
+    assert target.read_text() == "the user's document"
+
+
+def test_a_dangling_symlink_is_replaced_not_followed(tmp_path):
+    link = tmp_path / "out.json"
+    link.symlink_to(tmp_path / "elsewhere" / "made-by-the-link.json")
+    write(link, "new")
+    assert link.read_text() == "new" and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_what_is_not_a_regular_file_is_never_written_over(tmp_path, kind):
+    path = tmp_path / "gpt.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    with pytest.raises(NotARegularFile, match="not a regular file"), atomic_write(path) as f:
+        f.write(b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpt.npz"]  # no temporary left either
+
+
+def test_a_link_to_a_device_replaces_the_link_and_leaves_the_device(tmp_path):
+    link = tmp_path / "gpt.npz"
+    link.symlink_to("/dev/null")
+    write(link, "checkpoint")
+    assert link.read_text() == "checkpoint" and Path("/dev/null").is_char_device()
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -46,7 +75,7 @@ def test_a_replaced_file_keeps_its_mode(tmp_path):
 
 WRITER = """
 import sys, time
-from engine.files.atomic import atomic_write
+from engine.files.atomic import NotARegularFile, atomic_write
 with atomic_write(sys.argv[1]) as f:
     f.write(b"x" * 1_000_000)
     f.flush()

@@ -39,6 +39,31 @@ def test_fifty_steps_lower_the_loss():
     assert np.mean(result.losses[-5:]) < result.losses[0] - 1.0
 
 
+def test_a_run_whose_out_another_run_wrote_meanwhile_saves_beside_it(tmp_path):
+    """Two runs, one --out: the short one finishes while this one trains. Its file stays, and
+    this run's later saves go to g.<pid>.npz, which the result and the claim's note name."""
+    out = tmp_path / "g.npz"
+    data, cfg, tc = tiny(max_iters=20, eval_interval=5)
+    trainer = GPTTrainer(data, cfg, tc, out=out)
+
+    def another_run_saves(info):
+        if info.iter == 10:
+            GPTTrainer(data, cfg, TrainConfig(**{**tc.__dict__, "max_iters": 2}), out=out).run()
+
+    result = trainer.run(on_eval=another_run_saves)
+    assert load_gpt(out)[2]["iter"] == 2  # the short run's checkpoint, left whole
+    assert result.checkpoint.name.startswith("g.") and result.checkpoint != out
+    assert load_gpt(result.checkpoint)[2]["iter"] == 20
+    assert str(out) in trainer.claim.note() and str(result.checkpoint) in trainer.claim.note()
+
+
+def test_a_run_alone_saves_where_it_was_told(tmp_path):
+    data, cfg, tc = tiny(max_iters=10, eval_interval=5)
+    trainer = GPTTrainer(data, cfg, tc, out=tmp_path / "g.npz")
+    assert trainer.run().checkpoint == tmp_path / "g.npz" and trainer.claim.note() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
+
+
 def test_checkpoint_round_trip(tmp_path):
     data, cfg, tc = tiny(max_iters=3)
     trainer = GPTTrainer(data, cfg, tc, out=tmp_path / "g.npz")

@@ -5,10 +5,13 @@ to a temporary file beside the target, are flushed to disk, and only then rename
 target in one step (a rename within a folder is atomic). On any failure the temporary file is
 removed and the previous version of the target is untouched.
 
-Three details make it behave like an ordinary write, seen from outside:
+Three details decide what a write may touch, and how it looks from outside:
 
-* a target that is a symbolic link is written through: the file it points to is replaced and
-  the link stays a link;
+* only the name given is ever replaced. A target that is a symbolic link is replaced by the new
+  file, and the file it pointed to is left as it was: a link planted in a workspace or an
+  export folder cannot send kqv's write to a document elsewhere. A target that exists but is
+  not a regular file (a folder, a FIFO, a device node such as ``/dev/null``, a socket) is never
+  written over: :class:`NotARegularFile` says so and nothing is written;
 * the new file gets the mode an ordinary ``open()`` would give it (0666 less the umask), or the
   old file's mode when it replaces one, not the 0600 of a private temporary file;
 * a process killed mid-write (SIGKILL, power cut) cannot remove its temporary file, so each
@@ -18,6 +21,7 @@ Three details make it behave like an ordinary write, seen from outside:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -28,34 +32,58 @@ _SUFFIX = ".tmp"
 _TAG = "kqv"  # before the pid in a temporary's name, so no one else's file is taken for ours
 
 
+class NotARegularFile(OSError):
+    """The target exists and is not a regular file (nor a link): kqv never writes over it."""
+
+    def __init__(self, path: Path, what: str):
+        super().__init__(errno.EEXIST, f"it is {what}, not a regular file, and kqv never writes over "
+                         "one", str(path))
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None):
     """Yield an open temporary file; when the block ends without error it replaces ``path``.
 
-    Creating the temporary file can raise :class:`OSError` (no such folder, no permission);
+    Creating the temporary file can raise :class:`OSError` (no such folder, no permission) and
+    a target that is not a regular file raises :class:`NotARegularFile` (an OSError too);
     callers decide whether that is the user's error or not worth reporting.
     """
-    path = Path(os.path.realpath(path))  # through a symlink, to the file it names
+    path = Path(os.path.abspath(path))  # the name itself: a link is replaced, never followed
+    old_mode = mode_of_replaceable(path)
     remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_TAG}{os.getpid()}.", suffix=_SUFFIX, dir=path.parent)
     try:
-        os.chmod(tmp, _mode_for(path))
+        os.chmod(tmp, 0o666 & ~_umask() if old_mode is None else old_mode)
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        mode_of_replaceable(path)  # asked again: something may have been put there meanwhile
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _mode_for(path: Path) -> int:
-    """The existing file's permission bits, or those a plain ``open(path, "w")`` would give."""
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def mode_of_replaceable(path: str | os.PathLike) -> int | None:
+    """The permission bits of the regular file at ``path``; None when there is none, or a link.
+
+    Raises :class:`NotARegularFile` for anything else at that name. ``lstat``, not ``stat``:
+    the name's own entry is what gets replaced, so a link's target is never asked about.
+    """
     try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return stat.S_IMODE(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        return None  # replaced by the new file, with the mode a new file gets
+    raise NotARegularFile(path, next((what for test, what in _KINDS if test(st.st_mode)), "not a file"))
 
 
 def _umask() -> int:

@@ -46,6 +46,59 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
     return path
 
 
+class OutputClaim:
+    """The checkpoint a training run writes, looked at again before every save.
+
+    Two runs given the same ``--out`` (two terminals on the default ``gpt.npz``) would each
+    replace the other's file, and the run that saves last wins without a word. So the claim
+    remembers what was at the path when the run started, and what the run itself last wrote
+    there (device, inode, size and modification time: every atomic write makes a new inode).
+    If, before a save, the path holds anything else, someone else wrote it meanwhile: their
+    file is left alone, and this run's checkpoint goes to a free name beside it,
+    ``NAME.<pid>.npz``, which :attr:`moved_from` and :attr:`path` report. The check and the
+    rename are two steps, so two saves in the same millisecond could still cross; what it
+    catches is the case that happens, a short run that finishes while a long one is going.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.moved_from: Path | None = None  # the --out given, once another run took it
+        self._seen = _signature(self.path)
+
+    def save(self, arrays: dict[str, np.ndarray], meta: dict) -> Path:
+        """:func:`save_checkpoint` to :attr:`path`, or to a free name if the path changed hands."""
+        if _signature(self.path) != self._seen:
+            self.moved_from = self.moved_from or self.path
+            self.path = _free_name(self.path)
+        written = save_checkpoint(self.path, arrays, meta)
+        self._seen = _signature(written)
+        return written
+
+    def note(self) -> str | None:
+        """One line for the user when the checkpoint went somewhere other than asked."""
+        if self.moved_from is None:
+            return None
+        return (f"{self.moved_from} was written by something else while this run was going (another "
+                f"run with the same --out?), so it was left as it is and this run saved to {self.path}")
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _free_name(path: Path) -> Path:
+    stem = path.name.removesuffix(".npz")
+    for n in range(1, 1000):
+        candidate = path.with_name(f"{stem}.{os.getpid()}{'' if n == 1 else f'-{n}'}.npz")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise KqvError(f"no free name beside {path} to save this run's checkpoint")
+
+
 def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     """Read a checkpoint written by :func:`save_checkpoint` for a model of ``kind``.
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
-from engine.files.checkpoint import load_checkpoint, save_checkpoint
+from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
 from engine.gpt.model import GPT, GPTConfig, count_parameters
 from engine.optim import AdamW, clip_grad_norm, lr_at
 from engine.runtime.blas import blas_threads
@@ -183,6 +183,9 @@ class GPTTrainer:
             self._restore(resume, arrays, meta)
             if self.out is not None and self.out.exists() and os.path.samefile(resume, self.out):
                 self.saved_iter = self.iter  # out already holds this iteration: nothing to write yet
+        # looked at again before every save: another run writing the same --out meanwhile is
+        # left alone, and this run saves beside it (engine.files.checkpoint.OutputClaim)
+        self.claim = OutputClaim(self.out) if self.out is not None else None
         self.train_seconds = 0.0
         self.eval_threads = 1  # the loop sets it to the thread count that trains fastest
 
@@ -305,7 +308,7 @@ class GPTTrainer:
             if not stopped and not self._evaluated():
                 self._evaluate(on_eval)
         if self.out is not None and self.saved_iter != self.iter:
-            self.save(self.out)
+            self.save()
         done = self.iter - start_iter
         last = self.evals[-1] if self.evals else EvalInfo(self.iter, float("nan"), float("nan"))
         return TrainResult(
@@ -325,11 +328,13 @@ class GPTTrainer:
         if on_eval is not None:
             on_eval(info)
         if self.out is not None and self.iter > 0:
-            self.save(self.out)
+            self.save()
 
     # -- checkpoints ---------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the run's checkpoint to ``path``, or to ``--out`` through its claim (which may
+        move it beside ``--out`` when another run wrote there meanwhile; :attr:`out` follows)."""
         arrays = dict(self.model.params)
         arrays["adam.m"], arrays["adam.v"] = self.opt.m, self.opt.v
         meta = {
@@ -345,7 +350,11 @@ class GPTTrainer:
             "losses": self.losses,
             "source": self.data.source,
         }
-        written = save_checkpoint(path, arrays, meta)
+        if path is None:
+            written = self.claim.save(arrays, meta)
+            self.out = written
+        else:
+            written = save_checkpoint(path, arrays, meta)
         self.saved_iter = self.iter
         return written
 

@@ -21,9 +21,9 @@ from engine.digits.network import (
     Network,
     load_network,
     one_hot,
-    save_network,
 )
 from engine.errors import KqvError, TrainingDiverged
+from engine.files.checkpoint import OutputClaim
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
@@ -151,6 +151,9 @@ def train_digits(
         )
 
     results, saved = [], None
+    # looked at again before every save, so a second run with the same --out is never silently
+    # replaced by this one (engine.files.checkpoint.OutputClaim)
+    claim = OutputClaim(out) if out is not None else None
     progress = Progress(
         TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("mini-batches"), TimeRemainingColumn(), console=console, transient=True,
@@ -160,8 +163,9 @@ def train_digits(
     def on_epoch(result):
         nonlocal saved
         results.append(result)
-        if out is not None:
-            saved = save_network(net, out, {"epochs_done": result.epoch, "data": train.source})
+        if claim is not None:
+            saved = claim.save(net.to_arrays(), {**net.meta(), "epochs_done": result.epoch,
+                                                 "data": train.source})
         if not as_json:
             progress.console.print(
                 f"epoch {result.epoch:>3}  {result.seconds:6.2f}s  cost {result.train_cost:.4f}  "
@@ -200,6 +204,8 @@ def train_digits(
         plot_accuracy(results)
         if saved:
             console.print(f"Saved to {saved}")
+    if claim is not None and (moved := claim.note()):
+        err_console.print(f"[yellow]note:[/] {moved}", soft_wrap=True)
     if interrupted:
         if saved:
             where = f"; the checkpoint of epoch {len(results)} is {saved}"

@@ -185,10 +185,13 @@ def train_gpt(
         used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
         console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}); "
                       f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")
-        console.print(f"Saved to {out}; try: kqv sample {out} --prompt \"ROMEO:\"")
+        saved = result.checkpoint
+        console.print(f"Saved to {saved}; try: kqv sample {saved} --prompt \"ROMEO:\"")
+    if moved := trainer.claim.note():
+        err_console.print(f"[yellow]note:[/] {moved}", soft_wrap=True)
     if result.stopped:
-        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to {out}; "
-                   f"continue with --resume {out}")
+        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
+                   f"{result.checkpoint}; continue with --resume {result.checkpoint}")
 
 
 def parse_threads(text: str) -> int | None:
