@@ -57,6 +57,7 @@ class Case:
     stdout: str | None = None  # a path to send stdout to (/dev/full)
     setup: object = None  # fn(folder) run before the case, e.g. to craft a file
     may_change: tuple[str, ...] = ()  # user files this case may rewrite
+    as_user: bool = False  # file modes in force even when the battery runs as root (see AS_A_USER)
 
 
 @dataclass
@@ -191,6 +192,13 @@ def edit_weights(edit):
     return change
 
 
+def lock(name: str):
+    """A setup change that takes every permission off hf/NAME (``.``: the folder itself)."""
+    def change(hf: Path) -> None:
+        (hf / name).chmod(0)
+    return change
+
+
 def replace_file(name: str, text: str):
     def change(hf: Path) -> None:
         (hf / name).write_text(text)
@@ -209,6 +217,11 @@ def gpt2_cases() -> list[Case]:
              setup=gpt2_folder(replace_file("config.json", "[" * 100_000 + "]" * 100_000))),
         Case("gpt2 folder: tokenizer ids past wte's rows", sample, setup=gpt2_folder(edit_json(
             "tokenizer.json", lambda t: t["model"]["vocab"].update({"<|endoftext|>": 100_000})))),
+        Case("gpt2 folder: mode 000", sample, setup=gpt2_folder(lock(".")), as_user=True),
+        Case("gpt2 folder: a path inside a mode-000 folder", ["trace", "gpt", "--model", "hf/x"],
+             setup=gpt2_folder(lock(".")), as_user=True),
+        Case("gpt2 folder: model.safetensors unreadable", sample,
+             setup=gpt2_folder(lock("model.safetensors")), as_user=True),
     ]
 
 
@@ -331,6 +344,12 @@ def limits(memory_bytes: int):
     return apply
 
 
+# Root reads any file whatever its mode (CAP_DAC_OVERRIDE); a user does not. Cases about modes
+# run without that capability when the battery runs as root, so the modes bite as for a user.
+AS_A_USER = (["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+             if os.geteuid() == 0 and shutil.which("setpriv") else [])
+
+
 def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float) -> Outcome:
     work = Path(tempfile.mkdtemp(dir=base))
     for item in base.glob("user/*"):
@@ -343,7 +362,8 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
     out = open(case.stdout, "w") if case.stdout else subprocess.PIPE  # noqa: SIM115
     start = time.perf_counter()
     try:
-        done = subprocess.run([*kqv, *case.args], cwd=work, env=env, stdout=out, stderr=subprocess.PIPE,
+        command = [*(AS_A_USER if case.as_user else []), *kqv, *case.args]
+        done = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.PIPE,
                               input=case.stdin if case.stdin is not None else "", text=True,
                               timeout=timeout, preexec_fn=limits(memory))
     except subprocess.TimeoutExpired:

@@ -6,8 +6,11 @@ Hugging Face cache (conftest.py).
 """
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +173,56 @@ def test_export_refuses_a_digits_checkpoint(tmp_path):
     save_checkpoint(digits, {"w2": np.zeros((2, 4))}, {"kind": "digits", "sizes": [4, 2]})
     one_line_error(invoke("export", digits, "--hf", tmp_path / "out"), "digits checkpoint")
     assert not (tmp_path / "out").exists()
+
+
+# -- permissions: kqv runs as the user, never with root's override ---------------------------
+
+
+def as_a_user() -> list[str]:
+    """A prefix that runs a command with file modes in force. Root reads any file whatever its
+    mode (CAP_DAC_OVERRIDE); without that capability root is held to the modes as a user is."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file modes do not apply to root")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def kqv_as_a_user(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([*as_a_user(), str(Path(sys.executable).with_name("kqv")), *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("locked, words", [
+    ("model.safetensors", ["model.safetensors: permission denied"]),  # was "No such file", exit 70
+    ("tokenizer.json", ["tokenizer.json: permission denied"]),
+    (".", ["cannot read the folder", "permission denied"]),  # was PermissionError from is_file()
+])
+def test_model_files_and_folders_the_user_may_not_read_are_one_line(tmp_path, locked, words):
+    folder = tmp_path / "gpt2"
+    shutil.copytree(TINY, folder)
+    target = folder / locked
+    target.chmod(0)
+    try:
+        done = kqv_as_a_user("sample", "--model", folder, "--tokens", "2")
+        also = kqv_as_a_user("trace", "gpt", "--model", folder / "inner") if locked == "." else done
+    finally:
+        target.chmod(0o755)
+    for run in (done, also):
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "Traceback" not in run.stderr and "internal error" not in run.stderr
+    for w in words:
+        assert w in done.stderr
+    if locked == ".":  # a path inside the locked folder: its parent cannot be entered
+        assert "cannot look into" in also.stderr and "permission denied" in also.stderr
+
+
+def test_a_fifo_or_a_folder_where_a_model_file_belongs_is_one_line_and_does_not_wait(tmp_path):
+    folder = tmp_path / "gpt2"
+    shutil.copytree(TINY, folder)
+    (folder / "config.json").unlink()
+    os.mkfifo(folder / "config.json")  # opened for reading, a FIFO waits for a writer forever
+    one_line_error(invoke("sample", "--model", folder), "config.json is not a regular file")
+    (folder / "config.json").unlink()
+    (folder / "config.json").mkdir()
+    one_line_error(invoke("sample", "--model", folder), "config.json is a folder")

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import KqvError
+from engine.files.reading import readable_file
 from engine.gpt.model import GPT, GPTConfig
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
@@ -85,7 +86,7 @@ def _strip_prefix(name: str) -> str:
 def read_config(folder: str | os.PathLike) -> GPTConfig:
     """The model's sizes from ``config.json``, refusing anything that is not GPT-2 architecture."""
     path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
+    if not readable_file(path):
         raise KqvError(f"no {CONFIG_FILE} in {folder}: a GPT-2 folder holds config.json, "
                        "model.safetensors and tokenizer.json")
     try:
@@ -145,7 +146,7 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
 
     cfg = read_config(folder)
     path = Path(folder) / WEIGHTS_FILE
-    if not path.is_file():
+    if not readable_file(path):
         other = " (it has pytorch_model.bin, a pickle kqv does not open)" \
             if (Path(folder) / "pytorch_model.bin").exists() else ""
         raise KqvError(f"no {WEIGHTS_FILE} in {folder}{other}")
@@ -177,7 +178,7 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
                 if not np.isfinite(view).all():
                     raise KqvError(f"{path}: tensor {stored[name]} holds NaN or infinite numbers (in "
                                    "float32); these weights cannot compute anything")
-    except SafetensorError as exc:
+    except (SafetensorError, OSError) as exc:  # it words an unreadable file "No such file", as an OSError
         raise KqvError(f"{path} is not a readable safetensors file ({exc})") from None
     model.keep_head_copy()  # kqv runs GPT-2, never trains it: the head may keep wteᵀ (C, V)
     return model

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import KqvError
+from engine.files.reading import usable_folder
 from engine.gpt.model import GPT
 from engine.hf.gpt2 import CONFIG_FILE, WEIGHTS_FILE, load_gpt2, read_config
 from engine.hf.tokenizer import TOKENIZER_FILE, HFTokenizer
@@ -116,7 +117,7 @@ def _hub_answers(hub: HubModel, options: dict) -> bool:
 def model_folder(model: str) -> Path:
     """``--model``: an existing folder as it is, else a hub name looked up in the cache."""
     path = Path(model).expanduser()
-    if path.is_dir():
+    if usable_folder(path):
         return path
     if model in MODELS:
         return fetch_model(model, local_only=True)

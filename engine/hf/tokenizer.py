@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.data.text import CharVocab
 from engine.errors import KqvError
+from engine.files.reading import readable_file
 
 TOKENIZER_FILE = "tokenizer.json"
 END_OF_TEXT = "<|endoftext|>"
@@ -37,7 +38,7 @@ class HFTokenizer:
         from tokenizers import Tokenizer
 
         path = Path(path)
-        if not path.is_file():
+        if not readable_file(path):
             raise KqvError(f"no {TOKENIZER_FILE} at {path}: a GPT-2 folder holds config.json, "
                            "model.safetensors and tokenizer.json")
         try:
