@@ -361,11 +361,17 @@ def test_bridge_side_by_side_holds_both_traces():
     (left_title, left), (right_title, right) = view.extra["side_by_side"]
     assert "(out, in)" in left_title and "(in, out)" in right_title
     pairs = {(a.name if a else None, b.name if b else None) for a, b in zip(left, right, strict=True)}
-    # rows pair analogues, not indexes: the same part in both models
-    assert {("z2", "h0.qkv"), ("C", "loss"), ("delta3", "dlogits"), ("nabla_w2", "h0.attn.c_attn.dw"),
-            (None, "h0.att")} <= pairs
-    w2 = left[[b.name if b else None for b in right].index("h0.attn.c_attn.w")]
-    assert w2.name == "w2" and w2.phase == "forward"  # the weight before the update, like c_attn.w
+    # rows pair analogues, not indexes: the digit net's hidden layer beside the MLP's first layer
+    assert {("w2", "h0.mlp.c_fc.w"), ("z2", "h0.fc"), ("a2", "h0.gelu"), ("delta2", "h0.dfc"),
+            ("nabla_w2", "h0.mlp.c_fc.dw"), ("C", "loss"), ("delta3", "dlogits"), (None, "h0.att")} <= pairs
+    assert not {b for a, b in pairs if a is not None} & {"h0.qkv", "h0.dqkv", "h0.attn.c_attn.dw"}
+    for a, b in zip(left, right, strict=True):  # each pair: the same kind of variable, shaped alike
+        if a is not None and b is not None and a.name not in ("x", "C", "w3"):
+            assert len(a.shape) == 2 and a.phase == b.phase, (a.name, b.name)
+    w2 = left[[b.name if b else None for b in right].index("h0.mlp.c_fc.w")]
+    assert w2.name == "w2" and w2.phase == "forward"  # the weight before the update, like c_fc.w
+    text = view.markdown
+    assert "z2 with fc" in text and "delta2 with dfc" in text and "qkv" not in text
 
 
 def test_lesson_code_never_imports_textual_rich_or_typer():

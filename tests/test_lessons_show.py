@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
@@ -81,3 +82,52 @@ def test_bad_input_is_one_line_and_exit_2():
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output and words in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+# -- issue 22: the statements a careful learner corrected, held on the text as it reads ----------
+
+
+def test_bridge_says_the_digit_nets_product_is_m_times_the_mean_costs_gradient():
+    text = step_text("bridge", "digit-gradients")
+    assert "nabla_w² = δ² (a¹)ᵀ" in text and "nabla_w² = m·∂C/∂w²" in text
+    assert "∂C/∂w² = δ² (a¹)ᵀ" not in text
+
+
+def test_training_reads_the_loss_as_a_perplexity_from_the_learners_own_run():
+    text = step_text("training", "loss-trained")
+    assert "perplexity" in text and "1.82" in text and "e^1.82 ≈ 6.2" in text
+    assert "ends near 1.5 on Tiny" not in text
+    loss = float(text.split("the loss on this batch is ")[1].split(":")[0])
+    note = next(line for line in text.splitlines() if "perplexity e^" in line)
+    assert f"= {np.exp(loss):.1f}" in note  # the number the note states is e^loss of this run
+
+
+def test_init_step_uses_one_convention_and_says_the_stream_does_not_grow():
+    text = step_text("training", "scale")
+    assert "N(0," not in text and "std 1/√n_in" in text and "std 0.02" in text
+    assert "activations stay near 1" not in text and "does not grow" in text
+    note = next(line for line in text.splitlines() if "12-block GPT" in line)
+    sizes = [float(x) for x in note.split("stream std ")[1].replace(" at the input,", ",").split(" after")[0]
+             .split(", ")]
+    assert len(sizes) == 5 and max(sizes) < 1.2 * sizes[0]  # what the text claims, measured
+
+
+def test_clipping_step_explains_what_the_notes_count():
+    text = step_text("training", "schedule")
+    assert "typical ‖g‖ (the median)" in text and "the largest:" in text
+    assert "leaves its step unchanged" in text
+
+
+def test_adamw_step_is_unchanged_when_every_gradient_is_scaled_alike():
+    """What the clipping step says: clipping every step by the same factor changes no AdamW step."""
+    from engine.optim import adamw_update
+
+    p0 = np.random.default_rng(0).standard_normal(50)
+    steps = []
+    for factor in (1.0, 0.25):
+        p, m, v = p0.copy(), np.zeros(50), np.zeros(50)
+        for t in range(1, 6):
+            adamw_update(p, factor * np.sin(np.arange(50) + t),
+                         m, v, t, 1e-2, 0.9, 0.99, 1e-12, 0.1)
+        steps.append(p - p0)
+    np.testing.assert_allclose(steps[0], steps[1], rtol=1e-6)

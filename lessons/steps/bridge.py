@@ -58,16 +58,16 @@ def param_count_notes(model) -> list[str]:
 # same part (None where one model has nothing like it), in the order both compute them.
 ANALOGUES = (
     ("x", "x"),  # the input matrix
-    ("w2", "h0.attn.c_attn.w"),  # the first weight matrix
-    ("z2", "h0.qkv"),  # its linear layer's output
     (None, "h0.att"),  # attention: no counterpart in the digit net
+    ("w2", "h0.mlp.c_fc.w"),  # the hidden layer's weights: the MLP's first layer is the digit net's
+    ("z2", "h0.fc"),  # its linear layer's output
     ("a2", "h0.gelu"),  # the non-linearity
     ("w3", "wte"),  # the output layer's weights (the tied head)
     ("z3", "logits"),  # one score per class
     ("C", "loss"),  # the cost, one number
     ("delta3", "dlogits"),  # the error at the output scores
-    ("delta2", "h0.dqkv"),  # the error at the first linear layer's output
-    ("nabla_w2", "h0.attn.c_attn.dw"),  # the first weight matrix's gradient
+    ("delta2", "h0.dfc"),  # the error at the hidden layer's output, before its non-linearity
+    ("nabla_w2", "h0.mlp.c_fc.dw"),  # the hidden layer's weight gradient
 )
 
 

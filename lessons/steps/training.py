@@ -102,8 +102,9 @@ def run_train(dims: dict, seed: int) -> TraceRun:
                        "notes": [f"after {ITERS} iterations the loss on this batch is {loss:.3f}: the right "
                                  f"next word gets probability e^−{loss:.2f} = {math.exp(-loss):.3f} (a "
                                  "geometric mean over the B·T positions)",
-                                 f"a loss of 1.5 would be e^−1.5 = {math.exp(-1.5):.3f}: like choosing "
-                                 f"among about e^1.5 = {math.exp(1.5):.1f} equally likely words"]},
+                                 f"perplexity e^{loss:.2f} = {math.exp(loss):.1f}: as unsure as a choice "
+                                 f"among about {math.exp(loss):.1f} equally likely words (of V = {V}; the "
+                                 f"untrained model's was {math.exp(loss0):.1f})"]},
         "adamw": {"notes": _adamw_notes(model, opt, t)[:1]},
         "schedule": {"series": ("learning rate per iteration (warm-up, then cosine)",
                                 [(i, r) for i, _, r, _ in history], "iteration", "lr"),
@@ -157,10 +158,14 @@ def _adamw_notes(model: GPT, opt: AdamW, t: int) -> list[str]:
 
 
 def _clip_notes(history, norm: float) -> list[str]:
-    clipped = sum(1 for *_, g in history if g > GRAD_CLIP)
-    first = ", ".join(f"{g:.2f}" for *_, g in history[:5])
+    norms = np.array([g for *_, g in history])
+    clipped = int(np.sum(norms > GRAD_CLIP))
+    first = ", ".join(f"{g:.2f}" for g in norms[:5])
+    big = int(np.argmax(norms))
     return [f"global gradient norm over all {len(history)} iterations: clipped (above {GRAD_CLIP}) in "
             f"{clipped}; the first five: {first}",
+            f"typical ‖g‖ (the median): {np.median(norms):.2f}; the largest: {norms[big]:.2f}, at iteration "
+            f"{big}, {norms[big] / np.median(norms):.1f} times the median",
             f"now, after training: ‖g‖ = {norm:.3f}",
             f"lr: {history[0][2]:.4f} at iteration 0, {LR} at the end of warm-up ({WARMUP}), "
             f"{history[-1][2]:.4f} at the last"]
@@ -265,20 +270,27 @@ def run_init(dims: dict, seed: int) -> TraceRun:
     x = np.random.default_rng(seed).random((784, 100)) / 4  # pixel-like inputs in 0..0.25
     z2 = net.weights[0] @ x + net.biases[0]
 
-    def rows(name):  # the typical size of one token's vector: the mean of its entries' std
-        return float(np.mean(np.std(tracer[name].value, axis=-1)))
+    def rows(name, t=tracer):  # the typical size of one token's vector: the mean of its entries' std
+        return float(np.mean(np.std(t[name].value, axis=-1)))
+
+    deep_trace = Tracer(dims={**d, "n_layer": 12})
+    deep.forward(idx, targets, tracer=deep_trace)
+    stream = ", ".join(f"{rows(f'h{i}.x_out', deep_trace):.3f}" for i in (0, 3, 7, 11))
 
     notes = [
         f"digit net 784-30-10: w2 std {np.std(net.weights[0]):.4f} (1/√784 = {1 / math.sqrt(784):.4f}); "
         f"z2 std on pixel-like inputs {np.std(z2):.2f}: σ works near its steep middle",
-        f"GPT: wte std {std['wte']:.4f}, c_attn.w {std['h0.attn.c_attn.w']:.4f} (N(0, 0.02)); the residual "
+        f"GPT: wte std {std['wte']:.4f}, c_attn.w {std['h0.attn.c_attn.w']:.4f} (std 0.02); the residual "
         f"projections c_proj.w {std['h0.attn.c_proj.w']:.4f} and {std['h0.mlp.c_proj.w']:.4f} "
         f"(0.02/√(2·n_layer) = {0.02 / math.sqrt(2):.4f} for 1 block)",
         f"with 12 blocks the residual projections start at "
         f"{float(np.std(deep.params['h5.attn.c_proj.w'])):.4f} (0.02/√24 = {0.02 / math.sqrt(24):.4f}): "
         "24 branches add to the stream, each smaller",
         f"per-token std: x {rows('x'):.2f}, ln_1 {rows('h0.ln_1'):.2f}, attn_out {rows('h0.attn_out'):.3f}, "
-        f"x_out {rows('h0.x_out'):.2f}, ln_f {rows('ln_f'):.2f}",
+        f"x_out {rows('h0.x_out'):.2f}, ln_f {rows('ln_f'):.2f}: LayerNorm's outputs are at 1, the stream "
+        "keeps the size of x",
+        f"a fresh 12-block GPT (learned positions): stream std {rows('x', deep_trace):.3f} at the input, "
+        f"{stream} after blocks 0, 3, 7, 11: it does not grow with depth",
     ]
     return TraceRun(tracer, d, notes=[f"a fresh, untrained model (seed {seed})"],
                     extras={"scale": {"notes": notes}}, tokens=words)
