@@ -12,20 +12,21 @@ import functools
 import sys
 
 import typer
-from rich.console import Console
 
 from engine.errors import KqvError
 from engine.files.paths import default_cache_dir
 from kqv_cli.last_resort import EXIT_USER_ERROR
+from kqv_cli.messages import err_console, error
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values
 
-err_console = Console(stderr=True, highlight=False)
+__all__ = ["err_console", "fail", "friendly_errors", "is_interactive"]
 
 
 def fail(message: str) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit(2) to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """Print ``error: message`` on stderr (as text: brackets in it are never markup) and return
+    the Exit(2) to raise."""
+    error(message)
     return typer.Exit(EXIT_USER_ERROR)
 
 

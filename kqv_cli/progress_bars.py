@@ -25,6 +25,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from kqv_cli.messages import err_console
+
 OnProgress = Callable[[int, int | None, str], None]
 
 
@@ -35,12 +37,12 @@ def download_progress(enabled: bool = True, console: Console | None = None) -> I
         yield None
         return
     progress = Progress(
-        TextColumn("downloading [bold]{task.description}"),
+        TextColumn("downloading {task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=console or Console(stderr=True),
+        console=console or err_console,
     )
     tasks: dict[str, int] = {}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from engine.trace import Tracer, format_shape, format_symbolic
 
@@ -42,16 +42,16 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False, fold: bo
         if i in starts:
             folding = fold and starts[i].startswith("block ") and starts[i] != "block 0"
             if not folding:
-                table.add_row(f"[bold underline]{escape(starts[i])}[/]")
+                table.add_row(Text(starts[i], style="bold underline"))
             elif starts[i] == "block 1":
                 others, names = ((f"blocks 1–{n_blocks - 1}", f"h1.… to h{n_blocks - 1}.…") if n_blocks > 2
                                  else ("block 1", "h1.…"))
-                table.add_row(f"[bold underline]{others}[/]", "", "",
+                table.add_row(Text(others, style="bold underline"), "", "",
                               f"the same variables and shapes as block 0, named {names}")
         if folding:
             continue
-        formula = escape(r.formula)  # "wte[idx]", "p[target]": brackets are not markup
-        row = [f"[bold {PHASE_COLOURS[r.phase]}]{r.name}[/]", format_shape(r.shape),
+        formula = Text(r.formula)  # "wte[idx]", "p[target]": text, never markup
+        row = [Text(r.name, style=f"bold {PHASE_COLOURS[r.phase]}"), format_shape(r.shape),
                format_symbolic(r.symbolic) if r.symbolic else "()", formula]
         if values:
             v = np.asarray(r.value, dtype=np.float64)
@@ -59,7 +59,7 @@ def print_trace(tracer: Tracer, console: Console, values: bool = False, fold: bo
             if values_apart:
                 row.append(f"{low} / {mean} / {high}")
             else:
-                row[3] = f"{formula}\n[dim]min {low} · mean {mean} · max {high}[/]"
+                row[3] = Text.assemble(formula, "\n", (f"min {low} · mean {mean} · max {high}", "dim"))
         if with_source:
             row.append(r.source.removeprefix("engine/"))
         table.add_row(*row)

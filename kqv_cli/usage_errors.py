@@ -19,7 +19,6 @@ import re
 import sys
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 # Typer vendors click; these are the exceptions its parser raises (typer.BadParameter is one).
@@ -35,6 +34,7 @@ from typer._click.exceptions import (
 from typer.core import TyperGroup
 
 from kqv_cli.last_resort import EXIT_USER_ERROR
+from kqv_cli.messages import err_console
 
 # What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
 WRONG = {
@@ -47,7 +47,7 @@ WRONG = {
     "bool_parsing": "is not true or false",
 }
 
-_err = Console(stderr=True, highlight=False)
+_err = err_console
 
 
 class OneLineUsage(TyperGroup):

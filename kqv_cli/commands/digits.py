@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from engine.digits.network import (
     ACTIVATIONS,
@@ -27,12 +27,14 @@ from engine.files.checkpoint import OutputClaim
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
-from kqv_cli.app import err_console, eval_app, fail, trace_app, train_app
+from kqv_cli.app import eval_app, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
+from kqv_cli.messages import console as new_console
+from kqv_cli.messages import dim, note, styled
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
 
-console = Console(highlight=False)
+console = new_console()
 
 IMAGE_PIXELS = 784
 N_MNIST_TRAIN = 50_000  # MNIST's training split as the book cuts it (10,000 go to validation)
@@ -130,14 +132,16 @@ def train_digits(
         raise KqvError("--limit must be a positive number of images")
     if threads <= 0:
         raise KqvError("--threads must be at least 1")
-    if note := check_writable(out, replace=force):
-        err_console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+    # said once every other input has been checked, so a refused run never announced a replacement
+    replacing = check_writable(out, replace=force)
     check_fits(digits_memory(layer_sizes, batch_size, limit or N_MNIST_TRAIN, training=True),
                f"a {'-'.join(map(str, layer_sizes))} net with mini-batches of {batch_size}",
                "lower --sizes or --batch-size")
     net = Network(layer_sizes, activation=activation, cost=cost, seed=seed)
 
     train, validation, test = load_digits(data, synthetic, seed, quiet=as_json, limit=limit)
+    if replacing:
+        note(replacing)
     x, labels = train.x, train.labels
     if limit is not None:
         x, labels = x[:limit], labels[:limit]
@@ -205,7 +209,7 @@ def train_digits(
         if saved:
             console.print(f"Saved to {saved}")
     if claim is not None and (moved := claim.note()):
-        err_console.print(f"[yellow]note:[/] {moved}", soft_wrap=True)
+        note(moved)
     if interrupted:
         if saved:
             where = f"; the checkpoint of epoch {len(results)} is {saved}"
@@ -279,15 +283,15 @@ def eval_digits(
         return
     console.print(f"{checkpoint}: {'-'.join(map(str, net.sizes))} net, {meta['cost']} cost")
     if "cost_saved_as" in meta:
-        console.print(f"[dim]saved by an older kqv as {meta['cost_saved_as']!r}, which then meant "
-                      "softmax outputs with −ln a_y: today's log-likelihood[/]")
-    console.print(f"Test accuracy on {test.source}: [bold]{accuracy(correct, len(test))}[/]")
+        console.print(dim(f"saved by an older kqv as {meta['cost_saved_as']!r}, which then meant "
+                          "softmax outputs with −ln a_y: today's log-likelihood"))
+    console.print(styled(f"Test accuracy on {test.source}: ", (accuracy(correct, len(test)), "bold")))
     table = Table(title="confusion matrix (rows: true digit, columns: predicted)", box=None)
     table.add_column("true", justify="right", style="bold")
     for d in range(CLASSES):
         table.add_column(str(d), justify="right")
     for t in range(CLASSES):
-        cells = [f"[green]{n}[/]" if t == p else (f"[red]{n}[/]" if n else "[dim]0[/]")
+        cells = [Text(str(n), style="green" if t == p else ("red" if n else "dim"))
                  for p, n in enumerate(confusion[t])]
         table.add_row(str(t), *cells)
     console.print(table)

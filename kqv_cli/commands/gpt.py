@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.data.text import CharVocab, TextData
@@ -22,13 +21,15 @@ from engine.gpt.model import POSITIONS, GPTConfig
 from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
 from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
-from kqv_cli.app import app, err_console, fail, trace_app, train_app
+from kqv_cli.app import app, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
+from kqv_cli.messages import console as new_console
+from kqv_cli.messages import note
 from kqv_cli.trace_table import print_trace
 from kqv_cli.training import check_writable, stop_on_ctrl_c
 
-console = Console(highlight=False)
+console = new_console()
 
 # A few lines for `kqv trace gpt` when there is neither --text nor a cached Tiny Shakespeare.
 BUILTIN_TEXT = (
@@ -129,8 +130,8 @@ def train_gpt(
     The GELU is the tanh form (GPT-2, llm.c); nanoGPT's is the exact erf form.
     """
     n_threads = parse_threads(threads)
-    if note := check_writable(out, replace=force, resume=resume, resumable=True):
-        err_console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+    # said once every other input has been checked, so a refused run never announced a replacement
+    replacing = check_writable(out, replace=force, resume=resume, resumable=True)
     data = load_text(text, block_size, quiet=as_json)
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
     tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, min_lr=min_lr,
@@ -139,11 +140,12 @@ def train_gpt(
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
     if resume is not None and (ignored := overridden_on_resume(ctx, {**asdict(cfg), **asdict(tc)})):
-        err_console.print(f"[yellow]note:[/] {resume} keeps the settings it was trained with; "
-                          f"ignored: {', '.join(ignored)}", soft_wrap=True)
+        note(f"{resume} keeps the settings it was trained with; ignored: {', '.join(ignored)}")
     if trainer.iter >= tc.max_iters:
         raise KqvError(f"{resume} is already at iteration {trainer.iter}; pass a --max-iters above it "
                        "to train further")
+    if replacing:
+        note(replacing)
     if not as_json:
         what = f"resuming {resume} at iteration {trainer.iter}" if resume else "training"
         console.print(
@@ -173,7 +175,7 @@ def train_gpt(
                                          rng=np.random.default_rng(seed))
             sample = "  " + repr(trainer.vocab.decode(ids[1:]))
         progress.console.print(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}"
-                               f"{sample}", markup=False)
+                               f"{sample}")
 
     with progress, stop_on_ctrl_c() as should_stop:  # a TrainingDiverged is a KqvError: one line, exit 2
         result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop)
@@ -188,7 +190,7 @@ def train_gpt(
         saved = result.checkpoint
         console.print(f"Saved to {saved}; try: kqv sample {saved} --prompt \"ROMEO:\"")
     if moved := trainer.claim.note():
-        err_console.print(f"[yellow]note:[/] {moved}", soft_wrap=True)
+        note(moved)
     if result.stopped:
         raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
                    f"{result.checkpoint}; continue with --resume {result.checkpoint}")

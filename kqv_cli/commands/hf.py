@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 
 from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console
+from kqv_cli.messages import console as new_console
 from kqv_cli.trace_table import print_trace
 
-console = Console(highlight=False)
+console = new_console()
 
 MODEL_HELP = ("GPT-2 weights: gpt2, distilgpt2, gpt2-medium (after `kqv data gpt2`), or the path of a "
               "folder with config.json, model.safetensors and tokenizer.json.")

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.padding import Padding
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
@@ -22,6 +20,8 @@ from rich.text import Text
 from engine.errors import KqvError
 from kqv_cli.app import KqvTyper, app, fail
 from kqv_cli.charts import print_line_chart
+from kqv_cli.messages import console as new_console
+from kqv_cli.messages import dim, styled
 from kqv_cli.training import stop_on_ctrl_c
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # kqv_cli.lab (and the lab table built on it) is imported inside the commands, so it loads only
 # for `kqv lab`, not on every start
 
-console = Console(highlight=False)
+console = new_console()
 
 lab_app = KqvTyper(help="What-if experiments: train variants of a model side by side and compare.",
                    rich_markup_mode="rich")
@@ -49,7 +49,7 @@ def lab(ctx: typer.Context) -> None:
         if not group:
             continue
         default = f"{group[0].budget} {group[0].unit} per variant by default"
-        console.print(f"[bold]{title}[/] [dim]({default})[/dim]")
+        console.print(styled((title, "bold"), " ", (f"({default})", "dim")))
         table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 2))
         table.add_column("name", style="bold cyan", no_wrap=True)
         table.add_column("what", ratio=1)
@@ -57,7 +57,7 @@ def lab(ctx: typer.Context) -> None:
             table.add_row(exp.name, Text.assemble(" · ".join(v.label for v in exp.variants), "\n",
                                                   (exp.question, "dim")))
         console.print(table)
-    console.print("[dim]Run one with: kqv lab run NAME [--iters N] [--json] [--fresh][/dim]")
+    console.print(dim("Run one with: kqv lab run NAME [--iters N] [--json] [--fresh]"))
 
 
 @lab_app.command("run")
@@ -83,12 +83,13 @@ def run(
     dataset = load_data(exp, text, data, synthetic, seed, quiet=as_json)
     budget = exp.budget if iters is None else iters
     if not as_json:
-        console.print(f"[bold]{exp.name}[/]: {exp.question}")
-        console.print(f"[dim]{len(exp.variants)} variants, {budget} {exp.unit} each, seed {seed}, "
-                      f"on {escape(source_of(dataset))}[/dim]")
+        console.print(styled((exp.name, "bold"), f": {exp.question}"))
+        console.print(dim(f"{len(exp.variants)} variants, {budget} {exp.unit} each, seed {seed}, "
+                          f"on {source_of(dataset)}"))
 
     progress = Progress(
-        TextColumn("{task.description:>14}"), BarColumn(), TextColumn("{task.fields[status]}"),
+        TextColumn("{task.description:>14}", markup=False), BarColumn(),
+        TextColumn("{task.fields[status]}", markup=False),
         console=console, transient=True, disable=as_json,
     )
     tasks = {v.label: progress.add_task(v.label, total=budget, status="") for v in exp.variants}
@@ -136,7 +137,7 @@ def print_result(result) -> None:
     plot_curves(result)
     if exp.kind == "gpt":
         for v in result.variants:
-            console.print(f"[bold]{escape(v.label)}[/] writes:")
+            console.print(styled((v.label, "bold"), " writes:"))
             sample = Text(sample_line(v.sample) or "(nothing: it diverged)", style="italic")
             console.print(Padding(sample, (0, 0, 0, 2)))
     console.print()

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from engine.errors import KqvError
-from kqv_cli.app import EXIT_USER_ERROR, KqvTyper, app, err_console, fail, is_interactive
+from kqv_cli.app import EXIT_USER_ERROR, KqvTyper, app, fail, is_interactive
+from kqv_cli.messages import console as new_console
+from kqv_cli.messages import dim, error, styled, warning
 
 if TYPE_CHECKING:
     from kqv_cli.practice.grader import Report
@@ -39,20 +40,29 @@ app.add_typer(practice_app, name="practice")
 
 DIR_OPTION = typer.Option(None, "--dir", "-d", help="The workspace (default: $KQV_PRACTICE_DIR, "
                           "else the current folder or one above it).")
-console = Console(highlight=False)
+console = new_console()
 
 
 @practice_app.callback()
 def practice(ctx: typer.Context, folder: Path | None = DIR_OPTION) -> None:
     """With no command: the exercises in lesson order and where you stand on each."""
+    ctx.obj = folder  # `kqv practice --dir WS check` means WS as much as `check --dir WS` does
     if ctx.invoked_subcommand is None:
         _list(folder)
 
 
+def _folder(ctx: typer.Context, folder: Path | None) -> Path | None:
+    """The command's own --dir, else the one given to `kqv practice` before the command."""
+    if folder is not None:
+        return folder
+    parent = ctx.parent
+    return parent.obj if parent is not None and isinstance(parent.obj, Path) else None
+
+
 @practice_app.command("list")
-def list_exercises(folder: Path | None = DIR_OPTION) -> None:
+def list_exercises(ctx: typer.Context, folder: Path | None = DIR_OPTION) -> None:
     """The exercises in lesson order: the lesson step each follows, and your status."""
-    _list(folder)
+    _list(_folder(ctx, folder))
 
 
 def _list(folder: Path | None) -> None:
@@ -75,12 +85,12 @@ def _list(folder: Path | None) -> None:
         state = progress.state(exercise.name)
         step = lesson_step(exercise)
         table.add_row(str(i), exercise.name, f"{exercise.lesson} {step[0] if step else exercise.step}",
-                      f"[{style}]{escape(status)}[/]", str(state.tries), str(state.hints))
+                      Text(status, style=style), str(state.tries), str(state.hints))
     console.print(table)
     if workspace is None:
         console.print("no workspace yet: `kqv practice init` writes one file per exercise")
     else:
-        console.print(f"workspace: {workspace.folder}   [dim]kqv practice check NAME[/]")
+        console.print(styled(f"workspace: {workspace.folder}   ", ("kqv practice check NAME", "dim")))
 
 
 @practice_app.command("init")
@@ -97,7 +107,7 @@ def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to writ
     if new:
         console.print(f"added {len(new)} exercise file{'s' * (len(new) != 1)}: {', '.join(new)}")
     if result.kept:
-        console.print(f"[dim]kept as they were: {', '.join(result.kept)}[/]")
+        console.print(dim(f"kept as they were: {', '.join(result.kept)}"))
     if not result.added:
         console.print("nothing new: every exercise file is already there")
     console.print("next: open the first file, write the function, then `kqv practice check`")
@@ -105,6 +115,7 @@ def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to writ
 
 @practice_app.command("check")
 def check(
+    ctx: typer.Context,
     name: str | None = typer.Argument(None, help="An exercise; default: the first one not passed."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Check again after every save (Ctrl-C ends)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds your code may run per check."),
@@ -115,7 +126,7 @@ def check(
 
     if timeout <= 0:
         raise KqvError(f"--timeout must be more than 0 seconds, got {timeout:g}")
-    workspace = find_workspace(folder)
+    workspace = find_workspace(_folder(ctx, folder))
     progress = _progress()
     exercise = _exercise(name) if name else _next_exercise(progress)
     if not watch:
@@ -127,8 +138,8 @@ def check(
     from kqv_cli.practice.watch import watch_saves
 
     _check_one(workspace, exercise, progress, timeout, quiet_errors=True)
-    console.print(f"[dim]watching {workspace.folder} for saves{'' if name else ' of any exercise'}; "
-                  "Ctrl-C ends[/]")
+    console.print(dim(f"watching {workspace.folder} for saves{'' if name else ' of any exercise'}; "
+                      "Ctrl-C ends"))
     watch_saves(workspace, lambda ex: _check_one(workspace, ex, progress, timeout, quiet_errors=True),
                 only=_exercise(name) if name else None)
     console.print("stopped watching")
@@ -144,15 +155,15 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
     except KqvError as exc:
         if not quiet_errors:
             raise
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        error(str(exc))
         return None
     report = check_file(exercise, path, timeout)
     progress.record_check(exercise.name, report.passed, report.summary())
     print_report(report, story=quiet_errors or not report.ungradable)
     if progress.save_error:
-        err_console.print(f"[yellow]warning:[/] {escape(progress.save_error)}", soft_wrap=True)
+        warning(progress.save_error)
     if report.ungradable and not quiet_errors:
-        raise fail(escape(report.story[0]))
+        raise fail(report.story[0])
     return report
 
 
@@ -160,43 +171,50 @@ def print_report(report: Report, story: bool = True) -> None:
     """The variables table and what went wrong; ``story=False`` leaves the story to the error line."""
     from kqv_cli.practice.report_table import report_table
 
-    console.rule(f"{report.exercise.name} · {escape(report.exercise.title)}", align="left", style="dim")
+    console.rule(Text(f"{report.exercise.name} · {report.exercise.title}"), align="left", style="dim")
     if report.output.strip():
-        console.print("[dim]your code printed:[/]")
-        console.print(escape("\n".join(report.output.rstrip().splitlines()[-8:])[-800:]))
+        console.print(dim("your code printed:"))
+        console.print("\n".join(report.output.rstrip().splitlines()[-8:])[-800:])
     if report.rows:
         where = "" if report.case == 0 else f" (input set {report.case + 1} of {report.cases})"
         dims = ", ".join(f"{k}={v}" for k, v in report.dims.items())
         console.print(report_table(report, f"{report.exercise.phase} order, {dims}{where}"))
     style = "bold green" if report.passed else ("bold red" if report.ungradable else "bold yellow")
     for i, line in enumerate(report.story if story else []):
-        console.print(f"[{style}]{escape(line)}[/]" if i == 0 else escape(line), soft_wrap=True)
+        console.print(line, style=style if i == 0 else None, soft_wrap=True)
     if not report.passed and not report.ungradable:
-        console.print(f"[dim]stuck? kqv practice hint {report.exercise.name}[/]")
+        console.print(dim(f"stuck? kqv practice hint {report.exercise.name}"))
 
 
 @practice_app.command("hint")
-def hint(name: str = typer.Argument(..., help="The exercise.")) -> None:
+def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise."),
+         folder: Path | None = DIR_OPTION) -> None:
     """The next of three hints: the shapes, then the formula, then near-code."""
     from kqv_cli.practice.progress import HINTS
+    from kqv_cli.practice.workspace import find_workspace
 
     exercise = _exercise(name)
+    # with a --dir, the hint names the file it is about (and a wrong --dir is said first)
+    where = ""
+    if (chosen := _folder(ctx, folder)) is not None:
+        where = f" ({find_workspace(chosen).file(exercise)})"
     progress = _progress()
     index = progress.next_hint(exercise.name)
-    console.print(f"hint {index + 1} of {HINTS} · {exercise.name}")
-    console.print(escape(exercise.hints[index]), soft_wrap=True)
+    console.print(f"hint {index + 1} of {HINTS} · {exercise.name}{where}")
+    console.print(exercise.hints[index], soft_wrap=True)
     if index == HINTS - 1:
-        console.print(f"[dim]that is the last hint; `kqv practice solution {exercise.name} --give-up` "
-                      "shows the reference[/]")
+        console.print(dim(f"that is the last hint; `kqv practice solution {exercise.name} --give-up` "
+                          "shows the reference"))
 
 
 @practice_app.command("reset")
-def reset(name: str = typer.Argument(..., help="The exercise."), folder: Path | None = DIR_OPTION) -> None:
+def reset(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise."),
+          folder: Path | None = DIR_OPTION) -> None:
     """Put the starter file back; your file is kept beside it as a backup."""
     from kqv_cli.practice.workspace import find_workspace
 
     exercise = _exercise(name)
-    workspace = find_workspace(folder)
+    workspace = find_workspace(_folder(ctx, folder))
     backup = workspace.reset(exercise)
     console.print(f"{workspace.file(exercise)}: the starter again"
                   + (f"; your file is kept as {backup.name}" if backup else ""))
@@ -245,5 +263,5 @@ def _progress() -> PracticeProgress:
 
     progress = PracticeProgress.load()
     if progress.warning:
-        err_console.print(f"[yellow]warning:[/] {escape(progress.warning)}", soft_wrap=True)
+        warning(progress.warning)
     return progress

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import KqvError
-from kqv_cli.app import app, err_console, fail, is_interactive
+from kqv_cli.app import app, fail, is_interactive
+from kqv_cli.messages import console as new_console
+from kqv_cli.messages import dim, styled, warning
 
 if TYPE_CHECKING:
     from kqv_cli.quiz.progress import Progress
@@ -48,7 +49,7 @@ def quiz(
     check_topic(topic)
     if count < 1:
         raise KqvError(f"--count must be at least 1, got {count}")
-    console = Console(highlight=False)
+    console = new_console()
     if as_json and not stats:
         raise KqvError("--json goes with --stats (the quiz itself is interactive or piped text)")
     if stats:
@@ -60,50 +61,49 @@ def quiz(
         return
     session = QuizSession(topic, count, symbolic, seed=seed)
     if session.warning:
-        err_console.print(f"[yellow]warning:[/] {escape(session.warning)}", soft_wrap=True)
+        warning(session.warning)
     interactive = is_interactive()
     if interactive:
         _line_editing()
     levels = ", ".join(f"{t} level {session.level(t)}" for t in TOPICS if topic in ("all", t))
-    console.print(f"[bold]kqv quiz[/] · {count} question{'s' if count > 1 else ''} · {levels}"
-                  f"{' · in letters' if symbolic else ''}   [dim](h or ? for a hint; Ctrl-D or Ctrl-C "
-                  f"ends, progress is kept)[/]")
-    console.print(f"[dim]{escape(LEVEL_NOTE)}.[/]")
+    console.print(styled(("kqv quiz", "bold"), f" · {count} question{'s' if count > 1 else ''} · {levels}"
+                         f"{' · in letters' if symbolic else ''}   ",
+                         ("(h or ? for a hint; Ctrl-D or Ctrl-C ends, progress is kept)", "dim")))
+    console.print(dim(f"{LEVEL_NOTE}."))
     save_warned = False
     try:
         while (question := session.next_question()) is not None:
             console.print()
             console.rule(f"{session.asked}/{count} · {question.card_id}", style="dim", align="left")
-            console.print(escape(question.prompt))
-            console.print(f"[dim]{escape(question.convention)}[/]")
-            console.print(f"[dim]answer with {escape(question.format_help())}[/]")
+            console.print(question.prompt)
+            console.print(dim(question.convention))
+            console.print(dim(f"answer with {question.format_help()}"))
             while True:
                 text = _read(console, interactive)
                 if text is None:  # end of input: stop cleanly, everything is saved already
-                    console.print(f"\n[dim]input ended.[/] {session.summary_line()}; "
-                                  f"progress {_saved(session)}.")
+                    console.print(styled("\n", ("input ended.", "dim"),
+                                         f" {session.summary_line()}; progress {_saved(session)}."))
                     return
                 outcome = session.respond(text)
                 if outcome.final:
                     _show_outcome(console, outcome)
                     if session.progress.save_error and not save_warned:
-                        err_console.print(f"[yellow]warning:[/] {escape(session.progress.save_error)}",
-                                          soft_wrap=True)
+                        warning(session.progress.save_error)
                         save_warned = True
                     break
                 style = "cyan" if outcome.status == "hint" else "yellow"
-                console.print(f"[{style}]{escape(outcome.message)}[/]")
+                console.print(outcome.message, style=style)
     except KeyboardInterrupt:
         if interactive:
             console.print()  # end the prompt's line
         raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is "
                    f"{_saved(session)}") from None
-    console.print(f"\n[bold]done:[/] {session.summary_line()}. "
-                  f"[dim]Progress {_saved(session)}; `kqv quiz --stats` shows what is due.[/]")
+    console.print(styled("\n", ("done:", "bold"), f" {session.summary_line()}. ",
+                         (f"Progress {_saved(session)}; `kqv quiz --stats` shows what is due.", "dim")))
     for line in session.missed_lines():
-        console.print(f"  missed {escape(line)}")
+        console.print(f"  missed {line}")
     levels = ", ".join(f"{t} {session.level(t)}" for t in TOPICS if topic in ("all", t))
-    console.print(f"your level now: {levels} [dim]({escape(LEVEL_NOTE)})[/]")
+    console.print(styled(f"your level now: {levels} ", (f"({LEVEL_NOTE})", "dim")))
 
 
 def _line_editing() -> None:
@@ -123,32 +123,32 @@ def _read(console: Console, interactive: bool) -> str | None:
     """One answer line, or None at end of input."""
     if interactive:
         try:
-            return console.input("[bold]answer ›[/] ")
+            return console.input(styled(("answer ›", "bold"), " "))
         except EOFError:
             return None
     line = sys.stdin.readline()
     if not line:
         return None
-    console.print(f"answer › {escape(line.strip())}")
+    console.print(f"answer › {line.strip()}")
     return line.rstrip("\n")
 
 
 def _show_outcome(console: Console, outcome: Outcome) -> None:
     q = outcome.question
     if outcome.status == "right":
-        console.print(f"[bold green]✓ {escape(outcome.message)}[/]")
+        console.print(f"✓ {outcome.message}", style="bold green")
     else:
-        console.print(f"[bold red]✗ {escape(outcome.message)}[/]")
-    console.print("[bold]why:[/]")
+        console.print(f"✗ {outcome.message}", style="bold red")
+    console.print("why:", style="bold")
     for line in q.derivation:
-        console.print(f"  {escape(line)}")
-    console.print("[bold]trace:[/]")
+        console.print(f"  {line}")
+    console.print("trace:", style="bold")
     for line in q.proof:
-        console.print(f"  [dim]{escape(line)}[/]")
+        console.print(styled("  ", dim(line)))
     if outcome.due is not None:
         from kqv_cli.quiz.scheduler import when
 
-        console.print(f"[dim]this card comes back {when(outcome.due)}[/]")
+        console.print(dim(f"this card comes back {when(outcome.due)}"))
 
 
 def _stats_json(progress: Progress) -> dict:
@@ -166,7 +166,7 @@ def _stats_json(progress: Progress) -> dict:
 
 def _show_stats(console: Console, progress: Progress) -> None:
     if progress.warning:
-        err_console.print(f"[yellow]warning:[/] {escape(progress.warning)}", soft_wrap=True)
+        warning(progress.warning)
     table = Table(title="quiz progress", title_justify="left")
     for col in ("topic", "cards", "seen", "due", "new", "answers", "accuracy", "level"):
         table.add_column(col, justify="left" if col == "topic" else "right")
@@ -178,7 +178,7 @@ def _show_stats(console: Console, progress: Progress) -> None:
     console.print(table)
     from kqv_cli.quiz.scheduler import LEVEL_NOTE
 
-    console.print(f"[dim]{escape(LEVEL_NOTE)}.[/]")
+    console.print(dim(f"{LEVEL_NOTE}."))
     streak = progress.streak
     days = streak.get("days", 0)
     console.print(f"streak: {days} day{'s' if days != 1 else ''} in a row · {streak.get('run', 0)} right "

@@ -1,0 +1,55 @@
+"""How kqv prints a line: as :class:`~rich.text.Text` built from plain strings, never as markup.
+
+Rich reads ``[...]`` in a printed string as a style tag. A path, a model folder, a prompt, a
+topic or an exercise name may hold brackets (``model[final].npz``, ``q[/]x.npz``), and printed
+inside an f-string it would lose a word (kqv would name the wrong file) or stop the command
+with a MarkupError. Escaping each value by hand at each print is a promise someone forgets;
+so here it is kept by construction:
+
+* every console kqv prints through comes from :func:`console`, with markup turned **off**: a
+  string is printed exactly as it is, brackets and all, whoever wrote it;
+* a styled line is assembled from parts with :func:`styled`, where a plain string is always
+  text and a ``(text, style)`` pair is the only way to colour something;
+* ``error:``, ``warning:`` and ``note:`` lines go through :func:`error`, :func:`warning` and
+  :func:`note`.
+
+A style tag left in an f-string by mistake then shows up as ``[dim]`` on the screen, where a
+test sees it, rather than eating part of a file name.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+Part = str | Text | tuple[str, str]
+
+
+def console(stderr: bool = False, **options) -> Console:
+    """A console that prints strings as they are (no markup, no highlighting of numbers or paths)."""
+    return Console(stderr=stderr, highlight=False, markup=False, **options)
+
+
+err_console = console(stderr=True)
+
+
+def styled(*parts: Part) -> Text:
+    """One line from parts: ``"text"`` as it is, ``("text", "bold red")`` in that style."""
+    return Text.assemble(*parts)
+
+
+def dim(text: str) -> Text:
+    return Text(text, style="dim")
+
+
+def error(message: str) -> None:
+    """``error: message`` on stderr (the message exactly as given)."""
+    err_console.print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    err_console.print(styled(("warning:", "yellow"), " ", message), soft_wrap=True)
+
+
+def note(message: str) -> None:
+    err_console.print(styled(("note:", "yellow"), " ", message), soft_wrap=True)
