@@ -1,0 +1,341 @@
+"""The layers of the encoder–decoder Transformer, each forward next to its backward.
+
+The shared ones come from :mod:`engine.layers` (Linear, LayerNorm, the self-attention and
+its functions, the MLP, dropout); this module adds what only an encoder–decoder has: one
+token table shared by the source, the target and the output layer
+(:class:`SharedEmbedding`), the decoder's attention over the source (:class:`CrossAttention`),
+and the two kinds of layer that wire them (:class:`EncoderLayer`, :class:`DecoderLayer`),
+post-LN as in the paper or pre-LN as in GPT-2. Activations are 2-D ``(B*S, C)`` or
+``(B*T, C)`` inside; the trace shows them ``(B, S, C)`` and ``(B, T, C)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.layers import (
+    MLP,
+    CausalSelfAttention,
+    LayerNorm,
+    Linear,
+    Module,
+    attention_backward,
+    attention_forward,
+    check_heads,
+    dropout_backward,
+    dropout_forward,
+    merge_heads,
+    sinusoidal_positions,
+)
+from engine.trace import NO_TRACE
+
+# -- embeddings ----------------------------------------------------------------------------------
+
+
+class SharedEmbedding(Module):
+    """The one token table ``wte (V, C)`` the source, the target and the output layer share.
+
+    A token's vector is its row of ``wte`` times √C (``scale_embedding``: the rows start near
+    ±C^-½, the position code's entries are ±1, and without the factor the position would drown
+    the word), plus the fixed sinusoidal code of its position (:func:`sinusoidal_positions`,
+    not learned). The source and the target each remember their ids for the backward pass.
+    """
+
+    param_names = ("wte",)
+
+    def __init__(self, cfg, dtype):
+        self.path = ""
+        self.n_embd, self.vocab_size = cfg.n_embd, cfg.vocab_size
+        self.wte = np.empty((cfg.vocab_size, cfg.n_embd), dtype=dtype)
+        self.dwte = np.zeros(self.wte.shape, dtype=dtype)
+        self.pe = sinusoidal_positions(cfg.max_len, cfg.n_embd, dtype, layout=cfg.positions)  # (max_len, C)
+        self.layout = cfg.positions
+        self.scale = math.sqrt(cfg.n_embd) if cfg.scale_embedding else 1.0
+        self.ids: dict[str, np.ndarray] = {}
+
+    def forward(self, ids, side, tracer=NO_TRACE, start=0):
+        """``ids (B, L)`` at positions ``start .. start+L−1`` -> ``x (B*L, C)``; ``side`` is
+        ``"enc"`` (the source, L = S) or ``"dec"`` (the target, L = T)."""
+        B, L = ids.shape
+        s = "S" if side == "enc" else "T"
+        self.ids[side] = ids
+        tok = self.wte[ids]  # (B, L, C): row ids[b, l] of wte (a copy: fancy indexing)
+        if self.scale != 1.0:
+            tok *= self.scale
+        tracer.record(f"{side}.tok_emb", tok, "wte[ids] · √C" if self.scale != 1.0 else "wte[ids]",
+                      "forward", ("B", s, "C"), "√C: rows of ~C^-½ against a position code of ±1")
+        pos = self.pe[start : start + L]  # (L, C)
+        formula = ("PE(p, 2i) = sin(p/10000^(2i/C)), PE(p, 2i+1) = cos(p/10000^(2i/C))"
+                   if self.layout == "interleaved" else
+                   "PE(p, i) = sin(p/10000^(2i/C)), PE(p, C/2 + i) = cos(p/10000^(2i/C))")
+        tracer.record(f"{side}.pos_emb", pos, formula, "forward", (s, "C"),
+                      f"positions {start} to {start}+{s}−1")
+        tok += pos  # (B, L, C) + (L, C) broadcasts over B
+        tracer.record(f"{side}.x", tok, "tok_emb + pos_emb", "forward", ("B", s, "C"))
+        return tok.reshape(B * L, self.n_embd)
+
+    def backward(self, dx, side, tracer=NO_TRACE):
+        """Add ``dx (B*L, C)``, the gradient at x, to the rows of ``dwte`` the ids picked.
+
+        A token used at several positions gets the sum of their gradients (np.add.at adds
+        repeated indices up, where ``dwte[ids] += dx`` would keep only the last)."""
+        ids = self.ids[side].reshape(-1)
+        if self.scale != 1.0:
+            dx = dx * self.scale
+        np.add.at(self.dwte, ids, dx)  # dwte[ids[n]] += dx[n] for every position n
+        which = "source" if side == "enc" else "target"
+        tracer.record("dwte", self.dwte, f"+= dx · √C at the rows of the {which} ids", "backward", ("V", "C"))
+
+
+# -- cross-attention -----------------------------------------------------------------------------
+
+
+class CrossAttention(Module):
+    """The decoder's attention over the source: queries from the target, keys and values from
+    the encoder's output (the memory).
+
+    ``c_q (C, C)`` makes the T queries from the decoder's stream, ``c_kv (C, 2*C)`` the S keys
+    and values from the memory; :func:`attention_forward` with no causal mask (a target token
+    may read the whole source) and the source's padding hidden; ``c_proj`` as in self-attention.
+    When decoding, the memory never changes, so :meth:`memory_kv` computes each layer's keys
+    and values once per sentence and every new token reuses them.
+    """
+
+    def __init__(self, n_embd, n_head, prefix, dropout, dtype):
+        check_heads(n_embd, n_head)
+        self.prefix, self.path = f"{prefix}cross.", f"{prefix}cross"
+        self.n_embd, self.n_head, self.hs = n_embd, n_head, n_embd // n_head
+        self.dropout = dropout
+        C = n_embd
+        self.c_q = Linear(C, C, None, f"{self.path}.c_q", dtype=dtype, sym=("C", "C"))
+        self.c_kv = Linear(C, 2 * C, None, f"{self.path}.c_kv", dtype=dtype, sym=("C", "2*C"))
+        self.c_proj = Linear(C, C, None, f"{self.path}.c_proj", dtype=dtype, sym=("C", "C"))
+
+    def children(self):
+        return [self.c_q, self.c_kv, self.c_proj]
+
+    def memory_kv(self, memory, B, S, tracer=NO_TRACE):
+        """``memory (B*S, C)`` -> this layer's ``k, v``, each ``(B, nh, S, hs)`` (views)."""
+        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        kv = self.c_kv.forward(memory, tracer).reshape(B, S, 2 * C)  # (B*S, C) @ (C, 2*C)
+        tracer.record(f"{p}kv", kv, "memory @ c_kv.w + c_kv.b   (B*S, C) @ (C, 2*C)", "forward",
+                      ("B", "S", "2*C"))
+        k, v = kv.reshape(B, S, 2, nh, hs).transpose(2, 0, 3, 1, 4)  # 2 × (B, nh, S, hs)
+        tracer.record(f"{p}k", k, "split kv, view (B, S, nh, hs), swap S and nh", "forward",
+                      ("B", "nh", "S", "hs"), "the source tokens' keys: what each one is")
+        tracer.record(f"{p}v", v, "split kv, view (B, S, nh, hs), swap S and nh", "forward",
+                      ("B", "nh", "S", "hs"), "the source tokens' values: what each one passes on")
+        return k, v
+
+    def forward(self, x, memory, B, T, S, key_pad, tracer=NO_TRACE, rng=None, kv=None, x_name="ln_1"):
+        """``x (B*T, C)`` (the decoder's stream), ``memory (B*S, C)`` -> ``(B*T, C)``.
+
+        ``key_pad (B, S)`` is True at the source's padding. ``kv``, when given (decoding), is
+        this layer's keys and values already computed from the memory."""
+        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        q = self.c_q.forward(x, tracer)  # (B*T, C) @ (C, C) -> (B*T, C)
+        q = q.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+        tracer.record(f"{p}q", q, f"{x_name} @ c_q.w + c_q.b, viewed (B, T, nh, hs), swap T and nh",
+                      "forward", ("B", "nh", "T", "hs"), "the target tokens' questions")
+        k, v = self.memory_kv(memory, B, S, tracer) if kv is None else kv  # (B, nh, S, hs)
+        self.q, self.k, self.v = q, k, v
+        y, self.att_soft, self.att_keep = attention_forward(
+            q, k, v, mask="none", dropout=self.dropout, rng=rng, tracer=tracer, prefix=p,
+            key_pad=key_pad, seq="T", key_seq="S")  # att (B, nh, T, S)
+        y = merge_heads(y)  # (B, T, C)
+        tracer.record(f"{p}y", y, "y_heads swapped back to (B, T, nh, hs), viewed as (B, T, C)",
+                      "forward", ("B", "T", "C"))
+        out = self.c_proj.forward(y.reshape(B * T, C), tracer)  # (B*T, C) @ (C, C)
+        out, self.out_keep = dropout_forward(out, self.dropout, rng)
+        tracer.record(f"{p}attn_out", out.reshape(B, T, C), "y @ c_proj.w + c_proj.b   (B*T, C) @ (C, C)"
+                      + (f", dropout p = {self.dropout}" if self.out_keep is not None else ""),
+                      "forward", ("B", "T", "C"))
+        return out
+
+    def backward(self, dout, B, T, S, tracer=NO_TRACE):
+        """From ``dout (B*T, C)`` to ``(dx (B*T, C), dmemory (B*S, C))``: the gradient splits
+        between the decoder's stream (through the queries) and the memory (keys and values)."""
+        p, nh, hs, C = self.prefix, self.n_head, self.hs, self.n_embd
+        dout = dropout_backward(dout, self.out_keep)
+        dy = self.c_proj.backward(dout, tracer, sym_out=("B", "T", "C"))  # (B*T, C)
+        tracer.record(f"{p}dy", dy.reshape(B, T, C), "dattn_out @ c_proj.wᵀ", "backward", ("B", "T", "C"))
+        dy = dy.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+        dq = np.empty((B, T, C), dtype=dout.dtype)
+        dkv = np.empty((B, S, 2 * C), dtype=dout.dtype)
+        dk, dv = dkv.reshape(B, S, 2, nh, hs).transpose(2, 0, 3, 1, 4)  # views: writing them fills dkv
+        attention_backward(dy, self.q, self.k, self.v, self.att_soft, keep=self.att_keep,
+                           out=(dq.reshape(B, T, nh, hs).transpose(0, 2, 1, 3), dk, dv),
+                           tracer=tracer, prefix=p, seq="T", key_seq="S")
+        tracer.record(f"{p}dkv", dkv, "dk, dv side by side", "backward", ("B", "S", "2*C"))
+        dx = self.c_q.backward(dq.reshape(B * T, C), tracer, sym_out=("B", "T", "C"))  # (B*T, C)
+        dmemory = self.c_kv.backward(dkv.reshape(B * S, 2 * C), tracer, sym_out=("B", "S", "2*C"))
+        return dx, dmemory  # (B*T, C), (B*S, C)
+
+
+# -- the two kinds of layer ----------------------------------------------------------------------
+
+
+def norm_sublayer(ln: LayerNorm, x, B, L, name, formula, s, tracer):
+    """LayerNorm of ``x (B*L, C)``, recorded as ``name``."""
+    out = ln.forward(x, tracer)
+    tracer.record(name, out.reshape(B, L, -1), formula, "forward", ("B", s, "C"))
+    return out
+
+
+class EncoderLayer(Module):
+    """Self-attention over the source (padding hidden, nothing causal), then the feed-forward,
+    each wrapped in a residual connection and a LayerNorm (after it, or before it with pre-LN)."""
+
+    def __init__(self, cfg, prefix: str, dtype):
+        C = cfg.n_embd
+        self.prefix, self.path = prefix, prefix.rstrip(".")
+        self.pre = cfg.norm == "pre"
+        self.attn = CausalSelfAttention(C, cfg.n_head, None, prefix, dropout=cfg.dropout, dtype=dtype,
+                                        mask="none", seq="S")
+        self.ln_1 = LayerNorm(C, f"{prefix}ln_1", True, dtype, cfg.ln_eps)
+        self.mlp = feed_forward(cfg, prefix, dtype, seq="S")
+        self.ln_2 = LayerNorm(C, f"{prefix}ln_2", True, dtype, cfg.ln_eps)
+
+    def children(self):
+        return [self.attn, self.ln_1, self.mlp, self.ln_2]
+
+    def forward(self, x, B, S, key_pad, tracer=NO_TRACE, rng=None):
+        """``x (B*S, C)`` -> ``(B*S, C)``; ``key_pad (B, S)`` True at padding."""
+        p, sym = self.prefix, ("B", "S", "C")
+        if self.pre:  # x + attn(LN(x)), then + mlp(LN(·))
+            h = norm_sublayer(self.ln_1, x, B, S, f"{p}ln_1", "LayerNorm(x)", "S", tracer)
+            x_attn = self.attn.forward(h, B, S, tracer, rng, key_pad=key_pad, x_name="ln_1")
+            x_attn += x
+            tracer.record(f"{p}x_attn", x_attn.reshape(B, S, -1), "x + attn_out (the residual)", "forward",
+                          sym)
+            h = norm_sublayer(self.ln_2, x_attn, B, S, f"{p}ln_2", "LayerNorm(x_attn)", "S", tracer)
+            out = self.mlp.forward(h, B, S, tracer, rng, x_name="ln_2")
+            out += x_attn
+            tracer.record(f"{p}x_out", out.reshape(B, S, -1), "x_attn + mlp_out (the residual)", "forward",
+                          sym)
+            return out
+        # post-LN: LN(x + attn(x)), then LN(· + mlp(·))
+        x_attn = self.attn.forward(x, B, S, tracer, rng, key_pad=key_pad, x_name="x")
+        x_attn += x
+        tracer.record(f"{p}x_attn", x_attn.reshape(B, S, -1), "x + attn_out (the residual)", "forward", sym)
+        h = norm_sublayer(self.ln_1, x_attn, B, S, f"{p}ln_1", "LayerNorm(x_attn)", "S", tracer)
+        x_mlp = self.mlp.forward(h, B, S, tracer, rng, x_name="ln_1")
+        x_mlp += h
+        tracer.record(f"{p}x_mlp", x_mlp.reshape(B, S, -1), "ln_1 + mlp_out (the residual)", "forward", sym)
+        return norm_sublayer(self.ln_2, x_mlp, B, S, f"{p}ln_2", "LayerNorm(x_mlp): the layer's output", "S",
+                         tracer)
+
+    def backward(self, dout, B, S, tracer=NO_TRACE):
+        sym = ("B", "S", "C")
+        if self.pre:
+            dx_attn = self.ln_2.backward(self.mlp.backward(dout, B, S, tracer), tracer, sym)
+            dx_attn += dout  # the residual passes dout through and adds the branch's
+            dx = self.ln_1.backward(self.attn.backward(dx_attn, B, S, tracer), tracer, sym)
+            dx += dx_attn
+            return dx
+        dx_mlp = self.ln_2.backward(dout, tracer, sym)
+        dh = self.mlp.backward(dx_mlp, B, S, tracer)
+        dh += dx_mlp
+        dx_attn = self.ln_1.backward(dh, tracer, sym)
+        dx = self.attn.backward(dx_attn, B, S, tracer)
+        dx += dx_attn
+        return dx
+
+
+class DecoderLayer(Module):
+    """Causal self-attention over the target, cross-attention over the source, the feed-forward:
+    three residual sublayers, each with its LayerNorm (``ln_1``, ``ln_2``, ``ln_3``)."""
+
+    def __init__(self, cfg, prefix: str, dtype):
+        C = cfg.n_embd
+        self.prefix, self.path = prefix, prefix.rstrip(".")
+        self.pre = cfg.norm == "pre"
+        self.attn = CausalSelfAttention(C, cfg.n_head, None, prefix, dropout=cfg.dropout, dtype=dtype,
+                                        mask="causal", seq="T")
+        self.ln_1 = LayerNorm(C, f"{prefix}ln_1", True, dtype, cfg.ln_eps)
+        self.cross = CrossAttention(C, cfg.n_head, prefix, cfg.dropout, dtype)
+        self.ln_2 = LayerNorm(C, f"{prefix}ln_2", True, dtype, cfg.ln_eps)
+        self.mlp = feed_forward(cfg, prefix, dtype, seq="T")
+        self.ln_3 = LayerNorm(C, f"{prefix}ln_3", True, dtype, cfg.ln_eps)
+
+    def children(self):
+        return [self.attn, self.ln_1, self.cross, self.ln_2, self.mlp, self.ln_3]
+
+    def forward(self, x, memory, B, T, S, src_pad, tracer=NO_TRACE, rng=None, cache=None, kv=None):
+        """``x (B*T, C)``, ``memory (B*S, C)`` -> ``(B*T, C)``. ``cache`` (decoding) holds this
+        layer's self-attention keys and values of earlier target positions; ``kv`` its
+        cross-attention keys and values of the memory."""
+        p, sym = self.prefix, ("B", "T", "C")
+        if self.pre:
+            h = norm_sublayer(self.ln_1, x, B, T, f"{p}ln_1", "LayerNorm(x)", "T", tracer)
+            x_attn = self.attn.forward(h, B, T, tracer, rng, cache, x_name="ln_1")
+            x_attn += x
+            tracer.record(f"{p}x_attn", x_attn.reshape(B, T, -1), "x + attn_out (the residual)", "forward",
+                          sym)
+            h = norm_sublayer(self.ln_2, x_attn, B, T, f"{p}ln_2", "LayerNorm(x_attn)", "T", tracer)
+            x_cross = self.cross.forward(h, memory, B, T, S, src_pad, tracer, rng, kv, x_name="ln_2")
+            x_cross += x_attn
+            tracer.record(f"{p}x_cross", x_cross.reshape(B, T, -1), "x_attn + cross.attn_out (the residual)",
+                          "forward", sym)
+            h = norm_sublayer(self.ln_3, x_cross, B, T, f"{p}ln_3", "LayerNorm(x_cross)", "T", tracer)
+            out = self.mlp.forward(h, B, T, tracer, rng, x_name="ln_3")
+            out += x_cross
+            tracer.record(f"{p}x_out", out.reshape(B, T, -1), "x_cross + mlp_out (the residual)", "forward",
+                          sym)
+            return out
+        x_attn = self.attn.forward(x, B, T, tracer, rng, cache, x_name="x")
+        x_attn += x
+        tracer.record(f"{p}x_attn", x_attn.reshape(B, T, -1), "x + attn_out (the residual)", "forward", sym)
+        h = norm_sublayer(self.ln_1, x_attn, B, T, f"{p}ln_1", "LayerNorm(x_attn)", "T", tracer)
+        x_cross = self.cross.forward(h, memory, B, T, S, src_pad, tracer, rng, kv, x_name="ln_1")
+        x_cross += h
+        tracer.record(f"{p}x_cross", x_cross.reshape(B, T, -1), "ln_1 + cross.attn_out (the residual)",
+                      "forward", sym)
+        h = norm_sublayer(self.ln_2, x_cross, B, T, f"{p}ln_2", "LayerNorm(x_cross)", "T", tracer)
+        x_mlp = self.mlp.forward(h, B, T, tracer, rng, x_name="ln_2")
+        x_mlp += h
+        tracer.record(f"{p}x_mlp", x_mlp.reshape(B, T, -1), "ln_2 + mlp_out (the residual)", "forward", sym)
+        return norm_sublayer(self.ln_3, x_mlp, B, T, f"{p}ln_3", "LayerNorm(x_mlp): the layer's output", "T",
+                         tracer)
+
+    def backward(self, dout, B, T, S, tracer=NO_TRACE):
+        """From ``dout (B*T, C)`` to ``(dx (B*T, C), dmemory (B*S, C))``."""
+        sym = ("B", "T", "C")
+        if self.pre:
+            dx_cross = self.ln_3.backward(self.mlp.backward(dout, B, T, tracer), tracer, sym)
+            dx_cross += dout
+            dh, dmemory = self.cross.backward(dx_cross, B, T, S, tracer)
+            dx_attn = self.ln_2.backward(dh, tracer, sym)
+            dx_attn += dx_cross
+            dx = self.ln_1.backward(self.attn.backward(dx_attn, B, T, tracer), tracer, sym)
+            dx += dx_attn
+            return dx, dmemory
+        dx_mlp = self.ln_3.backward(dout, tracer, sym)
+        dh = self.mlp.backward(dx_mlp, B, T, tracer)
+        dh += dx_mlp
+        dx_cross = self.ln_2.backward(dh, tracer, sym)
+        dh, dmemory = self.cross.backward(dx_cross, B, T, S, tracer)
+        dh += dx_cross
+        dx_attn = self.ln_1.backward(dh, tracer, sym)
+        dx = self.attn.backward(dx_attn, B, T, tracer)
+        dx += dx_attn
+        return dx, dmemory
+
+
+def feed_forward(cfg, prefix: str, dtype, seq: str) -> MLP:
+    """The position-wise feed-forward: C -> d_ff -> C with the config's activation."""
+    return MLP(cfg.n_embd, None, prefix, dropout=cfg.dropout, dtype=dtype, hidden=cfg.d_ff,
+               activation=cfg.activation, sym_hidden="d_ff", seq=seq)
+
+
+class LogitsBias(Module):
+    """Marian's ``final_logits_bias (V,)``, added to every position's logits."""
+
+    param_names = ("final_logits_bias",)
+
+    def __init__(self, V, dtype):
+        self.path = ""
+        self.final_logits_bias = np.zeros(V, dtype=dtype)
+        self.dfinal_logits_bias = np.zeros(V, dtype=dtype)
