@@ -199,6 +199,30 @@ def lock(name: str):
     return change
 
 
+def sparse_13gb_gpt2(hf: Path) -> None:
+    """A consistent GPT-2 of 13 GB: config.json sized for it, and a model.safetensors whose header
+    names every tensor at its full size, the file made that long without writing (sparse)."""
+    n_layer, C, V, T = 48, 2368, 50257, 1024
+    shapes = {"wte.weight": (V, C), "wpe.weight": (T, C), "ln_f.weight": (C,), "ln_f.bias": (C,)}
+    for i in range(n_layer):
+        block = {"ln_1": (C,), "attn.c_attn": (C, 3 * C), "attn.c_proj": (C, C), "ln_2": (C,),
+                 "mlp.c_fc": (C, 4 * C), "mlp.c_proj": (4 * C, C)}
+        for part, shape in block.items():
+            shapes[f"h.{i}.{part}.weight"], shapes[f"h.{i}.{part}.bias"] = shape, shape[-1:]
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        size = 4 * int(np.prod(shape))
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(hf / "model.safetensors", "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text)
+        f.truncate(8 + len(text) + offset)  # about 13 GB, none of it on disk
+    edit_json("config.json", lambda c: c.update(n_layer=n_layer, n_embd=C, n_head=16, vocab_size=V,
+                                                n_positions=T))(hf)
+
+
 def replace_file(name: str, text: str):
     def change(hf: Path) -> None:
         (hf / name).write_text(text)
@@ -217,6 +241,14 @@ def gpt2_cases() -> list[Case]:
              setup=gpt2_folder(replace_file("config.json", "[" * 100_000 + "]" * 100_000))),
         Case("gpt2 folder: tokenizer ids past wte's rows", sample, setup=gpt2_folder(edit_json(
             "tokenizer.json", lambda t: t["model"]["vocab"].update({"<|endoftext|>": 100_000})))),
+        Case("gpt2 folder: config.json says n_layer 10^9", sample,
+             setup=gpt2_folder(edit_json("config.json", lambda c: c.update(n_layer=10**9)))),
+        Case("gpt2 folder: a consistent 13 GB model.safetensors", sample,
+             setup=gpt2_folder(sparse_13gb_gpt2)),
+        Case("gpt2 folder: learn attention --model, n_layer 10^9", ["learn", "attention", "--model", "hf"],
+             setup=gpt2_folder(edit_json("config.json", lambda c: c.update(n_layer=10**9)))),
+        Case("gpt2 folder: learn attention --model, 13 GB", ["learn", "attention", "--model", "hf"],
+             setup=gpt2_folder(sparse_13gb_gpt2)),
         Case("gpt2 folder: mode 000", sample, setup=gpt2_folder(lock(".")), as_user=True),
         Case("gpt2 folder: a path inside a mode-000 folder", ["trace", "gpt", "--model", "hf/x"],
              setup=gpt2_folder(lock(".")), as_user=True),

@@ -204,6 +204,30 @@ def test_weights_with_nan_or_inf_are_refused_at_load_naming_the_tensor(tmp_path,
         load_gpt2(folder)
 
 
+def test_a_model_too_big_for_the_machine_is_refused_from_its_config_before_any_allocation(tmp_path,
+                                                                                        monkeypatch):
+    folder = copy_tiny(tmp_path)
+    edit_config(folder, n_layer=1_000_000_000)  # allocated until it failed, or the machine did
+    with pytest.raises(KqvError, match=r"GPT-2 in .* \(n_layer 1000000000, n_embd 16, .*\) would need about "
+                                       r".* bigger model than this machine can hold"):
+        load_gpt2(folder)
+    edit_config(folder, n_layer=2)
+    monkeypatch.setattr("engine.runtime.memory.available_memory", lambda: 100_000)  # a tiny machine
+    with pytest.raises(KqvError, match=r"would need about .* KB \(.*parameters.*\) of memory, but 100.0 KB"):
+        load_gpt2(folder)
+
+
+def test_the_estimate_counts_what_a_loaded_gpt2_holds():
+    """GPT-2 small: 124,439,808 float32 parameters, wteᵀ again for the head, a 1024-position
+    KV cache of 12 layers; a forward pass over 64 positions, not over all 1024."""
+    from engine.hf.gpt2 import gpt2_memory
+
+    parts = gpt2_memory(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)).parts
+    assert parts["parameters"] == 124_439_808 * 4
+    assert parts["head copy"] == 50257 * 768 * 4 and parts["KV cache"] == 2 * 12 * 1024 * 768 * 4
+    assert 50e6 < parts["activations"] < 200e6
+
+
 def test_a_deeply_nested_or_huge_config_is_one_line(tmp_path):
     folder = copy_tiny(tmp_path)
     (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
@@ -76,3 +77,63 @@ def app_commands() -> list[str]:
     import typer.main
 
     return list(typer.main.get_command(app).commands)
+
+
+def test_a_worker_that_fails_ends_kqv_in_one_line_and_its_exit_code_not_a_textual_traceback(
+        monkeypatch, capsys):
+    """A lesson step's worker that dies of something the engine does not refuse (here a
+    MemoryError) closes the app; kqv then says so as any command does: one line, exit 70 and
+    the traceback in a log, instead of Textual's full-screen traceback and exit 1."""
+    import asyncio
+
+    import kqv_cli.commands.learn as learn_command
+    from kqv_cli.last_resort import EXIT_INTERNAL_ERROR, run_guarded
+    from kqv_cli.tui.app import KqvApp
+    from lessons import LessonSession
+
+    def out_of_memory(self, index):
+        raise MemoryError("Unable to allocate 12.0 TiB for an array")
+
+    apps = []
+
+    def run_headless(self, *args, **kwargs):
+        apps.append(self)
+
+        async def drive():
+            async with self.run_test(size=(100, 30)) as pilot:
+                for _ in range(50):  # until the worker's failure has closed the app
+                    await pilot.pause(0.02)
+
+        try:
+            asyncio.run(drive())
+        except Exception:  # the pilot re-raises what the app caught; a terminal run does not
+            pass
+
+    monkeypatch.setattr(LessonSession, "run", out_of_memory)
+    monkeypatch.setattr(KqvApp, "run", run_headless)
+    monkeypatch.setattr(learn_command, "is_interactive", lambda: True)
+    with pytest.raises(SystemExit) as ended:
+        run_guarded(lambda: app(["learn", "attention"], prog_name="kqv"))
+    assert ended.value.code == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kqv: internal error: MemoryError: Unable to allocate"), err
+    assert "Traceback" not in err
+    assert isinstance(apps[0].failure, MemoryError) and apps[0].return_code == 1
+
+
+def test_a_gpt2_folder_too_big_for_the_machine_is_refused_before_the_app_opens(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    folder = tmp_path / "huge"
+    shutil.copytree(Path(__file__).parent / "data" / "gpt2-tiny", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "n_layer": 1_000_000_000}))
+    result = CliRunner().invoke(app, ["learn", "attention", "--model", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "n_layer 1000000000" in result.output
+    assert "bigger model than this machine can hold" in result.output

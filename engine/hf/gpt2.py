@@ -37,6 +37,7 @@ import numpy as np
 from engine.errors import KqvError
 from engine.files.reading import readable_file
 from engine.gpt.model import GPT, GPTConfig
+from engine.runtime.memory import FLOAT32, MemoryEstimate, check_fits, gpt_memory
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 # gelu_new and gelu_pytorch_tanh are the same function, ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
@@ -137,6 +138,35 @@ def config_json(cfg: GPTConfig) -> dict:
     }
 
 
+# -- memory ----------------------------------------------------------------------------------
+
+RUN_TOKENS = 64  # the positions costed for a forward pass: the lesson's sentence, a prompt
+
+
+def gpt2_memory(cfg: GPTConfig) -> MemoryEstimate:
+    """What a GPT-2 of ``cfg`` holds once loaded and running, from config.json's sizes alone.
+
+    The float32 parameters; the head's contiguous copy of wteᵀ (:meth:`GPT.keep_head_copy`);
+    a KV cache of all ``n_positions``; the activations of a forward pass over 64 positions (a
+    prompt, the lesson's sentence; a full 1024-token window keeps 3 GB of them in GPT-2 small).
+    The model's zeroed gradient buffer is not counted: the kernel gives its pages only when they
+    are written, and nothing here writes them.
+    """
+    C, V, L = cfg.n_embd, cfg.vocab_size, cfg.n_layer
+    estimate = gpt_memory(cfg, 1, training=False, tokens=min(cfg.block_size, RUN_TOKENS))
+    estimate.parts["head copy"] = V * C * FLOAT32
+    estimate.parts["KV cache"] = 2 * L * cfg.block_size * C * FLOAT32
+    return estimate
+
+
+def check_gpt2_fits(cfg: GPTConfig, folder: str | os.PathLike) -> None:
+    """Refuse, in one line, a GPT-2 this machine cannot hold, before anything is allocated
+    (``"n_layer": 1000000000`` in a config.json would otherwise allocate until it failed)."""
+    check_fits(gpt2_memory(cfg), f"the GPT-2 in {folder} (n_layer {cfg.n_layer}, n_embd {cfg.n_embd}, "
+               f"vocab_size {cfg.vocab_size}, n_positions {cfg.block_size})",
+               "its config.json describes a bigger model than this machine can hold")
+
+
 # -- model.safetensors -----------------------------------------------------------------------
 
 
@@ -145,6 +175,7 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
     from safetensors import SafetensorError, safe_open
 
     cfg = read_config(folder)
+    check_gpt2_fits(cfg, folder)  # before the name table: n_layer 10⁹ makes 12·10⁹ names
     path = Path(folder) / WEIGHTS_FILE
     if not readable_file(path):
         other = " (it has pytorch_model.bin, a pickle kqv does not open)" \

@@ -108,7 +108,7 @@ def check_fits(estimate: MemoryEstimate, what: str, remedy: str, available: int 
 
 
 def gpt_memory(config, batch_size: int, training: bool, itemsize: int = FLOAT32,
-               data_bytes: int = 0) -> MemoryEstimate:
+               data_bytes: int = 0, tokens: int | None = None) -> MemoryEstimate:
     """What a GPT of ``config`` (an :class:`engine.gpt.model.GPTConfig`) needs for a batch of B windows.
 
     Per token of the batch, each block keeps about 20·C numbers for the backward pass (the
@@ -116,11 +116,13 @@ def gpt_memory(config, batch_size: int, training: bool, itemsize: int = FLOAT32,
     residual stream) and nh·T attention scores and as many probabilities; the head keeps V
     logits and as many probabilities. The backward pass makes gradients of the same sizes, so
     training counts them twice. Sampling runs one window (B = 1) with no gradients.
+    ``tokens``: the positions T of a window when it is fewer than ``block_size`` (a prompt).
     """
     from engine.gpt.model import count_parameters
 
     P = sum(count_parameters(config).values())
-    C, T, nh, V = config.n_embd, config.block_size, config.n_head, config.vocab_size
+    C, nh, V = config.n_embd, config.n_head, config.vocab_size
+    T = config.block_size if tokens is None else tokens
     B = batch_size if training else 1
     per_token = config.n_layer * (20 * C + 3 * nh * T) + 3 * V + 4 * C
     activations = B * T * per_token * itemsize * (2 if training else 1)

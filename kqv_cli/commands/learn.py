@@ -15,12 +15,12 @@ def gpt2_folder(model: str):
     """The folder of the GPT-2 ``model`` names (gpt2, distilgpt2, ... or a path), checked to be
     a GPT-2; one line and exit 2 when it is not there or is something else."""
     from engine.errors import KqvError
-    from engine.hf.gpt2 import read_config
+    from engine.hf.gpt2 import check_gpt2_fits, read_config
     from engine.hf.hub import model_folder
 
     try:
         folder = model_folder(model)
-        read_config(folder)  # a folder that is not GPT-2 fails here, in one line
+        check_gpt2_fits(read_config(folder), folder)  # not GPT-2, or too big: one line, here
     except KqvError as exc:
         raise fail(str(exc)) from None
     return folder
@@ -49,6 +49,8 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
 
     app = KqvApp(lesson_id, lessons=lessons, model=None if folder is None else str(folder))
     app.run()
+    if app.failure is not None:  # an error Textual caught: one line and kqv's exit code, as any command
+        raise app.failure
     if app.return_code:  # an error Textual caught and showed: the exit status says so too
         raise typer.Exit(app.return_code)
 

@@ -38,6 +38,7 @@ class KqvApp(App):
         self.model = model
         self.progress = LessonProgress.load()
         self.exiting = False  # set by exit: from then on no screen acts on a key (KqvScreen.check_action)
+        self.failure: BaseException | None = None  # what ended the app, for kqv learn to report
         self._save_timer = None
 
     def on_mount(self) -> None:
@@ -100,6 +101,19 @@ class KqvApp(App):
     def exit(self, *args, **kwargs) -> None:
         self.exiting = True
         super().exit(*args, **kwargs)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error no screen or worker handled (a MemoryError in a worker loading weights):
+        Textual closes the app with its code 1 and prints a full-screen traceback. The app still
+        closes, but the error is kept in :attr:`failure` instead of shown, and ``kqv learn``
+        raises it once the terminal is restored, so it ends as any command's error ends: one
+        line, and exit 2 for bad input (a KqvError) or 70 with the traceback in a log for a bug."""
+        from textual.worker import WorkerFailed
+
+        if self.failure is None:  # a worker's error arrives wrapped: the error itself is what to say
+            self.failure = error.error if isinstance(error, WorkerFailed) else error
+        super()._handle_exception(error)  # closes the app; the pilot re-raises it in tests
+        self._exit_renderables.clear()  # Textual's traceback, printed at exit: not shown
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return False if self.exiting else super().check_action(action, parameters)
