@@ -249,6 +249,11 @@ def gpt2_cases() -> list[Case]:
              setup=gpt2_folder(edit_json("config.json", lambda c: c.update(n_layer=10**9)))),
         Case("gpt2 folder: learn attention --model, 13 GB", ["learn", "attention", "--model", "hf"],
              setup=gpt2_folder(sparse_13gb_gpt2)),
+        # piped, the bytes pass as they are (on a terminal they are shown escaped: tests/test_hf_cli.py)
+        Case("gpt2 folder: a tokenizer that decodes to escape sequences", [*sample[:-1], "40"], "ran",
+             setup=gpt2_folder(edit_json("tokenizer.json", lambda t: t.update(decoder={
+                 "type": "Sequence", "decoders": [t["decoder"], {
+                     "type": "Replace", "pattern": {"String": "e"}, "content": "\x1b]2;pwned\x07\x9be"}]})))),
         Case("gpt2 folder: mode 000", sample, setup=gpt2_folder(lock(".")), as_user=True),
         Case("gpt2 folder: a path inside a mode-000 folder", ["trace", "gpt", "--model", "hf/x"],
              setup=gpt2_folder(lock(".")), as_user=True),

@@ -146,8 +146,8 @@ def test_trace_gpt_model_shows_real_shapes_and_the_kv_cache_step():
     assert "the same variables and shapes as block 0, named h1.…" in " ".join(folded.output.split())
 
 
-def char_checkpoint(tmp_path):
-    vocab = CharVocab.from_text("the pizza came out of the oven\n")
+def char_checkpoint(tmp_path, text="the pizza came out of the oven\n"):
+    vocab = CharVocab.from_text(text)
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=8), seed=2)
     path = tmp_path / "char.npz"
     save_checkpoint(path, dict(model.params), {"kind": "gpt", "model": model.config.to_dict(),
@@ -226,3 +226,36 @@ def test_a_fifo_or_a_folder_where_a_model_file_belongs_is_one_line_and_does_not_
     (folder / "config.json").unlink()
     (folder / "config.json").mkdir()
     one_line_error(invoke("sample", "--model", folder), "config.json is a folder")
+
+
+# -- control characters: shown on a terminal, kept in a pipe ---------------------------------
+
+ESCAPES = "\x1b]2;pwned\x07\x00\x03\x16\r\x9b"  # a window title, raw bytes, CR, an 8-bit CSI
+
+
+def test_visible_escapes_every_control_but_newline_and_tab():
+    from kqv_cli.generated_text import visible
+
+    assert visible("a\tb\nc") == "a\tb\nc"
+    assert visible(ESCAPES) == "\\x1b]2;pwned\\x07\\x00\\x03\\x16\\r\\x9b"
+    assert visible("Café ☕ ü") == "Café ☕ ü"
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_sampled_control_characters_are_escaped_on_a_terminal_and_kept_in_a_pipe(tmp_path, monkeypatch,
+                                                                                terminal):
+    """A model whose vocabulary holds ESC, BEL, NUL... (from its training text, or a crafted
+    tokenizer.json) samples them; a terminal must not obey them, a pipe must get them."""
+    monkeypatch.setattr("kqv_cli.generated_text.on_terminal", lambda stream: terminal)
+    ckpt = char_checkpoint(tmp_path, text=ESCAPES + "ab")
+    assert invoke("export", ckpt, "--hf", tmp_path / "hf").exit_code == 0
+    for source in ([ckpt], ["--model", tmp_path / "hf"]):
+        result = invoke("sample", *source, "--prompt", "a", "--tokens", "300", "--seed", "1")
+        assert result.exit_code == 0, result.output
+        controls = [c for c in ESCAPES if not c.isprintable()]  # ESC BEL NUL ETX SYN CR CSI
+        raw = [c for c in controls if c in result.stdout]
+        if terminal:
+            assert raw == [], result.stdout
+            assert "\\x1b" in result.stdout and "\\x07" in result.stdout and "\\r" in result.stdout
+        else:
+            assert raw == controls and "\\x1b" not in result.stdout

@@ -7,7 +7,6 @@ this module parses options, finds the text, shows progress and prints results.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from engine.trace import Tracer
 from kqv_cli.app import app, fail, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
+from kqv_cli.generated_text import GeneratedTextOut
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import note
 from kqv_cli.trace_table import print_trace
@@ -243,7 +243,7 @@ def sample(
         raise KqvError("--prompt is empty; give at least one character, e.g. --prompt \"ROMEO:\"")
     ids = encode_prompt(vocab, prompt)
     rng = np.random.default_rng(seed)
-    out = sys.stdout
+    out = GeneratedTextOut()  # control characters of the training text are shown on a terminal
     out.write(prompt)
     for i in model.stream(ids, tokens, temperature=temperature, top_k=top_k, rng=rng):
         out.write(vocab.chars[i])

@@ -8,7 +8,6 @@ ordinary GPT, :mod:`engine.hf.export` writes one.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import typer
 from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
 from kqv_cli.app import app, err_console
+from kqv_cli.generated_text import GeneratedTextOut
 from kqv_cli.messages import console as new_console
 from kqv_cli.trace_table import print_trace
 
@@ -36,7 +36,7 @@ def sample_pretrained(model_name: str, prompt: str | None, tokens: int, temperat
     if prompt is None:  # GPT-2 starts a new document after <|endoftext|>
         prompt = END_OF_TEXT if tok.end_of_text is not None else "\n"
     ids = tok.encode_prompt(prompt, model.config.block_size)
-    out = sys.stdout
+    out = GeneratedTextOut()  # a tokenizer's escape sequences are shown on a terminal, not obeyed
     if prompt != END_OF_TEXT:
         out.write(prompt)
     new: list[int] = []
