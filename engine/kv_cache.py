@@ -45,6 +45,15 @@ class KVCache:
     def reset(self) -> None:
         self.t = 0
 
+    def select(self, rows) -> None:
+        """Keep, in row i, the sequence that was in row ``rows[i]`` (repeats allowed): beam
+        search continues the best beams, some twice, and each continuation needs its parent's
+        keys and values. Only the ``t`` filled positions are copied."""
+        rows = np.asarray(rows)
+        for layer in self.layers:
+            layer.k[:, :, : self.t] = layer.k[rows, :, : self.t]  # the right side is a copy first
+            layer.v[:, :, : self.t] = layer.v[rows, :, : self.t]
+
 
 class LayerKV:
     """One block's share of the cache: ``k`` and ``v`` buffers ``(B, nh, block_size, hs)``."""
