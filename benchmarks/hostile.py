@@ -46,6 +46,11 @@ SMALL = ["--block-size", "16", "--batch-size", "4", "--n-layer", "1", "--n-head"
          "--eval-interval", "5", "--eval-iters", "2", "--threads", "1"]
 RESUME = ["--resume", "crafted.npz", "--out", "crafted.npz"]
 TEXT = "".join(f"the {w} sat on the mat.\n" for w in ["cat", "dog", "hen", "fox", "owl"] * 30)
+PAIRS = "".join(f"The {a} is {c}.\tLe {b} est {d}.\n" for a, b in
+                [("cat", "chat"), ("dog", "chien"), ("horse", "cheval"), ("bird", "oiseau")]
+                for c, d in [("black", "noir"), ("white", "blanc"), ("big", "grand"), ("small", "petit")])
+TX_SMALL = ["--n-embd", "16", "--n-head", "2", "--n-layer", "1", "--batch-size", "4", "--vocab-size", "300",
+            "--eval-interval", "5", "--warmup-iters", "5", "--bleu-sentences", "1"]
 
 
 @dataclass
@@ -229,6 +234,46 @@ def replace_file(name: str, text: str):
     return change
 
 
+def bytes_named(name: str, data: bytes):
+    def setup(folder: Path) -> None:
+        (folder / name).write_bytes(data)
+    return setup
+
+
+def translate_cases() -> list[Case]:
+    """Issue 20's bad inputs for the encoder-decoder: pairs files, checkpoints, --beam, sentences."""
+    train = ["train", "translate", *TX_SMALL, "--max-iters", "2", "--out", "new-tx.npz", "--pairs"]
+    long = " ".join(["word"] * 200) + "."
+    return [
+        Case("pairs: a line with no tab", [*train, "p.txt"],
+             setup=file_named("p.txt", "Go.\tVa !\nno tab\n")),
+        Case("pairs: an empty side", [*train, "p.txt"], setup=file_named("p.txt", "Go.\tVa !\n\tSalut\n")),
+        Case("pairs: invalid UTF-8", [*train, "p.txt"],
+             setup=bytes_named("p.txt", b"Go.\tVa !\nHi\t\xff\n")),
+        Case("pairs: one pair", [*train, "p.txt"], setup=file_named("p.txt", "Go.\tVa !\n")),
+        Case("pairs: a folder", [*train, "d"], setup=folder_named("d")),
+        Case("pairs: a 200-word sentence (left out, said so)", [*train, "p.txt"], "ran",
+             setup=file_named("p.txt", PAIRS + f"{long}\tmot.\n")),
+        Case("train translate --beam 0", [*train, "pairs.txt", "--beam", "0"]),
+        Case("train translate --n-head 3", [*train, "pairs.txt", "--n-head", "3"]),
+        Case("translate: a 200-word sentence", ["translate", "tx.npz", long]),
+        Case("translate: a 200-word sentence --truncate", ["translate", "tx.npz", long, "--truncate",
+                                                           "--beam", "1"], "ran"),
+        Case("translate: an empty sentence", ["translate", "tx.npz", ""]),
+        Case("translate: only empty lines on stdin", ["translate", "tx.npz"], stdin="\n\n"),
+        Case("translate --beam 0", ["translate", "tx.npz", "The cat is black.", "--beam", "0"]),
+        Case("translate --beam 10000", ["translate", "tx.npz", "The cat is black.", "--beam", "10000"]),
+        Case("translate --head 99", ["translate", "tx.npz", "The cat.", "--show-attention", "--head", "99"]),
+        Case("translate a GPT checkpoint", ["translate", "gpt.npz", "The cat is black."]),
+        Case("translate a digits checkpoint", ["translate", "digits.npz", "The cat is black."]),
+        Case("sample a translation checkpoint", ["sample", "tx.npz"]),
+        Case("translate: vocabulary JSON damaged", ["translate", "crafted.npz", "The cat."],
+             setup=crafted("tx.npz", lambda m: m.update(vocab="{not json"))),
+        Case("translate: n_embd 10^6 in the metadata", ["translate", "crafted.npz", "The cat."],
+             setup=crafted("tx.npz", lambda m: m["model"].update(n_embd=10**6, d_ff=10**6))),
+    ]
+
+
 def gpt2_cases() -> list[Case]:
     """Hugging Face GPT-2 folders (--model DIR): crafted configs, weights, tokenizers, modes."""
     sample = ["sample", "--model", "hf", "--tokens", "5"]
@@ -363,6 +408,7 @@ def cases() -> list[Case]:
         Case("--prompt outside the vocabulary", ["sample", "gpt.npz", "--prompt", "€€€"]),
     ]
     battery += gpt2_cases()
+    battery += translate_cases()
     return battery
 
 
@@ -437,10 +483,12 @@ def prepare(base: Path, kqv: list[str]) -> None:
     user = base / "user"
     (user / "state").mkdir(parents=True)
     (user / "play.txt").write_text(TEXT)
+    (user / "pairs.txt").write_text(PAIRS)
     env = {**os.environ, "KQV_STATE_DIR": str(user / "state"), "KQV_CACHE_DIR": str(base / "cache")}
     digits = ["train", "digits", "--synthetic", "--limit", "500", "--epochs", "1", "--out", "digits.npz"]
     gpt = ["train", "gpt", "--text", "play.txt", *SMALL, "--max-iters", "10", "--out", "gpt.npz"]
-    for args in (gpt, digits):
+    tx = ["train", "translate", "--pairs", "pairs.txt", *TX_SMALL, "--max-iters", "5", "--out", "tx.npz"]
+    for args in (gpt, digits, tx):
         subprocess.run([*kqv, *args, "--json"], cwd=user, env=env, check=True, capture_output=True)
     subprocess.run([*kqv, "quiz", "-n", "2", "--seed", "5"], cwd=user, env=env, input="1\n2\n3\n4\n",
                    capture_output=True, text=True)

@@ -30,6 +30,18 @@ def lr_at(it: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: 
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
+def noam_lr(step: int, d_model: int, warmup_steps: int, scale: float = 1.0) -> float:
+    """The learning rate of "Attention Is All You Need" for ``step`` (counted from 1):
+    ``scale · C^-0.5 · min(step^-0.5, step · warmup^-1.5)``.
+
+    It rises linearly for ``warmup_steps`` steps, peaks at ``scale · (C · warmup)^-0.5`` and
+    then falls as 1/√step: wide models (large C) take smaller steps, and the warm-up keeps
+    Adam's first, badly estimated, second moments from throwing the weights far.
+    """
+    step = max(step, 1)
+    return scale * d_model**-0.5 * min(step**-0.5, step * max(warmup_steps, 1) ** -1.5)
+
+
 def clip_grad_norm(grads: np.ndarray, max_norm: float = 1.0) -> float:
     """Scale ``grads`` in place so its global L2 norm is at most ``max_norm``; return the norm before."""
     norm = math.sqrt(float(np.dot(grads, grads)))  # one BLAS dot over the whole model

@@ -20,6 +20,7 @@ from kqv_cli.commands import (
     lessons,  # noqa: F401  (kqv lessons check/list)
     practice,  # noqa: F401  (kqv practice ...)
     quiz,  # noqa: F401  (kqv quiz)
+    translate,  # noqa: F401  (train translate, translate, trace translate)
 )
 from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`
 from kqv_cli.last_resort import run_guarded
