@@ -213,9 +213,9 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
     split = next((j for j, line in enumerate(body_lines) if line.strip() == REAL_MODEL_HEADING), None)
     real_lines = [] if split is None else body_lines[split + 1 :]
     if split is not None:
-        if trace not in getattr(module, "REAL_MODEL_TRACES", {}):
-            raise err(i + split + 1, f"'{REAL_MODEL_HEADING}' text in a step whose trace {trace!r} "
-                                     "never runs on a real model (the step script's REAL_MODEL_TRACES)")
+        if not getattr(module, "REAL_MODEL_TRACES", {}):
+            raise err(i + split + 1, f"'{REAL_MODEL_HEADING}' text in a lesson that never runs on a real "
+                                     "model (its step script has no REAL_MODEL_TRACES)")
         body_lines = body_lines[:split]
     for j, line in enumerate(lines[i:stop], start=i + 1):
         for m in PLACEHOLDER.finditer(line):

@@ -53,7 +53,9 @@ A step whose trace can also run on a real GPT-2 (``kqv learn attention --model``
 second text for it, after a line ``### On GPT-2``: the learner sees the part before that line
 with the lesson's own model and the part after it with GPT-2, never both, so each can say what
 is true of its model (characters or words against BPE, sine waves against a learned table).
-``kqv lessons check`` holds each part to the shapes of the run it goes with.
+``kqv lessons check`` holds each part to the shapes of the run it goes with. A step whose trace
+runs the lesson's own model even then (the dropout step: GPT-2 has no dropout at inference) may
+carry a GPT-2 text too, to say so while GPT-2 is loaded.
 
 In the text, ``{expr}`` is replaced by its value for the dimensions the learner chose
 (``{n1*n2 + n2*n3}`` reads ``23,820`` at the defaults), so numbers in the prose follow a

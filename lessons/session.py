@@ -201,8 +201,8 @@ class LessonSession:
         if not 0 <= step_index < len(self.lesson.steps):
             raise KqvError(f"{self.lesson.id} has steps 1..{len(self.lesson.steps)}, not {step_index + 1}")
         step = self.lesson.steps[step_index]
-        if self.on_real_model(step.trace) and step.real_markdown:
-            step = dataclasses.replace(step, markdown=step.real_markdown)  # the text written for GPT-2
+        if self.model and self.offers_model and step.real_markdown:  # GPT-2 is loaded (g, --model)
+            step = dataclasses.replace(step, markdown=step.real_markdown)  # the text written for it
         run, plans = self._run_and_plans(step.trace)
         plan = plans[step_index]
         records = run.tracer.records

@@ -275,7 +275,7 @@ def test_prose_writes_products_with_a_dot_not_a_markdown_star():
                 assert not re.search(r"[\w)]\*[\w(]", prose), (lesson.id, step.id)
 
 
-def test_gpt2_text_is_only_for_a_trace_that_runs_on_a_real_model():
+def test_gpt2_text_is_only_for_a_lesson_that_runs_on_a_real_model():
     assert "never runs on a real model" in _error_of(GOOD + "\n### On GPT-2\n\nGPT-2's text.\n")
 
 

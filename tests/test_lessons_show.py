@@ -34,10 +34,10 @@ def step_text(lesson: str, step: str, model: Path | None = None, **dims) -> str:
 
 
 def test_a_step_by_number_or_id_prints_its_text_notes_and_variables_with_shapes():
-    by_number = show("attention", "--step", "9")
+    by_number = show("attention", "--step", "10")
     assert by_number == show("attention", "--step", "softmax")
     lines = by_number.splitlines()
-    assert lines[0] == "attention 9/19: Softmax: each row becomes weights that sum to 1  (step id: softmax)"
+    assert lines[0] == "attention 10/20: Softmax: each row becomes weights that sum to 1  (step id: softmax)"
     assert "Softmax turns each row of scores" in by_number
     # placeholders filled for the run's dims, as on screen
     assert "att is (B, nh, T, T) = (2, 4, 12, 12)." in by_number and "{" not in by_number
@@ -72,7 +72,7 @@ def test_model_runs_the_attention_steps_on_gpt2():
 
 def test_bad_input_is_one_line_and_exit_2():
     for args, words in ((["nope"], "no lesson named 'nope'"),
-                        (["attention", "--step", "99"], "attention has steps 1..19, not 99"),
+                        (["attention", "--step", "99"], "attention has steps 1..20, not 99"),
                         (["attention", "--step", "zz"], "attention has no step 'zz'"),
                         (["backprop", "--model", str(TINY)], "--model runs the attention lesson"),
                         (["attention", "--model", str(TINY.parent)], ""),
@@ -95,7 +95,7 @@ def test_bridge_says_the_digit_nets_product_is_m_times_the_mean_costs_gradient()
 
 def test_training_reads_the_loss_as_a_perplexity_from_the_learners_own_run():
     text = step_text("training", "loss-trained")
-    assert "perplexity" in text and "1.82" in text and "e^1.82 ≈ 6.2" in text
+    assert "perplexity" in text and "1.82" in text and "e^1.82 ≈ 6.2" in flat(text)
     assert "ends near 1.5 on Tiny" not in text
     loss = float(text.split("the loss on this batch is ")[1].split(":")[0])
     note = next(line for line in text.splitlines() if "perplexity e^" in line)
@@ -131,3 +131,84 @@ def test_adamw_step_is_unchanged_when_every_gradient_is_scaled_alike():
                          m, v, t, 1e-2, 0.9, 0.99, 1e-12, 0.1)
         steps.append(p - p0)
     np.testing.assert_allclose(steps[0], steps[1], rtol=1e-6)
+
+
+def _notes(text: str) -> list[str]:
+    return [line[len("note: "):] for line in text.splitlines() if line.startswith("note: ")]
+
+
+def _explanation(text: str) -> str:
+    """The step's own words (between the dims line and the first note), on one line."""
+    body = text.split("\n", 2)[2]
+    return flat(body.split("\nnote: ")[0])
+
+
+def flat(text: str) -> str:
+    """The text with every run of spaces and line breaks as one space: phrases wrap anywhere."""
+    return " ".join(text.split())
+
+
+def test_it_step_on_gpt2_has_gpt2_text_and_on_its_own_model_reads_the_trained_model():
+    text = step_text("attention", "it", model=TINY)
+    words = _explanation(text)
+    assert '"<|endoftext|>The pizza came out of the oven and it"' in words
+    assert "What it does not prove" in words and "attention sink" in words
+    assert "untrained" not in words and "press g" not in words and "Row 8" not in words
+    assert any("' it' sits at position 9" in n for n in _notes(text))
+    lesson = LESSONS["attention"]
+    own = LessonSession(lesson).run(lesson.step_index("it"))
+    assert own.dims["block_size"] == 32  # the training lesson's model, not the block run's
+    query, tokens, weights = own.extra["attends"]
+    np.testing.assert_allclose(weights, own.record("h0.att").value[0, :, 8, :])
+    assert weights.max() > 2 / 9  # trained: no longer the untrained ~1/9 per word
+    notes = "\n".join(own.notes)
+    assert "untrained → trained" in notes and "trained 150 iterations" in notes
+    own_words = _explanation(step_text("attention", "it"))
+    assert "training lesson trains" in own_words and len(own_words.split()) < 300
+
+
+def test_dropout_logits_and_loss_steps_say_what_is_true_of_gpt2():
+    dropout = flat(step_text("attention", "dropout", model=TINY))
+    assert "GPT-2 runs without dropout" in dropout and "lesson's own small model" in dropout
+    assert "dims: B=2 T=12 C=32" in dropout  # the small model, as the text says
+    assert "the same block run once" not in dropout
+    logits = flat(step_text("attention", "logits", model=TINY))
+    assert "one per token of GPT-2's vocabulary" in logits
+    assert "one per word" not in logits
+    loss = flat(step_text("attention", "loss", model=TINY))
+    assert "ln 50,257 ≈ 10.8" in loss and "perplexity" in loss and "untrained model guesses" not in loss
+    measured = float(loss.split("GPT-2's loss on this sentence: ")[1].split(";")[0])
+    perplexity = float(loss.split("perplexity e^loss = ")[1].split(" ")[0])
+    assert abs(perplexity - np.exp(measured)) < 1e-3 * perplexity  # e^loss of the loss it states
+    assert "'<|endoftext|>'→'The'" in loss  # −ln p at every position
+
+
+def test_positions_are_split_and_the_scale_step_measures_what_it_says():
+    positions = flat(step_text("attention", "positions"))
+    assert "PE(pos, 2i)" in positions and "Scale matters" not in positions
+    for C in (32, 128):
+        text = step_text("attention", "position-scale", C=C)
+        assert "several times shorter" in flat(text) and "0.997" not in _explanation(text)
+        lengths = next(n for n in _notes(text) if n.startswith("mean length of a row"))
+        assert float(lengths.split("a token row is ")[1].split(" times")[0]) > 2
+        cosines = next(n for n in _notes(text) if "after LayerNorm: cosine" in n)
+        without, with_ = (float(x.split(" ")[0]) for x in cosines.split("cosine ")[1].split(", ")[:1]
+                          + [cosines.split("factor, ")[1]])
+        assert without > with_  # the factor helps, a little
+    real = step_text("attention", "position-scale", model=TINY)
+    assert "no √C factor" in flat(real) and "wpe" in "".join(_notes(real))
+
+
+def test_scores_step_measures_the_variance_argument():
+    text = step_text("attention", "scores")
+    note = next(n for n in _notes(text) if n.startswith("2,048 random q, k"))
+    unscaled = float(note.split("var(q·k) = ")[1].split(" ")[0])
+    scaled = float(note.split("var(q·k / √hs) = ")[1].split(" ")[0])
+    assert abs(unscaled - 8) < 1.5 and abs(scaled - 1) < 0.2  # hs = 8 at the default dims
+
+
+def test_softmax_step_connects_the_untrained_att_to_the_running_average():
+    text = step_text("attention", "softmax")
+    note = next(n for n in _notes(text) if n.startswith("the plain average"))
+    assert float(note.split("at most ")[1].split(" ")[0]) < 0.01
+    assert any("averaging trick" in n for n in _notes(text))

@@ -8,7 +8,10 @@ small made-up text, and every row runs on into the following sentence when T is 
 Two runs of the same untrained one-block model (sinusoidal positions, dropout 0.1):
 
 * ``block``: evaluation mode (no rng), so dropout is the identity; the lesson walks this one;
-* ``dropout``: training mode (an rng), to show what dropout does to the attention weights.
+* ``dropout``: training mode (an rng), to show what dropout does to the attention weights;
+* ``trained``: the same model after the training lesson's short run on the lesson's sentences
+  (:func:`lessons.steps.training._trained`), so the "it" step reads a trained attention row
+  without a download, beside the untrained one.
 
 With a GPT-2 folder (``kqv learn attention --model``, or the ``g`` key), the ``block`` trace
 runs GPT-2 itself instead (:func:`run_real_block`): the sentence split by GPT-2's BPE and
@@ -50,7 +53,8 @@ MAX_HEADS = 16  # the most heads the lessons allow (the nh maximum of their dim:
 DROPOUT = 0.1
 QUERY_WORD, QUERY_POS = "it", SENTENCES[0].split().index("it")  # position 8 of row 0
 
-EXTRAS = {"tokens", "pe_heatmap", "attn_heatmap", "attends", "loss"}
+EXTRAS = {"tokens", "pe_heatmap", "pe_scale", "score_scale", "attn_heatmap", "attends", "loss"}
+SCALE_PAIR = ("pizza", "cat")  # two words compared at one position in the positions' scale step
 
 
 def full_dims(dims: dict) -> dict[str, int]:
@@ -132,7 +136,10 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
         "pe_heatmap": {"heatmap": (f"sinusoidal PE, positions 0..{max(T, 32) - 1} × {C} dimensions",
                                    sinusoidal_positions(max(T, 32), C), "position", "dimension")},
         "attn_heatmap": {"heatmap": ("att[0, 0]: batch 0, head 0", tracer["h0.att"].value[0, 0],
-                                     "query", "key", row0, row0)},
+                                     "query", "key", row0, row0),
+                         "notes": averaging_notes(tracer["h0.att"].value[0, 0])},
+        "pe_scale": {"notes": scale_notes(tracer, d)},
+        "score_scale": {"notes": score_scale_notes(tracer, d["hs"])},
     }
     loss = float(tracer["loss"].value)
     extras["loss"] = {"notes": [f"loss of this untrained model: {loss:.3f}; a uniform guess over "
@@ -152,7 +159,106 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
     return extras
 
 
-TRACES = {"block": run_block, "dropout": run_dropout}
+def averaging_notes(att: np.ndarray) -> list[str]:
+    """How far one head's att (T, T) is from the plain running average: row t = 1/(t + 1) on 0..t."""
+    T = att.shape[0]
+    average = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]  # (T, T)
+    gap = float(np.abs(att - average).max())
+    lines = [f"the plain average of the earlier tokens is the matrix whose row t holds 1/(t + 1) on "
+             f"positions 0..t; this att[0, 0] differs from it by at most {gap:.3f} in any entry"]
+    if gap < 0.1:
+        lines.append("so att @ v, two steps on, nearly averages the value rows of each token's past; "
+                     "training turns those equal weights into chosen ones (Karpathy's 'Let's build GPT' "
+                     "starts attention from this averaging trick)")
+    else:
+        lines.append("so this head no longer averages: att @ v, two steps on, is a weighted average with "
+                     "weights the head chose (Karpathy's 'Let's build GPT' starts attention from the "
+                     "plain average)")
+    return lines
+
+
+def scale_notes(tracer: Tracer, d: dict) -> list[str]:
+    """The token rows against the position rows, with and without the √C factor, and what
+    LayerNorm makes of two different words at one position (measured on this run's weights)."""
+    from engine.layers import layernorm_forward
+
+    C = d["C"]
+    ids = {w: i for i, w in enumerate(VOCAB)}
+    wte = tracer["wte"].value.astype(np.float64)  # (V, C)
+    pe = sinusoidal_positions(BLOCK_SIZE, C).astype(np.float64)  # (block_size, C)
+    pos = SENTENCES[0].split().index(SCALE_PAIR[0])
+    rows = np.stack([wte[ids[w]] for w in SCALE_PAIR])  # (2, C)
+    ones, zeros = np.ones(C), np.zeros(C)
+
+    def cosine(scale: float) -> float:
+        out, _, _ = layernorm_forward(rows * scale + pe[pos], ones, zeros)  # (2, C)
+        return float(out[0] @ out[1] / (np.linalg.norm(out[0]) * np.linalg.norm(out[1])))
+
+    token, position = float(np.linalg.norm(wte, axis=1).mean()), float(np.linalg.norm(pe, axis=1).mean())
+    scaled = token * np.sqrt(C)
+    a, b = SCALE_PAIR
+    return [f"mean length of a row: wte {token:.3f}, wte·√C {scaled:.3f}, PE {position:.3f} "
+            f"(√(C/2) = {np.sqrt(C / 2):.3f}): even scaled, a token row is {position / scaled:.1f} "
+            f"times shorter than a position row",
+            f"'{a}' and '{b}' at position {pos}, after LayerNorm: cosine {cosine(1.0):.3f} without the "
+            f"factor, {cosine(np.sqrt(C)):.3f} with √C (1 would be the same vector)"]
+
+
+def score_scale_notes(tracer: Tracer, hs: int) -> list[str]:
+    """The variance of q·k on unit-variance q and k, with and without 1/√hs, beside this run's."""
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 2048, hs))  # unit variance, as the argument assumes
+    dots = np.einsum("nh,nh->n", q, k)  # 2048 dot products of hs terms each
+    scores = tracer["h0.att_scores"].value
+    seen = scores[np.isfinite(scores)] if scores.size else scores
+    return [f"2,048 random q, k with variance 1 and hs = {hs}: var(q·k) = {dots.var():.2f} (about hs), "
+            f"var(q·k / √hs) = {(dots / np.sqrt(hs)).var():.2f} (about 1)",
+            f"this model's q and k have std {tracer['h0.q'].value.std():.3f} and "
+            f"{tracer['h0.k'].value.std():.3f}; its scaled scores have variance {seen.var():.2g}"]
+
+
+def run_trained(dims: dict, seed: int) -> TraceRun:
+    """The model the training lesson trains, on this lesson's batch: its attention, traced,
+    with the row of "it" before and after training in the notes."""
+    from lessons.steps import training  # it imports this module: not at the top
+
+    d = training.full_dims(dims)
+    B, T = d["B"], d["T"]
+    idx, targets, words = batch(B, T)
+    before = Tracer(dims=d)
+    training._model(d, seed).forward(idx, targets, tracer=before)  # the same model, untrained
+    model, _, history = training._trained(B, T, d["C"], d["nh"], seed)
+    tracer = Tracer(dims=d)
+    model.forward(idx, targets, tracer=tracer)
+    loss0, loss = float(before["loss"].value), float(tracer["loss"].value)
+    notes = [f"the training lesson's model: this block, trained {len(history)} iterations on the lesson's "
+             f"{len(SENTENCES)} sentences (seed {seed}); loss on this batch {loss0:.3f} untrained, "
+             f"{loss:.3f} trained"]
+    row0 = words[0]
+    if T <= QUERY_POS:
+        return TraceRun(tracer, d, notes=notes, tokens=words, extras={"attends": {"notes": [
+            f"T = {T} cuts the sentence before '{QUERY_WORD}' (position {QUERY_POS}); set T to at least "
+            f"{QUERY_POS + 1} with d"]}})
+    new, old = tracer["h0.att"].value[0, :, QUERY_POS, :], before["h0.att"].value[0, :, QUERY_POS, :]
+
+    def top(weights):
+        order = np.argsort(weights[: QUERY_POS + 1])[::-1][:3]
+        return ", ".join(f"{row0[j]}@{j} {weights[j]:.2f}" for j in order)
+
+    pizza, oven = row0.index("pizza"), row0.index("oven")
+    lines = [f"what '{QUERY_WORD}' (position {QUERY_POS}) attends to, top three per head, "
+             "untrained → trained:"]
+    lines += [f"head {h}: {top(old[h])} → {top(new[h])}" for h in range(len(new))]
+    lines.append(f"weight on pizza / oven, mean over heads: untrained {old[:, pizza].mean():.2f} / "
+                 f"{old[:, oven].mean():.2f}, trained {new[:, pizza].mean():.2f} / {new[:, oven].mean():.2f}")
+    lines.append(f"a uniform row would give each of the {QUERY_POS + 1} words it may see 1/{QUERY_POS + 1} = "
+                 f"{1 / (QUERY_POS + 1):.2f}; the largest weight in the row is now {new.max():.2f}")
+    lines.append(real_model_hint())
+    return TraceRun(tracer, d, notes=notes, tokens=words,
+                    extras={"attends": {"attends": (QUERY_WORD, row0, new), "notes": lines}})
+
+
+TRACES = {"block": run_block, "dropout": run_dropout, "trained": run_trained}
 
 
 # -- the real model ----------------------------------------------------------------------------
@@ -202,10 +308,11 @@ def run_real_block(model: str, seed: int) -> TraceRun:
     notes = [f"GPT-2 from {model}: {cfg.n_layer} blocks of {cfg.n_head} heads, C = {cfg.n_embd}, "
              f"V = {cfg.vocab_size}; the steps show block 0 (h0.…); press g for the lesson's own model"]
     pieces = tok.pieces(idx[0])
-    return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, pieces, gpt), tokens=[pieces])
+    losses = position_losses(tracer, targets[0], pieces, tok.pieces(targets[0]))
+    return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, pieces, gpt, losses), tokens=[pieces])
 
 
-def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]:
+def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT, losses: str) -> dict[str, dict]:
     cfg = gpt.config
     ids = tracer["idx"].value[0]
     pairs = "  ".join(f"{p!r}={i}" for p, i in zip(pieces, ids, strict=True))
@@ -218,11 +325,31 @@ def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT) -> dict[str, dict]
                        "notes": [f"the figure: rows 0..{positions - 1} of wpe ({cfg.block_size} rows in "
                                  "all), as training left them"]},
         "attn_heatmap": {"heatmap": ("att[0, 0]: block 0, head 0 of GPT-2", tracer["h0.att"].value[0, 0],
-                                     "query", "key", pieces, pieces)},
+                                     "query", "key", pieces, pieces),
+                         "notes": averaging_notes(tracer["h0.att"].value[0, 0])},
+        "pe_scale": {"notes": [f"mean length of a row: wte {_row_length(gpt.params['wte']):.3f}, wpe "
+                               f"{_row_length(gpt.params['wpe']):.3f}: both learned, added as they are"]},
+        "score_scale": {"notes": score_scale_notes(tracer, cfg.n_embd // cfg.n_head)},
         "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
-                           f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}"]},
+                           f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}",
+                           f"e^−loss = {np.exp(-loss):.4f}: the geometric mean of the probabilities of the "
+                           f"right next tokens; perplexity e^loss = {np.exp(loss):.1f} equally likely tokens",
+                           "−ln p of each next token: " + losses]},
         "attends": pizza_question(tracer, pieces, cfg.n_layer, cfg.n_head),
     }
+
+
+def position_losses(tracer: Tracer, targets: np.ndarray, pieces: list[str], next_pieces: list[str]) -> str:
+    """``'The'→' pizza' 7.1, ...``: −ln p of each next token of row 0, from the traced logits."""
+    from engine.layers import softmax_forward
+
+    p = softmax_forward(tracer["logits"].value[0].astype(np.float64))  # (T, V)
+    losses = -np.log(p[np.arange(len(targets)), targets])
+    return ", ".join(f"{a!r}→{b!r} {x:.1f}" for a, b, x in zip(pieces, next_pieces, losses, strict=True))
+
+
+def _row_length(table: np.ndarray) -> float:
+    return float(np.linalg.norm(table.astype(np.float64), axis=1).mean())
 
 
 def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int) -> dict:
@@ -272,4 +399,5 @@ def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int)
     return {"attends": (QUERY, pieces[: it + 1], weights_top), "notes": lines}
 
 
-REAL_MODEL_TRACES = {"block": run_real_block}
+# the "it" step reads the trained small model on its own, and GPT-2 itself when GPT-2 is loaded
+REAL_MODEL_TRACES = {"block": run_real_block, "trained": run_real_block}

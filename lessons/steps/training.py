@@ -56,7 +56,8 @@ def _ids() -> np.ndarray:
     return np.array([ids[w] for w in attention.STREAM], dtype=np.int64)
 
 
-@lru_cache(maxsize=4)
+# the attention lesson reads the same trained models: room for its check-dims and this lesson's
+@lru_cache(maxsize=12)
 def _trained(B: int, T: int, C: int, nh: int, seed: int):
     """The model after ITERS AdamW steps, its optimizer, and what each step measured."""
     d = full_dims({"B": B, "T": T, "C": C, "nh": nh})
