@@ -56,10 +56,20 @@ def friendly_errors(func):
 
 
 class KqvTyper(typer.Typer):
-    """A Typer whose commands all go through :func:`friendly_errors`."""
+    """A Typer whose commands, and group callbacks (``kqv practice --dir WS`` alone runs one),
+    all go through :func:`friendly_errors`."""
 
     def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
+
+        def decorator(func):
+            register(friendly_errors(func))
+            return func
+
+        return decorator
+
+    def callback(self, *args, **kwargs):
+        register = super().callback(*args, **kwargs)
 
         def decorator(func):
             register(friendly_errors(func))
