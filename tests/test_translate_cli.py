@@ -233,3 +233,22 @@ def test_trace_shapes_match_their_symbols():
     att = tracer[[n for n in tracer.names() if n.endswith("cross.att")][0]]
     B, S, T = tracer.dims["B"], tracer.dims["S"], tracer.dims["T"]
     assert att.shape == (B, cmd.sizes(32, 4, 1, 0, "post", "relu")["n_head"], T, S) and S != T
+
+
+def test_the_warm_up_schedule_rises_then_falls_as_the_paper_says():
+    from engine.optim import noam_lr
+
+    C, warmup = 256, 400
+    peak = noam_lr(warmup, C, warmup)
+    assert peak == pytest.approx((C * warmup) ** -0.5)
+    assert noam_lr(warmup // 2, C, warmup) == pytest.approx(peak / 2)  # linear before the peak
+    assert noam_lr(4 * warmup, C, warmup) == pytest.approx(peak / 2)  # 1/√step after it
+    assert noam_lr(warmup, C, warmup, scale=2.0) == pytest.approx(2 * peak)
+
+
+def test_bleu_counts_any_reference():
+    from engine.translation.evaluate import corpus_bleu
+
+    refs = [["Cours !", "Courez !"], ["Je suis ici depuis trois jours ."]]
+    assert corpus_bleu(["Courez !", "Je suis ici depuis trois jours ."], refs) == 100.0
+    assert corpus_bleu(["Marchez !", "Il pleut ."], refs) < 20

@@ -36,7 +36,7 @@ import numpy as np
 from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
 from engine.data.pairs import PairSplits
 from engine.errors import KqvError, TrainingDiverged
-from engine.files.checkpoint import load_checkpoint, save_checkpoint
+from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
 from engine.optim import AdamW, clip_grad_norm, noam_lr
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, translation_memory
@@ -244,6 +244,9 @@ class TranslateTrainer:
             self._restore(resume, arrays, meta)
             if self.out is not None and self.out.exists() and os.path.samefile(resume, self.out):
                 self.saved_iter = self.iter
+        # looked at again before every save: another run writing the same --out meanwhile is
+        # left alone, and this run saves beside it (engine.files.checkpoint.OutputClaim)
+        self.claim = OutputClaim(self.out) if self.out is not None else None
         self.train_seconds = 0.0
         self.tokens = 0
 
@@ -355,7 +358,7 @@ class TranslateTrainer:
                 if self.iter % tc.eval_interval == 0 or self.iter == tc.max_iters:
                     self._evaluate(on_eval)
             if self.out is not None and self.saved_iter != self.iter:
-                self.save(self.out)
+                self.save()
             bleu, examples = ({}, []) if stopped else self.test_bleu(on_bleu)
         done = self.iter - start_iter
         last = self.evals[-1] if self.evals else EvalInfo(self.iter, float("nan"), float("nan"))
@@ -378,7 +381,7 @@ class TranslateTrainer:
         if on_eval is not None:
             on_eval(info)
         if self.out is not None:
-            self.save(self.out)
+            self.save()
 
     def test_bleu(self, on_bleu: Callable[[str], None] | None = None) -> tuple[dict, list[dict]]:
         """BLEU on the first ``bleu_sentences`` test sentences, greedy and with the beam."""
@@ -406,7 +409,9 @@ class TranslateTrainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the run's checkpoint to ``path``, or to ``--out`` through its claim (which may
+        move it beside ``--out`` when another run wrote there meanwhile; :attr:`out` follows)."""
         arrays = dict(self.model.state_dict())
         arrays["adam.m"], arrays["adam.v"] = self.opt.m, self.opt.v
         meta = {
@@ -422,7 +427,11 @@ class TranslateTrainer:
             "pairs": self.splits.source,
             "n_pairs": self.splits.n_pairs,
         }
-        written = save_checkpoint(path, arrays, meta)
+        if path is None:
+            written = self.claim.save(arrays, meta)
+            self.out = written
+        else:
+            written = save_checkpoint(path, arrays, meta)
         self.saved_iter = self.iter
         return written
 

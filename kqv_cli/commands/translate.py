@@ -179,10 +179,13 @@ def train_translate(
                           f"references): greedy {b['greedy']:.1f}{beams}")
             for ex in result.examples[:3]:
                 console.print(f"  {ex['source']}  →  {ex['translation']}")
-        console.print(f"Saved to {out}; try: kqv translate {out} \"The pizza came out of the oven.\"")
+        saved = result.checkpoint
+        console.print(f"Saved to {saved}; try: kqv translate {saved} \"The pizza came out of the oven.\"")
+    if moved := trainer.claim.note():
+        note(moved)
     if result.stopped:
-        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to {out}; "
-                   f"continue with --resume {out}")
+        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
+                   f"{result.checkpoint}; continue with --resume {result.checkpoint}")
 
 
 # -- kqv translate -----------------------------------------------------------------------------
