@@ -8,19 +8,19 @@ and parameters) with central differences. Relative error = ‖a − n‖ / (‖a
 import numpy as np
 import pytest
 
+from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED, CausalSelfAttention
 from engine.errors import KqvError
-from engine.gpt.model import GPT, GPTConfig, count_parameters
-from engine.layers import (
-    MLP,
+from engine.gpt.blocks import (
     Block,
-    CausalSelfAttention,
+    BlockWithoutResidual,
     Embedding,
-    LayerNorm,
-    Linear,
-    gelu_backward,
-    gelu_forward,
-    sinusoidal_positions,
+    LearnedPositions,
+    NoNorm,
+    SinusoidalPositions,
 )
+from engine.gpt.model import GPT, GPTConfig, count_parameters
+from engine.layers import LayerNorm, Linear, sinusoidal_positions
+from engine.mlp import MLP, gelu_backward, gelu_forward
 from engine.trace import Tracer
 
 F64 = np.float64
@@ -106,11 +106,11 @@ def test_gelu():
     assert rel_err(dx, numerical_grad(lambda: float(np.sum(gelu_forward(x)[0] * R)), x)) < 1e-5
 
 
-@pytest.mark.parametrize("switches", [{}, {"score": "squared"}, {"scale": False}, {"mask": "flipped"},
-                                      {"mask": "none"}])
-def test_attention(switches):
+@pytest.mark.parametrize("parts", [{}, {"score": SQUARED}, {"scale": UNSCALED}, {"mask": FLIPPED},
+                                   {"mask": NO_MASK}])
+def test_attention(parts):
     rng = np.random.default_rng(0)
-    att = CausalSelfAttention(C, NH, rng, dtype=F64, **switches)
+    att = CausalSelfAttention(C, NH, rng, dtype=F64, **parts)
     ps = [att.c_attn.w, att.c_attn.b, att.c_proj.w, att.c_proj.b]
     scale_up(ps, rng)
     x = rng.standard_normal((B * T, C))
@@ -160,10 +160,11 @@ def test_mlp():
     )
 
 
-@pytest.mark.parametrize("switches", [{}, {"residual": False}, {"layernorm": False}])
-def test_block(switches):
+@pytest.mark.parametrize("block, norm", [(Block, LayerNorm), (BlockWithoutResidual, LayerNorm),
+                                         (Block, NoNorm)])
+def test_block(block, norm):
     rng = np.random.default_rng(0)
-    blk = Block(C, NH, rng, prefix="h0.", dtype=F64, **switches)
+    blk = block(C, NH, rng, prefix="h0.", dtype=F64, norm=norm)
     for _, layer, attr in blk.named_params():
         scale_up([getattr(layer, attr)], rng)
     x = rng.standard_normal((B * T, C))
@@ -172,10 +173,10 @@ def test_block(switches):
     check_layer(blk, lambda x: blk.forward(x, B, T), lambda d: blk.backward(d, B, T), x, params)
 
 
-@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
-def test_embedding(pos):
+@pytest.mark.parametrize("positions", [LearnedPositions, SinusoidalPositions])
+def test_embedding(positions):
     rng = np.random.default_rng(0)
-    emb = Embedding(5, 6, C, rng, pos=pos, dtype=F64)
+    emb = Embedding(5, 6, C, rng, positions, dtype=F64)
     idx = rng.integers(0, 5, (B, T))
     R = rng.standard_normal((B * T, C))
     emb.forward(idx)
@@ -185,8 +186,8 @@ def test_embedding(pos):
         return float(np.sum(emb.forward(idx) * R))
 
     assert rel_err(emb.dwte, numerical_grad(loss, emb.wte)) < 1e-5
-    if pos == "learned":
-        assert rel_err(emb.dwpe, numerical_grad(loss, emb.wpe)) < 1e-5
+    if positions is LearnedPositions:
+        assert rel_err(emb.positions.dwpe, numerical_grad(loss, emb.positions.wpe)) < 1e-5
 
 
 def test_sinusoidal_positions_formula():
@@ -357,11 +358,11 @@ def test_flat_slice_finds_each_parameter_in_the_flat_buffers():
 
 
 def test_key_padding_hides_the_padding_keys_and_keeps_the_gradient_right():
-    """An encoder's attention (mask="none") with a padded batch: a padding key gets weight
+    """An encoder's attention (mask=NO_MASK) with a padded batch: a padding key gets weight
     exactly 0 in every row, changing what sits at a padding position changes no real output,
     and the backward still matches finite differences."""
     rng = np.random.default_rng(0)
-    att = CausalSelfAttention(C, NH, rng, dtype=F64, mask="none", seq="S")
+    att = CausalSelfAttention(C, NH, rng, dtype=F64, mask=NO_MASK, seq="S")
     scale_up([att.c_attn.w, att.c_attn.b, att.c_proj.w, att.c_proj.b], rng)
     key_pad = np.zeros((B, T), dtype=bool)
     key_pad[1, T - 2:] = True  # the second sentence is two tokens shorter
@@ -384,7 +385,7 @@ def test_key_padding_hides_the_padding_keys_and_keeps_the_gradient_right():
 
 def test_padding_mask_is_traced_with_the_source_letter():
     rng = np.random.default_rng(0)
-    att = CausalSelfAttention(C, NH, rng, prefix="enc.h0.", dtype=F64, mask="none", seq="S")
+    att = CausalSelfAttention(C, NH, rng, prefix="enc.h0.", dtype=F64, mask=NO_MASK, seq="S")
     tracer = Tracer(dims={"B": B, "S": T, "C": C, "nh": NH, "hs": C // NH})
     att.forward(rng.standard_normal((B * T, C)), B, T, tracer, key_pad=np.zeros((B, T), bool))
     assert tracer["enc.h0.att"].symbolic == ("B", "nh", "S", "S")

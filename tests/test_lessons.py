@@ -451,27 +451,24 @@ def test_a_step_selects_the_variable_its_text_names_first():
         "z2", "w2", "delta3", "x"]
 
 
-@pytest.mark.parametrize("model, branch", [(None, 'elif self.pos == "sinusoidal":'),
-                                           ("gpt2-tiny", 'if self.pos == "learned":')])
-def test_positions_step_marks_the_branch_of_embedding_forward_that_ran(model, branch):
+@pytest.mark.parametrize("model, part", [(None, "SinusoidalPositions"), ("gpt2-tiny", "LearnedPositions")])
+def test_positions_step_marks_the_position_code_that_ran(model, part):
     """The lesson's own model adds the sinusoidal code, GPT-2 its learned wpe: the code pane's
-    marked pos_emb line sits in that branch, not in another one of the same function."""
+    marked pos_emb line sits in that part's forward, not in another position code's."""
     from conftest import REPO
 
     lesson = _lesson("attention")
     folder = str(REPO / "tests" / "data" / model) if model else None
     view = LessonSession(lesson, model=folder).run(lesson.step_index("positions"))
-    span = next(s for s in view.code if s.name == "engine/layers.py")
+    span = next(s for s in view.code if s.name == "engine/gpt/blocks.py" and any(
+        "pos_emb" in line.split(",")[0] for line in s.lines()))
     lines = span.lines()
     marked = [n for n in sorted(span.current) if "pos_emb" in lines[n - span.start].split(",")[0]]
     assert len(marked) == 1
-    above = [line.strip() for line in lines[: marked[0] - span.start]]
-    heads = [line for line in above if line.startswith(("if self.pos", "elif self.pos", "else:"))]
-    assert heads[-1] == branch
-    # the pane opens with that line three rows from the top: the branch's own lines are in view
-    top = min(span.current) - 3
-    window = lines[top - span.start: top - span.start + 6]
-    assert branch in [line.strip() for line in window]
+    source = (REPO / "engine" / "gpt" / "blocks.py").read_text(encoding="utf-8").splitlines()
+    classes = [line for line in source[: marked[0]] if line.startswith("class ")]
+    assert classes[-1].startswith(f"class {part}(")
+    assert span.lines()[0].strip().startswith("def forward(")
 
 
 def test_every_step_with_an_attention_matrix_has_the_tokens_that_label_it():

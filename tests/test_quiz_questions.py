@@ -154,7 +154,7 @@ def test_issue_example_att_after_softmax_is_B_nh_T_T():
     assert letters.answer == ("B", "nh", "T", "T") and letters.check("b, NH, t, t")
     assert not letters.check("(B, T, T)")  # the classic slip: the heads forgotten
     assert any("(B, nh, T, hs) @ (B, nh, hs, T) → (B, nh, T, T)" in line for line in q.derivation)
-    assert any("engine/layers.py:" in line and "h0.att " in line for line in q.proof)
+    assert any("engine/attention.py:" in line and "h0.att " in line for line in q.proof)
 
 
 @pytest.mark.skipif(not ATTENTION, reason="the GPT engine is not importable")

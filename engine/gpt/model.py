@@ -4,7 +4,8 @@ The model is GPT-2's shape at a small scale: token and position embeddings, ``n_
 pre-LN transformer blocks (causal self-attention then an MLP, each added back to the residual
 stream), a final LayerNorm, and a language-model head that reuses the token embedding
 (``logits = ln_f @ wteᵀ``, weight tying). Every layer's forward and backward pass is written
-out in :mod:`engine.layers`; this module wires them together and owns the parameters.
+out in :mod:`engine.gpt.blocks`, :mod:`engine.attention` and :mod:`engine.layers`; this module
+picks the parts its config names, wires them together and owns the parameters.
 
 Shapes, with the names the trace uses: ``B`` sequences of ``T`` characters, ``C = n_embd``
 channels, ``nh`` heads of ``hs = C // nh`` channels each, ``V`` characters in the vocabulary.
@@ -24,23 +25,26 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from engine.attention import MASKS, SCALES, SCORES
 from engine.errors import KqvError
-from engine.kv_cache import KVCache
-from engine.layers import (
-    LN_EPS,
+from engine.gpt.blocks import (
     Block,
+    BlockWithoutResidual,
     Embedding,
-    LayerNorm,
-    check_heads,
-    dropout_backward,
-    dropout_forward,
+    LearnedPositions,
+    NoNorm,
+    NoPositions,
+    SinusoidalPositions,
 )
+from engine.kv_cache import KVCache
+from engine.layers import LN_EPS, LayerNorm, check_heads, dropout_backward, dropout_forward
 from engine.runtime.blas import FasterThreads
 from engine.trace import NO_TRACE
 
-POSITIONS = ("learned", "sinusoidal", "none")
-SCORES = ("dot", "squared")
-MASKS = ("causal", "flipped", "none")
+# The parts a config names, by the names a checkpoint stores: each what-if swaps one part.
+POSITIONS = {"learned": LearnedPositions, "sinusoidal": SinusoidalPositions, "none": NoPositions}
+NORMS = {True: LayerNorm, False: NoNorm}
+BLOCKS = {True: Block, False: BlockWithoutResidual}
 
 
 @dataclass
@@ -55,12 +59,13 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in linear layers and LayerNorms, as GPT-2
     pos: str = "learned"  # learned (GPT-2) | sinusoidal (Attention Is All You Need) | none
-    # what-if switches (the lab's experiments); the standard GPT is the default of each
-    score: str = "dot"  # dot: q · k | squared: q² · k²
-    scale: bool = True  # multiply the scores by 1/√hs
-    mask: str = "causal"  # causal: hide the future | flipped: hide the past | none
-    residual: bool = True  # x + attn(...), x + mlp(...)
-    layernorm: bool = True  # LayerNorm before attention, before the MLP and at the end
+    # the what-ifs (the lab's experiments), each naming a part the model is built with
+    # (:meth:`GPT._build_layers`); the standard GPT is the default of each
+    score: str = "dot"  # dot: q · k | squared: q² · k²  (engine.attention.SCORES)
+    scale: bool = True  # multiply the scores by 1/√hs  (engine.attention.SCALES)
+    mask: str = "causal"  # causal: hide the future | flipped: hide the past | none  (MASKS)
+    residual: bool = True  # x + attn(...), x + mlp(...): Block, else BlockWithoutResidual
+    layernorm: bool = True  # LayerNorm before attention, before the MLP and at the end, else NoNorm
     ln_eps: float = LN_EPS  # ε inside LayerNorm's square root (GPT-2's layer_norm_epsilon)
 
     def __post_init__(self):
@@ -71,9 +76,12 @@ class GPTConfig:
         check_heads(self.n_embd, self.n_head)
         if not 0.0 <= self.dropout < 1.0:
             raise KqvError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name, allowed in (("pos", POSITIONS), ("score", SCORES), ("mask", MASKS)):
-            if getattr(self, name) not in allowed:
-                raise KqvError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        for name, allowed in (("pos", POSITIONS), ("score", SCORES), ("mask", MASKS),
+                              ("scale", SCALES), ("residual", BLOCKS), ("layernorm", NORMS)):
+            value = getattr(self, name)
+            if not isinstance(value, (str, bool)) or value not in allowed:
+                raise KqvError(f"{name} must be one of {', '.join(map(str, allowed))}, "
+                               f"not {getattr(self, name)!r}")
 
     @property
     def head_size(self) -> int:
@@ -128,21 +136,23 @@ class GPT:
         self.head_copy, self._wte_t = False, None
 
     def _build_layers(self, rng: np.random.Generator | None) -> None:
+        """The modules, with the parts the config names (a what-if swaps one of them)."""
         cfg, C = self.config, self.config.n_embd
+        block, norm = BLOCKS[cfg.residual], NORMS[cfg.layernorm]
+        attn_parts = {"score": SCORES[cfg.score], "scale": SCALES[cfg.scale], "mask": MASKS[cfg.mask]}
         # GPT-2 initialisation: N(0, 0.02) everywhere, residual projections 0.02/√(2·n_layer)
-        self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, cfg.pos, self.dtype)
+        self.embed = Embedding(cfg.vocab_size, cfg.block_size, C, rng, POSITIONS[cfg.pos], self.dtype)
         self.h = [
-            Block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
-                  n_layer=cfg.n_layer, dtype=self.dtype, residual=cfg.residual, layernorm=cfg.layernorm,
-                  ln_eps=cfg.ln_eps, score=cfg.score, scale=cfg.scale, mask=cfg.mask)
+            block(C, cfg.n_head, rng, prefix=f"h{i}.", bias=cfg.bias, dropout=cfg.dropout,
+                  n_layer=cfg.n_layer, dtype=self.dtype, norm=norm, ln_eps=cfg.ln_eps, **attn_parts)
             for i in range(cfg.n_layer)
         ]
-        self.ln_f = LayerNorm(C, "ln_f", cfg.bias, self.dtype, cfg.ln_eps)
+        self.ln_f = norm(C, "ln_f", cfg.bias, self.dtype, cfg.ln_eps)
 
     # -- parameters ----------------------------------------------------------------------------
 
     def modules(self):
-        return [self.embed, *self.h] + ([self.ln_f] if self.config.layernorm else [])
+        return [self.embed, *self.h, self.ln_f]
 
     def replica(self) -> GPT:
         """A twin that shares this model's parameters (the very same arrays) but has its own
@@ -281,9 +291,9 @@ class GPT:
         if cache is not None:
             cache.advance(T)
         tracer.section("head")
-        xf = self.ln_f.forward(x, tracer) if cfg.layernorm else x  # (B*T, C)
-        tracer.record("ln_f", xf.reshape(B, T, -1), "LayerNorm(x) after the last block", "forward",
-                      ("B", "T", "C"))
+        xf = self.ln_f.forward(x, tracer)  # (B*T, C)
+        tracer.record("ln_f", xf.reshape(B, T, -1), f"{self.ln_f.formula('x')} after the last block",
+                      "forward", ("B", "T", "C"))
         self.xf = xf
         if last_only:
             xf, T = xf.reshape(B, T, -1)[:, -1], 1  # (B, C): the last position of each sequence
@@ -314,7 +324,7 @@ class GPT:
                       ("V", "C"), "the tied head's share of wte's gradient")
         dxf = dlogits @ wte  # (B*T, V) @ (V, C) -> (B*T, C)
         tracer.record("dln_f", dxf.reshape(B, T, -1), "dlogits @ wte", "backward", sym)
-        dx = self.ln_f.backward(dxf, tracer, sym) if self.config.layernorm else dxf
+        dx = self.ln_f.backward(dxf, tracer, sym)
         for block in reversed(self.h):
             dx = block.backward(dx, B, T, tracer)
         dx = dropout_backward(dx, self.emb_keep)

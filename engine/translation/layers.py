@@ -1,7 +1,8 @@
 """The layers of the encoder–decoder Transformer, each forward next to its backward.
 
-The shared ones come from :mod:`engine.layers` (Linear, LayerNorm, the self-attention and
-its functions, the MLP, dropout); this module adds what only an encoder–decoder has: one
+The shared ones come from :mod:`engine.layers` (Linear, LayerNorm, dropout),
+:mod:`engine.attention` (the self-attention, its functions and its mask parts) and
+:mod:`engine.mlp`; this module adds what only an encoder–decoder has: one
 token table shared by the source, the target and the output layer
 (:class:`SharedEmbedding`), the decoder's attention over the source (:class:`CrossAttention`),
 and the two kinds of layer that wire them (:class:`EncoderLayer`, :class:`DecoderLayer`),
@@ -15,20 +16,24 @@ import math
 
 import numpy as np
 
-from engine.layers import (
-    MLP,
+from engine.attention import (
+    CAUSAL,
+    NO_MASK,
     CausalSelfAttention,
+    attention_backward,
+    attention_forward,
+    merge_heads,
+)
+from engine.layers import (
     LayerNorm,
     Linear,
     Module,
-    attention_backward,
-    attention_forward,
     check_heads,
     dropout_backward,
     dropout_forward,
-    merge_heads,
     sinusoidal_positions,
 )
+from engine.mlp import MLP
 from engine.trace import NO_TRACE
 
 # -- embeddings ----------------------------------------------------------------------------------
@@ -142,7 +147,7 @@ class CrossAttention(Module):
         k, v = self.memory_kv(memory, B, S, tracer) if kv is None else kv  # (B, nh, S, hs)
         self.q, self.k, self.v = q, k, v
         y, self.att_soft, self.att_keep = attention_forward(
-            q, k, v, mask="none", dropout=self.dropout, rng=rng, tracer=tracer, prefix=p,
+            q, k, v, mask=NO_MASK, dropout=self.dropout, rng=rng, tracer=tracer, prefix=p,
             key_pad=key_pad, seq="T", key_seq="S")  # att (B, nh, T, S)
         y = merge_heads(y)  # (B, T, C)
         tracer.record(f"{p}y", y, "y_heads swapped back to (B, T, nh, hs), viewed as (B, T, C)",
@@ -193,7 +198,7 @@ class EncoderLayer(Module):
         self.prefix, self.path = prefix, prefix.rstrip(".")
         self.pre = cfg.norm == "pre"
         self.attn = CausalSelfAttention(C, cfg.n_head, None, prefix, dropout=cfg.dropout, dtype=dtype,
-                                        mask="none", seq="S")
+                                        mask=NO_MASK, seq="S")
         self.ln_1 = LayerNorm(C, f"{prefix}ln_1", True, dtype, cfg.ln_eps)
         self.mlp = feed_forward(cfg, prefix, dtype, seq="S")
         self.ln_2 = LayerNorm(C, f"{prefix}ln_2", True, dtype, cfg.ln_eps)
@@ -253,7 +258,7 @@ class DecoderLayer(Module):
         self.prefix, self.path = prefix, prefix.rstrip(".")
         self.pre = cfg.norm == "pre"
         self.attn = CausalSelfAttention(C, cfg.n_head, None, prefix, dropout=cfg.dropout, dtype=dtype,
-                                        mask="causal", seq="T")
+                                        mask=CAUSAL, seq="T")
         self.ln_1 = LayerNorm(C, f"{prefix}ln_1", True, dtype, cfg.ln_eps)
         self.cross = CrossAttention(C, cfg.n_head, prefix, cfg.dropout, dtype)
         self.ln_2 = LayerNorm(C, f"{prefix}ln_2", True, dtype, cfg.ln_eps)

@@ -32,7 +32,8 @@ of embeddings and positions and on each sublayer's output before the residual ad
 also on the attention weights, as PyTorch's ``nn.Transformer`` does.
 
 Every forward has its backward next to it (:mod:`engine.translation.layers`, built on the
-shared :mod:`engine.layers`; the loss in :mod:`engine.translation.loss`), and all parameters
+shared :mod:`engine.layers`, :mod:`engine.attention` and :mod:`engine.mlp`; the loss in
+:mod:`engine.translation.loss`), and all parameters
 sit in one flat buffer and all gradients in another (:mod:`engine.params`).
 """
 
@@ -46,7 +47,6 @@ import numpy as np
 from engine.errors import KqvError
 from engine.kv_cache import KVCache
 from engine.layers import (
-    ACTIVATIONS,
     LN_EPS,
     LayerNorm,
     Module,
@@ -54,6 +54,7 @@ from engine.layers import (
     dropout_backward,
     dropout_forward,
 )
+from engine.mlp import ACTIVATIONS
 from engine.params import flat_slice, pack
 from engine.trace import NO_TRACE
 from engine.translation.layers import DecoderLayer, EncoderLayer, LogitsBias, SharedEmbedding, norm_sublayer

@@ -1,8 +1,12 @@
 """The what-if lab's experiments: the seed's "what if...?" questions, each answered by a run.
 
 An experiment is a few variants of one model, trained for the same budget on the same data
-from the same seed, then compared. A variant is a handful of config switches on the one
-model (:class:`engine.gpt.model.GPTConfig`, :class:`engine.digits.network.Network`), never a copy of it.
+from the same seed, then compared. A variant is the one model with a part swapped in, never a
+copy of it: a GPT variant names the part in its config (``{"mask": "flipped"}`` builds the
+attention with :data:`engine.attention.FLIPPED`; ``{"residual": False}`` builds
+:class:`engine.gpt.blocks.BlockWithoutResidual`; the names are :mod:`engine.gpt.model`'s
+tables), which is also what its checkpoint and the results cache record; a digit-net variant
+changes :class:`engine.digits.network.Network`'s settings.
 The verdict is a function of the measured numbers, so what it says is what the run shows.
 Each experiment is named (`kqv lab run NAME`) in the lesson step whose question it answers.
 """
@@ -29,7 +33,7 @@ DIGITS_BUDGET = 3  # epochs
 @dataclass(frozen=True)
 class Variant:
     label: str
-    changes: dict = field(default_factory=dict)  # switches on top of the experiment's base
+    changes: dict = field(default_factory=dict)  # the parts (by config name) on top of the base
     note: str = ""  # what this variant is, in a few words
 
 

@@ -27,14 +27,11 @@ from engine.gpt.model import GPT
 WORD = re.compile(r"[a-z]{2,}")  # words of two letters or more: a lone "I" or "a" proves little
 
 
-def visible_keys(mask: str, T: int) -> np.ndarray:
-    """How many keys each of the T query positions may attend to under ``mask``."""
-    t = np.arange(T)
-    if mask == "causal":
-        return t + 1  # itself and every earlier position
-    if mask == "flipped":
-        return T - t  # itself and every later position
-    return np.full(T, T)
+def visible_keys(mask, T: int) -> np.ndarray:
+    """How many keys each of the T query positions may attend to under ``mask`` (a part from
+    :mod:`engine.attention`): T less the ones it hides."""
+    hidden = mask.hidden(T, T)
+    return np.full(T, T) if hidden is None else T - hidden.sum(axis=1)
 
 
 def probe(model: GPT, ids: np.ndarray, windows: int, seed: int, chunk: int = 64) -> dict[str, float]:
@@ -42,7 +39,7 @@ def probe(model: GPT, ids: np.ndarray, windows: int, seed: int, chunk: int = 64)
     T = model.config.block_size
     rng = np.random.default_rng([seed, 7])
     losses, entropy, uniform = [], [], []
-    log_n = np.log(visible_keys(model.config.mask, T).astype(np.float64))  # (T,)
+    log_n = np.log(visible_keys(model.h[0].attn.mask, T).astype(np.float64))  # (T,)
     for start in range(0, windows, chunk):
         x, y = get_batch(ids, min(chunk, windows - start), T, rng)
         logits, _ = model.forward(x)  # (B, T, V)

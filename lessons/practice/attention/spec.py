@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from engine.layers import attention_forward, softmax_forward
+from engine.attention import attention_forward
+from engine.layers import softmax_forward
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from engine.layers import attention_backward, attention_forward
+from engine.attention import attention_backward, attention_forward
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.layers import Embedding
+from engine.gpt.blocks import Embedding, LearnedPositions
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
@@ -18,13 +18,13 @@ def cases() -> list[Case]:
         dims["block_size"] = BLOCK_SIZE[i]
         rng = rng_for("embedding", i)
         B, T, C, V = dims["B"], dims["T"], dims["C"], dims["V"]
-        layer = Embedding(V, BLOCK_SIZE[i], C, rng, pos="learned", dtype=np.float64)
+        layer = Embedding(V, BLOCK_SIZE[i], C, rng, LearnedPositions, dtype=np.float64)
         layer.wte[...] = rng.standard_normal(layer.wte.shape)  # unit rows, easy to tell apart
-        layer.wpe[...] = rng.standard_normal(layer.wpe.shape)
+        layer.positions.wpe[...] = rng.standard_normal(layer.positions.wpe.shape)
         idx = rng.integers(0, V, (B, T))
         tracer = Tracer(dims=dims)
         layer.forward(idx, tracer)
-        args = {"idx": idx, "wte": layer.wte.copy(), "wpe": layer.wpe.copy()}
+        args = {"idx": idx, "wte": layer.wte.copy(), "wpe": layer.positions.wpe.copy()}
         out.append(traced_case(tracer, [Call("embedding_forward", args, "x")],
                                ["tok_emb", "pos_emb", "x"], args))
     return out

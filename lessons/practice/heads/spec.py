@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.layers import CausalSelfAttention
+from engine.attention import CausalSelfAttention
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
