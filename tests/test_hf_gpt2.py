@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 from engine.data.text import CharVocab
 from engine.errors import KqvError
 from engine.files.checkpoint import save_checkpoint
-from engine.gpt.model import GPT, GPTConfig
+from engine.gpt.model import GPT, GPTConfig, sample_next
 from engine.gpt.train import load_gpt
 from engine.hf.export import export_checkpoint
 from engine.hf.gpt2 import gpt2_tensors, load_gpt2, read_config
@@ -60,6 +60,26 @@ def test_cached_generation_matches_transformers_step_by_step(golden):
         np.testing.assert_allclose(logits[0, -1], expected, atol=TOL)
         # greedy: transformers' next token is the argmax of these logits
     assert kv.t == golden["ids"].size + golden["gen_ids"].size
+
+
+@pytest.mark.parametrize("top_k, temperature", [(1, 1.0), (None, 1.5)])  # greedy, and sampled
+def test_cached_and_uncached_generation_agree_up_to_and_past_the_window(golden, top_k, temperature):
+    """One rule, nanoGPT's: each step sees the last block_size tokens. The cache only saves
+    work while the context fits; past it both paths give the crop loop's tokens, written out here."""
+    model = load_gpt2(TINY)
+    block_size = model.config.block_size  # 32
+    prompt = golden["ids"][:5]
+    n = 3 * block_size  # well past the window
+
+    def tokens(cache):
+        rng = np.random.default_rng(7)
+        return list(model.stream(prompt, n, temperature, top_k, rng, cache=cache))
+
+    rng, ids = np.random.default_rng(7), [int(i) for i in prompt]
+    for _ in range(n):  # nanoGPT's loop: crop to block_size, forward, draw
+        logits, _ = model.forward(np.asarray(ids[-block_size:])[None, :])
+        ids.append(sample_next(logits[0, -1], temperature, top_k, rng))
+    assert tokens(cache=True) == tokens(cache=False) == ids[prompt.size:]
 
 
 def test_the_heads_copy_of_wte_never_outlives_a_change_of_wte(golden):

@@ -342,10 +342,15 @@ class GPT:
         Each step divides the last position's logits by ``temperature`` (below 1: safer, above
         1: wilder), keeps only the ``top_k`` largest, and draws the next token from the softmax.
 
-        With ``cache`` (the default) the prompt runs once and each new token is one position
-        through the model, its keys and values added to a KV cache (:mod:`engine.kv_cache`);
-        when the cache is full (``block_size`` positions), it starts again from the last half of
-        the context. Without it, each step runs the last ``block_size`` tokens again.
+        The model reads at most ``block_size`` tokens, so each step sees the last ``block_size``
+        of the context (nanoGPT's ``idx[:, -block_size:]``): older tokens are forgotten. With
+        ``cache`` (the default) the prompt runs once and each new token is one position through
+        the model, its keys and values added to a KV cache (:mod:`engine.kv_cache`). Once the
+        context is longer than ``block_size``, the window moves by one token each step, every
+        token lands on a new position, and the cached keys and values (computed with the old
+        positions' embeddings) no longer hold: each step then runs the whole window again, as
+        without the cache. Both paths thus compute the same thing; the cache only saves work
+        while the context fits.
         """
         if temperature <= 0:
             raise KqvError(f"temperature must be above 0, got {temperature}")
@@ -371,10 +376,8 @@ class GPT:
             ids.append(nxt)
             if n + 1 == max_new_tokens:
                 break
-            if kv.full:  # start again from the last half of the context
-                kv.reset()
-                logits, _ = self.forward(np.asarray(ids[-max(block_size // 2, 1):])[None, :], cache=kv,
-                                         last_only=True)
+            if kv.full:  # past the window: the last block_size tokens again, as without the cache
+                logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :], last_only=True)
             else:
                 logits, _ = step(self.forward, np.asarray([[nxt]]), cache=kv)  # one position
 

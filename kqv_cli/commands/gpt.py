@@ -221,7 +221,9 @@ def sample(
     model_name: str | None = typer.Option(None, "--model", help=f"Instead of a checkpoint: {MODEL_HELP}"),
     prompt: str | None = typer.Option(None, help="Text to start from (default: a new line; "
                                       "<|endoftext|> for GPT-2)."),
-    tokens: int = typer.Option(500, help="Characters (tokens, with --model) to generate."),
+    tokens: int = typer.Option(500, help="Characters (tokens, with --model) to generate. The model reads "
+                               "its last block_size (n_positions) tokens; past that, each token reruns "
+                               "them all (the KV cache no longer applies), as without a cache."),
     temperature: float = typer.Option(0.8, help="Below 1: safer; above 1: wilder."),
     top_k: int = typer.Option(200, "--top-k", help="Sample only among the k likeliest characters."),
     seed: int | None = typer.Option(None, help="Seed for reproducible samples."),
