@@ -30,9 +30,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from engine.files.atomic import atomic_write
+from engine.files.bounded import NotRegular, read_bounded
 from engine.files.paths import state_dir
 
 LOCK_TIMEOUT = 10.0  # seconds; a save holds the lock for milliseconds
+MAX_BYTES = 32 * 2**20  # a year of daily quizzes is a few hundred KB; more is not ours
 
 
 class StoreUnavailable(OSError):
@@ -60,13 +62,17 @@ class JsonStore:
         self.warning = None
         self.unreadable = False
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_bounded(self.path, MAX_BYTES).decode("utf-8")
         except FileNotFoundError:
             return default
         except NotADirectoryError:  # KQV_STATE_DIR names a file: nothing here to read or move aside
             self.unreadable = True
             self.warning = (f"{self.path.parent} is not a folder, so progress cannot be kept there "
                             "and is not saved")
+            return default
+        except NotRegular as exc:  # a FIFO or a link to /dev/zero: not read, not moved, not written over
+            self.unreadable = True
+            self.warning = f"{exc}; progress is not saved until it is a file again"
             return default
         except PermissionError as exc:
             self.unreadable = True

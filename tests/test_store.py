@@ -153,3 +153,36 @@ async def test_a_hang_up_flushes_the_delayed_lesson_save():
         await asyncio.sleep(0.2)
     assert app.return_code == 128 + signal.SIGHUP
     assert LessonProgress.load().position("backprop") is not None
+
+
+def _quiz_file():
+    path = state_dir() / "quiz.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+@pytest.mark.parametrize("args", [["quiz", "--stats"], ["quiz", "-n", "1", "--seed", "1"]])
+def test_a_progress_file_that_is_a_fifo_or_dev_zero_is_left_alone_without_a_hang(kind, args):
+    path = _quiz_file()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    # in a child with a time limit: a hang or a read of /dev/zero fails this test, not the suite
+    done = subprocess.run([sys.executable, "-m", "kqv_cli", *args], input="1\n", capture_output=True,
+                          text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {path} is not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert path.is_fifo() if kind == "fifo" else os.readlink(path) == "/dev/zero"
+
+
+def test_a_progress_file_larger_than_any_progress_is_moved_aside(monkeypatch):
+    monkeypatch.setattr("kqv_cli.store.MAX_BYTES", 1000)
+    path = _quiz_file()
+    path.write_text(json.dumps({"schema": 1, "data": {"pad": "x" * 2000}}))
+    store = JsonStore("quiz.json", 1)
+    assert store.load("fresh") == "fresh"
+    assert "more than the 1,000 such a file ever needs" in store.warning and "moved it to" in store.warning
+    assert not path.exists()

@@ -14,9 +14,11 @@ import json
 from pathlib import Path
 
 from engine.files.atomic import atomic_write
+from engine.files.bounded import read_bounded
 from engine.files.paths import cache_dir
 
 CACHE_VERSION = 2  # bump when a change in the runner changes what a variant's numbers mean
+MAX_BYTES = 16 * 2**20  # a variant's curves and sample are a few KB
 
 
 def lab_cache_dir() -> Path:
@@ -35,8 +37,8 @@ def cache_path(kind: str, key: str) -> Path:
 
 def read_cached(path: Path) -> dict | None:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        doc = json.loads(read_bounded(path, MAX_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) and doc.get("version") == CACHE_VERSION else None
 
