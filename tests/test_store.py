@@ -9,12 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pilot import pilot_test
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
+import kqv_cli.store
 from conftest import REPO
 from engine.files.paths import state_dir
 from kqv_cli.app import app
@@ -114,20 +116,20 @@ def test_two_files_moved_aside_in_the_same_second_keep_both(tmp_path):
 def test_a_file_that_cannot_be_read_is_left_alone_and_never_written_over(monkeypatch):
     quiz_file().parent.mkdir(parents=True)
     quiz_file().write_text(json.dumps({"schema": 1, "data": {}}))
-    real = JsonStore.load.__globals__["Path"].read_text
+    real = kqv_cli.store.read_bounded
 
-    def refuse(self, *args, **kwargs):  # as chmod 000 would, even when the tests run as root
-        if self.name == "quiz.json":
+    def refuse(path, limit):  # as chmod 000 would, even when the tests run as root
+        if Path(path).name == "quiz.json":
             raise PermissionError(13, "Permission denied")
-        return real(self, *args, **kwargs)
+        return real(path, limit)
 
-    monkeypatch.setattr(JsonStore.load.__globals__["Path"], "read_text", refuse)
+    monkeypatch.setattr(kqv_cli.store, "read_bounded", refuse)
     progress = Progress.load()
     assert "not damaged" in progress.warning and "left as it is" in progress.warning
     progress.record("attention.scores_shape", True, 0)
     assert progress.save_error and progress.stats["attention.scores_shape"]["answered"] == 1
     path = quiz_file()
-    monkeypatch.setattr(JsonStore.load.__globals__["Path"], "read_text", real)
+    monkeypatch.setattr(kqv_cli.store, "read_bounded", real)
     assert json.loads(path.read_text()) == {"schema": 1, "data": {}}
     assert not list(path.parent.glob("*.corrupt-*"))
 
@@ -155,16 +157,11 @@ async def test_a_hang_up_flushes_the_delayed_lesson_save():
     assert LessonProgress.load().position("backprop") is not None
 
 
-def _quiz_file():
-    path = state_dir() / "quiz.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
 @pytest.mark.parametrize("args", [["quiz", "--stats"], ["quiz", "-n", "1", "--seed", "1"]])
 def test_a_progress_file_that_is_a_fifo_or_dev_zero_is_left_alone_without_a_hang(kind, args):
-    path = _quiz_file()
+    path = quiz_file()
+    path.parent.mkdir(parents=True)
     if kind == "fifo":
         os.mkfifo(path)
     else:
@@ -180,7 +177,8 @@ def test_a_progress_file_that_is_a_fifo_or_dev_zero_is_left_alone_without_a_hang
 
 def test_a_progress_file_larger_than_any_progress_is_moved_aside(monkeypatch):
     monkeypatch.setattr("kqv_cli.store.MAX_BYTES", 1000)
-    path = _quiz_file()
+    path = quiz_file()
+    path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"schema": 1, "data": {"pad": "x" * 2000}}))
     store = JsonStore("quiz.json", 1)
     assert store.load("fresh") == "fresh"
