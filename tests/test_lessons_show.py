@@ -212,3 +212,49 @@ def test_softmax_step_connects_the_untrained_att_to_the_running_average():
     note = next(n for n in _notes(text) if n.startswith("the plain average"))
     assert float(note.split("at most ")[1].split(" ")[0]) < 0.01
     assert any("averaging trick" in n for n in _notes(text))
+
+
+def test_gradient_check_says_the_disagreement_is_rounding_and_measures_it_over_h():
+    text = step_text("backward", "gradcheck")
+    words = _explanation(text)
+    assert "a smaller h makes it worse" in words and "ε·|f|/h" in words
+    assert "The error of this central difference shrinks like h², so" not in words
+    sweep = next(n for n in _notes(text) if "the same entry with other steps h" in n)
+    errors = {float(part.split("h ")[1].split(":")[0]): float(part.split("error ")[1])
+              for part in sweep.split("steps h: ")[1].split("; ")}
+    # what the text says, measured: from h = 1e-6 down, the error grows as h shrinks
+    assert errors[1e-9] > errors[1e-8] > errors[1e-6] and min(errors.values()) < errors[1e-6]
+
+
+def test_backprop_trains_on_training_images_and_names_bp1_to_bp4():
+    from lessons.steps.digit_images import lesson_digits
+
+    lesson = LESSONS["backprop"]
+    view = LessonSession(lesson).run(lesson.step_index("input"))
+    m = view.dims["m"]
+    np.testing.assert_array_equal(view.record("x").value, lesson_digits(m, 0, "train").x.T)
+    assert "test split" not in " ".join(view.notes)
+    for step, names in (("tiny-backward", ("BP1", "BP2", "BP3", "BP4")), ("output-error", ("(BP1)",)),
+                        ("grad3", ("(BP3)", "(BP4)")), ("backpropagate", ("(BP2)",)),
+                        ("grad2", ("BP3 and BP4",))):
+        words = _explanation(step_text("backprop", step))
+        assert all(name in words for name in names), (step, names)
+
+
+def test_practice_starters_write_the_output_error_per_image():
+    from lessons.practice import PRACTICE_DIR
+
+    for name in ("cross_entropy_cost", "quadratic_cost"):
+        starter = (PRACTICE_DIR / name / "starter.py").read_text(encoding="utf-8")
+        assert "δᴸ = ∂Cₓ/∂zᴸ" in starter and "δᴸ = ∂C/∂zᴸ" not in starter, name
+
+
+def test_kv_cache_card_says_what_is_cached_and_what_is_new():
+    from kqv_cli.quiz.questions import generate
+
+    for seed in range(5):
+        q = generate("training.kv_cache", seed, 0, False)
+        t = q.dims.get("t") or int(q.setting.split("holds t=")[1].split(" ")[0])
+        assert f"has read a prompt of {t - 1} characters" in q.setting
+        assert "one new character per sequence goes in (T=1)" in q.setting
+        assert "of T=1 characters" not in q.setting

@@ -54,14 +54,19 @@ class GPTRun:
         return {k: v for k, v in self.trace.dims.items() if k in LETTERS}
 
     def setting(self) -> str:
+        return f"{self.model_text()} reads {self.sequences()} of T={self.T} characters."
+
+    def model_text(self) -> str:
         c = self.config
-        # every letter an answer may hold is stated, 1 included: "one sequence" left B = 1 implied,
-        # and (9, 12) then looked as right as (1, 9, 12)
-        seqs = "B=1 sequence" if self.B == 1 else f"B={self.B} sequences"
         heads = "nh=1 head" if c.n_head == 1 else f"nh={c.n_head} heads"
         blocks = "one block" if c.n_layer == 1 else f"{c.n_layer} blocks (h0..h{c.n_layer - 1})"
         return (f"A GPT with V={c.vocab_size} characters, block_size={c.block_size}, C={c.n_embd} channels, "
-                f"{heads} of hs={c.head_size}, {blocks} reads {seqs} of T={self.T} characters.")
+                f"{heads} of hs={c.head_size}, {blocks}")
+
+    def sequences(self) -> str:
+        # every letter an answer may hold is stated, 1 included: "one sequence" left B = 1 implied,
+        # and (9, 12) then looked as right as (1, 9, 12)
+        return "B=1 sequence" if self.B == 1 else f"B={self.B} sequences"
 
     def block(self, draw: Draw) -> str:
         """The prefix of a block to ask about: h0, or any block at level 2."""

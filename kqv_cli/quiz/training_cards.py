@@ -30,6 +30,13 @@ class KVRun(GPTRun):
     def dims(self) -> dict[str, int]:
         return {k: v for k, v in self.trace.dims.items() if k in self.letters}
 
+    def setting(self) -> str:
+        """What is cached and what is new: the prompt is in the cache, one character goes in."""
+        t = self.trace.dims["t"]
+        return (f"{self.model_text()} has read a prompt of {t - 1} characters for each of {self.sequences()} "
+                f"into its KV cache; now one new character per sequence goes in (T=1), so the cache "
+                f"holds t={t} positions.")
+
 
 def _shape_question(card_id: str, draw: Draw, run: GPTRun, record, ask: str, hints: tuple[str, str],
                     derivation: list[str], proof: list) -> Question:

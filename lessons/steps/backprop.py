@@ -56,7 +56,7 @@ def run_tiny(dims: dict, seed: int) -> TraceRun:
 def run_digits(dims: dict, seed: int) -> TraceRun:
     d = full_dims(dims)
     net = Network([d["n1"], d["n2"], d["n3"]], seed=seed)
-    images = lesson_digits(d["m"], seed, "test")
+    images = lesson_digits(d["m"], seed, "train")  # training images: this step trains on them
     x = images.x.T  # (784, m): one image per column
     y = one_hot(images.labels, 10, np.float32).T  # (10, m)
     tracer = Tracer(dims=d)

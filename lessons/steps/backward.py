@@ -125,10 +125,34 @@ def run_gradcheck(dims: dict, seed: int) -> TraceRun:
         where = ", ".join(str(int(i)) for i in at)
         lines.append(f"{name}[{where}]: backward {analytic:+.10e}   finite difference {numeric:+.10e}   "
                      f"relative error {rel:.1e}")
-    lines.append(f"worst relative error {worst:.1e}. A wrong formula would show at 1e-2 or worse; what is "
-                 "left here is the h² error of the difference and float64 rounding of f(w ± h)")
+    loss = float(tracer["loss"].value)
+    eps = float(np.finfo(np.float64).eps)
+    lines.append(f"worst relative error {worst:.1e}. A wrong formula would show at 1e-2 or worse")
+    lines.append(f"float64 rounding of f(w ± h) is about ε·|f| = {eps:.1e} × {loss:.2f}; divided by 2h it "
+                 f"leaves about ε·|f|/h = {eps * loss / H:.1e} in the difference, far above the h² term "
+                 f"(h² = {H * H:.0e} times a third derivative)")
+    lines.append(f"{CHECKED[0]}, the same entry with other steps h: " + _h_sweep(model, idx, targets))
     return TraceRun(tracer, d, notes=["the same model and batch in float64, for the check"],
                     extras={"gradcheck": {"notes": lines}}, tokens=words)
+
+
+SWEEP = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)  # the steps h the notes try on one entry
+
+
+def _h_sweep(model, idx, targets) -> str:
+    """``h 1e-02: 3e-06, ...``: the finite difference's error for several h, on one entry of the
+    first checked weight: falls as h shrinks (the h² term) until rounding (ε·|f|/h) takes over."""
+    w, g = model.params[CHECKED[0]], model.grads[CHECKED[0]]
+    at = np.unravel_index(int(np.abs(g).argmax()), g.shape)
+    old, parts = w[at], []
+    for h in SWEEP:
+        w[at] = old + h
+        up = model.forward(idx, targets)[1]
+        w[at] = old - h
+        down = model.forward(idx, targets)[1]
+        w[at] = old
+        parts.append(f"h {h:.0e}: error {abs((up - down) / (2 * h) - float(g[at])):.0e}")
+    return "; ".join(parts)
 
 
 TRACES = {"block": run_block, "gradcheck": run_gradcheck}

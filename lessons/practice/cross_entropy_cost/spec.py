@@ -46,7 +46,7 @@ EXERCISE = Exercise(
                               * sigmoid_prime(case.value("zL"))},
                 ("return a - y", "return (a - y) * a * (1 - a)")),
         Mistake("y − a instead of a − y",
-                "δᴸ = ∂C/∂zᴸ = a − y (output minus wanted): with y − a every step would climb the cost.",
+                "δᴸ = ∂Cₓ/∂zᴸ = a − y (output minus wanted): with y − a every step would climb the cost.",
                 lambda case: {output_delta(case): case.value("y") - case.value("aL")},
                 ("return a - y", "return y - a")),
     ),

@@ -17,7 +17,10 @@ def fn(a, y):
 
 
 def delta(z, a, y):
-    """The output error δᴸ = ∂C/∂zᴸ for sigmoid outputs and this cost: a − y.
+    """The output error δᴸ = ∂Cₓ/∂zᴸ of each image x, for sigmoid outputs and this cost: a − y.
+
+    Per image: C is the mean of the images' Cₓ, so ∂C/∂zᴸ would be δᴸ/m; the 1/m comes back in
+    the update (η/m). Column x of δᴸ belongs to image x.
 
     z    (nL, m)   zᴸ (not needed here: see how σ′(zᴸ) cancels)
     a    (nL, m)   aᴸ = σ(zᴸ)

@@ -16,7 +16,7 @@ EXERCISE = Exercise(
     text=(
         "Write the quadratic cost and its output error, as network2's QuadraticCost does. "
         "fn(a, y) is the cost of the mini-batch: ½‖y − a‖² for each of the m columns, averaged "
-        "over the m images, one number, shape (). delta(z, a, y) is δᴸ = ∂C/∂zᴸ for each "
+        "over the m images, one number, shape (). delta(z, a, y) is δᴸ = ∂Cₓ/∂zᴸ for each "
         "image: (a − y) ⊙ σ′(zᴸ), shaped like zᴸ, (nL, m)."
     ),
     hints=(

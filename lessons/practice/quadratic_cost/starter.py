@@ -28,7 +28,7 @@ def fn(a, y):
 
 
 def delta(z, a, y):
-    """The output error δᴸ = ∂C/∂zᴸ = (a − y) ⊙ σ′(zᴸ), for each image.
+    """The output error δᴸ = ∂Cₓ/∂zᴸ = (a − y) ⊙ σ′(zᴸ) of each image x (column x).
 
     z    (nL, m)   zᴸ, the output layer's weighted input
     a    (nL, m)   aᴸ = σ(zᴸ)
