@@ -26,6 +26,11 @@ MANGLED = ("kqvzz", "kqvyy")  # what markup would leave of them
 TEXT = "".join(f"the {w} sat on the mat.\n" for w in ["cat", "dog", "hen", "fox", "owl"] * 30)
 SMALL = {"--block-size": "16", "--batch-size": "4", "--n-layer": "1", "--n-head": "2", "--n-embd": "16"}
 TRAIN = {**SMALL, "--eval-interval": "1", "--eval-iters": "1", "--threads": "1", "--max-iters": "2"}
+PAIRS = "".join(f"The {a} is {c}.\tLe {b} est {d}.\n" for a, b in [("cat", "chat"), ("dog", "chien")]
+                for c, d in [("black", "noir"), ("white", "blanc"), ("big", "grand")])
+TX = {"--pairs": "pairs.txt", "--n-embd": "16", "--n-head": "2", "--n-layer": "1", "--batch-size": "2",
+      "--vocab-size": "300", "--max-iters": "2", "--eval-interval": "1", "--bleu-sentences": "1",
+      "--beam": "2"}
 
 # Per command: its arguments in order, its options, its flags: a quick run that would succeed
 # (or be refused quickly). The parameter under test replaces its own entry here.
@@ -44,6 +49,9 @@ BASE = {
     "data shakespeare": ([], {"--dir": "datadir"}, []),
     "data gpt2": ([], {}, []),
     "data eng-fra": ([], {"--dir": "datadir"}, []),
+    "train translate": ([], {**TX, "--out": "t2.npz"}, []),
+    "translate": (["t.npz", "The cat is black."], {"--beam": "2"}, ["--show-attention"]),
+    "trace translate": ([], {"--n-embd": "16", "--n-head": "2"}, []),
     # a GPT experiment without --text: its data is Tiny Shakespeare, not downloaded here, so a
     # bracketed --data (which GPT experiments do not read) is refused quickly too
     "lab run": (["squared-dot"], {"--iters": "1"}, []),
@@ -91,6 +99,7 @@ def made(tmp_path_factory):
     """A GPT checkpoint, a digit net, a text and a practice workspace, made once for the module."""
     made = tmp_path_factory.mktemp("made")
     (made / "play.txt").write_text(TEXT, encoding="utf-8")
+    (made / "pairs.txt").write_text(PAIRS, encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(made)
         mp.setenv("KQV_STATE_DIR", str(made / ".state"))
@@ -98,6 +107,7 @@ def made(tmp_path_factory):
         for args in (["train", "gpt", "--text", "play.txt", *sum(TRAIN.items(), ()), "--out", "g.npz"],
                      ["train", "digits", "--synthetic", "--limit", "50", "--epochs", "1", "--sizes",
                       "784,8,10", "--out", "d.npz"],
+                     ["train", "translate", *sum(TX.items(), ()), "--out", "t.npz"],
                      ["practice", "init", "ws"]):
             assert runner.invoke(app, args).exit_code == 0
     return made
