@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
+
+import pytest
 
 from kqv_cli.practice.grader import check_file, letters
 from kqv_cli.practice.runner import run_learner
@@ -132,3 +136,62 @@ def test_the_child_gets_one_blas_thread_and_a_memory_cap(tmp_path):
     child = run_learner(file, FEEDFORWARD.cases(), memory_mb=900)
     assert child.status == "ok"
     assert child.output.split("\n")[0] == f"1 {900 * 1024 * 1024}"
+
+
+REPORT_OK = 'open(os.path.join(job, "result.json"), "w").write(json.dumps({"status": "ok"}))\n'
+LEAVES = {
+    "not JSON": 'open(os.path.join(job, "result.json"), "w").write("{oops")',
+    "a report of the wrong types": ('open(os.path.join(job, "result.json"), "w").write(json.dumps('
+                                    '{"status": "error", "line": "7", "operands": {"a": "no shape"}}))'),
+    "an unknown status": 'open(os.path.join(job, "result.json"), "w").write(json.dumps({"status": []}))',
+    "a FIFO": 'os.mkfifo(os.path.join(job, "result.json"))',
+    "a link to /dev/zero": 'os.symlink("/dev/zero", os.path.join(job, "result.json"))',
+    "an object array": (REPORT_OK + '        import numpy as np\n'
+                        '        np.savez(os.path.join(job, "results.npz"), **{"0/return/a": '
+                        'np.array([{}, 1], dtype=object)})'),
+    "an array of another name": (REPORT_OK + '        import numpy as np\n'
+                                 '        np.savez(os.path.join(job, "results.npz"), x=np.zeros(2))'),
+}
+
+
+@pytest.mark.parametrize("what", LEAVES)
+def test_what_the_learners_code_leaves_in_the_job_folder_is_not_trusted(tmp_path, what):
+    file = learner(tmp_path, f"""
+        import json, os, sys
+        job = sys.argv[1]  # the harness's job folder: the learner's code can write there
+        {LEAVES[what]}
+        os._exit(0)  # before the harness writes its own report
+    """)
+    report = check_file(FEEDFORWARD, file, timeout=20)
+    assert report.kind == "crash" and not report.passed
+    assert "could not read what your code's process left behind" in report.story[0]
+
+
+@pytest.mark.parametrize("how", ["fork", "setsid double fork"])
+def test_a_process_the_learners_code_starts_does_not_outlive_the_check(tmp_path, how):
+    pid_file = tmp_path / "grandchild.pid"
+    detach = ("os.setsid()\n                if os.fork():\n                    os._exit(0)" if how != "fork"
+              else "pass")
+    file = learner(tmp_path, f"""
+        import os, time
+
+        def feedforward(a, weights, biases):
+            if os.fork() == 0:
+                {detach}
+                with open({str(pid_file)!r}, "w") as f:
+                    f.write(str(os.getpid()))
+                time.sleep(120)
+                os._exit(0)
+            time.sleep(0.5)  # long enough for the grandchild to say who it is
+            return a
+    """)
+    check_file(FEEDFORWARD, file)
+    pid = int(pid_file.read_text())
+    for _ in range(50):  # SIGKILL is asynchronous: give the kernel a moment
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the grandchild {pid} is still running after the check")
