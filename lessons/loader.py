@@ -12,14 +12,14 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from types import ModuleType
+from typing import cast
 
 from engine.errors import KqvError
 from engine.trace import eval_dim
-from lessons.model import PLACEHOLDER, REAL_MODEL_HEADING, DimField, Lesson, Step
+from lessons.curriculum import LESSONS
+from lessons.model import PLACEHOLDER, REAL_MODEL_HEADING, DimField, Lesson, Step, StepScript
 
 LESSONS_DIR = Path(__file__).resolve().parent
-BUILT_IN = ("backprop", "attention", "bridge", "backward", "training")  # the order of the home screen
 
 _STEP_KEYS = ("step", "trace", "show", "select", "extra", "code")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
@@ -30,9 +30,13 @@ class LessonError(KqvError):
 
 
 def load_lessons() -> list[Lesson]:
-    """The built-in lessons, in the order the home screen lists them."""
-    return [load_lesson(LESSONS_DIR / f"{name}.md") for name in BUILT_IN
-            if (LESSONS_DIR / f"{name}.md").is_file()]
+    """The lessons of :mod:`lessons.curriculum`, in the order the home screen lists them."""
+    return [load_lesson(lesson_file(lesson_id)) for lesson_id in LESSONS]
+
+
+def lesson_file(lesson_id: str) -> Path:
+    """``lessons/<id>.md``: where a lesson of the curriculum is written."""
+    return LESSONS_DIR / f"{lesson_id}.md"
 
 
 def load_lesson(path: str | Path) -> Lesson:
@@ -151,7 +155,7 @@ def parse_lesson(text: str, where: str = "<lesson>") -> Lesson:
         script=script_name,
         path=where,
         check_dims=check_dims,
-        extras_known=set(getattr(module, "EXTRAS", ())),
+        extras_known=set(module.EXTRAS),
     )
 
 
@@ -191,12 +195,12 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
     if not _NAME.match(step_id.replace("-", "_")):
         raise err(fields["step"][0], f"the step id {step_id!r} must be a single word")
     trace = fields["trace"][1]
-    traces = getattr(module, "TRACES", {})
+    traces = module.TRACES
     if trace not in traces:
         raise err(fields["trace"][0], f"unknown trace {trace!r}; the step script provides: "
                                       f"{', '.join(traces) or 'none'}")
     extras = tuple(x.strip() for x in fields.get("extra", (0, ""))[1].split(",") if x.strip())
-    known = set(getattr(module, "EXTRAS", ()))
+    known = set(module.EXTRAS)
     for x in extras:
         if x not in known:
             raise err(fields["extra"][0], f"unknown extra {x!r}; the step script provides: "
@@ -294,7 +298,7 @@ def _check_code_ref(ref: str, err) -> None:
         raise err(f"code: {ref!r} is not a function of the engine") from None
 
 
-def _import_script(name: str, err) -> ModuleType:
+def _import_script(name: str, err) -> StepScript:
     if not _NAME.match(name):
         raise err(f"script must be a module name under lessons/steps, got {name!r}")
     try:
@@ -303,9 +307,10 @@ def _import_script(name: str, err) -> ModuleType:
         if exc.name == f"lessons.steps.{name}":
             raise err(f"no step script lessons/steps/{name}.py") from None
         raise
-    if not hasattr(module, "TRACES") or not hasattr(module, "full_dims"):
-        raise err(f"lessons/steps/{name}.py must define TRACES and full_dims()")
-    return module
+    if not all(hasattr(module, member) for member in ("TRACES", "EXTRAS", "full_dims")):
+        raise err(f"lessons/steps/{name}.py must define TRACES, EXTRAS and full_dims() "
+                  "(lessons.model.StepScript)")
+    return cast(StepScript, module)
 
 
 def _display(path: Path) -> str:

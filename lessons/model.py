@@ -73,7 +73,9 @@ its shown variables are highlighted: the run-up was seen in the other trace.)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict
 
 # A {expr} in a step's text (group 1), or an escaped {{ / }}: the loader checks the expressions,
 # the session fills them in for the learner's dims.
@@ -131,6 +133,21 @@ class Lesson:
         raise KeyError(step_id)
 
 
+class Extra(TypedDict, total=False):
+    """One special view a step script offers (a value of :attr:`TraceRun.extras`).
+
+    A step that asks for it (``extra: name``) gets its figure in ``StepView.extra`` and its
+    notes under the text; :mod:`lessons.session` lists the figures the TUI draws.
+    """
+
+    notes: list[str]  # lines shown under the steps that ask for this extra (and only those)
+    # (title, 2-D array, row label, column label[, row names, column names])
+    heatmap: tuple[Any, ...]
+    series: tuple[str, list[tuple[float, float]], str, str]  # (title, [(x, y)], x label, y label)
+    attends: tuple[str, list[str], Any]  # (query token, [tokens], weights (nh, T))
+    side_by_side: tuple[tuple[str, list[Any]], tuple[str, list[Any]]]  # (title, [Record | None]) x 2
+
+
 @dataclass
 class TraceRun:
     """One engine run a step script made: what the steps of one ``trace:`` read.
@@ -148,5 +165,27 @@ class TraceRun:
     tracer: object  # engine.trace.Tracer
     dims: dict[str, int]
     notes: list[str] = field(default_factory=list)
-    extras: dict[str, dict] = field(default_factory=dict)
+    extras: dict[str, Extra] = field(default_factory=dict)
     tokens: list[list[str]] = field(default_factory=list)  # (B, T) words, one list per batch row
+
+
+# what a step script's runs are: run(dims, seed), and a real-model run(model, seed)
+TraceFn = Callable[[dict[str, int], int], TraceRun]
+RealTraceFn = Callable[[str, int], TraceRun]
+
+
+class StepScript(Protocol):
+    """The contract of a step script, ``lessons/steps/<script>.py`` (a module that has these).
+
+    ``TRACES`` maps each ``trace:`` name of the lesson file to the run the steps of that trace
+    read; ``EXTRAS`` names the special views (:class:`Extra`) its runs may offer;
+    :meth:`full_dims` adds the fixed and derived dims to the learner's (``n1 = 784``,
+    ``hs = C // nh``) and raises :class:`~engine.errors.KqvError` for sizes that cannot be
+    built. A script whose traces also run on a real GPT-2 adds ``REAL_MODEL_TRACES:
+    Mapping[str, RealTraceFn]`` (optional, so not a member here: read it with ``getattr``).
+    """
+
+    TRACES: Mapping[str, TraceFn]
+    EXTRAS: Collection[str]
+
+    def full_dims(self, dims: dict[str, int]) -> dict[str, int]: ...

@@ -33,10 +33,11 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from engine.errors import KqvError
 from engine.trace import Record, eval_dim, format_shape, format_symbolic
-from lessons.model import PLACEHOLDER, Lesson, Step, TraceRun
+from lessons.model import PLACEHOLDER, Lesson, RealTraceFn, Step, StepScript, TraceRun
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 _CACHE_SIZE = 8  # engine runs kept per session: a few dims/seeds to go back to
@@ -110,7 +111,9 @@ class LessonSession:
 
     def __init__(self, lesson: Lesson, dims: dict | None = None, seed: int = 0, model: str | None = None):
         self.lesson = lesson
-        self.script = importlib.import_module(f"lessons.steps.{lesson.script}")
+        self.script = cast(StepScript, importlib.import_module(f"lessons.steps.{lesson.script}"))
+        # the runs a script can also make on a real GPT-2 (StepScript says why it is optional)
+        self.real_traces: dict[str, RealTraceFn] = getattr(self.script, "REAL_MODEL_TRACES", {})
         self.seed = int(seed)
         self.model: str | None = None  # a GPT-2 (name or folder) the script's real-model runs use
         self.use_model(model)
@@ -154,7 +157,7 @@ class LessonSession:
     @property
     def offers_model(self) -> bool:
         """True when the step script can run its steps on a real GPT-2 (REAL_MODEL_TRACES)."""
-        return bool(getattr(self.script, "REAL_MODEL_TRACES", None))
+        return bool(self.real_traces)
 
     def use_model(self, model: str | None) -> None:
         """Run the traces the script can run on a real model on ``model`` (None: its own)."""
@@ -171,10 +174,10 @@ class LessonSession:
 
     def on_real_model(self, trace: str) -> bool:
         """True when ``trace`` runs on the real GPT-2 given with ``--model`` (or the g key)."""
-        return bool(self.model and self.offers_model and trace in self.script.REAL_MODEL_TRACES)
+        return bool(self.model and self.offers_model and trace in self.real_traces)
 
     def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
-        real = self.script.REAL_MODEL_TRACES[trace] if self.on_real_model(trace) else None
+        real = self.real_traces[trace] if self.on_real_model(trace) else None
         key = (trace, tuple(sorted(self.dims.items())), self.seed, self.model if real else None)
         cached = self._runs.get(key)
         if cached is None:

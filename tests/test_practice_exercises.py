@@ -1,6 +1,6 @@
 """Every registered practice exercise is consistent (rustlings' `dev check`, for kqv).
 
-For each exercise found in lessons/practice/ (the GPT ones too, as they are added):
+For each exercise lessons/curriculum.py lists (the GPT ones too, as they are added):
 the untouched starter fails with "not written yet", the reference solution passes on every
 input set, and each named mistake, written into the solution as code by its mutation, is
 recognised by name at the variable it first makes wrong. The expected values always come from
@@ -14,7 +14,8 @@ import pytest
 
 from engine.trace import eval_dim
 from kqv_cli.practice.grader import check_file
-from lessons.practice import lesson_step, load_exercises, solution_file, starter_file
+from lessons import curriculum
+from lessons.practice import PRACTICE_DIR, lesson_step, load_exercises, solution_file, starter_file
 
 EXERCISES = load_exercises()
 MISTAKES = [(e, m) for e in EXERCISES for m in e.mistakes]
@@ -28,6 +29,15 @@ def test_exercises_are_listed_in_lesson_order_with_unique_names():
     names = [e.name for e in EXERCISES]
     assert names[:2] == ["sigmoid", "feedforward"]
     assert len(set(names)) == len(names)
+    # the curriculum lists each lesson's exercises in the order of the steps they follow
+    for lesson in curriculum.CURRICULUM:
+        numbers = [lesson_step(e)[0] for e in EXERCISES if e.lesson == lesson.id]
+        assert numbers == sorted(numbers), f"reorder {lesson.id}'s practice line by step: {numbers}"
+
+
+def test_every_exercise_folder_is_on_a_line_of_the_curriculum():
+    folders = {f.name for f in PRACTICE_DIR.iterdir() if (f / "spec.py").is_file()}
+    assert folders == set(curriculum.EXERCISES), "add the folder's name to its lesson's practice=(...)"
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=ids)

@@ -5,13 +5,14 @@ import pytest
 from kqv_cli.quiz.answers import (
     NO,
     Malformed,
+    check,
     parse_count,
     parse_shape,
     parse_symbolic,
     parse_works,
     symbolic_equal,
 )
-from kqv_cli.quiz.question import Question
+from lessons.cards.question import Question
 
 ATT = ("B", "T", "C", "nh", "hs", "V")
 
@@ -123,17 +124,17 @@ def _question(kind, answer, letters=("n1", "n2", "m"), in_letters=None):
     ("works", ("n2", "m"), "yes (n2, m)", True),
 ])
 def test_question_check(kind, answer, text, right):
-    assert _question(kind, answer).check(text) is right
-    assert _question(kind, answer).check(_question(kind, answer).answer_text()) is True
+    assert check(_question(kind, answer), text) is right
+    assert check(_question(kind, answer), _question(kind, answer).answer_text()) is True
 
 
 def test_in_letters_a_wrong_yes_is_wrong_not_unreadable():
     """When the operation fails, "yes (n2, m)" must be marked wrong, not bounced as malformed."""
     q = _question("works", NO, in_letters=True)
-    assert q.check("yes (n2, m)") is False
-    assert q.check("no") is True
+    assert check(q, "yes (n2, m)") is False
+    assert check(q, "no") is True
     with pytest.raises(Malformed, match=r"yes \(n1, n2\)"):
-        q.check("yes (4, 8)")  # numbers where letters are asked: a format hint, for right or wrong alike
+        check(q, "yes (4, 8)")  # numbers where letters are asked: a format hint, for right or wrong alike
 
 
 @pytest.mark.parametrize("text", ["x", "X", "xx", "()", ",", "hello", "@@", "x, x"])

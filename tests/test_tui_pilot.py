@@ -20,6 +20,7 @@ from kqv_cli.tui.widgets.code_view import CodeView
 from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.variables_table import VariablesTable
 from lessons import LessonSession, load_lessons
+from lessons.curriculum import quiz_topic
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -367,7 +368,7 @@ async def test_t_in_a_lesson_opens_the_quiz_on_its_topic_and_comes_back():
         await pilot.press("t")
         await pilot.pause()
         assert isinstance(app.screen, QuizScreen)
-        assert app.screen.topic == KqvApp.quiz_topic(lesson.id)
+        assert app.screen.topic == quiz_topic(lesson.id) == "backprop"
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, LessonScreen) and app.screen.index == len(lesson.steps) - 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from kqv_cli.app import app, fail, is_interactive
+from lessons.curriculum import LESSONS
 
 
 def gpt2_folder(model: str):
@@ -57,8 +58,8 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
 
 @app.command("learn")
 def learn(
-    lesson: str | None = typer.Argument(None, help="Lesson to open (backprop, attention, bridge, backward, "
-                                        "training); none opens the home screen."),
+    lesson: str | None = typer.Argument(None, help=f"Lesson to open ({', '.join(LESSONS)}); none opens "
+                                        "the home screen."),
     model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
                                      "(gpt2, distilgpt2, gpt2-medium after `kqv data gpt2`, or a "
                                      "GPT-2 folder)."),

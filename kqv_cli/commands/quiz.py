@@ -20,6 +20,7 @@ from engine.errors import KqvError
 from kqv_cli.app import app, fail, is_interactive
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, styled, warning
+from lessons.curriculum import ALL_TOPICS, TOPICS, listed
 
 if TYPE_CHECKING:
     from kqv_cli.quiz.progress import Progress
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 @app.command("quiz")
 def quiz(
-    topic: str = typer.Option("all", "--topic", "-t", help="backprop, attention, backward, training or all."),
+    topic: str = typer.Option("all", "--topic", "-t", help=f"{listed((*TOPICS, ALL_TOPICS))}."),
     count: int = typer.Option(10, "--count", "-n", help="How many questions in this sitting."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Answer shapes in letters: (B, nh, T, hs)."),
     stats: bool = typer.Option(False, "--stats", help="Show cards due, accuracy per topic and streak."),
@@ -42,7 +43,7 @@ def quiz(
     """
     # the quiz engine (cards, fsrs) loads only when a quiz runs, not on every `kqv` start
     from kqv_cli.quiz.progress import Progress
-    from kqv_cli.quiz.questions import TOPICS, check_topic
+    from kqv_cli.quiz.questions import check_topic
     from kqv_cli.quiz.scheduler import LEVEL_NOTE
     from kqv_cli.quiz.session import QuizSession
 

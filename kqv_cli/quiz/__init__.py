@@ -5,9 +5,10 @@ drive :class:`QuizSession`, and the TUI home screen reads :func:`progress_summar
 """
 
 from kqv_cli.quiz.progress import Progress, progress_summary
-from kqv_cli.quiz.question import Question
-from kqv_cli.quiz.questions import CARDS, TOPICS, cards_for, generate
+from kqv_cli.quiz.questions import CARDS, cards_for, generate
 from kqv_cli.quiz.session import Outcome, QuizSession
+from lessons.cards.question import Question
+from lessons.curriculum import TOPICS
 
 __all__ = ["CARDS", "TOPICS", "Outcome", "Progress", "Question", "QuizSession", "cards_for", "generate",
            "progress_summary"]

@@ -6,6 +6,7 @@ as ``23860`` or ``23,860``; "will this work" as ``no`` or ``yes (8, 96)``.
 
 Anything that cannot be read raises :class:`Malformed`, whose message says how to write the
 answer. The session asks again instead of marking it wrong: a typo is not a wrong idea.
+:func:`check` holds a learner's text against a card's :class:`~lessons.cards.question.Question`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import re
 import numpy as np
 
 from engine.trace import eval_dim
+from lessons.cards.question import NO, Question
 
 
 class Malformed(ValueError):
     """The answer could not be read; the message is a hint on the format."""
 
-
-NO = "no"  # the parsed value of "no, it fails"
 
 _BRACKETS = str.maketrans("", "", "()[]{}")
 _NUMERIC_SEPARATORS = re.compile(r"[\s,;x×X*]+")
@@ -169,3 +169,21 @@ def parse_works(text: str, letters: tuple[str, ...] | None = None):
     except Malformed:
         raise Malformed(f"could not read {text!r}: answer no, or the shape that comes out, "
                         f"e.g. {example}") from None
+
+
+def check(question: Question, text: str) -> bool:
+    """Is ``text`` the answer to ``question``? Raises :class:`Malformed` when it cannot be read."""
+    check_length(text)
+    q = question
+    if q.kind == "count":
+        return parse_count(text) == q.answer
+    if q.kind == "shape":
+        return parse_shape(text) == tuple(q.answer)
+    if q.kind == "symbolic":
+        return symbolic_equal(parse_symbolic(text, q.letters), tuple(q.answer), q.letters, q.derived)
+    given = parse_works(text, q.letters if q.symbolic else None)  # NO, or the shape that comes out
+    if given == NO or q.answer == NO:
+        return given == q.answer
+    if q.symbolic:
+        return symbolic_equal(given, tuple(q.answer), q.letters, q.derived)
+    return tuple(given) == tuple(q.answer)

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from kqv_cli.quiz import scheduler as srs
-from kqv_cli.quiz.questions import TOPICS, cards_for
+from kqv_cli.quiz.questions import cards_for
 from kqv_cli.store import JsonStore
+from lessons.curriculum import TOPICS
 
 SCHEMA = 1
 FILENAME = "quiz.json"

@@ -3,24 +3,22 @@
 Every card is a concept with a fixed id (``backprop.nabla_w_shape``, ``attention.scores_shape``)
 and a builder. A builder draws fresh dimensions for the learner's level, runs the real engine
 with a tracer and asks about a traced variable, so the answer is always the shape numpy
-produced, never a hand-written key. The builders live beside the engine they run:
-:mod:`kqv_cli.quiz.backprop_cards` (Nielsen's digit net), :mod:`kqv_cli.quiz.attention_cards`
-(the GPT), :mod:`kqv_cli.quiz.backward_cards` (its backward pass) and
-:mod:`kqv_cli.quiz.training_cards` (AdamW, sampling, the KV cache).
+produced, never a hand-written key. The builders are lesson content: one module per quiz topic
+in ``lessons/cards/`` (``TOPIC`` and ``CARDS``), and the topics are the ones
+:mod:`lessons.curriculum` lists, in its order.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.errors import KqvError
-from kqv_cli.quiz import backprop_cards
-from kqv_cli.quiz.question import Draw, Question
-
-TOPICS = ("backprop", "attention", "backward", "training")
+from lessons.cards.question import Draw, Question
+from lessons.curriculum import ALL_TOPICS, TOPICS
 
 
 @dataclass(frozen=True)
@@ -32,13 +30,12 @@ class CardKind:
 
 
 def _catalogue() -> tuple[CardKind, ...]:
-    cards = [CardKind(cid, "backprop", title, build) for cid, title, build in backprop_cards.CARDS]
-    try:
-        from kqv_cli.quiz import attention_cards, backward_cards, training_cards
-    except ImportError:  # the GPT engine is not there: only the digit-net cards
-        return tuple(cards)
-    for module in (attention_cards, backward_cards, training_cards):
-        cards += [CardKind(cid, module.TOPIC, title, build) for cid, title, build in module.CARDS]
+    cards = []
+    for topic in TOPICS:
+        module = importlib.import_module(f"lessons.cards.{topic}")
+        if module.TOPIC != topic:
+            raise RuntimeError(f"lessons/cards/{topic}.py says TOPIC = {module.TOPIC!r}, not {topic!r}")
+        cards += [CardKind(cid, topic, title, build) for cid, title, build in module.CARDS]
     return tuple(cards)
 
 
@@ -47,15 +44,15 @@ BY_ID = {card.card_id: card for card in CARDS}
 
 
 def check_topic(topic: str) -> str:
-    if topic not in (*TOPICS, "all"):
-        raise KqvError(f"unknown quiz topic {topic!r}: choose one of {', '.join(TOPICS)} or all")
+    if topic not in (*TOPICS, ALL_TOPICS):
+        raise KqvError(f"unknown quiz topic {topic!r}: choose one of {', '.join(TOPICS)} or {ALL_TOPICS}")
     return topic
 
 
 def cards_for(topic: str) -> list[CardKind]:
     """The cards of a topic ("all" for every card), in teaching order."""
     check_topic(topic)
-    return [card for card in CARDS if topic in ("all", card.topic)]
+    return [card for card in CARDS if topic in (ALL_TOPICS, card.topic)]
 
 
 def generate(card_id: str, rng: np.random.Generator | int | None = None, level: int = 0,

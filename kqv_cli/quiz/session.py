@@ -24,10 +24,10 @@ from datetime import datetime
 import numpy as np
 
 from kqv_cli.quiz import scheduler as srs
-from kqv_cli.quiz.answers import Malformed
+from kqv_cli.quiz.answers import Malformed, check
 from kqv_cli.quiz.progress import Progress
-from kqv_cli.quiz.question import Question
 from kqv_cli.quiz.questions import BY_ID, cards_for, check_topic, generate
+from lessons.cards.question import Question
 
 HINT_WORDS = ("h", "?", "hint")
 MAX_HINTS = 2
@@ -93,7 +93,7 @@ class QuizSession:
             # so a round of "all" alternates backprop and attention instead of one after the other
             by_topic: dict[str, list[str]] = {}
             for cid in new:
-                by_topic.setdefault(cid.split(".", 1)[0], []).append(cid)
+                by_topic.setdefault(BY_ID[cid].topic, []).append(cid)
             return max(by_topic.values(), key=len)[0]
         return min(ids, key=lambda c: cards[c].due)
 
@@ -103,7 +103,7 @@ class QuizSession:
             self.current = None
             return None
         card_id = self.next_card()
-        topic = card_id.split(".", 1)[0]
+        topic = BY_ID[card_id].topic
         self.current = generate(card_id, self.rng, self.level(topic), self.symbolic)
         self.asked += 1
         self.hints_used = 0
@@ -139,7 +139,7 @@ class QuizSession:
             return Outcome("hint", hint or "no more hints: give it a try (or any wrong answer to see "
                            "the working)", q, self.hints_used)
         try:
-            right = q.check(text)
+            right = check(q, text)
         except Malformed as exc:
             return Outcome("malformed", str(exc), q, self.hints_used)
         card = self.progress.record(q.card_id, right, self.hints_used, self.clock())

@@ -134,14 +134,6 @@ class KqvApp(App):
         except OSError as exc:
             self.notify(f"could not save progress ({exc}); it will be tried again", severity="error")
 
-    @staticmethod
-    def quiz_topic(lesson_id: str) -> str:
-        """The quiz topic that drills a lesson: "backprop", "attention", ..., or "all"."""
-        for topic in ("backprop", "attention", "backward", "training"):
-            if topic in lesson_id:
-                return topic
-        return "all"
-
     def quiz_scores(self) -> dict[str, str]:
         """Per quiz topic, a short score for the home screen ("4/9 cards right · 2 due")."""
         try:

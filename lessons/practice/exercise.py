@@ -90,8 +90,7 @@ class Mistake:
 class Exercise:
     name: str  # the workspace file is <name>.py; `kqv practice check <name>`
     title: str
-    lesson: str  # the lesson id and step id the exercise follows: "backprop", "layer2"
-    step: str
+    step: str  # the id of the step it follows ("layer2"); lessons.curriculum names the lesson
     function: str  # the function the learner writes (the last of the calls)
     phase: str  # "forward" or "backward": the order the variables are graded in
     text: str  # what to write, in our words, with shapes in letters
@@ -99,6 +98,7 @@ class Exercise:
     mistakes: tuple[Mistake, ...]
     cases: Callable[[], list[Case]]  # runs the engine; the first case is the one shown in full
     rtol: float = 1e-6  # largest max relative error that counts as equal
+    lesson: str = ""  # the lesson it follows, filled in from lessons.curriculum when it is loaded
 
     def mistake(self, name: str) -> Mistake:
         return next(m for m in self.mistakes if m.name == name)

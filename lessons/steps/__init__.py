@@ -1,7 +1,8 @@
 """Step scripts: the small Python behind each lesson file, one module per lesson.
 
 A lesson's Markdown names its script in the header (``script: backprop``) and each step names
-one of the script's traces (``trace: digits``). A script module provides:
+one of the script's traces (``trace: digits``). A script module provides (typed as
+:class:`lessons.model.StepScript`, its special views as :class:`lessons.model.Extra`):
 
 * ``TRACES``: ``{name: run(dims, seed) -> lessons.model.TraceRun}``. Each run builds the engine
   objects for the learner's dims, runs them once with a :class:`~engine.trace.Tracer`, and

@@ -33,7 +33,7 @@ from engine.gpt.model import GPT, GPTConfig
 from engine.layers import check_heads, head_counts, sinusoidal_positions
 from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
-from lessons.model import TraceRun
+from lessons.model import Extra, RealTraceFn, TraceFn, TraceRun
 
 SENTENCES = [
     "the pizza came out of the oven and it tasted good .",
@@ -124,12 +124,12 @@ def run_dropout(dims: dict, seed: int) -> TraceRun:
                                                          "query", "key", words[0], words[0])}})
 
 
-def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, dict]:
+def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, Extra]:
     T, C = d["T"], d["C"]
     row0 = words[0]
     ids = tracer["idx"].value[0]
     pairs = "  ".join(f"{w}={i}" for w, i in zip(row0, ids, strict=True))
-    extras = {
+    extras: dict[str, Extra] = {
         "tokens": {"notes": [f"row 0 as tokens: {pairs}", f"vocabulary: {len(VOCAB)} words",
                              real_model_hint()]},
         # more positions than T so the stripes show; the engine's own function, as the model uses
@@ -258,7 +258,7 @@ def run_trained(dims: dict, seed: int) -> TraceRun:
                     extras={"attends": {"attends": (QUERY_WORD, row0, new), "notes": lines}})
 
 
-TRACES = {"block": run_block, "dropout": run_dropout, "trained": run_trained}
+TRACES: dict[str, TraceFn] = {"block": run_block, "dropout": run_dropout, "trained": run_trained}
 
 
 # -- the real model ----------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def run_real_block(model: str, seed: int) -> TraceRun:
     return TraceRun(tracer, d, notes=notes, extras=_real_extras(tracer, pieces, gpt, losses), tokens=[pieces])
 
 
-def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT, losses: str) -> dict[str, dict]:
+def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT, losses: str) -> dict[str, Extra]:
     cfg = gpt.config
     ids = tracer["idx"].value[0]
     pairs = "  ".join(f"{p!r}={i}" for p, i in zip(pieces, ids, strict=True))
@@ -352,7 +352,7 @@ def _row_length(table: np.ndarray) -> float:
     return float(np.linalg.norm(table.astype(np.float64), axis=1).mean())
 
 
-def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int) -> dict:
+def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int) -> Extra:
     """Rank every head (layer.head) by the weight " it" gives " pizza" minus " oven", from the
     attention the engine recorded; the figure shows the row of " it" in the strongest heads."""
     where = {p: pieces.index(p) for p in (QUERY, *CANDIDATES, *LATER) if p in pieces}
@@ -400,4 +400,4 @@ def pizza_question(tracer: Tracer, pieces: list[str], n_layer: int, n_head: int)
 
 
 # the "it" step reads the trained small model on its own, and GPT-2 itself when GPT-2 is loaded
-REAL_MODEL_TRACES = {"block": run_real_block, "trained": run_real_block}
+REAL_MODEL_TRACES: dict[str, RealTraceFn] = {"block": run_real_block, "trained": run_real_block}

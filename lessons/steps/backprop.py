@@ -18,7 +18,7 @@ from engine.digits.network import Network, one_hot
 from engine.errors import KqvError
 from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
-from lessons.model import TraceRun
+from lessons.model import TraceFn, TraceRun
 from lessons.steps.digit_images import lesson_digits
 
 ETA = 3.0  # the book's learning rate for this net with the quadratic cost
@@ -107,4 +107,4 @@ def run_train(dims: dict, seed: int) -> TraceRun:
     )
 
 
-TRACES = {"tiny": run_tiny, "digits": run_digits, "train": run_train}
+TRACES: dict[str, TraceFn] = {"tiny": run_tiny, "digits": run_digits, "train": run_train}

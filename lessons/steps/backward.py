@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.gpt.model import GPT
 from engine.trace import Tracer
-from lessons.model import TraceRun
+from lessons.model import Extra, TraceFn, TraceRun
 from lessons.steps import attention
 
 EXTRAS = {"dlogits", "wte_shares", "mask_zero", "dscores_heatmap", "residual", "layernorm", "gradcheck"}
@@ -51,7 +51,7 @@ def run_block(dims: dict, seed: int) -> TraceRun:
                     extras=_extras(tracer, words, targets, d), tokens=words)
 
 
-def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict) -> dict[str, dict]:
+def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict) -> dict[str, Extra]:
     B, T, V = d["B"], d["T"], d["V"]
     N = B * T
     vocab = attention.VOCAB
@@ -61,7 +61,7 @@ def _extras(tracer: Tracer, words: list[list[str]], targets: np.ndarray, d: dict
     dlogits = tracer["dlogits"].value.reshape(N, V)
     target = int(targets[0, 0])
     nxt = vocab[target]
-    extras: dict[str, dict] = {"dlogits": {"notes": [
+    extras: dict[str, Extra] = {"dlogits": {"notes": [
         f"position 0 of row 0 reads {words[0][0]!r}; its target is the next word {nxt!r} (id {target})",
         f"p[{nxt!r}] = {p[0, target]:.4f}, so dlogits there is (p − 1)/N = ({p[0, target]:.4f} − 1)/{N} = "
         f"{dlogits[0, target]:+.5f}",
@@ -155,4 +155,4 @@ def _h_sweep(model, idx, targets) -> str:
     return "; ".join(parts)
 
 
-TRACES = {"block": run_block, "gradcheck": run_gradcheck}
+TRACES: dict[str, TraceFn] = {"block": run_block, "gradcheck": run_gradcheck}

@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.gpt.model import GPTConfig, count_parameters
 from engine.trace import Tracer
-from lessons.model import TraceRun
+from lessons.model import TraceFn, TraceRun
 from lessons.steps import attention, backprop
 
 EXTRAS = {"side_by_side", "param_count"}
@@ -88,4 +88,4 @@ def run_pair(dims: dict, seed: int) -> TraceRun:
                                                        "numbers at these dims"]}})
 
 
-TRACES = {"digits": run_digits, "block": run_block, "pair": run_pair}
+TRACES: dict[str, TraceFn] = {"digits": run_digits, "block": run_block, "pair": run_pair}

@@ -29,7 +29,7 @@ from engine.digits.network import Network
 from engine.gpt.model import GPT, GPTConfig, sample_next
 from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
 from engine.trace import NO_TRACE, Tracer
-from lessons.model import TraceRun
+from lessons.model import Extra, TraceFn, TraceRun
 from lessons.steps import attention
 
 EXTRAS = {"loss_init", "loss_curve", "adamw", "adamw_decay", "schedule", "sampling", "topk", "loop",
@@ -93,7 +93,7 @@ def run_train(dims: dict, seed: int) -> TraceRun:
     model, opt, history = _trained(B, T, d["C"], d["nh"], seed)
     loss, norm = _next_step(model, opt, "h0.attn.c_attn.w", idx, targets, tracer)
     t = opt.t + 1
-    extras = {
+    extras: dict[str, Extra] = {
         "loss_init": {"notes": [
             f"loss of the untrained model on this batch: {loss0:.3f}; ln V = ln {V} = {math.log(V):.3f}",
             f"e^−loss = {math.exp(-loss0):.4f}, about 1/V = {1 / V:.4f}: every word gets about the same "
@@ -194,7 +194,7 @@ def run_generate(dims: dict, seed: int) -> TraceRun:
         order = np.argsort(p)[::-1][:TOP_K]
         return ", ".join(f"{vocab[i]} {p[i]:.3f}" for i in order)
 
-    extras = {
+    extras: dict[str, Extra] = {
         "sampling": {"notes": [f"row 0 ends '{' '.join(words[0][-3:])}'; last-position logits (B, V) = "
                                f"{last.shape}", f"top {TOP_K} at temperature 1: {top(p_plain)}",
                                f"drawn: {vocab[plain]!r}"]},
@@ -297,4 +297,5 @@ def run_init(dims: dict, seed: int) -> TraceRun:
                     extras={"scale": {"notes": notes}}, tokens=words)
 
 
-TRACES = {"train": run_train, "bias": run_bias, "generate": run_generate, "kv": run_kv, "init": run_init}
+TRACES: dict[str, TraceFn] = {"train": run_train, "bias": run_bias, "generate": run_generate, "kv": run_kv,
+                              "init": run_init}

@@ -9,6 +9,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kqv_cli.tui.screens.base import KqvScreen
+from lessons.curriculum import quiz_topic
 
 CONTINUE = "continue"
 QUIZ_ALL = "quiz:all"
@@ -65,7 +66,7 @@ class HomeScreen(KqvScreen):
             menu.add_option(None)
         scores = self.app.quiz_scores()
         for lesson in self.app.lessons:
-            quiz = scores.get(self.app.quiz_topic(lesson.id))
+            quiz = scores.get(quiz_topic(lesson.id))
             menu.add_option(Option(self.lesson_prompt(lesson, quiz), id=lesson.id))
         menu.add_option(None)
         menu.add_option(Option(Text.assemble(("Quiz", "bold"), ("  all topics, dimensions from real runs",
@@ -145,5 +146,5 @@ class HomeScreen(KqvScreen):
         menu = self.query_one(OptionList)
         option = menu.highlighted_option
         lesson_ids = {lesson.id for lesson in self.app.lessons}
-        topic = self.app.quiz_topic(option.id) if option is not None and option.id in lesson_ids else "all"
+        topic = quiz_topic(option.id) if option is not None and option.id in lesson_ids else "all"
         self.app.open_quiz(topic)

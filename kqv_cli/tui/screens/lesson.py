@@ -24,6 +24,7 @@ from kqv_cli.tui.widgets.code_view import CodeView
 from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.value_view import FIGURES, ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
+from lessons.curriculum import quiz_topic
 
 STEP = Binding.Group("Step")  # the footer reads "n p Step"
 
@@ -362,12 +363,12 @@ class LessonScreen(KqvScreen):
                 self.leave()
                 self.app.open_lesson(choice.removeprefix(NEXT))
 
-        topic = self.app.quiz_topic(self.lesson.id)
+        topic = quiz_topic(self.lesson.id)
         self.app.push_screen(FinishScreen(self.lesson.title, self.app.next_lesson(self.lesson.id), topic,
                                           exercise), go)
 
     def action_quiz(self) -> None:
-        self.app.open_quiz(self.app.quiz_topic(self.lesson.id))
+        self.app.open_quiz(quiz_topic(self.lesson.id))
 
     def step_exercise(self) -> str | None:
         """The practice exercise that follows the step on screen, if there is one."""

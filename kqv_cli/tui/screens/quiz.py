@@ -145,7 +145,7 @@ class QuizScreen(KqvScreen):
 
     def levels(self) -> str:
         """The learner's level in each topic of this round: "backprop 1 · attention 0"."""
-        from kqv_cli.quiz.questions import TOPICS
+        from lessons.curriculum import TOPICS
 
         return " · ".join(f"{t} {self.session.level(t)}" for t in TOPICS if self.topic in ("all", t))
 

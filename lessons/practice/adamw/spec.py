@@ -86,7 +86,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="adamw",
     title="one AdamW step",
-    lesson="training",
     step="adamw",
     function="adamw_update",
     phase="forward",

@@ -79,7 +79,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="attention",
     title="causal self-attention, forward",
-    lesson="attention",
     step="weighted-values",
     function="attention_forward",
     phase="forward",

@@ -67,7 +67,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="attention_backward",
     title="attention, backward",
-    lesson="backward",
     step="dq-dk",
     function="attention_backward",
     phase="backward",

@@ -38,7 +38,6 @@ def _backpropagated(case: Case, slope_of: str) -> dict:
 EXERCISE = Exercise(
     name="backprop",
     title="backprop on a mini-batch",
-    lesson="backprop",
     step="grad2",
     function="backprop",
     phase="backward",

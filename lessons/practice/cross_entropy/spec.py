@@ -74,7 +74,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="cross_entropy",
     title="cross-entropy loss and dlogits",
-    lesson="attention",
     step="loss",
     function="cross_entropy_backward",
     phase="forward",

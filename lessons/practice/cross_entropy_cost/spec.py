@@ -11,7 +11,6 @@ from lessons.practice.exercise import Exercise, Mistake
 EXERCISE = Exercise(
     name="cross_entropy_cost",
     title="the cross-entropy cost and δᴸ",
-    lesson="backprop",
     step="train",
     function="delta",
     phase="forward",

@@ -58,7 +58,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="embedding",
     title="the embedding: tok_emb + pos_emb",
-    lesson="attention",
     step="embedding",
     function="embedding_forward",
     phase="forward",

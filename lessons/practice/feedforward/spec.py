@@ -21,7 +21,6 @@ def cases() -> list[Case]:
 EXERCISE = Exercise(
     name="feedforward",
     title="feedforward on a mini-batch",
-    lesson="backprop",
     step="layer3",
     function="feedforward",
     phase="forward",

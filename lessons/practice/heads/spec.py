@@ -69,7 +69,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="heads",
     title="split heads and merge heads",
-    lesson="attention",
     step="heads",
     function="merge_heads",
     phase="forward",

@@ -91,7 +91,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="layernorm",
     title="LayerNorm, forward and backward",
-    lesson="attention",
     step="layernorm",
     function="layernorm_backward",
     phase="forward",

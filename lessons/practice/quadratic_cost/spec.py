@@ -9,7 +9,6 @@ from lessons.practice.exercise import Exercise, Mistake
 EXERCISE = Exercise(
     name="quadratic_cost",
     title="the quadratic cost and δᴸ",
-    lesson="backprop",
     step="output-error",
     function="delta",
     phase="forward",

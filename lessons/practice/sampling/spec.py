@@ -67,7 +67,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="sampling",
     title="next-token sampling: temperature and top-k",
-    lesson="training",
     step="topk",
     function="sample_next",
     phase="forward",

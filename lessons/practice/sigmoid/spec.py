@@ -29,7 +29,6 @@ def cases() -> list[Case]:
 EXERCISE = Exercise(
     name="sigmoid",
     title="σ and σ′",
-    lesson="backprop",
     step="layer2",
     function="sigmoid_prime",
     phase="forward",

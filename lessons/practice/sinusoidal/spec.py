@@ -68,7 +68,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="sinusoidal",
     title="sinusoidal positions",
-    lesson="attention",
     step="positions",
     function="sinusoidal_positions",
     phase="forward",

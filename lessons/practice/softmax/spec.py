@@ -80,7 +80,6 @@ MISTAKES = (
 EXERCISE = Exercise(
     name="softmax",
     title="a stable softmax and its backward",
-    lesson="attention",
     step="softmax",
     function="softmax_backward",
     phase="forward",

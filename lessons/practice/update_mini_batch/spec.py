@@ -38,7 +38,6 @@ def _stepped(case: Case, step) -> dict:
 EXERCISE = Exercise(
     name="update_mini_batch",
     title="update_mini_batch: the SGD step",
-    lesson="backprop",
     step="update",
     function="update_mini_batch",
     phase="forward",

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.digits.network import Network
 from engine.trace import Record, Tracer, format_shape
-from kqv_cli.quiz.question import (
+from lessons.cards.question import (
     Draw,
     Operand,
     Question,

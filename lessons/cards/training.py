@@ -1,6 +1,6 @@
 """Questions about training and generating (lesson "training"): AdamW's state, sampling, KV cache.
 
-Each builder draws fresh sizes for the level (as :mod:`kqv_cli.quiz.attention_cards` does),
+Each builder draws fresh sizes for the level (as :mod:`lessons.cards.attention` does),
 runs the real engine and reads the answer from what it produced: the optimizer's own m and v
 after a real :func:`engine.optim.adamw_update` of one parameter, the traced logits sliced the
 way generation slices them, and a traced generation step with :class:`engine.kv_cache.KVCache`.
@@ -12,8 +12,8 @@ import dataclasses
 
 from engine.optim import AdamW, adamw_update
 from engine.trace import Tracer
-from kqv_cli.quiz.attention_cards import CONVENTION, LETTERS, GPTRun, _b, run_gpt
-from kqv_cli.quiz.question import Draw, Question, proof_line, shape_question
+from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, run_gpt
+from lessons.cards.question import Draw, Question, proof_line, shape_question
 
 TOPIC = "training"
 

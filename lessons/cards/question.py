@@ -1,9 +1,10 @@
-"""What a quiz question is, and the small shape helpers the question builders share.
+"""What a quiz card asks, and the small shape helpers the card builders share.
 
-A :class:`Question` carries everything a front end needs: the text to show, the answer (read
-from a traced engine run, never typed in by hand), two hints, the derivation shown after the
-answer and the trace lines that prove it. :meth:`Question.check` turns the learner's text
-into right or wrong, or raises :class:`~kqv_cli.quiz.answers.Malformed`.
+A card (one per concept, in ``lessons/cards/<topic>.py``) is a builder: it draws dimensions,
+runs the engine with a tracer and returns a :class:`Question`, which carries everything a
+front end needs: the text to show, the answer (read from the traced run, never typed in by
+hand), two hints, the derivation shown after the answer and the trace lines that prove it.
+Reading what the learner typed is the quiz's job: :func:`kqv_cli.quiz.answers.check`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from typing import Any
 import numpy as np
 
 from engine.trace import Record, format_shape, format_symbolic
-from kqv_cli.quiz import answers
+
+NO = "no"  # the answer of a "will it work?" question whose operation numpy refuses
 
 
 @dataclass(frozen=True)
 class Question:
     card_id: str  # the concept, e.g. "attention.scores_shape"
-    topic: str  # backprop | attention
+    topic: str  # a topic of lessons.curriculum: backprop, attention, ...
     level: int
     setting: str  # the model and its dimensions, one or two sentences
     ask: str  # the question itself
     convention: str  # the layout convention the question uses (weights (out, in), ...)
     kind: str  # shape | symbolic | count | works
-    answer: Any  # tuple of ints, tuple of letter expressions, int, or answers.NO / a shape
+    answer: Any  # tuple of ints, tuple of letter expressions, int, or NO / a shape
     letters: tuple[str, ...]  # the dimension names the question may be answered in
     hints: tuple[str, str]  # 1: the operation, 2: the operand shapes
     derivation: tuple[str, ...]  # step by step, shown after the answer
@@ -62,27 +64,10 @@ class Question:
         if self.kind == "count":
             return f"{self.answer:,}"
         if self.kind == "works":
-            if self.answer == answers.NO:
+            if self.answer == NO:
                 return "no, it fails"
             return "yes, " + show(self.answer)
         return show(self.answer)
-
-    def check(self, text: str) -> bool:
-        """Right or wrong; raises :class:`answers.Malformed` when ``text`` cannot be read."""
-        answers.check_length(text)
-        if self.kind == "count":
-            return answers.parse_count(text) == self.answer
-        if self.kind == "shape":
-            return answers.parse_shape(text) == tuple(self.answer)
-        if self.kind == "symbolic":
-            given = answers.parse_symbolic(text, self.letters)
-            return answers.symbolic_equal(given, tuple(self.answer), self.letters, self.derived)
-        given = answers.parse_works(text, self.letters if self.symbolic else None)
-        if given == answers.NO or self.answer == answers.NO:
-            return given == self.answer
-        if self.symbolic:
-            return answers.symbolic_equal(given, tuple(self.answer), self.letters, self.derived)
-        return tuple(given) == tuple(self.answer)
 
 
 def _is_symbolic(value) -> bool:
@@ -253,10 +238,10 @@ def works_question(card_id: str, topic: str, convention: str, draw: Draw, run, o
     shape, complaint = apply(op, a, b)
     out_sym = matmul_sym(a.symbolic, b.symbolic) if op == "@" else broadcast_sym(a.symbolic, b.symbolic)
     if draw.symbolic:
-        answer = answers.NO if shape is None else out_sym
+        answer = NO if shape is None else out_sym
         ask += f" Answer no, or the shape in letters ({', '.join(run.letters)})."
     else:
-        answer = answers.NO if shape is None else shape
+        answer = NO if shape is None else shape
         ask += " Answer no, or the shape."
     if op == "@":
         hints = ("A @ B works when A's last size equals B's second-to-last (the sizes summed over); "

@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.gpt.model import GPT, GPTConfig
 from engine.trace import Record, Tracer, format_shape
-from kqv_cli.quiz.question import (
+from lessons.cards.question import (
     Draw,
     Operand,
     Question,

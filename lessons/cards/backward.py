@@ -1,14 +1,14 @@
 """Questions about the GPT's backward pass, from a traced forward + backward (lesson "backward").
 
-Same runs as :mod:`kqv_cli.quiz.attention_cards` (fresh sizes for the level at every review),
+Same runs as :mod:`lessons.cards.attention` (fresh sizes for the level at every review),
 asking about the gradients the engine traced: attention's datt, dv, datt_scores, dq, dk and
 dqkv, and the two shares of the tied table's gradient. Every answer is the traced shape.
 """
 
 from __future__ import annotations
 
-from kqv_cli.quiz.attention_cards import CONVENTION, GPTRun, _b, _flat, run_gpt
-from kqv_cli.quiz.question import Draw, Operand, Question, matmul_line, shape_question
+from lessons.cards.attention import CONVENTION, GPTRun, _b, _flat, run_gpt
+from lessons.cards.question import Draw, Operand, Question, matmul_line, shape_question
 
 TOPIC = "backward"
 
