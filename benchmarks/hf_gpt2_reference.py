@@ -10,7 +10,9 @@ cached generation, and kqv's export read back by transformers.
    them), and the logits of each step of greedy generation with the KV cache.
 3. A kqv character GPT is trained for a few iterations, exported with ``engine.hf.export``
    and loaded by ``GPT2LMHeadModel.from_pretrained`` and ``AutoTokenizer``; their next-token
-   probabilities are compared with kqv's.
+   probabilities are compared with kqv's, and the usual calls are made: a text with characters
+   the model never saw, a padded batch (its logits against kqv's for each text alone), and
+   ``pipeline("text-generation")`` (its greedy text against kqv's).
 
 The goal is a largest difference ≤ 1e-4 in float32. ``--write-golden`` also writes the tiny
 folder and transformers' outputs to ``tests/data/`` for the test suite, which has no torch:
@@ -138,7 +140,7 @@ def compare(ref: dict, ours: dict) -> dict:
 def export_check(tmp: Path) -> dict:
     """Train a tiny character GPT in kqv, export it, load it in transformers, compare."""
     import torch
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2LMHeadModel, pipeline
 
     from engine.data.text import TextData
     from engine.gpt.model import GPTConfig
@@ -165,10 +167,26 @@ def export_check(tmp: Path) -> dict:
         e = np.exp(z - z.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
+    # the usual calls: an unseen character, a padded batch, the text-generation pipeline
+    unseen = hf_tok("Café!")["input_ids"]  # é and ! are not in the training text
+    hf_tok.pad_token = hf_tok.convert_ids_to_tokens(0)  # the README's one line
+    batch = hf_tok([prompt, "The oven"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        padded = hf(**batch).logits.numpy()
+    short = vocab.encode("The oven")
+    alone, _ = model.forward(short[None, :])
+    generator = pipeline("text-generation", model=hf, tokenizer=hf_tok)
+    room = cfg.block_size - ids.size  # transformers stops at n_positions; it does not crop
+    greedy = generator(prompt, max_new_tokens=room, do_sample=False)[0]["generated_text"]
+    ours_greedy = prompt + vocab.decode(list(model.stream(ids, room, top_k=1, rng=np.random.default_rng(0))))
     return {"same_token_ids": list(hf_ids) == [int(i) for i in ids],
             "tokenizer_round_trip": hf_tok.decode(hf_ids) == prompt,
             "logits": float(np.abs(ours[0] - theirs).max()),
-            "next_token_probabilities": float(np.abs(probs(ours[0]) - probs(theirs)).max())}
+            "next_token_probabilities": float(np.abs(probs(ours[0]) - probs(theirs)).max()),
+            "unseen_characters_read_as": hf_tok.decode(unseen),
+            "padded_batch_logits": max(float(np.abs(padded[0] - ours[0]).max()),
+                                       float(np.abs(padded[1, :short.size] - alone[0]).max())),
+            "pipeline_greedy_same_text": greedy == ours_greedy}
 
 
 def write_golden(ref: dict, ids: np.ndarray) -> None:
@@ -215,8 +233,9 @@ def main(argv=None) -> int:
             say(f"wrote {GOLDEN_DIR} and {GOLDEN_NPZ} (transformers' values)")
         result["export"] = export_check(tmp)
         say(f"kqv export read by transformers: {result['export']}")
-    worst = max(*result["gpt2"].values(), result["export"]["logits"])
-    result["ok"] = bool(worst <= GOAL and result["export"]["same_token_ids"])
+    export = result["export"]
+    worst = max(*result["gpt2"].values(), export["logits"], export["padded_batch_logits"])
+    result["ok"] = bool(worst <= GOAL and export["same_token_ids"] and export["pipeline_greedy_same_text"])
     say(f"largest difference {worst:.2e}: {'within' if result['ok'] else 'OVER'} the goal of {GOAL:g}")
     if args.json:
         print(json.dumps(result))

@@ -308,8 +308,21 @@ def test_an_exported_checkpoint_loads_back_with_the_same_logits_and_tokens(tmp_p
     tok = HFTokenizer.from_file(out / "tokenizer.json")
     np.testing.assert_array_equal(tok.encode("the oven\n"), vocab.encode("the oven\n"))
     assert tok.decode(tok.encode("the oven\n")) == "the oven\n"
-    with pytest.raises(KqvError, match="cannot encode this text"):
-        tok.encode("Z")
+    with pytest.raises(KqvError, match="has no token for 'Z', 'é'; use only characters of the model's"):
+        tok.encode("the Zé")  # kqv refuses what its model never saw...
+    # ...while transformers' tokenizer reads them as the space, its unknown token, and decodes
+    # the space back (no special token is named, so skip_special_tokens keeps it)
+    assert tok.tokenizer.encode("the Zé").ids == [int(i) for i in vocab.encode("the   ")]
+    assert tok.tokenizer.decode(vocab.encode("the oven").tolist(), skip_special_tokens=True) == "the oven"
+    assert "pad_token" not in json.loads((out / "tokenizer_config.json").read_text())
+
+
+def test_without_a_space_the_stand_in_is_the_vocabularys_first_character():
+    from engine.hf.tokenizer import char_tokenizer, stand_in
+
+    vocab = CharVocab.from_text("abc\n")
+    assert stand_in(vocab) == vocab.chars[0] == "\n"
+    assert char_tokenizer(vocab).encode("aZ").ids == [vocab.chars.index("a"), 0]
 
 
 def test_a_no_bias_model_is_exported_with_zero_biases(tmp_path):

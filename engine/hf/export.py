@@ -9,7 +9,10 @@ a place to learn, not a training framework.
 * ``config.json`` and ``model.safetensors``: :func:`engine.hf.gpt2.save_gpt2`;
 * ``tokenizer.json``: the character vocabulary (:func:`engine.hf.tokenizer.char_tokenizer_json`);
 * ``tokenizer_config.json``: names the generic fast tokenizer, so transformers does not take the
-  folder's ``model_type`` (gpt2) to mean GPT-2's own BPE.
+  folder's ``model_type`` (gpt2) to mean GPT-2's own BPE. It names no padding token: one named
+  there becomes a special token, and decoding with ``skip_special_tokens`` (as the
+  text-generation pipeline does) would drop that character from every text. The README gives
+  the one line that sets it for a padded batch (:func:`engine.hf.tokenizer.stand_in`).
 """
 
 from __future__ import annotations

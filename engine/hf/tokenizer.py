@@ -57,13 +57,24 @@ class HFTokenizer:
         return 1 + max(self.tokenizer.get_vocab(with_added_tokens=True).values(), default=-1)
 
     def encode(self, text: str) -> np.ndarray:
-        """Text -> token ids (special tokens such as ``<|endoftext|>`` written in the text count)."""
+        """Text -> token ids (special tokens such as ``<|endoftext|>`` written in the text count).
+
+        A character the vocabulary lacks is refused, as for kqv's own checkpoints, even where
+        the tokenizer would map it to its unknown token (an exported one does, for transformers):
+        kqv never feeds the model a stand-in the user did not write."""
         try:
-            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        except Exception as exc:  # a character tokenizer has no token for an unseen character
+            encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        except Exception as exc:  # a character tokenizer without an unknown token
             raise KqvError(f"{self.source or 'the tokenizer'} cannot encode this text ({exc}); use only "
                            "characters of the model's training text") from None
-        return np.asarray(ids, dtype=np.int64)
+        unk = getattr(self.tokenizer.model, "unk_token", None)  # None for GPT-2's byte-level BPE
+        unseen = sorted({text[a:b] for token, (a, b) in zip(encoding.tokens, encoding.offsets, strict=True)
+                         if token == unk and text[a:b] != unk})
+        if unseen:
+            shown = ", ".join(map(repr, unseen[:5]))
+            raise KqvError(f"{self.source or 'the tokenizer'} has no token for {shown}; use only characters "
+                           "of the model's training text")
+        return np.asarray(encoding.ids, dtype=np.int64)
 
     def encode_prompt(self, text: str, n_positions: int) -> np.ndarray:
         """A prompt's ids, refusing one that is no tokens or more than the model can read."""
@@ -90,16 +101,36 @@ class HFTokenizer:
         return self.tokenizer.token_to_id(END_OF_TEXT)
 
 
+def stand_in(vocab: CharVocab) -> str:
+    """The character an exported tokenizer reads an unknown character as: the space when the
+    vocabulary has one (a guess that keeps a word boundary), else its first character.
+
+    A word-level tokenizer with no unknown token fails on any character outside its vocabulary
+    (transformers: ``tok("Café")`` raises "Missing [UNK] token"). A token of its own would need
+    a row of wte, and a new row changes every next-token probability (the softmax runs over it
+    too), so the unknown token is a character the model has. It is the word-level model's own
+    setting, not a special token, so decoding keeps every space.
+
+    Padding is the same question: ``padding=True`` needs a pad token, and any id will do (the
+    attention mask hides padded positions). But a pad token named in tokenizer_config.json
+    becomes a special token, and ``decode(..., skip_special_tokens=True)``, which the
+    text-generation pipeline calls, would drop that character from every text. So none is
+    named; the README's export section sets one in a line, after loading, where it is not.
+    """
+    return " " if " " in vocab.chars else vocab.chars[0]
+
+
 def char_tokenizer(vocab: CharVocab):
     """A ``tokenizers.Tokenizer`` with one token per character of ``vocab``, ids as kqv's.
 
     Every character is split off on its own (the pre-tokenizer), looked up whole (a word-level
     model whose "words" are characters), and decoding joins them with nothing between (Fuse).
-    A character outside the vocabulary has no id; the tokenizer has no unknown token to hide it.
+    A character outside the vocabulary becomes :func:`stand_in` (for transformers; kqv's own
+    :meth:`HFTokenizer.encode` refuses it).
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
-    tok = Tokenizer(models.WordLevel({c: i for i, c in enumerate(vocab.chars)}, unk_token=None))
+    tok = Tokenizer(models.WordLevel({c: i for i, c in enumerate(vocab.chars)}, unk_token=stand_in(vocab)))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tok.decoder = decoders.Fuse()
     return tok
