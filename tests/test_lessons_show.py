@@ -258,3 +258,12 @@ def test_kv_cache_card_says_what_is_cached_and_what_is_new():
         assert f"has read a prompt of {t - 1} characters" in q.setting
         assert "one new character per sequence goes in (T=1)" in q.setting
         assert "of T=1 characters" not in q.setting
+
+
+def test_weight_decay_step_links_nielsens_l2_and_the_bigram_is_defined_where_named():
+    decay = _explanation(step_text("training", "adamw-bias"))
+    assert "w ← (1 − ηλ/n)·w − (η/m)·nabla_w" in decay and "--lmbda" in decay
+    mask = _explanation(step_text("attention", "mask"))
+    assert "a bigram model, the simplest model of text" in mask
+    bigram = _explanation(step_text("training", "bigram"))
+    assert "overfitting" in bigram and "validation" in bigram and "counts (V, V) = (48, 48)" in bigram

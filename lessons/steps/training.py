@@ -14,7 +14,9 @@ the lesson's small text. Three runs:
   temperature and top-k), a generated text, and the causal mask's promise checked;
 * ``kv``: one traced step of generation with a KV cache, after the prompt;
 * ``init``: a fresh model and a fresh digit net, to measure the scale of their weights and of
-  the activations.
+  the activations;
+* ``bigram``: the counting baseline of :mod:`engine.gpt.bigram` on the lesson's words, and on
+  Tiny Shakespeare's training and validation text when it is on this machine.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import numpy as np
 
 from engine.data.text import get_batch
 from engine.digits.network import Network
+from engine.gpt.bigram import bigram_fit, bigram_loss
 from engine.gpt.model import GPT, GPTConfig, sample_next
 from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
 from engine.trace import NO_TRACE, Tracer
 from lessons.model import Extra, TraceFn, TraceRun
 from lessons.steps import attention
 
-EXTRAS = {"loss_init", "loss_curve", "adamw", "adamw_decay", "schedule", "sampling", "topk", "loop",
+EXTRAS = {"bigram", "loss_init", "loss_curve", "adamw", "adamw_decay", "schedule", "sampling", "topk", "loop",
           "causal", "kv_cache", "scale"}
 BLOCK_SIZE = 32  # room for the prompt (T ≤ 16) and what is generated after it
 ITERS, WARMUP = 150, 10
@@ -297,5 +300,53 @@ def run_init(dims: dict, seed: int) -> TraceRun:
                     extras={"scale": {"notes": notes}}, tokens=words)
 
 
-TRACES: dict[str, TraceFn] = {"train": run_train, "bias": run_bias, "generate": run_generate, "kv": run_kv,
-                              "init": run_init}
+def run_bigram(dims: dict, seed: int) -> TraceRun:
+    """The bigram table counted on the lesson's words, scored on the batch the GPT steps score."""
+    d = full_dims(dims)
+    B, T, V = d["B"], d["T"], d["V"]
+    idx, targets, words = attention.batch(B, T)
+    d = {**d, "N": B * T}
+    tracer = Tracer(dims=d)
+    data = _ids()
+    P = bigram_fit(data, V, tracer=tracer)
+    loss = bigram_loss(P, idx, targets, tracer=tracer, sym=("B*T",))
+    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
+    untrained, trained = _model(d, seed).forward(idx, targets)[1], model.forward(idx, targets)[1]
+    notes = [f"on this batch: untrained GPT {untrained:.3f}, bigram {loss:.3f}, trained GPT {trained:.3f} "
+             f"(the bigram counted all {len(data)} words of the lesson's text, the GPT trained on them: "
+             "the lesson has no held-out part)"] + shakespeare_bigram_notes()
+    return TraceRun(tracer, d, notes=[f"the bigram model on the lesson's {V} words"],
+                    extras={"bigram": {"notes": notes}}, tokens=words)
+
+
+@lru_cache(maxsize=1)
+def _shakespeare_bigram() -> tuple[int, int, float, float] | None:
+    """(V, training characters, training loss, validation loss) of the bigram on Tiny
+    Shakespeare split as `kqv train gpt` splits it, or None when the text is not here."""
+    from engine.data.shakespeare import find_shakespeare
+    from engine.data.text import CharVocab, encode_fast, read_text, split_train_val
+
+    path = find_shakespeare()
+    if path is None:
+        return None
+    text = read_text(path)
+    vocab = CharVocab.from_text(text)
+    train, val = split_train_val(encode_fast(vocab, text), 1)
+    P = bigram_fit(train, vocab.size)
+    return (vocab.size, len(train), bigram_loss(P, train[:-1], train[1:]),
+            bigram_loss(P, val[:-1], val[1:]))
+
+
+def shakespeare_bigram_notes() -> list[str]:
+    measured = _shakespeare_bigram()
+    if measured is None:
+        return ["Tiny Shakespeare is not on this machine (kqv data shakespeare gets it): with it, this "
+                "note measures the bigram on its training and validation text"]
+    V, n, train, val = measured
+    return [f"Tiny Shakespeare, measured now: the bigram counted on its first {n:,} characters (the "
+            f"training part) scores {train:.3f} on them and {val:.3f} on the last 10% (validation); "
+            f"a uniform guess scores ln {V} = {math.log(V):.3f}"]
+
+
+TRACES: dict[str, TraceFn] = {"bigram": run_bigram, "train": run_train, "bias": run_bias,
+                              "generate": run_generate, "kv": run_kv, "init": run_init}
