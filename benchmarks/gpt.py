@@ -202,7 +202,7 @@ def child_run(spec: dict) -> dict:
     import contextlib
     import io
 
-    from kqv_cli.main import run
+    from kqv_cli.last_resort import main as run  # the installed kqv command
 
     out = io.StringIO()
     t0 = time.perf_counter()

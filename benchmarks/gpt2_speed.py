@@ -158,7 +158,7 @@ def sample_rss_child(model: str, tokens: int, rounds: int) -> dict:
     import contextlib
     import io
 
-    from kqv_cli.main import run
+    from kqv_cli.last_resort import main as run  # the installed kqv command
 
     sys.argv = ["kqv", "sample", "--model", model, "--prompt", "The pizza", "--tokens", str(tokens),
                 "--seed", "0"]

@@ -23,13 +23,15 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.files.paths import cache_dir
-
+# Nothing of kqv is imported here before the guard is up: the app behind it may fail to import
+# (a file of the current folder named engine.py hides the engine), and that too is one line.
 EXIT_INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
 EXIT_USER_ERROR = 2  # bad input, whoever says so (app.fail, usage_errors, here): one code
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 # The disk or the user's quota is full: never a bug of kqv's, whichever file it was writing.
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_KQV_DIR = Path(__file__).resolve().parent.parent  # the folder holding engine/, lessons/, kqv_cli/
+_KQV_PACKAGES = ("engine", "lessons", "kqv_cli")
 
 
 def main() -> None:
@@ -67,6 +69,13 @@ def run_guarded(main: Callable[[], object]) -> None:
         main()
     except KeyboardInterrupt:
         _exit(EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
+    except ImportError as exc:
+        hidden = _hidden_package(exc)
+        if hidden is None:
+            _internal_error(exc)
+        package, hiding = hidden
+        _exit(EXIT_USER_ERROR, f"cannot start: {hiding} hides kqv's own {package!r} package (python -m "
+                               "looks in the current folder first); run kqv from another folder")
     except OSError as exc:
         if _stdout_broken():
             _exit(EXIT_USER_ERROR, f"cannot write the output: {exc.strerror or exc}")
@@ -75,6 +84,16 @@ def run_guarded(main: Callable[[], object]) -> None:
         _internal_error(exc)
     except Exception as exc:
         _internal_error(exc)
+
+
+def _hidden_package(exc: ImportError) -> tuple[str, str] | None:
+    """The package of kqv's that failed to import in ``exc`` and the file that stood in for it, if
+    one did: ``./engine.py`` is imported as ``engine`` when kqv runs with the current folder first."""
+    package = (exc.name or "").partition(".")[0]
+    found = getattr(sys.modules.get(package), "__file__", None) if package in _KQV_PACKAGES else None
+    if found is None or Path(found).resolve().is_relative_to(_KQV_DIR / package):
+        return None
+    return package, found
 
 
 def _stdout_broken() -> bool:
@@ -105,6 +124,8 @@ def _internal_error(exc: BaseException) -> None:
 
 def write_log(exc: BaseException) -> Path | None:
     """Write the command line and the traceback to a new file in the cache folder; its path, or None."""
+    from engine.files.paths import cache_dir  # after the guard (see the imports above)
+
     folder = cache_dir() / "errors"
     path = folder / f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     text = (f"command: {' '.join(sys.argv)}\n\n"

@@ -23,7 +23,6 @@ from kqv_cli.commands import (
     translate,  # noqa: F401  (train translate, translate, trace translate)
 )
 from kqv_cli.commands.learn import open_lessons  # also registers `kqv learn`
-from kqv_cli.last_resort import run_guarded
 
 
 def _version(value: bool) -> None:
@@ -45,10 +44,3 @@ def main(
             typer.echo(ctx.get_help())
             return
         open_lessons(None)
-
-
-def run() -> None:
-    """The app behind the last-resort handler, for ``kqv`` scripts installed when the entry point
-    was here; :func:`kqv_cli.last_resort.main` is the entry point (it imports this module behind
-    the handler too)."""
-    run_guarded(lambda: app(prog_name="kqv"))

@@ -147,10 +147,6 @@ class LessonProgress:
         position = self.position(lesson_id)
         return step_ids.index(position) if position in step_ids else 0
 
-    def set_position(self, lesson_id: str, step_id: str) -> None:
-        self.state(lesson_id).position = step_id
-        self.last = lesson_id
-
     def dims(self, lesson_id: str) -> dict[str, int]:
         return dict(self.lessons[lesson_id].dims) if lesson_id in self.lessons else {}
 

@@ -57,6 +57,17 @@ def test_ctrl_c_while_kqv_is_still_importing_is_one_line():
     assert (done.returncode, done.stderr) == (130, "error: interrupted (Ctrl-C)\n")
 
 
+def test_a_file_of_the_current_folder_hiding_the_engine_is_one_line(tmp_path):
+    """python -m puts the current folder first: its engine.py is imported instead of kqv's engine."""
+    (tmp_path / "engine.py").write_text("# someone's own script\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "kqv_cli", "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: cannot start: ") and str(tmp_path / "engine.py") in line
+
+
 def test_a_bug_whose_message_spans_lines_is_still_one_line(capsys):
     def broken():
         raise RuntimeError("first line\nsecond line")

@@ -203,13 +203,9 @@ async def test_help_and_quiz_from_home():
         assert isinstance(app.screen, HomeScreen)
         await pilot.press("t")
         await pilot.pause()
-        try:
-            from kqv_cli.tui.screens.quiz import QuizScreen
-        except ImportError:
-            assert isinstance(app.screen, HomeScreen)
-            assert any("quiz is not available" in str(n.message) for n in app._notifications)
-        else:
-            assert isinstance(app.screen, QuizScreen)
+        from kqv_cli.tui.screens.quiz import QuizScreen
+
+        assert isinstance(app.screen, QuizScreen)
 
 
 @pilot_test

@@ -236,8 +236,6 @@ def solution(
     if not progress.state(exercise.name).passed and not give_up:
         raise KqvError(f"{exercise.name} is not passed yet; `kqv practice hint {exercise.name}` helps, "
                        f"or `kqv practice solution {exercise.name} --give-up` shows it anyway")
-    if give_up:
-        progress.give_up(exercise.name)
     text = solution_file(exercise).read_text(encoding="utf-8")
     if is_interactive():
         console.print(Syntax(text, "python", line_numbers=False))

@@ -33,7 +33,6 @@ class ExerciseState:
     passed: bool = False
     tries: int = 0  # checks run
     hints: int = 0  # hints shown, 0..3
-    gave_up: bool = False  # asked for the solution before passing
     last: str = ""  # the last check's one-line summary
 
     @classmethod
@@ -114,14 +113,6 @@ class PracticeProgress:
             return index
 
         return self.change(name, hint)
-
-    def give_up(self, name: str) -> None:
-        def give_up(state: ExerciseState) -> None:
-            if not state.passed:
-                state.gave_up = True
-
-        if not self.state(name).passed:
-            self.change(name, give_up)
 
     def status(self, name: str) -> str:
         """not started | passed | the last check's summary."""

@@ -1,10 +1,8 @@
 """Handwritten digits for the lessons: real MNIST when it is on this machine, else stand-ins.
 
 The lessons must never pass synthetic data off as MNIST, so every batch comes with a ``source``
-line the lesson shows as a note. Order of preference: real MNIST (``engine.data.mnist``), the
-engine's synthetic digits (``engine.data.synthetic_digits``), and, only when neither exists, noisy
-copies of ten random patterns (one per class) so the training step still has something
-learnable.
+line the lesson shows as a note: real MNIST (``engine.data.mnist``) when its files are here,
+else the engine's synthetic digits (``engine.data.synthetic_digits``).
 """
 
 from __future__ import annotations
@@ -38,12 +36,7 @@ def lesson_digits(n: int, seed: int, split: str = "test") -> Digits:
 def _pool(split: str) -> Digits:
     """All images of a split, loaded once per process (MNIST takes a moment to read)."""
     mnist = _mnist(split)
-    if mnist is not None:
-        return mnist
-    synthetic = _synthetic(split)
-    if synthetic is not None:
-        return synthetic
-    return _patterns(split)
+    return mnist if mnist is not None else _synthetic(split)
 
 
 def _mnist(split: str) -> Digits | None:
@@ -66,10 +59,8 @@ def _mnist_subset() -> dict[str, tuple[np.ndarray, np.ndarray, str]] | None:
     step, so the first time the lessons keep a small subset (8,000 training and 2,000 test
     images, 8 MB of bytes) in the cache folder, tied to the MNIST folder it came from.
     """
-    try:
-        from engine.data import mnist
-    except ImportError:
-        return None
+    from engine.data import mnist
+
     try:
         folder = mnist.find_mnist()
     except KqvError:
@@ -124,24 +115,12 @@ def _write_subset(folder, sets: dict) -> None:
         pass  # only a speed-up: without it the next start reads MNIST again
 
 
-def _synthetic(split: str) -> Digits | None:
-    try:
-        from engine.data.synthetic_digits import synthetic_digits
-    except ImportError:
-        return None
+def _synthetic(split: str) -> Digits:
+    from engine.data.synthetic_digits import synthetic_digits
+
     made = synthetic_digits(SUBSET[split] // 2, seed=1 if split == "train" else 2)
     x, labels = made.x, made.labels
     x = np.asarray(x, dtype=np.float32).reshape(len(labels), -1)
     return Digits(x, np.asarray(labels).astype(np.int64),
                   "synthetic digits drawn by kqv (not MNIST: MNIST was not found)", False)
 
-
-def _patterns(split: str) -> Digits:
-    rng = np.random.default_rng(7)
-    prototypes = (rng.random((10, 784)) < 0.2).astype(np.float32)  # fixed: same classes in both splits
-    n = 4000 if split == "train" else 1000
-    noise = np.random.default_rng(1 if split == "train" else 2)
-    labels = noise.integers(0, 10, n)
-    x = np.clip(prototypes[labels] + 0.3 * noise.standard_normal((n, 784)), 0, 1).astype(np.float32)
-    return Digits(x, labels, "random class patterns standing in for digits (not MNIST: MNIST "
-                  "and the synthetic digits were not found)", False)
