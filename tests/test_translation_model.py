@@ -254,3 +254,32 @@ def test_bad_ids_are_refused_in_one_line():
         model.forward(np.zeros((1, 3), int), TGT_IN[:1])
     with pytest.raises(KqvError, match="one target per source"):
         model.forward(SRC, TGT_IN[:1])
+
+
+def test_the_memory_estimate_covers_a_real_training_step():
+    """The estimate made before allocating (engine.runtime.memory) against the peak tracemalloc
+    measures over two real steps (forward, loss, backward, Adam): never below it, and not so far
+    above that it would refuse a run that fits."""
+    import tracemalloc
+
+    from engine.optim import AdamW
+    from engine.runtime.memory import translation_memory
+
+    cfg = TransformerConfig(vocab_size=600, n_embd=32, n_head=2, n_layer=2, n_dec_layer=2, d_ff=64,
+                            max_len=40)
+    B, L = 16, 24
+    rng = np.random.default_rng(0)
+    src, tgt = rng.integers(3, 600, (B, L)), rng.integers(3, 600, (B, L + 1))
+    tracemalloc.start()
+    try:
+        model = Transformer(cfg, seed=0)
+        opt = AdamW(model.flat_params, model.flat_grads, 0, weight_decay=0.0)
+        for _ in range(2):
+            model.loss(model.forward(src, tgt[:, :-1], rng=rng), tgt[:, 1:])
+            model.backward()
+            opt.step(1e-4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = translation_memory(cfg, B, L, training=True).total
+    assert peak <= estimate <= 4 * peak, (peak, estimate)

@@ -153,27 +153,32 @@ def digits_memory(sizes: list[int], batch_size: int, n_examples: int, training: 
 
 
 def translation_memory(config, batch_size: int, seq_len: int, training: bool,
-                       itemsize: int = FLOAT32) -> MemoryEstimate:
+                       itemsize: int = FLOAT32, beam: int = 4) -> MemoryEstimate:
     """What an encoder–decoder Transformer of ``config`` (an
     :class:`engine.translation.model.TransformerConfig`) needs for B sentence pairs of at most
     ``seq_len`` pieces on each side.
 
-    The parameters are counted from the sizes (embedding V·C shared; per encoder layer the four
-    attention projections 4C² and the feed-forward 2·C·d_ff; per decoder layer a second,
-    cross, attention). Per position each layer keeps about 12·C + 3·d_ff numbers for the
-    backward pass and nh·L scores and probabilities per attention; the output keeps V logits
-    and as many probabilities. Training counts the backward pass's gradients as much again,
-    plus the gradient and Adam's two moments per parameter. Translating runs one sentence.
+    The parameters are the model's own count from its sizes
+    (:func:`engine.translation.model.count_parameters`). Per position each layer keeps about
+    12·C + 3·d_ff numbers for the backward pass and nh·L scores and probabilities per attention;
+    the output keeps V logits and as many probabilities. Training counts the backward pass's
+    gradients as much again, plus the gradient and Adam's m, v and scratch vector per
+    parameter. Translating runs one sentence with ``beam`` beams, each holding a KV cache of
+    ``max_len`` target positions and the cross-attention's keys and values in every decoder
+    layer. A test holds the estimate above the peak measured in a real training step.
     """
+    from engine.translation.model import count_parameters
+
     C, V, nh, F = config.n_embd, config.vocab_size, config.n_head, config.d_ff
-    attn, ffn = 4 * C * C + 4 * C, 2 * C * F + F + C
-    P = V * C + config.n_layer * (attn + ffn + 4 * C) + config.n_dec_layer * (2 * attn + ffn + 6 * C)
-    B, L = (batch_size if training else 1), seq_len
+    P = sum(count_parameters(config).values())
+    B, L = (batch_size if training else beam), seq_len
     per_position = ((config.n_layer + config.n_dec_layer) * (12 * C + 3 * F + 3 * nh * L)
                     + config.n_dec_layer * 3 * nh * L + 3 * V)
     activations = B * L * per_position * itemsize * (2 if training else 1)
     parts = {"parameters": P * itemsize, "activations": activations}
     if training:
         parts["gradients"] = P * itemsize
-        parts["optimizer state"] = 2 * P * itemsize  # Adam's m and v
+        parts["optimizer state"] = 3 * P * itemsize  # Adam's m and v, and its scratch vector
+    else:  # each beam's self-attention cache (max_len positions) and cross-attention k, v
+        parts["decoding cache"] = beam * config.n_dec_layer * 2 * C * (config.max_len + L) * itemsize
     return MemoryEstimate(parts)
