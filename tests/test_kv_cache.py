@@ -98,12 +98,7 @@ def test_a_model_built_without_init_takes_loaded_weights():
 def test_generation_keeps_the_blas_thread_count_that_ran_faster():
     import time
 
-    from threadpoolctl import threadpool_info
-
     from engine.runtime.blas import FasterThreads
-
-    def blas_threads_now():
-        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
     every = blas_threads_now()  # the library's own count: every core
     if every == 1:
@@ -119,3 +114,53 @@ def test_generation_keeps_the_blas_thread_count_that_ran_faster():
         used = [chooser(step, slow) for _ in range(9)]
         assert used[:6] == [1, every] * 3  # both tried, alternately
         assert chooser.decided and chooser.chosen == chosen and used[6:] == [fast] * 3
+
+
+def blas_threads_now() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_a_choice_that_turns_slow_is_timed_again_and_changed():
+    """Two threads first faster, then (another job took the other core) 20x slower: after two
+    slow calls in a row both are timed again, and one thread is kept."""
+    import time
+
+    from engine.runtime.blas import FasterThreads
+
+    every = blas_threads_now()
+    if every == 1:
+        pytest.skip("one BLAS thread only: nothing to choose between")
+    busy = False
+
+    def step():  # 2 ms on the faster count; 40 ms on the slower one
+        slow = (blas_threads_now() == every) if busy else (blas_threads_now() == 1)
+        time.sleep(0.04 if slow else 0.002)
+        return blas_threads_now()
+
+    chooser = FasterThreads(trials=3)
+    used = [chooser(step) for _ in range(10)]
+    assert chooser.chosen is None and used[6:] == [every] * 4 and chooser.retimed == 0
+    busy = True
+    used = [chooser(step) for _ in range(2 + 6 + 3)]
+    assert used[:2] == [every, every]  # two slow calls: the strikes
+    assert chooser.retimed == 1 and used[2:8] == [1, every] * 3  # both timed again
+    assert chooser.chosen == 1 and used[8:] == [1] * 3
+
+
+def test_a_one_off_call_runs_on_the_count_its_probe_found_faster():
+    import time
+
+    from engine.gpt.model import GPT, GPTConfig
+    from engine.runtime.blas import FasterThreads
+
+    every = blas_threads_now()
+    if every == 1:
+        pytest.skip("one BLAS thread only: nothing to choose between")
+    chooser = FasterThreads()
+    assert chooser.decide_with(lambda: time.sleep(0.02 if blas_threads_now() == every else 0)) == 1
+    assert chooser(blas_threads_now) == 1
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=3)
+    ids = np.array([[1, 2, 3, 4]])
+    np.testing.assert_array_equal(model.forward_on_faster_threads(ids)[0], model.forward(ids)[0])

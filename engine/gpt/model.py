@@ -333,6 +333,23 @@ class GPT:
         tracer.record("dwte", self.embed.dwte, "dwte_head + dwte_lookup (both uses of wte)",
                       "backward", ("V", "C"))
 
+    def forward_on_faster_threads(self, idx, **kwargs):
+        """:meth:`forward`, on 1 BLAS thread or all of them, whichever is faster on the machine
+        as it is now (:class:`engine.runtime.blas.FasterThreads`).
+
+        For the one-off passes (a prompt, ``kqv trace --model``, a lesson step on GPT-2): one
+        call cannot be timed twice, so a stand-in is timed first, one of the pass's own matrix
+        products, the first MLP's (T, C) @ (C, 4C) for up to 64 of its T rows (a few ms for
+        GPT-2 small). With another job on the other core, two threads were measured 17-30x
+        slower than one for these passes; on an idle machine they are the faster.
+        """
+        chooser = FasterThreads()
+        T = np.asarray(idx).shape[-1]
+        x = np.ones((min(T, 64), self.config.n_embd), dtype=self.dtype)  # (T', C)
+        w = self.params["h0.mlp.c_fc.w"]  # (C, 4C)
+        chooser.decide_with(lambda: x @ w)
+        return chooser(self.forward, idx, **kwargs)
+
     # -- sampling ----------------------------------------------------------------------------
 
     def stream(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
@@ -370,7 +387,7 @@ class GPT:
             return
         kv = self.kv_cache()
         prompt = np.asarray(ids[-block_size:])[None, :]
-        logits, _ = self.forward(prompt, cache=kv, last_only=True)  # the prompt, once
+        logits, _ = self.forward_on_faster_threads(prompt, cache=kv, last_only=True)  # the prompt, once
         for n in range(max_new_tokens):
             yield (nxt := sample_next(logits[0, -1], temperature, top_k, rng))
             ids.append(nxt)

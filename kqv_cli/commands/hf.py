@@ -64,7 +64,7 @@ def trace_pretrained(model_name: str, prompt: str, fold: bool, values: bool) -> 
     T = ids.size
     tracer = Tracer(dims=model.dims(1, T, t=T), keep_values=values)
     kv = model.kv_cache()
-    logits, _ = model.forward(ids[None, :], tracer=tracer, cache=kv)  # fills the cache: t = T
+    logits, _ = model.forward_on_faster_threads(ids[None, :], tracer=tracer, cache=kv)  # fills it: t = T
     console.print(f"The forward pass of {folder} over {T} tokens {tok.pieces(ids)}; weights are "
                   f"(in, out), so a layer is x @ w. Dimensions: {_dims(tracer)}", soft_wrap=True)
     print_trace(tracer, console, values, fold)
@@ -74,7 +74,7 @@ def trace_pretrained(model_name: str, prompt: str, fold: bool, values: bool) -> 
     nxt = int(np.argmax(logits[0, -1]))
     step = Tracer(dims=model.dims(1, 1, t=T + 1), keep_values=values)
     with step.phase("generate"):
-        model.forward(np.array([[nxt]]), tracer=step, cache=kv)
+        model.forward_on_faster_threads(np.array([[nxt]]), tracer=step, cache=kv)
     console.print(f"\nGenerating the likeliest next token, {tok.decode([nxt])!r}: one position through every "
                   f"block, its k and v added to the KV cache. Dimensions: {_dims(step)}", soft_wrap=True)
     print_trace(step, console, values, fold)

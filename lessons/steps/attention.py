@@ -303,7 +303,7 @@ def run_real_block(model: str, seed: int) -> TraceRun:
     B, T = idx.shape
     d = gpt.dims(B, T)
     tracer = Tracer(dims=d, copy_limit=1_000_000)  # bigger values are weights: kept as views
-    gpt.forward(idx, targets, tracer=tracer)
+    gpt.forward_on_faster_threads(idx, targets=targets, tracer=tracer)  # busy machines: see its doc
     cfg = gpt.config
     notes = [f"GPT-2 from {model}: {cfg.n_layer} blocks of {cfg.n_head} heads, C = {cfg.n_embd}, "
              f"V = {cfg.vocab_size}; the steps show block 0 (h0.…); press g for the lesson's own model"]
