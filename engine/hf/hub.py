@@ -1,4 +1,4 @@
-"""Where ``--model`` finds a GPT-2: a name from the Hugging Face hub, or a folder on disk.
+"""Where ``--model`` finds a GPT-2 or a MarianMT: a name from the Hugging Face hub, or a folder on disk.
 
 A name (``gpt2``, ``distilgpt2``, ``gpt2-medium``) is a hub repository pinned to one commit,
 so the weights a lesson talks about never change under it. ``kqv data gpt2`` downloads its
@@ -9,6 +9,9 @@ off the network.
 
 A path is any folder holding ``config.json``, ``model.safetensors`` and ``tokenizer.json``:
 one written by ``save_pretrained`` or by ``kqv export``.
+
+MarianMT translation models (``kqv data marian``, ``kqv translate --model``) follow the same
+rules with their own files (:data:`MARIAN_FILES`) and their own list, :data:`MARIAN_MODELS`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class HubModel:
     repo_id: str
     revision: str  # a commit of the repository: the files never change under us
     size: str  # what the download weighs, for the messages
+    files: tuple[str, ...] = FILES  # what is downloaded, the big one last
+    optional: tuple[str, ...] = ()  # downloaded when the repository has them
+    command: str = "kqv data gpt2"  # what downloads it
 
 
 MODELS = {
@@ -42,8 +48,21 @@ MODELS = {
     "gpt2-medium": HubModel("openai-community/gpt2-medium", "6dcaa7a952f72f9298047fd5137cd6e4f05f41da",
                             "about 1.5 GB"),
 }
+# MarianMT: the SentencePiece tokenizer's three files, and generate()'s rules when present
+MARIAN_FILES = (CONFIG_FILE, "source.spm", "target.spm", "vocab.json", WEIGHTS_FILE)
+# Revisions: no network here to look up the commits of these repositories, so they follow the
+# branch (main). Replace "main" with a commit hash to pin them as the GPT-2 models are.
+MARIAN_MODELS = {
+    name: HubModel(name, "main", "about 300 MB", MARIAN_FILES, ("generation_config.json",),
+                   "kqv data marian")
+    for name in ("Helsinki-NLP/opus-mt-en-fr", "Helsinki-NLP/opus-mt-en-de")
+}
 ELSEWHERE = f"or pass --model PATH of a folder with {', '.join(FILES)}"
 NAMES = ", ".join(MODELS)
+
+
+def _elsewhere(hub: HubModel) -> str:
+    return f"or pass --model PATH of a folder with {', '.join(hub.files)}"
 
 
 def _hub_options(local_only: bool) -> dict:
@@ -54,33 +73,39 @@ def _hub_options(local_only: bool) -> dict:
             "cache_dir": os.environ.get("HF_HUB_CACHE")}
 
 
-def fetch_model(name: str, local_only: bool = False) -> Path:
-    """The folder (a snapshot in the Hugging Face cache) holding the three files of ``name``.
+def fetch_model(name: str, local_only: bool = False, models: dict[str, HubModel] = MODELS) -> Path:
+    """The folder (a snapshot in the Hugging Face cache) holding the files of ``name``.
 
     ``local_only``: look in the cache and never download. Files already cached are reused.
+    ``models``: :data:`MODELS` (GPT-2) or :data:`MARIAN_MODELS`.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     # its retry warnings would print before our one line; the bars still show the download
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    if name not in MODELS:
-        raise KqvError(f"unknown model {name!r}: choose {NAMES}")
-    hub = MODELS[name]
+    if name not in models:
+        raise KqvError(f"unknown model {name!r}: choose {', '.join(models)}")
+    hub = models[name]
     options = _hub_options(local_only)
     unreachable = KqvError(f"cannot reach the Hugging Face hub to download {name}; check the connection, "
-                           f"{ELSEWHERE}")
+                           f"{_elsewhere(hub)}")
     if not options["local_files_only"] and not _hub_answers(hub, options):
         raise unreachable
     try:
-        for file in FILES:
+        for file in hub.files:
             path = hf_hub_download(hub.repo_id, file, revision=hub.revision, **options)
+        for file in hub.optional:
+            try:
+                hf_hub_download(hub.repo_id, file, revision=hub.revision, **options)
+            except (EntryNotFoundError, LocalEntryNotFoundError):
+                pass  # not in the repository (or, offline, never fetched): the defaults apply
     except LocalEntryNotFoundError:
         if not options["local_files_only"]:
             raise unreachable from None
         how = "HF_HUB_OFFLINE is set, so nothing is downloaded" if not local_only else "download it first"
-        raise KqvError(f"the {name} weights are not on this machine ({how}): run `kqv data gpt2 --model "
-                       f"{name}` ({hub.size}) {ELSEWHERE}") from None
+        raise KqvError(f"the {name} weights are not on this machine ({how}): run `{hub.command} --model "
+                       f"{name}` ({hub.size}) {_elsewhere(hub)}") from None
     except Exception as exc:  # HfHubHTTPError, OSError or the HTTP library's own error mid-download
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise KqvError(f"downloading {name} from the Hugging Face hub failed: {first_line}") from None
@@ -100,7 +125,7 @@ def _hub_answers(hub: HubModel, options: dict) -> bool:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
     from huggingface_hub.errors import HfHubHTTPError
 
-    missing = [f for f in FILES if not isinstance(
+    missing = [f for f in hub.files if not isinstance(
         try_to_load_from_cache(hub.repo_id, f, cache_dir=options["cache_dir"], revision=hub.revision), str)]
     if not missing:
         return True
@@ -114,19 +139,21 @@ def _hub_answers(hub: HubModel, options: dict) -> bool:
     return True
 
 
-def model_folder(model: str) -> Path:
+def model_folder(model: str, models: dict[str, HubModel] = MODELS) -> Path:
     """``--model``: an existing folder as it is, else a hub name looked up in the cache."""
     path = Path(model).expanduser()
     if usable_folder(path):
         return path
-    if model in MODELS:
-        return fetch_model(model, local_only=True)
+    if model in models:
+        return fetch_model(model, local_only=True, models=models)
+    files = ", ".join(next(iter(models.values())).files)
     if path.exists():
-        raise KqvError(f"--model {model} is a file; give a folder holding {', '.join(FILES)}")
-    if os.sep in model or model.startswith("."):
+        raise KqvError(f"--model {model} is a file; give a folder holding {files}")
+    owners = {n.split("/")[0] for n in models if "/" in n}  # hub names hold a slash too
+    if model.startswith(".") or (os.sep in model and model.split(os.sep)[0] not in owners):
         raise KqvError(f"--model {model}: no such folder")
-    raise KqvError(f"unknown model {model!r}: choose {NAMES}, or the path of a folder holding "
-                   f"{', '.join(FILES)}")
+    raise KqvError(f"unknown model {model!r}: choose {', '.join(models)}, or the path of a folder holding "
+                   f"{files}")
 
 
 def load_pretrained(model: str) -> tuple[GPT, HFTokenizer, Path]:

@@ -410,3 +410,23 @@ def translate_ids(model: Transformer, generation: MarianGeneration, src: np.ndar
     return beam_search(model, src, beam=beam, max_new=max_new, length_penalty=generation.length_penalty,
                        early_stopping=generation.early_stopping, banned=generation.banned,
                        force_eos=generation.force_eos)
+
+
+def load_pretrained(model: str):
+    """The Marian named by ``--model`` (a hub name after ``kqv data marian``, or a folder):
+    ``(Transformer, MarianGeneration, MarianTokenizer, folder)``."""
+    from engine.hf.hub import MARIAN_MODELS, model_folder
+    from engine.hf.marian_tokenizer import MarianTokenizer
+
+    folder = model_folder(model, MARIAN_MODELS)
+    cfg = read_config(folder)
+    tokenizer = MarianTokenizer.from_folder(folder)
+    if tokenizer.max_id >= cfg.vocab_size:  # checked before the weights are read
+        raise KqvError(f"{folder}: vocab.json has ids up to {tokenizer.max_id} but the model only "
+                       f"{cfg.vocab_size} rows of its token table; they do not belong together")
+    if tokenizer.pad_id != cfg.pad_id or tokenizer.eos_id != cfg.eos_id:
+        raise KqvError(f"{folder}: vocab.json puts <pad> at {tokenizer.pad_id} and </s> at "
+                       f"{tokenizer.eos_id}, config.json at {cfg.pad_id} and {cfg.eos_id}; they do not "
+                       "belong together")
+    model_, generation = load_marian(folder)
+    return model_, generation, tokenizer, folder

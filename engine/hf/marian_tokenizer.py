@@ -81,6 +81,11 @@ class MarianTokenizer:
         pieces = code + self.source.encode(text, out_type=str)
         return np.array([self.vocab.get(p, self.unk_id) for p in pieces] + [self.eos_id], dtype=np.int64)
 
+    def encode_target(self, text: str) -> np.ndarray:
+        """A reference translation -> ids ``(L,)``, cut by target.spm (transformers' ``text_target``)."""
+        pieces = self.target.encode(text, out_type=str)
+        return np.array([self.vocab.get(p, self.unk_id) for p in pieces] + [self.eos_id], dtype=np.int64)
+
     def pieces(self, ids) -> list[str]:
         """Each id's piece, as it stands in vocab.json (``▁`` for a word's start)."""
         return [self.pieces_by_id.get(int(i), UNK) for i in ids]

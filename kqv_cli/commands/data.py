@@ -1,4 +1,4 @@
-"""``kqv data mnist``, ``shakespeare``, ``gpt2`` and ``eng-fra``: fetch the data sets once, verified.
+"""``kqv data mnist``, ``shakespeare``, ``gpt2``, ``marian``, ``eng-fra``: fetch the data sets once, verified.
 
 The work is in the engine (:mod:`engine.data.mnist`, :mod:`engine.data.shakespeare`, and the downloader
 in :mod:`engine.data.download`); this module picks the folder, shows the progress bars and says
@@ -84,6 +84,27 @@ def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M para
                          f"tokenizer.json, model.safetensors in {folder}"))
     console.print(styled("use it with ", (f"--model {model}", "bold"), f", e.g. kqv sample --model {model} "
                          f"--prompt \"The pizza\" or kqv learn attention --model {model}"))
+
+
+@data_app.command("marian")
+def data_marian(model: str = typer.Option("Helsinki-NLP/opus-mt-en-fr", "--model",
+                                          help="Helsinki-NLP/opus-mt-en-fr or Helsinki-NLP/opus-mt-en-de.")
+                ) -> None:
+    """Download a MarianMT translation model: config.json, generation_config.json, source.spm,
+    target.spm, vocab.json and model.safetensors (about 300 MB).
+
+    The files come from the Hugging Face hub into the Hugging Face cache (HF_HOME), where
+    transformers finds them too; files already there are not fetched again. HF_HUB_OFFLINE=1
+    only checks the cache.
+    """
+    from engine.hf.hub import MARIAN_MODELS, fetch_model
+
+    folder = fetch_model(model, models=MARIAN_MODELS)
+    hub = MARIAN_MODELS[model]
+    console.print(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: "
+                         f"{', '.join(hub.files)} in {folder}"))
+    console.print(styled("use it with ", (f"--model {model}", "bold"),
+                         f", e.g. kqv translate --model {model} \"The pizza came out of the oven.\""))
 
 
 @data_app.command("eng-fra")

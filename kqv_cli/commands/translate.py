@@ -31,6 +31,9 @@ console = new_console()
 
 NORMS = ("post", "pre")
 ACTIVATIONS = ("relu", "gelu", "silu")
+MARIAN_HELP = ("A MarianMT model instead of a checkpoint: Helsinki-NLP/opus-mt-en-fr or opus-mt-en-de (after "
+               "`kqv data marian`), or the path of a folder with config.json, model.safetensors, source.spm, "
+               "target.spm and vocab.json.")
 
 _OPTIONS = {
     "pairs": typer.Option(None, "--pairs", help="A UTF-8 file of source<TAB>target lines (default: "
@@ -193,22 +196,31 @@ def train_translate(
 
 @app.command("translate")
 def translate(
-    checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train translate`."),
+    checkpoint: str | None = typer.Argument(None, help="A checkpoint written by `kqv train translate` "
+                                            "(left out with --model)."),
     text: list[str] | None = typer.Argument(None, help="Sentences to translate (default: stdin, "
                                             "one a line)."),
-    beam: int = typer.Option(4, "--beam", help="Beam width (1: greedy)."),
+    beam: int | None = typer.Option(None, "--beam", help="Beam width (1: greedy); default 4, or the "
+                                    "--model's num_beams."),
     show_attention: bool = typer.Option(False, "--show-attention",
                                         help="Print the last decoder layer's cross-attention as a table."),
     head: int | None = typer.Option(None, "--head", help="With --show-attention: one head (default: the "
                                     "mean of the heads)."),
     truncate: bool = typer.Option(False, "--truncate", help="Cut a sentence longer than the model's "
                                   "positions (and say so) instead of refusing it."),
+    model_name: str | None = typer.Option(None, "--model", help=MARIAN_HELP),
 ) -> None:
     """Translate sentences with a trained encoder-decoder; one line out per sentence in."""
     from engine.translation.evaluate import encode_sources, translate_ids
     from engine.translation.train import check_beam, load_translator
 
-    check_beam(beam)
+    if beam is not None:
+        check_beam(beam)
+    if model_name is not None:  # no checkpoint: the first argument is a sentence
+        text = ([checkpoint] if checkpoint is not None else []) + list(text or [])
+    elif checkpoint is None:
+        raise KqvError("give a checkpoint written by kqv train translate, e.g. kqv translate translate.npz "
+                       "\"I am hungry.\", or --model Helsinki-NLP/opus-mt-en-fr")
     sentences = list(text) if text else None
     if sentences is None:
         if sys.stdin is None or sys.stdin.isatty():
@@ -221,7 +233,12 @@ def translate(
     for i, s in enumerate(sentences):
         if not s.strip():
             raise KqvError(f"sentence {i + 1} is empty; give some words to translate")
-    model, vocab, _ = load_translator(checkpoint)
+    if model_name is not None:
+        from kqv_cli.commands.marian import translate_pretrained
+
+        translate_pretrained(model_name, sentences, beam, show_attention, head, truncate)
+        return
+    model, vocab, _ = load_translator(Path(checkpoint))
     if head is not None and not 0 <= head < model.config.n_head:
         raise KqvError(f"--head must be from 0 to {model.config.n_head - 1} (this model has "
                        f"{model.config.n_head} heads), got {head}")
@@ -229,7 +246,7 @@ def translate(
     for i in long:
         note(f"sentence {i + 1} was cut to the model's {model.config.max_len - 1} pieces")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        outs = translate_ids(model, ids, beam=beam)
+        outs = translate_ids(model, ids, beam=4 if beam is None else beam)
     for src, out_ids in zip(ids, outs, strict=True):
         typer.echo(vocab.decode(out_ids))
         if show_attention:
@@ -290,6 +307,8 @@ def trace_translate(
     values: bool = typer.Option(False, help="Also show min / mean / max of each variable."),
     fold: bool = typer.Option(False, "--fold", help="Show layer 0 only; the other layers have the same "
                               "variables and shapes."),
+    model_name: str | None = typer.Option(None, "--model", help=MARIAN_HELP + " Its sizes replace the "
+                                          "size options."),
 ) -> None:
     """Print every variable of one training step of the encoder-decoder, with its shape.
 
@@ -300,6 +319,14 @@ def trace_translate(
     from engine.translation.model import Transformer, TransformerConfig
     from engine.translation.train import encode_pairs
 
+    if model_name is not None:
+        from kqv_cli.commands.marian import trace_pretrained
+
+        if not 1 <= batch_size <= len(TRACE_PAIRS):
+            raise KqvError(f"--batch-size must be from 1 to {len(TRACE_PAIRS)} (the built-in pairs), "
+                           f"got {batch_size}")
+        trace_pretrained(model_name, TRACE_PAIRS[:batch_size], dropout, seed, values, fold)
+        return
     if not 1 <= batch_size <= len(TRACE_PAIRS):
         raise KqvError(f"--batch-size must be from 1 to {len(TRACE_PAIRS)} (the built-in pairs), "
                        f"got {batch_size}")
