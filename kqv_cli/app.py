@@ -15,12 +15,12 @@ import typer
 
 from engine.errors import KqvError
 from engine.files.paths import default_cache_dir
-from kqv_cli.last_resort import EXIT_USER_ERROR
+from kqv_cli.last_resort import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from kqv_cli.messages import err_console, error
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values
 
-__all__ = ["err_console", "fail", "friendly_errors", "is_interactive"]
+__all__ = ["err_console", "fail", "friendly_errors", "interrupted", "is_interactive"]
 
 
 def fail(message: str) -> typer.Exit:
@@ -30,8 +30,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USER_ERROR)
 
 
+def interrupted(message: str) -> typer.Exit:
+    """Print ``error: message`` (what Ctrl-C stopped, what was kept) and return the Exit(130) to
+    raise: a Ctrl-C ends kqv with 130, as a shell reports it, wherever it lands."""
+    error(message)
+    return typer.Exit(EXIT_INTERRUPTED)
+
+
 def friendly_errors(func):
-    """Wrap a command so bad values, user errors and Ctrl-C end in one clear line and exit code 2.
+    """Wrap a command so bad values and user errors end in one clear line and exit code 2, and a
+    Ctrl-C in one line and exit code 130.
 
     Every number the command receives is checked first (:mod:`kqv_cli.values`), so no command
     starts work on a NaN or a negative seed.
@@ -49,8 +57,8 @@ def friendly_errors(func):
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
             # every file kqv writes is replaced in one rename, so whatever was saved is whole
-            raise fail("interrupted (Ctrl-C); files kqv had finished writing are kept whole, "
-                       "a file being written at that moment was left as it was") from None
+            raise interrupted("interrupted (Ctrl-C); files kqv had finished writing are kept whole, "
+                              "a file being written at that moment was left as it was") from None
 
     return wrapper
 

@@ -55,6 +55,10 @@ def run_guarded(main: Callable[[], object]) -> None:
     # A diverging run is caught by its loss (NaN), and say so in one line; numpy's overflow
     # warnings, printed from whichever thread met them first, would only bury that line.
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    _reopen_closed_streams()
+    if sys.stdout is None:  # `kqv sample gpt.npz >&-`: the output would go nowhere
+        _exit(EXIT_USER_ERROR, "standard output is closed, so kqv has nowhere to print; run it "
+              "without >&- (or send the output to /dev/null)")
     # A terminal whose encoding lacks '–' or '✓' (PYTHONIOENCODING=ascii, an old locale) shows
     # '?' for them: a readable page, rather than a UnicodeEncodeError halfway through it.
     if callable(getattr(sys.stdout, "reconfigure", None)):
@@ -94,6 +98,35 @@ def _hidden_package(exc: ImportError) -> tuple[str, str] | None:
     if found is None or Path(found).resolve().is_relative_to(_KQV_DIR / package):
         return None
     return package, found
+
+
+def _reopen_closed_streams() -> None:
+    """Put /dev/null on each standard stream the shell closed (``<&-``, ``2>&-``, ``>&-``).
+
+    Python then has ``sys.stdin`` (or stdout, stderr) None, and the first ``isatty()`` or
+    ``write`` on it is an AttributeError. Worse, the next file kqv opens would get the free
+    descriptor 0, 1 or 2, and a print could land in a checkpoint. So the hole is filled at the
+    descriptor level first; a closed stdin then reads as an empty input (the quiz ends at once,
+    ``kqv`` alone prints its help), a closed stderr swallows messages, and a closed stdout is
+    left None for :func:`run_guarded` to refuse in one line.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: fd itself
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        except OSError:
+            continue
+        if name == "stdin" and sys.stdin is None:
+            sys.stdin = open(fd, encoding="utf-8", closefd=False)  # noqa: SIM115
+        elif name == "stderr" and sys.stderr is None:
+            sys.stderr = open(fd, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
 
 
 def _stdout_broken() -> bool:

@@ -33,7 +33,7 @@ from typer._click.exceptions import (
 )
 from typer.core import TyperGroup
 
-from kqv_cli.last_resort import EXIT_USER_ERROR
+from kqv_cli.last_resort import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from kqv_cli.messages import err_console
 
 # What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
@@ -65,12 +65,32 @@ class OneLineUsage(TyperGroup):
         except ClickException as exc:  # e.g. a file typer could not open for a parameter
             say(one_line(exc.format_message()))
             sys.exit(exc.exit_code)
-        except typer.Abort:  # an EOF or Ctrl-C in one of click's own prompts
+        except typer.Abort:  # an EOF in one of click's own prompts
             say("aborted")
             sys.exit(1)
         # Non-standalone, click returns the command's return value or an Exit's code; kqv's
         # commands return None (friendly_errors sees to it), so an int here is an exit code.
         sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+    # typer turns a Ctrl-C that reaches it into a silent exit 130; one that lands while the
+    # command line is parsed, or outside a command's own guard (kqv_cli.app.friendly_errors),
+    # is said here in the same line as everywhere else
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
+
+def _interrupted() -> typer.Exit:
+    say("interrupted (Ctrl-C)")
+    return typer.Exit(EXIT_INTERRUPTED)
 
 
 def say(message: str) -> None:

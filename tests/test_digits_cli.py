@@ -186,7 +186,7 @@ def test_real_mnist_short_run_beats_90_percent():
 
 
 def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
-    """A real SIGINT to a real process: exit 2, one line saying where the checkpoint is."""
+    """A real SIGINT to a real process: exit 130, one line saying where the checkpoint is."""
     import os
     import signal
     import subprocess
@@ -204,7 +204,7 @@ def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
             break
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 2, stdout + stderr
+    assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stderr
     assert "interrupted (Ctrl-C)" in stderr and str(out) in stderr
     from engine.digits.network import load_network

@@ -127,3 +127,43 @@ def test_output_to_a_full_device_is_one_line():
                               text=True, env=env, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "error: cannot write the output: No space left on device"
+
+
+def run_in_shell(command: str, tmp_path) -> subprocess.CompletedProcess:
+    """``python -m kqv_cli`` under bash, so a redirection such as ``>&-`` closes a stream."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(["bash", "-c", f"{sys.executable} -m kqv_cli {command}"], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("command", "code", "line"), [
+    ("sample no.npz >&-", 2, "error: standard output is closed, so kqv has nowhere to print"),
+    ("quiz -n 1 --seed 1 <&-", 0, None),
+    ("<&-", 0, None),
+    ("sample no.npz 2>&-", 2, None),
+])
+def test_a_closed_standard_stream_is_not_a_crash(tmp_path, command, code, line):
+    done = run_in_shell(command, tmp_path)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "internal error" not in done.stderr
+    if line is not None:
+        assert done.stderr.startswith(line) and len(done.stderr.splitlines()) == 1
+    if command.startswith("quiz"):
+        assert "input ended" in done.stdout  # a closed stdin reads as an empty input
+    if command == "<&-":
+        assert "Usage" in done.stdout  # not a terminal: the help, as for a pipe
+
+
+def test_ctrl_c_in_clicks_own_code_is_130_and_one_line(monkeypatch, capsys):
+    """A Ctrl-C that lands outside a command's guard (while click parses, say) comes back from
+    click as Abort; it is still one line and 130, as everywhere else."""
+    import kqv_cli.usage_errors as usage_errors
+
+    def parse_interrupted(self, ctx, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(usage_errors.TyperGroup, "parse_args", parse_interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        app(["quiz"], prog_name="kqv")
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted (Ctrl-C)"

@@ -170,7 +170,7 @@ def test_bad_options_are_one_line_and_exit_2(args, message):
     assert message in result.stderr and "Traceback" not in result.output + result.stderr
 
 
-def test_ctrl_c_saves_and_exits_2_with_one_line(monkeypatch):
+def test_ctrl_c_saves_and_exits_130_with_one_line(monkeypatch):
     lines = iter(scripted_answers("backprop", 4, ["right"]).splitlines())
 
     def read(console, interactive):
@@ -181,7 +181,7 @@ def test_ctrl_c_saves_and_exits_2_with_one_line(monkeypatch):
 
     monkeypatch.setattr(quiz_command, "_read", read)
     result = invoke("--topic", "backprop", "--count", "3", "--seed", "4")
-    assert result.exit_code == 2
+    assert result.exit_code == 130
     assert "interrupted (Ctrl-C) after 1 of 1 right; your quiz progress is saved" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert sum(s["answered"] for s in saved()["stats"].values()) == 1

@@ -27,7 +27,7 @@ from engine.files.checkpoint import OutputClaim
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
-from kqv_cli.app import eval_app, fail, trace_app, train_app
+from kqv_cli.app import eval_app, interrupted, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, note, styled
@@ -185,7 +185,7 @@ def train_digits(
         elif done % 50 == 0 or done == total:
             progress.update(task, completed=done)
 
-    interrupted = diverged = None
+    stopped = diverged = None
     with progress, stop_on_ctrl_c() as should_stop, blas_threads(threads):
         try:
             net.SGD(
@@ -196,7 +196,7 @@ def train_digits(
             )
         except TrainingDiverged as exc:
             diverged = exc
-        interrupted = should_stop()
+        stopped = should_stop()
 
     if diverged is not None:
         kept = f"; the last good checkpoint is {saved}" if saved else ""
@@ -210,12 +210,12 @@ def train_digits(
             console.print(f"Saved to {saved}")
     if claim is not None and (moved := claim.note()):
         note(moved)
-    if interrupted:
+    if stopped:
         if saved:
             where = f"; the checkpoint of epoch {len(results)} is {saved}"
         else:
             where = " (no epoch finished, nothing saved)" if out else " (no --out given, nothing saved)"
-        raise fail(f"interrupted (Ctrl-C) in epoch {len(results) + 1}, before it finished{where}")
+        raise interrupted(f"interrupted (Ctrl-C) in epoch {len(results) + 1}, before it finished{where}")
 
 
 def training_summary(results, sizes, source, cost, eta, schedule, batch_size, lmbda, activation,

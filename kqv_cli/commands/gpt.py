@@ -20,7 +20,7 @@ from engine.gpt.model import POSITIONS, GPTConfig
 from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
 from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
-from kqv_cli.app import app, fail, trace_app, train_app
+from kqv_cli.app import app, interrupted, trace_app, train_app
 from kqv_cli.charts import print_line_chart
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
 from kqv_cli.generated_text import GeneratedTextOut
@@ -192,7 +192,7 @@ def train_gpt(
     if moved := trainer.claim.note():
         note(moved)
     if result.stopped:
-        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
+        raise interrupted(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
                    f"{result.checkpoint}; continue with --resume {result.checkpoint}")
 
 

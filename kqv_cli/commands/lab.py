@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
-from kqv_cli.app import KqvTyper, app, fail
+from kqv_cli.app import KqvTyper, app, interrupted
 from kqv_cli.charts import print_line_chart
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, styled
@@ -106,7 +106,7 @@ def run(
         result = run_experiment(exp, dataset, budget=budget, seed=seed, fresh=fresh, on_event=on_event,
                                 should_stop=should_stop)
     if result.stopped:
-        raise fail(f"interrupted (Ctrl-C); {len(result.variants)} finished variant(s) were cached")
+        raise interrupted(f"interrupted (Ctrl-C); {len(result.variants)} finished variant(s) were cached")
     if as_json:
         typer.echo(json.dumps(result.to_json()))
         return

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import KqvError
-from kqv_cli.app import app, fail, is_interactive
+from kqv_cli.app import app, interrupted, is_interactive
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed
@@ -97,7 +97,7 @@ def quiz(
     except KeyboardInterrupt:
         if interactive:
             console.print()  # end the prompt's line
-        raise fail(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is "
+        raise interrupted(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is "
                    f"{_saved(session)}") from None
     console.print(styled("\n", ("done:", "bold"), f" {session.summary_line()}. ",
                          (f"Progress {_saved(session)}; `kqv quiz --stats` shows what is due.", "dim")))

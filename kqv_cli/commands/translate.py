@@ -20,7 +20,7 @@ from rich.text import Text
 
 from engine.errors import KqvError
 from engine.trace import Tracer
-from kqv_cli.app import app, fail, trace_app, train_app
+from kqv_cli.app import app, interrupted, trace_app, train_app
 from kqv_cli.commands.gpt import overridden_on_resume, plot_losses
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import note
@@ -187,7 +187,7 @@ def train_translate(
     if moved := trainer.claim.note():
         note(moved)
     if result.stopped:
-        raise fail(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
+        raise interrupted(f"interrupted (Ctrl-C) at iteration {result.iters}; checkpoint saved to "
                    f"{result.checkpoint}; continue with --resume {result.checkpoint}")
 
 
