@@ -267,3 +267,15 @@ def test_weight_decay_step_links_nielsens_l2_and_the_bigram_is_defined_where_nam
     assert "a bigram model, the simplest model of text" in mask
     bigram = _explanation(step_text("training", "bigram"))
     assert "overfitting" in bigram and "validation" in bigram and "counts (V, V) = (48, 48)" in bigram
+
+
+def test_no_step_is_too_long_for_the_pane():
+    """Issue 22 item 25: the "it" step was 378 words and the positions step mixed four ideas."""
+    for lesson in LESSONS.values():
+        for step in lesson.steps:
+            for text in (step.markdown, step.real_markdown):
+                assert len(text.split()) <= 300, (lesson.id, step.id)
+    attention = LESSONS["attention"]
+    for step_id in ("it", "positions"):
+        step = attention.steps[attention.step_index(step_id)]
+        assert max(len(step.markdown.split()), len(step.real_markdown.split())) <= 260, step_id
