@@ -279,3 +279,18 @@ def test_no_step_is_too_long_for_the_pane():
     for step_id in ("it", "positions"):
         step = attention.steps[attention.step_index(step_id)]
         assert max(len(step.markdown.split()), len(step.real_markdown.split())) <= 260, step_id
+
+
+def test_layernorm_step_shows_the_stream_with_and_without_it_in_numbers():
+    text = step_text("attention", "layernorm")
+    assert "Why normalise at all?" in _explanation(text)
+
+    def trained(name):
+        line = next(n for n in _notes(text) if n.startswith(name + ":"))
+        return [float(v) for v in line.split("trained ")[-1].split(";")[0].split(" → ")]
+
+    with_ln, without = trained("with LayerNorm"), trained("without")
+    assert len(with_ln) == len(without) == 5  # the input and 4 blocks
+    # what the text says the notes show: without LayerNorm the stream grows block after block
+    assert all(b > a for a, b in zip(without, without[1:], strict=False))
+    assert without[-1] / without[1] > with_ln[-1] / with_ln[1]

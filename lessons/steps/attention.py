@@ -53,7 +53,7 @@ MAX_HEADS = 16  # the most heads the lessons allow (the nh maximum of their dim:
 DROPOUT = 0.1
 QUERY_WORD, QUERY_POS = "it", SENTENCES[0].split().index("it")  # position 8 of row 0
 
-EXTRAS = {"tokens", "pe_heatmap", "pe_scale", "score_scale", "attn_heatmap", "attends", "loss"}
+EXTRAS = {"ln_compare", "tokens", "pe_heatmap", "pe_scale", "score_scale", "attn_heatmap", "attends", "loss"}
 SCALE_PAIR = ("pizza", "cat")  # two words compared at one position in the positions' scale step
 
 
@@ -139,6 +139,7 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, Extra]
                                      "query", "key", row0, row0),
                          "notes": averaging_notes(tracer["h0.att"].value[0, 0])},
         "pe_scale": {"notes": scale_notes(tracer, d)},
+        "ln_compare": {"notes": layernorm_notes()},
         "score_scale": {"notes": score_scale_notes(tracer, d["hs"])},
     }
     loss = float(tracer["loss"].value)
@@ -202,6 +203,25 @@ def scale_notes(tracer: Tracer, d: dict) -> list[str]:
             f"times shorter than a position row",
             f"'{a}' and '{b}' at position {pos}, after LayerNorm: cosine {cosine(1.0):.3f} without the "
             f"factor, {cosine(np.sqrt(C)):.3f} with √C (1 would be the same vector)"]
+
+
+def layernorm_notes() -> list[str]:
+    """The residual stream's size block by block, trained with and without LayerNorm."""
+    from lessons.steps import training  # it imports this module: not at the top
+
+    s, runs = training.LN_SETUP, training.layernorm_streams()
+
+    def sizes(values):
+        return " → ".join(f"{v:.2f}" for v in values)
+
+    lines = [f"the lesson's word model with {s['n_layer']} blocks (C = {s['C']}, nh = {s['nh']}), trained "
+             f"{training.ITERS} iterations on the lesson's sentences with and without LayerNorm; the std of "
+             "the residual stream at the input and after each block:"]
+    for layernorm, name in ((True, "with LayerNorm"), (False, "without")):
+        before, after, loss = runs[layernorm]
+        lines.append(f"{name}: untrained {sizes(before)}; trained {sizes(after)}; loss on the batch "
+                     f"{loss:.3f}")
+    return lines
 
 
 def score_scale_notes(tracer: Tracer, hs: int) -> list[str]:
@@ -330,6 +350,7 @@ def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT, losses: str) -> di
         "pe_scale": {"notes": [f"mean length of a row: wte {_row_length(gpt.params['wte']):.3f}, wpe "
                                f"{_row_length(gpt.params['wpe']):.3f}: both learned, added as they are"]},
         "score_scale": {"notes": score_scale_notes(tracer, cfg.n_embd // cfg.n_head)},
+        "ln_compare": {"notes": layernorm_notes()},
         "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
                            f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}",
                            f"e^−loss = {np.exp(-loss):.4f}: the geometric mean of the probabilities of the "

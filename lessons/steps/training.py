@@ -64,10 +64,18 @@ def _ids() -> np.ndarray:
 def _trained(B: int, T: int, C: int, nh: int, seed: int):
     """The model after ITERS AdamW steps, its optimizer, and what each step measured."""
     d = full_dims({"B": B, "T": T, "C": C, "nh": nh})
-    model, data = _model(d, seed), _ids()
+    model = _model(d, seed)
+    opt, history = _train(model, B, T, seed)
+    return model, opt, history
+
+
+def _train(model: GPT, B: int, T: int, seed: int):
+    """ITERS AdamW steps on random windows of the lesson's words, the recipe of `kqv train gpt`;
+    returns the optimizer and (iteration, loss, lr, gradient norm before clipping) per step."""
+    data = _ids()
     opt = AdamW(model.flat_params, model.flat_grads, model.n_decay, weight_decay=WEIGHT_DECAY)
     rng = np.random.default_rng(seed)
-    history = []  # (iteration, loss, lr, gradient norm before clipping)
+    history = []
     for it in range(ITERS):
         x, y = get_batch(data, B, T, rng)
         _, loss = model.forward(x, y)
@@ -76,7 +84,36 @@ def _trained(B: int, T: int, C: int, nh: int, seed: int):
         lr = lr_at(it, LR, MIN_LR, WARMUP, ITERS)
         opt.step(lr)
         history.append((it, loss, lr, norm))
-    return model, opt, history
+    return opt, history
+
+
+LN_SETUP = {"B": 4, "T": 12, "C": 32, "nh": 4, "n_layer": 4}  # fixed: the comparison runs once
+
+
+@lru_cache(maxsize=1)
+def layernorm_streams() -> dict[bool, tuple[list[float], list[float], float]]:
+    """For a 4-block word model with and without LayerNorm (``True``/``False``): the residual
+    stream's std at the input and after each block, untrained and after the ITERS steps, and
+    the trained loss on the lesson's batch. Measured once per process (about a second)."""
+    s = LN_SETUP
+    idx, targets, _ = attention.batch(s["B"], s["T"])
+    out = {}
+    for layernorm in (True, False):
+        cfg = GPTConfig(vocab_size=len(attention.VOCAB), block_size=BLOCK_SIZE, n_layer=s["n_layer"],
+                        n_head=s["nh"], n_embd=s["C"], dropout=0.0, pos="sinusoidal", layernorm=layernorm)
+        model = GPT(cfg, seed=0)
+
+        def stream(m=model):
+            tracer = Tracer(dims=m.dims(s["B"], s["T"]))
+            _, loss = m.forward(idx, targets, tracer=tracer)
+            names = ["x"] + [f"h{i}.x_out" for i in range(s["n_layer"])]
+            return [float(np.std(tracer[n].value)) for n in names], float(loss)
+
+        before, _ = stream()
+        _train(model, s["B"], s["T"], 0)
+        after, loss = stream()
+        out[layernorm] = (before, after, loss)
+    return out
 
 
 def _state(model: GPT, opt: AdamW, name: str) -> tuple[np.ndarray, np.ndarray]:
