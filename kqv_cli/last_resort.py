@@ -1,6 +1,6 @@
 """The CLI's last line of defence: whatever escapes a command ends in one line, never a traceback.
 
-User errors are turned into one line and exit code 2 by :func:`kqv_cli.app.friendly_errors`
+User errors are turned into one line and exit code 2 by :func:`kqv_cli.cli.friendly_errors`
 close to where they happen, and a command line typer cannot parse by :mod:`kqv_cli.usage_errors`.
 What reaches this handler is either the terminal refusing our output (``kqv sample > /dev/full``)
 or a bug in kqv. A bug gets one line on stderr, the traceback goes to a log file in the cache
@@ -23,11 +23,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-# Nothing of kqv is imported here before the guard is up: the app behind it may fail to import
-# (a file of the current folder named engine.py hides the engine), and that too is one line.
-EXIT_INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
-EXIT_USER_ERROR = 2  # bad input, whoever says so (app.fail, usage_errors, here): one code
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+# Nothing more of kqv is imported here before the guard is up: the app behind it may fail to
+# import (a file of the current folder named engine.py hides the engine), and that too is one line.
+from kqv_cli.exit_codes import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_USER_ERROR
+
 # The disk or the user's quota is full: never a bug of kqv's, whichever file it was writing.
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _KQV_DIR = Path(__file__).resolve().parent.parent  # the folder holding engine/, lessons/, kqv_cli/

@@ -1,6 +1,6 @@
 """Entry point: ``kqv`` and ``python -m kqv_cli``.
 
-Importing the command modules registers their commands on the groups in :mod:`kqv_cli.app`.
+Importing the command modules registers their commands on the groups in :mod:`kqv_cli.cli`.
 Heavy imports (Textual) stay inside the commands that need them, so ``kqv train ...`` and a
 piped ``kqv quiz`` start fast.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from kqv_cli import __version__
-from kqv_cli.app import app, is_interactive
+from kqv_cli.cli import app, is_interactive
 from kqv_cli.commands import (
     data,  # noqa: F401  (kqv data mnist/shakespeare)
     digits,  # noqa: F401  (registers its commands)

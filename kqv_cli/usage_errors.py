@@ -9,7 +9,7 @@ the way ``friendly_errors`` says a bad value (``error: ...``), naming the comman
     error: --lr: 'abc' is not a number; see kqv train gpt --help
 
 ``--help`` itself is untouched (it is not an error), and so is everything a command raises
-once it runs: that goes through :func:`kqv_cli.app.friendly_errors` and the last-resort handler.
+once it runs: that goes through :func:`kqv_cli.cli.friendly_errors` and the last-resort handler.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typer._click.exceptions import (
 )
 from typer.core import TyperGroup
 
-from kqv_cli.last_resort import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from kqv_cli.messages import err_console
 
 # What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
@@ -73,7 +73,7 @@ class OneLineUsage(TyperGroup):
         sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
 
     # typer turns a Ctrl-C that reaches it into a silent exit 130; one that lands while the
-    # command line is parsed, or outside a command's own guard (kqv_cli.app.friendly_errors),
+    # command line is parsed, or outside a command's own guard (kqv_cli.cli.friendly_errors),
     # is said here in the same line as everywhere else
     def make_context(self, *args, **kwargs):
         try:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.data import mnist, shakespeare
 from engine.files.paths import default_cache_dir
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 

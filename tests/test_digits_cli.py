@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import MNIST_DIR, needs_mnist
 from engine.files.checkpoint import save_checkpoint
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 

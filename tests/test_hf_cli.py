@@ -22,7 +22,7 @@ import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.data.text import CharVocab
 from engine.files.checkpoint import save_checkpoint
 from engine.gpt.model import GPT, GPTConfig
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 TINY = Path(__file__).parent / "data" / "gpt2-tiny"

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 

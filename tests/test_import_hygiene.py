@@ -38,7 +38,7 @@ def test_fast_commands_do_not_import_textual(argv):
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "import kqv_cli.main\n"
-        "from kqv_cli.app import app\n"
+        "from kqv_cli.cli import app\n"
         f"r = CliRunner().invoke(app, {argv!r})\n"
         "assert r.exit_code == 0, r.output\n" + REPORT
     )

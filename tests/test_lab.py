@@ -16,7 +16,7 @@ from engine.data.synthetic_digits import load_synthetic
 from engine.data.text import TextData
 from engine.errors import KqvError
 from engine.gpt.model import GPT, GPTConfig
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.lab import (
     EXPERIMENTS,
     METRICS,
@@ -341,7 +341,7 @@ def test_kqv_lab_does_not_import_textual():
     from conftest import REPO
 
     code = ("import sys\nfrom typer.testing import CliRunner\nimport kqv_cli.main\n"
-            "from kqv_cli.app import app\nassert CliRunner().invoke(app, ['lab']).exit_code == 0\n"
+            "from kqv_cli.cli import app\nassert CliRunner().invoke(app, ['lab']).exit_code == 0\n"
             "assert not [m for m in sys.modules if m.startswith('textual')]\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             timeout=60)

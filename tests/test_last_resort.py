@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
 from engine.files.paths import cache_dir
-from kqv_cli.app import app
-from kqv_cli.last_resort import EXIT_INTERNAL_ERROR, run_guarded
+from kqv_cli.cli import app
+from kqv_cli.exit_codes import EXIT_INTERNAL_ERROR
+from kqv_cli.last_resort import run_guarded
 
 
 def test_a_bug_is_one_line_naming_a_log_with_the_traceback(capsys):

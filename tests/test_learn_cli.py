@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from lessons import load_lessons
 
 
@@ -87,7 +87,8 @@ def test_a_worker_that_fails_ends_kqv_in_one_line_and_its_exit_code_not_a_textua
     import asyncio
 
     import kqv_cli.commands.learn as learn_command
-    from kqv_cli.last_resort import EXIT_INTERNAL_ERROR, run_guarded
+    from kqv_cli.exit_codes import EXIT_INTERNAL_ERROR
+    from kqv_cli.last_resort import run_guarded
     from kqv_cli.tui.app import KqvApp
     from lessons import LessonSession
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.errors import KqvError
-from kqv_cli.app import app as cli
+from kqv_cli.cli import app as cli
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.figures import array_view

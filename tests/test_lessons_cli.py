@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from lessons import load_lessons
 from lessons.loader import LESSONS_DIR
 

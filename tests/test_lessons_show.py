@@ -12,7 +12,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.step_plain import step_as_text
 from lessons import LessonSession, load_lessons
 

@@ -19,7 +19,7 @@ from engine.errors import KqvError
 from engine.files.checkpoint import load_checkpoint, save_checkpoint
 from engine.gpt.model import GPTConfig
 from engine.runtime.memory import MemoryEstimate, check_fits, gpt_memory
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 TEXT = "".join(f"the {w} sat on the mat.\n" for w in ["cat", "dog", "hen", "fox", "owl"] * 30)

@@ -12,7 +12,7 @@ from engine.data import eng_fra
 from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
 from engine.data.pairs import group_by_source, load_pairs, read_pairs, split_groups
 from engine.errors import KqvError
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 ENG_FRA = SHARED_DATA / "eng-fra" / "eng-fra.txt"
 needs_eng_fra = pytest.mark.skipif(not ENG_FRA.is_file(), reason=f"eng-fra pairs not found at {ENG_FRA}")

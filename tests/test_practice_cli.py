@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.practice.progress import PracticeProgress
 from kqv_cli.practice.watch import watch_saves
 from kqv_cli.practice.workspace import MARKER, find_workspace

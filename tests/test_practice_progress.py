@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
 from engine.files.paths import state_dir
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.practice.progress import HINTS, PracticeProgress
 
 # One long-lived session, as `kqv practice check --watch` or the Practice screen is: loaded

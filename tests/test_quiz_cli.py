@@ -12,7 +12,7 @@ import kqv_cli.commands.quiz as quiz_command
 import kqv_cli.main  # noqa: F401  (registers the other commands and the root callback)
 from conftest import REPO
 from engine.files.paths import state_dir
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.quiz import answers
 from kqv_cli.quiz.progress import Progress
 from kqv_cli.quiz.questions import BY_ID, cards_for
@@ -191,7 +191,7 @@ def test_a_piped_quiz_does_not_import_textual():
     code = ("import sys\n"
             "from typer.testing import CliRunner\n"
             "import kqv_cli.main\n"
-            "from kqv_cli.app import app\n"
+            "from kqv_cli.cli import app\n"
             "r = CliRunner().invoke(app, ['quiz', '--count', '2', '--seed', '1'], input='(1, 2)\\n' * 2)\n"
             "assert r.exit_code == 0 and 'done:' in r.output, r.output\n"
             "bad = [m for m in sys.modules if m.split('.')[0] == 'textual']; print(bad); assert not bad")

@@ -19,7 +19,7 @@ import kqv_cli.main  # noqa: F401  (registers the commands)
 import kqv_cli.store
 from conftest import REPO
 from engine.files.paths import state_dir
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.progress import LessonProgress
 from kqv_cli.quiz.progress import Progress
 from kqv_cli.store import JsonStore, move_aside

@@ -11,7 +11,7 @@ import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.data.pairs import load_pairs
 from engine.files.checkpoint import save_checkpoint
 from engine.translation.train import TranslateTrainConfig, TranslateTrainer, epoch_batches
-from kqv_cli.app import app
+from kqv_cli.cli import app
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
-from kqv_cli.app import KqvTyper, app
+from kqv_cli.cli import KqvTyper, app
 from kqv_cli.usage_errors import OneLineUsage
 
 ROOT = get_command(app)

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
-from kqv_cli.app import app
+from kqv_cli.cli import app
 from kqv_cli.quiz import answers
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from engine.errors import KqvError
-from kqv_cli.app import data_app
+from kqv_cli.cli import data_app
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import styled
 from kqv_cli.progress_bars import download_progress

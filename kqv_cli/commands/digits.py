@@ -27,12 +27,13 @@ from engine.files.checkpoint import OutputClaim
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, digits_memory
 from engine.trace import Tracer
-from kqv_cli.app import eval_app, interrupted, trace_app, train_app
 from kqv_cli.charts import print_line_chart
+from kqv_cli.checkpoint_out import check_writable
+from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
+from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, note, styled
 from kqv_cli.trace_table import print_trace
-from kqv_cli.training import check_writable, stop_on_ctrl_c
 
 console = new_console()
 

@@ -20,14 +20,15 @@ from engine.gpt.model import POSITIONS, GPTConfig
 from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
 from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
-from kqv_cli.app import app, interrupted, trace_app, train_app
 from kqv_cli.charts import print_line_chart
+from kqv_cli.checkpoint_out import check_writable
+from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
+from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.generated_text import GeneratedTextOut
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import note
 from kqv_cli.trace_table import print_trace
-from kqv_cli.training import check_writable, stop_on_ctrl_c
 
 console = new_console()
 

@@ -16,7 +16,7 @@ import typer
 
 from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
-from kqv_cli.app import app, err_console
+from kqv_cli.cli import app, err_console
 from kqv_cli.generated_text import GeneratedTextOut
 from kqv_cli.messages import console as new_console
 from kqv_cli.trace_table import print_trace

@@ -18,11 +18,11 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
-from kqv_cli.app import KqvTyper, app, interrupted
 from kqv_cli.charts import print_line_chart
+from kqv_cli.cli import KqvTyper, app, interrupted
+from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, styled
-from kqv_cli.training import stop_on_ctrl_c
 
 if TYPE_CHECKING:
     from kqv_cli.lab.experiments import Experiment

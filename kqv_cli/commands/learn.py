@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kqv_cli.app import app, fail, is_interactive
+from kqv_cli.cli import app, fail, is_interactive
 from lessons.curriculum import LESSONS
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from kqv_cli.app import KqvTyper, app, fail
+from kqv_cli.cli import KqvTyper, app, fail
 
 lessons_app = KqvTyper(help="Check and list the lessons.", no_args_is_help=True, rich_markup_mode="rich")
 app.add_typer(lessons_app, name="lessons")

@@ -24,7 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import KqvError
-from kqv_cli.app import EXIT_USER_ERROR, KqvTyper, app, fail, is_interactive
+from kqv_cli.cli import KqvTyper, app, fail, is_interactive
+from kqv_cli.exit_codes import EXIT_USER_ERROR
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, error, styled, warning
 

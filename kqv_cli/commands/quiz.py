@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import KqvError
-from kqv_cli.app import app, interrupted, is_interactive
+from kqv_cli.cli import app, interrupted, is_interactive
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import dim, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed

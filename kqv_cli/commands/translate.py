@@ -20,12 +20,13 @@ from rich.text import Text
 
 from engine.errors import KqvError
 from engine.trace import Tracer
-from kqv_cli.app import app, interrupted, trace_app, train_app
+from kqv_cli.checkpoint_out import check_writable
+from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.gpt import overridden_on_resume, plot_losses
+from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import note
 from kqv_cli.trace_table import print_trace
-from kqv_cli.training import check_writable, stop_on_ctrl_c
 
 console = new_console()
 

@@ -450,7 +450,7 @@ class TrainScreen(KqvScreen):
 
     def checkpoint_path(self, kind: str):
         """The file this screen's ``kind`` run saves to; raises KqvError if it cannot write there."""
-        from kqv_cli.training import check_writable
+        from kqv_cli.checkpoint_out import check_writable
 
         folder = self.save_dir if self.save_dir is not None else models_dir()
         folder.mkdir(parents=True, exist_ok=True)

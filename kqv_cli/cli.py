@@ -15,7 +15,7 @@ import typer
 
 from engine.errors import KqvError
 from engine.files.paths import default_cache_dir
-from kqv_cli.last_resort import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from kqv_cli.messages import err_console, error
 from kqv_cli.usage_errors import OneLineUsage
 from kqv_cli.values import check_values

@@ -1,10 +1,8 @@
-"""What the training commands share: checking ``--out`` first, and Ctrl-C as a stop request."""
+"""``--out`` checked before a long run starts: a checkpoint that could not, or should not, be written."""
 
 from __future__ import annotations
 
 import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import KqvError
@@ -44,28 +42,3 @@ def check_writable(out: Path | None, replace: bool = False, resume: Path | None 
     if out.exists() and not resumes_out:
         return f"--force: {out}, written before this run, will be replaced by this run's checkpoint"
     return None
-
-
-@contextmanager
-def stop_on_ctrl_c():
-    """Turn the first Ctrl-C into a request to stop after the current step.
-
-    Yields a zero-argument function that says whether a stop was asked for. A second Ctrl-C
-    interrupts at once, as usual.
-    """
-    asked = []
-
-    def handler(signum, frame):
-        if asked:
-            raise KeyboardInterrupt
-        asked.append(True)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. a test runner): no handler to install
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(asked)
-    finally:
-        signal.signal(signal.SIGINT, previous)
