@@ -17,7 +17,10 @@ Two parts (run with the benchmark venv, which has torch: ``/work/bench-venv/bin/
   padded to the longest of a length-sorted batch), kqv against PyTorch eager
   ``nn.Transformer`` of the same shape. Each side runs alone in a fresh process of its own,
   alternating round by round, at 1 and 2 threads; the BLAS kernel threadpoolctl sees is
-  reported. Goal: ratio kqv / torch ≤ 1.0.
+  reported. Goal: ratio kqv / torch ≤ 1.0. At 2 threads kqv is timed twice: one batch with a
+  2-thread BLAS, and the batch's two halves side by side in two threads with one BLAS thread
+  each (:class:`engine.translation.halves.HalfBatches`, which also spreads the elementwise
+  work over both cores).
 
 Usage::
 
@@ -235,7 +238,20 @@ def child(spec: dict) -> dict:
     cfg = TransformerConfig(**SPEED_CFG)
     batches = speed_batches(4, spec["B"], spec["S"], spec["T"], cfg.vocab_size, spec["round"])
     side, threads = spec["side"], spec["threads"]
-    if side == "kqv":
+    if side == "kqv-halves":  # the batch's two halves side by side, one BLAS thread each
+        from engine.optim import AdamW
+        from engine.translation.halves import HalfBatches
+
+        limiter = threadpool_limits(1, user_api="blas")
+        model = Transformer(cfg, seed=0)
+        opt = AdamW(model.flat_params, model.flat_grads, model.n_decay, weight_decay=0.0, betas=(0.9, 0.98),
+                    eps=1e-9)
+        halves = HalfBatches(model, rngs=(np.random.default_rng(0), np.random.default_rng(1)))
+
+        def step(src, tgt_in, tgt_out):
+            halves.loss_and_grads(src, tgt_in, tgt_out, 0.1, parallel=threads > 1)
+            opt.step(1e-4)
+    elif side == "kqv":
         from engine.optim import AdamW
 
         limiter = threadpool_limits(threads, user_api="blas")
@@ -282,10 +298,11 @@ def speed(args) -> dict:
     for env_name, env in environments([e.strip() for e in args.envs.split(",")]).items():
         per_env = {"kernel_vars": kernel_vars(env), "threads": {}}
         for threads in [int(t) for t in args.threads.split(",")]:
-            ms = {"kqv": [], "torch": []}
+            sides = ["kqv", "torch"] + (["kqv-halves"] if threads > 1 else [])
+            ms = {side: [] for side in sides}
             kernels = set()
             for r in range(args.rounds):
-                for side in ("kqv", "torch") if r % 2 == 0 else ("torch", "kqv"):
+                for side in sides[r % len(sides):] + sides[: r % len(sides)]:  # a different first each round
                     spec = {"side": side, "threads": threads, "round": r, "iters": args.iters, "warmup": 3,
                             "B": args.batch_size, "S": args.src_len, "T": args.tgt_len}
                     res = run_child(__file__, spec, env)
@@ -296,6 +313,10 @@ def speed(args) -> dict:
             k, t = spread(ms["kqv"]), spread(ms["torch"])
             per_env["threads"][threads] = {"kqv_ms": k, "torch_ms": t, "kernel": ", ".join(sorted(kernels)),
                                            "ratio": round(k["median"] / t["median"], 3)}
+            if "kqv-halves" in ms:
+                h = spread(ms["kqv-halves"])
+                per_env["threads"][threads].update(kqv_halves_ms=h,
+                                                   halves_ratio=round(h["median"] / t["median"], 3))
         out[env_name] = per_env
     return out
 
@@ -342,6 +363,9 @@ def main() -> None:
             for threads, r in per_env["threads"].items():
                 print(f"    {threads} thread(s) [{r['kernel']}]: kqv {fmt(r['kqv_ms'], ' ms')}, "
                       f"torch eager {fmt(r['torch_ms'], ' ms')}, ratio {r['ratio']:.2f} (goal <= 1.0)")
+                if "kqv_halves_ms" in r:
+                    print(f"      kqv, the two halves of each batch side by side (1 BLAS thread each): "
+                          f"{fmt(r['kqv_halves_ms'], ' ms')}, ratio {r['halves_ratio']:.2f}")
 
 
 if __name__ == "__main__":

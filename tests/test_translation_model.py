@@ -283,3 +283,26 @@ def test_the_memory_estimate_covers_a_real_training_step():
         tracemalloc.stop()
     estimate = translation_memory(cfg, B, L, training=True).total
     assert peak <= estimate <= 4 * peak, (peak, estimate)
+
+
+def test_two_halves_side_by_side_give_the_whole_batch_gradient():
+    """HalfBatches: twins sharing the parameters, each half divided by the whole batch's token
+    count, run in two threads: the loss and every gradient equal one pass over the batch."""
+    from engine.translation.halves import HalfBatches
+
+    model = randomised(Transformer(tiny(final_logits_bias=True), seed=0, dtype=F64))
+    src = np.concatenate([SRC, SRC[::-1]])
+    tgt_in, tgt_out = np.concatenate([TGT_IN, TGT_IN[::-1]]), np.concatenate([TGT_OUT, TGT_OUT[::-1]])
+    src[2:, 3:] = PAD  # the second half is shorter: its padding columns are trimmed
+    src[2:, 2] = EOS
+    whole = model.loss(model.forward(src, tgt_in), tgt_out)
+    model.backward()
+    want = model.flat_grads.copy()
+    model.flat_grads[...] = 0
+    halves = HalfBatches(model)
+    for parallel in (True, False):
+        loss = halves.loss_and_grads(src, tgt_in, tgt_out, parallel=parallel)
+        assert loss == pytest.approx(whole, rel=1e-12)
+        np.testing.assert_allclose(model.flat_grads, want, rtol=1e-10, atol=1e-14)
+    assert halves.twins[0].params["wte"] is not model.params["wte"]
+    assert np.shares_memory(halves.twins[0].params["wte"], model.params["wte"])

@@ -15,7 +15,7 @@ from engine.trace import NO_TRACE
 # -- the label-smoothed loss ---------------------------------------------------------------------
 
 
-def smoothed_cross_entropy_forward(logits, targets, pad_id, smoothing=0.1, tracer=NO_TRACE):
+def smoothed_cross_entropy_forward(logits, targets, pad_id, smoothing=0.1, tracer=NO_TRACE, n=None):
     """The paper's loss: cross-entropy against a smoothed target, padding ignored.
 
     ``logits (N, V)``, ``targets (N,)`` -> ``(loss, nll, probs (N, V), n)``. Each real row
@@ -25,7 +25,9 @@ def smoothed_cross_entropy_forward(logits, targets, pad_id, smoothing=0.1, trace
     PyTorch's ``label_smoothing`` spreads ε over all V, the pad and the right token included).
     loss = −Σ_v q_v log p_v, averaged over the n real rows; ``nll`` is the plain −log p[target]
     averaged the same way (what perplexity and "how surprised" read). Rows whose target is
-    padding count for nothing.
+    padding count for nothing. ``n``, when given, is the count to divide by instead of this
+    batch's real rows: the half of a batch divides by the whole batch's count, so the two
+    halves' losses and gradients add up to the batch's.
     """
     N, V = logits.shape
     eps = float(smoothing)
@@ -36,7 +38,7 @@ def smoothed_cross_entropy_forward(logits, targets, pad_id, smoothing=0.1, trace
     log_s = np.log(s)
     rows = np.arange(N)
     real = targets != pad_id  # (N,)
-    n = max(int(real.sum()), 1)
+    n = max(int(real.sum()), 1) if n is None else n
     logp_t = z[rows, targets] - log_s  # (N,) log p[target]
     nll_rows = -logp_t
     loss_rows = (1.0 - eps) * nll_rows

@@ -198,6 +198,18 @@ class Transformer(Module):
             else:
                 view[...] = 0.0
 
+    def replica(self) -> Transformer:
+        """A twin that shares this model's parameters (the very same arrays) but has its own
+        gradients and remembered activations: two twins can run forward and backward on the two
+        halves of a batch at the same time (:class:`engine.translation.halves.HalfBatches`)."""
+        twin = Transformer.__new__(Transformer)
+        twin.config, twin.dtype, twin.path = self.config, self.dtype, ""
+        twin._build()
+        twin.packed = pack(twin.named_params(), twin.dtype, shared=self.flat_params)
+        twin.flat_params, twin.flat_grads = twin.packed.flat_params, twin.packed.flat_grads
+        twin.params, twin.grads, twin.n_decay = twin.packed.params, twin.packed.grads, twin.packed.n_decay
+        return twin
+
     # -- parameters --------------------------------------------------------------------------
 
     @property
@@ -336,10 +348,13 @@ class Transformer(Module):
             raise KqvError(f"src has {self.B} sentences and tgt_in {tgt_in.shape[0]}: one target per source")
         return self.decode(tgt_in, self.memory, self.src_pad, tracer, rng)
 
-    def loss(self, logits, tgt_out, smoothing: float = 0.1, tracer=NO_TRACE) -> float:
+    def loss(self, logits, tgt_out, smoothing: float = 0.1, tracer=NO_TRACE,
+             n_tokens: int | None = None) -> float:
         """Label-smoothed cross-entropy of ``logits (B, T, V)`` against ``tgt_out (B, T)``
         (``tgt_in`` shifted by one, padded with ``pad_id``: padding positions count for
-        nothing). Remembers what :meth:`backward` needs; :attr:`nll` is the unsmoothed loss."""
+        nothing). Remembers what :meth:`backward` needs; :attr:`nll` is the unsmoothed loss.
+        ``n_tokens`` divides by that many target tokens instead of this batch's own count (one
+        half of a larger batch, :class:`engine.translation.halves.HalfBatches`)."""
         if not 0.0 <= smoothing < 1.0:
             raise KqvError(f"label smoothing must be in [0, 1), got {smoothing}")
         logits = np.asarray(logits)
@@ -352,7 +367,7 @@ class Transformer(Module):
         tracer.record("tgt_out", tgt_out, "target ids shifted left by one: what each position should say",
                       "forward", ("B", "T"), "padding positions are left out of the loss")
         loss, self.nll, self.probs, self.n_tokens = smoothed_cross_entropy_forward(
-            logits.reshape(B * T, V), self.targets, self.config.pad_id, smoothing, tracer)
+            logits.reshape(B * T, V), self.targets, self.config.pad_id, smoothing, tracer, n_tokens)
         return loss
 
     # -- backward ----------------------------------------------------------------------------
