@@ -12,7 +12,8 @@ iteration, iterations done, and ``curve``: ``[{minutes, iters, val_loss, greedy}
 final greedy and beam-4 BLEU and the seconds each translation of the test split took.
 
 Usage: ``python benchmarks/translate_train.py [--json] [--minutes 9] [--curve 2,4,6,9]
-[--configs "128x2,256x3"] [--batch-size 64] [--vocab-size 8000] [--warmup 400] [--lr 1.0]``.
+[--configs "128x2,256x3"] [--batch-size 64] [--vocab-size 8000] [--warmup 400] [--lr 1.0]
+[--dropout 0.1]``.
 A configuration is ``CxL`` (width C, L encoder and L decoder layers, 4 heads, d_ff = 4C).
 """
 
@@ -43,7 +44,7 @@ def bleu_of(trainer, groups, beam: int) -> tuple[float, float]:
 
 def run_config(splits, spec: str, args) -> dict:
     C, L = (int(x) for x in spec.lower().split("x"))
-    sizes = {"n_embd": C, "n_head": 4, "n_layer": L, "n_dec_layer": L, "d_ff": 4 * C, "dropout": 0.1}
+    sizes = {"n_embd": C, "n_head": 4, "n_layer": L, "n_dec_layer": L, "d_ff": 4 * C, "dropout": args.dropout}
     tc = TranslateTrainConfig(batch_size=args.batch_size, max_iters=10**9, lr=args.lr,
                               warmup_iters=args.warmup, vocab_size=args.vocab_size, bleu_sentences=0)
     t0 = time.perf_counter()
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--lr", type=float, default=1.0)
+    parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     args = parser.parse_args()
     if not args.pairs.is_file():
@@ -94,7 +96,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     results = [run_config(splits, spec, args) for spec in args.configs.split(",")]
     report = {"pairs": str(args.pairs), "load_average_at_start": load, "batch_size": args.batch_size,
-              "vocab_size": args.vocab_size, "warmup": args.warmup, "lr": args.lr, "results": results}
+              "vocab_size": args.vocab_size, "warmup": args.warmup, "lr": args.lr, "dropout": args.dropout,
+              "results": results}
     if args.json:
         print(json.dumps(report))
         return

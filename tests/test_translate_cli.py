@@ -252,3 +252,15 @@ def test_bleu_counts_any_reference():
     refs = [["Cours !", "Courez !"], ["Je suis ici depuis trois jours ."]]
     assert corpus_bleu(["Courez !", "Je suis ici depuis trois jours ."], refs) == 100.0
     assert corpus_bleu(["Marchez !", "Il pleut ."], refs) < 20
+
+
+def test_a_stop_request_saves_a_checkpoint_that_resumes(tmp_path, pairs):
+    splits = load_pairs(pairs)
+    sizes = {"n_embd": 16, "n_head": 2, "n_layer": 1, "n_dec_layer": 1, "d_ff": 64, "dropout": 0.0}
+    tc = TranslateTrainConfig(batch_size=4, max_iters=50, eval_interval=100, vocab_size=300, warmup_iters=5)
+    trainer = TranslateTrainer(splits, sizes, tc, out=tmp_path / "s.npz")
+    calls = iter(range(100))
+    result = trainer.run(should_stop=lambda: next(calls) >= 3)  # Ctrl-C after 3 iterations
+    assert result.stopped and result.iters == 3 and result.bleu == {}
+    again = TranslateTrainer(splits, sizes, tc, out=tmp_path / "s.npz", resume=tmp_path / "s.npz")
+    assert again.iter == 3 and again.losses == trainer.losses
