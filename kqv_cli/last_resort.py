@@ -15,6 +15,7 @@ tests that call the typer app directly still see the real exception.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sys
 import time
@@ -176,4 +177,9 @@ def _exit(code: int, message: str, label: str = "error") -> None:
         print(f"{label}: {message}", file=sys.stderr, flush=True)
     except OSError:
         pass  # stderr is gone too: the exit code is all that is left to say it
+    if "--json" in sys.argv[1:]:  # a script reading stdout gets JSON, whatever went wrong
+        try:
+            print(json.dumps({"error": message}), flush=True)
+        except (OSError, ValueError, AttributeError):
+            pass
     sys.exit(code)

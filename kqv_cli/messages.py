@@ -19,6 +19,8 @@ test sees it, rather than eating part of a file name.
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from rich.text import Text
 
@@ -42,9 +44,29 @@ def dim(text: str) -> Text:
     return Text(text, style="dim")
 
 
+_errors_as_json = False
+
+
+def errors_as_json(on: bool) -> None:
+    """With ``--json`` on the command line, :func:`error` also prints ``{"error": message}`` on
+    stdout: a script that reads stdout gets JSON whether the command worked or not."""
+    global _errors_as_json
+    _errors_as_json = on
+
+
 def error(message: str) -> None:
-    """``error: message`` on stderr (the message exactly as given)."""
+    """``error: message`` on stderr (the message exactly as given), and as JSON on stdout when
+    the command line asked for ``--json``."""
     err_console.print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
+    if _errors_as_json:
+        json_error(message)
+
+
+def json_error(message: str) -> None:
+    try:
+        print(json.dumps({"error": message}), flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is gone: the line on stderr and the exit code say it
 
 
 def warning(message: str) -> None:

@@ -19,7 +19,6 @@ import re
 import sys
 
 import typer
-from rich.text import Text
 
 # Typer vendors click; these are the exceptions its parser raises (typer.BadParameter is one).
 from typer._click.exceptions import (
@@ -34,7 +33,7 @@ from typer._click.exceptions import (
 from typer.core import TyperGroup
 
 from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
-from kqv_cli.messages import err_console
+from kqv_cli.messages import error, errors_as_json
 
 # What is wrong with a value typer's parser (pydantic underneath) could not read, by error type.
 WRONG = {
@@ -47,7 +46,6 @@ WRONG = {
     "bool_parsing": "is not true or false",
 }
 
-_err = err_console
 
 
 class OneLineUsage(TyperGroup):
@@ -57,6 +55,7 @@ class OneLineUsage(TyperGroup):
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
+        errors_as_json("--json" in argv)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except UsageError as exc:
@@ -94,8 +93,9 @@ def _interrupted() -> typer.Exit:
 
 
 def say(message: str) -> None:
-    """``error: message`` on stderr, one line whatever the width, the message never read as markup."""
-    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    """``error: message`` on stderr, one line whatever the width, the message never read as markup
+    (and ``{"error": message}`` on stdout after ``--json``)."""
+    error(message)
 
 
 def one_line(message: str) -> str:

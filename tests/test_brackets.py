@@ -49,6 +49,7 @@ BASE = {
     "data shakespeare": ([], {"--dir": "datadir"}, []),
     "data gpt2": ([], {}, []),
     "data eng-fra": ([], {"--dir": "datadir"}, []),
+    "data marian": ([], {}, []),
     "train translate": ([], {**TX, "--out": "t2.npz"}, []),
     "translate": (["t.npz", "The cat is black."], {"--beam": "2"}, ["--show-attention"]),
     "trace translate": ([], {"--n-embd": "16", "--n-head": "2"}, []),

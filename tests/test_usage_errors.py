@@ -6,6 +6,7 @@ an unknown option, every option left without its value, every number option give
 and a missing required argument.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -89,13 +90,13 @@ def test_a_usage_error_is_one_line_and_exit_2(args, where):
     (["eval", "digits"], "error: kqv eval digits needs CHECKPOINT; see kqv eval digits --help"),
     (["lessons", "check", "--sets", "-1"],
      "error: --sets: must be at least 0, got '-1'; see kqv lessons check --help"),
-    (["train"], "error: kqv train needs a command: digits, gpt; see kqv train --help"),
+    (["train"], "error: kqv train needs a command: digits, gpt, translate; see kqv train --help"),
     (["quiz", "-n", "9" * 5000],
      "error: --count: '99999999999999999999999999999...9999999' (5000 characters) has too many digits for "
      "a whole number; see kqv quiz --help"),
     (["trian", "gpt"], "error: kqv has no command 'trian' (did you mean train?); see kqv --help"),
     (["train", "xyz"],
-     "error: kqv train has no command 'xyz'; its commands: digits, gpt; see kqv train --help"),
+     "error: kqv train has no command 'xyz'; its commands: digits, gpt, translate; see kqv train --help"),
 ])
 def test_the_line_says_what_was_wrong(args, line):
     result = CliRunner().invoke(app, args, prog_name="kqv")
@@ -147,3 +148,23 @@ def test_the_installed_command_says_it_in_one_line():
                           capture_output=True, text=True, env=env, timeout=60)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "error: --max-iters: '1e20' is not a whole number; see kqv train gpt --help\n"
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["train", "gpt", "--text", "no-such.txt", "--json"], 2),  # a KqvError in the command
+    (["train", "gpt", "--lr", "abc", "--json"], 2),  # typer's parser
+    (["quiz", "--json"], 2),  # a fail() of the command's own
+    (["eval", "digits", "missing.npz", "--json"], 2),
+])
+def test_with_json_an_error_is_one_json_object_on_stdout_too(args, code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == code
+    (line,) = result.stderr.splitlines()
+    assert json.loads(result.stdout) == {"error": line.removeprefix("error: ")}
+
+
+def test_without_json_an_error_leaves_stdout_empty(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["eval", "digits", "missing.npz"])
+    assert result.exit_code == 2 and result.stdout == ""
