@@ -294,3 +294,24 @@ def test_layernorm_step_shows_the_stream_with_and_without_it_in_numbers():
     # what the text says the notes show: without LayerNorm the stream grows block after block
     assert all(b > a for a, b in zip(without, without[1:], strict=False))
     assert without[-1] / without[1] > with_ln[-1] / with_ln[1]
+
+
+def test_backward_and_training_have_the_new_quiz_cards_and_number_answers_read_loosely():
+    from kqv_cli.quiz.answers import Malformed, check
+    from kqv_cli.quiz.questions import cards_for, generate
+
+    backward = {c.card_id for c in cards_for("backward")}
+    training = {c.card_id for c in cards_for("training")}
+    assert {"backward.dlogits", "backward.layernorm_grads", "backward.dwpe_rows"} <= backward
+    assert {"training.kv_cache_numbers", "training.topk", "training.loss_at_init",
+            "training.bias_correction"} <= training
+    q = generate("training.loss_at_init", 0, 0, False)
+    ln_v = np.log(int(q.ask.split("V=")[1].split(" ")[0]))
+    assert check(q, f"{ln_v:.2f}") and check(q, f"≈ {ln_v:.2f}".replace(".", ","))
+    assert not check(q, f"{ln_v + 0.05:.2f}")
+    try:
+        check(q, "about four")
+    except Malformed as exc:
+        assert "decimal point" in str(exc)
+    else:
+        raise AssertionError("a word is not a number")

@@ -30,6 +30,8 @@ def _wrong(q) -> str:
     """An answer that cannot be right for this question."""
     if q.kind == "count":
         return str(q.answer + 1)
+    if q.kind == "number":
+        return f"{q.answer + 2 * q.tolerance + 0.5:.3f}"
     if q.kind == "works":
         return "no" if q.answer != answers.NO else "yes (" + ", ".join(
             [q.letters[0] if q.symbolic else "99991"] * 7) + ")"
@@ -68,6 +70,9 @@ def test_every_answer_is_what_numpy_produced(card_id, seed, level, symbolic):
             if operand.record is not None:
                 assert operand.record.symbolic_matches(q.dims)
                 assert _numbers(operand.symbolic, q.dims) == operand.value.shape
+    elif q.kind == "number":  # a formula's value, held to what the engine measured in the same run
+        assert abs(q.answer - ev["value"]) <= ev["within"], (q.answer, ev["value"])
+        assert 0 < q.tolerance < 0.1 * abs(q.answer)
     else:
         assert q.kind == "count"
         assert q.answer == sum(arr.size for arr in ev["arrays"].values())

@@ -11,6 +11,7 @@ answer. The session asks again instead of marking it wrong: a typo is not a wron
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -150,6 +151,19 @@ def parse_count(text: str) -> int:
     return int(body)
 
 
+def parse_number(text: str) -> float:
+    """``"4.17"``, ``"4,17"`` (a decimal comma), ``"≈ 4.17"`` -> ``4.17``."""
+    body = text.strip().lstrip("≈~").strip().replace(",", ".")
+    try:
+        value = float(body)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise Malformed(f"could not read {text.strip()!r} as a number: type it with a decimal point, "
+                        "e.g. 4.17")
+    return value
+
+
 def parse_works(text: str, letters: tuple[str, ...] | None = None):
     """Will this operation work? ``"no"`` -> :data:`NO`; ``"yes (8, 96)"`` or ``"(8, 96)"`` -> the shape.
 
@@ -177,6 +191,8 @@ def check(question: Question, text: str) -> bool:
     q = question
     if q.kind == "count":
         return parse_count(text) == q.answer
+    if q.kind == "number":
+        return abs(parse_number(text) - q.answer) <= q.tolerance
     if q.kind == "shape":
         return parse_shape(text) == tuple(q.answer)
     if q.kind == "symbolic":

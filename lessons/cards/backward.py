@@ -2,13 +2,16 @@
 
 Same runs as :mod:`lessons.cards.attention` (fresh sizes for the level at every review),
 asking about the gradients the engine traced: attention's datt, dv, datt_scores, dq, dk and
-dqkv, and the two shares of the tied table's gradient. Every answer is the traced shape.
+dqkv, the two shares of the tied table's gradient, dlogits, the LayerNorm gains' and shifts'
+gradients, and which rows of dwpe a pass reaches. Every answer is read from the trace.
 """
 
 from __future__ import annotations
 
-from lessons.cards.attention import CONVENTION, GPTRun, _b, _flat, run_gpt
-from lessons.cards.question import Draw, Operand, Question, matmul_line, shape_question
+import numpy as np
+
+from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, _flat, run_gpt
+from lessons.cards.question import Draw, Operand, Question, matmul_line, proof_line, shape_question
 
 TOPIC = "backward"
 
@@ -77,7 +80,66 @@ def wte_shares(draw: Draw) -> Question:
         lines + [f"both shares, and their sum dwte, have wte's shape {_b(wte)}"], proof + [wte])
 
 
+def dlogits_shape(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    t = run.trace
+    rec, logits = t["dlogits"], t["logits"]
+    return _shape_question(
+        "backward.dlogits", draw, run, rec,
+        "The backward pass starts at the loss. What is the shape of dlogits, the gradient at the logits?",
+        ("the loss is the mean over B·T positions of −ln softmax(logits)[target]; its gradient at each "
+         "position's logits is softmax − onehot(target), over B·T.", f"logits is {_b(logits)}."),
+        [f"one gradient entry per logit: dlogits has the shape of logits, {_b(logits)}",
+         "row (b, t) is (p − onehot(target)) / (B·T): every wrong token pushed down by its probability, "
+         "the right one pulled up"],
+        [logits])
+
+
+def layernorm_grads(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    t = run.trace
+    p = run.block(draw)
+    norm = draw.pick((f"{p}ln_1", f"{p}ln_2", "ln_f"))
+    which = draw.pick(("dw", "db"))
+    rec = t[f"{norm}.{which}"]
+    out = t[norm]
+    rule = "Σ over the rows of dout ⊙ x̂" if which == "dw" else "Σ over the rows of dout"
+    return _shape_question(
+        "backward.layernorm_grads", draw, run, rec,
+        f"LayerNorm {norm} has a gain w and a shift b, one number per channel. What is the shape of "
+        f"{norm}.{which}, the gradient of its {'gain' if which == 'dw' else 'shift'}?",
+        (f"{which} = {rule}: every token's gradient added up, channel by channel.",
+         f"{norm}'s output is {_b(out)}."),
+        [f"{which} = {rule}: the B·T rows of a {_b(out)} array summed into one row",
+         f"so (C,), the shape of {norm}.{which[1:]}: one number per channel"],
+        [out])
+
+
+def dwpe_rows(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    t = run.trace
+    wpe, dwpe = t["wpe"], t["dwpe"]
+    rows = np.flatnonzero(np.any(dwpe.value != 0, axis=1))  # the rows the backward pass reached
+    block_size = run.trace.dims["block_size"]
+    return Question(
+        card_id="backward.dwpe_rows", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"The position table wpe is {_b(wpe)}. After one backward pass on sequences of T={run.T}, "
+             "how many rows of dwpe are not zero? Answer with a number."),
+        convention=CONVENTION, kind="count", answer=int(rows.size), letters=LETTERS,
+        hints=("pos_emb = wpe[0:T]: the forward reads the first T rows only.",
+               f"T = {run.T}, block_size = {block_size}."),
+        derivation=(f"the forward read rows 0..T−1 of wpe, so only they get a gradient: {run.T} rows",
+                    f"each of them is dx summed over the B = {run.B} sequences",
+                    f"rows T..block_size−1 ({block_size - run.T} of them) stay exactly 0"),
+        proof=(proof_line(wpe), proof_line(dwpe)), dims=run.dims, derived=dict(run.derived),
+        subject="dwpe", evidence={"arrays": {"non-zero rows of dwpe": rows}},
+    )
+
+
 CARDS = (
     ("backward.attention_grads", "attention's gradients: datt, dv, dq, dk, dqkv", attention_grads),
     ("backward.wte_shares", "the two shares of wte's gradient", wte_shares),
+    ("backward.dlogits", "the gradient at the logits", dlogits_shape),
+    ("backward.layernorm_grads", "LayerNorm's dw and db", layernorm_grads),
+    ("backward.dwpe_rows", "which rows of dwpe a pass reaches", dwpe_rows),
 )

@@ -27,7 +27,7 @@ class Question:
     setting: str  # the model and its dimensions, one or two sentences
     ask: str  # the question itself
     convention: str  # the layout convention the question uses (weights (out, in), ...)
-    kind: str  # shape | symbolic | count | works
+    kind: str  # shape | symbolic | count | works | number
     answer: Any  # tuple of ints, tuple of letter expressions, int, or NO / a shape
     letters: tuple[str, ...]  # the dimension names the question may be answered in
     hints: tuple[str, str]  # 1: the operation, 2: the operand shapes
@@ -40,6 +40,7 @@ class Question:
     # what the answer was read from, so anyone can check it: {"record": Record} for a shape,
     # {"op": "@", "a": Operand, "b": Operand} for "will it work", {"arrays": {name: array}} for a count
     evidence: dict = field(default_factory=dict, repr=False, compare=False)
+    tolerance: float = 0.0  # a "number" answer is right within ± this (the question says how close)
 
     @property
     def prompt(self) -> str:
@@ -53,6 +54,8 @@ class Question:
         """What to type, shown under the question."""
         if self.kind == "count":
             return "a whole number, e.g. 23,860"
+        if self.kind == "number":
+            return "a number, e.g. 4.17"
         if self.kind == "works":
             example = f"({', '.join(self.letters[:2])})" if self.symbolic else "(8, 96)"
             return f"no, or the shape that comes out, e.g. yes {example}"
@@ -63,6 +66,8 @@ class Question:
     def answer_text(self) -> str:
         if self.kind == "count":
             return f"{self.answer:,}"
+        if self.kind == "number":
+            return f"{self.answer:.3f}"
         if self.kind == "works":
             if self.answer == NO:
                 return "no, it fails"

@@ -9,7 +9,11 @@ way generation slices them, and a traced generation step with :class:`engine.kv_
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import numpy as np
+
+from engine.gpt.model import sample_next
 from engine.optim import AdamW, adamw_update
 from engine.trace import Tracer
 from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, run_gpt
@@ -151,9 +155,112 @@ def kv_cache(draw: Draw) -> Question:
         [kc])
 
 
+def kv_cache_numbers(draw: Draw) -> Question:
+    run = run_kv(draw)
+    p, t = run.block(draw), run.trace
+    kc, vc = t[f"{p}k_cache"], t[f"{p}v_cache"]
+    total = int(kc.value.size + vc.value.size)
+    B, nh, t_now, hs = kc.shape
+    block_size = run.config.block_size
+    return Question(
+        card_id="training.kv_cache_numbers", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"How many numbers do block {p[:-1]}'s k_cache and v_cache hold together, for the t={t_now} "
+             "positions filled so far? Answer with a number."),
+        convention=CONVENTION, kind="count", answer=total, letters=run.letters,
+        hints=("one k and one v per position, per head, per sequence: each (B, nh, t, hs).",
+               f"B = {B}, nh = {nh}, hs = {hs}."),
+        derivation=(f"k_cache: B·nh·t·hs = {B}·{nh}·{t_now}·{hs} = {kc.value.size:,}; v_cache the same",
+                    f"together {total:,} numbers: {total * 4:,} bytes in float32 ({total * 8:,} in this "
+                    "quiz's float64)",
+                    f"kqv allocates the whole window at once: 2·B·nh·block_size·hs = "
+                    f"{2 * B * nh * block_size * hs:,} numbers per block"),
+        proof=(proof_line(kc), proof_line(vc)), dims=run.dims, derived=dict(run.derived), subject="k_cache",
+        evidence={"arrays": {"k_cache": kc.value, "v_cache": vc.value}},
+    )
+
+
+def topk_count(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    V = run.config.vocab_size
+    k = int(draw.rng.integers(1, V + 1))
+    tracer = Tracer(dims=run.trace.dims)
+    sample_next(run.trace["logits"].value[0, -1], 1.0, k, draw.rng, tracer)
+    p = tracer["p"]
+    kept = p.value[p.value > 0]
+    return Question(
+        card_id="training.topk", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"Sampling the next character with top-k = {k}: after the softmax, how many of the V={V} "
+             "entries of p are not zero? Answer with a number."),
+        convention=CONVENTION, kind="count", answer=int(kept.size), letters=LETTERS,
+        hints=("top-k sets every logit below the k-th largest to −∞ before the softmax.",
+               f"V = {V}, k = {k}."),
+        derivation=(f"z_top keeps the {k} largest logits and sets the other {V - k} to −∞",
+                    "softmax gives −∞ exactly 0 (e^−∞ = 0): only the kept ones can be drawn",
+                    f"so {kept.size} entries of p are above 0, and they still sum to 1"),
+        proof=(proof_line(tracer["z_top"]), proof_line(p)), dims=run.dims, derived=dict(run.derived),
+        subject="p", evidence={"arrays": {"p > 0": kept}},
+    )
+
+
+def loss_at_init(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    V = run.config.vocab_size
+    loss = float(run.trace["loss"].value)
+    return Question(
+        card_id="training.loss_at_init", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"The GPT is freshly initialised (weights of std 0.02) and has V={V} characters. About what "
+             "loss should its first step show? Answer with a number, two decimals."),
+        convention=CONVENTION, kind="number", answer=math.log(V), letters=LETTERS,
+        hints=("small weights give logits near 0, so softmax gives every character about 1/V.",
+               "the loss is the mean of −ln p[target]."),
+        derivation=(f"every p[target] is about 1/V = 1/{V}", f"−ln(1/V) = ln V = ln {V} = {math.log(V):.3f}",
+                    f"this model's traced loss: {loss:.3f}; a first loss far above ln V means the logits "
+                    "started too big"),
+        proof=(proof_line(run.trace["logits"]), proof_line(run.trace["loss"])), dims=run.dims,
+        derived=dict(run.derived), subject="loss", evidence={"value": loss, "within": 0.25},
+        tolerance=0.01,
+    )
+
+
+def bias_correction(draw: Draw) -> Question:
+    run = run_gpt(draw)
+    model = run.model
+    opt = AdamW(model.flat_params, model.flat_grads, model.n_decay)
+    b1, b2, eps, lr = opt.beta1, opt.beta2, opt.eps, 1e-3
+    step = int(draw.rng.integers(1, 6 + 4 * draw.level))
+    g = model.grads["wte"].copy()
+    m, v = 0.5 * g.copy(), 0.5 * g * g  # a state left by earlier steps: any will do
+    tracer = Tracer(dims=run.trace.dims)
+    adamw_update(model.params["wte"].copy(), g, m, v, step, lr, b1, b2, eps, 0.0, tracer=tracer)
+    m_new, v_new, update = tracer["m"].value, tracer["v"].value, tracer["update"].value
+    where = np.abs(m_new) > 1e-3 * np.abs(m_new).max()
+    # update = lr·m̂/(√v̂ + ε) read back: m̂/m is the factor the step applied
+    m_hat = update[where] * (np.sqrt(v_new[where] / (1 - b2 ** step)) + eps) / lr
+    measured = float(np.median(m_hat / m_new[where]))
+    factor = 1 / (1 - b1 ** step)
+    return Question(
+        card_id="training.bias_correction", topic=TOPIC, level=draw.level, setting=run.setting(),
+        ask=(f"AdamW with β₁ = {b1} is at step t = {step}. By what factor does the bias correction "
+             "m̂ = m / (1 − β₁ᵗ) multiply m? Answer with a number, two decimals."),
+        convention=CONVENTION, kind="number", answer=factor, letters=LETTERS,
+        hints=("m starts at 0, so early on it is too small; dividing by 1 − β₁ᵗ undoes that.",
+               f"β₁ᵗ = {b1}^{step} = {b1 ** step:.4f}."),
+        derivation=(f"1 − β₁ᵗ = 1 − {b1 ** step:.4f} = {1 - b1 ** step:.4f}",
+                    f"1 / {1 - b1 ** step:.4f} = {factor:.3f}; it fades to 1 as t grows",
+                    f"read back from the engine's update of wte: m̂/m = {measured:.3f}"),
+        proof=(proof_line(tracer["m"]), proof_line(tracer["update"])), dims=run.dims,
+        derived=dict(run.derived), subject="m", evidence={"value": measured, "within": 1e-3 * factor},
+        tolerance=0.01,
+    )
+
+
 CARDS = (
     ("training.last_logits", "sampling reads the last position", last_logits),
     ("training.adam_state", "AdamW's m and v", adam_state),
     ("training.adam_memory", "AdamW's memory", adam_memory),
     ("training.kv_cache", "shapes with a KV cache", kv_cache),
+    ("training.kv_cache_numbers", "how much a KV cache holds", kv_cache_numbers),
+    ("training.topk", "what top-k keeps", topk_count),
+    ("training.loss_at_init", "the loss at initialisation: ln V", loss_at_init),
+    ("training.bias_correction", "AdamW's bias correction at step t", bias_correction),
 )
