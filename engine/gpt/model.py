@@ -38,6 +38,7 @@ from engine.gpt.blocks import (
 )
 from engine.kv_cache import KVCache
 from engine.layers import LN_EPS, LayerNorm, check_heads, dropout_backward, dropout_forward
+from engine.params import flat_slice, pack
 from engine.runtime.blas import FasterThreads
 from engine.trace import NO_TRACE
 
@@ -166,36 +167,14 @@ class GPT:
         return twin
 
     def _pack(self, shared: np.ndarray | None = None, fill: bool = True) -> None:
-        """Move every parameter and gradient into one flat buffer each (2-D weights first).
-
-        With ``shared``, the parameters are views of that buffer (another model's) instead;
-        ``fill=False`` leaves the buffer unset (the weights are loaded next).
+        """Move every parameter and gradient into one flat buffer each (2-D weights first,
+        :func:`engine.params.pack`). With ``shared``, the parameters are views of that buffer
+        (another model's) instead; ``fill=False`` leaves the buffer unset (weights loaded next).
         """
-        entries = []
-        for m in self.modules():
-            entries += m.named_params()
-        entries.sort(key=lambda e: getattr(e[1], e[2]).ndim < 2)  # stable: 2-D first
-        total = sum(getattr(layer, attr).size for _, layer, attr in entries)
-        self.flat_params = np.empty(total, dtype=self.dtype) if shared is None else shared
-        self.flat_grads = np.zeros(total, dtype=self.dtype)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.n_decay = 0  # how many leading entries of the flat buffer are 2-D weights
-        offset = 0
-        for name, layer, attr in entries:
-            value = getattr(layer, attr)
-            n = value.size
-            view = self.flat_params[offset : offset + n].reshape(value.shape)
-            if shared is None and fill:
-                view[...] = value
-            grad = self.flat_grads[offset : offset + n].reshape(value.shape)
-            setattr(layer, attr, view)
-            setattr(layer, "d" + attr, grad)
-            self.params[name] = view
-            self.grads[name] = grad
-            if value.ndim >= 2:
-                self.n_decay = offset + n
-            offset += n
+        entries = [e for m in self.modules() for e in m.named_params()]
+        packed = pack(entries, self.dtype, fill=fill, shared=shared)
+        self.flat_params, self.flat_grads = packed.flat_params, packed.flat_grads
+        self.params, self.grads, self.n_decay = packed.params, packed.grads, packed.n_decay
 
     @property
     def num_params(self) -> int:
@@ -204,9 +183,7 @@ class GPT:
     def flat_slice(self, name: str) -> slice:
         """Where parameter ``name`` sits in :attr:`flat_params` and :attr:`flat_grads`, and so in
         an optimizer's m and v, which follow the same layout: ``opt.m[model.flat_slice(n)]``."""
-        view = self.params[name]
-        start = (view.ctypes.data - self.flat_params.ctypes.data) // view.itemsize
-        return slice(start, start + view.size)
+        return flat_slice(self.flat_params, self.params[name])
 
     def load_params(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy named arrays in (a checkpoint); every name and shape must match this model."""
