@@ -17,6 +17,9 @@
    every decoder layer's cross-attention probabilities, and ``generate()``'s greedy and beam-4
    token ids and decoded text.
 
+4. The same beam-4 generation under other rules (``OTHER_RULES``: ``renormalize_logits``, a
+   length penalty of 0.6, ``max_length`` 12, so the forced end token decides some sentences).
+
 ``--write-golden`` writes the folder to ``tests/data/marian-tiny/`` and the arrays to
 ``tests/data/marian-tiny-golden.npz``; tests/test_hf_marian.py holds kqv against them with no
 torch. Without it the script only prints what it would write (shapes, a few translations).
@@ -191,10 +194,37 @@ def transformers_run(model, tok, pairs: list[tuple[str, str]]) -> dict:
     }
 
 
+# generate() with other rules than the folder's: renormalize_logits (opus-mt's generation configs
+# set it), a length penalty that is not 1 and a max_length short enough that the forced </s> bites
+OTHER_RULES = {"num_beams": 4, "renormalize_logits": True, "length_penalty": 0.6, "max_length": 12}
+
+
+def other_rules_run(folder: Path, src: np.ndarray, src_mask: np.ndarray) -> np.ndarray:
+    import torch
+    from transformers import MarianMTModel
+
+    model = MarianMTModel.from_pretrained(folder, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = model.generate(input_ids=torch.tensor(src), attention_mask=torch.tensor(src_mask),
+                             do_sample=False, **OTHER_RULES)
+    return out.numpy()
+
+
+def add_other_rules() -> None:
+    """Add transformers' beam-4 ids under OTHER_RULES to the golden arrays already written."""
+    with np.load(GOLDEN_NPZ, allow_pickle=False) as g:
+        arrays = {k: g[k] for k in g.files}
+    arrays["beam4_other_rules"] = other_rules_run(GOLDEN_DIR, arrays["src"], arrays["src_mask"])
+    arrays["other_rules"] = np.array(json.dumps(OTHER_RULES))
+    np.savez_compressed(GOLDEN_NPZ, **arrays)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--write-golden", action="store_true", help="write tests/data/marian-tiny*")
+    parser.add_argument("--add-other-rules", action="store_true",
+                        help="only add generate()'s ids under OTHER_RULES to the golden arrays")
     args = parser.parse_args(argv)
     say = (lambda *a: None) if args.json else print
     try:
@@ -210,6 +240,10 @@ def main(argv=None) -> int:
         print(json.dumps({"skipped": msg}) if args.json else msg)
         return 0
     torch.set_grad_enabled(False)
+    if args.add_other_rules:
+        add_other_rules()
+        say(f"added beam4_other_rules ({OTHER_RULES}) to {GOLDEN_NPZ}")
+        return 0
     english, french = read_pairs()
     pairs = pick_sentences(english, french)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -232,6 +266,7 @@ def main(argv=None) -> int:
                 shutil.rmtree(GOLDEN_DIR)
             shutil.copytree(folder, GOLDEN_DIR)
             np.savez_compressed(GOLDEN_NPZ, **ref)
+            add_other_rules()
             result["wrote"] = [str(GOLDEN_DIR), str(GOLDEN_NPZ), GOLDEN_NPZ.stat().st_size]
     say(json.dumps(result, indent=1) if not args.json else "")
     if args.json:

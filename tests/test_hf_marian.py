@@ -192,3 +192,16 @@ def test_a_broken_spm_file_is_one_line(tmp_path):
     (folder / "source.spm").write_bytes(b"not a model")
     with pytest.raises(KqvError, match="is not a SentencePiece model"):
         MarianTokenizer.from_folder(folder)
+
+
+def test_renormalize_length_penalty_and_forced_end_follow_transformers(tmp_path, golden):
+    """generation_config.json's rules change the translations (7 of 20 without renormalize_logits
+    here) and kqv follows each: renormalize_logits, length_penalty 0.6, max_length 12."""
+    folder = tiny_copy(tmp_path)
+    rules = json.loads(str(golden["other_rules"]))
+    edit_config(folder, "generation_config.json", **rules)
+    model, generation = load_marian(folder)
+    assert generation.renormalize and generation.max_new == 11 and generation.length_penalty == 0.6
+    want = generated(golden["beam4_other_rules"], 0, 396)
+    assert translate_ids(model, generation, golden["src"]) == want
+    assert want != generated(golden["beam4"], 0, 396)

@@ -416,7 +416,7 @@ def translate_ids(model: Transformer, generation: MarianGeneration, src: np.ndar
     with blas_threads(1):
         return beam_search(model, src, beam=beam, max_new=max_new, length_penalty=generation.length_penalty,
                            early_stopping=generation.early_stopping, banned=generation.banned,
-                           force_eos=generation.force_eos)
+                           force_eos=generation.force_eos, renormalize=generation.renormalize)
 
 
 def load_pretrained(model: str):

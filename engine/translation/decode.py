@@ -72,7 +72,8 @@ def _check(model, src, max_new, beam=1):
     return src, max_new
 
 
-def _next_scores(model, enc: Encoded, tokens, cache: KVCache | None, banned, force_eos: bool):
+def _next_scores(model, enc: Encoded, tokens, cache: KVCache | None, banned, force_eos: bool,
+                 renormalize: bool = False):
     """Log-probabilities ``(N, V)`` of the next token after ``tokens (N, n)``.
 
     With ``cache`` only the newest token runs (its predecessors' keys and values are cached);
@@ -92,6 +93,9 @@ def _next_scores(model, enc: Encoded, tokens, cache: KVCache | None, banned, for
         keep = logp[:, eos].copy()
         logp[:] = -np.inf
         logp[:, eos] = keep
+    if renormalize:  # transformers' renormalize_logits: a log-softmax again over what the bans left
+        top = logp.max(axis=1, keepdims=True)
+        logp -= top + np.log(np.exp(logp - top).sum(axis=1, keepdims=True))
     return logp
 
 
@@ -154,18 +158,22 @@ def model_cache(model, rows: int) -> KVCache:
 
 def beam_search(model, src, beam: int = 4, max_new: int | None = None, length_penalty: float = 1.0,
                 early_stopping: bool = False, cache: bool = True, banned=None,
-                force_eos: bool = False) -> list[list[int]]:
+                force_eos: bool = False, renormalize: bool = False) -> list[list[int]]:
     """The best-scoring translation of each sentence of ``src (B, S)`` found with ``beam``
     beams (see the module's docstring for the rules). ``beam=1`` is greedy decoding, as in
     transformers (the beam rules with one beam could still trade a finished translation for
-    a longer one whose length penalty flatters it)."""
+    a longer one whose length penalty flatters it). ``renormalize`` takes the log-softmax again
+    after the bans (transformers' ``renormalize_logits``), so a banned token's probability is
+    shared among the others; greedy's choice does not change."""
     src, max_new = _check(model, src, max_new, beam)
     if beam == 1:
         return greedy(model, src, max_new, cache, banned, force_eos)
-    return _beam_search(model, src, beam, max_new, length_penalty, early_stopping, cache, banned, force_eos)
+    return _beam_search(model, src, beam, max_new, length_penalty, early_stopping, cache, banned, force_eos,
+                        renormalize)
 
 
-def _beam_search(model, src, beam, max_new, length_penalty, early_stopping, cache, banned, force_eos):
+def _beam_search(model, src, beam, max_new, length_penalty, early_stopping, cache, banned, force_eos,
+                 renormalize=False):
     cfg = model.config
     B, K = src.shape[0], beam
     V = cfg.vocab_size
@@ -188,7 +196,7 @@ def _beam_search(model, src, beam, max_new, length_penalty, early_stopping, cach
     while True:
         last = cur + 1 == width  # the step that makes the longest allowed translation
         prefix = running.reshape(B * K, width)[:, :cur]
-        logp = _next_scores(model, enc, prefix, kv, banned, force_eos and last)
+        logp = _next_scores(model, enc, prefix, kv, banned, force_eos and last, renormalize)
         acc = (logp.reshape(B, K, V) + running_scores[:, :, None]).reshape(B, K * V)
         # the 2K best continuations of all K beams (2K, so K stay alive if K of them end here)
         top = top_k(acc, 2 * K)  # (B, 2K)
