@@ -19,9 +19,9 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_core_packages_do_not_import_textual():
-    modules = ["engine", "engine.digits.network", "engine.trace", "lessons", "kqv_cli.progress",
+    modules = ["engine", "engine.digits.network", "engine.trace", "lessons", "kqv_cli.lesson_progress",
                "kqv_cli.store", "lessons.practice", "kqv_cli.practice.grader", "kqv_cli.practice.workspace",
-               "kqv_cli.practice.progress", "kqv_cli.practice.watch", "kqv_cli.quiz"]
+               "kqv_cli.practice.practice_progress", "kqv_cli.practice.watch", "kqv_cli.quiz"]
     code = "import sys\n" + "".join(f"import {m}\n" for m in modules)
     # running a lesson step must not need Textual either
     code += "s = lessons.LessonSession(lessons.load_lessons()[0]); s.run(0)\n"

@@ -378,7 +378,7 @@ def test_lesson_code_never_imports_textual_rich_or_typer():
     import subprocess
     import sys
 
-    code = ("import sys, lessons, kqv_cli.progress; from lessons import load_lessons, LessonSession\n"
+    code = ("import sys, lessons, kqv_cli.lesson_progress; from lessons import load_lessons, LessonSession\n"
             "for l in load_lessons(): LessonSession(l).run(0)\n"
             "bad = [m for m in ('textual', 'rich', 'typer') if m in sys.modules]\n"
             "print(','.join(bad))")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from kqv_cli.cli import app
-from kqv_cli.practice.progress import PracticeProgress
+from kqv_cli.practice.practice_progress import PracticeProgress
 from kqv_cli.practice.watch import watch_saves
 from kqv_cli.practice.workspace import MARKER, find_workspace
 from lessons.practice import find_exercise, load_exercises, solution_file, starter_file

@@ -12,13 +12,13 @@ import kqv_cli.main  # noqa: F401  (registers the commands)
 from conftest import REPO
 from engine.files.paths import state_dir
 from kqv_cli.cli import app
-from kqv_cli.practice.progress import HINTS, PracticeProgress
+from kqv_cli.practice.practice_progress import HINTS, PracticeProgress
 
 # One long-lived session, as `kqv practice check --watch` or the Practice screen is: loaded
 # once, then a check and a hint at a time, on a shared exercise and on one of its own.
 WRITER = """
 import sys
-from kqv_cli.practice.progress import PracticeProgress
+from kqv_cli.practice.practice_progress import PracticeProgress
 n, own = int(sys.argv[1]), sys.argv[2]
 progress = PracticeProgress.load()
 for i in range(n):

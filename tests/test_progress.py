@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kqv_cli.progress import FILE_NAME, LessonProgress
+from kqv_cli.lesson_progress import FILE_NAME, LessonProgress
 from lessons import load_lessons
 
 

@@ -14,8 +14,8 @@ from conftest import REPO
 from engine.files.paths import state_dir
 from kqv_cli.cli import app
 from kqv_cli.quiz import answers
-from kqv_cli.quiz.progress import Progress
 from kqv_cli.quiz.questions import BY_ID, cards_for
+from kqv_cli.quiz.quiz_progress import QuizProgress
 from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.quiz.session import QuizSession
 
@@ -42,7 +42,7 @@ def scripted_answers(topic, seed, plan, symbolic=False):
     Same seed, same (empty) progress, same choices: the twin meets the same questions the
     command will. ``plan`` per question: "right", "wrong", "hint-right", "garbled-right".
     """
-    twin = QuizSession(topic, len(plan), symbolic, seed=seed, progress=Progress())
+    twin = QuizSession(topic, len(plan), symbolic, seed=seed, progress=QuizProgress())
     lines = []
     for step in plan:
         q = twin.next_question()
@@ -154,7 +154,7 @@ def test_corrupt_progress_is_moved_aside_with_a_warning_never_a_crash():
 
 
 def test_a_damaged_card_is_dropped_not_fatal():
-    Progress.load().record("backprop.z_shape", True, 0)
+    QuizProgress.load().record("backprop.z_shape", True, 0)
     doc = json.loads((state_dir() / "quiz.json").read_text())
     doc["data"]["cards"]["backprop.z_shape"] = {"state": "nonsense"}
     (state_dir() / "quiz.json").write_text(json.dumps(doc))

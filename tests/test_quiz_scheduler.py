@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from kqv_cli.quiz import scheduler as srs
-from kqv_cli.quiz.progress import Progress
 from kqv_cli.quiz.questions import cards_for
+from kqv_cli.quiz.quiz_progress import QuizProgress
 from kqv_cli.quiz.session import QuizSession
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -19,7 +19,7 @@ def test_ratings():
 
 
 def test_a_wrong_answer_is_due_before_a_right_one():
-    p = Progress()
+    p = QuizProgress()
     wrong = p.record("backprop.z_shape", right=False, hints_used=0, now=NOW)
     right = p.record("backprop.delta_shape", right=True, hints_used=0, now=NOW)
     assert NOW < wrong.due < right.due
@@ -27,7 +27,7 @@ def test_a_wrong_answer_is_due_before_a_right_one():
 
 
 def test_a_wrong_answer_on_a_well_known_card_brings_it_back_soon():
-    p = Progress()
+    p = QuizProgress()
     t = NOW
     for _ in range(4):  # learned: reviewed right each time it fell due
         card = p.record("attention.scores_shape", True, 0, t)
@@ -39,7 +39,7 @@ def test_a_wrong_answer_on_a_well_known_card_brings_it_back_soon():
 
 
 def test_right_after_a_hint_is_hard_and_comes_back_sooner_than_right_at_once():
-    s = QuizSession("backprop", count=2, seed=1, progress=Progress(), clock=lambda: NOW)
+    s = QuizSession("backprop", count=2, seed=1, progress=QuizProgress(), clock=lambda: NOW)
     q = s.next_question()
     assert s.respond("h").status == "hint"
     hinted = s.respond(q.answer_text())
@@ -51,10 +51,10 @@ def test_right_after_a_hint_is_hard_and_comes_back_sooner_than_right_at_once():
 
 
 def test_cards_round_trip_through_the_store():
-    p = Progress.load()
+    p = QuizProgress.load()
     p.record("backprop.weight_shape", True, 0, NOW)
     p.record("backprop.z_shape", False, 1, NOW)
-    again = Progress.load()
+    again = QuizProgress.load()
     assert again.warning is None
     assert again.cards["backprop.weight_shape"].due == p.cards["backprop.weight_shape"].due
     assert again.cards["backprop.z_shape"].state == p.cards["backprop.z_shape"].state
@@ -63,7 +63,7 @@ def test_cards_round_trip_through_the_store():
 
 
 def test_level_grows_as_cards_are_learned():
-    p = Progress()
+    p = QuizProgress()
     ids = [c.card_id for c in cards_for("backprop")]
     assert p.level("backprop") == 0
     for cid in ids:
@@ -74,7 +74,7 @@ def test_level_grows_as_cards_are_learned():
 
 
 def test_session_asks_due_cards_first_then_new_ones_in_teaching_order():
-    p = Progress()
+    p = QuizProgress()
     ids = [c.card_id for c in cards_for("backprop")]
     p.record(ids[3], False, 0, NOW - timedelta(hours=1))  # failed an hour ago: due now
     s = QuizSession("backprop", count=3, seed=0, progress=p, clock=lambda: NOW)
@@ -85,7 +85,7 @@ def test_session_asks_due_cards_first_then_new_ones_in_teaching_order():
 
 
 def test_day_streak_counts_consecutive_days():
-    p = Progress()
+    p = QuizProgress()
     p.record("backprop.z_shape", True, 0, NOW)
     p.record("backprop.z_shape", True, 0, NOW + timedelta(days=1))
     assert p.streak["days"] == 2
@@ -94,7 +94,7 @@ def test_day_streak_counts_consecutive_days():
 
 
 def test_a_round_of_all_topics_takes_them_in_turn():
-    s = QuizSession("all", count=4, seed=0, progress=Progress(), clock=lambda: NOW)
+    s = QuizSession("all", count=4, seed=0, progress=QuizProgress(), clock=lambda: NOW)
     topics = []
     for _ in range(4):
         q = s.next_question()

@@ -20,18 +20,18 @@ import kqv_cli.store
 from conftest import REPO
 from engine.files.paths import state_dir
 from kqv_cli.cli import app
-from kqv_cli.progress import LessonProgress
-from kqv_cli.quiz.progress import Progress
+from kqv_cli.lesson_progress import LessonProgress
+from kqv_cli.quiz.quiz_progress import QuizProgress
 from kqv_cli.store import JsonStore, move_aside
 
 runner = CliRunner()
 
 QUIZ_WRITER = """
 import sys
-from kqv_cli.quiz.progress import Progress
+from kqv_cli.quiz.quiz_progress import QuizProgress
 from kqv_cli.quiz.questions import cards_for
 ids = [c.card_id for c in cards_for("all")]
-progress = Progress.load()
+progress = QuizProgress.load()
 for i in range(int(sys.argv[1])):
     progress.record(ids[(i * 7 + int(sys.argv[2])) % len(ids)], right=i % 2 == 0, hints_used=0)
 assert progress.save_error is None, progress.save_error
@@ -39,7 +39,7 @@ assert progress.save_error is None, progress.save_error
 
 LESSON_WRITER = """
 import sys
-from kqv_cli.progress import LessonProgress
+from kqv_cli.lesson_progress import LessonProgress
 for i in range(int(sys.argv[1])):
     progress = LessonProgress.load()
     progress.mark_seen("backprop", f"{sys.argv[2]}-{i}")
@@ -60,7 +60,7 @@ def run_together(script: str, args_list: list[list[str]]) -> None:
 def test_concurrent_quiz_sessions_keep_every_answer():
     sessions, answers = 4, 12
     run_together(QUIZ_WRITER, [[str(answers), str(k)] for k in range(sessions)])
-    progress = Progress.load()
+    progress = QuizProgress.load()
     assert sum(s["answered"] for s in progress.stats.values()) == sessions * answers
     assert progress.streak["days"] == 1
 
@@ -88,11 +88,11 @@ def test_a_quiz_file_of_the_right_schema_but_wrong_inner_types_is_kept_aside(dat
     stats = runner.invoke(app, ["quiz", "--stats"])
     assert stats.exit_code == 0, stats.output
     assert quiz_file().read_text() == text and not list(quiz_file().parent.glob("*.corrupt-*"))  # --stats
-    progress = Progress.load()
+    progress = QuizProgress.load()
     (aside,) = quiz_file().parent.glob("quiz.json.corrupt-*")
     assert aside.read_text() == text and str(aside) in progress.warning
     progress.record("attention.scores_shape", True, 0)
-    assert Progress.load().stats["attention.scores_shape"]["answered"] == 1
+    assert QuizProgress.load().stats["attention.scores_shape"]["answered"] == 1
 
 
 def test_stats_never_writes_or_moves_anything():
@@ -124,7 +124,7 @@ def test_a_file_that_cannot_be_read_is_left_alone_and_never_written_over(monkeyp
         return real(path, limit)
 
     monkeypatch.setattr(kqv_cli.store, "read_bounded", refuse)
-    progress = Progress.load()
+    progress = QuizProgress.load()
     assert "not damaged" in progress.warning and "left as it is" in progress.warning
     progress.record("attention.scores_shape", True, 0)
     assert progress.save_error and progress.stats["attention.scores_shape"]["answered"] == 1

@@ -9,7 +9,7 @@ import pytest
 from pilot import pilot_test
 
 from engine.trace import eval_dim, format_shape
-from kqv_cli.progress import LessonProgress
+from kqv_cli.lesson_progress import LessonProgress
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.dims import DimsScreen
 from kqv_cli.tui.screens.finish import FinishScreen

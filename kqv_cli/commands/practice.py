@@ -31,7 +31,7 @@ from kqv_cli.messages import dim, error, styled, warning
 
 if TYPE_CHECKING:
     from kqv_cli.practice.grader import Report
-    from kqv_cli.practice.progress import PracticeProgress
+    from kqv_cli.practice.practice_progress import PracticeProgress
     from kqv_cli.practice.workspace import Workspace
     from lessons.practice import Exercise
 
@@ -191,7 +191,7 @@ def print_report(report: Report, story: bool = True) -> None:
 def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise."),
          folder: Path | None = DIR_OPTION) -> None:
     """The next of three hints: the shapes, then the formula, then near-code."""
-    from kqv_cli.practice.progress import HINTS
+    from kqv_cli.practice.practice_progress import HINTS
     from kqv_cli.practice.workspace import find_workspace
 
     exercise = _exercise(name)
@@ -258,7 +258,7 @@ def _next_exercise(progress: PracticeProgress) -> Exercise:
 
 
 def _progress() -> PracticeProgress:
-    from kqv_cli.practice.progress import PracticeProgress
+    from kqv_cli.practice.practice_progress import PracticeProgress
 
     progress = PracticeProgress.load()
     if progress.warning:

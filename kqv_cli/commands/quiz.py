@@ -23,7 +23,7 @@ from kqv_cli.messages import dim, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed
 
 if TYPE_CHECKING:
-    from kqv_cli.quiz.progress import Progress
+    from kqv_cli.quiz.quiz_progress import QuizProgress
     from kqv_cli.quiz.session import Outcome, QuizSession
 
 
@@ -42,8 +42,8 @@ def quiz(
     (the first names the operation, the second the operand shapes).
     """
     # the quiz engine (cards, fsrs) loads only when a quiz runs, not on every `kqv` start
-    from kqv_cli.quiz.progress import Progress
     from kqv_cli.quiz.questions import check_topic
+    from kqv_cli.quiz.quiz_progress import QuizProgress
     from kqv_cli.quiz.scheduler import LEVEL_NOTE
     from kqv_cli.quiz.session import QuizSession
 
@@ -54,7 +54,7 @@ def quiz(
     if as_json and not stats:
         raise KqvError("--json goes with --stats (the quiz itself is interactive or piped text)")
     if stats:
-        progress = Progress.load(persist=False)
+        progress = QuizProgress.load(persist=False)
         if as_json:
             typer.echo(json.dumps(_stats_json(progress)))
         else:
@@ -152,7 +152,7 @@ def _show_outcome(console: Console, outcome: Outcome) -> None:
         console.print(dim(f"this card comes back {when(outcome.due)}"))
 
 
-def _stats_json(progress: Progress) -> dict:
+def _stats_json(progress: QuizProgress) -> dict:
     """The same figures as the table: per topic, the streak, and when each card is due."""
     def plain(value):
         return value.isoformat() if hasattr(value, "isoformat") else value
@@ -165,7 +165,7 @@ def _stats_json(progress: Progress) -> dict:
     }
 
 
-def _show_stats(console: Console, progress: Progress) -> None:
+def _show_stats(console: Console, progress: QuizProgress) -> None:
     if progress.warning:
         warning(progress.warning)
     table = Table(title="quiz progress", title_justify="left")

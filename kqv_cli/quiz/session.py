@@ -25,8 +25,8 @@ import numpy as np
 
 from kqv_cli.quiz import scheduler as srs
 from kqv_cli.quiz.answers import Malformed, check
-from kqv_cli.quiz.progress import Progress
 from kqv_cli.quiz.questions import BY_ID, cards_for, check_topic, generate
+from kqv_cli.quiz.quiz_progress import QuizProgress
 from lessons.cards.question import Question
 
 HINT_WORDS = ("h", "?", "hint")
@@ -52,13 +52,13 @@ class Outcome:
 
 class QuizSession:
     def __init__(self, topic: str = "all", count: int = 10, symbolic: bool = False,
-                 seed: int | None = None, progress: Progress | None = None,
+                 seed: int | None = None, progress: QuizProgress | None = None,
                  clock: Callable[[], datetime] = srs.now_utc):
         self.topic = check_topic(topic)
         self.count = max(1, int(count))
         self.symbolic = symbolic
         self.rng = np.random.default_rng(seed)
-        self.progress = progress if progress is not None else Progress.load()
+        self.progress = progress if progress is not None else QuizProgress.load()
         self.clock = clock
         self.asked = 0
         self.right = 0

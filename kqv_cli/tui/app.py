@@ -14,7 +14,7 @@ import signal
 from textual.app import App
 from textual.binding import Binding
 
-from kqv_cli.progress import LessonProgress
+from kqv_cli.lesson_progress import LessonProgress
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.home import HomeScreen
 from lessons import LessonSession, load_lessons

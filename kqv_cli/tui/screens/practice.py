@@ -24,7 +24,7 @@ from textual.widgets import Footer, Static
 
 from engine.errors import KqvError
 from kqv_cli.practice.grader import Report, check_file
-from kqv_cli.practice.progress import HINTS, PracticeProgress
+from kqv_cli.practice.practice_progress import HINTS, PracticeProgress
 from kqv_cli.practice.report_table import report_table
 from kqv_cli.practice.runner import TIMEOUT
 from kqv_cli.practice.workspace import DEFAULT_DIR, Workspace, find_workspace, init_workspace

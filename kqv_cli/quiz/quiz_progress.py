@@ -52,7 +52,7 @@ def validate(data) -> None:
         raise ValueError("streak is not {days, last_day, run, best_run}")
 
 
-class Progress:
+class QuizProgress:
     """Cards, counts and streak, loaded from and saved to one JSON file."""
 
     def __init__(self, store: JsonStore | None = None, data: dict | None = None):
@@ -67,7 +67,7 @@ class Progress:
             self._read(data)
 
     @classmethod
-    def load(cls, persist: bool = True) -> Progress:
+    def load(cls, persist: bool = True) -> QuizProgress:
         """The saved progress (or a fresh one). ``persist=False`` never writes, nor moves, anything."""
         store = JsonStore(FILENAME, SCHEMA, validate=validate)
         data = store.load(default={}, repair=persist)
@@ -177,4 +177,4 @@ def progress_summary() -> dict[str, dict]:
     cards are due for review now. Also ``new``, ``answered``, ``answered_right``, ``accuracy``
     (None before any answer), ``level`` (0-2) and ``next_due`` (a UTC datetime or None).
     """
-    return Progress.load(persist=False).summary()
+    return QuizProgress.load(persist=False).summary()
