@@ -13,6 +13,7 @@ Each case ends in one of:
     usage      exit 2 with typer's own several-line "Usage: ..." message (no case expects it
                since kqv_cli/usage_errors.py says parsing errors in one line too)
     ran        exit 0 (for the cases that are fine, or that kqv should take in its stride)
+    not passed exit 1 from ``kqv practice check``: the learner's code was graded and failed
     traceback  "Traceback" anywhere in the output
     killed     killed by a signal (the out-of-memory killer, the memory limit)
     timeout    still running at the time limit
@@ -63,6 +64,10 @@ class Case:
     setup: object = None  # fn(folder) run before the case, e.g. to craft a file
     may_change: tuple[str, ...] = ()  # user files this case may rewrite
     as_user: bool = False  # file modes in force even when the battery runs as root (see AS_A_USER)
+    closed: tuple[int, ...] = ()  # standard streams the child starts with closed (0, 1, 2)
+    says: str | None = None  # text stderr must hold (a bracketed name printed whole)
+    stdout_json: bool = False  # stdout must be one JSON object (--json errors)
+    check: object = None  # fn(folder) -> a problem (str) or None, run after the case
 
 
 @dataclass
@@ -409,7 +414,167 @@ def cases() -> list[Case]:
     ]
     battery += gpt2_cases()
     battery += translate_cases()
+    battery += round3_cases()
     return battery
+
+
+# -- round 3 (issue 25): names with brackets, closed streams, what a practice child leaves, state
+# files that are not files, writes through links, two runs on one --out, practice's --dir
+
+def linked(name: str, target: str):
+    """A setup that puts a symbolic link at ``name`` (made folders first) pointing to ``target``
+    (relative to the case's folder)."""
+    def setup(folder: Path) -> None:
+        link = folder / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(target if target.startswith("/") else folder / target)
+    return setup
+
+
+def fifo_at(name: str):
+    def setup(folder: Path) -> None:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()
+        os.mkfifo(path)
+    return setup
+
+
+def both(*setups):
+    def setup(folder: Path) -> None:
+        for s in setups:
+            s(folder)
+    return setup
+
+
+def still_a_fifo(name: str):
+    def check(folder: Path) -> str | None:
+        return None if (folder / name).is_fifo() else f"{name} is no longer a FIFO"
+    return check
+
+
+LEAVE_BAD_RESULT = """import os, sys
+open(os.path.join(sys.argv[1], "result.json"), "w").write("{oops")
+os._exit(0)
+"""
+LEAVE_OBJECT_ARRAY = """import json, os, sys
+import numpy as np
+job = sys.argv[1]
+open(os.path.join(job, "result.json"), "w").write(json.dumps({"status": "ok"}))
+np.savez(os.path.join(job, "results.npz"), **{"0/return/a": np.array([{}, 1], dtype=object)})
+os._exit(0)
+"""
+DAEMON = """import os, sys, time
+def sigmoid(z):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        with open("grandchild.pid", "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(300)
+        os._exit(0)
+    time.sleep(0.5)
+    return 1 / (1 + __import__("numpy").exp(-z))
+
+
+def sigmoid_prime(z):
+    s = sigmoid(z)
+    return s * (1 - s)
+"""
+
+
+def learner_file(text: str):
+    def setup(folder: Path) -> None:
+        (folder / "ws" / "sigmoid.py").write_text(text)
+    return setup
+
+
+def no_grandchild(folder: Path) -> str | None:
+    """The daemon the learner's code started is gone (and is killed here if it is not)."""
+    pid_file = folder / "ws" / "grandchild.pid"
+    if not pid_file.is_file():
+        return "the learner's daemon never started"
+    pid = int(pid_file.read_text())
+    for _ in range(30):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    return f"the learner's daemon {pid} outlived the check"
+
+
+def round3_cases() -> list[Case]:
+    gpt = ["train", "gpt", "--text", "play.txt", *SMALL, "--max-iters", "3"]
+    digits = ["train", "digits", "--synthetic", "--limit", "50", "--epochs", "1"]
+    in_q = folder_named("q[")
+    return [
+        # 1: brackets are text
+        Case("brackets: sample 'q[/]x.npz'", ["sample", "q[/]x.npz"], says="q[/]x.npz"),
+        Case("brackets: sample 'model[final].npz'", ["sample", "model[final].npz"],
+             says="no checkpoint at model[final].npz"),
+        Case("brackets: train digits --out 'q[/]dd.npz'", [*digits, "--out", "q[/]dd.npz"], "ran",
+             setup=in_q),
+        Case("brackets: export --hf 'q[/]hfout'", ["export", "gpt.npz", "--hf", "q[/]hfout"], "ran",
+             setup=in_q),
+        Case("brackets: train --out exp[v2]/m.npz", [*gpt, "--out", "exp[v2]/m.npz"], "ran",
+             setup=folder_named("exp[v2]")),
+        Case("brackets: quiz --topic '[bold]x'", ["quiz", "--topic", "[bold]x"], says="[bold]x"),
+        # 5: closed standard streams
+        Case("stdout closed: sample >&-", ["sample", "gpt.npz", "--tokens", "5"], closed=(1,)),
+        Case("stdin closed: quiz <&-", ["quiz", "-n", "1", "--seed", "1"], "ran", closed=(0,),
+             may_change=("state/quiz.json",)),
+        Case("stdin closed: kqv <&-", [], "ran", closed=(0,)),
+        Case("stderr closed: sample 2>&-", ["sample", "missing.npz"], closed=(2,)),
+        # 6 and 16: what the learner's code leaves, and starts
+        Case("practice: the child leaves a bad result.json", ["practice", "check", "sigmoid", "--dir", "ws"],
+             "not passed", setup=learner_file(LEAVE_BAD_RESULT), may_change=("state/practice.json",)),
+        Case("practice: the child leaves an object array", ["practice", "check", "sigmoid", "--dir", "ws"],
+             "not passed", setup=learner_file(LEAVE_OBJECT_ARRAY)),
+        Case("practice: a daemon started by the learner's code", ["practice", "check", "sigmoid", "--dir",
+                                                                   "ws"],
+             "ran", setup=learner_file(DAEMON), check=no_grandchild),
+        # 7: state files that are not files
+        Case("quiz --stats: quiz.json is a FIFO", ["quiz", "--stats"], "ran",
+             setup=fifo_at("state/quiz.json"), check=still_a_fifo("state/quiz.json")),
+        Case("quiz: quiz.json is a FIFO", ["quiz", "-n", "1", "--seed", "1"], "ran", stdin="1\n",
+             setup=fifo_at("state/quiz.json"), check=still_a_fifo("state/quiz.json")),
+        Case("quiz --stats: quiz.json links to /dev/zero", ["quiz", "--stats"], "ran",
+             setup=linked("state/quiz.json", "/dev/zero")),
+        Case("practice check: practice.json is a FIFO", ["practice", "check", "sigmoid", "--dir", "ws"],
+             "not passed", setup=fifo_at("state/practice.json"), check=still_a_fifo("state/practice.json")),
+        Case("practice check: practice.json links to /dev/zero", ["practice", "check", "sigmoid", "--dir",
+                                                                   "ws"],
+             "not passed", setup=linked("state/practice.json", "/dev/zero")),
+        # 9: writes never follow a link, never replace what is not a file
+        Case("export --force: config.json links to the user's document",
+             ["export", "gpt.npz", "--hf", "hfout", "--force"], "ran", setup=linked("hfout/config.json",
+                                                                                      "notes.txt")),
+        Case("train --force: --out links to a FIFO", [*gpt, "--out", "link.npz", "--force"], "ran",
+             setup=both(fifo_at("node"), linked("link.npz", "node")), check=still_a_fifo("node")),
+        Case("train --force: --out is a FIFO", [*gpt, "--out", "node.npz", "--force"],
+             setup=fifo_at("node.npz"), check=still_a_fifo("node.npz")),
+        Case("practice reset: the exercise file links to the user's document",
+             ["practice", "reset", "sigmoid", "--dir", "ws"], "ran",
+             setup=linked("ws/sigmoid.py", "notes.txt")),
+        Case("practice init: the marker links to the user's document", ["practice", "init", "ws2"], "ran",
+             setup=linked("ws2/.kqv-practice.json", "notes.txt")),
+        # 11, 12, 15
+        Case("practice --dir WS check NAME", ["practice", "--dir", "ws", "check", "sigmoid"], "not passed",
+             may_change=("state/practice.json",)),
+        Case("practice hint NAME --dir WS", ["practice", "hint", "sigmoid", "--dir", "ws"], "ran"),
+        Case("--force before a bad --n-head says one line", [*gpt, "--n-head", "3", "--out", "gpt.npz",
+                                                             "--force"]),
+        Case("--json: an error is JSON on stdout too", ["eval", "digits", "missing.npz", "--json"],
+             stdout_json=True),
+        Case("--json: a parse error is JSON on stdout too", [*gpt, "--lr", "abc", "--json"],
+             stdout_json=True),
+    ]
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -417,13 +582,17 @@ def cases() -> list[Case]:
 
 def user_files(folder: Path) -> dict[str, str]:
     """Path (relative) -> SHA-256 of every file the user made before the battery."""
-    wanted = ["gpt.npz", "digits.npz", "play.txt", "state/quiz.json"]
-    return {p: hashlib.sha256((folder / p).read_bytes()).hexdigest() for p in wanted if (folder / p).exists()}
+    wanted = ["gpt.npz", "digits.npz", "play.txt", "state/quiz.json", "notes.txt"]
+    # is_file, not exists: a case may put a FIFO or a link to /dev/zero at one of these names
+    return {p: hashlib.sha256((folder / p).read_bytes()).hexdigest()
+            for p in wanted if (folder / p).is_file()}
 
 
-def limits(memory_bytes: int):
+def limits(memory_bytes: int, closed: tuple[int, ...] = ()):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        for fd in closed:  # as a shell's <&- or >&- would
+            os.close(fd)
     return apply
 
 
@@ -446,9 +615,10 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
     start = time.perf_counter()
     try:
         command = [*(AS_A_USER if case.as_user else []), *kqv, *case.args]
-        done = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.PIPE,
-                              input=case.stdin if case.stdin is not None else "", text=True,
-                              timeout=timeout, preexec_fn=limits(memory))
+        stdin = {"stdin": subprocess.DEVNULL} if 0 in case.closed else \
+            {"input": case.stdin if case.stdin is not None else ""}
+        done = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.PIPE, **stdin,
+                              text=True, timeout=timeout, preexec_fn=limits(memory, case.closed))
     except subprocess.TimeoutExpired:
         return Outcome(case.name, "timeout", case.expect, None, time.perf_counter() - start)
     finally:
@@ -459,6 +629,8 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
     stderr = done.stderr or ""
     changed = [p for p, h in user_files(work).items() if before.get(p) != h and p not in case.may_change]
     changed += [p for p in before if not (work / p).exists()]
+    if case.check and (problem := case.check(work)):
+        changed.append(problem)
     errors = [line for line in stderr.strip().splitlines() if line.strip()]
     if "Traceback" in stdout + stderr:
         result = "traceback"
@@ -466,16 +638,32 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
         result = "killed"
     elif changed:
         result = "changed"
-    elif done.returncode == 2 and len(errors) == 1:
+    elif case.says is not None and case.says not in stderr:
+        result = "other"
+        errors = [f"stderr does not say {case.says!r}: {stderr.strip()[:100]}"]
+    elif case.stdout_json and not _one_json_error(stdout):
+        result = "other"
+        errors = [f"stdout is not one JSON error: {stdout.strip()[:100]!r}"]
+    elif done.returncode == 2 and (len(errors) == 1 or 2 in case.closed and not errors):
         result = "refused"
     elif done.returncode == 2 and errors and errors[0].startswith("Usage:"):
         result = "usage"
     elif done.returncode == 0:
         result = "ran"
+    elif done.returncode == 1 and case.args[:1] == ["practice"] and "check" in case.args:
+        result = "not passed"
     else:
         result = "other"
     detail = errors[0][:150] if errors else ""
     return Outcome(case.name, result, case.expect, done.returncode, seconds, detail, changed)
+
+
+def _one_json_error(stdout: str) -> bool:
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("error"), str)
 
 
 def prepare(base: Path, kqv: list[str]) -> None:
@@ -490,6 +678,8 @@ def prepare(base: Path, kqv: list[str]) -> None:
     tx = ["train", "translate", "--pairs", "pairs.txt", *TX_SMALL, "--max-iters", "5", "--out", "tx.npz"]
     for args in (gpt, digits, tx):
         subprocess.run([*kqv, *args, "--json"], cwd=user, env=env, check=True, capture_output=True)
+    subprocess.run([*kqv, "practice", "init", "ws"], cwd=user, env=env, check=True, capture_output=True)
+    (user / "notes.txt").write_text("a document of the user's, which no kqv command may touch\n")
     subprocess.run([*kqv, "quiz", "-n", "2", "--seed", "5"], cwd=user, env=env, input="1\n2\n3\n4\n",
                    capture_output=True, text=True)
 
@@ -512,7 +702,8 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     counts = {k: sum(o.result == k for o in outcomes)
-              for k in ("refused", "usage", "ran", "traceback", "killed", "timeout", "other", "changed")}
+              for k in ("refused", "usage", "ran", "not passed", "traceback", "killed", "timeout", "other",
+                        "changed")}
     unexpected = [o for o in outcomes if o.result != o.expected]
     if args.json:
         print(json.dumps({"cases": len(outcomes), "counts": counts, "unexpected": len(unexpected),
