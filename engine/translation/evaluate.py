@@ -33,8 +33,9 @@ def encode_sources(vocab: BPEVocab, texts: list[str], max_len: int, truncate: bo
 
 
 def max_new_tokens(src_len: int, max_len: int) -> int:
-    """How many pieces a translation may have: a French sentence is rarely twice the English one."""
-    return max(1, min(max_len - 1, 2 * src_len + 10))
+    """How many pieces a translation may have: a French sentence is rarely more than 1.5 times
+    the English one plus a few pieces (on the Tatoeba pairs it averages 1.25 times)."""
+    return max(1, min(max_len - 1, (3 * src_len) // 2 + 8))
 
 
 def translate_ids(model, src_ids: list[list[int]], beam: int = 4, batch_size: int = 64) -> list[list[int]]:
@@ -54,7 +55,9 @@ def translate_ids(model, src_ids: list[list[int]], beam: int = 4, batch_size: in
         if beam == 1:
             hyps = greedy(model, src, max_new=max_new)
         else:
-            hyps = beam_search(model, src, beam=beam, max_new=max_new)
+            # a sentence stops once it has ``beam`` finished translations: searching on for a
+            # longer one that the length penalty might prefer costs far more than it gains here
+            hyps = beam_search(model, src, beam=beam, max_new=max_new, early_stopping=True)
         for i, h in zip(idx, hyps, strict=True):
             out[i] = [t for t in h if t not in (model.config.bos_id, model.config.eos_id)]
     return out  # type: ignore[return-value]

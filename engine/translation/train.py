@@ -37,14 +37,16 @@ from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
 from engine.data.pairs import PairSplits
 from engine.errors import KqvError, TrainingDiverged
 from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
+from engine.gpt.train import ThreadChooser
 from engine.optim import AdamW, clip_grad_norm, noam_lr
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, translation_memory
+from engine.translation.halves import HalfBatches
 from engine.translation.model import Transformer, TransformerConfig
 
 KIND = "translate"
 # A resumed run continues as it was set up; only its length and its reporting may change.
-CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "bleu_sentences", "beam")
+CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "bleu_sentences", "beam", "threads")
 POOL_BATCHES = 50  # batches sorted by length together: enough to group lengths, few enough to mix
 
 
@@ -53,16 +55,17 @@ class TranslateTrainConfig:
     """How to train (the model's sizes are a :class:`TransformerConfig`)."""
 
     batch_size: int = 64  # sentence pairs per batch
-    max_iters: int = 2000
+    max_iters: int = 1200
     lr: float = 1.0  # scales the paper's schedule
     warmup_iters: int = 400
     smoothing: float = 0.1
     grad_clip: float = 1.0
-    eval_interval: int = 250
+    eval_interval: int = 200
     vocab_size: int = 8000
     seed: int = 1337
     bleu_sentences: int = 1000  # test source sentences translated at the end (0: no BLEU)
     beam: int = 4  # the beam of the second BLEU (1: greedy only)
+    threads: int | None = None  # 1: halves one after the other; 2: side by side; None: time both
 
     def __post_init__(self):
         for name in ("batch_size", "max_iters", "eval_interval", "warmup_iters"):
@@ -79,6 +82,8 @@ class TranslateTrainConfig:
                 or self.bleu_sentences < 0:
             raise KqvError(f"bleu-sentences must be a whole number from 0, got {self.bleu_sentences!r}")
         check_beam(self.beam)
+        if self.threads is not None and self.threads not in (1, 2):
+            raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TranslateTrainConfig:
@@ -179,6 +184,7 @@ class TranslateResult:
     examples: list[dict] = field(default_factory=list)  # a few test translations
     stopped: bool = False
     checkpoint: Path | None = None
+    threads: dict = field(default_factory=dict)  # iterations run at each thread count
 
     def to_json(self) -> dict:
         return {
@@ -186,6 +192,7 @@ class TranslateResult:
             "ms_per_iter": self.ms_per_iter, "params": self.params, "train_seconds": self.train_seconds,
             "evals": [asdict(e) for e in self.evals], "bleu": self.bleu, "examples": self.examples,
             "stopped": self.stopped, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "threads": {str(k): v for k, v in self.threads.items()},
         }
 
 
@@ -237,7 +244,10 @@ class TranslateTrainer:
         self.config = config
         self.opt = AdamW(self.model.flat_params, self.model.flat_grads, n_decay=0, weight_decay=0.0,
                          betas=(0.9, 0.98), eps=1e-9)
-        self.dropout_rng = np.random.default_rng([self.tc.seed, 2])
+        # one dropout generator per half of the batch (engine.translation.halves.HalfBatches)
+        self.dropout_rngs = [np.random.default_rng([self.tc.seed, 2, half]) for half in (0, 1)]
+        self.halves = HalfBatches(self.model, rngs=tuple(self.dropout_rngs) if config.dropout > 0
+                                  else (None, None))
         self._epoch, self._batches = -1, []
         if resume is not None:
             self.model.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("adam.")})
@@ -267,10 +277,14 @@ class TranslateTrainer:
             raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
         if not (isinstance(losses, list) and all(_real(x) for x in losses)):
             raise damaged("its losses are not a list of numbers")
+        states = meta.get("dropout_rngs")
+        if not isinstance(states, list) or len(states) != len(self.dropout_rngs):
+            raise damaged("it lacks its dropout generators' states")
         try:
-            self.dropout_rng.bit_generator.state = meta.get("dropout_rng")
+            for rng, state in zip(self.dropout_rngs, states, strict=True):
+                rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError, OverflowError):
-            raise damaged("its dropout generator's state is not one numpy can restore") from None
+            raise damaged("a dropout generator's state is not one numpy can restore") from None
         self.opt.load_state({"m": m, "v": v}, meta["adam_t"])
         self.iter = meta["iter"]
         self.evals = [EvalInfo(**e) for e in evals]
@@ -292,16 +306,16 @@ class TranslateTrainer:
     def epoch(self) -> float:
         return self.iter * self.tc.batch_size / len(self.train_ids)
 
-    def step(self) -> float:
-        """One training iteration; returns its (smoothed) loss before the update."""
+    def step(self, threads: int = 1) -> float:
+        """One training iteration; returns its (smoothed) loss before the update.
+
+        The batch's two halves go forward and backward in two twins of the model, one after
+        the other (``threads=1``) or side by side (``threads=2``); the gradient is the same."""
         tc, model = self.tc, self.model
         src, tgt_in, tgt_out = self.train_ids.batch(self.next_batch())
-        rng = self.dropout_rng if model.config.dropout > 0 else None
-        logits = model.forward(src, tgt_in, rng=rng)
-        loss = float(model.loss(logits, tgt_out, smoothing=tc.smoothing))
+        loss = float(self.halves.loss_and_grads(src, tgt_in, tgt_out, tc.smoothing, parallel=threads == 2))
         if not math.isfinite(loss):
             self._diverged(loss)
-        model.backward()
         if tc.grad_clip > 0:
             clip_grad_norm(model.flat_grads, tc.grad_clip)
         self.lr = noam_lr(self.iter + 1, model.config.n_embd, tc.warmup_iters, tc.lr)
@@ -343,14 +357,17 @@ class TranslateTrainer:
         tc = self.tc
         stopped = False
         start_iter = self.iter
+        chooser = ThreadChooser(tc.threads)
         with blas_threads(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
                     stopped = True
                     break
+                threads = chooser.next()
                 t0 = time.perf_counter()
-                loss = self.step()
+                loss = self.step(threads)
                 dt = time.perf_counter() - t0
+                chooser.record(threads, dt)
                 self.train_seconds += dt
                 if on_step is not None:
                     on_step(StepInfo(self.iter, loss, self.lr, dt * 1000,
@@ -366,7 +383,7 @@ class TranslateTrainer:
             iters=self.iter, train_loss=last.train_loss, val_loss=last.val_loss,
             ms_per_iter=1000 * self.train_seconds / max(done, 1), params=self.model.num_params,
             train_seconds=self.train_seconds, evals=list(self.evals), bleu=bleu, examples=examples,
-            stopped=stopped, checkpoint=self.out,
+            stopped=stopped, checkpoint=self.out, threads=chooser.summary(),
         )
 
     def _evaluate(self, on_eval):
@@ -421,7 +438,7 @@ class TranslateTrainer:
             "vocab": self.vocab.to_json(),
             "iter": self.iter,
             "adam_t": self.opt.t,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "dropout_rngs": [rng.bit_generator.state for rng in self.dropout_rngs],
             "evals": [asdict(e) for e in self.evals],
             "losses": self.losses,
             "pairs": self.splits.source,

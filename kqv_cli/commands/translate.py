@@ -22,7 +22,7 @@ from engine.errors import KqvError
 from engine.trace import Tracer
 from kqv_cli.checkpoint_out import check_writable
 from kqv_cli.cli import app, interrupted, trace_app, train_app
-from kqv_cli.commands.gpt import overridden_on_resume, plot_losses
+from kqv_cli.commands.gpt import overridden_on_resume, parse_threads, plot_losses
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console as new_console
 from kqv_cli.messages import note
@@ -39,9 +39,9 @@ MARIAN_HELP = ("A MarianMT model instead of a checkpoint: Helsinki-NLP/opus-mt-e
 _OPTIONS = {
     "pairs": typer.Option(None, "--pairs", help="A UTF-8 file of source<TAB>target lines (default: "
                           "the English-French pairs, from $KQV_DATA_DIR, the cache or downloaded)."),
-    "n_embd": typer.Option(256, "--n-embd", help="Embedding width C (d_model)."),
+    "n_embd": typer.Option(128, "--n-embd", help="Embedding width C (d_model)."),
     "n_head": typer.Option(4, "--n-head", help="Attention heads nh (must divide n-embd)."),
-    "n_layer": typer.Option(3, "--n-layer", help="Encoder layers, and as many decoder layers."),
+    "n_layer": typer.Option(2, "--n-layer", help="Encoder layers, and as many decoder layers."),
     "batch_size": typer.Option(64, "--batch-size", help="Sentence pairs per batch B."),
     "dropout": typer.Option(0.1, help="Dropout probability while training."),
     "norm": typer.Option("post", help="LayerNorm after each sub-layer (post: the paper) or before "
@@ -89,7 +89,7 @@ def train_translate(
     n_head: int = _OPTIONS["n_head"],
     n_layer: int = _OPTIONS["n_layer"],
     batch_size: int = _OPTIONS["batch_size"],
-    max_iters: int = typer.Option(2000, "--max-iters", help="Training iterations (batches)."),
+    max_iters: int = typer.Option(1200, "--max-iters", help="Training iterations (batches)."),
     lr: float = typer.Option(1.0, help="Scales the paper's schedule "
                              "C^-0.5·min(step^-0.5, step·warmup^-1.5)."),
     warmup_iters: int = typer.Option(400, "--warmup-iters",
@@ -98,7 +98,7 @@ def train_translate(
     norm: str = _OPTIONS["norm"],
     activation: str = _OPTIONS["activation"],
     vocab_size: int = typer.Option(8000, "--vocab-size", help="Pieces in the shared BPE vocabulary."),
-    eval_interval: int = typer.Option(250, "--eval-interval", help="Iterations between validation losses."),
+    eval_interval: int = typer.Option(200, "--eval-interval", help="Iterations between validation losses."),
     bleu_sentences: int = typer.Option(1000, "--bleu-sentences",
                                        help="Test sentences translated for BLEU at the end (0: none)."),
     beam: int = typer.Option(4, "--beam", help="Beam width of the second BLEU (the first is greedy)."),
@@ -106,6 +106,9 @@ def train_translate(
     out: Path = typer.Option(Path("translate.npz"), "--out", help="Checkpoint to write (.npz)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out this run did not write."),
+    threads: str = typer.Option(
+        "auto", help="1: the batch's two halves one after the other; 2: side by side on two cores; "
+        "auto: time both as it trains and keep the faster."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
     """Train an encoder-decoder Transformer to translate English to French (or any --pairs).
@@ -121,7 +124,7 @@ def train_translate(
     model_sizes = sizes(n_embd, n_head, n_layer, dropout, norm, activation)
     tc = TranslateTrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, warmup_iters=warmup_iters,
                               eval_interval=eval_interval, vocab_size=vocab_size, seed=seed,
-                              bleu_sentences=bleu_sentences, beam=beam)
+                              bleu_sentences=bleu_sentences, beam=beam, threads=parse_threads(threads))
     # said once every other input has been checked, so a refused run never announced a replacement
     replacing = check_writable(out, replace=force, resume=resume, resumable=True)
     splits = load_pairs(find_pairs(pairs, quiet=as_json))
@@ -173,7 +176,8 @@ def train_translate(
         typer.echo(json.dumps(result.to_json()))
     else:
         plot_losses(result)
-        console.print(f"{result.iters} iterations, {result.ms_per_iter:.0f} ms per iteration, "
+        used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
+        console.print(f"{result.iters} iterations, {result.ms_per_iter:.0f} ms per iteration ({used}), "
                       f"{result.train_seconds:.0f} s of training; val loss {result.val_loss:.3f}")
         if result.bleu:
             b = result.bleu
