@@ -290,6 +290,8 @@ def child(spec: dict) -> dict:
             step(*batches[i % len(batches)])
             times.append(time.perf_counter() - t0)
         kernel = blas_kernel()
+    if side == "torch":  # torch brings its own BLAS, linked in where threadpoolctl cannot see it
+        kernel = f"torch: MKL {torch.backends.mkl.is_available()}, {torch.backends.cpu.get_cpu_capability()}"
     return {"ms": 1000 * float(np.median(times)), "kernel": kernel, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
@@ -303,13 +305,13 @@ def speed(args) -> dict:
             kernels = set()
             for r in range(args.rounds):
                 for side in sides[r % len(sides):] + sides[: r % len(sides)]:  # a different first each round
-                    spec = {"side": side, "threads": threads, "round": r, "iters": args.iters, "warmup": 3,
+                    spec = {"side": side, "threads": threads, "round": r, "iters": args.iters, "warmup": 2,
                             "B": args.batch_size, "S": args.src_len, "T": args.tgt_len}
                     res = run_child(__file__, spec, env)
                     if "error" in res:
                         raise SystemExit(f"{side} at {threads} thread(s): {res['error']}")
                     ms[side].append(res["ms"])
-                    kernels.add(res["kernel"])
+                    kernels.add(f"{side}: {res['kernel']}" if side == "kqv" else res["kernel"])
             k, t = spread(ms["kqv"]), spread(ms["torch"])
             per_env["threads"][threads] = {"kqv_ms": k, "torch_ms": t, "kernel": ", ".join(sorted(kernels)),
                                            "ratio": round(k["median"] / t["median"], 3)}
