@@ -284,12 +284,15 @@ def attention_backward(dy, q, k, v, att, keep=None, score=DOT, scale=BY_ROOT_HS,
     tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_k)
     datt = dropout_backward(datt, keep)
     dscores = softmax_backward(datt, att, out=datt)  # in place: datt was recorded, not needed again
-    scale.apply(dscores, hs)
-    tracer.record(f"{p}datt_scores", dscores, f"att ⊙ (datt − Σ_row datt ⊙ att){scale.text}", "backward",
-                  sym_att)
+    # ∂loss/∂att_scores, the scores the forward recorded (already scaled): a finite difference on
+    # att_scores checks this array as it is (the tracer keeps a copy: it is scaled in place next)
+    tracer.record(f"{p}datt_scores", dscores, "att ⊙ (datt − Σ_row datt ⊙ att)", "backward", sym_att,
+                  "the gradient at att_scores, the scores after the scale")
+    scale.apply(dscores, hs)  # now the gradient at the raw product (q @ kᵀ), before the forward's scale
     score.backward(dscores, q, k, dq, dk)
-    tracer.record(f"{p}dq", dq, score.dq_text, "backward", sym_h)
-    tracer.record(f"{p}dk", dk, score.dk_text, "backward", sym_k)
+    scaled = f"(datt_scores{scale.text})" if scale.text else "datt_scores"
+    tracer.record(f"{p}dq", dq, score.dq_text.replace("datt_scores", scaled), "backward", sym_h)
+    tracer.record(f"{p}dk", dk, score.dk_text.replace("datt_scores", scaled), "backward", sym_k)
     return dq, dk, dv
 
 

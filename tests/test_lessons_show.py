@@ -315,3 +315,10 @@ def test_backward_and_training_have_the_new_quiz_cards_and_number_answers_read_l
         assert "decimal point" in str(exc)
     else:
         raise AssertionError("a word is not a number")
+
+
+def test_backward_lesson_says_datt_scores_is_the_gradient_at_att_scores():
+    softmax = _explanation(step_text("backward", "softmax"))
+    assert "finds datt_scores itself" in softmax and "then multiplied by 1/√hs" not in softmax
+    dq = _explanation(step_text("backward", "dq-dk"))
+    assert "dq = (datt_scores · 1/√hs) @ k" in dq and "dk = (datt_scores · 1/√hs)ᵀ @ q" in dq

@@ -30,25 +30,29 @@ def test_the_standard_gpt_scales_by_root_hs_and_hides_the_upper_triangle():
     tr = traced()
     assert formula(tr, "h0.att_scores").startswith("q @ kᵀ · 1/√hs   (B, nh, T, hs) @ (B, nh, hs, T)")
     assert formula(tr, "h0.att_masked") == "att_scores with the upper triangle set to -inf"
-    assert formula(tr, "h0.datt_scores").endswith("· 1/√hs")
+    # datt_scores is the gradient at att_scores as recorded (already scaled); the 1/√hs of the
+    # chain rule comes on the way to q and k
+    assert formula(tr, "h0.datt_scores") == "att ⊙ (datt − Σ_row datt ⊙ att)"
     assert formula(tr, "h0.x_attn") == "x + attn_out (the residual)"
     assert formula(tr, "h0.ln_1").startswith("LayerNorm(x) = (x − mean)/√(var + ε)")
-    assert formula(tr, "h0.dq") == "datt_scores @ k"
+    assert formula(tr, "h0.dq") == "(datt_scores · 1/√hs) @ k"
+    assert formula(tr, "h0.dk") == "(datt_scores · 1/√hs)ᵀ @ q"
     assert formula(tr, "pos_emb") == "wpe[0:T]"
 
 
 def test_no_scale_never_says_root_hs():
     tr = traced(scale=False)
-    for name in ("h0.att_scores", "h0.datt_scores"):
+    for name in ("h0.att_scores", "h0.datt_scores", "h0.dq", "h0.dk"):
         assert "√hs" not in formula(tr, name), name
+    assert formula(tr, "h0.dq") == "datt_scores @ k"
     assert formula(tr, "h0.att_scores").startswith("q @ kᵀ   (B, nh, T, hs)")
 
 
 def test_squared_scores_say_squares_forward_and_backward():
     tr = traced(score="squared")
     assert formula(tr, "h0.att_scores").startswith("q² @ (k²)ᵀ · 1/√hs")
-    assert formula(tr, "h0.dq") == "(datt_scores @ k²) ⊙ 2q"
-    assert formula(tr, "h0.dk") == "(datt_scoresᵀ @ q²) ⊙ 2k"
+    assert formula(tr, "h0.dq") == "((datt_scores · 1/√hs) @ k²) ⊙ 2q"
+    assert formula(tr, "h0.dk") == "((datt_scores · 1/√hs)ᵀ @ q²) ⊙ 2k"
 
 
 def test_the_flipped_mask_hides_the_lower_triangle_and_says_so():

@@ -47,21 +47,22 @@ MISTAKES = (
     Mistake("softmax backward without the Σ term",
             "each weight of a row depends on every score of it, so the softmax backward subtracts "
             "the row's Σ datt ⊙ att: att ⊙ (datt − Σ).",
-            lambda c: {"datt_scores": c.value("att") * c.value("datt") * _scale(c)},
+            lambda c: {"datt_scores": c.value("att") * c.value("datt")},
             ("att * (datt - row)", "att * datt")),
     Mistake("1/√hs left out of the backward",
-            "the forward scaled the scores by 1/√hs, so their gradient carries the same factor.",
-            lambda c: {"datt_scores": c.value("datt_scores") / _scale(c)},
-            (" / math.sqrt(hs))", ")")),
+            "the forward scaled q @ kᵀ by 1/√hs, so the gradient reaching q and k carries the same "
+            "factor: dq = (datt_scores / √hs) @ k.",
+            lambda c: {"dq": c.value("dq") / _scale(c)},
+            (" / math.sqrt(hs)", "")),
     Mistake("dq with the scores transposed",
-            "att_scores = q @ kᵀ, so dq = datt_scores @ k (row t of dq mixes the keys query t saw); "
-            "the transpose belongs to dk.",
-            lambda c: {"dq": _swap(c.value("datt_scores")) @ c.value("k")},
-            ("dq = dscores @ k", "dq = dscores.transpose(0, 1, 3, 2) @ k")),
+            "att_scores = q @ kᵀ / √hs, so dq = (datt_scores / √hs) @ k (row t of dq mixes the keys "
+            "query t saw); the transpose belongs to dk.",
+            lambda c: {"dq": _swap(c.value("datt_scores")) @ c.value("k") * _scale(c)},
+            ("dq = dqk @ k", "dq = dqk.transpose(0, 1, 3, 2) @ k")),
     Mistake("dk without the transpose",
-            "att_scores = q @ kᵀ puts keys on the columns, so dk = datt_scoresᵀ @ q.",
-            lambda c: {"dk": c.value("datt_scores") @ c.value("q")},
-            ("dk = dscores.transpose(0, 1, 3, 2) @ q", "dk = dscores @ q")),
+            "att_scores = q @ kᵀ / √hs puts keys on the columns, so dk = (datt_scores / √hs)ᵀ @ q.",
+            lambda c: {"dk": c.value("datt_scores") @ c.value("q") * _scale(c)},
+            ("dk = dqk.transpose(0, 1, 3, 2) @ q", "dk = dqk @ q")),
 )
 
 EXERCISE = Exercise(
@@ -73,18 +74,18 @@ EXERCISE = Exercise(
     text=(
         "Write the backward pass of the attention core, the forward read backwards. y_heads = att @ v "
         "gives two gradients, datt = dy @ vᵀ and dv = attᵀ @ dy. Softmax's backward turns datt into "
-        "the gradient of the scores, att ⊙ (datt − Σ_row datt ⊙ att), and the forward's 1/√hs scales "
-        "it. att_scores = q @ kᵀ then gives dq = datt_scores @ k and dk = datt_scoresᵀ @ q. Every "
+        "the gradient of the scores, datt_scores = att ⊙ (datt − Σ_row datt ⊙ att). att_scores = "
+        "q @ kᵀ / √hs then gives dq = (datt_scores / √hs) @ k and dk = (datt_scores / √hs)ᵀ @ q. Every "
         "gradient has the shape of what it differentiates."
     ),
     hints=(
         "Shapes: datt and datt_scores are (B, nh, T, T) like att; dq, dk, dv are (B, nh, T, hs) "
         "like q, k, v. ᵀ is .transpose(0, 1, 3, 2): only the last two axes swap.",
         "Formulas: for C = A @ B, dA = dC @ Bᵀ and dB = Aᵀ @ dC. Softmax: dx = p ⊙ (dp − Σ_row dp ⊙ p). "
-        "Then × 1/√hs.",
+        "Then × 1/√hs on the way to q and k.",
         "Near-code: datt = dy @ v.transpose(0, 1, 3, 2); dv = att.transpose(0, 1, 3, 2) @ dy; "
-        "ds = att * (datt - (datt * att).sum(-1, keepdims=True)) / math.sqrt(hs); "
-        "return ds @ k, ds.transpose(0, 1, 3, 2) @ q, dv",
+        "ds = att * (datt - (datt * att).sum(-1, keepdims=True)); g = ds / math.sqrt(hs); "
+        "return g @ k, g.transpose(0, 1, 3, 2) @ q, dv",
     ),
     mistakes=MISTAKES,
     cases=cases,

@@ -24,9 +24,9 @@ def attention_backward(dy, q, k, v, att):
     In this order (hand in datt and datt_scores with show()):
       datt        (B, nh, T, T)  = dy @ vᵀ
       dv          (B, nh, T, hs) = attᵀ @ dy
-      datt_scores (B, nh, T, T)  = att ⊙ (datt − Σ_row datt ⊙ att) / √hs   softmax backward, then the scale
-      dq          (B, nh, T, hs) = datt_scores @ k
-      dk          (B, nh, T, hs) = datt_scoresᵀ @ q
+      datt_scores (B, nh, T, T)  = att ⊙ (datt − Σ_row datt ⊙ att)   softmax backward: d loss / d att_scores
+      dq          (B, nh, T, hs) = (datt_scores / √hs) @ k          the forward's 1/√hs, on the way back
+      dk          (B, nh, T, hs) = (datt_scores / √hs)ᵀ @ q
     ᵀ swaps the last two axes only. The mask needs no backward: att is 0 where it hid a key.
     """
     raise NotImplementedError("attention_backward is not written yet")
