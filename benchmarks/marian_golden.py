@@ -17,6 +17,10 @@
    every decoder layer's cross-attention probabilities, and ``generate()``'s greedy and beam-4
    token ids and decoded text.
 
+5. With ``--export``: a small translation model trained by kqv (tests/data/translate-tiny.npz),
+   exported by ``kqv export --hf``, loaded by ``MarianMTModel.from_pretrained`` (its missing,
+   unexpected and mismatched keys recorded: none) and ``AutoTokenizer``; its token ids, logits,
+   greedy and beam-4 ids and text go to tests/data/marian-export-golden.npz.
 4. The same beam-4 generation under other rules (``OTHER_RULES``: ``renormalize_logits``, a
    length penalty of 0.6, ``max_length`` 12, so the forced end token decides some sentences).
 
@@ -219,10 +223,80 @@ def add_other_rules() -> None:
     np.savez_compressed(GOLDEN_NPZ, **arrays)
 
 
+# -- kqv's export, read by transformers ------------------------------------------------------------
+
+EXPORT_CKPT = REPO / "tests" / "data" / "translate-tiny.npz"
+EXPORT_NPZ = REPO / "tests" / "data" / "marian-export-golden.npz"
+KQV = REPO / ".venv" / "bin" / "kqv"  # kqv's own venv: the checkpoint and the export are kqv's
+EXPORT_TRAIN = ["--n-embd", "32", "--n-head", "4", "--n-layer", "1", "--batch-size", "32", "--vocab-size",
+                "400", "--activation", "silu", "--max-iters", "400", "--eval-interval", "400",
+                "--bleu-sentences", "0"]
+N_LOGITS = 5  # sentences whose teacher-forced logits are kept (the file stays small)
+
+
+def train_export_checkpoint(tmp: Path) -> None:
+    """A small translation model trained by kqv on the pairs, its Adam state dropped (tests read
+    the weights only), written to tests/data/translate-tiny.npz."""
+    import subprocess
+
+    sys.path.insert(0, str(REPO))
+    from engine.files.checkpoint import load_checkpoint, save_checkpoint
+
+    pairs = tmp / "pairs.txt"
+    lines = PAIRS.read_text(encoding="utf-8").splitlines()[:3000]
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp / "translate.npz"
+    subprocess.run([str(KQV), "train", "translate", "--pairs", str(pairs), *EXPORT_TRAIN, "--out", str(out)],
+                   check=True, capture_output=True)
+    arrays, meta = load_checkpoint(out, "translate")
+    save_checkpoint(EXPORT_CKPT, {k: v for k, v in arrays.items() if not k.startswith("adam.")}, meta)
+
+
+def export_run(tmp: Path, pairs: list[tuple[str, str]]) -> dict:
+    """kqv exports tests/data/translate-tiny.npz; transformers loads the folder and translates."""
+    import subprocess
+
+    import torch
+    from transformers import AutoTokenizer, MarianMTModel
+
+    folder = tmp / "exported"
+    subprocess.run([str(KQV), "export", str(EXPORT_CKPT), "--hf", str(folder)], check=True,
+                   capture_output=True)
+    model, info = MarianMTModel.from_pretrained(folder, output_loading_info=True, attn_implementation="eager")
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+    english = [en for en, _ in pairs]
+    batch = tok(english, padding=True, return_tensors="pt")
+    labels = tok([fr for _, fr in pairs[:N_LOGITS]], padding=True, return_tensors="pt")["input_ids"]
+    tgt_in = torch.full_like(labels, model.config.decoder_start_token_id)
+    tgt_in[:, 1:] = labels[:, :-1]
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"][:N_LOGITS],
+                       attention_mask=batch["attention_mask"][:N_LOGITS], decoder_input_ids=tgt_in).logits
+        beam = model.generate(**batch)  # generation_config.json: 4 beams
+        greedy = model.generate(**batch, num_beams=1)
+    from safetensors import safe_open
+
+    with safe_open(folder / "model.safetensors", "np") as f:
+        keys = sorted(f.keys())
+    return {"english": np.array(english), "src": batch["input_ids"].numpy(),
+            "src_mask": batch["attention_mask"].numpy(), "tgt_in": tgt_in.numpy(), "logits": logits.numpy(),
+            "beam4": beam.numpy(), "greedy": greedy.numpy(),
+            "beam4_text": np.array(tok.batch_decode(beam, skip_special_tokens=True)),
+            "exported_keys": np.array(keys),
+            "missing_keys": np.array(sorted(info["missing_keys"]), dtype=str),
+            "unexpected_keys": np.array(sorted(info["unexpected_keys"]), dtype=str),
+            "mismatched_keys": np.array([str(k) for k in info.get("mismatched_keys", [])], dtype=str)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--write-golden", action="store_true", help="write tests/data/marian-tiny*")
+    parser.add_argument("--export", action="store_true",
+                        help="only the export check: train tests/data/translate-tiny.npz with kqv (if "
+                        "absent), export it, write what transformers makes of it to "
+                        "tests/data/marian-export-golden.npz")
     parser.add_argument("--add-other-rules", action="store_true",
                         help="only add generate()'s ids under OTHER_RULES to the golden arrays")
     args = parser.parse_args(argv)
@@ -240,6 +314,17 @@ def main(argv=None) -> int:
         print(json.dumps({"skipped": msg}) if args.json else msg)
         return 0
     torch.set_grad_enabled(False)
+    if args.export:
+        english, french = read_pairs()
+        with tempfile.TemporaryDirectory() as tmp_name:
+            if not EXPORT_CKPT.exists():
+                train_export_checkpoint(Path(tmp_name))
+            ref = export_run(Path(tmp_name), pick_sentences(english, french))
+        np.savez_compressed(EXPORT_NPZ, **ref)
+        summary = {k: ref[k].tolist() for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+        summary["beam4_text"] = ref["beam4_text"][:5].tolist()
+        say(json.dumps(summary, indent=1, ensure_ascii=False))
+        return 0
     if args.add_other_rules:
         add_other_rules()
         say(f"added beam4_other_rules ({OTHER_RULES}) to {GOLDEN_NPZ}")

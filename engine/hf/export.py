@@ -29,8 +29,18 @@ from engine.hf.tokenizer import TOKENIZER_FILE, char_tokenizer_json
 TOKENIZER_CONFIG = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
 
 
+def check_folder(folder: Path, force: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise KqvError(f"--hf {folder} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise KqvError(f"--hf {folder} exists and is not empty; choose a new folder or pass --force "
+                       "to write over its model files")
+
+
 def export_checkpoint(checkpoint: str | os.PathLike, folder: str | os.PathLike, force: bool = False) -> Path:
     """Write ``checkpoint`` (a ``kqv train gpt`` checkpoint) into ``folder``; return the folder.
+    A ``kqv train translate`` checkpoint becomes a MarianMT folder instead
+    (:mod:`engine.hf.marian_export`).
 
     Refuses a digit-net checkpoint (GPT-2 is a GPT) and a folder that exists with files in it,
     unless ``force`` (then the four files are replaced and the rest left alone).
@@ -43,13 +53,15 @@ def export_checkpoint(checkpoint: str | os.PathLike, folder: str | os.PathLike, 
     except KqvError as exc:
         if "is a digits checkpoint" in str(exc):  # engine.files.checkpoint names the kind it found
             raise KqvError(f"{checkpoint} is a digits checkpoint: only a {KIND} checkpoint (kqv train gpt) "
-                           "has a Hugging Face GPT-2 form") from None
-        raise
-    if folder.exists() and not folder.is_dir():
-        raise KqvError(f"--hf {folder} is a file, not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not force:
-        raise KqvError(f"--hf {folder} exists and is not empty; choose a new folder or pass --force "
-                       "to write over its model files")
+                           "or a translate one (kqv train translate) has a Hugging Face form") from None
+        if "is a translate checkpoint" not in str(exc):
+            raise
+        model = None  # an encoder-decoder: a MarianMT folder (engine.hf.marian_export)
+    check_folder(folder, force)
+    if model is None:
+        from engine.hf.marian_export import export_translation
+
+        return export_translation(checkpoint, folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         save_gpt2(model, folder)

@@ -423,11 +423,11 @@ def load_pretrained(model: str):
     """The Marian named by ``--model`` (a hub name after ``kqv data marian``, or a folder):
     ``(Transformer, MarianGeneration, MarianTokenizer, folder)``."""
     from engine.hf.hub import MARIAN_MODELS, model_folder
-    from engine.hf.marian_tokenizer import MarianTokenizer
+    from engine.hf.marian_tokenizer import folder_tokenizer
 
     folder = model_folder(model, MARIAN_MODELS)
     cfg = read_config(folder)
-    tokenizer = MarianTokenizer.from_folder(folder)
+    tokenizer = folder_tokenizer(folder)
     if tokenizer.max_id >= cfg.vocab_size:  # checked before the weights are read
         raise KqvError(f"{folder}: vocab.json has ids up to {tokenizer.max_id} but the model only "
                        f"{cfg.vocab_size} rows of its token table; they do not belong together")

@@ -112,3 +112,54 @@ def read_vocab(path: Path) -> dict[str, int]:
             for k, v in vocab.items()):
         raise KqvError(f"{path} is not a vocabulary: a JSON object of piece -> id (a whole number ≥ 0)")
     return vocab
+
+
+class ExportedTokenizer:
+    """The tokenizer of a folder written by ``kqv export`` from a translation checkpoint: kqv's
+    byte-level BPE in ``tokenizer.json`` (no .spm files), with :class:`MarianTokenizer`'s methods."""
+
+    def __init__(self, vocab):
+        from engine.data.bpe import EOS_ID, PAD_ID
+
+        self.bpe = vocab  # an engine.data.bpe.BPEVocab
+        self.eos_id, self.pad_id, self.unk_id = EOS_ID, PAD_ID, None
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike) -> ExportedTokenizer:
+        from engine.data.bpe import BPEVocab
+
+        path = Path(folder) / "tokenizer.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KqvError(f"cannot read {path} ({type(exc).__name__})") from None
+        return cls(BPEVocab.from_json(text, str(path)))
+
+    @property
+    def size(self) -> int:
+        return self.bpe.size
+
+    @property
+    def max_id(self) -> int:
+        return self.bpe.size - 1
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.array(self.bpe.encode(text) + [self.eos_id], dtype=np.int64)
+
+    def encode_target(self, text: str) -> np.ndarray:
+        return self.encode(text)
+
+    def pieces(self, ids) -> list[str]:
+        return self.bpe.pieces(ids)
+
+    def decode(self, ids) -> str:
+        return self.bpe.decode(ids)
+
+
+def folder_tokenizer(folder: str | os.PathLike):
+    """A Marian folder's SentencePiece tokenizer, or, in a folder ``kqv export`` wrote (a
+    tokenizer.json and no source.spm), kqv's BPE."""
+    folder = Path(folder)
+    if not readable_file(folder / SOURCE_SPM) and readable_file(folder / "tokenizer.json"):
+        return ExportedTokenizer.from_folder(folder)
+    return MarianTokenizer.from_folder(folder)

@@ -8,6 +8,7 @@ ordinary GPT, :mod:`engine.hf.export` writes one.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -86,14 +87,23 @@ def _dims(tracer: Tracer) -> str:
 
 @app.command("export")
 def export(
-    checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train gpt`."),
-    hf: Path = typer.Option(..., "--hf", help="Folder to write the Hugging Face GPT-2 files into."),
+    checkpoint: Path = typer.Argument(..., help="A checkpoint written by `kqv train gpt` (a GPT-2 folder) or "
+                                      "`kqv train translate` (a MarianMT folder)."),
+    hf: Path = typer.Option(..., "--hf", help="Folder to write the Hugging Face files into."),
     force: bool = typer.Option(False, "--force", help="Write into a folder that already has files."),
 ) -> None:
-    """Write a character GPT as a Hugging Face GPT-2 folder, for transformers to load and train on."""
+    """Write a character GPT as a Hugging Face GPT-2 folder, or a translation model as a MarianMT one,
+    for transformers to load and train on."""
     from engine.hf.export import export_checkpoint
 
     folder = export_checkpoint(checkpoint, hf, force)
+    if json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type") == "marian":
+        console.print(f"Wrote {folder}: config.json, generation_config.json, model.safetensors, "
+                      "tokenizer.json, tokenizer_config.json", soft_wrap=True)
+        console.print(f"kqv translate --model {folder} reads it back; in Python, "
+                      f"transformers.MarianMTModel.from_pretrained(\"{folder}\") and "
+                      f"AutoTokenizer.from_pretrained(\"{folder}\") load it (see the README)", soft_wrap=True)
+        return
     console.print(f"Wrote {folder}: config.json, model.safetensors, tokenizer.json, tokenizer_config.json",
                   soft_wrap=True)
     console.print(f"kqv sample --model {folder} reads it back; in Python, "
