@@ -33,7 +33,7 @@ def text_of(screen, selector: str) -> str:
     return str(widget.render())
 
 
-async def wait_for(pilot, condition, seconds: float = 15.0) -> None:
+async def wait_for(pilot, condition, seconds: float = 120.0) -> None:  # a hang guard, no budget
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
@@ -45,19 +45,18 @@ async def wait_for(pilot, condition, seconds: float = 15.0) -> None:
 async def test_an_endless_loop_times_out_while_the_keys_still_answer(tmp_path):
     folder = init_workspace(tmp_path / "ws").folder
     (folder / "feedforward.py").write_text(ENDLESS)
-    app = PracticeHost(exercise="feedforward", folder=folder, timeout=2.0)
+    app = PracticeHost(exercise="feedforward", folder=folder, timeout=4.0)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.pause()
         assert screen.checking
-        started = time.monotonic()
-        await pilot.press("h")  # answered at once, while the child loops
+        await pilot.press("h")  # answered while the child loops (how fast: benchmarks/tui_latency.py)
         await pilot.pause()
-        assert time.monotonic() - started < 1.5
         assert "hint 1 of 3" in text_of(screen, "#practice-hint")
+        assert screen.checking and screen.report is None  # the check had not ended: the key did not wait
         await wait_for(pilot, lambda: screen.report is not None)
         assert screen.report.kind == "timeout"
-        assert "longer than 2 s" in " ".join(screen.report.story)
+        assert "longer than 4 s" in " ".join(screen.report.story)
         assert "feedforward" in text_of(screen, "#practice-bar")
 
 

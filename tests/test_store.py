@@ -146,13 +146,17 @@ async def test_a_hang_up_flushes_the_delayed_lesson_save():
     from kqv_cli.tui.app import KqvApp
 
     app = KqvApp("backprop")
+    app.save_delay = 3600.0  # the delayed save never comes by itself: only the hang-up can write it
     async with app.run_test() as pilot:
         await pilot.pause()
-        await pilot.press("n")  # a step: saved a second later, unless flushed
+        await pilot.press("n")  # a step: its save waits for the timer
         await pilot.pause()
         assert not (state_dir() / "lessons.json").exists()
         os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes
-        await asyncio.sleep(0.2)
+        for _ in range(400):  # the handler runs on the event loop: give it turns until it has
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.05)
     assert app.return_code == 128 + signal.SIGHUP
     assert LessonProgress.load().position("backprop") is not None
 

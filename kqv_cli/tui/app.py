@@ -40,6 +40,7 @@ class KqvApp(App):
         self.exiting = False  # set by exit: from then on no screen acts on a key (KqvScreen.check_action)
         self.failure: BaseException | None = None  # what ended the app, for kqv learn to report
         self._save_timer = None
+        self.save_delay = 1.0  # seconds from a change of progress to its save
 
     def on_mount(self) -> None:
         # a closed terminal (SIGHUP) or a kill (SIGTERM) saves the last second's progress first
@@ -96,7 +97,7 @@ class KqvApp(App):
         """Save soon: a burst of n presses makes one write (fsync costs 10-20 ms), not one each."""
         if self._save_timer is not None:
             self._save_timer.stop()
-        self._save_timer = self.set_timer(1.0, self.save_progress)
+        self._save_timer = self.set_timer(self.save_delay, self.save_progress)
 
     def exit(self, *args, **kwargs) -> None:
         self.exiting = True
