@@ -47,7 +47,9 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
     if not is_interactive():
         raise fail("the lessons need an interactive terminal; run kqv in a terminal, not a pipe")
     from kqv_cli.tui.app import KqvApp
+    from kqv_cli.tui.ascii_terminal import use_ascii_where_needed
 
+    use_ascii_where_needed()  # PYTHONIOENCODING=ascii: ASCII borders, not a screen of \u2502
     app = KqvApp(lesson_id, lessons=lessons, model=None if folder is None else str(folder))
     app.run()
     if app.failure is not None:  # an error Textual caught: one line and kqv's exit code, as any command
