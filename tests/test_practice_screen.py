@@ -11,6 +11,7 @@ from textual.app import App
 from textual.widgets import Static
 
 from kqv_cli.practice.workspace import init_workspace
+from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.practice import PracticeScreen
 from lessons.practice import find_exercise, solution_file
@@ -20,6 +21,8 @@ ENDLESS = "def feedforward(a, weights, biases):\n    while True:\n        pass\n
 
 
 class PracticeHost(App):
+    CSS_PATH = STYLESHEET
+
     def __init__(self, **kwargs):
         super().__init__()
         self.kwargs = kwargs

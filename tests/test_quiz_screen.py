@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 from engine.files.paths import state_dir
 from kqv_cli.quiz.questions import BY_ID
 from kqv_cli.quiz.scheduler import LEVEL_NOTE
+from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.screens.quiz import QuizScreen
 
 SIZE = (100, 30)
@@ -19,6 +20,8 @@ SIZE = (100, 30)
 
 class QuizHost(App):
     """A bare app that opens the quiz over its own default screen, as the lessons do."""
+
+    CSS_PATH = STYLESHEET
 
     def __init__(self, topic: str, **kwargs):
         super().__init__()

@@ -22,6 +22,7 @@ from engine.digits.network import load_network
 from engine.gpt.model import GPTConfig
 from engine.gpt.train import TrainConfig, load_gpt
 from kqv_cli.lab import runner as lab_runner
+from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.screens.lab import LabScreen
 from kqv_cli.tui.screens.train import TrainScreen, models_dir
 from kqv_cli.tui.widgets.curves import CurvesPlot
@@ -31,6 +32,8 @@ SIZE = (100, 32)
 
 class ScreenApp(App):
     """Just the screen under test, without the lessons the full app loads."""
+
+    CSS_PATH = STYLESHEET
 
     def __init__(self, screen):
         super().__init__()

@@ -15,13 +15,14 @@ from textual.app import App
 from textual.binding import Binding
 
 from kqv_cli.lesson_progress import LessonProgress
+from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.home import HomeScreen
 from lessons import LessonSession, load_lessons
 
 
 class KqvApp(App):
-    CSS_PATH = "kqv.tcss"
+    CSS_PATH = STYLESHEET
     TITLE = "kqv"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]

@@ -54,42 +54,6 @@ def default_data(exp):
 
 class LabScreen(KqvScreen):
     SUB_TITLE = "what-if lab"
-    DEFAULT_CSS = """
-    LabScreen #lab-list {
-        width: 30;
-        height: 1fr;
-        border: round $primary;
-    }
-    LabScreen #lab-main {
-        width: 1fr;
-        height: 1fr;
-    }
-    LabScreen #lab-question {
-        height: auto;
-        padding: 0 1;
-    }
-    LabScreen #lab-status {
-        height: auto;
-        max-height: 4;
-        padding: 0 1;
-        background: $boost;
-    }
-    LabScreen #lab-plot {
-        height: 1fr;
-        min-height: 8;
-    }
-    LabScreen.-narrow #lab-list {
-        width: 24;
-    }
-    LabScreen #lab-report {
-        height: auto;
-        max-height: 50%;
-        padding: 0 1;
-    }
-    LabScreen #lab-table, LabScreen #lab-verdict, LabScreen #lab-samples {
-        height: auto;
-    }
-    """
 
     HELP_TITLE = "Lab"
     WIDGET_KEYS = [("↑ ↓", "choose an experiment"),

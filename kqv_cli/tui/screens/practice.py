@@ -33,24 +33,6 @@ from lessons.practice import Exercise, lesson_step, load_exercises
 
 
 class PracticeScreen(KqvScreen):
-    DEFAULT_CSS = """
-    PracticeScreen #practice-bar {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-        color: $text;
-    }
-    PracticeScreen #practice-body {
-        height: 1fr;
-        padding: 0 1;
-    }
-    PracticeScreen #practice-text, PracticeScreen #practice-file, PracticeScreen #practice-hint,
-    PracticeScreen #practice-result {
-        height: auto;
-        margin: 1 0 0 0;
-    }
-    """
-
     HELP_TITLE = "Practice"
     HELP_NOTE = ("Write the function in the exercise's file with any editor; each save checks it "
                  "again. The table lists every variable the exercise grades, in order: the "

@@ -35,31 +35,6 @@ class AnswerInput(Input):
 
 
 class QuizScreen(KqvScreen):
-    DEFAULT_CSS = """
-    QuizScreen #quiz-bar {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-        color: $text;
-    }
-    QuizScreen #quiz-body {
-        height: 1fr;
-        padding: 0 1;
-    }
-    QuizScreen #quiz-question {
-        height: auto;
-        margin: 1 0 0 0;
-    }
-    QuizScreen #quiz-feedback {
-        height: auto;
-        margin: 1 0 0 0;
-    }
-    QuizScreen #quiz-answer {
-        height: 3;
-        margin: 0 1;
-    }
-    """
-
     HELP_TITLE = "Quiz"
     WIDGET_KEYS = [("enter", "check the answer typed; after it, the next question")]
     HELP_NOTE = ("Answer a shape in numbers, (4, 8, 8), 4x8x8 or 4 8 8, or in letters, "

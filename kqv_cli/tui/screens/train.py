@@ -181,21 +181,6 @@ def gpt_summary(result) -> str:
 
 class TrainScreen(KqvScreen):
     SUB_TITLE = "train"
-    DEFAULT_CSS = """
-    TrainScreen #train-status {
-        height: 2;
-        padding: 0 1;
-        background: $boost;
-    }
-    TrainScreen #train-plot {
-        height: 2fr;
-    }
-    TrainScreen #train-log {
-        height: 1fr;
-        padding: 0 1;
-        border-top: solid $panel-lighten-2;
-    }
-    """
 
     HELP_TITLE = "Train"
     HELP_NOTE = ("A run keeps its model in the user data folder (the log names the file), for s here, "

@@ -29,13 +29,6 @@ def whole_ticks(x_max: float, most: int = 6) -> list[int]:
 
 
 class CurvesPlot(PlotextPlot):
-    DEFAULT_CSS = """
-    CurvesPlot {
-        height: 1fr;
-        min-height: 8;
-    }
-    """
-
     def __init__(self, title: str = "", xlabel: str = "", interval: float = 0.25, **kwargs):
         super().__init__(**kwargs)
         self.title, self.xlabel, self.interval = title, xlabel, interval
