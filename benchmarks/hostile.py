@@ -279,6 +279,63 @@ def translate_cases() -> list[Case]:
     ]
 
 
+TINY_MARIAN = TINY_GPT2.parent / "marian-tiny"
+
+
+def marian_folder(change=None):
+    """A setup that copies the tests' tiny Marian to mt/, then changes it as told."""
+    def setup(folder: Path) -> None:
+        shutil.copytree(TINY_MARIAN, folder / "mt")
+        if change:
+            change(folder / "mt")
+    return setup
+
+
+def remove(name: str):
+    def change(hf: Path) -> None:
+        (hf / name).unlink()
+    return change
+
+
+def marian_cases() -> list[Case]:
+    """MarianMT folders (translate --model DIR): another model, missing files, bad shapes and configs."""
+    run = ["translate", "--model", "mt", "Go."]
+    return [
+        Case("marian folder: translates", run, "ran", setup=marian_folder()),
+        Case("marian folder: model_type bart", run,
+             setup=marian_folder(edit_json("config.json", lambda c: c.update(model_type="bart")))),
+        Case("marian folder: a GPT-2 folder given", ["translate", "--model", "hf", "Go."],
+             setup=gpt2_folder()),
+        Case("marian folder: no source.spm", run, setup=marian_folder(remove("source.spm"))),
+        Case("marian folder: target.spm not a model", run,
+             setup=marian_folder(replace_file("target.spm", "not a sentencepiece model"))),
+        Case("marian folder: no vocab.json", run, setup=marian_folder(remove("vocab.json"))),
+        Case("marian folder: ffn dims unlike the weights", run, setup=marian_folder(edit_json(
+            "config.json", lambda c: c.update(encoder_ffn_dim=48, decoder_ffn_dim=48)))),
+        Case("marian folder: encoder_layers 10^9", run, setup=marian_folder(edit_json(
+            "config.json", lambda c: c.update(encoder_layers=10**9)))),
+        Case("marian folder: d_model 0", run, setup=marian_folder(edit_json(
+            "config.json", lambda c: c.update(d_model=0)))),
+        Case("marian folder: normalize_before true (ignored by transformers)", run, setup=marian_folder(
+            edit_json("config.json", lambda c: c.update(normalize_before=True)))),
+        Case("marian folder: exact gelu", run, setup=marian_folder(edit_json(
+            "config.json", lambda c: c.update(activation_function="gelu")))),
+        Case("marian folder: do_sample in generation_config.json", run, setup=marian_folder(edit_json(
+            "generation_config.json", lambda c: c.update(do_sample=True)))),
+        Case("marian folder: NaN in a weight", run, setup=marian_folder(edit_weights(
+            lambda t: t["model.shared.weight"].__setitem__((0, 0), np.nan)))),
+        Case("marian folder: config.json nested 100000 deep", run,
+             setup=marian_folder(replace_file("config.json", "[" * 100_000 + "]" * 100_000))),
+        Case("marian: --beam 0", ["translate", "--model", "mt", "Go.", "--beam", "0"], setup=marian_folder()),
+        Case("marian: an empty sentence", ["translate", "--model", "mt", ""], setup=marian_folder()),
+        Case("marian: a 200-word sentence", ["translate", "--model", "mt", " ".join(["word"] * 200)],
+             setup=marian_folder()),
+        Case("marian: an unknown hub name", ["translate", "--model", "Helsinki-NLP/opus-mt-xx-yy", "Go."]),
+        Case("export a translation checkpoint (a MarianMT folder)", ["export", "tx.npz", "--hf", "out"],
+             "ran"),
+    ]
+
+
 def gpt2_cases() -> list[Case]:
     """Hugging Face GPT-2 folders (--model DIR): crafted configs, weights, tokenizers, modes."""
     sample = ["sample", "--model", "hf", "--tokens", "5"]
@@ -414,6 +471,7 @@ def cases() -> list[Case]:
     ]
     battery += gpt2_cases()
     battery += translate_cases()
+    battery += marian_cases()
     battery += round3_cases()
     return battery
 
