@@ -165,7 +165,7 @@ class TraceRun:
     tracer: object  # engine.trace.Tracer
     dims: dict[str, int]
     notes: list[str] = field(default_factory=list)
-    extras: dict[str, Extra] = field(default_factory=dict)
+    extras: dict[str, Extra | Callable[[], Extra]] = field(default_factory=dict)  # a function: made on demand
     tokens: list[list[str]] = field(default_factory=list)  # (B, T) words, one list per batch row
 
 

@@ -21,7 +21,9 @@ Special views a step script may put in ``StepView.extra`` (the keys the TUI know
   in parallel, row i of one beside row i of the other (None: nothing on that side).
 
 An extra may also carry ``"notes": [lines]``; those go to ``StepView.notes`` of the steps that
-ask for that extra only (the run's own notes show on every step of its trace).
+ask for that extra only (the run's own notes show on every step of its trace). An extra that
+costs time to make (a second model trained for a comparison) may be given as a function
+returning that dict: it runs only when a step asks for it.
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ class LessonSession:
         extra: dict = {}
         for name in step.extras:
             if name in run.extras:
-                view_of = dict(run.extras[name])
+                made = run.extras[name]
+                view_of = dict(made() if callable(made) else made)  # a costly view is made on demand
                 notes += view_of.pop("notes", [])  # lines meant for this step only
                 extra.update(view_of)
             else:

@@ -139,7 +139,7 @@ def _extras(tracer: Tracer, words: list[list[str]], d: dict) -> dict[str, Extra]
                                      "query", "key", row0, row0),
                          "notes": averaging_notes(tracer["h0.att"].value[0, 0])},
         "pe_scale": {"notes": scale_notes(tracer, d)},
-        "ln_compare": {"notes": layernorm_notes()},
+        "ln_compare": lambda: {"notes": layernorm_notes()},  # trains two models: on demand
         "score_scale": {"notes": score_scale_notes(tracer, d["hs"])},
     }
     loss = float(tracer["loss"].value)
@@ -350,7 +350,7 @@ def _real_extras(tracer: Tracer, pieces: list[str], gpt: GPT, losses: str) -> di
         "pe_scale": {"notes": [f"mean length of a row: wte {_row_length(gpt.params['wte']):.3f}, wpe "
                                f"{_row_length(gpt.params['wpe']):.3f}: both learned, added as they are"]},
         "score_scale": {"notes": score_scale_notes(tracer, cfg.n_embd // cfg.n_head)},
-        "ln_compare": {"notes": layernorm_notes()},
+        "ln_compare": lambda: {"notes": layernorm_notes()},  # trains two models: on demand
         "loss": {"notes": [f"GPT-2's loss on this sentence: {loss:.3f}; a uniform guess over "
                            f"V = {cfg.vocab_size} tokens would score ln V = {np.log(cfg.vocab_size):.3f}",
                            f"e^−loss = {np.exp(-loss):.4f}: the geometric mean of the probabilities of the "
