@@ -12,7 +12,7 @@ What the folder holds:
   kqv's ``<s>`` (Marian's own models start from ``<pad>``; any id works);
 * ``generation_config.json``: 4 beams, ``max_length`` = kqv's positions, ``<pad>`` never
   generated: what ``kqv translate --beam 4`` does, except that kqv also stops a translation at
-  2·S + 10 pieces (transformers has no source-dependent limit);
+  1.5·S + 8 pieces (transformers has no source-dependent limit);
 * ``model.safetensors``: the weights under the names ``save_pretrained`` writes (the tied
   embeddings once, as ``model.shared.weight``; no position table: Marian computes it);
 * ``tokenizer.json`` and ``tokenizer_config.json``: kqv's byte-level BPE, not SentencePiece.
