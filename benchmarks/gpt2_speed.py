@@ -18,8 +18,12 @@ the real weights, write a random GPT-2 small with transformers, e.g.::
 
 and copy any GPT-2 ``tokenizer.json`` beside it (the timings use token ids, not text).
 
+``--busy`` measures only what another job on the machine does to kqv (:func:`busy_child`): a
+second process spins on one core, and one-off forward passes and generation are timed with
+the thread chooser and without it.
+
 Usage: ``python benchmarks/gpt2_speed.py [--model PATH] [--json] [--tokens 64] [--rounds 5]
-[--pairs 2]``: kqv (both kernels) and transformers alternate ``--pairs`` times, each in a fresh
+[--pairs 2] [--busy]``: kqv (both kernels) and transformers alternate ``--pairs`` times, each in a fresh
 process, and the ratio of each pair's generation rates is reported with their median.
 transformers is measured when torch and transformers are installed (pinned torch==2.13.0),
 and skipped with a note otherwise.
@@ -167,7 +171,95 @@ def sample_rss_child(model: str, tokens: int, rounds: int) -> dict:
     return {"peak_rss_mb": peak_rss_mb()}
 
 
-CHILDREN = {"kqv": kqv_child, "torch": torch_child, "rss": sample_rss_child}
+SPIN = "while True: pass"  # the other job: one process keeping one core busy
+
+
+def spinner() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SPIN])
+
+
+def busy_child(model: str, tokens: int, rounds: int) -> dict:
+    """In the child: kqv with a second process spinning on one core (``--busy``).
+
+    1. One-off forward passes with the spinner running, 13 and 128 tokens: on 1 BLAS thread, on
+       2, and through ``forward_on_faster_threads`` (its probe included), which the prompt's
+       pass, ``kqv trace --model`` and the GPT-2 lesson step use.
+    2. Generation that starts before the spinner and goes on after it starts: the time of each
+       token, the thread count the steps' chooser held before and after, and how often it
+       timed both counts again because its steps turned slow.
+    """
+    import numpy as np
+
+    from engine.hf.hub import load_pretrained
+    from engine.runtime.blas import FasterThreads, blas_threads
+
+    gpt, _, _ = load_pretrained(model)
+    rng = np.random.default_rng(0)
+    out: dict = {"rounds": rounds}
+
+    def ms(fn) -> float:
+        fn()  # warm-up
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 1000 * statistics.median(times)
+
+    spin = spinner()
+    try:
+        for T in (PROMPT_T, 128):
+            ids = rng.integers(0, gpt.config.vocab_size, size=(1, T))
+            figures = {}
+            for n in (1, 2):
+                with blas_threads(n):
+                    figures[f"{n}_thread_ms"] = ms(lambda ids=ids: gpt.forward(ids, last_only=True))
+            figures["chooser_ms"] = ms(lambda ids=ids: gpt.forward_on_faster_threads(ids, last_only=True))
+            out[f"forward_{T}_busy"] = figures
+    finally:
+        spin.kill()
+        spin.wait()
+
+    def token_times() -> dict:
+        """Per-token ms of cached generation; the spinner starts after the first third. Every
+        FasterThreads made meanwhile is kept, to report what it chose and how often it re-timed."""
+        ids = rng.integers(0, gpt.config.vocab_size, size=PROMPT_T)
+        made, init = [], FasterThreads.__init__
+
+        def keep(chooser, *a, **k):
+            init(chooser, *a, **k)
+            made.append(chooser)
+
+        FasterThreads.__init__ = keep
+        times, spin = [], None
+        try:
+            stream = gpt.stream(ids, tokens, rng=np.random.default_rng(1))
+            t0 = time.perf_counter()
+            for i, _ in enumerate(stream):
+                now = time.perf_counter()
+                times.append(1000 * (now - t0))
+                if i == tokens // 3:
+                    spin = spinner()
+                    first = made[-1].chosen  # the steps' choice before the spinner
+                t0 = time.perf_counter()
+        finally:
+            FasterThreads.__init__ = init
+            if spin is not None:
+                spin.kill()
+                spin.wait()
+        third = tokens // 3
+        steps = made[-1]  # the per-token chooser (the prompt's pass has its own, made first)
+        return {"before_spinner_ms": statistics.median(times[1:third]),
+                "last_third_with_spinner_ms": statistics.median(times[-third:]),
+                "tok_s_with_spinner": 1000 * third / sum(times[-third:]),
+                "threads_before_spinner": first or "all", "threads_at_end": steps.chosen or "all",
+                "retimed": steps.retimed}
+
+    out["generation"] = token_times()
+    return out
+
+
+CHILDREN = {"kqv": kqv_child, "torch": torch_child, "rss": sample_rss_child, "busy": busy_child}
 
 
 def in_child(kind: str, args, forced_env: bool) -> dict:
@@ -224,12 +316,25 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="repeats; medians are reported")
     parser.add_argument("--pairs", type=int, default=2, help="kqv/transformers runs, alternating")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--busy", action="store_true", help="only the busy-machine figures: kqv with a "
+                        "second process spinning on one core (see busy_child)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(CHILDREN[args.child](args.model, args.tokens, args.rounds)))
         return 0
     say = (lambda *a: None) if args.json else print
+    if args.busy:
+        load = os.getloadavg()
+        result = {"model": args.model, "tokens": args.tokens, "rounds": args.rounds,
+                  "load_average_before": load, "busy": in_child("busy", args, True)}
+        say(f"load average before (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on "
+            f"{os.cpu_count()} cores; a spinning process added on top")
+        for key, figures in result["busy"].items():
+            say(f"{key}: {figures}")
+        if args.json:
+            print(json.dumps(result))
+        return 0
     forced = {name: os.environ.get(name, value) for name, value in FORCED_HASWELL.items()}
     result = {"model": args.model, "forced_env": forced, "tokens": args.tokens, "rounds": args.rounds,
               "note": "2-core machine shared with other work while measured"}

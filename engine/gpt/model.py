@@ -316,9 +316,10 @@ class GPT:
 
         For the one-off passes (a prompt, ``kqv trace --model``, a lesson step on GPT-2): one
         call cannot be timed twice, so a stand-in is timed first, one of the pass's own matrix
-        products, the first MLP's (T, C) @ (C, 4C) for up to 64 of its T rows (a few ms for
-        GPT-2 small). With another job on the other core, two threads were measured 17-30x
-        slower than one for these passes; on an idle machine they are the faster.
+        products, the first MLP's (T, C) @ (C, 4C) for up to 64 of its T rows: about 1.5 ms on
+        one thread for GPT-2 small, 10-50 ms on two with another job on the other core. Two
+        threads were measured 10-17x slower than one for these passes on a busy machine (see
+        ``benchmarks/gpt2_speed.py --busy``); on an idle one they are the faster.
         """
         chooser = FasterThreads()
         T = np.asarray(idx).shape[-1]

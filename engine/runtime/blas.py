@@ -105,13 +105,21 @@ class FasterThreads:
     def decide_with(self, probe) -> int | None:
         """Choose by timing ``probe()`` (a cheap stand-in for the next call) on each count, unless
         already decided; return the count chosen. The call that follows runs on that count and
-        starts the record of its own times."""
+        starts the record of its own times.
+
+        Once each count has run the probe twice, a count whose fastest run is ``SLOW`` times
+        the other's slowest ends the trials: on a busy core every further probe on it would
+        cost that much again. (One run each is not enough: on a loaded machine a single run of
+        a few ms may lose a whole time slice to another process, whichever count it used.)"""
         while not self.decided:
             n = min(self.CHOICES, key=lambda k: len(self.times[k]))
             with blas_threads(n):
                 start = time.perf_counter()
                 probe()
                 self.times[n].append(time.perf_counter() - start)
-            if all(len(t) >= self.trials for t in self.times.values()):
+            one, every = (self.times[n] for n in self.CHOICES)
+            clear = len(one) >= 2 and len(every) >= 2 and (min(one) > self.SLOW * max(every)
+                                                           or min(every) > self.SLOW * max(one))
+            if clear or all(len(t) >= self.trials for t in self.times.values()):
                 self._decide()  # the probe's times are not the call's: recent starts empty
         return self.chosen
