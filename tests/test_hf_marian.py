@@ -205,3 +205,15 @@ def test_renormalize_length_penalty_and_forced_end_follow_transformers(tmp_path,
     want = generated(golden["beam4_other_rules"], 0, 396)
     assert translate_ids(model, generation, golden["src"]) == want
     assert want != generated(golden["beam4"], 0, 396)
+
+
+def test_the_flags_old_opus_mt_configs_carry_are_accepted(tmp_path, golden):
+    """Configs converted with transformers 3.x/4.x carry BART's flags with the values Marian
+    computes (and add_bias_logits either way: final_logits_bias is always added)."""
+    folder = tiny_copy(tmp_path)
+    edit_config(folder, normalize_before=False, normalize_embedding=False, add_final_layer_norm=False,
+                static_position_embeddings=True, add_bias_logits=False, extra_pos_embeddings=64,
+                num_beams=4, max_length=512, bad_words_ids=[[396]], id2label={"0": "LABEL_0"})
+    model, _ = load_marian(folder)
+    logits = model.forward(golden["src"][:2], golden["tgt_in"][:2])
+    np.testing.assert_allclose(logits, golden["logits"][:2], atol=1e-4)

@@ -72,9 +72,11 @@ ACTIVATIONS = {"swish": "silu", "silu": "silu", "relu": "relu", "gelu_new": "gel
                "gelu_pytorch_tanh": "gelu"}
 # BART-era flags the Marian conversion left in old config.json files. MarianConfig ignores them
 # and computes the value on the right; a config saying otherwise describes another model.
+# add_bias_logits is not among them: old docs call Marian's final_logits_bias "add_bias_logits
+# =True" while BartConfig's default, written into converted configs, was false; MarianMTModel
+# adds final_logits_bias whatever it says, and so does kqv.
 COMPUTED_AS = {"normalize_before": False, "normalize_embedding": False, "add_final_layer_norm": False,
-               "static_position_embeddings": True, "add_bias_logits": False, "layernorm_embedding": False,
-               "is_decoder": False}
+               "static_position_embeddings": True, "layernorm_embedding": False, "is_decoder": False}
 # generation settings kqv's decoding does not have, and the value that means "not used"
 GENERATION_UNUSED = {"do_sample": False, "num_return_sequences": 1, "no_repeat_ngram_size": 0,
                      "encoder_no_repeat_ngram_size": 0, "repetition_penalty": 1.0, "min_length": 0,
