@@ -244,7 +244,8 @@ def test_the_estimate_counts_what_a_loaded_gpt2_holds():
 
     parts = gpt2_memory(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)).parts
     assert parts["parameters"] == 124_439_808 * 4
-    assert parts["head copy"] == 50257 * 768 * 4 and parts["KV cache"] == 2 * 12 * 1024 * 768 * 4
+    assert parts["head copy"] == parts["reading"] == 50257 * 768 * 4
+    assert parts["KV cache"] == 2 * 12 * 1024 * 768 * 4
     assert 50e6 < parts["activations"] < 200e6
 
 
