@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 import typer.main
+from pilot import pilot_test
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
@@ -172,3 +173,23 @@ def test_the_files_the_issue_named_are_named_whole(folder):
     assert result.exit_code == 0 and json.loads(result.stdout)["checkpoint"] == "q[/]dd.npz"
     result = runner.invoke(app, ["export", "g.npz", "--hf", "q[/]hfout"])
     assert result.exit_code == 0 and result.stdout.startswith("Wrote q[/]hfout: config.json")
+
+
+@pilot_test
+async def test_the_app_shows_a_bracketed_state_folder_in_its_warning_as_it_is(tmp_path, monkeypatch):
+    """The app's notifications name paths and exceptions: a ``[/]`` in one is text, not a tag
+    that stops the app with a MarkupError."""
+    from kqv_cli.tui.app import KqvApp
+
+    state = tmp_path / "st[/]ate[x]"
+    state.mkdir(parents=True)
+    (state / "lessons.json").write_text("{oops")  # damaged: the app warns, naming the path
+    monkeypatch.setenv("KQV_STATE_DIR", str(state))
+    app = KqvApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        (note,) = [n for n in app._notifications if "could not read" in n.message]
+        assert str(state / "lessons.json") in note.message and not note.markup
+        app.notify("plain [bold]text[/] from a screen")  # a screen's notify takes the same road
+        await pilot.pause()
+        assert app.is_running

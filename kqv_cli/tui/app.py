@@ -43,6 +43,12 @@ class KqvApp(App):
         self._save_timer = None
         self.save_delay = 1.0  # seconds from a change of progress to its save
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification, from every screen, as plain text (``markup`` is ignored): they name
+        paths, exercises and exceptions, and a ``[`` in one is the user's, never a style tag."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         # a closed terminal (SIGHUP) or a kill (SIGTERM) saves the last second's progress first
         loop = asyncio.get_running_loop()

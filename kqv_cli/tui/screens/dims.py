@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -82,6 +83,6 @@ class DimsScreen(ModalScreen[dict | None]):
     def apply(self) -> None:
         dims, problem = self.read()
         if problem:
-            self.query_one("#dims-error", Static).update(problem)
+            self.query_one("#dims-error", Static).update(Text(problem))  # it quotes what was typed
             return
         self.dismiss(dims)

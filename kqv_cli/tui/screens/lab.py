@@ -239,7 +239,7 @@ class LabScreen(KqvScreen):
         return plot
 
     def set_status(self, text: str) -> None:
-        self.query_one("#lab-status", Static).update(text)
+        self.query_one("#lab-status", Static).update(Text(text))  # names and errors: never markup
 
     # -- keys --------------------------------------------------------------------------------
 
