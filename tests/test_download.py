@@ -6,6 +6,7 @@ After every failure the destination must be absent (or still the old file) and n
 
 import gzip
 import hashlib
+import os
 
 import pytest
 from local_http import serve
@@ -165,3 +166,20 @@ def test_a_failed_first_download_leaves_no_empty_folder(tmp_path):
     with pytest.raises(KqvError):
         download([closed_port_url()], tmp_path / "kept" / "f.bin")
     assert (tmp_path / "kept").is_dir()
+
+
+def test_a_fifo_at_the_destination_is_refused_and_left_a_fifo(server, tmp_path):
+    dest = tmp_path / "good.bin"
+    os.mkfifo(dest)
+    with pytest.raises(KqvError, match="it is a FIFO .named pipe., not a regular file"):
+        download([server.url + "good.bin"], dest, sha256=GOOD_SHA)
+    assert dest.is_fifo() and leftovers(tmp_path) == []
+
+
+def test_a_link_at_the_destination_is_replaced_and_its_target_kept(server, tmp_path):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("the user's")
+    dest = tmp_path / "good.bin"
+    dest.symlink_to(mine)
+    download([server.url + "good.bin"], dest, sha256=GOOD_SHA)
+    assert not dest.is_symlink() and dest.read_bytes() == GOOD and mine.read_text() == "the user's"

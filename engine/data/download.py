@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import KqvError
+from engine.files.atomic import mode_of_replaceable
 
 # on_progress(done_bytes, total_bytes or None when the server does not say, label)
 ProgressCallback = Callable[[int, int | None, str], None]
@@ -104,7 +105,8 @@ def _fetch_one(url, dest, sha256, md5, size, on_progress, timeout, decompressed_
                     f"SHA-256 of the unpacked content {got[:12]}... does not match "
                     f"the expected {decompressed_sha256[:12]}..."
                 )
-        os.replace(tmp, dest)
+        mode_of_replaceable(dest)  # a FIFO or a device at dest is refused, never replaced
+        os.replace(tmp, dest)  # a link at dest is replaced itself: its target is left alone
     except BaseException:  # also Ctrl-C: never leave the partial file behind
         tmp.unlink(missing_ok=True)
         raise
