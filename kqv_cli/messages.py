@@ -6,8 +6,9 @@ inside an f-string it would lose a word (kqv would name the wrong file) or stop 
 with a MarkupError. Escaping each value by hand at each print is a promise someone forgets;
 so here it is kept by construction:
 
-* every console kqv prints through comes from :func:`console`, with markup turned **off**: a
-  string is printed exactly as it is, brackets and all, whoever wrote it;
+* every console kqv prints through comes from :func:`make_console`, with markup turned
+  **off**: a string is printed exactly as it is, brackets and all, whoever wrote it; the
+  commands share two, :data:`console` (stdout) and :data:`err_console` (stderr);
 * a styled line is assembled from parts with :func:`styled`, where a plain string is always
   text and a ``(text, style)`` pair is the only way to colour something;
 * ``error:``, ``warning:`` and ``note:`` lines go through :func:`error`, :func:`warning` and
@@ -27,12 +28,13 @@ from rich.text import Text
 Part = str | Text | tuple[str, str]
 
 
-def console(stderr: bool = False, **options) -> Console:
+def make_console(stderr: bool = False, **options) -> Console:
     """A console that prints strings as they are (no markup, no highlighting of numbers or paths)."""
     return Console(stderr=stderr, highlight=False, markup=False, **options)
 
 
-err_console = console(stderr=True)
+console = make_console()  # what the commands print: results, tables, progress lines
+err_console = make_console(stderr=True)
 
 
 def styled(*parts: Part) -> Text:

@@ -7,17 +7,17 @@ what it found and where the files are.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from engine.errors import KqvError
 from kqv_cli.cli import data_app
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import styled
+from kqv_cli.messages import console, styled
 from kqv_cli.progress_bars import download_progress
 
-console = new_console(soft_wrap=True)  # paths stay whole, for copy and paste
+print_whole = partial(console.print, soft_wrap=True)  # paths stay whole, for copy and paste
 TICK = ("✓", "green")
 
 _DIR_HELP = "Folder to put the files in (default: kqv's cache folder)."
@@ -43,11 +43,11 @@ def data_mnist(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -
     verify_mnist_dir(folder)
     for name, how in status.items():
         what = "already there" if how == "present" else "downloaded"
-        console.print(styled(TICK, f" {name:<30} {what}, checksum ok"))
+        print_whole(styled(TICK, f" {name:<30} {what}, checksum ok"))
     images = sum(f.count for f in MNIST_FILES if f.kind == "images")
-    console.print(f"MNIST ({images:,} images) is in {folder}")
+    print_whole(f"MNIST ({images:,} images) is in {folder}")
     if dir is not None:
-        console.print(styled("use it with ", (f"--data {folder}", "bold"), f" or set KQV_DATA_DIR={folder}"))
+        print_whole(styled("use it with ", (f"--data {folder}", "bold"), f" or set KQV_DATA_DIR={folder}"))
 
 
 @data_app.command("shakespeare")
@@ -61,10 +61,10 @@ def data_shakespeare(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HE
     with download_progress() as on_progress:
         path = fetch_shakespeare(on_progress, directory=dir)
     what = "already there" if present is not None else "downloaded"
-    console.print(styled(TICK, f" {path.name:<30} {what}, checksum ok"))
-    console.print(f"Tiny Shakespeare ({path.stat().st_size:,} characters) is at {path}")
+    print_whole(styled(TICK, f" {path.name:<30} {what}, checksum ok"))
+    print_whole(f"Tiny Shakespeare ({path.stat().st_size:,} characters) is at {path}")
     if dir is not None:
-        console.print(styled("use it with ", (f"--text {path}", "bold")))
+        print_whole(styled("use it with ", (f"--text {path}", "bold")))
 
 
 @data_app.command("gpt2")
@@ -80,9 +80,9 @@ def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M para
 
     folder = fetch_model(model)
     hub = MODELS[model]
-    console.print(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: config.json, "
+    print_whole(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: config.json, "
                          f"tokenizer.json, model.safetensors in {folder}"))
-    console.print(styled("use it with ", (f"--model {model}", "bold"), f", e.g. kqv sample --model {model} "
+    print_whole(styled("use it with ", (f"--model {model}", "bold"), f", e.g. kqv sample --model {model} "
                          f"--prompt \"The pizza\" or kqv learn attention --model {model}"))
 
 
@@ -101,9 +101,9 @@ def data_marian(model: str = typer.Option("Helsinki-NLP/opus-mt-en-fr", "--model
 
     folder = fetch_model(model, models=MARIAN_MODELS)
     hub = MARIAN_MODELS[model]
-    console.print(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: "
+    print_whole(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: "
                          f"{', '.join(hub.files)} in {folder}"))
-    console.print(styled("use it with ", (f"--model {model}", "bold"),
+    print_whole(styled("use it with ", (f"--model {model}", "bold"),
                          f", e.g. kqv translate --model {model} \"The pizza came out of the oven.\""))
 
 
@@ -124,7 +124,7 @@ def data_eng_fra(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP))
         path = fetch_eng_fra(on_progress, directory=dir)
     splits = load_pairs(path)  # a copy someone edited by hand is refused here, with its line number
     what = "already there" if present is not None else "downloaded and checked"
-    console.print(styled(TICK, f" {path.name:<30} {what}"))
-    console.print(f"{splits.describe()} is at {path}")
+    print_whole(styled(TICK, f" {path.name:<30} {what}"))
+    print_whole(f"{splits.describe()} is at {path}")
     pairs = f" --pairs {path}" if dir is not None else ""
-    console.print(styled("use it with ", (f"kqv train translate{pairs}", "bold")))
+    print_whole(styled("use it with ", (f"kqv train translate{pairs}", "bold")))

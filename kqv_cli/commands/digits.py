@@ -31,11 +31,8 @@ from kqv_cli.charts import print_line_chart
 from kqv_cli.checkpoint_out import check_writable
 from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import dim, note, styled
+from kqv_cli.messages import console, dim, note, styled
 from kqv_cli.trace_table import print_trace
-
-console = new_console()
 
 IMAGE_PIXELS = 784
 N_MNIST_TRAIN = 50_000  # MNIST's training split as the book cuts it (10,000 go to validation)

@@ -26,11 +26,8 @@ from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.generated_text import GeneratedTextOut
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import note
+from kqv_cli.messages import console, note
 from kqv_cli.trace_table import print_trace
-
-console = new_console()
 
 # A few lines for `kqv trace gpt` when there is neither --text nor a cached Tiny Shakespeare.
 BUILTIN_TEXT = (

@@ -19,10 +19,8 @@ from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
 from kqv_cli.cli import app, err_console
 from kqv_cli.generated_text import GeneratedTextOut
-from kqv_cli.messages import console as new_console
+from kqv_cli.messages import console
 from kqv_cli.trace_table import print_trace
-
-console = new_console()
 
 MODEL_HELP = ("GPT-2 weights: gpt2, distilgpt2, gpt2-medium (after `kqv data gpt2`), or the path of a "
               "folder with config.json, model.safetensors and tokenizer.json.")

@@ -21,8 +21,7 @@ from engine.errors import KqvError
 from kqv_cli.charts import print_line_chart
 from kqv_cli.cli import KqvTyper, app, interrupted
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import dim, styled
+from kqv_cli.messages import console, dim, styled
 
 if TYPE_CHECKING:
     from kqv_cli.lab.experiments import Experiment
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 # kqv_cli.lab (and the lab table built on it) is imported inside the commands, so it loads only
 # for `kqv lab`, not on every start
 
-console = new_console()
 
 lab_app = KqvTyper(help="What-if experiments: train variants of a model side by side and compare.",
                    rich_markup_mode="rich")

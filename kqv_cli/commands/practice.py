@@ -26,8 +26,7 @@ from rich.text import Text
 from engine.errors import KqvError
 from kqv_cli.cli import KqvTyper, app, fail, is_interactive
 from kqv_cli.exit_codes import EXIT_USER_ERROR
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import dim, error, styled, warning
+from kqv_cli.messages import console, dim, error, styled, warning
 
 if TYPE_CHECKING:
     from kqv_cli.practice.grader import Report
@@ -41,7 +40,6 @@ app.add_typer(practice_app, name="practice")
 
 DIR_OPTION = typer.Option(None, "--dir", "-d", help="The workspace (default: $KQV_PRACTICE_DIR, "
                           "else the current folder or one above it).")
-console = new_console()
 
 
 @practice_app.callback()

@@ -18,8 +18,7 @@ from rich.table import Table
 
 from engine.errors import KqvError
 from kqv_cli.cli import app, interrupted, is_interactive
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import dim, styled, warning
+from kqv_cli.messages import console, dim, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed
 
 if TYPE_CHECKING:
@@ -50,7 +49,6 @@ def quiz(
     check_topic(topic)
     if count < 1:
         raise KqvError(f"--count must be at least 1, got {count}")
-    console = new_console()
     if as_json and not stats:
         raise KqvError("--json goes with --stats (the quiz itself is interactive or piped text)")
     if stats:

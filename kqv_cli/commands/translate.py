@@ -24,11 +24,8 @@ from kqv_cli.checkpoint_out import check_writable
 from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.gpt import overridden_on_resume, parse_threads, plot_losses
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console as new_console
-from kqv_cli.messages import note
+from kqv_cli.messages import console, note
 from kqv_cli.trace_table import print_trace
-
-console = new_console()
 
 NORMS = ("post", "pre")
 ACTIVATIONS = ("relu", "gelu", "silu")
