@@ -162,7 +162,7 @@ def test_translate_shows_the_cross_attention(trained):
 
 def test_cross_attention_rows_are_probabilities(trained):
     from engine.translation.train import load_translator
-    from kqv_cli.commands.translate import cross_attention
+    from kqv_cli.cross_attention_table import cross_attention
 
     model, vocab, _ = load_translator(trained[0])
     src = vocab.encode("The cat is black.") + [model.config.eos_id]

@@ -16,7 +16,7 @@ import typer
 from engine.errors import KqvError
 from engine.trace import Tracer
 from kqv_cli.cli import err_console
-from kqv_cli.commands.translate import print_cross_attention
+from kqv_cli.cross_attention_table import print_cross_attention
 from kqv_cli.messages import console, note
 from kqv_cli.trace_table import print_trace
 
