@@ -103,4 +103,8 @@ def test_data_marian_downloads_once_then_translate_finds_it_offline(monkeypatch)
     result = invoke("translate", "--model", "Helsinki-NLP/opus-mt-en-de", "Go.")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip()
+    result = invoke("translate", "--model", "opus-mt-en-de", "Go.")  # the owner may be left out
+    assert result.exit_code == 0, result.output
     one_line_error(invoke("data", "marian"), "opus-mt-en-fr", "not on this machine", "HF_HUB_OFFLINE")
+    one_line_error(invoke("data", "marian", "--model", "opus-mt-en-fr"), "Helsinki-NLP/opus-mt-en-fr",
+                   "not on this machine")

@@ -57,6 +57,16 @@ MARIAN_MODELS = {
                    "kqv data marian")
     for name in ("Helsinki-NLP/opus-mt-en-fr", "Helsinki-NLP/opus-mt-en-de")
 }
+MARIAN_OWNER = "Helsinki-NLP/"  # "opus-mt-en-fr" alone names the same model
+
+
+def marian_name(model: str) -> str:
+    """``opus-mt-en-fr`` -> ``Helsinki-NLP/opus-mt-en-fr`` when that is a known model (not a folder)."""
+    if model not in MARIAN_MODELS and MARIAN_OWNER + model in MARIAN_MODELS and not Path(model).exists():
+        return MARIAN_OWNER + model
+    return model
+
+
 ELSEWHERE = f"or pass --model PATH of a folder with {', '.join(FILES)}"
 NAMES = ", ".join(MODELS)
 

@@ -424,10 +424,10 @@ def translate_ids(model: Transformer, generation: MarianGeneration, src: np.ndar
 def load_pretrained(model: str):
     """The Marian named by ``--model`` (a hub name after ``kqv data marian``, or a folder):
     ``(Transformer, MarianGeneration, MarianTokenizer, folder)``."""
-    from engine.hf.hub import MARIAN_MODELS, model_folder
+    from engine.hf.hub import MARIAN_MODELS, marian_name, model_folder
     from engine.hf.marian_tokenizer import folder_tokenizer
 
-    folder = model_folder(model, MARIAN_MODELS)
+    folder = model_folder(marian_name(model), MARIAN_MODELS)
     cfg = read_config(folder)
     tokenizer = folder_tokenizer(folder)
     if tokenizer.max_id >= cfg.vocab_size:  # checked before the weights are read

@@ -88,7 +88,8 @@ def data_gpt2(model: str = typer.Option("gpt2", "--model", help="gpt2 (124M para
 
 @data_app.command("marian")
 def data_marian(model: str = typer.Option("Helsinki-NLP/opus-mt-en-fr", "--model",
-                                          help="Helsinki-NLP/opus-mt-en-fr or Helsinki-NLP/opus-mt-en-de.")
+                                          help="Helsinki-NLP/opus-mt-en-fr or Helsinki-NLP/opus-mt-en-de "
+                                          "(the Helsinki-NLP/ may be left out).")
                 ) -> None:
     """Download a MarianMT translation model: config.json, generation_config.json, source.spm,
     target.spm, vocab.json and model.safetensors (about 300 MB).
@@ -97,8 +98,9 @@ def data_marian(model: str = typer.Option("Helsinki-NLP/opus-mt-en-fr", "--model
     transformers finds them too; files already there are not fetched again. HF_HUB_OFFLINE=1
     only checks the cache.
     """
-    from engine.hf.hub import MARIAN_MODELS, fetch_model
+    from engine.hf.hub import MARIAN_MODELS, fetch_model, marian_name
 
+    model = marian_name(model)
     folder = fetch_model(model, models=MARIAN_MODELS)
     hub = MARIAN_MODELS[model]
     print_whole(styled(TICK, f" {hub.repo_id} at revision {hub.revision[:10]}: "

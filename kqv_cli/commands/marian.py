@@ -64,12 +64,12 @@ def translate_pretrained(model_name: str, sentences: list[str], beam: int | None
 def trace_pretrained(model_name: str, pairs: list[tuple[str, str]], dropout: float, seed: int, values: bool,
                      fold: bool) -> None:
     """Every variable of one training step of the Marian model on ``pairs``, with its shape."""
-    from engine.hf.hub import MARIAN_MODELS, model_folder
+    from engine.hf.hub import MARIAN_MODELS, marian_name, model_folder
     from engine.hf.marian import load_pretrained, read_config
     from engine.runtime.memory import check_fits, translation_memory
 
     # a training step keeps every activation and a gradient per weight: costed before loading
-    sizes = read_config(model_folder(model_name, MARIAN_MODELS))
+    sizes = read_config(model_folder(marian_name(model_name), MARIAN_MODELS))
     check_fits(translation_memory(sizes, len(pairs), min(sizes.max_len, 32), training=True),
                f"a training step of {model_name}", "trace a smaller model")
     model, _, tok, folder = load_pretrained(model_name)
