@@ -6,6 +6,7 @@ from kqv_cli.quiz import scheduler as srs
 from kqv_cli.quiz.questions import cards_for
 from kqv_cli.quiz.quiz_progress import QuizProgress
 from kqv_cli.quiz.session import QuizSession
+from lessons.curriculum import TOPICS
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -101,6 +102,6 @@ def test_a_round_of_all_topics_takes_them_in_turn():
         topics.append(q.topic)
         s.respond(q.answer_text())
     # the topic with the most new cards first, and never the same topic twice in a row
-    sizes = {topic: len(cards_for(topic)) for topic in ("backprop", "attention", "backward", "training")}
+    sizes = {topic: len(cards_for(topic)) for topic in TOPICS}
     assert sizes[topics[0]] == max(sizes.values())
     assert all(a != b for a, b in zip(topics, topics[1:], strict=False))
