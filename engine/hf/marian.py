@@ -203,7 +203,7 @@ def read_generation(folder: str | os.PathLike, cfg: TransformerConfig) -> Marian
         raw = _read_json(path, "model config")
     g = {k: v for k, v in raw.items() if v is not None}
     for key, unused in GENERATION_UNUSED.items():
-        if g.get(key, unused) != unused and key in g:
+        if key in g and g[key] != unused:
             raise KqvError(f"{path}: {key} = {json.dumps(g[key])}; kqv's decoding has no such rule and "
                            "will not translate differently from transformers")
     beams = g.get("num_beams", 1)
@@ -324,7 +324,6 @@ def load_marian(folder: str | os.PathLike) -> tuple[Transformer, MarianGeneratio
             if (folder / "pytorch_model.bin").exists() else ""
         raise KqvError(f"no {WEIGHTS_FILE} in {folder}{other}")
     wanted = marian_tensors(cfg)
-    model = None
     try:
         with safe_open(path, framework="numpy") as f:
             # with or without the "model." prefix (MarianModel saves without it)
