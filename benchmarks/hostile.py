@@ -352,6 +352,8 @@ def gpt2_cases() -> list[Case]:
              setup=gpt2_folder(edit_json("config.json", lambda c: c.update(n_layer=10**9)))),
         Case("gpt2 folder: a consistent 13 GB model.safetensors", sample,
              setup=gpt2_folder(sparse_13gb_gpt2)),
+        Case("gpt2 folder: a sparse 10 GB tokenizer.json", sample, setup=gpt2_folder(
+            lambda hf: os.truncate(hf / "tokenizer.json", 10 * 2**30))),
         Case("gpt2 folder: learn attention --model, n_layer 10^9", ["learn", "attention", "--model", "hf"],
              setup=gpt2_folder(edit_json("config.json", lambda c: c.update(n_layer=10**9)))),
         Case("gpt2 folder: learn attention --model, 13 GB", ["learn", "attention", "--model", "hf"],

@@ -273,6 +273,14 @@ def test_a_tokenizer_whose_ids_pass_the_models_rows_is_refused_though_it_has_few
     assert load_pretrained(str(TINY))[1].rows_needed <= 320
 
 
+def test_a_tokenizer_json_of_gigabytes_is_refused_before_it_is_read(tmp_path):
+    folder = copy_tiny(tmp_path)
+    with open(folder / "tokenizer.json", "r+b") as f:
+        f.truncate(10 * 2**30)  # sparse: 10 GB that take no disk
+    with pytest.raises(KqvError, match="tokenizer.json is 10,737,418,240 bytes; the largest tokenizers"):
+        HFTokenizer.from_file(folder / "tokenizer.json")
+
+
 # -- the tokenizer ------------------------------------------------------------------------
 
 

@@ -23,6 +23,9 @@ from engine.errors import KqvError
 from engine.files.reading import readable_file
 
 TOKENIZER_FILE = "tokenizer.json"
+# GPT-2's tokenizer.json is 1.4 MB, a 250,000-token vocabulary's about 20 MB; tokenizers reads
+# the whole file into memory, so a bigger one (a sparse 10 GB file) is refused before it is read
+MAX_TOKENIZER_BYTES = 200_000_000
 END_OF_TEXT = "<|endoftext|>"
 
 
@@ -41,6 +44,9 @@ class HFTokenizer:
         if not readable_file(path):
             raise KqvError(f"no {TOKENIZER_FILE} at {path}: a GPT-2 folder holds config.json, "
                            "model.safetensors and tokenizer.json")
+        if (size := path.stat().st_size) > MAX_TOKENIZER_BYTES:
+            raise KqvError(f"{path} is {size:,} bytes; the largest tokenizers are tens of MB, so this is "
+                           "not one kqv will read into memory")
         try:
             return cls(Tokenizer.from_file(str(path)), str(path))
         except Exception as exc:  # tokenizers raises plain Exceptions for a bad file
