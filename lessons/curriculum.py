@@ -5,13 +5,13 @@ lessons, topics or exercises reads it: the lesson loader, ``kqv learn``'s and ``
 --topic``'s help, the quiz's catalogue of cards, the practice list, the app's "quiz on this
 lesson" key, and the tests. A line names files that sit in ``lessons/``::
 
-    Lesson("backprop", quiz="backprop", practice=("sigmoid", ...))
+    Entry("backprop", quiz="backprop", practice=("sigmoid", ...))
       lessons/backprop.md                 the lesson (its header names lessons/steps/<script>.py)
       lessons/cards/backprop.py           the quiz topic's cards (TOPIC, CARDS)
       lessons/practice/sigmoid/ ...       one folder per exercise (spec.py, starter.py, solution.py)
 
 lessons/AUTHORING.md says how to add a lesson, a topic or an exercise. This module imports
-nothing, so the CLI's help can read it without loading the engine.
+nothing of kqv's own: whatever needs the list can read it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Lesson:
-    """One lesson of the curriculum and what goes with it."""
+class Entry:
+    """One lesson of the curriculum and what goes with it (the lesson itself, as loaded from its
+    file, is a :class:`lessons.model.Lesson`)."""
 
     id: str  # lessons/<id>.md; `kqv learn <id>`
     # the quiz topic that drills this lesson (lessons/cards/<quiz>.py), or None: its quiz key
@@ -32,13 +33,13 @@ class Lesson:
 
 
 CURRICULUM = (
-    Lesson("backprop", quiz="backprop", practice=(
+    Entry("backprop", quiz="backprop", practice=(
         "sigmoid", "feedforward", "quadratic_cost", "backprop", "update_mini_batch", "cross_entropy_cost")),
-    Lesson("attention", quiz="attention", practice=(
+    Entry("attention", quiz="attention", practice=(
         "embedding", "sinusoidal", "layernorm", "heads", "softmax", "attention", "cross_entropy")),
-    Lesson("bridge"),
-    Lesson("backward", quiz="backward", practice=("attention_backward",)),
-    Lesson("training", quiz="training", practice=("adamw", "sampling")),
+    Entry("bridge"),
+    Entry("backward", quiz="backward", practice=("attention_backward",)),
+    Entry("training", quiz="training", practice=("adamw", "sampling")),
 )
 
 LESSONS = tuple(lesson.id for lesson in CURRICULUM)  # the home screen's order
