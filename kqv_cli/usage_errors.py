@@ -19,17 +19,6 @@ import re
 import sys
 
 import typer
-
-# Typer vendors click; these are the exceptions its parser raises (typer.BadParameter is one).
-from typer._click.exceptions import (
-    BadOptionUsage,
-    BadParameter,
-    ClickException,
-    MissingParameter,
-    NoArgsIsHelpError,
-    NoSuchOption,
-    UsageError,
-)
 from typer.core import TyperGroup
 
 from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
@@ -48,6 +37,15 @@ WRONG = {
 
 
 
+def is_a(exc: BaseException, kind: str) -> bool:
+    """Whether ``exc`` is click's exception ``kind`` (``"UsageError"``, ``"NoSuchOption"``...).
+
+    Typer raises click's exceptions from a copy of click it keeps private (``typer._click``), so
+    they are told apart by their class names, the names click documents, rather than imported
+    from a private module; a typer that goes back to click itself raises the same names."""
+    return any(cls.__name__ == kind for cls in type(exc).__mro__)
+
+
 class OneLineUsage(TyperGroup):
     """The root group: click's parsing errors become one line and exit code 2."""
 
@@ -58,11 +56,13 @@ class OneLineUsage(TyperGroup):
         errors_as_json("--json" in argv)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except UsageError as exc:
-            say(usage_line(exc, self, argv, prog_name or "kqv"))
-            sys.exit(EXIT_USER_ERROR)
-        except ClickException as exc:  # e.g. a file typer could not open for a parameter
-            say(one_line(exc.format_message()))
+        except typer.TyperException as exc:  # click's exceptions, as typer raises them
+            if is_a(exc, "UsageError"):
+                say(usage_line(exc, self, argv, prog_name or "kqv"))
+                sys.exit(EXIT_USER_ERROR)
+            if not is_a(exc, "ClickException"):
+                raise
+            say(one_line(exc.format_message()))  # e.g. a file typer could not open for a parameter
             sys.exit(exc.exit_code)
         except typer.Abort:  # an EOF in one of click's own prompts
             say("aborted")
@@ -104,24 +104,24 @@ def one_line(message: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def usage_line(exc: UsageError, root: TyperGroup, argv: list[str], prog: str) -> str:
+def usage_line(exc: Exception, root: TyperGroup, argv: list[str], prog: str) -> str:
     """One line for a usage error: what was wrong, and where the help for that command is."""
     ctx = exc.ctx
     path = ctx.command_path if ctx is not None else command_path(root, argv, prog)
     see = f"see {path} --help"
-    if isinstance(exc, NoArgsIsHelpError):  # a group with no command: its help is on stdout
+    if is_a(exc, "NoArgsIsHelpError"):  # a group with no command: its help is on stdout
         names = ctx.command.list_commands(ctx)
         return f"{path} needs a command: {', '.join(names)}; {see}"
-    if isinstance(exc, MissingParameter) and exc.param is not None:
+    if is_a(exc, "MissingParameter") and exc.param is not None:
         return f"{path} needs {flag(exc.param)}; {see}"
-    if isinstance(exc, BadParameter) and exc.param is not None:
+    if isinstance(exc, typer.BadParameter) and exc.param is not None:
         return f"{flag(exc.param)}: {bad_value(exc)}; {see}"
-    if isinstance(exc, NoSuchOption):
+    if is_a(exc, "NoSuchOption"):
         near = difflib.get_close_matches(exc.option_name.lstrip("-"),
                                          [p.lstrip("-") for p in exc.possibilities or ()], n=1, cutoff=0.7)
         guess = f" (did you mean --{near[0]}?)" if near else ""
         return f"{path} has no option {exc.option_name}{guess}; {see}"
-    if isinstance(exc, BadOptionUsage) and exc.message.endswith("requires an argument."):
+    if is_a(exc, "BadOptionUsage") and exc.message.endswith("requires an argument."):
         return f"{exc.option_name} needs a value; {see}"
     unknown = re.match(r"No such command (['\"])(.*?)\1\.", exc.message)
     if ctx is not None and unknown and hasattr(ctx.command, "commands"):
@@ -139,7 +139,7 @@ def flag(param) -> str:
     return (param.name or "?").upper()
 
 
-def bad_value(exc: BadParameter) -> str:
+def bad_value(exc: typer.BadParameter) -> str:
     """``'abc' is not a number`` from the validation error typer raised, or typer's own sentence."""
     errors = getattr(exc.__cause__, "errors", None)
     first = errors()[0] if callable(errors) and errors() else None

@@ -25,9 +25,7 @@ SIZES = [(80, 24), (120, 40), (40, 12), (200, 50), (60, 20)]
 
 
 def bound_keys(app) -> list[str]:
-    keys = set(app._bindings.key_to_bindings)
-    screen = app.screen
-    keys |= set(screen._bindings.key_to_bindings)
+    keys = set(app.active_bindings)  # the app's, the screen's and the focused widget's
     return sorted(k for k in keys if not k.startswith("ctrl+"))  # ctrl+c/ctrl+q: quit, pressed as q
 
 

@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from pilot import pilot_test
+from pilot import pilot_test, record_notes
 from rich.console import Console
 from test_lab import tiny_text
 from textual.app import App
@@ -38,6 +38,7 @@ class ScreenApp(App):
     def __init__(self, screen):
         super().__init__()
         self.first = screen
+        self.notes = record_notes(self)  # what the screen told the learner
 
     def on_mount(self) -> None:
         self.push_screen(self.first)
@@ -336,7 +337,7 @@ async def test_s_with_only_a_digit_net_kept_says_how_to_test_it(tmp_path):
 
 
 def app_notes(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return app.notes
 
 
 @pilot_test

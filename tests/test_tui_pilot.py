@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pilot import pilot_test
+from pilot import pilot_test, record_notes
 
 from engine.trace import eval_dim, format_shape
 from kqv_cli.lesson_progress import LessonProgress
@@ -314,10 +314,11 @@ async def test_a_corrupt_progress_file_warns_and_the_app_still_opens():
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{not json", encoding="utf-8")
     app = KqvApp()
+    notes = record_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        warnings = [str(n.message) for n in app._notifications]
+        warnings = notes
         assert any("could not read" in w for w in warnings), warnings
     assert list(path.parent.glob(path.name + ".corrupt-*"))  # the old bytes were kept aside
 
@@ -347,10 +348,11 @@ async def test_code_pane_shows_the_engine_lines_that_recorded_this_step():
 @pilot_test
 async def test_an_unknown_lesson_id_stays_home_with_a_notice():
     app = KqvApp("nosuchlesson")
+    notes = record_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        assert any("nosuchlesson" in str(n.message) for n in app._notifications)
+        assert any("nosuchlesson" in note for note in notes)
 
 
 @pilot_test

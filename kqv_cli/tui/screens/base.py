@@ -14,9 +14,10 @@ lists in ``WIDGET_KEYS`` the keys its widgets handle without a binding (``â†‘ â†
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 
 BACK = "back"  # esc
@@ -28,28 +29,38 @@ FOCUS_WORDS = {"app.focus_next": "move the focus to the next pane",
                "app.focus_previous": "move the focus to the previous pane"}
 
 
+# the keys every screen shares; the footer shows them after a screen's own keys
+SHARED_BINDINGS = [
+    Binding("escape", BACK, "Back", tooltip="back (stops what runs first, if anything does)"),
+    Binding("q", CLOSE, "Back", show=False, tooltip="back, as esc (on home: quit)"),
+    # priority: heard before a focused text box; a box that takes "?" must not say it consumes it
+    Binding("question_mark", HELP, "Help", priority=True, tooltip="this page: the keys of this screen"),
+]
+
+
 class KqvScreen(Screen):
     HELP_TITLE: ClassVar[str] = ""  # the heading of this screen's help page
     HELP_NOTE: ClassVar[str] = ""  # how to read the screen, under the keys
     WIDGET_KEYS: ClassVar[list[tuple[str, str]]] = []  # (key, what it does) for keys with no binding
 
-    BINDINGS = [
-        Binding("escape", BACK, "Back", tooltip="back (stops what runs first, if anything does)"),
-        Binding("q", CLOSE, "Back", show=False, tooltip="back, as esc (on home: quit)"),
-        # priority: heard before a focused text box; a box that takes "?" must not say it consumes it
-        Binding("question_mark", HELP, "Help", priority=True, tooltip="this page: the keys of this screen"),
-    ]
+    BINDINGS = [*Screen.BINDINGS, *SHARED_BINDINGS]
 
-    @classmethod
-    def _merge_bindings(cls):
-        """Textual's merge, with the shared keys moved last: the footer reads a screen's own keys
-        first (``n Next  p Prev ...  esc Home  ? Help``)."""
-        merged = super()._merge_bindings()
-        keys = merged.key_to_bindings
-        shared = [key for key, bindings in keys.items() if any(b.action in SHARED for b in bindings)]
-        for key in shared:
-            keys[key] = keys.pop(key)
-        return merged
+    def __init_subclass__(cls, **kwargs):
+        """A screen's ``BINDINGS`` become all its keys in footer order: what it inherits, its own,
+        then the shared ones, where a screen's own ``esc``, ``q`` or ``?`` takes the shared one's
+        place (``n Next  p Prev ...  esc Home  ? Help``). Textual then reads that list alone
+        (``inherit_bindings=False``), so the footer, help and the tests read one list."""
+        parent = next(base for base in cls.__mro__[1:] if issubclass(base, Screen))
+        own = list(cls.__dict__.get("BINDINGS", []))
+        shared_keys = {b.key for b in SHARED_BINDINGS}
+        shared = {b.key: b for b in [*parent.BINDINGS, *own] if b.key in shared_keys}  # the latest wins
+        keys: dict[str, Binding] = {}  # as Textual merges: a key keeps its first place, the last binding
+        for b in [*parent.BINDINGS, *own]:
+            if b.key not in shared_keys:
+                for key in b.key.split(","):
+                    keys[key] = dataclasses.replace(b, key=key)
+        cls.BINDINGS = [*keys.values(), *(shared[b.key] for b in SHARED_BINDINGS)]
+        super().__init_subclass__(inherit_bindings=False, **kwargs)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts on a screen that is not the one shown (not yet mounted, or already being
@@ -84,7 +95,7 @@ class KqvScreen(Screen):
     def help_keys(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of this screen, the keys of one action together."""
         by_action: dict[tuple[str, str], list[str]] = {}
-        for bindings in self._bindings.key_to_bindings.values():
+        for bindings in BindingsMap(self.BINDINGS).key_to_bindings.values():
             for binding in bindings:
                 text = binding.tooltip or FOCUS_WORDS.get(binding.action) or binding.description
                 if text and not binding.action.endswith("copy_text"):
