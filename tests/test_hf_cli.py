@@ -87,6 +87,15 @@ def test_without_a_network_the_download_fails_at_once_instead_of_retrying(monkey
     assert waits == []
 
 
+def test_sampling_past_the_window_says_so_once_and_keeps_going():
+    result = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "30", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("note: the last 6 of these tokens come past the model's window of 32") == 1
+    assert result.stdout.startswith(PIZZA) and "30 tokens in" in result.stderr
+    quiet = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "24", "--seed", "3")
+    assert "note:" not in quiet.stderr  # 9 + 24 - 1 = 32 positions: the last token's context fits
+
+
 def test_sample_with_a_folder_streams_reproducibly():
     a = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "8", "--seed", "3")
     b = invoke("sample", "--model", TINY, "--prompt", PIZZA, "--tokens", "8", "--seed", "3")

@@ -19,7 +19,7 @@ from engine.hf.tokenizer import END_OF_TEXT
 from engine.trace import Tracer
 from kqv_cli.cli import app, err_console
 from kqv_cli.generated_text import GeneratedTextOut
-from kqv_cli.messages import console
+from kqv_cli.messages import console, note
 from kqv_cli.trace_table import print_trace
 
 MODEL_HELP = ("GPT-2 weights: gpt2, distilgpt2, gpt2-medium (after `kqv data gpt2`), or the path of a "
@@ -35,6 +35,11 @@ def sample_pretrained(model_name: str, prompt: str | None, tokens: int, temperat
     if prompt is None:  # GPT-2 starts a new document after <|endoftext|>
         prompt = END_OF_TEXT if tok.end_of_text is not None else "\n"
     ids = tok.encode_prompt(prompt, model.config.block_size)
+    n_positions = model.config.block_size
+    if (past := ids.size + tokens - 1 - n_positions) > 0:  # tokens drawn from a context over n_positions
+        note(f"the last {past} of these tokens come past the model's window of "
+             f"{n_positions} (n_positions): each of them reruns the last {n_positions} tokens, as nanoGPT "
+             "does, since the KV cache no longer matches their positions; that is much slower")
     out = GeneratedTextOut()  # a tokenizer's escape sequences are shown on a terminal, not obeyed
     if prompt != END_OF_TEXT:
         out.write(prompt)
