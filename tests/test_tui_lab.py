@@ -22,9 +22,11 @@ from engine.digits.network import load_network
 from engine.gpt.model import GPTConfig
 from engine.gpt.train import TrainConfig, load_gpt
 from kqv_cli.lab import runner as lab_runner
+from kqv_cli.lab.experiments import get_experiment
+from kqv_cli.services.models import models_dir
 from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.screens.lab import LabScreen
-from kqv_cli.tui.screens.train import TrainScreen, models_dir
+from kqv_cli.tui.screens.train import TrainScreen
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
 SIZE = (100, 32)
@@ -251,11 +253,14 @@ def test_gpt_data_for_the_app_downloads_or_says_how_to_get_it(monkeypatch):
     """Offline with nothing cached, the Lab and Train screens get one line naming the fix."""
     import engine.data.shakespeare
     from engine.errors import KqvError
-    from kqv_cli.tui.screens.train import shakespeare_text
+    from kqv_cli.tui.screens.lab import default_data
+    from kqv_cli.tui.screens.train import default_gpt_setup
 
     monkeypatch.setattr(engine.data.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
-    with pytest.raises(KqvError, match="kqv data shakespeare"):
-        shakespeare_text(32)
+    for setup in (default_gpt_setup, lambda: default_data(get_experiment("heads"))):
+        with pytest.raises(KqvError, match="run `kqv data shakespeare` when online") as refused:
+            setup()
+        assert "--text" not in str(refused.value)  # the app has no --text to offer
 
 
 @pilot_test

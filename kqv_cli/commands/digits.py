@@ -32,6 +32,7 @@ from kqv_cli.checkpoint_out import check_writable
 from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console, dim, note, styled
+from kqv_cli.services import datasets
 from kqv_cli.trace_table import print_trace
 
 IMAGE_PIXELS = 784
@@ -64,21 +65,12 @@ def check_fits_digits(sizes: list[int]) -> None:
 
 
 def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limit: int | None = None):
-    """(train, validation, test) from MNIST, or from the synthetic generator when asked.
-
-    With ``limit``, only that many synthetic training images are drawn: no need to draw
-    50,000 to train on 2,000 (``limit=0``: the test set alone, for evaluation).
-    """
-    if synthetic:
-        from engine.data.synthetic_digits import N_TRAIN, N_VALIDATION, load_synthetic
-
-        n_train = N_TRAIN if limit is None else min(limit, N_TRAIN)
-        return load_synthetic(seed=seed, n_train=n_train, n_validation=N_VALIDATION if n_train else 0)
-    from engine.data.mnist import load_mnist
+    """(train, validation, test) from MNIST, or from the synthetic generator when asked
+    (:func:`kqv_cli.services.datasets.digits`), with a bar while MNIST downloads."""
     from kqv_cli.progress_bars import download_progress
 
-    with download_progress(enabled=not quiet) as on_progress:
-        return load_mnist(data, on_progress=on_progress)
+    with download_progress(enabled=not quiet and not synthetic) as on_progress:
+        return datasets.digits(data, synthetic, seed, on_progress, limit)
 
 
 def accuracy(correct: int | None, total: int) -> str:
@@ -119,17 +111,7 @@ def train_digits(
     biases start as N(0, 1).
     """
     layer_sizes = parse_sizes(sizes)
-    check_fits_digits(layer_sizes)
-    if epochs <= 0 or batch_size <= 0 or eta <= 0:
-        raise KqvError("--epochs, --batch-size and --eta must all be positive")
-    if lmbda < 0:
-        raise KqvError("--lmbda cannot be negative")
-    if schedule not in SCHEDULES:
-        raise KqvError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
-    if limit is not None and limit <= 0:
-        raise KqvError("--limit must be a positive number of images")
-    if threads <= 0:
-        raise KqvError("--threads must be at least 1")
+    check_training_options(layer_sizes, epochs, batch_size, eta, lmbda, schedule, limit, threads)
     # said once every other input has been checked, so a refused run never announced a replacement
     replacing = check_writable(out, replace=force)
     check_fits(digits_memory(layer_sizes, batch_size, limit or N_MNIST_TRAIN, training=True),
@@ -143,7 +125,6 @@ def train_digits(
     x, labels = train.x, train.labels
     if limit is not None:
         x, labels = x[:limit], labels[:limit]
-    batches = -(-len(x) // batch_size)
     if not as_json:
         console.print(
             f"Training {'-'.join(map(str, layer_sizes))} ({net.num_params:,} parameters) on "
@@ -152,49 +133,12 @@ def train_digits(
             f"{activation} hidden"
         )
 
-    results, saved = [], None
     # looked at again before every save, so a second run with the same --out is never silently
     # replaced by this one (engine.files.checkpoint.OutputClaim)
     claim = OutputClaim(out) if out is not None else None
-    progress = Progress(
-        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("mini-batches"), TimeRemainingColumn(), console=console, transient=True,
-        disable=as_json,
-    )
-
-    def on_epoch(result):
-        nonlocal saved
-        results.append(result)
-        if claim is not None:
-            saved = claim.save(net.to_arrays(), {**net.meta(), "epochs_done": result.epoch,
-                                                 "data": train.source})
-        if not as_json:
-            progress.console.print(
-                f"epoch {result.epoch:>3}  {result.seconds:6.2f}s  cost {result.train_cost:.4f}  "
-                f"validation {accuracy(result.validation_correct, result.validation_total)}  "
-                f"test {accuracy(result.test_correct, result.test_total)}"
-            )
-
-    task = progress.add_task("train", total=batches, epoch=1)
-
-    def on_batch(done, total):
-        if done == 1:
-            progress.reset(task, total=total, epoch=len(results) + 1)
-        elif done % 50 == 0 or done == total:
-            progress.update(task, completed=done)
-
-    stopped = diverged = None
-    with progress, stop_on_ctrl_c() as should_stop, blas_threads(threads):
-        try:
-            net.SGD(
-                (x, labels), epochs, batch_size, eta, lmbda=lmbda, seed=seed, schedule=schedule,
-                validation_data=(validation.x, validation.labels),
-                test_data=(test.x, test.labels),
-                on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop,
-            )
-        except TrainingDiverged as exc:
-            diverged = exc
-        stopped = should_stop()
+    results, saved, stopped, diverged = run_with_progress(
+        net, (x, labels), (validation, test), claim, train.source, as_json, threads,
+        epochs=epochs, mini_batch_size=batch_size, eta=eta, lmbda=lmbda, seed=seed, schedule=schedule)
 
     if diverged is not None:
         kept = f"; the last good checkpoint is {saved}" if saved else ""
@@ -209,11 +153,77 @@ def train_digits(
     if claim is not None and (moved := claim.note()):
         note(moved)
     if stopped:
-        if saved:
-            where = f"; the checkpoint of epoch {len(results)} is {saved}"
-        else:
-            where = " (no epoch finished, nothing saved)" if out else " (no --out given, nothing saved)"
-        raise interrupted(f"interrupted (Ctrl-C) in epoch {len(results) + 1}, before it finished{where}")
+        raise interrupted(interrupted_line(results, saved, out))
+
+
+def run_with_progress(net, training_data, checks, claim, source, as_json, threads, **sgd):
+    """``net.SGD`` with a bar per epoch, a line per finished epoch and a checkpoint after each
+    (through ``claim``), stopping cleanly on Ctrl-C. Returns (results, saved, stopped, diverged):
+    the epochs finished, the last checkpoint written, whether Ctrl-C stopped it, and the
+    TrainingDiverged that ended it, if one did."""
+    validation, test = checks
+    results, saved = [], None
+    progress = Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("mini-batches"), TimeRemainingColumn(), console=console, transient=True,
+        disable=as_json,
+    )
+
+    def on_epoch(result):
+        nonlocal saved
+        results.append(result)
+        if claim is not None:
+            saved = claim.save(net.to_arrays(), {**net.meta(), "epochs_done": result.epoch, "data": source})
+        if not as_json:
+            progress.console.print(
+                f"epoch {result.epoch:>3}  {result.seconds:6.2f}s  cost {result.train_cost:.4f}  "
+                f"validation {accuracy(result.validation_correct, result.validation_total)}  "
+                f"test {accuracy(result.test_correct, result.test_total)}"
+            )
+
+    batches = -(-len(training_data[0]) // sgd["mini_batch_size"])
+    task = progress.add_task("train", total=batches, epoch=1)
+
+    def on_batch(done, total):
+        if done == 1:
+            progress.reset(task, total=total, epoch=len(results) + 1)
+        elif done % 50 == 0 or done == total:
+            progress.update(task, completed=done)
+
+    diverged = None
+    with progress, stop_on_ctrl_c() as should_stop, blas_threads(threads):
+        try:
+            net.SGD(training_data, validation_data=(validation.x, validation.labels),
+                    test_data=(test.x, test.labels), on_batch=on_batch, on_epoch=on_epoch,
+                    should_stop=should_stop, **sgd)
+        except TrainingDiverged as exc:
+            diverged = exc
+        stopped = should_stop()
+    return results, saved, stopped, diverged
+
+
+def check_training_options(layer_sizes, epochs, batch_size, eta, lmbda, schedule, limit, threads) -> None:
+    """Refuse, naming the flag, a setting ``kqv train digits`` cannot train with."""
+    check_fits_digits(layer_sizes)
+    if epochs <= 0 or batch_size <= 0 or eta <= 0:
+        raise KqvError("--epochs, --batch-size and --eta must all be positive")
+    if lmbda < 0:
+        raise KqvError("--lmbda cannot be negative")
+    if schedule not in SCHEDULES:
+        raise KqvError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
+    if limit is not None and limit <= 0:
+        raise KqvError("--limit must be a positive number of images")
+    if threads <= 0:
+        raise KqvError("--threads must be at least 1")
+
+
+def interrupted_line(results, saved, out) -> str:
+    """What a Ctrl-C mid-run left: the epoch it stopped in and where the last checkpoint is."""
+    if saved:
+        where = f"; the checkpoint of epoch {len(results)} is {saved}"
+    else:
+        where = " (no epoch finished, nothing saved)" if out else " (no --out given, nothing saved)"
+    return f"interrupted (Ctrl-C) in epoch {len(results) + 1}, before it finished{where}"
 
 
 def training_summary(results, sizes, source, cost, eta, schedule, batch_size, lmbda, activation,

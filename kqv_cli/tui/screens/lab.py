@@ -24,9 +24,10 @@ from textual.worker import get_current_worker
 from kqv_cli.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
 from kqv_cli.lab.experiments import sample_line
 from kqv_cli.lab_table import metric_table
+from kqv_cli.services import datasets
 from kqv_cli.tui.screens.base import KqvScreen
-from kqv_cli.tui.screens.train import digits_here, shakespeare_text, yield_to_the_interface
 from kqv_cli.tui.widgets.curves import CurvesPlot
+from kqv_cli.tui.workers import yield_to_the_interface
 
 BAR = 8  # cells in a variant's progress bar: a line fits the 48 columns the pane has at 80×24
 
@@ -48,8 +49,8 @@ def default_data(exp):
     """Tiny Shakespeare for a GPT (downloaded if need be); MNIST if on this machine, else synthetic
     digits (the run says which)."""
     if exp.kind == "gpt":
-        return shakespeare_text(exp.block_size)
-    return digits_here()
+        return datasets.text(None, exp.block_size, offline=datasets.APP_OFFLINE)
+    return datasets.digits_here()
 
 
 class LabScreen(KqvScreen):

@@ -4,10 +4,9 @@ The training loop runs in a worker thread and reports through its callbacks; the
 post small messages (a loss point, an evaluation, a sample, the end), and only the screen
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
 run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
-its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``), so ``kqv
-sample`` and ``kqv eval digits`` can pick it up afterwards. A run trains into
-``models/gpt-run.npz`` (``digits-run.npz``) and replaces ``gpt.npz`` (``digits.npz``) at the end
-only if it trained at least as long: a short or cancelled run never replaces a longer one.
+its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``, kept by the
+rules of :mod:`kqv_cli.services.models`: a short or cancelled run never replaces a longer one),
+so ``kqv sample`` and ``kqv eval digits`` can pick it up afterwards.
 ``s`` samples the model just trained without leaving the app: the GPT writes text the way ``kqv
 sample`` does, the digit net reads a row of validation images.
 
@@ -17,7 +16,6 @@ back shows the last run: its chart, its log and how it ended.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -32,120 +30,41 @@ from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
+from kqv_cli.services import models, sampling
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.widgets.curves import CurvesPlot
+from kqv_cli.tui.workers import yield_to_the_interface
 
 DIGITS_POINTS_PER_EPOCH = 20
 STEP_MESSAGE_SECONDS = 0.1  # at most ~10 loss messages a second reach the screen
-
-
-def yield_to_the_interface() -> None:
-    """Lower this (worker) thread's CPU priority, so on a busy machine the event loop that
-    handles the keys is scheduled first. Linux schedules threads one by one; elsewhere this is
-    a no-op."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
-
-
-def shakespeare_text(block_size: int):
-    """Tiny Shakespeare from the cache, downloaded into it first if need be (1.1 MB, run in a
-    worker thread). Offline with nothing cached: a KqvError the screen shows in one line."""
-    from engine.data.shakespeare import fetch_shakespeare
-    from engine.data.text import TextData
-    from engine.errors import KqvError
-
-    try:
-        path = fetch_shakespeare()  # the cached copy when there is one
-    except KqvError:
-        raise KqvError("Tiny Shakespeare is not on this machine and could not be downloaded; "
-                       "run `kqv data shakespeare` when online") from None
-    return TextData.from_file(path, block_size)
 
 
 def default_gpt_setup():
     """(data, model config, train config): `kqv train gpt`'s defaults on Tiny Shakespeare."""
     from engine.gpt.model import GPTConfig
     from engine.gpt.train import TrainConfig
+    from kqv_cli.services import datasets
 
     cfg = GPTConfig()
-    data = shakespeare_text(cfg.block_size)
+    data = datasets.text(None, cfg.block_size, offline=datasets.APP_OFFLINE)  # downloaded if need be
     cfg.vocab_size = data.vocab.size
     return data, cfg, TrainConfig()
 
 
-def models_dir():
-    """Where the screen keeps the last model of each kind (under KQV_STATE_DIR in tests)."""
-    from engine.files.paths import state_dir
-
-    return state_dir() / "models"
-
-
-def digits_here():
-    """(train, validation, test): MNIST when it is on this machine, else the synthetic digits
-    (their source says so). The app never starts an 11 MB download by itself."""
-    from engine.data.mnist import find_mnist, load_mnist
-
-    if find_mnist() is not None:
-        return load_mnist(download=False)
-    from engine.data.synthetic_digits import load_synthetic
-
-    return load_synthetic()
-
-
 def default_digits_setup():
     """((train, validation, test), settings): the book's chapter-1 run, on MNIST if here."""
+    from kqv_cli.services.datasets import digits_here
+
     return digits_here(), {"sizes": [784, 30, 10], "epochs": 30, "batch_size": 10, "eta": 3.0}
 
 
-# how far a kept checkpoint of each kind was trained: its metadata key and the unit
-TRAINED = {"gpt": ("iter", "iterations"), "digits": ("epochs_done", "epochs")}
-
-
-def keep_longer(run: Path, keep: Path, done: int, kind: str = "gpt") -> tuple[Path, str]:
-    """Make ``run`` the kept model (``keep``) unless ``keep`` holds a longer-trained one: a short
-    cancelled run must not replace hours of training. ``done`` is how far the run got (GPT
-    iterations, digit-net epochs). Returns the file that holds the run and a note."""
-    from engine.errors import KqvError
-    from engine.files.checkpoint import load_checkpoint
-
-    key, unit = TRAINED[kind]
-    try:
-        before = int(load_checkpoint(keep, kind)[1].get(key, 0)) if keep.exists() else -1
-    except (KqvError, ValueError, TypeError):
-        before = -1  # unreadable: nothing worth keeping
-    if done >= before:
-        os.replace(run, keep)
-        return keep, ""
-    return run, f" ({keep.name} keeps the longer model, {before:,} {unit})"
-
-
-SAMPLE_CHARS = 300  # what `s` writes; temperature and top-k are `kqv sample`'s defaults
-SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 200
+SAMPLE_CHARS = 300  # what `s` writes, at `kqv sample`'s temperature and top-k
 DIGITS_SHOWN = 20  # validation images the digit net reads for `s`
-
-
-def sample_gpt(path: Path, chars: int, should_stop, seed: int | None = None) -> str:
-    """Text from the GPT kept at ``path``, as ``kqv sample path`` writes it: from the start
-    character, ``chars`` characters (fewer if ``should_stop`` turns true)."""
-    from engine.gpt.train import load_gpt
-
-    model, vocab, _ = load_gpt(path)
-    start = vocab.start_char
-    out = [start]
-    for i in model.stream(vocab.encode(start), chars, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
-                          rng=np.random.default_rng(seed)):
-        out.append(vocab.chars[i])
-        if should_stop():
-            break
-    return "".join(out)
 
 
 def digits_guesses(net, validation, n: int = DIGITS_SHOWN) -> Text:
     """The digit net on ``n`` validation images: each label and its guess, wrong ones in red."""
-    guesses = net.predict(validation.x[:n])
-    labels = validation.labels[:n]
+    labels, guesses = sampling.digit_guesses(net, validation, n)
     line = Text(f"the digit net reads {n} validation images (label→guess): ")
     for label, guess in zip(labels, guesses, strict=True):
         line.append(f"{label}→{guess} ", style="green" if label == guess else "bold red")
@@ -268,16 +187,15 @@ class TrainScreen(KqvScreen):
             return
         last = self.last_model
         if last is None:
-            folder = self.save_dir if self.save_dir is not None else models_dir()
-            kept = folder / "gpt.npz"
-            if not kept.exists():
-                digits = folder / "digits.npz"
+            gpt = models.kept("gpt", self.save_dir)
+            if gpt is None:
+                digits = models.kept("digits", self.save_dir)
                 said = "nothing trained yet: g trains the GPT, d the digit net"
-                if digits.exists():  # its validation images are not loaded until a run needs them
+                if digits is not None:  # its validation images are not loaded until a run needs them
                     said = f"no GPT kept yet: g trains one; kqv eval digits {digits} tests the digit net"
                 self.notify(said, severity="warning")
                 return
-            last = ("gpt", kept)
+            last = ("gpt", gpt)
         log = self.query_one(RichLog)
         log.display = True  # the sample is written there
         if last[0] == "digits":
@@ -314,11 +232,11 @@ class TrainScreen(KqvScreen):
     def sample_worker(self, path: Path) -> None:
         yield_to_the_interface()
         try:
-            text = sample_gpt(path, SAMPLE_CHARS, self.should_stop)
+            text = sampling.from_checkpoint(path, SAMPLE_CHARS, self.should_stop)
         except Exception as exc:  # noqa: BLE001  (a damaged file: said on screen)
             self.post_message(self.Ended(f"could not sample {path}: {exc}"))
             return
-        line = Text(f"sample of {path.name} (temperature {SAMPLE_TEMPERATURE}, as kqv sample {path}):\n",
+        line = Text(f"sample of {path.name} (temperature {sampling.TEMPERATURE}, as kqv sample {path}):\n",
                     style="bold")
         line.append(text, style="italic")
         self.post_message(self.Line(line))
@@ -358,9 +276,8 @@ class TrainScreen(KqvScreen):
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
             if info.iter > 0:
-                start = data.vocab.encode(data.vocab.start_char)
-                ids = model.generate(start, 80, temperature=0.8, rng=np.random.default_rng(info.iter))
-                line.append("\n  " + data.vocab.decode(ids[1:]).replace("\n", " ⏎ "), style="italic")
+                sample = sampling.text(model, data.vocab, 80, top_k=None, seed=info.iter)[1:]
+                line.append("\n  " + sample.replace("\n", " ⏎ "), style="italic")
             self.post_message(self.Line(line))
 
         try:
@@ -368,7 +285,7 @@ class TrainScreen(KqvScreen):
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"GPT stopped: {exc}"))
             return
-        saved, note = keep_longer(out, keep, result.iters, "gpt")
+        saved, note = models.keep_longer(out, keep, result.iters, "gpt")
         self.last_model = ("gpt", saved)
         self.post_message(self.Line(Text(f"saved to {saved} · try: kqv sample {saved}{note}", style="green")))
         self.post_message(self.Ended(gpt_summary(result) + note))
@@ -426,7 +343,7 @@ class TrainScreen(KqvScreen):
                if results else "")
         note = ""
         if results:  # saved after every epoch, a cancelled one too (as `kqv train digits --out`)
-            saved, note = keep_longer(out, keep, len(results), "digits")
+            saved, note = models.keep_longer(out, keep, len(results), "digits")
             self.last_model = ("digits", (net, validation))
             flag = " --synthetic" if train.source.startswith("synthetic") else ""  # test on what it learned
             self.post_message(self.Line(Text(f"saved to {saved} · try: kqv eval digits {saved}{flag}{note}",
@@ -435,13 +352,7 @@ class TrainScreen(KqvScreen):
 
     def checkpoint_path(self, kind: str):
         """The file this screen's ``kind`` run saves to; raises KqvError if it cannot write there."""
-        from kqv_cli.checkpoint_out import check_writable
-
-        folder = self.save_dir if self.save_dir is not None else models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{kind}.npz"
-        check_writable(path, replace=True)  # this screen keeps the last model of each kind
-        return path
+        return models.writable_path(kind, self.save_dir)
 
     # -- messages from the workers -----------------------------------------------------------
 

@@ -1,0 +1,9 @@
+"""What the commands and the screens both do, written once: one module per service.
+
+* :mod:`~kqv_cli.services.datasets`: find and load the text and the digits a run trains on;
+* :mod:`~kqv_cli.services.models`: where the app keeps its trained models, and which one it keeps;
+* :mod:`~kqv_cli.services.sampling`: text from a trained character GPT, digits read by the net.
+
+A command (``kqv_cli/commands``) and a screen (``kqv_cli/tui/screens``) call these and keep only
+their presentation: progress bars, status lines, colours. Nothing here imports Textual or draws.
+"""
