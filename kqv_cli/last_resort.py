@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -47,7 +48,13 @@ def main() -> None:
 
         app(prog_name="kqv")
 
-    run_guarded(kqv)
+    try:
+        run_guarded(kqv)
+    finally:
+        # The command is over and its exit code decided. A Ctrl-C now would land in Python's own
+        # shutdown (flushing, finalising threads), where it kills the process by the signal with
+        # nothing said; from here on it is ignored, and the code decided stands.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_guarded(main: Callable[[], object]) -> None:
