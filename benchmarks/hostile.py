@@ -14,6 +14,7 @@ Each case ends in one of:
                since kqv_cli/usage_errors.py says parsing errors in one line too)
     ran        exit 0 (for the cases that are fine, or that kqv should take in its stride)
     not passed exit 1 from ``kqv practice check``: the learner's code was graded and failed
+    interrupted exit 130 and one line saying so, after a Ctrl-C (SIGINT) the case sent
     traceback  "Traceback" anywhere in the output
     killed     killed by a signal (the out-of-memory killer, the memory limit)
     timeout    still running at the time limit
@@ -33,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +70,7 @@ class Case:
     says: str | None = None  # text stderr must hold (a bracketed name printed whole)
     stdout_json: bool = False  # stdout must be one JSON object (--json errors)
     check: object = None  # fn(folder) -> a problem (str) or None, run after the case
+    interrupt_after: float | None = None  # seconds after which the case gets a Ctrl-C (SIGINT)
 
 
 @dataclass
@@ -624,6 +627,14 @@ def round3_cases() -> list[Case]:
              setup=linked("ws/sigmoid.py", "notes.txt")),
         Case("practice init: the marker links to the user's document", ["practice", "init", "ws2"], "ran",
              setup=linked("ws2/.kqv-practice.json", "notes.txt")),
+        # 14: Ctrl-C while starting, training, sampling, waiting for an answer: 130, one line
+        *[Case(f"Ctrl-C after {t:g} s: {' '.join(a[:2])}", a, "interrupted", interrupt_after=t,
+               may_change=("state/quiz.json",))
+          for a, times in (([*gpt[:-1], "100000", "--out", "long.npz"], (0.3, 1.0, 2.5)),
+                           (["sample", "gpt.npz", "--tokens", "1000000"], (0.5, 2.0)),
+                           (["quiz", "-n", "3"], (0.4, 2.0)),
+                           ([*digits[:-1], "500", "--limit", "5000", "--out", "long.npz"], (1.0, 3.0)))
+          for t in times],
         # 11, 12, 15
         Case("practice --dir WS check NAME", ["practice", "--dir", "ws", "check", "sigmoid"], "not passed",
              may_change=("state/practice.json",)),
@@ -677,8 +688,11 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
         command = [*(AS_A_USER if case.as_user else []), *kqv, *case.args]
         stdin = {"stdin": subprocess.DEVNULL} if 0 in case.closed else \
             {"input": case.stdin if case.stdin is not None else ""}
-        done = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.PIPE, **stdin,
-                              text=True, timeout=timeout, preexec_fn=limits(memory, case.closed))
+        if case.interrupt_after is not None:
+            done = interrupted_run(command, work, env, memory, case.interrupt_after, timeout)
+        else:
+            done = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.PIPE, **stdin,
+                                  text=True, timeout=timeout, preexec_fn=limits(memory, case.closed))
     except subprocess.TimeoutExpired:
         return Outcome(case.name, "timeout", case.expect, None, time.perf_counter() - start)
     finally:
@@ -704,6 +718,8 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
     elif case.stdout_json and not _one_json_error(stdout):
         result = "other"
         errors = [f"stdout is not one JSON error: {stdout.strip()[:100]!r}"]
+    elif done.returncode == 130 and len(errors) == 1 and errors[0].startswith("error: interrupted"):
+        result = "interrupted"
     elif done.returncode == 2 and (len(errors) == 1 or 2 in case.closed and not errors):
         result = "refused"
     elif done.returncode == 2 and errors and errors[0].startswith("Usage:"):
@@ -716,6 +732,21 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
         result = "other"
     detail = errors[0][:150] if errors else ""
     return Outcome(case.name, result, case.expect, done.returncode, seconds, detail, changed)
+
+
+def interrupted_run(command, work, env, memory, delay, timeout) -> subprocess.CompletedProcess:
+    """Run ``command`` with its stdin open but silent, and press Ctrl-C (SIGINT) after ``delay``."""
+    child = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=limits(memory))
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
 
 
 def _one_json_error(stdout: str) -> bool:
@@ -762,8 +793,8 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     counts = {k: sum(o.result == k for o in outcomes)
-              for k in ("refused", "usage", "ran", "not passed", "traceback", "killed", "timeout", "other",
-                        "changed")}
+              for k in ("refused", "usage", "ran", "not passed", "interrupted", "traceback", "killed",
+                        "timeout", "other", "changed")}
     unexpected = [o for o in outcomes if o.result != o.expected]
     if args.json:
         print(json.dumps({"cases": len(outcomes), "counts": counts, "unexpected": len(unexpected),
