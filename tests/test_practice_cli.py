@@ -208,3 +208,19 @@ def test_a_workspace_that_cannot_be_written_is_one_line(tmp_path):
     assert result.exit_code == 2 and "cannot" in error_line(result)
     result = invoke("init", str(blocker))
     assert result.exit_code == 2 and "not a folder" in error_line(result)
+
+
+def test_the_groups_dir_before_the_command_is_the_commands_dir(tmp_path, monkeypatch):
+    """`kqv practice --dir WS check|reset NAME` used the folder it ran in, not WS."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("init", "elsewhere/ws").exit_code == 0
+    elsewhere = tmp_path / "elsewhere" / "ws"
+    (elsewhere / "sigmoid.py").write_text(solution_file(find_exercise("sigmoid")).read_text())
+    result = invoke("--dir", str(elsewhere), "check", "sigmoid")
+    assert result.exit_code == 0, result.output
+    result = invoke("--dir", str(elsewhere), "reset", "sigmoid")
+    assert result.exit_code == 0 and f"{elsewhere / 'sigmoid.py'}: the starter again" in result.stdout
+    result = invoke("hint", "sigmoid", "--dir", str(elsewhere))
+    assert result.exit_code == 0 and f"({elsewhere / 'sigmoid.py'})" in result.stdout.splitlines()[0]
+    result = invoke("hint", "sigmoid", "--dir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2 and "is not a practice workspace" in result.stderr

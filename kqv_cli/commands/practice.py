@@ -199,7 +199,7 @@ def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise.
         where = f" ({find_workspace(chosen).file(exercise)})"
     progress = _progress()
     index = progress.next_hint(exercise.name)
-    console.print(f"hint {index + 1} of {HINTS} · {exercise.name}{where}")
+    console.print(f"hint {index + 1} of {HINTS} · {exercise.name}{where}", soft_wrap=True)
     console.print(exercise.hints[index], soft_wrap=True)
     if index == HINTS - 1:
         console.print(dim(f"that is the last hint; `kqv practice solution {exercise.name} --give-up` "
@@ -216,7 +216,7 @@ def reset(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise
     workspace = find_workspace(_folder(ctx, folder))
     backup = workspace.reset(exercise)
     console.print(f"{workspace.file(exercise)}: the starter again"
-                  + (f"; your file is kept as {backup.name}" if backup else ""))
+                  + (f"; your file is kept as {backup.name}" if backup else ""), soft_wrap=True)
 
 
 @practice_app.command("solution")
