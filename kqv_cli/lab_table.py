@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from kqv_cli.lab import METRICS
 from kqv_cli.lab.experiments import format_metric
+
+DIVERGED = Text("diverged", style="red")  # Text, not markup: kqv's consoles print strings as they are
 
 
 def result_table(result, with_time: bool = False) -> Table:
@@ -20,7 +23,7 @@ def result_table(result, with_time: bool = False) -> Table:
     for v in result.variants:
         cells = [format_metric(k, v.metrics.get(k)) for k in exp.columns]
         if v.diverged:
-            cells = ["[red]diverged[/]"] + cells[1:]
+            cells = [DIVERGED] + cells[1:]
         if with_time:
             cells.append("cached" if v.cached else f"{v.seconds:.1f}s")
         table.add_row(v.label, *cells)
@@ -38,7 +41,7 @@ def metric_table(result) -> Table:
     for v in result.variants:
         table.add_column(v.label, justify="right", no_wrap=True)
     for i, key in enumerate(exp.columns):  # a diverged variant says so in its first figure, as above
-        cells = ("[red]diverged[/]" if v.diverged and i == 0 else format_metric(key, v.metrics.get(key))
+        cells = (DIVERGED if v.diverged and i == 0 else format_metric(key, v.metrics.get(key))
                  for v in result.variants)
         table.add_row(METRICS[key][0], *cells)
     return table

@@ -373,3 +373,22 @@ def test_a_cache_entry_of_wrong_types_is_a_miss_not_a_verdict(digits, change):
     result = run_experiment(exp, digits, budget=1)
     assert not any(v.cached for v in result.variants)
     assert "no numbers" not in result.verdict
+
+
+def test_a_diverged_variant_reads_diverged_in_the_tables_printed_as_text():
+    """kqv's consoles print strings as they are (kqv_cli.messages): the word is styled Text,
+    never a "[red]...[/]" tag that would show up literally."""
+    import io
+
+    from kqv_cli.lab.runner import LabResult
+    from kqv_cli.lab_table import metric_table, result_table
+    from kqv_cli.messages import make_console
+
+    variants = [fake("standard", train_loss=2.0, val_loss=2.0),
+                VariantResult("squared", {"iters": 5}, {"train_loss": None, "val_loss": None},
+                              diverged="the loss became nan at iteration 3")]
+    result = LabResult(get_experiment("squared-dot"), 5, 0, "test text", variants)
+    for table in (result_table(result, with_time=True), metric_table(result)):
+        out = io.StringIO()
+        make_console(file=out, width=100).print(table)
+        assert "diverged" in out.getvalue() and "[red]" not in out.getvalue()
