@@ -185,6 +185,7 @@ def test_real_mnist_short_run_beats_90_percent():
     assert summary["test_accuracy"] > 0.90
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_after_the_mini_batch_and_keeps_the_checkpoint(tmp_path):
     """A real SIGINT to a real process: exit 130, one line saying where the checkpoint is."""
     import os

@@ -112,6 +112,7 @@ def test_unreachable_mirror(tmp_path):
         download([closed_port_url()], tmp_path / "f.bin")
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_fetch_mnist_then_load_from_the_cache(monkeypatch):
     """The real files served locally: fetched into the cache, verified, then loaded as MNIST.

@@ -386,6 +386,7 @@ def test_lesson_code_never_imports_textual_rich_or_typer():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_lessons_read_real_mnist_and_keep_a_quick_subset(isolated_dirs, monkeypatch):
     from lessons.steps import digit_images

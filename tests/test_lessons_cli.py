@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
@@ -29,6 +30,7 @@ x is (n1, m) and w2 is (n2, n1).
 """
 
 
+@pytest.mark.slow
 def test_check_passes_on_the_built_in_lessons():
     result = runner.invoke(app, ["lessons", "check", "--sets", "1"])  # all sets: the next test
     assert result.exit_code == 0, result.output
@@ -76,6 +78,7 @@ def test_list_names_every_lesson():
     assert [line.split()[0] for line in result.output.splitlines()] == [x.id for x in load_lessons()]
 
 
+@pytest.mark.slow
 def test_every_lesson_is_checked_at_ten_other_dims_extremes_included():
     extremes = {"T": 1, "m": 1, "n2": 1}
     for lesson in load_lessons():

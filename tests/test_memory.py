@@ -91,6 +91,7 @@ def test_a_batch_bigger_than_the_data_trains_on_the_data():
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_the_gpt_estimate_covers_what_a_training_step_really_allocates(text):
     from engine.data.text import TextData
     from engine.gpt.train import GPTTrainer, TrainConfig

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from pilot import pilot_test
 from textual.app import App
 from textual.widgets import Static
@@ -15,6 +16,8 @@ from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.practice import PracticeScreen
 from lessons.practice import find_exercise, solution_file
+
+pytestmark = pytest.mark.slow  # a real check in a child process, one that loops until its time limit
 
 SIZE = (100, 34)
 ENDLESS = "def feedforward(a, weights, biases):\n    while True:\n        pass\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from pilot import pilot_test
 from test_tui_keys import help_of
 from textual.app import App
@@ -14,6 +15,8 @@ from kqv_cli.quiz.questions import BY_ID
 from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.tui import STYLESHEET
 from kqv_cli.tui.screens.quiz import QuizScreen
+
+pytestmark = pytest.mark.slow  # whole quiz rounds in the app
 
 SIZE = (100, 30)
 

@@ -57,6 +57,7 @@ def run_together(script: str, args_list: list[list[str]]) -> None:
         assert child.returncode == 0, err
 
 
+@pytest.mark.slow
 def test_concurrent_quiz_sessions_keep_every_answer():
     sessions, answers = 4, 12
     run_together(QUIZ_WRITER, [[str(answers), str(k)] for k in range(sessions)])
@@ -65,6 +66,7 @@ def test_concurrent_quiz_sessions_keep_every_answer():
     assert progress.streak["days"] == 1
 
 
+@pytest.mark.slow
 def test_concurrent_lesson_saves_unite_the_steps_seen():
     run_together(LESSON_WRITER, [["15", "a"], ["15", "b"]])
     progress = LessonProgress.load()
@@ -140,6 +142,7 @@ def test_a_lessons_file_with_list_data_is_kept_aside_not_reset_silently(tmp_path
     assert progress.warning and list(tmp_path.glob("lessons.json.corrupt-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX hang-up signal")
 @pilot_test
 async def test_a_hang_up_flushes_the_delayed_lesson_save():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 
+import pytest
 from pilot import pilot_test
 from rich.console import Console
 from textual.widgets import Input, Static
@@ -18,6 +19,8 @@ from kqv_cli.tui.screens.lab import LabScreen
 from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.screens.quiz import QuizScreen
 from kqv_cli.tui.screens.train import TrainScreen
+
+pytestmark = pytest.mark.slow  # every screen opened and left by its keys
 
 SIZE = (80, 24)
 

@@ -29,6 +29,8 @@ from kqv_cli.tui.screens.lab import LabScreen
 from kqv_cli.tui.screens.train import TrainScreen
 from kqv_cli.tui.widgets.curves import CurvesPlot
 
+pytestmark = pytest.mark.slow  # real training runs in the Train and Lab screens
+
 SIZE = (100, 32)
 
 

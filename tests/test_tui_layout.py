@@ -19,6 +19,8 @@ from kqv_cli.tui.widgets.value_view import ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
 from lessons import LessonSession, load_lessons
 
+pytestmark = pytest.mark.slow  # every step laid out at several terminal sizes: seconds each
+
 LESSONS = load_lessons()
 SIZES = [(80, 24), (100, 30)]
 

@@ -22,6 +22,8 @@ from kqv_cli.tui.widgets.variables_table import VariablesTable
 from lessons import LessonSession, load_lessons
 from lessons.curriculum import quiz_topic
 
+pytestmark = pytest.mark.slow  # every step of every lesson walked in the app, dialogs, resizes: seconds each
+
 LESSONS = load_lessons()
 SIZE = (80, 24)
 

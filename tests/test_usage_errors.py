@@ -142,6 +142,7 @@ def test_an_abort_is_one_line():
     assert (result.exit_code, result.stderr) == (1, "error: aborted\n")
 
 
+@pytest.mark.slow
 def test_the_installed_command_says_it_in_one_line():
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "60"}
     done = subprocess.run([sys.executable, "-m", "kqv_cli", "train", "gpt", "--max-iters", "1e20"],
