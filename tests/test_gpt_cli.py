@@ -273,7 +273,7 @@ def test_a_nan_after_resuming_into_another_file_names_only_files_that_exist(trai
 
 
 def test_a_tiny_temperature_is_greedy_not_nan():
-    from engine.gpt.model import sample_next
+    from engine.gpt.sampling import sample_next
 
     logits = np.array([1.0, 3.0, 2.0, -5.0], dtype=np.float32)
     rng = np.random.default_rng(0)

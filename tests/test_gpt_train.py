@@ -6,7 +6,8 @@ import pytest
 from conftest import SHAKESPEARE, needs_shakespeare
 from engine.data.text import CharVocab, TextData, get_batch, read_text
 from engine.errors import KqvError, TrainingDiverged
-from engine.gpt.model import GPT, GPTConfig, sample_next
+from engine.gpt.model import GPT, GPTConfig
+from engine.gpt.sampling import sample_next
 from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt
 from engine.optim import AdamW, clip_grad_norm, lr_at
 

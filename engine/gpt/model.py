@@ -36,6 +36,8 @@ from engine.gpt.blocks import (
     NoPositions,
     SinusoidalPositions,
 )
+from engine.gpt.loss import cross_entropy_backward, cross_entropy_forward
+from engine.gpt.sampling import sample_next
 from engine.kv_cache import KVCache
 from engine.layers import LN_EPS, LayerNorm, check_heads, dropout_backward, dropout_forward
 from engine.params import flat_slice, pack
@@ -381,61 +383,3 @@ class GPT:
         """The prompt followed by ``max_new_tokens`` sampled ids, as one 1-D array."""
         new = list(self.stream(idx, max_new_tokens, temperature, top_k, rng))
         return np.concatenate([np.asarray(idx).reshape(-1), np.asarray(new, dtype=np.int64)])
-
-
-def cross_entropy_forward(logits, targets, tracer=NO_TRACE):
-    """The mean over the N rows of −log softmax(logits)[target]: how surprised the model is.
-
-    ``logits (N, V)``, ``targets (N,)`` of ids -> ``(loss, probs (N, V))``. Computed on
-    z = logits − max (each row's largest becomes 0, so exp cannot overflow):
-    −log p[target] = log Σ eᶻ − z[target].
-    """
-    N = logits.shape[0]
-    z = logits - logits.max(axis=1, keepdims=True)  # (N, V)
-    e = np.exp(z)
-    s = e @ np.ones(e.shape[1], dtype=e.dtype)  # (N,) row sums by matmul
-    loss = float(np.mean(np.log(s) - z[np.arange(N), targets]))
-    probs = e
-    probs /= s[:, None]  # (N, V) softmax, each row sums to 1
-    tracer.record("probs", probs, "softmax(logits) over each row", "forward", ("N", "V"))
-    tracer.record("loss", np.asarray(loss), "mean over N of −log probs[target]", "forward", ())
-    return loss, probs
-
-
-def cross_entropy_backward(probs, targets, out=None, tracer=NO_TRACE):
-    """d(loss)/d(logits) = (probs − onehot(targets)) / N, ``(N, V)``.
-
-    Softmax and cross-entropy together have this simple gradient: the predicted
-    probabilities minus 1 at the right answer, divided by N because the loss is a mean.
-    ``out`` may be ``probs`` itself (the model does this: probs is not needed again).
-    """
-    N = probs.shape[0]
-    if out is None:
-        out = probs.copy()
-    elif out is not probs:
-        np.copyto(out, probs)
-    dlogits = out
-    dlogits[np.arange(N), targets] -= 1.0
-    dlogits *= 1.0 / N
-    tracer.record("dlogits", dlogits, "(probs − onehot(targets)) / N", "backward", ("N", "V"))
-    return dlogits
-
-
-def sample_next(logits, temperature, top_k, rng, tracer=NO_TRACE) -> int:
-    """Draw one id from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest.
-
-    ``logits (V,)``; ``top_k`` None keeps every id; ``rng`` a seeded numpy Generator, so the
-    same seed draws the same id.
-    """
-    z = np.asarray(logits, dtype=np.float64) / temperature  # (V,)
-    tracer.record("z", z, "logits / temperature", "forward", ("V",), "below 1: sharper; above 1: flatter")
-    if top_k is not None and top_k < z.size:
-        kth = np.partition(z, -top_k)[-top_k]  # the k-th largest
-        z = np.where(z < kth, -np.inf, z)
-    tracer.record("z_top", z, "z with all but the top_k largest set to −∞", "forward", ("V",))
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    tracer.record("p", p, "softmax(z_top)", "forward", ("V",), "−∞ becomes probability 0")
-    nxt = int(rng.choice(p.size, p=p))
-    tracer.record("next_id", np.asarray(nxt), "one draw from p: rng.choice(V, p=p)", "forward", ())
-    return nxt

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from engine.gpt.model import sample_next
+from engine.gpt.sampling import sample_next
 from engine.optim import AdamW, adamw_update
 from engine.trace import Tracer
 from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, run_gpt

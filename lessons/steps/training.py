@@ -29,7 +29,8 @@ import numpy as np
 from engine.data.text import get_batch
 from engine.digits.network import Network
 from engine.gpt.bigram import bigram_fit, bigram_loss
-from engine.gpt.model import GPT, GPTConfig, sample_next
+from engine.gpt.model import GPT, GPTConfig
+from engine.gpt.sampling import sample_next
 from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
 from engine.trace import NO_TRACE, Tracer
 from lessons.model import Extra, TraceFn, TraceRun

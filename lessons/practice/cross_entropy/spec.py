@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.gpt.model import cross_entropy_backward, cross_entropy_forward
+from engine.gpt.loss import cross_entropy_backward, cross_entropy_forward
 from engine.layers import softmax_forward
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake

@@ -1,10 +1,10 @@
-"""sampling: temperature, top-k, softmax and one seeded draw, graded against engine.gpt.model.sample_next."""
+"""sampling: temperature, top-k, softmax and one seeded draw, graded against engine.gpt.sampling."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.gpt.model import sample_next
+from engine.gpt.sampling import sample_next
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake, Seeded
 from lessons.practice.gpt_inputs import traced_case
