@@ -4,7 +4,9 @@ cache's one-token rows, where nothing is masked and the keys number t, not T."""
 import numpy as np
 import pytest
 
-from engine.gpt.model import GPT, GPTConfig
+from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
+from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
+from engine.gpt.model import GPT, GPTConfig, swapped
 from engine.trace import Tracer
 
 SIZES = {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
@@ -119,3 +121,17 @@ def test_a_cached_token_under_the_flipped_mask_sees_only_itself():
     masked = tr["h0.att_masked"]
     assert "-inf" in masked.formula and "triangle" not in masked.formula
     assert np.isneginf(masked.value[..., : t - 1]).all() and np.isfinite(masked.value[..., -1]).all()
+
+
+@pytest.mark.parametrize("parts", [{"mask": FLIPPED}, {"mask": NO_MASK}, {"score": SQUARED},
+                                   {"scale": UNSCALED}, {"residual": BlockWithoutResidual}, {"layernorm": NoNorm},
+                                   {"pos": SinusoidalPositions}, {"pos": NoPositions}])
+def test_the_part_a_variant_swaps_in_is_the_part_the_model_runs(parts):
+    """The lab writes variants with parts (swapped); the config records their names; the model
+    built from that config holds those very parts."""
+    model = GPT(GPTConfig(**SIZES, **swapped(**parts)), seed=0)
+    block = model.h[0]
+    built = {"mask": block.attn.mask, "score": block.attn.score, "scale": block.attn.scale,
+             "residual": type(block), "layernorm": type(block.ln_1), "pos": type(model.embed.positions)}
+    for name, part in parts.items():
+        assert built[name] is part, name

@@ -48,6 +48,18 @@ from engine.trace import NO_TRACE
 POSITIONS = {"learned": LearnedPositions, "sinusoidal": SinusoidalPositions, "none": NoPositions}
 NORMS = {True: LayerNorm, False: NoNorm}
 BLOCKS = {True: Block, False: BlockWithoutResidual}
+# config field -> its table of parts
+PARTS = {"pos": POSITIONS, "score": SCORES, "scale": SCALES, "mask": MASKS, "residual": BLOCKS,
+         "layernorm": NORMS}
+
+
+def swapped(**parts) -> dict:
+    """The config changes that build the GPT with these parts in place of the standard ones, by
+    config field: ``swapped(mask=FLIPPED, residual=BlockWithoutResidual)`` is ``{"mask":
+    "flipped", "residual": False}``. A config names its parts so that a checkpoint can say which
+    ran; the lab's variants are written with the parts themselves."""
+    return {name: next(key for key, known in PARTS[name].items() if known is part)
+            for name, part in parts.items()}
 
 
 @dataclass

@@ -2,11 +2,10 @@
 
 An experiment is a few variants of one model, trained for the same budget on the same data
 from the same seed, then compared. A variant is the one model with a part swapped in, never a
-copy of it: a GPT variant names the part in its config (``{"mask": "flipped"}`` builds the
-attention with :data:`engine.attention.FLIPPED`; ``{"residual": False}`` builds
-:class:`engine.gpt.blocks.BlockWithoutResidual`; the names are :mod:`engine.gpt.model`'s
-tables), which is also what its checkpoint and the results cache record; a digit-net variant
-changes :class:`engine.digits.network.Network`'s settings.
+copy of it: a GPT variant names the part itself (``swapped(mask=FLIPPED)`` builds the attention
+with :data:`engine.attention.FLIPPED`), which becomes the config field its checkpoint and the
+results cache record (``{"mask": "flipped"}``); a digit-net variant changes
+:class:`engine.digits.network.Network`'s settings.
 The verdict is a function of the measured numbers, so what it says is what the run shows.
 Each experiment is named (`kqv lab run NAME`) in the lesson step whose question it answers.
 """
@@ -16,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
+from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
+from engine.gpt.model import swapped
 from kqv_cli.lab import verdicts
 
 # The lab's GPT: small enough that three variants train in well under a minute on 2 cores,
@@ -108,26 +110,26 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     gpt("squared-dot",
         "What if attention compared q and k with a squared dot product: square every number, then "
         "take the dot product (q² · k²)?",
-        [STANDARD, Variant("squared", {"score": "squared"}, "scores q² · k²")],
+        [STANDARD, Variant("squared", swapped(score=SQUARED), "scores q² · k²")],
         verdicts.squared_dot),
     gpt("no-scale",
         "What if we left out the 1/√hs that divides the scores?",
-        [Variant("scaled", {}, "scores · 1/√hs"), Variant("unscaled", {"scale": False}, "raw q · k")],
+        [Variant("scaled", {}, "scores · 1/√hs"), Variant("unscaled", swapped(scale=UNSCALED), "raw q · k")],
         verdicts.no_scale,
         columns=("train_loss", "val_loss", "entropy", "entropy_uniform", "ms_per_iter"),
         base={"n_head": 1}),
     gpt("flipped-mask",
         "What if the mask hid the lower-left triangle (the past) instead of the upper-right (the "
         "future), or if there were no mask at all?",
-        [Variant("causal", {}, "hide the future"), Variant("flipped", {"mask": "flipped"}, "hide the past"),
-         Variant("none", {"mask": "none"}, "hide nothing")],
+        [Variant("causal", {}, "hide the future"), Variant("flipped", swapped(mask=FLIPPED), "hide the past"),
+         Variant("none", swapped(mask=NO_MASK), "hide nothing")],
         verdicts.flipped_mask),
     gpt("positions",
         "What if the model had no idea where each character sits, or used the original Transformer's "
         "fixed sine waves instead of learned positions?",
         [Variant("learned", {}, "learned wpe (GPT-2)"),
-         Variant("sinusoidal", {"pos": "sinusoidal"}, "fixed sin/cos (2017 paper)"),
-         Variant("none", {"pos": "none"}, "no positions: a bag of characters")],
+         Variant("sinusoidal", swapped(pos=SinusoidalPositions), "fixed sin/cos (2017 paper)"),
+         Variant("none", swapped(pos=NoPositions), "no positions: a bag of characters")],
         verdicts.positions),
     gpt("heads",
         "What if attention had one big head instead of four small ones?",
@@ -135,11 +137,12 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         verdicts.heads),
     gpt("no-residual",
         "What if the blocks replaced x instead of adding to it (no residual connections)?",
-        [Variant("residual", {}, "x + f(x)"), Variant("no residual", {"residual": False}, "f(x)")],
+        [Variant("residual", {}, "x + f(x)"),
+         Variant("no residual", swapped(residual=BlockWithoutResidual), "f(x)")],
         verdicts.no_residual, base={"n_layer": 3}),
     gpt("no-layernorm",
         "What if there were no LayerNorm anywhere in the model?",
-        [Variant("layernorm", {}, "pre-LN, as GPT-2"), Variant("no layernorm", {"layernorm": False},
+        [Variant("layernorm", {}, "pre-LN, as GPT-2"), Variant("no layernorm", swapped(layernorm=NoNorm),
                                                               "no normalisation")],
         verdicts.no_layernorm, base={"n_layer": 3}),
     digits("relu",
