@@ -124,8 +124,9 @@ def test_a_cached_token_under_the_flipped_mask_sees_only_itself():
 
 
 @pytest.mark.parametrize("parts", [{"mask": FLIPPED}, {"mask": NO_MASK}, {"score": SQUARED},
-                                   {"scale": UNSCALED}, {"residual": BlockWithoutResidual}, {"layernorm": NoNorm},
-                                   {"pos": SinusoidalPositions}, {"pos": NoPositions}])
+                                   {"scale": UNSCALED}, {"residual": BlockWithoutResidual},
+                                   {"layernorm": NoNorm}, {"pos": SinusoidalPositions},
+                                   {"pos": NoPositions}])
 def test_the_part_a_variant_swaps_in_is_the_part_the_model_runs(parts):
     """The lab writes variants with parts (swapped); the config records their names; the model
     built from that config holds those very parts."""
