@@ -264,3 +264,17 @@ def test_a_stop_request_saves_a_checkpoint_that_resumes(tmp_path, pairs):
     assert result.stopped and result.iters == 3 and result.bleu == {}
     again = TranslateTrainer(splits, sizes, tc, out=tmp_path / "s.npz", resume=tmp_path / "s.npz")
     assert again.iter == 3 and again.losses == trainer.losses
+
+
+def test_resume_continues_and_names_the_typed_flags_it_ignores(trained, pairs):
+    out, _ = trained
+    args = [a if a != "16" else "32" for a in TINY]  # --n-embd 32 typed: the checkpoint's 16 wins
+    result = invoke("train", "translate", "--pairs", pairs, *args, "--max-iters", "12", "--resume", out,
+                    "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert "ignored: --n-embd 32 (saved: --n-embd 16)" in result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["iters"] == 12
+    again = invoke("train", "translate", "--pairs", pairs, *TINY, "--max-iters", "12", "--resume", out,
+                   "--out", out)
+    one_line_exit_2(again, "already at iteration 12")

@@ -55,7 +55,7 @@ class TranslateTrainConfig:
     """How to train (the model's sizes are a :class:`TransformerConfig`)."""
 
     batch_size: int = 64  # sentence pairs per batch
-    max_iters: int = 1200
+    max_iters: int = 1600
     lr: float = 1.0  # scales the paper's schedule
     warmup_iters: int = 400
     smoothing: float = 0.1

@@ -111,7 +111,7 @@ def data_marian(model: str = typer.Option("Helsinki-NLP/opus-mt-en-fr", "--model
 
 @data_app.command("eng-fra")
 def data_eng_fra(dir: Path | None = typer.Option(None, "--dir", help=_DIR_HELP)) -> None:
-    """Download the English-French sentence pairs of PyTorch's translation tutorial (data.zip, 2.8 MB).
+    """Download the English-French sentence pairs of PyTorch's translation tutorial (its data.zip).
 
     135,842 Tatoeba pairs (CC BY 2.0 FR), english<TAB>french, for `kqv train translate`. The
     archive is checked (every line a pair, the tutorial's count) before the text is kept.

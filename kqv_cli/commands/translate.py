@@ -85,7 +85,7 @@ def train_translate(
     n_head: int = _OPTIONS["n_head"],
     n_layer: int = _OPTIONS["n_layer"],
     batch_size: int = _OPTIONS["batch_size"],
-    max_iters: int = typer.Option(1200, "--max-iters", help="Training iterations (batches)."),
+    max_iters: int = typer.Option(1600, "--max-iters", help="Training iterations (batches)."),
     lr: float = typer.Option(1.0, help="Scales the paper's schedule "
                              "C^-0.5·min(step^-0.5, step·warmup^-1.5)."),
     warmup_iters: int = typer.Option(400, "--warmup-iters",
