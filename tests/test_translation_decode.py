@@ -99,3 +99,21 @@ def test_force_eos_ends_at_the_last_allowed_step():
 def test_bad_settings_are_refused_in_one_line(kw, match):
     with pytest.raises(KqvError, match=match):
         beam_search(model(), SRC, **{"max_new": 5, **kw})
+
+
+def test_beam_step_keeps_the_2k_best_continuations_and_divides_finished_scores_by_the_length():
+    from engine.trace import Tracer
+    from engine.translation.decode import beam_step
+
+    # one sentence, two beams, four tokens: beam 1 is better so far, beam 0 has the best token
+    logp = np.log(np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.4, 0.1]]))
+    running = np.array([[-3.0, -1.0]])
+    tracer = Tracer(dims={"B": 1, "K": 2, "V": 4})
+    top_scores, parent, token, finish = beam_step(logp, running, 3, 1.0, tracer)
+    acc = (logp + running.T).reshape(1, 8)
+    assert np.array_equal(tracer["acc"].value, acc)
+    order = np.argsort(-acc[0], kind="stable")[:4]
+    assert parent.tolist() == [list(order // 4)] and token.tolist() == [list(order % 4)]
+    assert parent[0, 0] == 1 and token[0, 0] == 2  # −1 + log 0.4 beats −3 + log 0.7
+    assert np.allclose(finish, top_scores / 3)
+    assert np.allclose(beam_step(logp, running, 3, 0.0)[3], top_scores)  # penalty 0: no division
