@@ -118,3 +118,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         f.write("half")
         raise RuntimeError("disk gone")
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+
+
+def test_the_apps_kept_model_is_never_a_fifo_replaced(tmp_path):
+    """The Train screen keeps the longer-trained model by renaming its run over it: a FIFO at
+    that name is left as it is, and the run stays in its own file."""
+    from kqv_cli.services.models import keep_longer
+
+    run, keep = tmp_path / "gpt-run.npz", tmp_path / "gpt.npz"
+    run.write_bytes(b"the run")
+    os.mkfifo(keep)
+    held, note = keep_longer(run, keep, done=10)
+    assert held == run and "not a regular file" in note
+    assert keep.is_fifo() and run.read_bytes() == b"the run"

@@ -47,6 +47,7 @@ def keep_longer(run: Path, keep: Path, done: int, kind: str = "gpt") -> tuple[Pa
     cancelled run must not replace hours of training. ``done`` is how far the run got (GPT
     iterations, digit-net epochs). Returns the file that holds the run and a note."""
     from engine.errors import KqvError
+    from engine.files.atomic import NotARegularFile, mode_of_replaceable
     from engine.files.checkpoint import load_checkpoint
 
     key, unit = TRAINED[kind]
@@ -54,7 +55,11 @@ def keep_longer(run: Path, keep: Path, done: int, kind: str = "gpt") -> tuple[Pa
         before = int(load_checkpoint(keep, kind)[1].get(key, 0)) if keep.exists() else -1
     except (KqvError, ValueError, TypeError):
         before = -1  # unreadable: nothing worth keeping
+    try:
+        mode_of_replaceable(keep)  # a FIFO or a device put there is never replaced
+    except NotARegularFile:
+        return run, f" ({keep} is not a regular file, so it was left as it is)"
     if done >= before:
-        os.replace(run, keep)
+        os.replace(run, keep)  # a link at keep is replaced itself, its target left alone
         return keep, ""
     return run, f" ({keep.name} keeps the longer model, {before:,} {unit})"
