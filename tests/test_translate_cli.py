@@ -195,7 +195,8 @@ def test_foreign_checkpoints_are_refused_both_ways(tmp_path, trained):
     digits = tmp_path / "d.npz"
     save_checkpoint(digits, {"w": np.zeros((3, 4), np.float32)}, {"kind": "digits"})
     one_line_exit_2(invoke("translate", digits, "hello"), "digits checkpoint")
-    one_line_exit_2(invoke("sample", trained[0]), "translate checkpoint, not a gpt one")
+    one_line_exit_2(invoke("sample", trained[0]),
+                    "translate checkpoint, not a gpt one (kqv translate reads it)")
     one_line_exit_2(invoke("translate", tmp_path / "none.npz", "hello"), "no checkpoint")
 
 

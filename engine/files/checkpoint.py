@@ -24,6 +24,8 @@ from engine.runtime.memory import MemoryEstimate, check_fits
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first file, or an empty zip's directory
 
 FORMAT_VERSION = 1
+# the command that reads each kind, named when a checkpoint is handed to another command
+READERS = {"digits": "kqv eval digits", "gpt": "kqv sample", "translate": "kqv translate"}
 _META_KEY = "__meta__"
 MAX_META_BYTES = 64 * 2**20  # the metadata of a 2000-iteration run is a few hundred KB
 
@@ -131,7 +133,9 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.nd
                 if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
                     raise KqvError(f"{path} was written by another version of kqv; retrain to make a new one")
                 if meta.get("kind") != kind:
-                    raise KqvError(f"{path} is a {meta.get('kind', 'unknown')} checkpoint, not a {kind} one")
+                    found = meta.get("kind", "unknown")
+                    reader = f" ({READERS[found]} reads it)" if found in READERS else ""
+                    raise KqvError(f"{path} is a {found} checkpoint, not a {kind} one{reader}")
                 check_arrays(headers, path)
                 arrays = {k: data[k] for k in headers}
     except KqvError:
