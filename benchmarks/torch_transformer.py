@@ -102,15 +102,16 @@ class TorchTranslator(nn.Module if torch is not None else object):
 
 def torch_smoothed_loss(logits, targets, pad_id, eps):
     """kqv's label smoothing, written in torch: 1 − ε on the target, ε/(V − 2) on every other
-    token but padding, rows whose target is padding left out."""
+    token but padding, rows whose target is padding left out. Computed without building q:
+    −Σ_v q_v log p_v = (1 − ε)·nll + δ·(−Σ_v log p_v − nll + log p_pad), δ = ε/(V − 2)."""
     V = logits.shape[-1]
     logp = F.log_softmax(logits.reshape(-1, V), dim=-1)
     t = targets.reshape(-1)
-    q = torch.full_like(logp, eps / (V - 2))
-    q[:, pad_id] = 0.0
-    q.scatter_(1, t[:, None], 1.0 - eps)
+    nll = -logp.gather(1, t[:, None])[:, 0]
+    delta = eps / (V - 2)
+    rows = (1.0 - eps) * nll + delta * (-logp.sum(-1) - nll + logp[:, pad_id])
     real = t != pad_id
-    return -(q * logp).sum(-1)[real].mean()
+    return rows[real].mean()
 
 
 def copy_weights(ours: Transformer, theirs: TorchTranslator) -> dict[str, torch.Tensor]:
@@ -235,7 +236,7 @@ def child(spec: dict) -> dict:
     """Time ``iters`` training steps of one side at ``threads`` threads after a warm-up."""
     from threadpoolctl import threadpool_limits
 
-    cfg = TransformerConfig(**SPEED_CFG)
+    cfg = TransformerConfig(**{**SPEED_CFG, "dropout": spec.get("dropout", SPEED_CFG["dropout"])})
     batches = speed_batches(4, spec["B"], spec["S"], spec["T"], cfg.vocab_size, spec["round"])
     side, threads = spec["side"], spec["threads"]
     if side == "kqv-halves":  # the batch's two halves side by side, one BLAS thread each
@@ -306,7 +307,8 @@ def speed(args) -> dict:
             for r in range(args.rounds):
                 for side in sides[r % len(sides):] + sides[: r % len(sides)]:  # a different first each round
                     spec = {"side": side, "threads": threads, "round": r, "iters": args.iters, "warmup": 2,
-                            "B": args.batch_size, "S": args.src_len, "T": args.tgt_len}
+                            "B": args.batch_size, "S": args.src_len, "T": args.tgt_len,
+                            "dropout": args.dropout}
                     res = run_child(__file__, spec, env)
                     if "error" in res:
                         raise SystemExit(f"{side} at {threads} thread(s): {res['error']}")
@@ -334,6 +336,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--src-len", type=int, default=10, help="source positions of a padded batch")
     parser.add_argument("--tgt-len", type=int, default=11, help="target positions (the decoder's input)")
+    parser.add_argument("--dropout", type=float, default=SPEED_CFG["dropout"],
+                        help="dropout of the timed model (nn.Transformer also drops inside the feed-forward)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -346,8 +350,9 @@ def main() -> None:
         result["check"] = [check("post", "relu", True), check("pre", "gelu", False),
                            check("pre", "silu", True)]
     if args.part in ("speed", "all"):
-        result["speed"] = {"model": SPEED_CFG, "batch": {"B": args.batch_size, "S": args.src_len,
-                                                         "T": args.tgt_len}, "envs": speed(args)}
+        batch = {"B": args.batch_size, "S": args.src_len, "T": args.tgt_len}
+        model = {**SPEED_CFG, "dropout": args.dropout}
+        result["speed"] = {"model": model, "batch": batch, "envs": speed(args)}
     if args.json:
         print(json.dumps(result, indent=1))
         return
@@ -359,7 +364,7 @@ def main() -> None:
     if "speed" in result:
         s = result["speed"]
         print(f"step of the default model, B={s['batch']['B']} S={s['batch']['S']} T={s['batch']['T']} "
-              f"V={SPEED_CFG['vocab_size']} (the machine may be busy):")
+              f"V={SPEED_CFG['vocab_size']} dropout {s['model']['dropout']} (the machine may be busy):")
         for env_name, per_env in s["envs"].items():
             print(f"  BLAS environment {env_name} ({per_env['kernel_vars']}):")
             for threads, r in per_env["threads"].items():
