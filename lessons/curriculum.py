@@ -40,6 +40,7 @@ CURRICULUM = (
     Entry("bridge"),
     Entry("backward", quiz="backward", practice=("attention_backward",)),
     Entry("training", quiz="training", practice=("adamw", "sampling")),
+    Entry("translation"),
 )
 
 LESSONS = tuple(lesson.id for lesson in CURRICULUM)  # the home screen's order
