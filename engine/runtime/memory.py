@@ -161,9 +161,10 @@ def translation_memory(config, batch_size: int, seq_len: int, training: bool,
     The parameters are the model's own count from its sizes
     (:func:`engine.translation.model.count_parameters`). Per position each layer keeps about
     12·C + 3·d_ff numbers for the backward pass and nh·L scores and probabilities per attention;
-    the output keeps V logits and as many probabilities. Training counts the backward pass's
-    gradients as much again, plus the gradient and Adam's m, v and scratch vector per
-    parameter. Translating runs one sentence with ``beam`` beams, each holding a KV cache of
+    the output keeps V logits, their probabilities, their gradient and numpy's temporaries.
+    Training counts the backward pass's gradients as much again, plus three gradients (the
+    model's and its two half-batch twins') and Adam's m, v and scratch vector per parameter.
+    Translating runs one sentence with ``beam`` beams, each holding a KV cache of
     ``max_len`` target positions and the cross-attention's keys and values in every decoder
     layer. A test holds the estimate above the peak measured in a real training step.
     """
@@ -172,12 +173,13 @@ def translation_memory(config, batch_size: int, seq_len: int, training: bool,
     C, V, nh, F = config.n_embd, config.vocab_size, config.n_head, config.d_ff
     P = sum(count_parameters(config).values())
     B, L = (batch_size if training else beam), seq_len
+    # the output keeps its logits, their probabilities, their gradient and numpy's temporaries: 5·V
     per_position = ((config.n_layer + config.n_dec_layer) * (12 * C + 3 * F + 3 * nh * L)
-                    + config.n_dec_layer * 3 * nh * L + 3 * V)
+                    + config.n_dec_layer * 3 * nh * L + 5 * V)
     activations = B * L * per_position * itemsize * (2 if training else 1)
     parts = {"parameters": P * itemsize, "activations": activations}
     if training:
-        parts["gradients"] = P * itemsize
+        parts["gradients"] = 3 * P * itemsize  # the model's and each half-batch twin's
         parts["optimizer state"] = 3 * P * itemsize  # Adam's m and v, and its scratch vector
     else:  # each beam's self-attention cache (max_len positions) and cross-attention k, v
         parts["decoding cache"] = beam * config.n_dec_layer * 2 * C * (config.max_len + L) * itemsize
