@@ -306,3 +306,49 @@ def test_two_halves_side_by_side_give_the_whole_batch_gradient():
         np.testing.assert_allclose(model.flat_grads, want, rtol=1e-10, atol=1e-14)
     assert halves.twins[0].params["wte"] is not model.params["wte"]
     assert np.shares_memory(halves.twins[0].params["wte"], model.params["wte"])
+
+
+# -- the lab's parts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw", [{"cross": "none"}, {"src_positions": "none", "norm": "pre"}])
+def test_swapped_parts_keep_the_gradient_exact(kw):
+    """The what-if parts (no cross-attention, no source positions) still give the exact gradient
+    (central differences on a sample of the flat buffer, float64)."""
+    cfg = tiny(dropout=0.0, **kw)
+    model = randomised(Transformer(cfg, seed=1, dtype=np.float64))
+    assert sum(count_parameters(cfg).values()) == model.num_params
+
+    def loss():
+        return model.loss(model.forward(SRC, TGT_IN), TGT_OUT, smoothing=0.1)
+
+    loss()
+    model.backward()
+    grads = model.flat_grads.copy()
+    rng = np.random.default_rng(0)
+    for i in rng.choice(model.num_params, 60, replace=False):
+        old = model.flat_params[i]
+        model.flat_params[i] = old + 1e-6
+        up = loss()
+        model.flat_params[i] = old - 1e-6
+        down = loss()
+        model.flat_params[i] = old
+        assert (up - down) / 2e-6 == pytest.approx(grads[i], abs=1e-7, rel=1e-5)
+
+
+def test_without_cross_attention_the_source_changes_nothing():
+    model = Transformer(tiny(cross="none"), seed=0)
+    other = np.array([[4, 5, 6, 7, EOS], [9, 10, EOS, PAD, PAD]])
+    np.testing.assert_array_equal(model.forward(SRC, TGT_IN), model.forward(other, TGT_IN))
+    assert not any(name.startswith("dec.h0.cross") for name in model.state_dict())
+
+
+def test_without_source_positions_the_encoder_reads_a_bag_of_words():
+    model = Transformer(tiny(src_positions="none"), seed=0)
+    src = np.array([[5, 6, 7, 8, 2]])
+    memory = model.encode(src)
+    swapped = model.encode(src[:, [2, 1, 0, 3, 4]])  # the first three words in reverse order
+    np.testing.assert_allclose(swapped[0, [2, 1, 0, 3, 4]], memory[0], rtol=1e-5, atol=1e-6)
+    with_positions = Transformer(tiny(), seed=0)
+    assert not np.allclose(with_positions.encode(src[:, [2, 1, 0, 3, 4]])[0, [2, 1, 0, 3, 4]],
+                           with_positions.encode(src)[0], atol=1e-3)

@@ -122,6 +122,9 @@ def check_exportable(cfg: TransformerConfig) -> None:
     if cfg.norm != "post":
         raise KqvError(f"this model was trained with --norm {cfg.norm}; MarianMT is post-LN only (the "
                        "paper's layout), so it has no Marian form")
+    if cfg.cross != "attention" or cfg.src_positions != "sinusoidal":
+        raise KqvError("this is a what-if model of the lab (no cross-attention or no source positions); "
+                       "MarianMT has no such parts, so it has no Marian form")
     if cfg.n_embd % 2:
         raise KqvError(f"n_embd {cfg.n_embd} is odd; Marian's position table needs an even width")
     if cfg.ln_eps != LN_EPS:

@@ -57,6 +57,8 @@ class SharedEmbedding(Module):
         self.dwte = np.zeros(self.wte.shape, dtype=dtype)
         self.pe = sinusoidal_positions(cfg.max_len, cfg.n_embd, dtype, layout=cfg.positions)  # (max_len, C)
         self.layout = cfg.positions
+        # each side's position code: the sinusoid, or none (the lab's bag-of-words source)
+        self.codes = {"enc": SOURCE_POSITIONS[cfg.src_positions], "dec": SOURCE_POSITIONS["sinusoidal"]}
         self.scale = math.sqrt(cfg.n_embd) if cfg.scale_embedding else 1.0
         self.ids: dict[str, np.ndarray] = {}
 
@@ -71,10 +73,7 @@ class SharedEmbedding(Module):
             tok *= self.scale
         tracer.record(f"{side}.tok_emb", tok, "wte[ids] · √C" if self.scale != 1.0 else "wte[ids]",
                       "forward", ("B", s, "C"), "√C: rows of ~C^-½ against a position code of ±1")
-        pos = self.pe[start : start + L]  # (L, C)
-        formula = ("PE(p, 2i) = sin(p/10000^(2i/C)), PE(p, 2i+1) = cos(p/10000^(2i/C))"
-                   if self.layout == "interleaved" else
-                   "PE(p, i) = sin(p/10000^(2i/C)), PE(p, C/2 + i) = cos(p/10000^(2i/C))")
+        pos, formula = self.codes[side].rows(self, start, L)  # (L, C)
         tracer.record(f"{side}.pos_emb", pos, formula, "forward", (s, "C"),
                       f"positions {start} to {start}+{s}−1")
         tok += pos  # (B, L, C) + (L, C) broadcasts over B
@@ -97,6 +96,34 @@ class SharedEmbedding(Module):
         self.dwte[sorted_ids[starts]] += np.add.reduceat(dx[order], starts, axis=0)  # (U, C), ids unique
         which = "source" if side == "enc" else "target"
         tracer.record("dwte", self.dwte, f"+= dx · √C at the rows of the {which} ids", "backward", ("V", "C"))
+
+
+class SinusoidalCode:
+    """The paper's fixed position code: row p of the sinusoid table, the same for every sentence."""
+
+    name = "sinusoidal"
+
+    @staticmethod
+    def rows(embed: SharedEmbedding, start: int, L: int):
+        """``(L, C)`` rows for positions ``start .. start+L−1``, and the trace's formula."""
+        formula = ("PE(p, 2i) = sin(p/10000^(2i/C)), PE(p, 2i+1) = cos(p/10000^(2i/C))"
+                   if embed.layout == "interleaved" else
+                   "PE(p, i) = sin(p/10000^(2i/C)), PE(p, C/2 + i) = cos(p/10000^(2i/C))")
+        return embed.pe[start : start + L], formula
+
+
+class NoPositionCode:
+    """No position code (what-if): every token is its word alone, wherever it stands. Attention
+    itself is blind to order, so an encoder without positions reads a bag of words."""
+
+    name = "none"
+
+    @staticmethod
+    def rows(embed: SharedEmbedding, start: int, L: int):
+        return np.zeros((L, embed.n_embd), dtype=embed.wte.dtype), "no position information (what-if)"
+
+
+SOURCE_POSITIONS = {p.name: p for p in (SinusoidalCode, NoPositionCode)}
 
 
 # -- cross-attention -----------------------------------------------------------------------------
@@ -184,6 +211,36 @@ class CrossAttention(Module):
         return dx, dmemory  # (B*T, C), (B*S, C)
 
 
+class NoCrossAttention(Module):
+    """No cross-attention (what-if): the sublayer adds nothing, so the decoder never reads the
+    source and can only learn which target sentences are likely, a language model of French.
+    No parameters; the memory gets no gradient, so the encoder does not learn either."""
+
+    def __init__(self, n_embd, n_head, prefix, dropout, dtype):
+        self.prefix, self.path = f"{prefix}cross.", f"{prefix}cross"
+        self.n_embd, self.n_head, self.hs, self.dtype = n_embd, n_head, n_embd // n_head, dtype
+
+    def children(self):
+        return []
+
+    def memory_kv(self, memory, B, S, tracer=NO_TRACE):
+        """Nothing is read from the memory: empty keys and values ``(B, nh, S, 0)``."""
+        empty = np.zeros((B, self.n_head, S, 0), dtype=memory.dtype)
+        return empty, empty
+
+    def forward(self, x, memory, B, T, S, key_pad, tracer=NO_TRACE, rng=None, kv=None, x_name="ln_1"):
+        out = np.zeros((B * T, self.n_embd), dtype=x.dtype)
+        tracer.record(f"{self.prefix}attn_out", out.reshape(B, T, -1), "0: no cross-attention (what-if)",
+                      "forward", ("B", "T", "C"), "the decoder never reads the source")
+        return out
+
+    def backward(self, dout, B, T, S, tracer=NO_TRACE):
+        return np.zeros_like(dout), np.zeros((B * S, self.n_embd), dtype=dout.dtype)
+
+
+CROSS = {"attention": CrossAttention, "none": NoCrossAttention}
+
+
 # -- the two kinds of layer ----------------------------------------------------------------------
 
 
@@ -265,7 +322,7 @@ class DecoderLayer(Module):
         self.attn = CausalSelfAttention(C, cfg.n_head, None, prefix, dropout=cfg.dropout, dtype=dtype,
                                         mask=CAUSAL, seq="T")
         self.ln_1 = LayerNorm(C, f"{prefix}ln_1", True, dtype, cfg.ln_eps)
-        self.cross = CrossAttention(C, cfg.n_head, prefix, cfg.dropout, dtype)
+        self.cross = CROSS[cfg.cross](C, cfg.n_head, prefix, cfg.dropout, dtype)
         self.ln_2 = LayerNorm(C, f"{prefix}ln_2", True, dtype, cfg.ln_eps)
         self.mlp = feed_forward(cfg, prefix, dtype, seq="T")
         self.ln_3 = LayerNorm(C, f"{prefix}ln_3", True, dtype, cfg.ln_eps)

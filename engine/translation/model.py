@@ -57,7 +57,15 @@ from engine.layers import (
 from engine.mlp import ACTIVATIONS
 from engine.params import flat_slice, pack
 from engine.trace import NO_TRACE
-from engine.translation.layers import DecoderLayer, EncoderLayer, LogitsBias, SharedEmbedding, norm_sublayer
+from engine.translation.layers import (
+    CROSS,
+    SOURCE_POSITIONS,
+    DecoderLayer,
+    EncoderLayer,
+    LogitsBias,
+    SharedEmbedding,
+    norm_sublayer,
+)
 from engine.translation.loss import smoothed_cross_entropy_backward, smoothed_cross_entropy_forward
 
 NORMS = ("post", "pre")
@@ -86,6 +94,9 @@ class TransformerConfig:
     bos_id: int = 1  # the decoder's first input (Marian: the pad id)
     eos_id: int = 2
     ln_eps: float = LN_EPS
+    # the lab's what-ifs, each naming a part the model is built with (the paper's is the default)
+    cross: str = "attention"  # attention: the decoder reads the source | none (a French language model)
+    src_positions: str = "sinusoidal"  # sinusoidal | none: the encoder reads a bag of words
 
     def __post_init__(self):
         for name in ("vocab_size", "n_embd", "n_head", "n_layer", "n_dec_layer", "d_ff", "max_len"):
@@ -98,7 +109,8 @@ class TransformerConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise KqvError(f"dropout must be in [0, 1), got {self.dropout}")
         for name, allowed in (("norm", NORMS), ("activation", tuple(ACTIVATIONS)),
-                              ("positions", POSITION_LAYOUTS)):
+                              ("positions", POSITION_LAYOUTS), ("cross", tuple(CROSS)),
+                              ("src_positions", tuple(SOURCE_POSITIONS))):
             if getattr(self, name) not in allowed:
                 raise KqvError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("pad_id", "bos_id", "eos_id"):
@@ -140,7 +152,8 @@ def count_parameters(cfg: TransformerConfig) -> dict[str, int]:
     attention = linear(C, 3 * C) + linear(C, C)
     feed_forward = linear(C, F) + linear(F, C)
     encoder_layer = attention + feed_forward + 2 * 2 * C
-    decoder_layer = attention + linear(C, C) + linear(C, 2 * C) + linear(C, C) + feed_forward + 3 * 2 * C
+    cross = linear(C, C) + linear(C, 2 * C) + linear(C, C) if cfg.cross == "attention" else 0
+    decoder_layer = attention + cross + feed_forward + 3 * 2 * C
     final_norms = 2 * 2 * C if cfg.norm == "pre" else 0
     return {
         "wte": cfg.vocab_size * C,
