@@ -27,7 +27,7 @@ def test_letters_read_a_shape_through_the_dims():
     assert letters((), {"m": 4}) == "()"
 
 
-def test_a_transposed_z_is_caught_by_shape_and_later_variables_are_graded_on_the_engine_values(tmp_path):
+def test_a_transposed_z_stops_the_run_at_its_show_with_the_readme_message(tmp_path):
     file = learner(tmp_path, """
         import numpy as np
         from kqv_practice import show
@@ -40,10 +40,120 @@ def test_a_transposed_z_is_caught_by_shape_and_later_variables_are_graded_on_the
     """)
     report = check_file(FEEDFORWARD, file)
     assert report.status == "failing"
-    assert [(r.name, r.verdict) for r in report.rows] == [("z2", "shape"), ("a2", "ok"), ("z3", "shape"),
-                                                         ("a3", "ok")]
+    assert [(r.name, r.verdict) for r in report.rows] == [("z2", "shape"), ("a2", "missing"),
+                                                         ("z3", "missing"), ("a3", "missing")]
+    assert report.first_wrong.name == "z2" and report.summary() == "failing at z2: wrong shape"
     assert report.story[0] == "z2: your shape (4, 5) = (m, n2), the engine's (5, 4) = (n2, m)"
     assert "w2 @ a1 + b2" in report.story[1]  # the engine's formula, from its trace
+
+
+def test_examples_in_rows_stop_at_the_first_show_instead_of_crashing_a_line_later(tmp_path):
+    """The PyTorch habit: fed the engine's (n2, m) back, the next layer's a @ w.T would crash and
+    the report would show the engine's shape as the learner's."""
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def feedforward(a, weights, biases):
+            a = a.T  # (m, n1): one example per row
+            for l, (w, b) in enumerate(zip(weights, biases), start=2):
+                z = show(f"z{l}", a @ w.T + b.T)
+                a = show(f"a{l}", 1 / (1 + np.exp(-z)))
+            return a.T
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert report.status == "failing" and report.kind == ""
+    assert report.story[0] == "z2: your shape (4, 5) = (m, n2), the engine's (5, 4) = (n2, m)"
+
+
+def test_a_keepdims_slip_stops_at_its_show(tmp_path):
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def layernorm_forward(x, w, b, eps):
+            mean = show("mean", x.mean(axis=-1, keepdims=True))
+            xc = x - mean
+            var = show("var", (xc * xc).mean(axis=-1))
+            rstd = show("rstd", 1.0 / np.sqrt(var + eps))
+            xhat = show("xhat", xc * rstd[:, None])
+            return xhat * w + b, xhat, rstd
+
+        def layernorm_backward(dout, xhat, rstd, w):
+            raise NotImplementedError
+    """, name="layernorm.py")
+    report = check_file(find_exercise("layernorm"), file)
+    assert report.status == "failing"
+    assert report.story[0] == "mean: your shape (10, 1) = (N, 1), the engine's (10,) = (N,)"
+
+
+def test_a_second_show_of_a_name_is_an_error_and_the_first_value_is_the_one_kept(tmp_path):
+    """show() hands the engine's value back: showing it again under the same name would pass
+    with no maths at all."""
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def feedforward(a, weights, biases):
+            for l, (w, b) in enumerate(zip(weights, biases), start=2):
+                z = show(f"z{l}", np.zeros((w.shape[0], a.shape[1])))
+                z = show(f"z{l}", z)
+                a = show(f"a{l}", np.zeros_like(z))
+                a = show(f"a{l}", a)
+            return a
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert not report.passed and report.kind == "bad_show" and report.ungradable
+    assert report.story == [f"{file}: show('z2', ...) was called a second time; hand each variable in "
+                            "once (the first value shown is the one graded)"]
+
+
+def test_show_of_none_stops_the_run_and_cannot_fetch_the_engines_value(tmp_path):
+    file = learner(tmp_path, """
+        from kqv_practice import show
+
+        def feedforward(a, weights, biases):
+            for l in range(2, len(weights) + 2):
+                show(f"z{l}", show(f"z{l}", None))
+                a = show(f"a{l}", show(f"a{l}", None))
+            return a
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert not report.passed and report.kind == "bad_show"
+    assert "show('z2', ...) got None, which is not an array of numbers" in report.story[0]
+
+
+@pytest.mark.parametrize("imports", ["from engine.layers import softmax_forward, softmax_backward",
+                                     "import lessons.practice.softmax.solution as s\n"
+                                     "softmax_forward = s.softmax_forward\n"
+                                     "softmax_backward = s.softmax_backward"])
+def test_the_learners_file_cannot_import_kqvs_own_code(tmp_path, imports):
+    file = learner(tmp_path, imports + "\n", name="softmax.py")
+    report = check_file(find_exercise("softmax"), file)
+    assert not report.passed and report.kind == "refused_import" and report.ungradable
+    assert len(report.story) == 1
+    assert "part of kqv itself" in report.story[0] and "cannot use kqv's own code" in report.story[0]
+
+
+def test_a_numpy_error_on_the_second_input_set_reads_shapes_with_that_sets_sizes(tmp_path):
+    """A mask hard-coded for T = 5 breaks on set 2 (T = 7); read with set 1's sizes, (5, 5)
+    would be (T, T) and look right."""
+    file = learner(tmp_path, """
+        import math
+        import numpy as np
+
+        def attention_forward(q, k, v):
+            att = q @ k.transpose(0, 1, 3, 2) / math.sqrt(q.shape[-1])
+            future = np.triu(np.ones((5, 5), dtype=bool), k=1)
+            att = np.where(future, -np.inf, att)
+            e = np.exp(att - att.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True) @ v
+    """, name="attention.py")
+    report = check_file(find_exercise("attention"), file)
+    assert report.status == "error" and report.case == 1
+    assert "  on input set 2 of 2 (B=3, nh=2, T=7, hs=5, C=10):" in report.story
+    assert "    future: (5, 5) = (hs, hs)" in report.story
+    assert "    att: (3, 2, 7, 7) = (B, nh, T, T)" in report.story
 
 
 def test_a_return_changed_after_its_show_is_still_graded(tmp_path):

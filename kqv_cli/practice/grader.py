@@ -25,7 +25,7 @@ from kqv_cli.practice.runner import TIMEOUT, ChildResult, run_learner
 from lessons.practice import Case, Exercise, Mistake
 
 # Child outcomes that are not a wrong answer but input kqv cannot grade: exit code 2
-UNGRADABLE = {"syntax", "missing", "bad_return", "bad_show", "nonfinite"}
+UNGRADABLE = {"syntax", "missing", "bad_return", "bad_show", "nonfinite", "refused_import"}
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Report:
     cases: int = 1
     kind: str = ""  # for errors: the child's status (timeout, syntax, ...) or "nonfinite"
     output: str = ""  # what the learner's code printed
+    stopped: str = ""  # the variable whose shape stopped the run at show(), if one did
 
     @property
     def passed(self) -> bool:
@@ -64,7 +65,12 @@ class Report:
 
     @property
     def first_wrong(self) -> Row | None:
-        return next((r for r in self.rows if not r.ok), None)
+        """The first variable that differs; when a shape stopped the run at show(), the variables
+        after it are missing only because of that stop, so the stopped one is the story."""
+        first = next((r for r in self.rows if not r.ok), None)
+        if first is not None and first.verdict == "missing" and self.stopped:
+            return next((r for r in self.rows if r.name == self.stopped), first)
+        return first
 
     @property
     def ungradable(self) -> bool:
@@ -91,13 +97,15 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
     cases = exercise.cases()
     child = run_learner(file, cases, timeout=timeout)
     if child.status != "ok":
-        return _child_failed(exercise, file, child, cases[0].dims)
+        return _child_failed(exercise, file, child, cases)
+    stopped_case = _case_index(child, cases)
     shown_rows: list[Row] = []
     for c, case in enumerate(cases):
         rows = [_grade_variable(record, child, c, case, exercise) for record in case.expected]
         shown_rows = shown_rows or rows
         report = Report(exercise, file, "passed", rows=rows, dims=case.dims, case=c, cases=len(cases),
-                        output=child.output)
+                        output=child.output,
+                        stopped=child.detail.get("stopped", "") if c == stopped_case else "")
         first = report.first_wrong
         if first is not None:
             report.status = "failing"
@@ -225,9 +233,23 @@ def _identifier(name: str) -> str:
     return name if name.isidentifier() else "value"
 
 
-def _child_failed(exercise: Exercise, file: Path, child: ChildResult, dims: dict[str, int]) -> Report:
+def _case_index(child: ChildResult, cases: list[Case]) -> int:
+    """The input set the child stopped on (0 when it did not say, or said nonsense)."""
+    c = child.detail.get("case", 0)
+    return c if isinstance(c, int) and 0 <= c < len(cases) else 0
+
+
+def input_set(c: int, cases: list[Case]) -> str:
+    """``input set 2 of 2 (B=3, nh=2, T=7, ...)``: which set ran, with its sizes."""
+    return (f"input set {c + 1} of {len(cases)} ("
+            + ", ".join(f"{k}={v}" for k, v in cases[c].dims.items()) + ")")
+
+
+def _child_failed(exercise: Exercise, file: Path, child: ChildResult, cases: list[Case]) -> Report:
     status = "not_written" if child.status == "not_written" else "error"
     detail = child.detail
+    c = _case_index(child, cases)
+    dims = cases[c].dims
     if child.status == "not_written":
         story = [f"{detail.get('function', exercise.function)} is not written yet: "
                  f"replace the raise NotImplementedError in {file.name} with your code"]
@@ -236,18 +258,24 @@ def _child_failed(exercise: Exercise, file: Path, child: ChildResult, dims: dict
     elif child.status == "missing":
         story = [f"{file}: {child.message}; the check calls {detail['function']}(...), keep that name"]
     elif child.status == "error":
-        story = explain_error(file, detail, child.message, dims)
-    else:  # timeout, crash, exit, flood, bad_return, bad_show
+        story = explain_error(file, detail, child.message, dims,
+                              input_set(c, cases) if len(cases) > 1 else "")
+    else:  # timeout, crash, exit, flood, bad_return, bad_show, refused_import
         story = [f"{file}: {child.message}"]
-    return Report(exercise, file, status, story=story, dims=dims, kind=child.status, output=child.output)
+    return Report(exercise, file, status, story=story, dims=dims, case=c, cases=len(cases),
+                  kind=child.status, output=child.output)
 
 
-def explain_error(file: Path, detail: dict, message: str, dims: dict[str, int]) -> list[str]:
-    """An exception in the learner's code: their file and line, and each operand's shape."""
+def explain_error(file: Path, detail: dict, message: str, dims: dict[str, int],
+                  which: str = "") -> list[str]:
+    """An exception in the learner's code: their file and line, and each operand's shape, read
+    as letters with the sizes of the input set that ran (``which`` names it)."""
     kind = detail.get("kind", "Error")
     if not detail.get("line"):
         return [f"{file}: {kind}: {message}" + (f" (at {detail['where']})" if detail.get("where") else "")]
     lines = [f"{file}:{detail['line']}: {kind}: {message}", f"    {detail.get('code', '')}"]
+    if which and detail.get("operands"):
+        lines.append(f"  on {which}:")
     for name, shape in detail.get("operands", {}).items():
         if shape and isinstance(shape[0], list):
             shapes = ", ".join(f"{format_shape(tuple(s))} = {letters(tuple(s), dims)}" for s in shape)

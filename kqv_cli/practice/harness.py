@@ -19,9 +19,17 @@ which numpy reads when it is imported.
 The result is one of: ``ok`` (with the arrays; ``unwritten`` names a later function that raised
 NotImplementedError after earlier ones ran, so a forward is graded before its backward is
 written), ``not_written`` (NotImplementedError in the first function),
-``syntax``, ``missing`` (no such function), ``bad_return``, ``bad_show``, ``error`` (an
-exception, with the learner's line and the shapes of the arrays on it), ``exit`` (SystemExit),
-``flood`` (too much output).
+``syntax``, ``missing`` (no such function), ``bad_return``, ``bad_show`` (a value that is
+not an array of numbers, or a second show of one name), ``refused_import`` (an import of kqv's
+own packages), ``error`` (an exception, with the learner's line and the shapes of the arrays on
+it), ``exit`` (SystemExit), ``flood`` (too much output). ``error`` and ``bad_show`` name the input
+set that ran (``case``), so the grader reads shapes with that set's sizes.
+
+``show(name, value)`` keeps the *first* value shown under a name: a second show of the same
+name in one input set stops the run (``bad_show``), else ``v = show("d", None); show("d", v)``
+would hand the engine's own value in. The engine's value is fed back only when the learner's has
+its shape; a different shape stops the run right there (``ok`` with ``stopped``), so the grader
+reports that variable, not the crash it would cause a line later.
 """
 
 import io
@@ -38,6 +46,41 @@ OUTPUT_LIMIT = 64 * 1024
 
 class OutputFlood(BaseException):  # noqa: N818  (BaseException: a bare `except Exception` cannot swallow it)
     """The learner's code printed more than OUTPUT_LIMIT bytes."""
+
+
+class ShowStop(BaseException):  # noqa: N818  (BaseException: the learner's `except Exception` cannot swallow it)
+    """show() ends the run: a value that cannot be graded, a second show of a name, or a shape
+    that differs from the engine's (``report`` says which)."""
+
+    def __init__(self, report):
+        super().__init__(report.get("message", ""))
+        self.report = report
+
+
+OWN_PACKAGES = ("engine", "lessons", "kqv_cli")
+
+
+class RefusedImport(ImportError):
+    """An import of kqv's own packages from the learner's file."""
+
+
+class RefuseKqvImports:
+    """A meta-path finder, first in line, that refuses kqv's own packages.
+
+    The check compares the learner's code with the engine: ``from engine.layers import
+    softmax_forward`` would hand the engine's own function in. numpy and the standard library
+    stay importable; the harness itself imports nothing of kqv.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in OWN_PACKAGES:
+            raise RefusedImport(f"your file imports {fullname}, part of kqv itself; the check compares "
+                                "your code with kqv's engine, so it cannot use kqv's own code "
+                                f"({', '.join(OWN_PACKAGES)} cannot be imported here)")
+        return None
+
+    def invalidate_caches(self):
+        pass
 
 
 class BadValue(Exception):
@@ -77,6 +120,10 @@ def main(job_dir):
         job = json.load(f)
     limit_resources(job["memory_mb"], job["timeout"])
     import numpy as np  # after the limits and with the parent's thread settings
+
+    for name in [m for m in sys.modules if m.split(".")[0] in OWN_PACKAGES]:
+        del sys.modules[name]  # none should be loaded; a cached one would skip the finder
+    sys.meta_path.insert(0, RefuseKqvImports())
 
     printed = []
     sys.stdout = CappedOutput(OUTPUT_LIMIT, printed)
@@ -123,32 +170,41 @@ def run_job(job, inputs, arrays, np):
         feed.clear()
         feed.update({name: inputs[f"{c}/feed/{name}"] for name in case["feed"]})
         shown.clear()
-        for k, call in enumerate(case["calls"]):
-            function = module.__dict__.get(call["function"])
-            if not callable(function):
-                defined = sorted(n for n, v in module.__dict__.items()
-                                 if isinstance(v, types.FunctionType) and not n.startswith("_"))
-                return {"status": "missing", "function": call["function"],
-                        "message": f"no function called {call['function']}"
-                                   + (f" (the file defines {', '.join(defined)})" if defined else "")}
-            args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in call["args"]]
-            returned, outcome = guarded(lambda f=function, a=args: f(*a), path, np)
-            if outcome and outcome["status"] == "not_written" and k > 0:
-                unwritten = call["function"]  # grade the functions before it (a forward first)
-                break
-            if outcome:
-                outcome["function"] = call["function"]
-                return outcome
-            try:
-                for name, value in flatten(returned, call["returns"], call["function"], np).items():
-                    arrays[f"{c}/return/{name}"] = value
-            except BadValue as exc:
-                return {"status": "bad_return", "function": call["function"], "message": str(exc)}
+        outcome = run_case(c, case, module, inputs, arrays, path, np)
         for name, value in shown.items():
-            if isinstance(value, str):
-                return {"status": "bad_show", "message": value}
             arrays[f"{c}/show/{name}"] = value
+        if outcome and outcome["status"] == "unwritten":
+            unwritten = outcome["function"]
+        elif outcome:
+            outcome["case"] = c
+            return outcome
     return {"status": "ok", "unwritten": unwritten} if unwritten else {"status": "ok"}
+
+
+def run_case(c, case, module, inputs, arrays, path, np):
+    """Call the functions of one input set; None when all went well, else what happened."""
+    for k, call in enumerate(case["calls"]):
+        function = module.__dict__.get(call["function"])
+        if not callable(function):
+            defined = sorted(n for n, v in module.__dict__.items()
+                             if isinstance(v, types.FunctionType) and not n.startswith("_"))
+            return {"status": "missing", "function": call["function"],
+                    "message": f"no function called {call['function']}"
+                               + (f" (the file defines {', '.join(defined)})" if defined else "")}
+        args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in call["args"]]
+        returned, outcome = guarded(lambda f=function, a=args: f(*a), path, np)
+        if outcome and outcome["status"] == "not_written" and k > 0:
+            # grade the functions before it (a forward first)
+            return {"status": "unwritten", "function": call["function"]}
+        if outcome:
+            outcome["function"] = call["function"]
+            return outcome
+        try:
+            for name, value in flatten(returned, call["returns"], call["function"], np).items():
+                arrays[f"{c}/return/{name}"] = value
+        except BadValue as exc:
+            return {"status": "bad_return", "function": call["function"], "message": str(exc)}
+    return None
 
 
 def practice_module(shown, feed, np):
@@ -156,15 +212,25 @@ def practice_module(shown, feed, np):
     module = types.ModuleType("kqv_practice")
 
     def show(name, value):
-        """Keep a copy of ``value`` for grading; give back the engine's value when there is one."""
+        """Keep a copy of the first ``value`` shown as ``name``; give back the engine's value
+        when the learner's has its shape, else stop the run at this variable."""
+        name = str(name)
+        if name in shown:
+            raise ShowStop({"status": "bad_show", "name": name,
+                            "message": f"show({name!r}, ...) was called a second time; hand each "
+                                       "variable in once (the first value shown is the one graded)"})
         try:
             array = np.array(value)
-            if array.dtype == object:
+            if array.dtype == object or array.dtype.kind not in "biufc":
                 raise ValueError
-            shown[str(name)] = array
         except (ValueError, TypeError):
-            shown[str(name)] = f"show({name!r}, ...) got {describe(value)}, which is not an array of numbers"
+            raise ShowStop({"status": "bad_show", "name": name,
+                            "message": f"show({name!r}, ...) got {describe(value)}, which is not an "
+                                       "array of numbers"}) from None
+        shown[name] = array
         if name in feed:
+            if array.shape != feed[name].shape:
+                raise ShowStop({"status": "ok", "stopped": name})
             return feed[name].copy()
         return value
 
@@ -221,6 +287,10 @@ def guarded(run, path, np):
     """Run learner code: (its value, None) when it went well, else (None, what happened)."""
     try:
         return run(), None
+    except ShowStop as stop:
+        return None, dict(stop.report)
+    except RefusedImport as exc:
+        return None, {"status": "refused_import", "message": str(exc)}
     except NotImplementedError as exc:
         return None, {"status": "not_written", "message": str(exc) or "not written yet"}
     except SystemExit as exc:

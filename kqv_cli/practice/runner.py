@@ -144,10 +144,11 @@ class _Untrusted(ValueError):
     """What the child left is not what the harness writes."""
 
 
-STATUSES = {"ok", "flood", "syntax", "error", "missing", "not_written", "bad_return", "bad_show", "exit"}
+STATUSES = {"ok", "flood", "syntax", "error", "missing", "not_written", "bad_return", "bad_show", "exit",
+            "refused_import"}
 MAX_RESULT_BYTES = 4 * 2**20  # the harness's own file-size limit (RLIMIT_FSIZE) for each file
 _DETAIL = {"line": int, "code": str, "function": str, "kind": str, "where": str, "unwritten": str,
-           "operands": dict}
+           "operands": dict, "case": int, "stopped": str, "name": str}
 
 
 def _read_results(job_dir: Path, code: int, n_cases: int, memory_mb: int) -> ChildResult:
