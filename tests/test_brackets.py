@@ -143,6 +143,7 @@ def command_line(words: str, param: str, is_argument: bool, token: str) -> list[
     return [*words.split(), *arguments, *[x for kv in options.items() for x in kv], *flags]
 
 
+@pytest.mark.slow  # every command's every path and name, each a CLI run
 @pytest.mark.parametrize(("words", "param", "is_argument", "token"), CASES,
                          ids=[f"{w or 'kqv'} {p} {t}" for w, p, _, t in CASES])
 def test_a_bracketed_value_is_printed_as_it_is(folder, words, param, is_argument, token):

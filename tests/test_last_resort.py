@@ -82,6 +82,7 @@ def test_a_bug_whose_message_spans_lines_is_still_one_line(capsys):
     assert "RuntimeError: first line second line;" in line
 
 
+@pytest.mark.slow  # a kqv process per case
 @pytest.mark.parametrize("args", [["lab"], ["quiz", "--stats"], ["train", "gpt", "--help"]], ids=" ".join)
 def test_a_terminal_that_cannot_show_unicode_gets_question_marks_not_a_crash(args):
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "ascii"}
@@ -140,6 +141,7 @@ def run_in_shell(command: str, tmp_path) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=120, cwd=tmp_path)
 
 
+@pytest.mark.slow  # a kqv process per case
 @pytest.mark.parametrize(("command", "code", "line"), [
     ("sample no.npz >&-", 2, "error: standard output is closed, so kqv has nowhere to print"),
     ("quiz -n 1 --seed 1 <&-", 0, None),
