@@ -47,20 +47,30 @@ def dim(text: str) -> Text:
 
 
 _errors_as_json = False
+_json_printed = False  # a command's --json result is on stdout already
 
 
 def errors_as_json(on: bool) -> None:
     """With ``--json`` on the command line, :func:`error` also prints ``{"error": message}`` on
     stdout: a script that reads stdout gets JSON whether the command worked or not."""
-    global _errors_as_json
-    _errors_as_json = on
+    global _errors_as_json, _json_printed
+    _errors_as_json, _json_printed = on, False
+
+
+def print_json(doc: dict) -> None:
+    """A command's ``--json`` result: one line of JSON on stdout. An error after it (a Ctrl-C
+    once the summary of what was done is out) is then said on stderr only: stdout holds one
+    JSON object, whatever happens."""
+    global _json_printed
+    print(json.dumps(doc), flush=True)
+    _json_printed = True
 
 
 def error(message: str) -> None:
     """``error: message`` on stderr (the message exactly as given), and as JSON on stdout when
-    the command line asked for ``--json``."""
+    the command line asked for ``--json`` and no result was printed there yet."""
     err_console.print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
-    if _errors_as_json:
+    if _errors_as_json and not _json_printed:
         json_error(message)
 
 

@@ -169,3 +169,18 @@ def test_without_json_an_error_leaves_stdout_empty(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["eval", "digits", "missing.npz"])
     assert result.exit_code == 2 and result.stdout == ""
+
+
+def test_an_error_after_a_json_result_leaves_stdout_one_object(capsys):
+    """A Ctrl-C after ``--json`` printed the summary of what was done: said on stderr only."""
+    from kqv_cli import messages
+
+    messages.errors_as_json(True)
+    try:
+        messages.print_json({"epochs": 3})
+        messages.error("interrupted (Ctrl-C) in epoch 4")
+    finally:
+        messages.errors_as_json(False)
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"epochs": 3}
+    assert err.strip() == "error: interrupted (Ctrl-C) in epoch 4"

@@ -6,7 +6,6 @@ options, picks the data, shows progress and prints results.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from kqv_cli.charts import print_line_chart
 from kqv_cli.checkpoint_out import check_writable
 from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console, dim, note, styled
+from kqv_cli.messages import console, dim, note, print_json, styled
 from kqv_cli.services import datasets
 from kqv_cli.trace_table import print_trace
 
@@ -144,8 +143,8 @@ def train_digits(
         kept = f"; the last good checkpoint is {saved}" if saved else ""
         raise KqvError(f"{diverged}{kept}")
     if as_json:
-        typer.echo(json.dumps(training_summary(results, layer_sizes, train.source, cost, eta, schedule,
-                                               batch_size, lmbda, activation, saved)))
+        print_json(training_summary(results, layer_sizes, train.source, cost, eta, schedule,
+                                               batch_size, lmbda, activation, saved))
     elif results:
         plot_accuracy(results)
         if saved:
@@ -285,9 +284,9 @@ def eval_digits(
     np.add.at(confusion, (test.labels, predicted), 1)
     correct = int(np.trace(confusion))
     if as_json:
-        typer.echo(json.dumps({"test_accuracy": correct / len(test), "correct": correct,
+        print_json({"test_accuracy": correct / len(test), "correct": correct,
                                "total": len(test), "confusion": confusion.tolist(),
-                               "sizes": net.sizes, "cost": meta["cost"], "data": test.source}))
+                               "sizes": net.sizes, "cost": meta["cost"], "data": test.source})
         return
     console.print(f"{checkpoint}: {'-'.join(map(str, net.sizes))} net, {meta['cost']} cost")
     if "cost_saved_as" in meta:

@@ -6,7 +6,6 @@ this module parses options, finds the text, shows progress and prints results.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.generated_text import GeneratedTextOut
-from kqv_cli.messages import console, note
+from kqv_cli.messages import console, note, print_json
 from kqv_cli.services import datasets, sampling
 from kqv_cli.trace_table import print_trace
 
@@ -165,7 +164,7 @@ def train_gpt(
         result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop)
 
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        print_json(result.to_json())
     else:
         plot_losses(result)
         used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())

@@ -7,7 +7,6 @@ curves as a terminal chart, a sample from each GPT variant, and the verdict.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from engine.errors import KqvError
 from kqv_cli.charts import print_line_chart
 from kqv_cli.cli import KqvTyper, app, interrupted
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console, dim, styled
+from kqv_cli.messages import console, dim, print_json, styled
 
 if TYPE_CHECKING:
     from kqv_cli.lab.experiments import Experiment
@@ -106,7 +105,7 @@ def run(
     if result.stopped:
         raise interrupted(f"interrupted (Ctrl-C); {len(result.variants)} finished variant(s) were cached")
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        print_json(result.to_json())
         return
     print_result(result)
 

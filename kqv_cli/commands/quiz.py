@@ -8,7 +8,6 @@ terminal lose nothing. No Textual here: a piped quiz starts in a fraction of a s
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from rich.table import Table
 
 from engine.errors import KqvError
 from kqv_cli.cli import app, interrupted, is_interactive
-from kqv_cli.messages import console, dim, styled, warning
+from kqv_cli.messages import console, dim, print_json, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def quiz(
     if stats:
         progress = QuizProgress.load(persist=False)
         if as_json:
-            typer.echo(json.dumps(_stats_json(progress)))
+            print_json(_stats_json(progress))
         else:
             _show_stats(console, progress)
         return

@@ -7,7 +7,6 @@ translations and the cross-attention table.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +22,7 @@ from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.gpt import overridden_on_resume, parse_threads, plot_losses
 from kqv_cli.cross_attention_table import print_cross_attention
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console, note
+from kqv_cli.messages import console, note, print_json
 from kqv_cli.trace_table import print_trace
 
 NORMS = ("post", "pre")
@@ -169,7 +168,7 @@ def train_translate(
         result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=should_stop, on_bleu=on_bleu)
 
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        print_json(result.to_json())
     else:
         plot_losses(result)
         used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
