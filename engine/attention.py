@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from engine import fused
 from engine.layers import (
     Linear,
     Module,
@@ -118,7 +119,11 @@ class ScaleByRootHs:
 
     def apply(self, scores, hs: int) -> None:
         """Scale ``scores`` in place (the forward's scores, or their gradient on the way back)."""
-        scores *= 1.0 / math.sqrt(hs)
+        scores *= self.factor(hs)
+
+    def factor(self, hs: int) -> float:
+        """The number the scores are multiplied by (the fused softmax folds it into its pass)."""
+        return 1.0 / math.sqrt(hs)
 
 
 class Unscaled:
@@ -129,6 +134,9 @@ class Unscaled:
 
     def apply(self, scores, hs: int) -> None:
         return None
+
+    def factor(self, hs: int) -> float:
+        return 1.0
 
 
 # -- masks ----------------------------------------------------------------------------------
@@ -226,6 +234,12 @@ def attention_forward(q, k, v, score=DOT, scale=BY_ROOT_HS, mask=CAUSAL, dropout
     KV cache makes the keys outnumber the queries).
     """
     p, T, t, hs = prefix, q.shape[-2], k.shape[-2], q.shape[-1]
+    fast = fused.kernels_for(tracer)
+    if fast is not None and key_pad is None and hasattr(scale, "factor"):
+        # an untraced run: scale, mask and softmax as one fused pass (engine.fused), same numbers
+        att = fast.softmax_forward(score.forward(q, k), scale.factor(hs), mask.hidden(T, t))
+        dropped, keep = dropout_forward(att, dropout, rng)
+        return dropped @ v, att, keep  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
     key_seq = key_seq or (seq if t == T else "t")
     sym_h, sym_att = ("B", "nh", seq, "hs"), ("B", "nh", seq, key_seq)
     att = score.forward(q, k)  # (B, nh, T, t)
@@ -283,6 +297,10 @@ def attention_backward(dy, q, k, v, att, keep=None, score=DOT, scale=BY_ROOT_HS,
     np.matmul(dropped.transpose(0, 1, 3, 2), dy, out=dv)  # (B, nh, t, T) @ (B, nh, T, hs)
     tracer.record(f"{p}dv", dv, "attᵀ @ dy_heads", "backward", sym_k)
     datt = dropout_backward(datt, keep)
+    fast = fused.kernels_for(tracer)
+    if fast is not None and hasattr(scale, "factor"):  # softmax's backward and the scale in one pass
+        score.backward(fast.softmax_backward(datt, att, scale.factor(hs)), q, k, dq, dk)
+        return dq, dk, dv
     dscores = softmax_backward(datt, att, out=datt)  # in place: datt was recorded, not needed again
     # ∂loss/∂att_scores, the scores the forward recorded (already scaled): a finite difference on
     # att_scores checks this array as it is (the tracer keeps a copy: it is scaled in place next)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import fused
 from engine.errors import KqvError
 from engine.trace import NO_TRACE
 
@@ -156,14 +157,17 @@ class LayerNorm(Module):
         return f"LayerNorm′ᵀ({dout_name})"
 
     def forward(self, x, tracer=NO_TRACE):
-        # the block records the output as ln_1 / ln_2; the internals stay out of the GPT's trace
-        out, self.xhat, self.rstd = layernorm_forward(x, self.w, self.b if self.bias else None,
-                                                      self.eps)
+        # the block records the output as ln_1 / ln_2; the internals stay out of the GPT's trace.
+        # An untraced run may take the same arithmetic fused into one pass (engine.fused).
+        fast = fused.kernels_for(tracer)
+        forward = layernorm_forward if fast is None else fast.layernorm_forward
+        out, self.xhat, self.rstd = forward(x, self.w, self.b if self.bias else None, self.eps)
         return out
 
     def backward(self, dout, tracer=NO_TRACE, sym=()):
-        dx, _, _ = layernorm_backward(dout, self.xhat, self.rstd, self.w, dw=self.dw,
-                                      db=self.db if self.bias else None)
+        fast = fused.kernels_for(tracer)
+        backward = layernorm_backward if fast is None else fast.layernorm_backward
+        dx, _, _ = backward(dout, self.xhat, self.rstd, self.w, dw=self.dw, db=self.db if self.bias else None)
         tracer.record(f"{self.path}.dw", self.dw, "Σ_rows dout ⊙ x̂", "backward", sym[-1:])
         if self.bias:
             tracer.record(f"{self.path}.db", self.db, "Σ_rows dout", "backward", sym[-1:])

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from engine import fused
 from engine.errors import KqvError
 from engine.layers import Linear, Module, dropout_backward, dropout_forward
 from engine.trace import NO_TRACE
@@ -120,6 +121,8 @@ class MLP(Module):
         tracer.record(f"{p}fc", self.fc.reshape(B, T, -1),
                       self.c_fc.formula(x_name) + f"   (B*{s}, C) @ (C, {H})", "forward", ("B", s, H))
         forward, _, formula = ACTIVATIONS[act]
+        if (fast := fused.kernels_for(tracer)) is not None and act in fast.ACTIVATIONS:
+            forward = fast.ACTIVATIONS[act][0]  # the same numbers in fewer passes (engine.fused)
         g, self.act_saved = forward(self.fc)
         tracer.record(f"{p}{act}", g.reshape(B, T, -1), formula, "forward", ("B", s, H))
         tracer.record(f"{self.c_proj.path}.w", self.c_proj.w, "weight, stored (in, out)", "forward", (H, "C"))
@@ -137,6 +140,9 @@ class MLP(Module):
         dout = dropout_backward(dout, self.out_keep)
         dg = self.c_proj.backward(dout, tracer, sym_out=("B", s, "C"))  # (B*T, 4*C)
         tracer.record(f"{p}d{act}", dg.reshape(B, T, -1), "dmlp_out @ c_proj.wᵀ", "backward", ("B", s, H))
-        dfc = ACTIVATIONS[act][1](dg, self.fc, self.act_saved)
+        backward = ACTIVATIONS[act][1]
+        if (fast := fused.kernels_for(tracer)) is not None and act in fast.ACTIVATIONS:
+            backward = fast.ACTIVATIONS[act][1]
+        dfc = backward(dg, self.fc, self.act_saved)
         tracer.record(f"{p}dfc", dfc.reshape(B, T, -1), f"d{act} ⊙ {act}′(fc)", "backward", ("B", s, H))
         return self.c_fc.backward(dfc, tracer, sym_out=("B", s, H))  # (B*T, C)

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from engine import fused
 from engine.trace import NO_TRACE
 
 
@@ -74,6 +75,10 @@ class AdamW:
             parallel(lambda part: self._update(lr, part), slice(0, n // 2), slice(n // 2, n))
 
     def _update(self, lr: float, part: slice) -> None:
+        if (fast := fused.kernels_for()) is not None:  # the same update in one pass (engine.fused)
+            fast.adamw_update(self.params, self.grads, self.m, self.v, part, self.n_decay, self.t, lr,
+                              self.beta1, self.beta2, self.eps, self.weight_decay)
+            return
         # the 2-D weights come first in the vector: only that front part is decayed
         split = min(max(part.start, self.n_decay), part.stop)
         for sub, weight_decay in ((slice(part.start, split), self.weight_decay),

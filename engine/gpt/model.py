@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from engine import fused
 from engine.attention import MASKS, SCALES, SCORES
 from engine.errors import KqvError
 from engine.gpt.blocks import (
@@ -295,7 +296,9 @@ class GPT:
         loss = None
         if targets is not None:
             self.targets = np.asarray(targets).reshape(-1)
-            loss, self.probs = cross_entropy_forward(logits, self.targets)  # probs kept for backward
+            fast = fused.kernels_for(tracer)  # None: the readable function below (engine.fused)
+            forward = cross_entropy_forward if fast is None else fast.cross_entropy_forward
+            loss, self.probs = forward(logits, self.targets)  # probs kept for backward
             tracer.record("loss", np.asarray(loss, dtype=self.dtype), "mean over B*T of −log p[target]",
                           "forward", ())
         return logits.reshape(B, T, -1), loss
@@ -306,7 +309,10 @@ class GPT:
         sym = ("B", "T", "C")
         self._wte_t = None  # training is about to change wte: the head's copy would be stale
         tracer.section("backward")
-        dlogits = cross_entropy_backward(self.probs, self.targets, out=self.probs)  # (B*T, V)
+        if (fast := fused.kernels_for(tracer)) is not None:
+            dlogits = fast.cross_entropy_backward(self.probs, self.targets)  # in place, one pass
+        else:
+            dlogits = cross_entropy_backward(self.probs, self.targets, out=self.probs)  # (B*T, V)
         tracer.record("dlogits", dlogits.reshape(B, T, -1), "(softmax(logits) − onehot(targets)) / (B*T)",
                       "backward", ("B", "T", "V"))
         wte = self.embed.wte

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import fused
 from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
 from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
@@ -36,7 +37,7 @@ from engine.runtime.memory import check_fits, gpt_memory
 KIND = "gpt"
 # A resumed run continues as it was set up (model, batch, schedule, seed); only its length and
 # its reporting may change.
-CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "eval_iters", "threads")
+CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "eval_iters", "threads", "engine")
 
 
 @dataclass
@@ -59,6 +60,9 @@ class TrainConfig:
     eval_iters: int = 20
     seed: int = 1337
     threads: int | None = None  # 1: halves one after the other; 2: side by side; None: time both
+    # fast: the fused kernels (engine.fused) where numba is installed; readable: the numpy layers
+    # the lessons show. The loss curves agree to float32 rounding.
+    engine: str = "fast"
 
     def __post_init__(self):
         for name in ("batch_size", "max_iters", "eval_interval", "eval_iters"):
@@ -79,6 +83,8 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < 1):
                 raise KqvError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.engine not in fused.ENGINES:
+            raise KqvError(f"engine must be one of {', '.join(fused.ENGINES)}, not {self.engine!r}")
         if self.threads is not None and self.threads not in (1, 2):
             raise KqvError(f"threads must be 1 or 2 (one per half of the batch), got {self.threads}")
 
@@ -121,6 +127,7 @@ class TrainResult:
     stopped: bool = False  # stopped early by should_stop
     checkpoint: Path | None = None
     threads: dict = field(default_factory=dict)  # iterations run at each BLAS thread count
+    engine: str = "readable"  # what really ran: fast only where the fused kernels loaded
 
     def to_json(self) -> dict:
         return {
@@ -133,6 +140,7 @@ class TrainResult:
             "stopped": self.stopped,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "threads": {str(k): v for k, v in self.threads.items()},
+            "engine": self.engine,
         }
 
 
@@ -287,7 +295,9 @@ class GPTTrainer:
         chooser = ThreadChooser(tc.threads)
         # parallelism comes from the two halves, never from spinning BLAS threads; a diverging
         # run is caught by its loss (NaN), so numpy's overflow warnings would only be noise
-        with blas_threads(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with blas_threads(1), fused.use(tc.engine), np.errstate(over="ignore", invalid="ignore",
+                                                                divide="ignore"):
+            engine = fused.running()  # loads the kernels now, or says once why it cannot
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
                     stopped = True
@@ -315,7 +325,7 @@ class GPTTrainer:
             iters=self.iter, train_loss=last.train_loss, val_loss=last.val_loss,
             ms_per_iter=1000 * self.train_seconds / max(done, 1), params=self.model.num_params,
             evals=list(self.evals), losses=list(self.losses), stopped=stopped,
-            checkpoint=self.out, threads=chooser.summary(),
+            checkpoint=self.out, threads=chooser.summary(), engine=engine,
         )
 
     def _evaluated(self) -> bool:

@@ -105,6 +105,9 @@ def train_gpt(
     threads: str = typer.Option(
         "auto", help="1: the batch's two halves one after the other; 2: side by side on two cores; "
         "auto: time both as it trains and keep the faster."),
+    engine: str = typer.Option(
+        "fast", help="fast: fused compiled kernels (numba) under the layers; readable: the numpy layers "
+        "the lessons show, one line of the maths at a time. Same loss curve to float32 rounding."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end instead."),
 ) -> None:
     """Train a character-level GPT on Tiny Shakespeare (or --text).
@@ -122,7 +125,7 @@ def train_gpt(
     cfg = model_config(data.vocab.size, block_size, n_layer, n_head, n_embd, dropout, pos, bias)
     tc = TrainConfig(batch_size=batch_size, max_iters=max_iters, lr=lr, min_lr=min_lr,
                      warmup_iters=warmup_iters, eval_interval=eval_interval, eval_iters=eval_iters,
-                     seed=seed, threads=n_threads)
+                     seed=seed, threads=n_threads, engine=engine.strip().lower())
     trainer = GPTTrainer(data, cfg, tc, out=out, resume=resume)
     cfg, tc = trainer.model.config, trainer.tc
     if resume is not None and (ignored := overridden_on_resume(ctx, {**asdict(cfg), **asdict(tc)})):
@@ -168,7 +171,8 @@ def train_gpt(
     else:
         plot_losses(result)
         used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
-        console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}); "
+        console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}, "
+                      f"{result.engine} engine); "
                       f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")
         saved = result.checkpoint
         console.print(f"Saved to {saved}; try: kqv sample {saved} --prompt \"ROMEO:\"")

@@ -1,0 +1,93 @@
+"""The fast path: the GPT's elementwise work in compiled loops, one pass where numpy takes many.
+
+The readable layers (:mod:`engine.layers`, :mod:`engine.mlp`, :mod:`engine.attention`,
+:mod:`engine.optim`) write each formula as numpy expressions, one line of the maths per line
+of code, and every line is a pass over memory: LayerNorm's forward alone reads and writes its
+(N, C) array about eight times. That is what the lessons, ``kqv trace`` and practice show, and
+it stays the reference. :mod:`engine.fused.kernels` computes the same things with numba
+(``@njit``), each kernel one or two passes, held to the readable function by
+``tests/test_fused.py`` (float32 within 1e-5 relative, float64 within 1e-12).
+
+Who uses which: a traced run (``tracer.enabled``) always runs the readable code, so every
+variable it records is the one the lesson's code pane shows; an untraced run (training,
+evaluation, sampling) takes the fused kernels when the process's engine is ``"fast"`` (the
+default; ``kqv train gpt --engine readable`` and :func:`use` change it) and numba can be
+imported. Where it cannot, kqv says so once on stderr and runs the readable code.
+
+numba is imported only when the first kernel is asked for, so a command that trains nothing
+never pays its ~0.5 s import.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import contextmanager
+
+from engine.errors import KqvError
+from engine.trace import NO_TRACE
+
+ENGINES = ("fast", "readable")
+
+_choice = "fast"
+_loaded = False
+_kernels = None
+_lock = threading.Lock()
+
+
+def choose(name: str) -> None:
+    """Set the process's engine: ``"fast"`` (fused kernels for untraced runs) or ``"readable"``."""
+    global _choice
+    if name not in ENGINES:
+        raise KqvError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
+    _choice = name
+
+
+def chosen() -> str:
+    """The engine the process asked for (what runs may still be readable: see :func:`running`)."""
+    return _choice
+
+
+@contextmanager
+def use(name: str):
+    """Run the ``with`` body on engine ``name``, then go back to the one before."""
+    before = _choice
+    choose(name)
+    try:
+        yield
+    finally:
+        choose(before)
+
+
+def kernels_for(tracer=NO_TRACE):
+    """The fused kernels module for an untraced run on the fast engine; None means: run the
+    readable code (a traced run, ``--engine readable``, or numba missing)."""
+    if tracer.enabled or _choice != "fast":
+        return None
+    return _kernels if _loaded else _load()
+
+
+def running() -> str:
+    """The engine an untraced run really uses now: ``"fast"`` only if the kernels load."""
+    return "fast" if kernels_for() is not None else "readable"
+
+
+def _load():
+    global _loaded, _kernels
+    with _lock:  # the two halves of a batch ask at the same moment, from two threads
+        if not _loaded:
+            try:
+                import engine.fused.kernels as module
+            except ImportError as exc:  # numba missing, or built for another numpy
+                module = None
+                print(f"kqv: the fast engine needs numba ({exc}); running the readable numpy engine, "
+                      "which is slower", file=sys.stderr)
+            _kernels, _loaded = module, True
+    return _kernels
+
+
+def _forget() -> None:
+    """Load the kernels again on the next call (tests simulate a missing numba with it)."""
+    global _loaded, _kernels
+    with _lock:
+        _loaded, _kernels = False, None
