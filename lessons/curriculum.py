@@ -40,7 +40,8 @@ CURRICULUM = (
     Entry("bridge"),
     Entry("backward", quiz="backward", practice=("attention_backward",)),
     Entry("training", quiz="training", practice=("adamw", "sampling")),
-    Entry("translation", practice=("padding_mask", "cross_attention", "label_smoothing", "beam_search_step")),
+    Entry("translation", quiz="translation", practice=(
+        "padding_mask", "cross_attention", "label_smoothing", "beam_search_step")),
 )
 
 LESSONS = tuple(lesson.id for lesson in CURRICULUM)  # the home screen's order
