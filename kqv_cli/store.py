@@ -30,8 +30,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from engine.files.atomic import atomic_write
-from engine.files.bounded import NotRegular, read_bounded
 from engine.files.paths import state_dir
+from engine.files.reading import NotRegular, read_bounded
 
 LOCK_TIMEOUT = 10.0  # seconds; a save holds the lock for milliseconds
 MAX_BYTES = 32 * 2**20  # a year of daily quizzes is a few hundred KB; more is not ours

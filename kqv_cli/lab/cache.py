@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from engine.files.atomic import atomic_write
-from engine.files.bounded import read_bounded
 from engine.files.paths import cache_dir
+from engine.files.reading import read_bounded
 
 CACHE_VERSION = 2  # bump when a change in the runner changes what a variant's numbers mean
 MAX_BYTES = 16 * 2**20  # a variant's curves and sample are a few KB

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files.bounded import read_bounded
+from engine.files.reading import read_bounded
 from lessons.practice import Case
 from lessons.practice.exercise import Seeded
 
@@ -156,7 +156,7 @@ def _read_results(job_dir: Path, code: int, n_cases: int, memory_mb: int) -> Chi
 
     The learner's code runs in that child and can write anything into the job folder before it
     exits: another ``result.json``, an object array in ``results.npz``, a FIFO, a link to
-    ``/dev/zero``. So every byte is read as untrusted: bounded (:mod:`engine.files.bounded`),
+    ``/dev/zero``. So every byte is read as untrusted: bounded (:mod:`engine.files.reading`),
     each field checked for its type, each array for its name and dtype.
     """
     result_file = job_dir / "result.json"
