@@ -17,7 +17,7 @@ import typer.main
 from pilot import pilot_test
 from typer.testing import CliRunner
 
-import kqv_cli.main  # noqa: F401  (registers the commands)
+import kqv_cli.main  # registers the commands
 from kqv_cli.cli import app
 
 runner = CliRunner()
@@ -194,3 +194,16 @@ async def test_the_app_shows_a_bracketed_state_folder_in_its_warning_as_it_is(tm
         app.notify("plain [bold]text[/] from a screen")  # a screen's notify takes the same road
         await pilot.pause()
         assert app.is_running
+
+
+def test_every_console_is_made_by_messages():
+    """By construction: a console made elsewhere would read markup again. step_plain's renders
+    the lesson's own Markdown into a string (a Markdown object, never a string with markup)."""
+    import re
+    from pathlib import Path
+
+    allowed = {"kqv_cli/messages.py", "kqv_cli/step_plain.py"}
+    root = Path(kqv_cli.main.__file__).resolve().parent.parent
+    makers = sorted(str(p.relative_to(root)) for p in (root / "kqv_cli").rglob("*.py")
+                    if re.search(r"\bConsole\(", p.read_text(encoding="utf-8")))
+    assert set(makers) <= allowed, makers
