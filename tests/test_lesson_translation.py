@@ -1,0 +1,89 @@
+"""The translation lesson: its own untrained model says so, and a kept trained model is read.
+
+The shapes of every step at every check-dims line are tests/test_lessons.py's; the walk of every
+step at 80x24 is tests/test_tui_pilot.py's (both cover every lesson of the curriculum). Here: what
+the decode and pizza steps say about the model they ran, with and without a trained checkpoint
+where the app keeps it (KQV_STATE_DIR is a fresh folder in every test).
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lessons import load_lessons
+from lessons.session import LessonSession
+from lessons.steps import translation as script
+
+TINY = Path(__file__).parent / "data" / "translate-tiny.npz"
+LESSON = next(lesson for lesson in load_lessons() if lesson.id == "translation")
+
+
+def _step(session: LessonSession, step_id: str):
+    return session.run(LESSON.step_index(step_id))
+
+
+def test_without_a_trained_model_the_pizza_step_says_untrained_and_how_to_train():
+    view = _step(LessonSession(LESSON), "pizza")
+    notes = "\n".join(view.notes)
+    assert "UNTRAINED" in notes and "kqv train translate --out" in notes
+    assert str(script.kept_path()) in notes
+    assert "chance, not grammar" in notes
+    assert "prefers" not in notes  # no verdict drawn from random weights
+
+
+def test_a_kept_trained_model_answers_the_pizza_and_decode_steps():
+    script.kept_path().parent.mkdir(parents=True)
+    shutil.copy(TINY, script.kept_path())
+    session = LessonSession(LESSON)
+    assert session.check() == []
+    pizza = _step(session, "pizza")
+    notes = "\n".join(pizza.notes)
+    assert "kqv's own trained model" in notes and "UNTRAINED" not in notes
+    assert "prefers" in notes and "p(elle) = " in notes and "p(il) = " in notes
+    cross = pizza.record("dec.h0.cross.att")
+    assert cross.shape[-2:] == (pizza.dims["T"], pizza.dims["S"])
+    decode = _step(session, "decoding")
+    assert decode.record("beam_tokens").shape == (1, script.BEAMS, decode.dims["t"])
+    assert any(n.startswith("beam 4: ") for n in decode.notes)
+
+
+def test_a_damaged_kept_model_falls_back_to_the_untrained_one_and_says_why():
+    script.kept_path().parent.mkdir(parents=True)
+    script.kept_path().write_bytes(b"not a checkpoint")
+    notes = "\n".join(_step(LessonSession(LESSON), "pizza").notes)
+    assert "UNTRAINED" in notes and "cannot be read" in notes
+
+
+def test_a_word_of_several_pieces_gets_the_weight_of_all_its_pieces():
+    pieces = ["The", "▁p", "izza", "▁o", "ven", ".", "</s>", "<pad>"]
+    row = np.array([0.1, 0.2, 0.05, 0.3, 0.15, 0.1, 0.1, 0.0])
+    assert script.word_weight(pieces, row, "pizza") == pytest.approx(0.25)
+    assert script.word_weight(pieces, row, "oven") == pytest.approx(0.45)
+    assert script.word_weight(pieces, row, "cat") == 0.0
+
+
+def test_the_pronoun_probability_multiplies_its_pieces():
+    """p(word) is the product of its pieces' probabilities, each given the ones before."""
+    d = script.full_dims({})
+    model, vocab = script.model_for(d, 0), script.lesson_vocab()
+    src = np.array([vocab.encode(script.PIZZA[0][0]) + [2]])
+    prefix = vocab.encode(script.PRONOUN_PREFIX)
+    word = vocab.encode(" il")
+    assert len(word) > 1  # in the lesson's small vocabulary, il is two pieces
+    logits = model.forward(src, np.array([[1] + prefix + word[:-1]]))[0].astype(np.float64)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    expected = p[len(prefix), word[0]] * p[len(prefix) + 1, word[1]]
+    assert script.word_probability(model, src, prefix, word) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_padding_mask_note_is_minus_inf_exactly_where_the_source_is_padding():
+    view = _step(LessonSession(LESSON), "encoder-input")
+    src = view.record("src_pad").value
+    rows = [n for n in view.notes if n.startswith("row ")]
+    assert len(rows) == src.shape[0]
+    for b, line in enumerate(rows):
+        marks = line.split(":", 1)[1].split("(")[0].split()
+        assert marks == ["−inf" if pad else "0" for pad in src[b]]
