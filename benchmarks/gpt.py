@@ -51,7 +51,8 @@ from engine.gpt.model import GPT, GPTConfig  # noqa: E402
 from engine.gpt.train import TrainConfig  # noqa: E402
 
 SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
-CONTENDERS = ("numpy", "torch", "torch.compile")
+# numpy: kqv's default (fast) engine, the fused kernels; numpy-readable: --engine readable
+CONTENDERS = ("numpy", "numpy-readable", "torch", "torch.compile")
 
 
 def matmul_flops(cfg: GPTConfig, B: int, T: int) -> int:
@@ -125,14 +126,17 @@ def child_steps(spec: dict) -> dict:
     data, cfg, tc = setup(Path(spec["text"]))
     kind, threads = spec["kind"], spec["threads"]
     rng = np.random.default_rng(spec["round"])
-    if kind == "numpy":
+    if kind in ("numpy", "numpy-readable"):
+        from engine import fused
         from engine.gpt.train import GPTTrainer
         from engine.runtime.blas import blas_threads
 
-        trainer = GPTTrainer(data, cfg, TrainConfig(threads=threads))
+        engine = "readable" if kind == "numpy-readable" else "fast"
+        trainer = GPTTrainer(data, cfg, TrainConfig(threads=threads, engine=engine))
 
         def step():
-            with blas_threads(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with blas_threads(1), fused.use(engine), np.errstate(over="ignore", invalid="ignore",
+                                                                 divide="ignore"):
                 trainer.step(threads)  # kqv's own loop runs every iteration like this
     else:
         import torch_gpt
@@ -283,7 +287,7 @@ def summarise_steps(raw: dict, flops: int, tokens: int) -> dict:
                 ours = ms["numpy"]["median"]
                 entry["tokens_per_s"] = round(tokens / ours * 1000)
                 entry["fraction_of_peak"] = round(flops / (ours / 1000) / 1e9 / peak["median"], 3)
-                for c in ("torch", "torch.compile"):
+                for c in ("torch", "torch.compile", "numpy-readable"):
                     if c in ms:
                         entry[f"ratio_to_{c}"] = round(ours / ms[c]["median"], 3)
             result.setdefault(label, {})[n] = entry
@@ -297,7 +301,8 @@ def main(argv=None) -> int:
                         help='BLAS environments: "as set", "auto" (both kernel variables removed), '
                              '"haswell" (both set as build machines set them)')
     parser.add_argument("--threads", default="1,2", help="thread counts to time, e.g. 1,2")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="numpy,torch,torch.compile")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS),
+                        help="numpy,numpy-readable,torch,torch.compile")
     parser.add_argument("--rounds", type=int, default=5, help="processes per contender (alternating)")
     parser.add_argument("--iters", type=int, default=20, help="timed iterations per process")
     parser.add_argument("--compile-rounds", type=int, default=2,
@@ -342,13 +347,15 @@ def main(argv=None) -> int:
         for label, by_threads in steps.items():
             for n, e in by_threads.items():
                 ms = e["ms_per_iter"]
-                ratios = ", ".join(f"kqv/{c} {e[f'ratio_to_{c}']:.2f}" for c in ("torch", "torch.compile")
+                ratios = ", ".join(f"kqv/{c} {e[f'ratio_to_{c}']:.2f}"
+                                   for c in ("torch", "torch.compile", "numpy-readable")
                                    if f"ratio_to_{c}" in e)
                 peak = fmt(e["peak_gflops"], " GFLOP/s", 0)
                 say(f"[{label}: {e['kernel']}] {n} thread(s), matmul peak {peak}\n"
                     f"    kqv numpy     {fmt(ms.get('numpy'), ' ms')}"
                     + (f"  {e['tokens_per_s']:,} tokens/s, {100 * e['fraction_of_peak']:.0f}% of peak"
                        if "tokens_per_s" in e else "") + "\n"
+                    f"    kqv readable  {fmt(ms.get('numpy-readable'), ' ms')}\n"
                     f"    torch eager   {fmt(ms.get('torch'), ' ms')}\n"
                     f"    torch.compile {fmt(ms.get('torch.compile'), ' ms')}\n"
                     f"    {ratios or 'no ratio'}"

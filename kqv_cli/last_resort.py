@@ -44,6 +44,11 @@ def main() -> None:
     """
 
     def kqv() -> None:
+        if sys.argv[1:] == ["--version"]:  # the whole answer is one constant: no numpy, typer or rich
+            from kqv_cli import __version__
+
+            print(f"kqv {__version__}")  # as kqv_cli.main's --version callback prints it
+            return
         from kqv_cli.main import app
 
         app(prog_name="kqv")

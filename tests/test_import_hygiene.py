@@ -124,3 +124,30 @@ def test_the_circle_finder_finds_one():
     """The check above can fail: a loop of three is one circle, a module off it is not in it."""
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(graph) == {frozenset({"a", "b", "c"})}
+
+
+def test_kqv_version_imports_neither_numpy_nor_the_cli_libraries():
+    """``kqv --version`` answers from a constant: no numpy, typer, rich or engine (0.64 s before)."""
+    code = ("import sys, atexit\n"
+            "sys.argv = ['kqv', '--version']\n"
+            "atexit.register(lambda: print(sorted(m for m in ('numpy', 'typer', 'rich', 'engine') "
+            "if m in sys.modules)))\n"
+            "from kqv_cli.last_resort import main\n"
+            "main()\n")
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["kqv 0.1.0", "[]"]
+
+
+def test_the_engine_imports_numba_only_when_a_fused_kernel_is_first_asked_for():
+    """numba takes ~0.5 s to import: building and tracing a model never pays it."""
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from engine.gpt.model import GPT, GPTConfig\n"
+            "from engine.trace import Tracer\n"
+            "m = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))\n"
+            "m.forward(np.zeros((1, 4), dtype=int), np.zeros((1, 4), dtype=int), tracer=Tracer())\n"
+            "print('numba' in sys.modules)\n")
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
