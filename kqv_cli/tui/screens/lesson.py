@@ -205,12 +205,15 @@ class LessonScreen(KqvScreen):
         steps = self.lesson.steps
         step = steps[self.index]
         dims = self.view.dims if self.view else {}
-        state = "  [i]running…[/i]" if running else ""
-        if self.index == len(steps) - 1 and not running:
-            state = "  [b reverse] last step: n what next [/]"
+        # the step's title is text (a lesson file's, which may hold brackets); only kqv's own parts
+        # are styled
+        bar = Text.assemble((f"{self.index + 1}/{len(steps)}", "bold"), " ", step.title)
+        if running:
+            bar.append_text(Text.assemble("  ", ("running…", "italic")))
+        elif self.index == len(steps) - 1:
+            bar.append_text(Text.assemble("  ", (" last step: n what next ", "bold reverse")))
         if not running and self.step_exercise() is not None:
-            state += "  [b]w[/b] write it yourself"
-        bar = Text.from_markup(f"[b]{self.index + 1}/{len(steps)}[/b] {step.title}{state}")
+            bar.append_text(Text.assemble("  ", ("w", "bold"), " write it yourself"))
         # then the dims and the lesson's title, as many whole items as fit: a number cut at the
         # terminal's edge would read as another one (C=3 for C=32)
         room = self.size.width - 2 - bar.cell_len - 2  # the bar's padding, the gap before the dims
