@@ -136,6 +136,16 @@ class TransformerConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+PARTS = {"cross": CROSS, "src_positions": SOURCE_POSITIONS}  # the what-if parts, by config field
+
+
+def swapped(**parts) -> dict:
+    """The config changes that build the model with these parts in place of the paper's:
+    ``swapped(cross=NoCrossAttention)`` is ``{"cross": "none"}`` (as :func:`engine.gpt.model.swapped`)."""
+    return {name: next(key for key, known in PARTS[name].items() if known is part)
+            for name, part in parts.items()}
+
+
 def count_parameters(cfg: TransformerConfig) -> dict[str, int]:
     """Parameters of each part, from the sizes alone (a test holds the sum to the built model's).
 

@@ -41,7 +41,7 @@ def lab(ctx: typer.Context) -> None:
         return
     from kqv_cli.lab import EXPERIMENTS
 
-    for kind, title in (("gpt", "GPT"), ("digits", "digit net")):
+    for kind, title in (("gpt", "GPT"), ("translation", "Translation Transformer"), ("digits", "digit net")):
         group = [e for e in EXPERIMENTS if e.kind == kind]
         if not group:
             continue
@@ -67,6 +67,8 @@ def run(
     fresh: bool = typer.Option(False, "--fresh", help="Retrain even when results are cached."),
     text: Path | None = typer.Option(None, "--text", help="GPT experiments: any UTF-8 text (default: "
                                      "Tiny Shakespeare)."),
+    pairs: Path | None = typer.Option(None, "--pairs", help="Translation experiments: a source<TAB>target "
+                                      "file (default: English-French pairs if here, else built-in ones)."),
     data: Path | None = typer.Option(None, "--data", help="Digit experiments: folder with the MNIST files."),
     synthetic: bool = typer.Option(False, "--synthetic", help="Digit experiments: synthetic digits."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
@@ -77,7 +79,7 @@ def run(
     exp = get_experiment(name)
     if iters is not None and iters <= 0:
         raise KqvError(f"--iters must be a positive number of {exp.unit}, got {iters}")
-    dataset = load_data(exp, text, data, synthetic, seed, quiet=as_json)
+    dataset = load_data(exp, text, data, synthetic, seed, quiet=as_json, pairs=pairs)
     budget = exp.budget if iters is None else iters
     if not as_json:
         console.print(styled((exp.name, "bold"), f": {exp.question}"))
@@ -93,7 +95,7 @@ def run(
 
     def on_event(event):
         if isinstance(event, Point):
-            what = f"loss {event.y:.3f}" if exp.kind == "gpt" else f"accuracy {event.y:.1%}"
+            what = f"accuracy {event.y:.1%}" if exp.kind == "digits" else f"loss {event.y:.3f}"
             progress.update(tasks[event.label], completed=event.x, status=f"{event.x:g}  {what}")
         elif isinstance(event, VariantDone):
             status = "cached" if event.result.cached else f"done in {event.result.seconds:.1f}s"
@@ -110,8 +112,14 @@ def run(
     print_result(result)
 
 
-def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: bool, seed: int, quiet: bool):
-    """The experiment's data: a text for the GPT, (train, validation, test) digits for the digit net."""
+def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: bool, seed: int, quiet: bool,
+              pairs: Path | None = None):
+    """The experiment's data: a text for the GPT, sentence pairs for the translation model,
+    (train, validation, test) digits for the digit net."""
+    if exp.kind == "translation":
+        from kqv_cli.lab.pairs import lab_pairs
+
+        return lab_pairs(pairs)
     if exp.kind == "gpt":
         from kqv_cli.commands.gpt import load_text
 
@@ -123,6 +131,7 @@ def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: 
 
 def source_of(dataset) -> str:
     return dataset[0].source if isinstance(dataset, tuple) else (dataset.source or "the given text")
+
 
 
 def print_result(result) -> None:
@@ -137,6 +146,10 @@ def print_result(result) -> None:
             console.print(styled((v.label, "bold"), " writes:"))
             sample = Text(sample_line(v.sample) or "(nothing: it diverged)", style="italic")
             console.print(Padding(sample, (0, 0, 0, 2)))
+    if exp.kind == "translation":
+        for v in result.variants:
+            console.print(styled((v.label, "bold"), " translates:"))
+            console.print(Padding(Text(v.sample or "(nothing: it diverged)", style="italic"), (0, 0, 0, 2)))
     console.print()
     console.print(Text(result.verdict))
 
@@ -146,5 +159,5 @@ def plot_curves(result) -> None:
     """Every variant's curve in one terminal line chart."""
     exp = result.experiment
     series = [(v.label, *zip(*v.curve, strict=True)) for v in result.variants if len(v.curve) >= 2]
-    print_line_chart(console, series, exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+    print_line_chart(console, series, exp.curve_label, "epoch" if exp.kind == "digits" else "iteration",
                      height=18)

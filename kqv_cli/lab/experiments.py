@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
 from engine.gpt.model import swapped
+from engine.translation.layers import NoCrossAttention, NoPositionCode
+from engine.translation.model import swapped as tx_swapped
 from kqv_cli.lab import verdicts
 
 # The lab's GPT: small enough that three variants train in well under a minute on 2 cores,
@@ -31,6 +33,14 @@ DIGITS_BASE = {"sizes": [784, 30, 10], "activation": "sigmoid", "cost": "quadrat
                "batch_size": 10, "schedule": "constant"}
 DIGITS_BUDGET = 3  # epochs
 
+# The lab's translation Transformer: the paper's model (post-LN, sinusoidal positions, label
+# smoothing 0.1, the warm-up schedule) at a size that trains 800 batches of short sentences in
+# about half a minute on one core: C=64, 2 encoder and 2 decoder layers of 4 heads.
+TX_BASE = {"n_embd": 64, "n_head": 4, "n_layer": 2, "n_dec_layer": 2, "d_ff": 256, "max_len": 32,
+           "dropout": 0.0}
+TX_TRAIN = {"batch_size": 32, "lr": 1.0, "warmup_iters": 100, "smoothing": 0.1, "vocab_size": 600}
+TX_BUDGET = 800  # iterations
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -42,7 +52,7 @@ class Variant:
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    kind: str  # "gpt" or "digits"
+    kind: str  # "gpt", "translation" or "digits"
     question: str
     variants: tuple[Variant, ...]
     verdict: Callable[[dict], str]  # {label: VariantResult} -> the explanation
@@ -57,11 +67,11 @@ class Experiment:
 
     @property
     def unit(self) -> str:
-        return "iterations" if self.kind == "gpt" else "epochs"
+        return "epochs" if self.kind == "digits" else "iterations"
 
     @property
     def curve_label(self) -> str:
-        return "training loss (smoothed)" if self.kind == "gpt" else "validation accuracy"
+        return "validation accuracy" if self.kind == "digits" else "training loss (smoothed)"
 
 
 # metric key -> (column header, format)
@@ -77,6 +87,10 @@ METRICS = {
     "epoch1": ("acc. after epoch 1", "{:.1%}"),
     "accuracy": ("final accuracy", "{:.2%}"),
     "train_cost": ("train cost", "{:.4f}"),
+    "perplexity": ("val perplexity", "{:.1f}"),
+    "bleu": ("BLEU", "{:.1f}"),
+    "distinct": ("distinct translations", "{:.1%}"),
+    "ms_per_sentence": ("ms/sentence", "{:.1f}"),
 }
 
 
@@ -97,6 +111,13 @@ DIGIT_COLUMNS = ("first_tenth", "epoch1", "accuracy", "train_cost")
 
 def gpt(name, question, variants, verdict, columns=GPT_COLUMNS, base=None):
     return Experiment(name, "gpt", question, tuple(variants), verdict, columns, GPT_BUDGET, base or {})
+
+
+TX_COLUMNS = ("train_loss", "val_loss", "perplexity", "bleu", "distinct", "ms_per_iter")
+
+
+def translation(name, question, variants, verdict, columns=TX_COLUMNS, base=None):
+    return Experiment(name, "translation", question, tuple(variants), verdict, columns, TX_BUDGET, base or {})
 
 
 def digits(name, question, variants, verdict, columns=DIGIT_COLUMNS, base=None):
@@ -145,6 +166,34 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         [Variant("layernorm", {}, "pre-LN, as GPT-2"), Variant("no layernorm", swapped(layernorm=NoNorm),
                                                               "no normalisation")],
         verdicts.no_layernorm, base={"n_layer": 3}),
+    translation("tx-norm-warmup",
+                "What if the Transformer normalised before each sublayer (pre-LN, GPT-2) instead of after "
+                "it (post-LN, the paper), and what if either started at full learning rate, with no warm-up?",
+                [Variant("post-LN", {}, "LN(x + f(x)), warm-up"),
+                 Variant("post-LN, no warm-up", {"warmup_iters": 1}, "the largest step first"),
+                 Variant("pre-LN", {"norm": "pre"}, "x + f(LN(x)), warm-up"),
+                 Variant("pre-LN, no warm-up", {"norm": "pre", "warmup_iters": 1}, "the largest step first")],
+                verdicts.tx_norm_warmup),
+    translation("tx-no-cross",
+                "What if the decoder had no cross-attention: nothing in it would read the source sentence?",
+                [Variant("cross-attention", {}, "the decoder reads the memory"),
+                 Variant("no cross-attention", tx_swapped(cross=NoCrossAttention), "it cannot")],
+                verdicts.tx_no_cross),
+    translation("tx-no-positions",
+                "What if the encoder had no position code: the source would be a bag of words?",
+                [Variant("positions", {}, "sinusoidal PE on the source"),
+                 Variant("no positions", tx_swapped(src_positions=NoPositionCode), "a bag of words")],
+                verdicts.tx_no_positions),
+    translation("tx-smoothing",
+                "What if the targets were not smoothed (ε = 0) instead of the paper's ε = 0.1?",
+                [Variant("ε = 0.1", {}, "0.9 on the right piece"),
+                 Variant("ε = 0", {"smoothing": 0.0}, "1 on the right piece")],
+                verdicts.tx_smoothing),
+    translation("tx-beam",
+                "What if the same trained model translated greedily instead of with a beam of 4?",
+                [Variant("greedy", {"beam": 1}, "the likeliest piece each step"),
+                 Variant("beam 4", {"beam": 4}, "the 4 likeliest partial translations")],
+                verdicts.tx_beam, columns=("val_loss", "bleu", "distinct", "ms_per_sentence")),
     digits("relu",
            "What if the hidden neurons were ReLUs instead of sigmoids (at the book's η, and a smaller one)?",
            [Variant("sigmoid", {}, "σ(z), the book's"), Variant("relu", {"activation": "relu"}, "max(0, z)"),

@@ -50,6 +50,10 @@ def default_data(exp):
     digits (the run says which)."""
     if exp.kind == "gpt":
         return datasets.text(None, exp.block_size, offline=datasets.APP_OFFLINE)
+    if exp.kind == "translation":
+        from kqv_cli.lab.pairs import lab_pairs
+
+        return lab_pairs()
     return datasets.digits_here()
 
 
@@ -159,7 +163,7 @@ class LabScreen(KqvScreen):
         """The status while running: a head line, then one progress line per variant."""
         exp = get_experiment(self.running)
         budget = self.budget or exp.budget
-        figure = "loss" if exp.kind == "gpt" else "accuracy"
+        figure = "accuracy" if exp.kind == "digits" else "loss"
         width = max(len(label) for label in self.progress)
         lines = [Text(f"{exp.name} · {budget:,} {exp.unit} each · esc stops", style="bold")]
         lines += [progress_line(label, width, x, budget, figure, y, state)
@@ -231,11 +235,17 @@ class LabScreen(KqvScreen):
                 samples.append(f"\n{v.label} writes:\n", style="bold")
                 samples.append(sample_line(v.sample, 160) or "(nothing: it diverged)", style="italic")
             self.query_one("#lab-samples", Static).update(samples)
+        elif result.experiment.kind == "translation":
+            samples = Text()
+            for v in result.variants:
+                samples.append(f"\n{v.label} translates:\n", style="bold")
+                samples.append(v.sample or "(nothing: it diverged)", style="italic")
+            self.query_one("#lab-samples", Static).update(samples)
 
     def reset_plot(self, exp, budget: int) -> CurvesPlot:
         """The chart emptied for ``exp``'s variants, its x axis spanning the whole ``budget``."""
         plot = self.query_one(CurvesPlot)
-        plot.reset(exp.curve_label, "iteration" if exp.kind == "gpt" else "epoch",
+        plot.reset(exp.curve_label, "epoch" if exp.kind == "digits" else "iteration",
                    [v.label for v in exp.variants], x_max=budget)
         return plot
 
