@@ -95,22 +95,34 @@ def test_a_model_built_without_init_takes_loaded_weights():
     np.testing.assert_array_equal(empty.forward(ids)[0], trained.forward(ids)[0])
 
 
-def test_generation_keeps_the_blas_thread_count_that_ran_faster():
-    import time
+class Clock:
+    """A clock the test moves: each stand-in call says how long it took, so the chooser's
+    decisions do not depend on how busy the shared machine is."""
 
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_generation_keeps_the_blas_thread_count_that_ran_faster():
     from engine.runtime.blas import FasterThreads
 
     every = blas_threads_now()  # the library's own count: every core
     if every == 1:
         pytest.skip("one BLAS thread only: nothing to choose between")
+    clock = Clock()
 
     def step(slow_with):  # a stand-in for one generation step that is slow on `slow_with` threads
-        if blas_threads_now() == slow_with:
-            time.sleep(0.05)
+        clock.spend(0.05 if blas_threads_now() == slow_with else 0.001)
         return blas_threads_now()
 
     for slow, fast, chosen in ((every, 1, 1), (1, every, None)):
-        chooser = FasterThreads(trials=3)  # the median of three: one hiccup of a busy machine is outvoted
+        chooser = FasterThreads(trials=3, clock=clock)
         used = [chooser(step, slow) for _ in range(9)]
         assert used[:6] == [1, every] * 3  # both tried, alternately
         assert chooser.decided and chooser.chosen == chosen and used[6:] == [fast] * 3
@@ -125,21 +137,20 @@ def blas_threads_now() -> int:
 def test_a_choice_that_turns_slow_is_timed_again_and_changed():
     """Two threads first faster, then (another job took the other core) 20x slower: after two
     slow calls in a row both are timed again, and one thread is kept."""
-    import time
-
     from engine.runtime.blas import FasterThreads
 
     every = blas_threads_now()
     if every == 1:
         pytest.skip("one BLAS thread only: nothing to choose between")
     busy = False
+    clock = Clock()
 
     def step():  # 2 ms on the faster count; 40 ms on the slower one
         slow = (blas_threads_now() == every) if busy else (blas_threads_now() == 1)
-        time.sleep(0.04 if slow else 0.002)
+        clock.spend(0.04 if slow else 0.002)
         return blas_threads_now()
 
-    chooser = FasterThreads(trials=3)
+    chooser = FasterThreads(trials=3, clock=clock)
     used = [chooser(step) for _ in range(10)]
     assert chooser.chosen is None and used[6:] == [every] * 4 and chooser.retimed == 0
     busy = True
@@ -150,16 +161,15 @@ def test_a_choice_that_turns_slow_is_timed_again_and_changed():
 
 
 def test_a_one_off_call_runs_on_the_count_its_probe_found_faster():
-    import time
-
     from engine.gpt.model import GPT, GPTConfig
     from engine.runtime.blas import FasterThreads
 
     every = blas_threads_now()
     if every == 1:
         pytest.skip("one BLAS thread only: nothing to choose between")
-    chooser = FasterThreads()
-    assert chooser.decide_with(lambda: time.sleep(0.02 if blas_threads_now() == every else 0)) == 1
+    clock = Clock()
+    chooser = FasterThreads(clock=clock)
+    assert chooser.decide_with(lambda: clock.spend(0.02 if blas_threads_now() == every else 0.001)) == 1
     assert chooser(blas_threads_now) == 1
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=3)
     ids = np.array([[1, 2, 3, 4]])
