@@ -235,9 +235,9 @@ def attention_forward(q, k, v, score=DOT, scale=BY_ROOT_HS, mask=CAUSAL, dropout
     """
     p, T, t, hs = prefix, q.shape[-2], k.shape[-2], q.shape[-1]
     fast = fused.kernels_for(tracer)
-    if fast is not None and key_pad is None and hasattr(scale, "factor"):
-        # an untraced run: scale, mask and softmax as one fused pass (engine.fused), same numbers
-        att = fast.softmax_forward(score.forward(q, k), scale.factor(hs), mask.hidden(T, t))
+    if fast is not None and hasattr(scale, "factor"):
+        # an untraced run: scale, masks and softmax fused into few passes (engine.fused), same numbers
+        att = fast.softmax_forward(score.forward(q, k), scale.factor(hs), mask.hidden(T, t), key_pad)
         dropped, keep = dropout_forward(att, dropout, rng)
         return dropped @ v, att, keep  # (B, nh, T, t) @ (B, nh, t, hs) -> (B, nh, T, hs)
     key_seq = key_seq or (seq if t == T else "t")

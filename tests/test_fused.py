@@ -91,13 +91,19 @@ ATTENTION_CASES = [
     (2, 2, 6, 6, DOT, BY_ROOT_HS, FLIPPED),
     (2, 2, 6, 6, SQUARED, UNSCALED, NO_MASK),
     (3, 4, 16, 16, DOT, UNSCALED, CAUSAL),
+    (3, 2, 5, 7, DOT, BY_ROOT_HS, NO_MASK, "pad"),  # cross-attention over padded sources
+    (3, 2, 6, 6, DOT, BY_ROOT_HS, CAUSAL, "pad"),
 ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(("B", "nh", "T", "t", "score", "scale", "mask"), ATTENTION_CASES)
-def test_attention_through_the_fused_softmax_matches_the_readable_one(dtype, B, nh, T, t, score, scale, mask):
+@pytest.mark.parametrize("case", ATTENTION_CASES)
+def test_attention_through_the_fused_softmax_matches_the_readable_one(dtype, case):
+    B, nh, T, t, score, scale, mask, *padded = case
     rng = np.random.default_rng(3)
+    key_pad = None
+    if padded:  # sequence b has its last b keys as padding (the first key always stays visible)
+        key_pad = np.arange(t)[None, :] >= t - np.arange(B)[:, None]
     hs = 8
     q, k, v = normal(rng, (B, nh, T, hs), dtype, 2.0), normal(rng, (B, nh, t, hs), dtype), normal(
         rng, (B, nh, t, hs), dtype)
@@ -105,7 +111,7 @@ def test_attention_through_the_fused_softmax_matches_the_readable_one(dtype, B, 
     runs = {}
     for engine in ("readable", "fast"):
         with fused.use(engine):
-            y, att, keep = attention_forward(q, k, v, score, scale, mask)
+            y, att, keep = attention_forward(q, k, v, score, scale, mask, key_pad=key_pad)
             grads = attention_backward(dy, q, k, v, att, keep, score, scale)
         runs[engine] = (y, att, *grads)
     for a, r in zip(runs["fast"], runs["readable"], strict=True):
@@ -115,6 +121,8 @@ def test_attention_through_the_fused_softmax_matches_the_readable_one(dtype, B, 
     hidden = mask.hidden(T, t)
     if hidden is not None:
         assert np.all(att[..., hidden] == 0)  # a masked key gets exactly nothing
+    if key_pad is not None:
+        assert key_pad.any() and np.all(att.transpose(0, 3, 1, 2)[key_pad] == 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -265,3 +273,26 @@ def test_engine_option_of_train_gpt(tmp_path):
                               "--out", str(tmp_path / "x.npz")])
     assert bad.exit_code == 2 and "engine must be one of fast, readable" in bad.output
     assert "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_encoder_decoder_with_padding_takes_the_kernels_and_agrees(dtype, monkeypatch):
+    """The translation model shares LayerNorm, the attention (with the source's padding hidden)
+    and AdamW: its loss and every gradient agree between the engines."""
+    from engine.translation.model import Transformer, TransformerConfig
+
+    calls = spy_on_layernorm(monkeypatch)
+    src = np.array([[3, 4, 5, 6, 2], [7, 8, 2, 0, 0]])  # the second pair padded (0) on both sides
+    tgt = np.array([[1, 5, 4, 3, 2], [1, 6, 2, 0, 0]])
+    cfg = TransformerConfig(vocab_size=11, n_embd=8, n_head=2, n_layer=2, n_dec_layer=2, d_ff=12, max_len=10,
+                            dropout=0.0)
+    result = {}
+    for engine in ("readable", "fast"):
+        model = Transformer(cfg, seed=0, dtype=dtype)
+        with fused.use(engine):
+            loss = model.loss(model.forward(src, tgt[:, :-1]), tgt[:, 1:])
+            model.backward()
+        result[engine] = (loss, model.flat_grads.copy())
+    assert calls  # the fast run went through the kernels
+    assert abs(result["fast"][0] - result["readable"][0]) <= TOL[dtype] * abs(result["readable"][0])
+    close(result["fast"][1], result["readable"][1], dtype)

@@ -144,17 +144,19 @@ def layernorm_backward(dout, xhat, rstd, w, dw=None, db=None):
 
 
 @jit
-def _scale_mask_shift(s, scale, hidden, masked):
-    """Each row of ``s (R, t)``: scores · scale, −∞ where hidden, minus the row's largest."""
+def _scale_mask_shift(s, scale, hidden, masked, pad, padded, rows_per_seq):
+    """Each row of ``s (R, t)``: scores · scale, −∞ where hidden or padding, minus the row's
+    largest. Row r is query r % T of sequence r // (nh·T) (``rows_per_seq``)."""
     R, t = s.shape
     T = hidden.shape[0]
     neg = -np.inf
     for r in range(R):
         i = r % T  # the query's row in the (T, t) mask
+        b = r // rows_per_seq  # the sequence, for its padding
         top = neg
         for j in range(t):
             z = s[r, j] * scale
-            if masked and hidden[i, j]:
+            if (masked and hidden[i, j]) or (padded and pad[b, j]):
                 z = neg
             s[r, j] = z
             if z > top:
@@ -175,18 +177,20 @@ def _normalise_rows(e):
             e[r, j] *= inv
 
 
-def softmax_forward(scores, scale, hidden):
-    """softmax(mask(scores · scale)) over the last axis, in place in ``scores (..., T, t)``.
+def softmax_forward(scores, scale, hidden, key_pad=None):
+    """softmax(mask(scores · scale)) over the last axis, in place in ``scores (B, nh, T, t)``.
 
     The readable attention's scale, mask, max, subtract, exp, sum and divide (seven passes)
-    as a kernel, numpy's exp, and a kernel. ``hidden (T, t)`` of booleans (True: −∞), or None.
+    as a kernel, numpy's exp, and a kernel. ``hidden (T, t)`` of booleans (True: −∞), or None;
+    ``key_pad (B, t)`` (True: padding, −∞ for every query of that sequence), or None.
     """
     scores = np.ascontiguousarray(scores)  # (the product of q and k is already: no copy)
-    t = scores.shape[-1]
+    B, nh, T, t = scores.shape
     rows = scores.reshape(-1, t)  # a view, so the kernels write into scores
-    masked = hidden is not None
+    masked, padded = hidden is not None, key_pad is not None
     mask = hidden if masked else np.zeros((1, t), dtype=np.bool_)
-    _scale_mask_shift(rows, scores.dtype.type(scale), mask, masked)
+    pad = np.ascontiguousarray(key_pad, dtype=np.bool_) if padded else np.zeros((1, t), dtype=np.bool_)
+    _scale_mask_shift(rows, scores.dtype.type(scale), mask, masked, pad, padded, nh * T)
     np.exp(rows, out=rows)
     _normalise_rows(rows)
     return scores
