@@ -130,5 +130,8 @@ def test_cli_runs_a_translation_experiment_on_given_pairs(tmp_path, monkeypatch)
     assert [v["label"] for v in doc["variants"]] == ["ε = 0.1", "ε = 0"]
     shown = runner.invoke(app, ["lab", "run", "tx-smoothing", "--iters", "3", "--pairs", str(f)])
     assert shown.exit_code == 0 and "ε = 0 translates:" in shown.output and "cached" in shown.output
+    builtin = runner.invoke(app, ["lab", "run", "tx-smoothing", "--iters", "2", "--json",
+                                  "--pairs", "builtin"])
+    assert json.loads(builtin.stdout)["data"].startswith("the built-in pairs")
     listed = runner.invoke(app, ["lab"])
     assert "Translation Transformer" in listed.output and "tx-no-cross" in listed.output

@@ -68,7 +68,8 @@ def run(
     text: Path | None = typer.Option(None, "--text", help="GPT experiments: any UTF-8 text (default: "
                                      "Tiny Shakespeare)."),
     pairs: Path | None = typer.Option(None, "--pairs", help="Translation experiments: a source<TAB>target "
-                                      "file (default: English-French pairs if here, else built-in ones)."),
+                                      "file, or 'builtin' (default: English-French pairs if here, else "
+                                      "built-in)."),
     data: Path | None = typer.Option(None, "--data", help="Digit experiments: folder with the MNIST files."),
     synthetic: bool = typer.Option(False, "--synthetic", help="Digit experiments: synthetic digits."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
@@ -117,9 +118,9 @@ def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: 
     """The experiment's data: a text for the GPT, sentence pairs for the translation model,
     (train, validation, test) digits for the digit net."""
     if exp.kind == "translation":
-        from kqv_cli.lab.pairs import lab_pairs
+        from kqv_cli.lab.pairs import builtin_lab_pairs, lab_pairs
 
-        return lab_pairs(pairs)
+        return builtin_lab_pairs() if pairs is not None and str(pairs) == "builtin" else lab_pairs(pairs)
     if exp.kind == "gpt":
         from kqv_cli.commands.gpt import load_text
 

@@ -38,7 +38,9 @@ DIGITS_BUDGET = 3  # epochs
 # about half a minute on one core: C=64, 2 encoder and 2 decoder layers of 4 heads.
 TX_BASE = {"n_embd": 64, "n_head": 4, "n_layer": 2, "n_dec_layer": 2, "d_ff": 256, "max_len": 32,
            "dropout": 0.0}
-TX_TRAIN = {"batch_size": 32, "lr": 1.0, "warmup_iters": 100, "smoothing": 0.1, "vocab_size": 600}
+# lr scales the paper's schedule: 0.3 peaks at 0.3 · 64^-½ · 100^-½ ≈ 3.8e-3 after the warm-up; 1.0 was
+# measured worse on these 800 batches (BLEU 3.6 against 7.9, validation loss 2.62 against 2.28)
+TX_TRAIN = {"batch_size": 32, "lr": 0.3, "warmup_iters": 100, "smoothing": 0.1, "vocab_size": 600}
 TX_BUDGET = 800  # iterations
 
 
