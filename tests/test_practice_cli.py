@@ -187,12 +187,22 @@ def test_a_wrong_return_type_says_what_is_expected(workspace, body, said):
     assert said in error_line(result)
 
 
-def test_nan_in_a_result_is_one_line(workspace):
+def test_nan_in_a_result_is_a_wrong_answer_exit_1(workspace):
     source = solution_file(find_exercise("feedforward")).read_text()
     (workspace / "feedforward.py").write_text(source.replace("w @ a + b", "w @ a + b * np.nan"))
     result = invoke("check", "feedforward")
+    assert result.exit_code == 1
+    assert "z2 holds NaN or inf" in result.output and "error:" not in result.output
+
+
+def test_a_changed_signature_is_named_not_a_typeerror_in_the_harness(workspace):
+    (workspace / "feedforward.py").write_text("def feedforward(a, weights):\n    return a\n")
+    result = invoke("check", "feedforward")
     assert result.exit_code == 2
-    assert "z2 holds NaN or inf" in error_line(result)
+    line = error_line(result)
+    assert ("feedforward(a, weights) cannot take the check's arguments, "
+            "feedforward(a, weights, biases)") in line
+    assert "keep the starter's signature" in line and "harness" not in line
 
 
 def test_a_deleted_exercise_file_says_how_to_get_it_back(workspace):

@@ -48,6 +48,8 @@ def test_softmax_without_the_max_overflows_on_the_second_input_set(tmp_path):
     assert report.status == "failing" and report.case == 1  # the first set's scores are small
     assert report.first_wrong.name == "p" and report.first_wrong.verdict == "nonfinite"
     assert "NaN or inf (on input set 2 of 2" in report.story[0]
+    assert not report.ungradable  # a wrong answer (exit 1), named as the overflow it is
+    assert report.first_wrong.mistake.name == "overflow: the max not subtracted"
 
 
 def test_a_draw_from_another_generator_is_caught_at_next_id(tmp_path):
@@ -59,12 +61,15 @@ def test_a_draw_from_another_generator_is_caught_at_next_id(tmp_path):
             z = show("z", logits / temperature)
             z = show("z_top", np.where(z < np.sort(z)[-top_k], -np.inf, z))
             p = show("p", np.exp(z - z.max()) / np.exp(z - z.max()).sum())
-            return int(np.random.default_rng(12345).choice(len(p), p=p))
+            return int(np.random.default_rng(5).choice(len(p), p=p))
     """)
     report = check_file(find_exercise("sampling"), file)
     assert report.status == "failing"
     assert [r.verdict for r in report.rows[:3]] == ["ok", "ok", "ok"]
     assert report.first_wrong.name == "next_id"
+    engine = int(report.exercise.cases()[0].value("next_id"))
+    assert report.story[1].startswith(f"you drew {report.first_wrong.scalar}, the engine drew {engine} ")
+    assert "the rng the function is given" in report.story[1]
 
 
 def test_a_shown_variable_is_graded_even_when_the_engines_value_is_returned(tmp_path):

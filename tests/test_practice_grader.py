@@ -305,3 +305,51 @@ def test_a_process_the_learners_code_starts_does_not_outlive_the_check(tmp_path,
         time.sleep(0.1)
     else:
         pytest.fail(f"the grandchild {pid} is still running after the check")
+
+
+def test_float32_arithmetic_is_named(tmp_path):
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def layernorm_forward(x, w, b, eps):
+            x = x.astype(np.float32)
+            mean = show("mean", x.mean(axis=-1))
+            xc = x - mean[:, None]
+            var = show("var", (xc * xc).mean(axis=-1))
+            rstd = show("rstd", 1.0 / np.sqrt(var + eps))
+            xhat = show("xhat", xc * rstd[:, None])
+            return xhat * w + b, xhat, rstd
+
+        def layernorm_backward(dout, xhat, rstd, w):
+            raise NotImplementedError
+    """, name="layernorm.py")
+    report = check_file(find_exercise("layernorm"), file)
+    assert report.status == "failing" and report.first_wrong.verdict == "values"
+    assert "about what float32 rounding leaves" in report.story[1]
+
+    file = learner(tmp_path, """
+        import numpy as np
+        from kqv_practice import show
+
+        def feedforward(a, weights, biases):
+            for l, (w, b) in enumerate(zip(weights, biases), start=2):
+                z = show(f"z{l}", (w @ a + b).astype(np.float16))
+                a = show(f"a{l}", 1 / (1 + np.exp(-z)))
+            return a
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert "yours is float16, the engine's float64" in " ".join(report.story)
+
+
+def test_the_memory_cap_is_named_in_the_memoryerror_line(tmp_path):
+    file = learner(tmp_path, """
+        import numpy as np
+
+        def feedforward(a, weights, biases):
+            big = np.ones((1024, 1024, 1024))  # 8 GB
+            return a
+    """)
+    report = check_file(FEEDFORWARD, file)
+    assert report.status == "error" and "MemoryError" in report.story[0]
+    assert "the check caps your code's process at 1024 MB of memory" in report.story[0]

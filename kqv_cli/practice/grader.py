@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from engine.trace import Record, format_shape, format_symbolic
-from kqv_cli.practice.runner import TIMEOUT, ChildResult, run_learner
+from kqv_cli.practice.runner import MEMORY_MB, TIMEOUT, ChildResult, run_learner
 from lessons.practice import Case, Exercise, Mistake
 
 # Child outcomes that are not a wrong answer but input kqv cannot grade: exit code 2
-UNGRADABLE = {"syntax", "missing", "bad_return", "bad_show", "nonfinite", "refused_import"}
+# (NaN or inf in a variable is a wrong answer, exit 1: softmax without its max overflows)
+UNGRADABLE = {"syntax", "missing", "signature", "bad_return", "bad_show", "refused_import"}
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Row:
     verdict: str  # ok | missing | shape | values | nonfinite
     error: float | None = None  # max relative error, when the shapes agree
     mistake: Mistake | None = None
+    dtype: str = ""  # the learner's dtype ("float32"), when handed in
+    scalar: float | None = None  # the learner's value, when it is one number (a drawn id)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +111,8 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
                         stopped=child.detail.get("stopped", "") if c == stopped_case else "")
         first = report.first_wrong
         if first is not None:
+            if first.mistake is not None and not _explains_every_set(first, child, cases, exercise):
+                first.mistake = None
             report.status = "failing"
             report.kind = "nonfinite" if first.verdict == "nonfinite" else ""
             report.story = _story(first, case, exercise, c, len(cases), child.detail.get("unwritten"))
@@ -115,6 +120,27 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
     return Report(exercise, file, "passed", rows=shown_rows, dims=cases[0].dims, cases=len(cases),
                   output=child.output,
                   story=[f"passed: every variable matches the engine on all {len(cases)} input sets"])
+
+
+def _explains_every_set(row: Row, child: ChildResult, cases: list[Case], exercise: Exercise) -> bool:
+    """A named mistake must fit the learner's value of that variable on every input set that has
+    one: there it is either the mistake's value or the engine's. One drawn id from another
+    generator can equal the largest p's by chance; on the next set it does not."""
+    tol = max(exercise.rtol, 1e-9)
+    for c, case in enumerate(cases):
+        yours = child.shown[c].get(row.name, child.returned[c].get(row.name))
+        if yours is None:
+            continue
+        try:
+            wrong = row.mistake.wrong(case).get(row.name)
+        except (KeyError, ValueError):
+            continue
+        fits_mistake = wrong is not None and wrong.shape == yours.shape and _same(yours, wrong, tol)
+        engine = case.value(row.name)
+        fits_engine = engine.shape == yours.shape and _same(yours, engine, tol)
+        if not (fits_mistake or fits_engine):
+            return False
+    return True
 
 
 def _grade_variable(record: Record, child: ChildResult, c: int, case: Case, exercise: Exercise) -> Row:
@@ -134,11 +160,13 @@ def _grade(record: Record, yours: np.ndarray | None, case: Case, exercise: Exerc
     if yours is None:
         row.verdict = "missing"
         return row
+    row.dtype = str(yours.dtype)
+    if yours.ndim == 0:
+        row.scalar = yours.item()
     if yours.shape != record.shape:
         row.verdict = "shape"
     elif _nonfinite(yours, record.value):
         row.verdict = "nonfinite"
-        return row
     else:
         row.error = relative_error(yours, record.value)
         if row.error <= exercise.rtol:
@@ -178,10 +206,17 @@ def _named_mistake(name: str, yours: np.ndarray, case: Case, exercise: Exercise)
             wrong = mistake.wrong(case).get(name)
         except (KeyError, ValueError):  # the mistake reads a variable this case does not have
             continue
-        if (wrong is not None and wrong.shape == yours.shape
-                and relative_error(yours, wrong) <= max(exercise.rtol, 1e-9)):
+        if wrong is not None and wrong.shape == yours.shape and _same(yours, wrong, max(exercise.rtol, 1e-9)):
             return mistake
     return None
+
+
+def _same(yours: np.ndarray, wrong: np.ndarray, tol: float) -> bool:
+    """Equal within ``tol``, NaN where the mistake has NaN (an overflowing softmax is named too)."""
+    nan_yours, nan_wrong = np.isnan(yours.astype(np.float64)), np.isnan(wrong.astype(np.float64))
+    if not np.array_equal(nan_yours, nan_wrong):
+        return False
+    return relative_error(yours[~nan_yours], wrong[~nan_wrong]) <= tol
 
 
 # -- the story ------------------------------------------------------------------------------
@@ -224,9 +259,32 @@ def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int,
                  f"(max relative error {row.error:.2g}){where}"]
     if row.mistake is not None:
         lines.append(f'this is the mistake "{row.mistake.name}": {row.mistake.hint}')
+    elif row.verdict == "values" and (note := dict(exercise.notes).get(row.name)):
+        lines.append(note.format(yours=_number(row.scalar), engine=_number(record.value)))
     elif row.verdict != "missing":
+        if row.verdict == "values" and record.value.dtype == np.float64:
+            lines.extend(_precision(row))
         lines.append(f"look at how the engine computes it: {record.formula}  ({record.source})")
     return lines
+
+
+def _precision(row: Row) -> list[str]:
+    """float32 arithmetic: the learner's dtype, or an error the size of float32's rounding."""
+    if row.dtype in ("float32", "float16"):
+        return [f"yours is {row.dtype}, the engine's float64: {row.dtype} keeps about "
+                f"{7 if row.dtype == 'float32' else 3} digits, too few to match; compute in float64 "
+                "(no dtype=np.float32, no .astype(np.float32))"]
+    if row.error is not None and row.error < 1e-5:
+        return [f"yours differs from the engine's by {row.error:.1g} only, about what float32 "
+                "rounding leaves: is something on the way computed in float32 (dtype=np.float32, "
+                ".astype(np.float32))? The engine's are float64."]
+    return []
+
+
+def _number(value) -> str:
+    """A number as the learner would write it: 4, not 4.0 or array(4)."""
+    value = np.asarray(value).item() if value is not None else None
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _identifier(name: str) -> str:
@@ -255,6 +313,8 @@ def _child_failed(exercise: Exercise, file: Path, child: ChildResult, cases: lis
                  f"replace the raise NotImplementedError in {file.name} with your code"]
     elif child.status == "syntax":
         story = [f"{file}:{detail.get('line', 0)}: syntax error: {child.message}"]
+    elif child.status == "signature":
+        story = [f"{file}: {child.message}"]
     elif child.status == "missing":
         story = [f"{file}: {child.message}; the check calls {detail['function']}(...), keep that name"]
     elif child.status == "error":
@@ -271,6 +331,9 @@ def explain_error(file: Path, detail: dict, message: str, dims: dict[str, int],
     """An exception in the learner's code: their file and line, and each operand's shape, read
     as letters with the sizes of the input set that ran (``which`` names it)."""
     kind = detail.get("kind", "Error")
+    if kind == "MemoryError":
+        message = (f"{message} (the check caps your code's process at {MEMORY_MB} MB of memory: "
+                   "an array far larger than the inputs?)").lstrip()
     if not detail.get("line"):
         return [f"{file}: {kind}: {message}" + (f" (at {detail['where']})" if detail.get("where") else "")]
     lines = [f"{file}:{detail['line']}: {kind}: {message}", f"    {detail.get('code', '')}"]

@@ -19,7 +19,8 @@ which numpy reads when it is imported.
 The result is one of: ``ok`` (with the arrays; ``unwritten`` names a later function that raised
 NotImplementedError after earlier ones ran, so a forward is graded before its backward is
 written), ``not_written`` (NotImplementedError in the first function),
-``syntax``, ``missing`` (no such function), ``bad_return``, ``bad_show`` (a value that is
+``syntax``, ``missing`` (no such function), ``signature`` (a function that cannot take the
+check's arguments), ``bad_return``, ``bad_show`` (a value that is
 not an array of numbers, or a second show of one name), ``refused_import`` (an import of kqv's
 own packages), ``error`` (an exception, with the learner's line and the shapes of the arrays on
 it), ``exit`` (SystemExit), ``flood`` (too much output). ``error`` and ``bad_show`` name the input
@@ -32,6 +33,7 @@ its shape; a different shape stops the run right there (``ok`` with ``stopped``)
 reports that variable, not the crash it would cause a line later.
 """
 
+import inspect
 import io
 import json
 import os
@@ -192,6 +194,9 @@ def run_case(c, case, module, inputs, arrays, path, np):
                     "message": f"no function called {call['function']}"
                                + (f" (the file defines {', '.join(defined)})" if defined else "")}
         args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in call["args"]]
+        mismatch = signature_mismatch(function, call)
+        if mismatch:
+            return {"status": "signature", "function": call["function"], "message": mismatch}
         returned, outcome = guarded(lambda f=function, a=args: f(*a), path, np)
         if outcome and outcome["status"] == "not_written" and k > 0:
             # grade the functions before it (a forward first)
@@ -205,6 +210,23 @@ def run_case(c, case, module, inputs, arrays, path, np):
         except BadValue as exc:
             return {"status": "bad_return", "function": call["function"], "message": str(exc)}
     return None
+
+
+def signature_mismatch(function, call):
+    """What is wrong when the learner's function cannot take the check's arguments, else "".
+
+    Checked before the call, so a changed signature is said as such instead of a TypeError
+    raised inside this harness."""
+    try:
+        signature = inspect.signature(function)
+        signature.bind(*call["args"])
+    except ValueError:  # no signature to read (a builtin): let the call say what it says
+        return ""
+    except TypeError as exc:
+        wanted = ", ".join(a["name"] for a in call["args"])
+        return (f"{call['function']}{signature} cannot take the check's arguments, "
+                f"{call['function']}({wanted}) ({exc}); keep the starter's signature")
+    return ""
 
 
 def practice_module(shown, feed, np):

@@ -145,7 +145,7 @@ class _Untrusted(ValueError):
 
 
 STATUSES = {"ok", "flood", "syntax", "error", "missing", "not_written", "bad_return", "bad_show", "exit",
-            "refused_import"}
+            "refused_import", "signature"}
 MAX_RESULT_BYTES = 4 * 2**20  # the harness's own file-size limit (RLIMIT_FSIZE) for each file
 _DETAIL = {"line": int, "code": str, "function": str, "kind": str, "where": str, "unwritten": str,
            "operands": dict, "case": int, "stopped": str, "name": str}

@@ -98,6 +98,9 @@ class Exercise:
     mistakes: tuple[Mistake, ...]
     cases: Callable[[], list[Case]]  # runs the engine; the first case is the one shown in full
     rtol: float = 1e-6  # largest max relative error that counts as equal
+    # (graded name, what to say) when that variable's values are wrong and no mistake matches;
+    # {yours} and {engine} are filled in with the two values when it is one number
+    notes: tuple[tuple[str, str], ...] = ()
     lesson: str = ""  # the lesson it follows, filled in from lessons.curriculum when it is loaded
 
     def mistake(self, name: str) -> Mistake:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.digits.network import sigmoid_prime
-from lessons.practice.digit_net import digit_runs, output_layer
+from lessons.practice.digit_net import digit_runs, output_delta, output_layer
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 
 
@@ -66,6 +66,17 @@ EXERCISE = Exercise(
                 lambda case: {f"nabla_b{l}": case.value(f"nabla_b{l}") / case.dims["m"]
                               for l in range(2, output_layer(case) + 1)},
                 ("delta.sum(axis=1, keepdims=True)", "delta.mean(axis=1, keepdims=True)")),
+        Mistake("no σ′ at the output",
+                "for the quadratic cost the output error is δᴸ = (aᴸ − y) ⊙ σ′(zᴸ): the σ′ only "
+                "cancels for cross-entropy.",
+                lambda case: {output_delta(case): case.value(f"a{output_layer(case)}") - case.value("y")},
+                ("(a - y) * sigmoid_prime(zs[-1])", "(a - y)")),
+        Mistake("σ′(a) at the output",
+                "σ′ is the slope of σ at zᴸ, the output layer's weighted input; σ′(aᴸ) is the slope "
+                "at another point: δᴸ = (aᴸ − y) ⊙ σ′(zᴸ).",
+                lambda case: {output_delta(case): (case.value(f"a{output_layer(case)}") - case.value("y"))
+                              * sigmoid_prime(case.value(f"a{output_layer(case)}"))},
+                ("sigmoid_prime(zs[-1])", "sigmoid_prime(a)")),
         Mistake("σ′ left out going back",
                 "going down a layer, the error passes back through the weights and then through "
                 "σ′(zˡ) of that layer: δˡ = ((wˡ⁺¹)ᵀ δˡ⁺¹) ⊙ σ′(zˡ).",

@@ -48,6 +48,11 @@ MISTAKES = (
             "target: probs[np.arange(N), targets], N numbers.",
             lambda c: {"loss": np.asarray(-np.log(c.value("probs")[:, c.value("targets")]).mean())},
             ("probs[np.arange(N), targets]", "probs[:, targets]")),
+    Mistake("log left out",
+            "the loss is the mean of −log p(target): −p alone is not a cross-entropy, and its "
+            "gradient is not probs − onehot.",
+            lambda c: {"loss": np.asarray(-_picked(c).mean())},
+            ("-np.log(probs[np.arange(N), targets]).mean()", "-probs[np.arange(N), targets].mean()")),
     Mistake("sum where a mean belongs",
             "the loss is the mean over the N positions, so it does not grow with the batch.",
             lambda c: {"loss": np.asarray(-np.log(_picked(c)).sum())},

@@ -86,4 +86,9 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    notes=(("next_id",
+            "you drew {yours}, the engine drew {engine} from the same p: draw with the rng the "
+            "function is given, rng.choice(len(p), p=p). np.random.choice or a generator of your "
+            "own draws from another stream, so the same seed no longer gives the same text and a "
+            "run cannot be replayed."),),
 )

@@ -34,6 +34,13 @@ def _shifted_exp(c):
     return np.exp(x - x.max(axis=-1, keepdims=True))
 
 
+def _unshifted_softmax(x):
+    """exp(x) / Σ exp(x) as numpy computes it, overflowing to inf / inf = NaN on large scores."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(x)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
 def _row_sum(a, axis=-1):
     return a.sum(axis=axis, keepdims=True)
 
@@ -47,6 +54,11 @@ MISTAKES = (
              "    return e / e.sum(axis=-1, keepdims=True)",
              "x.max(axis=-2, keepdims=True))  # the row's largest becomes e⁰ = 1\n"
              "    return e / e.sum(axis=-2, keepdims=True)")),
+    Mistake("overflow: the max not subtracted",
+            "exp of a score in the hundreds is inf, and inf / inf is NaN. Subtract each row's max "
+            "first, e = exp(x − max): the fraction is unchanged and the largest term is e⁰ = 1.",
+            lambda c: {"p": _unshifted_softmax(c.value("x"))},
+            ("np.exp(x - x.max(axis=-1, keepdims=True))", "np.exp(x)")),
     Mistake("one sum for the whole array",
             "divide each row by its own sum (axis=-1, keepdims=True), not by the sum of every "
             "entry of the array: then only the whole array sums to 1, not each row.",
