@@ -17,7 +17,7 @@ from typing import cast
 from engine.errors import KqvError
 from engine.trace import eval_dim
 from lessons.curriculum import LESSONS
-from lessons.model import PLACEHOLDER, REAL_MODEL_HEADING, DimField, Lesson, Step, StepScript
+from lessons.model import PLACEHOLDER, REAL_MODEL_HEADINGS, DimField, Lesson, Step, StepScript
 
 LESSONS_DIR = Path(__file__).resolve().parent
 
@@ -214,12 +214,12 @@ def _parse_step(lines, start, stop, module, full_dims, err) -> Step:
         _check_code_ref(ref, lambda m, n=fields["code"][0]: err(n, m))
 
     body_lines = lines[i:stop]
-    split = next((j for j, line in enumerate(body_lines) if line.strip() == REAL_MODEL_HEADING), None)
+    split = next((j for j, line in enumerate(body_lines) if line.strip() in REAL_MODEL_HEADINGS), None)
     real_lines = [] if split is None else body_lines[split + 1 :]
     if split is not None:
         if not getattr(module, "REAL_MODEL_TRACES", {}):
-            raise err(i + split + 1, f"'{REAL_MODEL_HEADING}' text in a lesson that never runs on a real "
-                                     "model (its step script has no REAL_MODEL_TRACES)")
+            raise err(i + split + 1, f"'{body_lines[split].strip()}' text in a lesson that never runs on a "
+                                     "real model (its step script has no REAL_MODEL_TRACES)")
         body_lines = body_lines[:split]
     for j, line in enumerate(lines[i:stop], start=i + 1):
         for m in PLACEHOLDER.finditer(line):

@@ -55,7 +55,8 @@ with the lesson's own model and the part after it with GPT-2, never both, so eac
 is true of its model (characters or words against BPE, sine waves against a learned table).
 ``kqv lessons check`` holds each part to the shapes of the run it goes with. A step whose trace
 runs the lesson's own model even then (the dropout step: GPT-2 has no dropout at inference) may
-carry a GPT-2 text too, to say so while GPT-2 is loaded.
+carry a GPT-2 text too, to say so while GPT-2 is loaded. The translation lesson's real model is
+MarianMT (``kqv learn translation --model opus-mt-en-fr``); its second texts follow ``### On MarianMT``.
 
 In the text, ``{expr}`` is replaced by its value for the dimensions the learner chose
 (``{n1*n2 + n2*n3}`` reads ``23,820`` at the defaults), so numbers in the prose follow a
@@ -80,8 +81,10 @@ from typing import Any, Protocol, TypedDict
 # A {expr} in a step's text (group 1), or an escaped {{ / }}: the loader checks the expressions,
 # the session fills them in for the learner's dims.
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
-# the line that starts a step's second text, the one shown when the lesson runs on GPT-2
+# the line that starts a step's second text, the one shown when the lesson runs on its real model:
+# GPT-2 for the attention lesson, MarianMT for the translation lesson
 REAL_MODEL_HEADING = "### On GPT-2"
+REAL_MODEL_HEADINGS = (REAL_MODEL_HEADING, "### On MarianMT")
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,8 @@ class LessonSession:
     def use_model(self, model: str | None) -> None:
         """Run the traces the script can run on a real model on ``model`` (None: its own)."""
         if model is not None and not self.offers_model:
-            raise KqvError(f"the {self.lesson.id} lesson runs its own model only; --model is for attention")
+            raise KqvError(f"the {self.lesson.id} lesson runs its own model only; --model is for attention "
+                           "(GPT-2) and translation (MarianMT)")
         self.model = None if model is None else str(model)
 
     def reseed(self) -> int:

@@ -87,3 +87,38 @@ def test_the_padding_mask_note_is_minus_inf_exactly_where_the_source_is_padding(
     for b, line in enumerate(rows):
         marks = line.split(":", 1)[1].split("(")[0].split()
         assert marks == ["−inf" if pad else "0" for pad in src[b]]
+
+
+# -- on MarianMT: kqv learn translation --model PATH, and the g key ------------------------------
+
+MARIAN = Path(__file__).parent / "data" / "marian-tiny"
+
+
+def test_every_step_runs_on_marian_with_the_shapes_its_text_states():
+    session = LessonSession(LESSON, model=str(MARIAN))
+    assert session.check() == []
+    pizza = _step(session, "pizza")
+    assert "asked of a real translation model" in pizza.markdown and "UNTRAINED" not in "\n".join(pizza.notes)
+    assert any(n.startswith("the MarianMT weights in") for n in pizza.notes)
+    assert pizza.dims["V"] == 397  # Marian's vocabulary, not the lesson's BPE
+    assert pizza.record("dec.h0.cross.att").shape[-2:] == (pizza.dims["T"], pizza.dims["S"])
+    decode = _step(session, "decoding")
+    assert "Marian starts from its" in decode.markdown
+    assert _step(session, "task").dims["V"] == script.full_dims({})["V"]  # the walk-through stays small
+
+
+def test_marian_needs_its_weights_and_only_two_lessons_take_a_model():
+    from typer.testing import CliRunner
+
+    import kqv_cli.main  # noqa: F401  (registers the commands)
+    from kqv_cli.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["lessons", "show", "translation", "--step", "10", "--model",
+                                      "opus-mt-en-fr"])  # an empty Hugging Face cache
+    assert result.exit_code == 2 and "kqv data marian" in result.output
+    show = ["lessons", "show", "translation", "--step", "10", "--model"]
+    result = CliRunner().invoke(cli, [*show, str(MARIAN)])
+    assert result.exit_code == 0 and "the MarianMT weights in" in result.output
+    result = CliRunner().invoke(cli, ["learn", "translation", "--model", str(Path(__file__).parent / "data"
+                                                                              / "gpt2-tiny")])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1

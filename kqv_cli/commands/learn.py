@@ -11,25 +11,50 @@ import typer
 from kqv_cli.cli import app, fail, is_interactive
 from lessons.curriculum import LESSONS
 
+# the lessons that can run on a real model: (its name, the --model the g key uses by default,
+# the command that downloads it)
+REAL_MODELS = {"attention": ("GPT-2", "gpt2", "kqv data gpt2"),
+               "translation": ("MarianMT", "opus-mt-en-fr", "kqv data marian")}
+MODEL_LESSONS = "--model runs the attention lesson on GPT-2 or the translation lesson on MarianMT"
+
 
 def gpt2_folder(model: str):
     """The folder of the GPT-2 ``model`` names (gpt2, distilgpt2, ... or a path), checked to be
     a GPT-2; one line and exit 2 when it is not there or is something else."""
     from engine.errors import KqvError
-    from engine.hf.gpt2 import check_gpt2_fits, read_config
-    from engine.hf.hub import model_folder
 
     try:
-        folder = model_folder(model)
-        check_gpt2_fits(read_config(folder), folder)  # not GPT-2, or too big: one line, here
+        return real_model_folder("attention", model)
     except KqvError as exc:
         raise fail(str(exc)) from None
+
+
+def real_model_folder(lesson_id: str, model: str):
+    """The folder of the real model ``model`` names for ``lesson_id`` (GPT-2 for attention, MarianMT
+    for translation), checked to be one and to fit in memory; KqvError (one line) otherwise."""
+    from engine.errors import KqvError
+    from engine.hf.hub import model_folder
+
+    if lesson_id == "translation":
+        from engine.hf import marian
+        from engine.hf.hub import MARIAN_MODELS, marian_name
+
+        folder = model_folder(marian_name(model), MARIAN_MODELS)
+        marian.check_marian_fits(marian.read_config(folder), folder)  # not Marian, or too big
+        return folder
+    if lesson_id != "attention":
+        raise KqvError(f"{MODEL_LESSONS}, not the {lesson_id} lesson")
+    from engine.hf.gpt2 import check_gpt2_fits, read_config
+
+    folder = model_folder(model)
+    check_gpt2_fits(read_config(folder), folder)  # not GPT-2, or too big: one line, here
     return folder
 
 
 def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
     """Load the lessons, check ``lesson_id`` (and ``model``, a GPT-2 for the attention lesson),
     then run the app (Textual is imported only here)."""
+    from engine.errors import KqvError
     from lessons import LessonError, load_lessons
 
     try:
@@ -41,9 +66,13 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
         raise fail(f"no lesson named {lesson_id!r}; the lessons are: {', '.join(known)}")
     folder = None
     if model is not None:
-        if lesson_id != "attention":
-            raise fail("--model runs the attention lesson on GPT-2: kqv learn attention --model gpt2|PATH")
-        folder = gpt2_folder(model)
+        if lesson_id not in REAL_MODELS:
+            raise fail(f"{MODEL_LESSONS}: kqv learn attention --model gpt2|PATH, or kqv learn translation "
+                       "--model opus-mt-en-fr|PATH")
+        try:
+            folder = real_model_folder(lesson_id, model)
+        except KqvError as exc:
+            raise fail(str(exc)) from None
     if not is_interactive():
         raise fail("the lessons need an interactive terminal; run kqv in a terminal, not a pipe")
     from kqv_cli.tui.app import KqvApp
@@ -62,9 +91,11 @@ def open_lessons(lesson_id: str | None, model: str | None = None) -> None:
 def learn(
     lesson: str | None = typer.Argument(None, help=f"Lesson to open ({', '.join(LESSONS)}); none opens "
                                         "the home screen."),
-    model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
+    model: str | None = typer.Option(None, "--model", help="attention: run its steps on GPT-2 "
                                      "(gpt2, distilgpt2, gpt2-medium after `kqv data gpt2`, or a "
-                                     "GPT-2 folder)."),
+                                     "GPT-2 folder); translation: its decoding and pizza steps on "
+                                     "MarianMT (opus-mt-en-fr after `kqv data marian`, or a Marian "
+                                     "folder)."),
 ) -> None:
     """Step through a lesson: explanation, engine code and every variable's shape, live."""
     open_lessons(lesson, model)

@@ -70,15 +70,16 @@ def show(
     name: str = typer.Argument(..., help="A lesson (kqv lessons list names them) or a lesson file."),
     step: str | None = typer.Option(None, "--step", "-s",
                                     help="Step number (from 1) or step id; default: every step."),
-    model: str | None = typer.Option(None, "--model", help="attention only: run its steps on GPT-2 "
-                                     "(gpt2, distilgpt2, ... or a GPT-2 folder), as the g key does."),
+    model: str | None = typer.Option(None, "--model", help="attention: run its steps on GPT-2 (gpt2, "
+                                     "distilgpt2, ... or a GPT-2 folder); translation: on MarianMT "
+                                     "(opus-mt-en-fr or a Marian folder); as the g key does."),
     dims: str | None = typer.Option(None, "--dims", help="Other dims, as the d key sets them: "
                                     "'C=64, nh=8'."),
     seed: int = typer.Option(0, help="Seed of the random inputs and weights (the r key)."),
     width: int = typer.Option(100, "--width", min=40, max=1000, help="Wrap the text at this many columns."),
 ) -> None:
     """Print a lesson step as plain text: explanation with live numbers, notes, variables."""
-    from kqv_cli.commands.learn import gpt2_folder
+    from kqv_cli.commands.learn import MODEL_LESSONS, REAL_MODELS, real_model_folder
     from kqv_cli.step_plain import step_as_text
     from lessons import LessonSession, load_lesson, load_lessons
     from lessons.loader import parse_dims_text
@@ -86,10 +87,10 @@ def show(
     lesson = _find_lesson(name, load_lesson, load_lessons)
     folder = None
     if model is not None:
-        if lesson.id != "attention":
-            raise fail(f"--model runs the attention lesson on GPT-2, not {lesson.id}: "
-                       "kqv lessons show attention --model gpt2|PATH")
-        folder = str(gpt2_folder(model))
+        if lesson.id not in REAL_MODELS:
+            raise fail(f"{MODEL_LESSONS}, not {lesson.id}: kqv lessons show attention --model gpt2|PATH "
+                       "or kqv lessons show translation --model opus-mt-en-fr|PATH")
+        folder = str(real_model_folder(lesson.id, model))
     session = LessonSession(lesson, parse_dims_text(dims) if dims else None, seed, model=folder)
     indices = range(len(lesson.steps)) if step is None else [_step_index(lesson, step)]
     for k, i in enumerate(indices):

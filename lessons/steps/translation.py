@@ -35,7 +35,7 @@ from engine.errors import KqvError
 from engine.layers import check_heads, head_counts
 from engine.trace import Tracer
 from engine.translation.model import Transformer, TransformerConfig
-from lessons.model import Extra, TraceFn, TraceRun
+from lessons.model import Extra, RealTraceFn, TraceFn, TraceRun
 
 # Our own sentences (not from the Tatoeba file). Row 0 of every batch is the pizza sentence.
 PAIRS = [
@@ -57,7 +57,7 @@ PIZZA = [
      "La pizza est sortie du four et il était éteint.", "oven"),
 ]
 PRONOUN_PREFIX = "La pizza est sortie du four et"  # the French up to the pronoun
-PRONOUNS = (" elle", " il")  # feminine (la pizza), masculine (le four); a word may be several pieces
+PRONOUNS = ("elle", "il")  # feminine (la pizza), masculine (le four); a word may be several pieces
 LESSON_VOCAB = 340  # the 256 bytes, 3 specials and some merges: short words whole, longer ones cut
 MAX_LEN = 16  # the longest S and T the lesson allows
 BEAMS = 4
@@ -161,23 +161,89 @@ def kept_translator():
         return None, f"the kept model {path} cannot be read ({exc})"
 
 
-class Translator:
-    """The model the decode and pizza steps ask: trained if kept, else the lesson's untrained one."""
+class LessonText:
+    """Text to ids and back for a kqv model: its byte-level BPE, with the training's </s> and <s>."""
 
-    def __init__(self, dims: dict, seed: int):
+    def __init__(self, vocab: BPEVocab):
+        self.vocab, self.bos, self.pad = vocab, BOS_ID, PAD_ID
+
+    def source(self, text: str) -> list[int]:  # the pieces + </s>, as training feeds the encoder
+        return self.vocab.encode(text) + [EOS_ID]
+
+    def target(self, text: str) -> list[int]:  # the pieces, no </s>
+        return self.vocab.encode(text)
+
+    def word(self, word: str) -> list[int]:  # a word's pieces where it follows others (" elle")
+        return self.vocab.encode(" " + word)
+
+    def pieces(self, ids) -> list[str]:
+        return self.vocab.pieces(ids)
+
+    def decode(self, ids) -> str:
+        return self.vocab.decode(ids)
+
+
+class MarianText:
+    """The same for a MarianMT folder: source.spm for English, target.spm for French, one vocab.json;
+    the decoder starts from the pad id (Marian's decoder_start_token_id)."""
+
+    def __init__(self, tokenizer, config: TransformerConfig):
+        self.tok, self.bos, self.pad = tokenizer, config.bos_id, config.pad_id
+
+    def source(self, text: str) -> list[int]:
+        return [int(i) for i in self.tok.encode(text)]
+
+    def target(self, text: str) -> list[int]:
+        return [int(i) for i in self.tok.encode_target(text)[:-1]]
+
+    def word(self, word: str) -> list[int]:
+        return [int(i) for i in self.tok.encode_target(word)[:-1]]
+
+    def pieces(self, ids) -> list[str]:
+        return self.tok.pieces(ids)
+
+    def decode(self, ids) -> str:
+        return self.tok.decode(ids)
+
+
+class Translator:
+    """The model the decode and pizza steps ask: MarianMT when one is given (``--model``, the g key),
+    else kqv's own trained model if one is kept, else the lesson's untrained one."""
+
+    def __init__(self, dims: dict, seed: int, marian: str | None = None):
+        self.beam_options: dict = {}
+        self.real = marian is not None
+        if marian is not None:
+            model, generation, tokenizer, folder = load_marian_once(marian)
+            self.model, self.text, self.trained = model, MarianText(tokenizer, model.config), True
+            cfg = model.config
+            self.beam_options = dict(length_penalty=generation.length_penalty, banned=generation.banned,
+                                     renormalize=generation.renormalize)
+            self.describe = (f"the MarianMT weights in {folder}: {cfg.n_layer}+{cfg.n_dec_layer} layers, "
+                             f"C = {cfg.n_embd}, nh = {cfg.n_head}, V = {cfg.vocab_size} (SentencePiece); "
+                             "press g for the lesson's own model")
+            return
         kept, why = kept_translator()
         if kept is not None:
-            self.model, self.vocab, meta = kept
-            self.trained = True
+            self.model, vocab, meta = kept
+            self.text, self.trained = LessonText(vocab), True
             cfg = self.model.config
             self.describe = (f"kqv's own trained model ({kept_path()}): {cfg.n_layer}+{cfg.n_dec_layer} "
                              f"layers, C = {cfg.n_embd}, nh = {cfg.n_head}, V = {cfg.vocab_size}, trained "
                              f"{meta.get('iter', '?')} iterations on {meta.get('pairs', '?')}")
         else:
             d = full_dims(dims)
-            self.model, self.vocab, self.trained = model_for(d, seed), lesson_vocab(), False
+            self.model, self.text, self.trained = model_for(d, seed), LessonText(lesson_vocab()), False
             self.describe = (f"the lesson's UNTRAINED model (random weights, seed {seed}; C = {d['C']}, "
                              f"nh = {d['nh']}, V = {d['V']}): {why}; {train_hint()}")
+
+
+@lru_cache(maxsize=1)
+def load_marian_once(model: str):
+    """A MarianMT folder (or hub name) loaded once per process: (model, generation, tokenizer, folder)."""
+    from engine.hf.marian import load_pretrained
+
+    return load_pretrained(model)
 
 
 # -- the pair run ------------------------------------------------------------------------------------
@@ -230,9 +296,21 @@ def _pair_extras(tracer: Tracer, model: Transformer, d: dict, src_pieces, tgt_pi
                                    cross[0, 0], "target (French) query", "source (English) key",
                                    tgt_pieces[0], src_pieces[0]),
                        "notes": _cross_notes(tracer, tgt_pieces, src_pieces)},
-        "norms": lambda: {"notes": _norm_notes(tracer, d, seed)},  # a second model: on demand
+        "norms": _once(lambda: {"notes": _norm_notes(tracer, d, seed)}),  # a second model: on demand, once
         "smoothing": {"notes": _smoothing_notes(tracer, vocab, d)},
     }
+
+
+def _once(make):
+    """``make``, called the first time it is asked for and remembered after (a costly extra)."""
+    made: list = []
+
+    def get():
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
 
 
 def _pieces_notes(vocab: BPEVocab, src, src_pieces, tgt_pieces) -> list[str]:
@@ -376,40 +454,40 @@ def _smoothing_notes(tracer: Tracer, vocab: BPEVocab, d: dict) -> list[str]:
 # -- the decode run ----------------------------------------------------------------------------------
 
 
-def run_decode(dims: dict, seed: int) -> TraceRun:
+def run_decode(dims: dict, seed: int, marian: str | None = None) -> TraceRun:
     from engine.translation.decode import beam_search, greedy
     from engine.translation.evaluate import max_new_tokens
 
-    tr = Translator(dims, seed)
-    model, vocab = tr.model, tr.vocab
+    tr = Translator(dims, seed, marian)
+    model, text = tr.model, tr.text
     english = PIZZA[0][0]
-    src = np.array([vocab.encode(english) + [EOS_ID]], dtype=np.int64)  # (1, S)
+    src = np.array([text.source(english)], dtype=np.int64)  # (1, S)
     max_new = max_new_tokens(src.shape[1], model.config.max_len)
     steps: list = []
     tracer = Tracer()
-    best = beam_search(model, src, beam=BEAMS, max_new=max_new, tracer=tracer, steps=steps)[0]
-    first = greedy(model, src, max_new=max_new)[0]
+    best = beam_search(model, src, beam=BEAMS, max_new=max_new, tracer=tracer, steps=steps,
+                       **tr.beam_options)[0]
+    first = greedy(model, src, max_new=max_new, banned=tr.beam_options.get("banned"))[0]
     d = {**model.dims(1, src.shape[1], 1), "beams": BEAMS, "t": 1 + max_new, "max_new": max_new}
     tracer.dims = d
-    lines = [tr.describe,
-             f"source: {english!r}, S = {src.shape[1]} pieces with </s>; at most {max_new} new pieces",
-             f"greedy: {_text(vocab, first)}", f"beam {BEAMS}: {_text(vocab, best)}"]
-    lines += _beam_lines(steps, vocab)
+    lines = [f"source: {english!r}, S = {src.shape[1]} pieces with </s>; at most {max_new} new pieces",
+             f"greedy: {_text(text, first)}", f"beam {BEAMS}: {_text(text, best)}"]
+    lines += _beam_lines(steps, text)
     if not tr.trained:
         lines.append("untrained: both outputs are pieces chosen by random weights, not French; a uniform "
                      f"guess would score −ln V = {-np.log(model.config.vocab_size):.2f} per piece, and the "
                      "random model's guesses are more peaked than that, not better")
-    return TraceRun(tracer, d, notes=[tr.describe], extras={"beams": {"notes": lines[1:]}})
+    return TraceRun(tracer, d, notes=[tr.describe], extras={"beams": {"notes": lines}})
 
 
-def _text(vocab: BPEVocab, ids) -> str:
+def _text(vocab, ids) -> str:
     """The words of ``ids``, or their pieces when they are special pieces only (an untrained model
     may write <s> again and again)."""
     words = vocab.decode(ids)
     return repr(words) if words.strip() else " ".join(vocab.pieces(ids)) or "(nothing)"
 
 
-def _beam_lines(steps, vocab: BPEVocab, shown: int = 4) -> list[str]:
+def _beam_lines(steps, vocab, shown: int = 4) -> list[str]:
     from engine.translation.decode import NEG
 
     lines = []
@@ -433,11 +511,11 @@ def _beam_lines(steps, vocab: BPEVocab, shown: int = 4) -> list[str]:
 # -- the pizza run ------------------------------------------------------------------------------------
 
 
-def _pronoun_position(vocab: BPEVocab, french: str) -> tuple[list[int], int]:
+def _pronoun_position(text, french: str) -> tuple[list[int], int]:
     """The reference's ids and the place in ``tgt_in = <s> + ids`` whose output is the pronoun's first
     piece: the prefix's length (position 0 is <s>)."""
-    ids = vocab.encode(french)
-    prefix = vocab.encode(PRONOUN_PREFIX)
+    ids = text.target(french)
+    prefix = text.target(PRONOUN_PREFIX)
     if ids[: len(prefix)] != prefix:  # a merge across the boundary: find the longest common start
         n = 0
         while n < min(len(ids), len(prefix)) and ids[n] == prefix[n]:
@@ -446,24 +524,23 @@ def _pronoun_position(vocab: BPEVocab, french: str) -> tuple[list[int], int]:
     return ids, len(prefix)
 
 
-def run_pizza(dims: dict, seed: int) -> TraceRun:
-    tr = Translator(dims, seed)
-    model, vocab = tr.model, tr.vocab
-    sources = [vocab.encode(e) + [EOS_ID] for e, _, _ in PIZZA]
+def run_pizza(dims: dict, seed: int, marian: str | None = None) -> TraceRun:
+    tr = Translator(dims, seed, marian)
+    model, vocab = tr.model, tr.text
+    sources = [vocab.source(e) for e, _, _ in PIZZA]
     refs, positions = zip(*(_pronoun_position(vocab, f) for _, f, _ in PIZZA), strict=True)
-    src = pad_batch(sources)
-    tgt = pad_batch([[BOS_ID] + ids + [EOS_ID] for ids in refs])
-    tgt_in = tgt[:, :-1]
+    src = pad_batch(sources, vocab.pad)
+    tgt_in = pad_batch([[vocab.bos] + ids for ids in refs], vocab.pad)
     B, S = src.shape
     T = tgt_in.shape[1]
     d = model.dims(B, S, T)
     tracer = Tracer(dims=d)
     model.forward(src, tgt_in, tracer=tracer)  # (B, T, V) logits, traced
-    words = [vocab.encode(w) for w in PRONOUNS]
+    words = [vocab.word(w) for w in PRONOUNS]
     last = f"dec.h{model.config.n_dec_layer - 1}.cross.att"
     att = tracer[last].value  # (B, nh, T, S)
     lines = []
-    several = [f"{w.strip()} is {len(ids)} pieces here ({' '.join(vocab.pieces(ids))}): its probability is "
+    several = [f"{w} is {len(ids)} pieces here ({' '.join(vocab.pieces(ids))}): its probability is "
                "the product of each piece's, given the ones before"
                for w, ids in zip(PRONOUNS, words, strict=True) if len(ids) > 1]
     lines += several
@@ -473,7 +550,7 @@ def run_pizza(dims: dict, seed: int) -> TraceRun:
     for b, ((english, _, meaning), q) in enumerate(zip(PIZZA, positions, strict=True)):
         src_p = vocab.pieces(src[b])
         prefix = list(tgt_in[b, 1:q + 1])
-        pe, pi = (word_probability(model, src[b:b + 1], prefix, w) for w in words)
+        pe, pi = (word_probability(model, src[b:b + 1], prefix, w, vocab.bos) for w in words)
         prefers.append("elle" if pe > pi else "il")
         row = att[b, :, q, :].mean(axis=0)  # (S,) mean over heads
         top = np.argsort(row)[::-1][:3]
@@ -502,8 +579,9 @@ def run_pizza(dims: dict, seed: int) -> TraceRun:
                      "'it' stands for; the attention row shows where it read while choosing, not why")
     else:
         lines.append(f"this model prefers {prefers[0]} for the pizza and {prefers[1]} for the oven: it has "
-                     "not tied the pronoun to the right noun in both sentences (a small model, trained "
-                     "briefly; the probabilities say how far it is from either)")
+                     "not tied the pronoun to the right noun in both sentences"
+                     + ("" if tr.real else " (a small model, trained briefly; the probabilities say how far "
+                        "it is from either)"))
     extra: Extra = {"notes": lines}
     if figure is not None:
         extra["attends"] = figure
@@ -511,10 +589,11 @@ def run_pizza(dims: dict, seed: int) -> TraceRun:
                     tokens=[vocab.pieces(row) for row in tgt_in])
 
 
-def word_probability(model: Transformer, src: np.ndarray, prefix: list[int], word: list[int]) -> float:
+def word_probability(model: Transformer, src: np.ndarray, prefix: list[int], word: list[int],
+                     bos: int = BOS_ID) -> float:
     """p(word | source, prefix) for a word of one or more pieces: the product of each piece's
     probability given the prefix and the word's earlier pieces (one teacher-forced forward)."""
-    tgt_in = np.array([[BOS_ID] + prefix + word[:-1]], dtype=np.int64)  # (1, len(prefix) + len(word))
+    tgt_in = np.array([[bos] + prefix + word[:-1]], dtype=np.int64)  # (1, len(prefix) + len(word))
     logits = model.forward(src, tgt_in)[0].astype(np.float64)  # (T, V)
     z = logits - logits.max(axis=-1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -539,3 +618,15 @@ def word_weight(pieces: list[str], row: np.ndarray, word: str) -> float:
 TRACES: dict[str, TraceFn] = {"pair": run_pair, "decode": run_decode, "pizza": run_pizza}
 # the runs whose sentences (and a trained model's sizes) fix B, S and T, whatever the learner chose
 OWN_SIZES = ("decode", "pizza")
+
+
+def run_real_decode(model: str, seed: int) -> TraceRun:
+    return run_decode({}, seed, marian=model)
+
+
+def run_real_pizza(model: str, seed: int) -> TraceRun:
+    return run_pizza({}, seed, marian=model)
+
+
+# with --model (a MarianMT folder or hub name) or the g key, the last two steps ask a real translator
+REAL_MODEL_TRACES: dict[str, RealTraceFn] = {"decode": run_real_decode, "pizza": run_real_pizza}

@@ -69,7 +69,8 @@ class LessonScreen(KqvScreen):
         Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False,
                 tooltip="a 3-D/4-D variable: the next matrix (batch entry, head)"),
         Binding("g", "real_model", "GPT-2", show=False,
-                tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); g again to go back"),
+                tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); translation lesson: on "
+                        "MarianMT (kqv data marian); g again to go back"),
         Binding("t", "quiz", "Quiz", show=False, tooltip="quiz on this lesson's topic"),
         Binding("w", "practice", "Practice", show=False,
                 tooltip="write this step's function yourself (on a step the bar marks with w)"),
@@ -333,19 +334,20 @@ class LessonScreen(KqvScreen):
         if not self.session.offers_model:
             self.notify("this lesson runs its own small model only")
             return
+        from kqv_cli.commands.learn import REAL_MODELS, real_model_folder
+
+        name, default, _ = REAL_MODELS.get(self.lesson.id, ("GPT-2", "gpt2", ""))
         if self._real:
             model = None
         else:
-            from engine.hf.hub import model_folder
-
             try:
-                model = str(self.app.model or model_folder("gpt2"))
+                model = str(self.app.model or real_model_folder(self.lesson.id, default))
             except KqvError as exc:
                 self.notify(str(exc), severity="warning", timeout=10)
                 return
         self._real = model is not None
         self._new_model = (model,)
-        self.notify("running the steps on GPT-2…" if self._real else "back to the lesson's own model")
+        self.notify(f"running the steps on {name}…" if self._real else "back to the lesson's own model")
         self.request_step(new_step=False)
 
     def offer_next(self) -> None:
