@@ -9,13 +9,13 @@ it stays the reference. :mod:`engine.fused.kernels` computes the same things wit
 ``tests/test_fused.py`` (float32 within 1e-5 relative, float64 within 1e-12).
 
 Who uses which: a traced run (``tracer.enabled``) always runs the readable code, so every
-variable it records is the one the lesson's code pane shows; an untraced run (training,
-evaluation, sampling) takes the fused kernels when the process's engine is ``"fast"`` (the
-default; ``kqv train gpt --engine readable`` and :func:`use` change it) and numba can be
-imported. Where it cannot, kqv says so once on stderr and runs the readable code.
-
-numba is imported only when the first kernel is asked for, so a command that trains nothing
-never pays its ~0.5 s import.
+variable it records is the one the lesson's code pane shows. An untraced run takes the fused
+kernels while the engine is ``"fast"``: the training loops ask for it for as long as they run
+(:class:`engine.gpt.train.GPTTrainer` unless ``--engine readable``, and the translation
+trainer), and :func:`use` sets it for any block of code. Everything else (sampling, a lesson, a
+one-off forward pass) stays readable: loading numba and its compiled kernels costs about a
+second, more than the kernels save on a few hundred sampled tokens. Where numba cannot be
+imported kqv says so once on stderr and runs the readable code.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from engine.trace import NO_TRACE
 
 ENGINES = ("fast", "readable")
 
-_choice = "fast"
+_choice = "readable"  # until a training loop (or a use("fast") block) asks for the kernels
 _loaded = False
 _kernels = None
 _lock = threading.Lock()

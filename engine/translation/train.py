@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import fused
 from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
 from engine.data.pairs import PairSplits
 from engine.errors import KqvError, TrainingDiverged
@@ -358,7 +359,9 @@ class TranslateTrainer:
         stopped = False
         start_iter = self.iter
         chooser = ThreadChooser(tc.threads)
-        with blas_threads(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # the fused kernels (engine.fused) for the elementwise work, as the GPT's trainer does
+        with blas_threads(1), fused.use("fast"), np.errstate(over="ignore", invalid="ignore",
+                                                             divide="ignore"):
             while self.iter < tc.max_iters:
                 if should_stop is not None and should_stop():
                     stopped = True
