@@ -122,3 +122,52 @@ def test_marian_needs_its_weights_and_only_two_lessons_take_a_model():
     result = CliRunner().invoke(cli, ["learn", "translation", "--model", str(Path(__file__).parent / "data"
                                                                               / "gpt2-tiny")])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+# -- the Train screen trains the translator the lesson reads ---------------------------------------
+
+
+def tiny_translate_setup(tmp_path):
+    """A few dozen made-up pairs and a model small enough to train six iterations in a second."""
+    from engine.data.pairs import load_pairs
+    from engine.translation.train import TranslateTrainConfig
+
+    nouns = [("cat", "chat"), ("dog", "chien"), ("oven", "four"), ("bread", "pain"), ("car", "voiture")]
+    lines = [f"The {e} is {a}.\tLe {f} est {b}." for e, f in nouns
+             for a, b in [("here", "ici"), ("there", "là"), ("small", "petit"), ("big", "grand"),
+                          ("new", "neuf"), ("old", "vieux"), ("good", "bon"), ("hot", "chaud")]]
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sizes = {"n_embd": 16, "n_head": 2, "n_layer": 1, "n_dec_layer": 1, "d_ff": 32, "dropout": 0.1}
+    tc = TranslateTrainConfig(batch_size=4, max_iters=6, eval_interval=3, warmup_iters=2, vocab_size=300,
+                              bleu_sentences=2, beam=2, threads=1)
+    return lambda: (load_pairs(path), sizes, tc)
+
+
+@pytest.mark.slow
+def test_the_train_screen_trains_the_translator_and_the_lesson_reads_it(tmp_path):
+    import asyncio
+
+    from test_tui_lab import ScreenApp, wait_until
+    from textual.widgets import RichLog, Static
+
+    from kqv_cli.services.models import models_dir
+    from kqv_cli.tui.screens.train import TrainScreen
+
+    async def run():
+        screen = TrainScreen(translate_setup=tiny_translate_setup(tmp_path))
+        async with ScreenApp(screen).run_test(size=(100, 32)) as pilot:
+            await pilot.press("t")
+            await wait_until(pilot, lambda: screen.steps_seen >= 1)
+            await wait_until(pilot, lambda: screen.running is None)
+            status = str(screen.query_one("#train-status", Static).render())
+            log = "".join(line.text for line in screen.query_one(RichLog).lines)
+            return status, log
+
+    status, log = asyncio.run(run())
+    assert "translator done at iteration 6" in status and "test BLEU greedy" in status, status
+    assert "The pizza came out of the oven. →" in log  # a translation at every evaluation
+    kept = models_dir() / "translate.npz"
+    assert f"saved to {kept}" in log and kept == script.kept_path() and kept.is_file()
+    notes = "\n".join(_step(LessonSession(LESSON), "pizza").notes)
+    assert "kqv's own trained model" in notes and "trained 6 iterations" in notes

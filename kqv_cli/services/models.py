@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 # how far a kept checkpoint of each kind was trained: its metadata key and the unit
-TRAINED = {"gpt": ("iter", "iterations"), "digits": ("epochs_done", "epochs")}
+TRAINED = {"gpt": ("iter", "iterations"), "digits": ("epochs_done", "epochs"),
+           "translate": ("iter", "iterations")}
 
 
 def models_dir() -> Path:

@@ -1,12 +1,13 @@
-"""The Train screen: ``train digits`` or ``train gpt`` in a background worker, live.
+"""The Train screen: ``train digits``, ``train gpt`` or ``train translate`` in a background worker, live.
 
 The training loop runs in a worker thread and reports through its callbacks; the callbacks
 post small messages (a loss point, an evaluation, a sample, the end), and only the screen
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
 run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
-its model in the user's data folder (``models/gpt.npz`` or ``models/digits.npz``, kept by the
-rules of :mod:`kqv_cli.services.models`: a short or cancelled run never replaces a longer one),
-so ``kqv sample`` and ``kqv eval digits`` can pick it up afterwards.
+its model in the user's data folder (``models/gpt.npz``, ``models/digits.npz`` or
+``models/translate.npz``, kept by the rules of :mod:`kqv_cli.services.models`: a short or
+cancelled run never replaces a longer one), so ``kqv sample``, ``kqv eval digits``, ``kqv
+translate`` and the translation lesson can pick it up afterwards.
 ``s`` samples the model just trained without leaving the app: the GPT writes text the way ``kqv
 sample`` does, the digit net reads a row of validation images.
 
@@ -36,6 +37,7 @@ from kqv_cli.tui.widgets.curves import CurvesPlot
 from kqv_cli.tui.workers import yield_to_the_interface
 
 DIGITS_POINTS_PER_EPOCH = 20
+TRANSLATE_PROBE = "The pizza came out of the oven."  # translated at every evaluation of a translate run
 STEP_MESSAGE_SECONDS = 0.1  # at most ~10 loss messages a second reach the screen
 
 
@@ -49,6 +51,18 @@ def default_gpt_setup():
     data = datasets.text(None, cfg.block_size, offline=datasets.APP_OFFLINE)  # downloaded if need be
     cfg.vocab_size = data.vocab.size
     return data, cfg, TrainConfig()
+
+
+def default_translate_setup():
+    """(pairs, model sizes, train config): `kqv train translate`'s defaults on the English-French
+    pairs (found on this machine or downloaded), with BLEU on 200 test sentences to end sooner."""
+    from engine.data.eng_fra import fetch_eng_fra
+    from engine.data.pairs import load_pairs
+    from engine.translation.train import TranslateTrainConfig
+    from kqv_cli.commands.translate import sizes
+
+    splits = load_pairs(fetch_eng_fra())
+    return splits, sizes(128, 4, 2, 0.1, "post", "relu"), TranslateTrainConfig(bleu_sentences=200)
 
 
 def default_digits_setup():
@@ -108,6 +122,8 @@ class TrainScreen(KqvScreen):
     BINDINGS = [
         Binding("g", "start('gpt')", "Train GPT", tooltip="train the character GPT on Tiny Shakespeare"),
         Binding("d", "start('digits')", "Train digits", tooltip="train the digit net (MNIST if here)"),
+        Binding("t", "start('translate')", "Train translator",
+                tooltip="train the English-French Transformer the translation lesson reads"),
         Binding("c", "cancel", "Cancel", tooltip="cancel the run at the next iteration"),
         Binding("s", "sample", "Sample", tooltip="sample the model just trained: GPT text, or the digit "
                 "net's guesses on validation images"),
@@ -133,9 +149,10 @@ class TrainScreen(KqvScreen):
     class Ended(Message):
         status: str
 
-    def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup, save_dir=None):
+    def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup, save_dir=None,
+                 translate_setup=default_translate_setup):
         super().__init__()
-        self.gpt_setup, self.digits_setup = gpt_setup, digits_setup
+        self.gpt_setup, self.digits_setup, self.translate_setup = gpt_setup, digits_setup, translate_setup
         self.save_dir = save_dir  # None: models_dir(), looked up when a run starts
         self.stop_event = threading.Event()
         self.running: str | None = None
@@ -146,8 +163,9 @@ class TrainScreen(KqvScreen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · c: cancel · "
-                     "s: sample the model trained", id="train-status")
+        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · t: train the "
+                     "translator (English-French) · c: cancel · s: sample the model trained",
+                     id="train-status")
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
         yield Footer()
@@ -163,13 +181,13 @@ class TrainScreen(KqvScreen):
         self.steps_seen = 0
         self.stop_event.clear()
         plot = self.query_one(CurvesPlot)
-        if what == "gpt":
-            plot.reset("training loss", "iteration", ["loss"])
-        else:
+        if what == "digits":
             plot.reset("validation accuracy (1,000 images)", "epoch", ["accuracy"])
+        else:
+            plot.reset("training loss", "iteration", ["loss"])
         self.query_one(RichLog).clear()
         self.set_status(f"starting {what}...")
-        (self.train_gpt if what == "gpt" else self.train_digits)()
+        {"gpt": self.train_gpt, "digits": self.train_digits, "translate": self.train_translate}[what]()
 
     def action_cancel(self) -> None:
         self.key_handled_at = time.perf_counter()
@@ -198,6 +216,11 @@ class TrainScreen(KqvScreen):
             last = ("gpt", gpt)
         log = self.query_one(RichLog)
         log.display = True  # the sample is written there
+        if last[0] == "translate":
+            log.write(Text(f"the translator is {last[1]}: try kqv translate {last[1]} \"The cat is "
+                           "asleep.\", or kqv learn translation (its last two steps read it)",
+                           style="italic"))
+            return
         if last[0] == "digits":
             net, validation = last[1]
             log.write(digits_guesses(net, validation))
@@ -291,6 +314,63 @@ class TrainScreen(KqvScreen):
         self.post_message(self.Ended(gpt_summary(result) + note))
 
     @work(thread=True, group="train", exclusive=True)
+    def train_translate(self) -> None:
+        from engine.translation.evaluate import translate_texts
+        from engine.translation.train import TranslateTrainer
+
+        yield_to_the_interface()
+        try:
+            splits, sizes, tc = self.translate_setup()
+            keep = self.checkpoint_path("translate")
+            out = self.checkpoint_path("translate-run")  # becomes translate.npz at the end, unless shorter
+            trainer = TranslateTrainer(splits, sizes, tc, out=out,
+                                       on_note=lambda n: self.post_message(self.Line(Text(n))))
+        except Exception as exc:  # noqa: BLE001  (shown on screen)
+            self.post_message(self.Ended(f"could not start: {exc}"))
+            return
+        model, cfg = trainer.model, trainer.config
+        self.post_message(self.Line(Text(
+            f"Transformer: {model.num_params:,} parameters, {cfg.n_layer}+{cfg.n_dec_layer} layers, "
+            f"{cfg.n_head} heads, C={cfg.n_embd}, {cfg.norm}-LN, B={tc.batch_size}, shared BPE of "
+            f"{trainer.vocab.size:,} pieces; {splits.describe()}", style="bold")))
+        self.post_message(self.Budget(tc.max_iters))
+        last = [0.0]
+
+        def on_step(info):
+            now = time.perf_counter()
+            if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
+                last[0] = now
+                left = time_left(info.iter, tc.max_iters, info.elapsed)
+                self.post_message(self.Step(info.iter, info.loss, (
+                    f"translator iteration {info.iter}/{tc.max_iters} · loss {info.loss:.3f} · "
+                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · {left} · c cancels")))
+
+        def on_eval(info):
+            line = Text(f"iter {info.iter:>5}  train {info.train_loss:.3f}  val {info.val_loss:.3f}")
+            said = translate_texts(model, trainer.vocab, [TRANSLATE_PROBE], beam=1)[0]
+            line.append(f"\n  {TRANSLATE_PROBE} → {said}", style="italic")
+            self.post_message(self.Line(line))
+
+        try:
+            result = trainer.run(on_step=on_step, on_eval=on_eval, should_stop=self.should_stop,
+                                 on_bleu=lambda text: self.post_message(self.Line(Text(text + "..."))))
+        except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
+            self.post_message(self.Ended(f"translator stopped: {exc}"))
+            return
+        saved, note = models.keep_longer(trainer.out, keep, result.iters, "translate")
+        self.last_model = ("translate", saved)
+        self.post_message(self.Line(Text(f"saved to {saved} · try: kqv translate {saved} "
+                                         f"\"{TRANSLATE_PROBE}\"{note}", style="green")))
+        bleu, beam = result.bleu, f"beam{tc.beam}"
+        scores = ""
+        if bleu:
+            beams = f", beam {tc.beam} {bleu[beam]:.1f}" if beam in bleu else ""
+            scores = f", test BLEU greedy {bleu['greedy']:.1f}{beams} ({bleu['sentences']} sentences)"
+        verb = "cancelled" if result.stopped else "done"
+        self.post_message(self.Ended(f"translator {verb} at iteration {result.iters}: val "
+                                     f"{result.val_loss:.3f}{scores}{note}"))
+
+    @work(thread=True, group="train", exclusive=True)
     def train_digits(self) -> None:
         from engine.digits.network import Network, save_network
         from engine.runtime.blas import blas_threads
@@ -358,7 +438,7 @@ class TrainScreen(KqvScreen):
 
     def on_train_screen_step(self, message: Step) -> None:
         self.steps_seen += 1
-        label = "loss" if self.running == "gpt" else "accuracy"
+        label = "accuracy" if self.running == "digits" else "loss"
         self.query_one(CurvesPlot).add(label, message.x, message.loss)
         if not self.stop_event.is_set():
             self.set_status(message.status)
@@ -371,7 +451,7 @@ class TrainScreen(KqvScreen):
 
     def on_train_screen_ended(self, message: Ended) -> None:
         self.running = None
-        keys = " · g: GPT · d: digits" + (" · s: sample" if self.last_model else "")
+        keys = " · g: GPT · d: digits · t: translator" + (" · s: sample" if self.last_model else "")
         self.set_status(message.status + keys)
         self.query_one(RichLog).write(Text(message.status, style="bold"))
 
