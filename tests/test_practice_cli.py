@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -74,7 +75,7 @@ def test_check_starter_then_solution_records_progress(workspace):
     result = invoke("check", "sigmoid")
     assert result.exit_code == 0, result.output
     assert "sigmoid(z)" in result.output and "✓" in result.output and "passed" in result.output
-    state = PracticeProgress.load().state("sigmoid")
+    state = PracticeProgress.for_workspace(find_workspace()).state("sigmoid")
     assert state.passed and state.tries == 2
     listing = invoke()
     assert listing.exit_code == 0
@@ -91,7 +92,8 @@ def test_list_shows_the_first_wrong_variable_of_a_failing_exercise(workspace):
     source = solution_file(find_exercise("feedforward")).read_text()
     (workspace / "feedforward.py").write_text(source.replace("w @ a + b", "(w @ a + b).T"))
     assert invoke("check", "feedforward").exit_code == 1
-    assert PracticeProgress.load().status("feedforward") == "failing at z2: wrong shape"
+    progress = PracticeProgress.for_workspace(find_workspace())
+    assert progress.status("feedforward") == "failing at z2: wrong shape"
     assert "failing at z2" in invoke("list").output
 
 
@@ -104,12 +106,53 @@ def test_reset_restores_the_starter_and_keeps_a_backup(workspace):
     assert [b.read_text() for b in backups] == ["# my attempt\n"]
 
 
+def test_reset_of_an_untouched_starter_leaves_no_backup(workspace):
+    result = invoke("reset", "sigmoid")
+    assert result.exit_code == 0 and "kept as" not in result.output
+    assert list(workspace.glob("*.bak")) == []
+
+
+def test_progress_is_kept_per_workspace(workspace, tmp_path):
+    (workspace / "sigmoid.py").write_text(solution_file(find_exercise("sigmoid")).read_text())
+    assert invoke("check", "sigmoid").exit_code == 0
+    assert invoke("init", str(tmp_path / "ws2")).exit_code == 0
+    fresh = PracticeProgress.for_workspace(find_workspace(tmp_path / "ws2"))
+    assert fresh.status("sigmoid") == "not started"
+    listing = invoke("--dir", str(tmp_path / "ws2"))
+    assert "passed" not in listing.output
+    assert PracticeProgress.for_workspace(find_workspace()).status("sigmoid") == "passed"
+
+
+def test_giving_up_is_shown_in_the_list(workspace):
+    assert invoke("solution", "sigmoid", "--give-up").exit_code == 0
+    assert PracticeProgress.for_workspace(find_workspace()).status("sigmoid") == "gave up"
+    assert "gave up" in invoke("list").output
+    (workspace / "sigmoid.py").write_text(solution_file(find_exercise("sigmoid")).read_text())
+    assert invoke("check", "sigmoid").exit_code == 0
+    assert PracticeProgress.for_workspace(find_workspace()).status("sigmoid") == "passed (gave up)"
+
+
+def test_a_misspelt_exercise_name_suggests_the_close_one(workspace):
+    result = invoke("check", "attenton")
+    assert result.exit_code == 2
+    assert "no exercise called 'attenton'; did you mean attention?" in error_line(result)
+
+
+def test_a_watched_check_says_when_it_ran(workspace, capsys):
+    from kqv_cli.commands.practice import _check_one
+
+    progress = PracticeProgress.for_workspace(find_workspace())
+    _check_one(find_workspace(), find_exercise("sigmoid"), progress, 10.0, quiet_errors=True, stamp=True)
+    first = next(line for line in capsys.readouterr().out.splitlines() if "sigmoid" in line)
+    assert re.search(r"\d\d:\d\d:\d\d · sigmoid", first), first
+
+
 def test_hints_come_in_order_and_stop_at_the_third(workspace):
     hints = find_exercise("sigmoid").hints
     outputs = [invoke("hint", "sigmoid").output for _ in range(4)]
     assert hints[0][:40] in outputs[0] and hints[1][:40] in outputs[1] and hints[2][:40] in outputs[2]
     assert "hint 3 of 3" in outputs[3]
-    assert PracticeProgress.load().state("sigmoid").hints == 3
+    assert PracticeProgress.for_workspace(find_workspace()).state("sigmoid").hints == 3
 
 
 def test_solution_needs_a_pass_or_give_up_and_piped_it_is_the_plain_passing_file(workspace):

@@ -13,6 +13,7 @@ from conftest import REPO
 from engine.files.paths import state_dir
 from kqv_cli.cli import app
 from kqv_cli.practice.practice_progress import HINTS, PracticeProgress
+from kqv_cli.practice.workspace import find_workspace
 
 # One long-lived session, as `kqv practice check --watch` or the Practice screen is: loaded
 # once, then a check and a hint at a time, on a shared exercise and on one of its own.
@@ -46,12 +47,13 @@ def test_the_cli_and_an_open_screen_both_count(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     assert runner.invoke(app, ["practice", "init"]).exit_code == 0
-    screen = PracticeProgress.load()  # the Practice screen, open since before the CLI ran
+    here = find_workspace()
+    screen = PracticeProgress.for_workspace(here)  # the Practice screen, open since before the CLI ran
     assert runner.invoke(app, ["practice", "check", "sigmoid"]).exit_code == 1  # the starter fails
     assert runner.invoke(app, ["practice", "hint", "sigmoid"]).exit_code == 0
     screen.record_check("sigmoid", passed=False, summary="failing")
     assert screen.next_hint("sigmoid") == 1  # the CLI showed hint 0
-    state = PracticeProgress.load().state("sigmoid")
+    state = PracticeProgress.for_workspace(here).state("sigmoid")
     assert (state.tries, state.hints) == (2, 2)
 
 

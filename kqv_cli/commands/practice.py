@@ -8,13 +8,15 @@
     kqv practice reset NAME         the starter again (your file kept as a backup)
     kqv practice solution NAME      the reference, once passed (or with --give-up)
 
-Exit codes of ``check``: 0 passed, 1 not passed yet (a wrong variable, a crash or a timeout of
-your code), 2 input kqv cannot grade (a syntax error, a renamed function, a wrong return type,
-NaN in a result, a missing file or workspace). No Textual here: it works piped and in CI.
+Exit codes of ``check``: 0 passed, 1 not passed yet (a wrong variable, NaN in a result, a crash
+or a timeout of your code), 2 input kqv cannot grade (a syntax error, a renamed function or a
+changed signature, a wrong return type, a second show of a name, an import of kqv's own code, a
+missing file or workspace). No Textual here: it works piped and in CI.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,19 +70,19 @@ def _list(folder: Path | None) -> None:
     from kqv_cli.practice.workspace import find_workspace
     from lessons.practice import lesson_step, load_exercises
 
-    progress = _progress()
     try:
         workspace = find_workspace(folder)
     except KqvError:
         if folder is not None:
             raise
         workspace = None
+    progress = _progress(workspace)
     table = Table(title="kqv practice", title_justify="left")
     for col in ("#", "exercise", "follows step", "status", "tries", "hints"):
         table.add_column(col, justify="right" if col in ("#", "tries", "hints") else "left")
     for i, exercise in enumerate(load_exercises(), start=1):
         status = progress.status(exercise.name)
-        style = "green" if status == "passed" else ("dim" if status == "not started" else "yellow")
+        style = "green" if status.startswith("passed") else ("dim" if status == "not started" else "yellow")
         state = progress.state(exercise.name)
         step = lesson_step(exercise)
         table.add_row(str(i), exercise.name, f"{exercise.lesson} {step[0] if step else exercise.step}",
@@ -126,7 +128,7 @@ def check(
     if timeout <= 0:
         raise KqvError(f"--timeout must be more than 0 seconds, got {timeout:g}")
     workspace = find_workspace(_folder(ctx, folder))
-    progress = _progress()
+    progress = _progress(workspace)
     exercise = _exercise(name) if name else _next_exercise(progress)
     if not watch:
         report = _check_one(workspace, exercise, progress, timeout)
@@ -136,17 +138,21 @@ def check(
 
     from kqv_cli.practice.watch import watch_saves
 
-    _check_one(workspace, exercise, progress, timeout, quiet_errors=True)
+    _check_one(workspace, exercise, progress, timeout, quiet_errors=True, stamp=True)
     console.print(dim(f"watching {workspace.folder} for saves{'' if name else ' of any exercise'}; "
                       "Ctrl-C ends"))
-    watch_saves(workspace, lambda ex: _check_one(workspace, ex, progress, timeout, quiet_errors=True),
+    watch_saves(workspace, lambda ex: _check_one(workspace, ex, progress, timeout, quiet_errors=True,
+                                                 stamp=True),
                 only=_exercise(name) if name else None)
     console.print("stopped watching")
 
 
 def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgress, timeout: float,
-               quiet_errors: bool = False) -> Report | None:
-    """Check one exercise, print the table and the story, record it; KqvError unless quiet."""
+               quiet_errors: bool = False, stamp: bool = False) -> Report | None:
+    """Check one exercise, print the table and the story, record it; KqvError unless quiet.
+
+    ``stamp`` (watch mode) puts the time of the check on its first line, so one result is told
+    from the one before it after a save that changed nothing."""
     from kqv_cli.practice.grader import check_file
 
     try:
@@ -158,7 +164,8 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
         return None
     report = check_file(exercise, path, timeout)
     progress.record_check(exercise.name, report.passed, report.summary())
-    print_report(report, story=quiet_errors or not report.ungradable)
+    print_report(report, story=quiet_errors or not report.ungradable,
+                 stamp=time.strftime("%H:%M:%S") if stamp else "")
     if progress.save_error:
         warning(progress.save_error)
     if report.ungradable and not quiet_errors:
@@ -166,11 +173,13 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
     return report
 
 
-def print_report(report: Report, story: bool = True) -> None:
-    """The variables table and what went wrong; ``story=False`` leaves the story to the error line."""
+def print_report(report: Report, story: bool = True, stamp: str = "") -> None:
+    """The variables table and what went wrong; ``story=False`` leaves the story to the error line.
+    ``stamp``: a time to put first on the rule line (watch mode)."""
     from kqv_cli.practice.report_table import report_table
 
-    console.rule(Text(f"{report.exercise.name} · {report.exercise.title}"), align="left", style="dim")
+    console.rule(Text(f"{stamp + ' · ' if stamp else ''}{report.exercise.name} · {report.exercise.title}"),
+                 align="left", style="dim")
     if report.output.strip():
         console.print(dim("your code printed:"))
         console.print("\n".join(report.output.rstrip().splitlines()[-8:])[-800:])
@@ -197,7 +206,7 @@ def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise.
     where = ""
     if (chosen := _folder(ctx, folder)) is not None:
         where = f" ({find_workspace(chosen).file(exercise)})"
-    progress = _progress()
+    progress = _progress(_workspace_if_any(_folder(ctx, folder)))
     index = progress.next_hint(exercise.name)
     console.print(f"hint {index + 1} of {HINTS} · {exercise.name}{where}", soft_wrap=True)
     console.print(exercise.hints[index], soft_wrap=True)
@@ -221,8 +230,10 @@ def reset(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise
 
 @practice_app.command("solution")
 def solution(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="The exercise."),
     give_up: bool = typer.Option(False, "--give-up", help="Show it before you have passed."),
+    folder: Path | None = DIR_OPTION,
 ) -> None:
     """The reference solution, once you have passed (or with --give-up).
 
@@ -231,10 +242,12 @@ def solution(
     from lessons.practice import solution_file
 
     exercise = _exercise(name)
-    progress = _progress()
-    if not progress.state(exercise.name).passed and not give_up:
-        raise KqvError(f"{exercise.name} is not passed yet; `kqv practice hint {exercise.name}` helps, "
-                       f"or `kqv practice solution {exercise.name} --give-up` shows it anyway")
+    progress = _progress(_workspace_if_any(_folder(ctx, folder)))
+    if not progress.state(exercise.name).passed:
+        if not give_up:
+            raise KqvError(f"{exercise.name} is not passed yet; `kqv practice hint {exercise.name}` helps, "
+                           f"or `kqv practice solution {exercise.name} --give-up` shows it anyway")
+        progress.give_up(exercise.name)  # `kqv practice` lists it as given up from now on
     text = solution_file(exercise).read_text(encoding="utf-8")
     if is_interactive():
         console.print(Syntax(text, "python", line_numbers=False))
@@ -255,10 +268,23 @@ def _next_exercise(progress: PracticeProgress) -> Exercise:
     return next((e for e in exercises if not progress.state(e.name).passed), exercises[-1])
 
 
-def _progress() -> PracticeProgress:
+def _workspace_if_any(folder: Path | None) -> Workspace | None:
+    """The workspace ``folder`` names (a wrong one is an error), else the one found here, if any."""
+    from kqv_cli.practice.workspace import find_workspace
+
+    try:
+        return find_workspace(folder)
+    except KqvError:
+        if folder is not None:
+            raise
+        return None
+
+
+def _progress(workspace: Workspace | None) -> PracticeProgress:
+    """The progress kept in ``workspace`` (each workspace has its own)."""
     from kqv_cli.practice.practice_progress import PracticeProgress
 
-    progress = PracticeProgress.load()
+    progress = PracticeProgress.for_workspace(workspace)
     if progress.warning:
         warning(progress.warning)
     return progress

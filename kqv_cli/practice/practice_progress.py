@@ -1,15 +1,18 @@
 """The learner's practice progress: per exercise, passed or not, tries, hints used, the last check.
 
-Kept in ``practice.json`` in the user data folder through :class:`kqv_cli.store.JsonStore`
-(atomic writes; a file that is not ``{"exercises": {...}}`` is moved aside with a warning).
-Keyed by exercise name, so an exercise added later simply starts as not started.
+Kept per workspace, in ``.kqv-progress.json`` beside the exercise files (a fresh workspace
+starts with nothing passed; the progress goes where the files go), through
+:class:`kqv_cli.store.JsonStore` (atomic writes; a file that is not ``{"exercises": {...}}`` is
+moved aside with a warning). With no workspace (a hint asked for outside one), ``practice.json``
+in the user data folder. Keyed by exercise name, so an exercise added later simply starts as
+not started.
 
 Every change is one transaction, like a quiz answer: under the file's lock the file is read
 as it is now, the change (one more try, the next hint) is applied to that, and it is written
 (:meth:`JsonStore.update`). A ``kqv practice check --watch`` in one terminal and the Practice
 screen in another each count their own tries and hints; neither writes the other's away.
 
-    progress = PracticeProgress.load()
+    progress = PracticeProgress.for_workspace(workspace)
     progress.record_check("feedforward", passed=False, summary="failing at z2: wrong shape")
     progress.next_hint("feedforward")    # -> 0, 1, 2, then stays at 2
     progress.status("feedforward")       # "failing at z2: wrong shape"
@@ -20,10 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kqv_cli.store import JsonStore
 
-FILE_NAME = "practice.json"
+if TYPE_CHECKING:
+    from kqv_cli.practice.workspace import Workspace
+
+FILE_NAME = "practice.json"  # in the user data folder, when there is no workspace
+WORKSPACE_FILE = ".kqv-progress.json"  # in a workspace
 SCHEMA = 1
 HINTS = 3
 
@@ -34,6 +42,7 @@ class ExerciseState:
     tries: int = 0  # checks run
     hints: int = 0  # hints shown, 0..3
     last: str = ""  # the last check's one-line summary
+    gave_up: bool = False  # the solution was shown (--give-up) before a pass
 
     @classmethod
     def from_dict(cls, d) -> ExerciseState:
@@ -72,9 +81,16 @@ class PracticeProgress:
         return self.store.warning
 
     @classmethod
-    def load(cls, folder: Path | None = None) -> PracticeProgress:
-        store = JsonStore(FILE_NAME, SCHEMA, folder, validate=validate)
+    def load(cls, folder: Path | None = None, name: str = FILE_NAME) -> PracticeProgress:
+        store = JsonStore(name, SCHEMA, folder, validate=validate)
         return cls(store, parse(store.load({})))
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace | None) -> PracticeProgress:
+        """The progress kept in ``workspace`` (the user-level file when there is none)."""
+        if workspace is None:
+            return cls.load()
+        return cls.load(workspace.folder, WORKSPACE_FILE)
 
     def to_data(self) -> dict:
         return {"exercises": {k: asdict(v) for k, v in sorted(self.exercises.items())}}
@@ -114,9 +130,20 @@ class PracticeProgress:
 
         return self.change(name, hint)
 
+    def give_up(self, name: str) -> None:
+        """The solution was shown before a pass: the list says so from now on."""
+
+        def gave_up(state: ExerciseState) -> None:
+            state.gave_up = state.gave_up or not state.passed
+
+        self.change(name, gave_up)
+
     def status(self, name: str) -> str:
-        """not started | passed | the last check's summary."""
+        """not started | passed | gave up | the last check's summary; a pass after the solution
+        was shown says so ("passed (gave up)")."""
         state = self.exercises.get(name)
-        if state is None or state.tries == 0:
+        if state is None or (state.tries == 0 and not state.gave_up):
             return "not started"
-        return "passed" if state.passed else state.last
+        if state.passed:
+            return "passed (gave up)" if state.gave_up else "passed"
+        return "gave up" if state.gave_up else state.last

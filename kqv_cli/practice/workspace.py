@@ -4,7 +4,9 @@
 ``kqv_practice.py`` helper (``show``), each exercise's starter as ``<name>.py``, and a small
 marker file ``.kqv-practice.json`` by which later commands find the folder. Running ``init``
 again adds the exercises that are new and never touches a file that exists: the learner's
-edits are theirs. ``reset`` puts a starter back and keeps the old file beside it as a backup.
+edits are theirs. ``reset`` puts a starter back and keeps the old file beside it as a backup
+(when it differs from the starter). The learner's progress is kept in the folder too
+(:mod:`kqv_cli.practice.practice_progress`).
 
 Where a command looks for the workspace, first match wins: ``--dir``, then the
 ``KQV_PRACTICE_DIR`` environment variable, then the current folder and each folder above it.
@@ -61,18 +63,20 @@ class Workspace:
         return None
 
     def reset(self, exercise: Exercise) -> Path | None:
-        """Write the starter again; return where the old file was kept (None if there was none)."""
+        """Write the starter again; return where the old file was kept (None if there was none,
+        or it was the starter as it is)."""
         path = self.file(exercise)
         backup = None
+        starter = starter_file(exercise).read_text(encoding="utf-8")
         try:
-            if path.exists():
+            if path.exists() and not _holds(path, starter):  # an untouched starter needs no backup
                 backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
                 n = 1
                 while backup.exists():
                     n += 1
                     backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}-{n}.bak")
                 shutil.copy2(path, backup)
-            _write(path, starter_file(exercise).read_text(encoding="utf-8"))
+            _write(path, starter)
         except OSError as exc:
             raise KqvError(f"cannot write {path} ({exc.strerror or exc}); is the workspace writable?") \
                 from None
@@ -127,6 +131,14 @@ def find_workspace(explicit: Path | None = None, start: Path | None = None) -> W
             return Workspace(folder / DEFAULT_DIR)
     raise KqvError("no practice workspace here or in any folder above; make one with "
                    "`kqv practice init` (or pass --dir)")
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether the file at ``path`` is exactly ``text`` (a folder or unreadable file is not)."""
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _write(path: Path, text: str) -> None:

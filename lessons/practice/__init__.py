@@ -14,6 +14,7 @@ lesson, then as the line lists them (the order of the steps they follow).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import importlib
 from pathlib import Path
@@ -42,7 +43,10 @@ def find_exercise(name: str) -> Exercise:
     """
     if name in EXERCISES:
         return _load(name)
-    raise KqvError(f"no exercise called {name!r}; the exercises are: {', '.join(EXERCISES)}")
+    close = difflib.get_close_matches(name, EXERCISES, n=1)
+    guess = f"; did you mean {close[0]}?" if close else ""
+    raise KqvError(f"no exercise called {name!r}{guess} The exercises are: {', '.join(EXERCISES)}"
+                   if guess else f"no exercise called {name!r}; the exercises are: {', '.join(EXERCISES)}")
 
 
 @functools.cache

@@ -52,12 +52,15 @@ class PracticeScreen(KqvScreen):
                  timeout: float = TIMEOUT):
         super().__init__(name="practice")
         self.exercises = list(load_exercises())
-        self.progress = PracticeProgress.load()
+        self.folder = folder
+        try:
+            self.workspace: Workspace | None = find_workspace(folder)
+        except KqvError:
+            self.workspace = None
+        self.progress = PracticeProgress.for_workspace(self.workspace)  # each workspace its own
         names = [e.name for e in self.exercises]
         self.index = names.index(exercise) if exercise in names else self._first_not_passed()
-        self.folder = folder
         self.timeout = timeout
-        self.workspace: Workspace | None = None
         self.report: Report | None = None
         self.checking = False
         self._serial = 0  # of the latest check asked for; an older one's result is dropped
@@ -83,10 +86,6 @@ class PracticeScreen(KqvScreen):
         self.sub_title = "practice"
         if self.progress.warning:
             self.notify(self.progress.warning, severity="warning", timeout=10)
-        try:
-            self.workspace = find_workspace(self.folder)
-        except KqvError:
-            self.workspace = None
         self.show_exercise()
         if self.workspace is not None:
             self.watch_files(self.workspace)
@@ -230,6 +229,7 @@ class PracticeScreen(KqvScreen):
             self.notify(str(exc), severity="error")
             return
         self.workspace = Workspace(result.folder)
+        self.progress = PracticeProgress.for_workspace(self.workspace)
         self.notify(f"wrote the workspace {result.folder}")
         self.watch_files(self.workspace)
         self.show_exercise()
