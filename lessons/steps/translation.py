@@ -136,9 +136,9 @@ def kept_path() -> Path:
 
 def train_hint() -> str:
     return (f"make one with: kqv train translate --out {kept_path()} (the English-French pairs, "
-            "1,200 iterations of a 2+2-layer model with C = 128: about 10 minutes at some 470 ms an "
+            "1,200 iterations of a 2+2-layer model with C = 128: 10 to 20 minutes at 470-810 ms an "
             "iteration on a busy two-core machine, then a few minutes of test BLEU; --max-iters 400 for a "
-            "quicker, weaker one)")
+            "quicker, weaker one; or press t on the Train screen)")
 
 
 @lru_cache(maxsize=2)
