@@ -17,8 +17,8 @@ from engine.errors import KqvError
 from engine.files.paths import default_cache_dir
 from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from kqv_cli.messages import err_console, error
+from kqv_cli.services.numbers import check_values
 from kqv_cli.usage_errors import OneLineUsage
-from kqv_cli.values import check_values
 
 __all__ = ["err_console", "fail", "friendly_errors", "interrupted", "is_interactive"]
 
@@ -41,7 +41,7 @@ def friendly_errors(func):
     """Wrap a command so bad values and user errors end in one clear line and exit code 2, and a
     Ctrl-C in one line and exit code 130.
 
-    Every number the command receives is checked first (:mod:`kqv_cli.values`), so no command
+    Every number the command receives is checked first (:mod:`kqv_cli.services.numbers`), so no command
     starts work on a NaN or a negative seed.
     """
 

@@ -144,11 +144,12 @@ class LessonSession:
             if name not in self.lesson.default_dims:
                 known = ", ".join(self.lesson.default_dims) or "none"
                 raise KqvError(f"{self.lesson.id} has no dimension {name!r} (it has {known})")
+            f = fields.get(name)
             try:
                 number = int(str(value).strip())
             except ValueError:
-                raise KqvError(f"{name} must be a whole number, not {value!r}") from None
-            f = fields.get(name)
+                called = f"{name} ({f.label})" if f else name
+                raise KqvError(f"{called} must be a whole number, not {value!r}") from None
             if f and not f.minimum <= number <= f.maximum:
                 raise KqvError(f"{name} ({f.label}) must be between {f.minimum} and {f.maximum}, "
                                f"not {number}")

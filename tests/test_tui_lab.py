@@ -222,6 +222,21 @@ async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
 
 
 @pilot_test
+async def test_train_screen_refuses_digits_settings_by_the_commands_rules(tmp_path):
+    """The screen's settings pass the check kqv train digits' flags pass (kqv_cli.services.numbers),
+    named as settings, and nothing is trained or kept."""
+    data = load_synthetic(seed=0, n_train=50, n_validation=20, n_test=0)
+    screen = digits_screen(data, 12, 0, save_dir=tmp_path / "models")
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.running is None)
+        status = str(screen.query_one("#train-status", Static).render())
+        assert status.startswith("could not start: epochs, mini-batch size and eta must all be positive ·")
+        assert screen.steps_seen == 0
+    assert not (tmp_path / "models" / "digits.npz").exists()
+
+
+@pilot_test
 async def test_home_opens_the_lab_and_the_train_screens():
     from kqv_cli.tui.app import KqvApp
 

@@ -127,6 +127,12 @@ async def test_dims_dialog_changes_every_shape():
         await pilot.pause()
         assert isinstance(app.screen, DimsScreen)
         assert "between" in str(app.screen.query_one("#dims-error").render())
+        box.value = ""  # the lesson's own check (kqv learn --dims runs it too) says what is missing
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DimsScreen)
+        error = str(app.screen.query_one("#dims-error").render())
+        assert f"({field.label}) must be a whole number, not ''" in error
         box.value = str(new_value)
         await pilot.press("enter")
         await settle(pilot)

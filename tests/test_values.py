@@ -97,7 +97,7 @@ def test_epochs_are_bounded(flag, value):
 
 
 def test_a_value_at_the_bound_is_still_taken():
-    from kqv_cli.values import MAX_COUNT, check_number
+    from kqv_cli.services.numbers import MAX_COUNT, check_number
 
     check_number("--epochs", "epochs", MAX_COUNT["epochs"])
     check_number("--seed", "seed", 0)
@@ -129,3 +129,32 @@ def test_a_long_answer_piped_to_the_quiz_is_asked_again(tmp_path):
     result = runner.invoke(app, ["quiz", "-n", "1", "--seed", "3"], input="9" * 6000 + "\n")
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
+
+
+def test_digit_settings_are_refused_by_one_rule_named_as_each_caller_calls_them():
+    """kqv train digits (flags), the Train screen (settings) and Network.SGD (its arguments)
+    refuse the same settings by the engine's one rule, each in its own words."""
+    import numpy as np
+
+    from engine.digits.network import Network
+    from engine.errors import KqvError
+    from kqv_cli.services.numbers import DIGITS_SETTINGS, check_digits_training
+
+    cases = [({"lmbda": -0.1}, "--lmbda cannot be negative", "lmbda cannot be negative"),
+             ({"eta": 0.0}, "--epochs, --batch-size and --eta must all be positive",
+              "epochs, mini-batch size and eta must all be positive"),
+             ({"schedule": "step"}, "--schedule must be one of constant, cosine, not step",
+              "schedule must be one of constant, cosine, not step")]
+    net = Network([784, 3, 10])
+    data = (np.zeros((4, 784), np.float32), np.zeros(4, np.int64))
+    for change, as_flags, as_settings in cases:
+        settings = {"epochs": 1, "batch_size": 2, "eta": 1.0, "lmbda": 0.0, "schedule": "constant", **change}
+        with pytest.raises(KqvError, match=f"^{as_flags}$"):
+            check_digits_training([784, 3, 10], **settings)
+        with pytest.raises(KqvError, match=f"^{as_settings}$"):
+            check_digits_training([784, 3, 10], **settings, names=DIGITS_SETTINGS)
+        with pytest.raises(KqvError, match=f"^{as_settings}$"):
+            net.SGD(data, settings["epochs"], settings["batch_size"], settings["eta"],
+                    lmbda=settings["lmbda"], schedule=settings["schedule"])
+    with pytest.raises(KqvError, match="^sizes 784,3,9 does not fit the digits"):
+        check_digits_training([784, 3, 9], 1, 2, 1.0, names=DIGITS_SETTINGS)

@@ -138,6 +138,27 @@ class EpochResult:
     test_total: int
 
 
+# What SGD's settings are called in its refusals; kqv_cli.services.numbers passes the flags'
+# names instead, so the command line and the engine refuse by the same rules.
+SGD_NAMES = {"epochs": "epochs", "mini_batch_size": "mini-batch size", "eta": "eta",
+             "lmbda": "lmbda", "schedule": "schedule"}
+
+
+def check_sgd_settings(epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
+                       schedule: str = "constant", names: dict[str, str] = SGD_NAMES) -> None:
+    """Refuse, with :class:`KqvError` naming each setting by ``names``, what SGD cannot train
+    with: a count of epochs or examples, or a learning rate, that is not positive (η = 0 would
+    run every epoch without learning), weight decay that pushes weights up (λ < 0), or a
+    schedule SGD does not know."""
+    if epochs <= 0 or mini_batch_size <= 0 or eta <= 0:
+        raise KqvError(f"{names['epochs']}, {names['mini_batch_size']} and {names['eta']} "
+                       "must all be positive")
+    if lmbda < 0:
+        raise KqvError(f"{names['lmbda']} cannot be negative")
+    if schedule not in SCHEDULES:
+        raise KqvError(f"{names['schedule']} must be one of {', '.join(SCHEDULES)}, not {schedule}")
+
+
 class Network:
     """A fully connected network trained by stochastic gradient descent.
 
@@ -450,10 +471,7 @@ class Network:
         Raises :class:`TrainingDiverged` when the cost turns NaN or infinite.
         """
         x_train, labels = training_data
-        if epochs <= 0 or mini_batch_size <= 0 or eta <= 0:
-            raise KqvError("epochs, mini-batch size and eta must all be positive")
-        if schedule not in SCHEDULES:
-            raise KqvError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
+        check_sgd_settings(epochs, mini_batch_size, eta, lmbda, schedule)
         n = len(x_train)
         y_train = one_hot(labels, self.sizes[-1], self.dtype)
         rng = np.random.default_rng(seed)

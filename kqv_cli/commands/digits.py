@@ -16,7 +16,6 @@ from rich.text import Text
 
 from engine.digits.network import (
     ACTIVATIONS,
-    SCHEDULES,
     Network,
     load_network,
     one_hot,
@@ -32,11 +31,10 @@ from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console, dim, note, print_json, styled
 from kqv_cli.services import datasets
+from kqv_cli.services.numbers import CLASSES, IMAGE_PIXELS, check_digits_training, check_fits_digits
 from kqv_cli.trace_table import print_trace
 
-IMAGE_PIXELS = 784
 N_MNIST_TRAIN = 50_000  # MNIST's training split as the book cuts it (10,000 go to validation)
-CLASSES = 10
 COST_HELP = ("Cost function, as in the book's chapter 3: quadratic (½‖y − a‖², sigmoid outputs) | "
              "cross-entropy (−Σ\\[y ln a + (1−y) ln(1−a)], sigmoid outputs, network2's "
              "CrossEntropyCost) | log-likelihood (−ln a_y, softmax outputs).")
@@ -53,14 +51,6 @@ def parse_sizes(text: str) -> list[int]:
     if len(sizes) < 2 or any(n <= 0 for n in sizes):
         raise KqvError(f"--sizes needs at least two positive layer sizes, like 784,30,10; got {text!r}")
     return sizes
-
-
-def check_fits_digits(sizes: list[int]) -> None:
-    if sizes[0] != IMAGE_PIXELS or sizes[-1] != CLASSES:
-        raise KqvError(
-            f"--sizes {','.join(map(str, sizes))} does not fit the digits: the first layer must be "
-            f"{IMAGE_PIXELS} (28x28 pixels) and the last {CLASSES} (one per digit), e.g. 784,30,10"
-        )
 
 
 def load_digits(data: Path | None, synthetic: bool, seed: int, quiet: bool, limit: int | None = None):
@@ -110,7 +100,7 @@ def train_digits(
     biases start as N(0, 1).
     """
     layer_sizes = parse_sizes(sizes)
-    check_training_options(layer_sizes, epochs, batch_size, eta, lmbda, schedule, limit, threads)
+    check_digits_training(layer_sizes, epochs, batch_size, eta, lmbda, schedule, limit, threads)
     # said once every other input has been checked, so a refused run never announced a replacement
     replacing = check_writable(out, replace=force)
     check_fits(digits_memory(layer_sizes, batch_size, limit or N_MNIST_TRAIN, training=True),
@@ -199,21 +189,6 @@ def run_with_progress(net, training_data, checks, claim, source, as_json, thread
             diverged = exc
         stopped = should_stop()
     return results, saved, stopped, diverged
-
-
-def check_training_options(layer_sizes, epochs, batch_size, eta, lmbda, schedule, limit, threads) -> None:
-    """Refuse, naming the flag, a setting ``kqv train digits`` cannot train with."""
-    check_fits_digits(layer_sizes)
-    if epochs <= 0 or batch_size <= 0 or eta <= 0:
-        raise KqvError("--epochs, --batch-size and --eta must all be positive")
-    if lmbda < 0:
-        raise KqvError("--lmbda cannot be negative")
-    if schedule not in SCHEDULES:
-        raise KqvError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule}")
-    if limit is not None and limit <= 0:
-        raise KqvError("--limit must be a positive number of images")
-    if threads <= 0:
-        raise KqvError("--threads must be at least 1")
 
 
 def interrupted_line(results, saved, out) -> str:

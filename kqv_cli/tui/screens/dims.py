@@ -11,19 +11,23 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from engine.errors import KqvError
+
 
 class DimsScreen(ModalScreen[dict | None]):
     """Returns the new dims, or ``None`` when cancelled.
 
     ``fields`` are the lesson's ``DimField``\\ s (name, label, minimum, maximum). ``check`` is
-    given the whole dict once each number is in range and returns an error message, or
-    ``None`` when the model accepts the dims (e.g. ``C`` must divide by ``n_head``); the
-    dialog stays open until it does.
+    given the typed text by name and returns the dims as numbers, or raises :class:`KqvError`
+    saying what is wrong (not a whole number, out of a field's range, a combination the model
+    cannot build such as ``C`` not divisible by ``n_head``): the lesson's own check, the one
+    ``kqv learn --dims`` runs, so the dialog has no rules of its own. It stays open until the
+    dims pass.
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "apply", "Apply", show=True)]
 
-    def __init__(self, fields, dims: dict[str, int], check: Callable[[dict], str | None]):
+    def __init__(self, fields, dims: dict[str, int], check: Callable[[dict[str, str]], dict[str, int]]):
         super().__init__()
         self.fields = list(fields)
         self.dims = dict(dims)
@@ -65,17 +69,12 @@ class DimsScreen(ModalScreen[dict | None]):
 
     def read(self) -> tuple[dict[str, int], str | None]:
         """The typed dims and the first problem with them (``None`` when they are fine)."""
-        dims = {}
-        for f in self.fields:
-            text = self.query_one(f"#dim-{f.name}", Input).value.strip()
-            try:
-                n = int(text)
-            except ValueError:
-                return dims, f"{f.label} ({f.name}) needs a whole number, not {text!r}"
-            if not f.minimum <= n <= f.maximum:
-                return dims, f"{f.label} ({f.name}) must be between {f.minimum} and {f.maximum}, not {n}"
-            dims[f.name] = n
-        return dims, self.check(dims)
+        typed = {f.name: self.query_one(f"#dim-{f.name}", Input).value.strip() for f in self.fields}
+        try:
+            dims = self.check(typed)
+        except KqvError as exc:
+            return {}, str(exc)
+        return {f.name: dims[f.name] for f in self.fields}, None
 
     def action_apply(self) -> None:
         self.apply()

@@ -311,13 +311,6 @@ class LessonScreen(KqvScreen):
             return
         current = self.view.dims if self.view else dict(self.lesson.default_dims)
 
-        def check(dims: dict) -> str | None:
-            try:
-                self.session.checked_dims(dims)
-            except KqvError as exc:
-                return str(exc)
-            return None
-
         def done(dims: dict | None) -> None:
             if dims is None:
                 return
@@ -326,7 +319,7 @@ class LessonScreen(KqvScreen):
             self._new_dims = dims
             self.request_step(new_step=False)
 
-        self.app.push_screen(DimsScreen(fields, current, check), done)
+        self.app.push_screen(DimsScreen(fields, current, self.session.checked_dims), done)
 
     def action_real_model(self) -> None:
         """g: run the steps on GPT-2 (the folder given to kqv learn --model, else GPT-2 small

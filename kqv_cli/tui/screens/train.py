@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
-from kqv_cli.services import models, sampling
+from kqv_cli.services import models, numbers, sampling
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.widgets.curves import CurvesPlot
 from kqv_cli.tui.workers import yield_to_the_interface
@@ -378,6 +378,8 @@ class TrainScreen(KqvScreen):
         yield_to_the_interface()
         try:
             (train, validation, _), s = self.digits_setup()
+            numbers.check_digits_training(s["sizes"], s["epochs"], s["batch_size"], s["eta"],
+                                          names=numbers.DIGITS_SETTINGS)
             net = Network(s["sizes"])
             keep = self.checkpoint_path("digits")
             out = self.checkpoint_path("digits-run")  # becomes digits.npz at the end, unless shorter

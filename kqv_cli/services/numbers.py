@@ -1,4 +1,4 @@
-"""One check for every number typed on the command line, whatever the command.
+"""Numbers a person typed, checked once for the commands and the screens alike.
 
 Typer turns ``--temperature nan`` into a float and ``--seed -5`` into an int without asking
 whether they make sense. Rather than each command remembering each case, :func:`check_values`
@@ -10,6 +10,12 @@ looks at every number a command received, by the flag it came from, before the c
   long the run would take, so ``--epochs 100000000000`` is refused in a line, not after a week;
 * any other whole number fits in 32 bits: sizes that big are refused here, smaller ones that
   still do not fit in memory are refused by :mod:`engine.runtime.memory` with the estimate.
+
+:func:`check_digits_training` holds what a digit-net run needs of its settings, for ``kqv train
+digits`` (naming flags) and the Train screen (naming settings); the rules SGD itself needs are
+the engine's (:func:`engine.digits.network.check_sgd_settings`), called from here, not copied.
+A lesson's dimensions are checked by the lesson (``LessonSession.checked_dims``), for ``kqv
+learn --dims`` and the dims dialog alike.
 
 Each rule raises :class:`~engine.errors.KqvError` naming the flag as the user typed it.
 """
@@ -69,3 +75,40 @@ def check_values(func, kwargs: dict) -> None:
     for name, value in kwargs.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             check_number(flag_name(func, name), name, value)
+
+
+IMAGE_PIXELS = 784  # 28x28: what the first layer of a net that reads the digits must take
+CLASSES = 10  # one output per digit
+# kqv train digits' flags for SGD's settings, so a refusal names what the user typed
+DIGITS_FLAGS = {"epochs": "--epochs", "mini_batch_size": "--batch-size", "eta": "--eta",
+                "lmbda": "--lmbda", "schedule": "--schedule", "sizes": "--sizes",
+                "limit": "--limit", "threads": "--threads"}
+# the Train screen's words for the same settings (SGD's own, engine.digits.network.SGD_NAMES)
+DIGITS_SETTINGS = {"epochs": "epochs", "mini_batch_size": "mini-batch size", "eta": "eta",
+                   "lmbda": "lmbda", "schedule": "schedule", "sizes": "sizes", "limit": "limit",
+                   "threads": "threads"}
+
+
+def check_fits_digits(sizes: list[int], names: dict[str, str] = DIGITS_FLAGS) -> None:
+    """Refuse layer sizes that cannot read the digits: 784 pixels in, 10 digits out."""
+    if sizes[0] != IMAGE_PIXELS or sizes[-1] != CLASSES:
+        raise KqvError(
+            f"{names['sizes']} {','.join(map(str, sizes))} does not fit the digits: the first layer must be "
+            f"{IMAGE_PIXELS} (28x28 pixels) and the last {CLASSES} (one per digit), e.g. 784,30,10"
+        )
+
+
+def check_digits_training(sizes, epochs, batch_size, eta, lmbda=0.0, schedule="constant", limit=None,
+                          threads=1, names: dict[str, str] = DIGITS_FLAGS) -> None:
+    """Refuse, naming each setting by ``names`` (the flags by default), a digit-net run that
+    cannot train: sizes that do not read the digits, SGD's own rules, and an empty ``limit`` or
+    no BLAS thread."""
+    # imported here: kqv_cli.cli checks every command's numbers, and --help needs no numpy
+    from engine.digits.network import check_sgd_settings
+
+    check_fits_digits(sizes, names)
+    check_sgd_settings(epochs, batch_size, eta, lmbda, schedule, names)
+    if limit is not None and limit <= 0:
+        raise KqvError(f"{names['limit']} must be a positive number of images")
+    if threads <= 0:
+        raise KqvError(f"{names['threads']} must be at least 1")
