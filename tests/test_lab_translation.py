@@ -84,7 +84,7 @@ def test_without_cross_attention_every_sentence_gets_the_same_translation(few_te
     result = run_experiment(get_experiment("tx-no-cross"), few_tested, budget=40, seed=0)
     none = result.by_label["no cross-attention"]
     assert none.metrics["distinct"] == pytest.approx(1 / 12)
-    assert len({line.split(" → ")[1] for line in none.sample.split("\n")}) == 1
+    assert len({line.split(" → ")[1].split("   (reference")[0] for line in none.sample.split("\n")}) == 1
     assert "1 distinct" not in result.verdict and "8.3% of the test sentences without it" in result.verdict
 
 
@@ -135,3 +135,13 @@ def test_cli_runs_a_translation_experiment_on_given_pairs(tmp_path, monkeypatch)
     assert json.loads(builtin.stdout)["data"].startswith("the built-in pairs")
     listed = runner.invoke(app, ["lab"])
     assert "Translation Transformer" in listed.output and "tx-no-cross" in listed.output
+
+
+def test_examples_show_the_first_sentences_then_the_mistakes_with_a_reference():
+    sources = [f"s{i}" for i in range(8)]
+    refs = [[f"r{i}"] for i in range(8)]
+    hyps = ["r0", "x1", "r2", "r3", "x4", "r5", "x6", "x7"]
+    lines = lab_runner.examples(sources, hyps, refs, k=4).split("\n")
+    assert lines == ["s0 → r0", "s1 → x1   (reference: r1)", "s4 → x4   (reference: r4)",
+                     "s6 → x6   (reference: r6)"]
+    assert lab_runner.examples(sources[:3], ["r0", "r1", "r2"], refs[:3], k=4).count("\n") == 2

@@ -376,6 +376,24 @@ TX_METRICS = ("train_loss", "val_loss", "perplexity", "bleu", "distinct", "unigr
               "ms_per_sentence")
 
 
+def examples(sources: list[str], hypotheses: list[str], references: list[list[str]],
+             k: int | None = None) -> str:
+    """``k`` test sentences and their translations, one a line: the first two, then the first ones
+    translated wrong (a what-if shows in its mistakes), each wrong one followed by a reference."""
+    k = EXAMPLES if k is None else k
+    n = len(sources)
+    first = list(range(min(2, n, k)))
+    later = range(len(first), n)
+    wrong = [i for i in later if hypotheses[i] not in references[i]][: k - len(first)]
+    right = [i for i in later if i not in wrong][: k - len(first) - len(wrong)]
+    lines = []
+    for i in sorted(first + wrong + right):
+        ok = hypotheses[i] in references[i]
+        lines.append(f"{sources[i]} → {hypotheses[i]}"
+                     + ("" if ok else f"   (reference: {references[i][0]})"))
+    return "\n".join(lines)
+
+
 class TranslationRuns:
     """The encoder–decoder variants of a translation experiment, on :class:`~kqv_cli.lab.pairs.LabPairs`.
 
@@ -476,7 +494,7 @@ class TranslationRuns:
                    "distinct": len(set(hypotheses)) / len(hypotheses),
                    "unigram_loss": self.unigram_loss(trainer),
                    "ms_per_iter": 1000 * run["seconds"] / self.budget, "ms_per_sentence": ms_per_sentence}
-        sample = "\n".join(f"{s} → {h}" for s, h in list(zip(sources, hypotheses, strict=True))[:EXAMPLES])
+        sample = examples(sources, hypotheses, references)
         return VariantResult(v.label, config, metrics, curve.points, sample=sample,
                              seconds=run["seconds"] + time.perf_counter() - t0)
 

@@ -331,7 +331,8 @@ def _tx(r) -> str:
 
 
 def _first_example(r) -> str:
-    return r.sample.split("\n")[0] if r.sample else ""
+    """The translation of the first example sentence, without its reference."""
+    return r.sample.split("\n")[0].split(" → ")[-1].split("   (reference")[0] if r.sample else ""
 
 
 def _bleu_compare(a, b) -> str:
@@ -381,7 +382,7 @@ def tx_no_cross(r) -> str:
                  f"{_m(cross, 'distinct'):.1%} with it. "
                  + ("That tells why: nothing in the decoder reads the English, so greedy decoding writes the "
                     "same French whatever the source, one of the likeliest sentences of the training set"
-                    + (f" ({_first_example(none).split(' → ')[-1]!r})." if none.sample else ".")
+                    + (f" ({_first_example(none)!r})." if none.sample else ".")
                     if same else "Nothing in the decoder reads the English, so the French it writes cannot "
                     "depend on the source."))
     lines.append("The decoder alone is a language model of French: it learns which piece follows which "
@@ -430,7 +431,7 @@ def tx_smoothing(r) -> str:
         lines.append("The paper found smoothing raised perplexity and BLEU together; this small, short run "
                      + ("shows the higher perplexity but not the better BLEU"
                         if ppl == "higher than" else "does not show the higher perplexity")
-                     + " (BLEU on a few hundred short sentences moves by about a point from seed to seed).")
+                     + " (a BLEU difference under one point is read as noise here).")
     lines.append("The training losses are not comparable: with ε = 0.1 even a perfect model pays for the "
                  "0.1 it must spread over the other pieces.")
     return " ".join(lines)
