@@ -171,3 +171,39 @@ def test_the_train_screen_trains_the_translator_and_the_lesson_reads_it(tmp_path
     assert f"saved to {kept}" in log and kept == script.kept_path() and kept.is_file()
     notes = "\n".join(_step(LessonSession(LESSON), "pizza").notes)
     assert "kqv's own trained model" in notes and "trained 6 iterations" in notes
+
+
+def test_g_switches_the_last_steps_between_marian_and_the_lessons_own_model():
+    import asyncio
+
+    from kqv_cli.tui.app import KqvApp
+    from kqv_cli.tui.screens.lesson import LessonScreen
+    from kqv_cli.tui.widgets.step_text import StepText
+
+    async def settle(pilot) -> None:
+        await pilot.pause()
+        while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+            await asyncio.sleep(0.002)
+
+    async def run():
+        app = KqvApp("translation", model=str(MARIAN))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            for _ in range(len(LESSON.steps) - 1):
+                screen.action_step(1)
+                await settle(pilot)
+            shown = screen.query_one(StepText)
+            seen = [(screen.view.step.id, screen.view.dims["V"], "asked of a real translation model" in
+                     shown.markdown)]
+            await pilot.press("g")
+            await settle(pilot)
+            seen.append((screen.view.step.id, screen.view.dims["V"], "asked of a real translation model" in
+                         shown.markdown))
+            await pilot.press("g")
+            await settle(pilot)
+            seen.append((screen.view.step.id, screen.view.dims["V"], screen.session.model == str(MARIAN)))
+            return seen
+
+    own_V = script.full_dims({})["V"]
+    assert asyncio.run(run()) == [("pizza", 397, True), ("pizza", own_V, False), ("pizza", 397, True)]

@@ -360,7 +360,7 @@ def _enc_attn_notes(tracer: Tracer, src_pieces) -> list[str]:
     return [f"row 0 ({src_pieces[0][0]!r}) gives weight to {int((first > 0).sum())} of the S = {S} source "
             f"positions: every real piece, before it and after it; the first piece sees the last, which a "
             "causal mask would forbid",
-            f"row 0 of sentence 0 has {sum(real)} real pieces; weights on them sum to "
+            f"sentence 0 has {sum(real)} real pieces; row 0's weights on them sum to "
             f"{first[real].sum():.3f}"]
 
 
