@@ -78,6 +78,7 @@ def test_variants_that_differ_by_their_beam_share_one_training(few_tested):
     greedy, beam = result.variants
     assert greedy.curve == beam.curve and greedy.metrics["val_loss"] == beam.metrics["val_loss"]
     assert (greedy.config["beam"], beam.config["beam"]) == (1, 4)
+    assert greedy.metrics["ms_per_iter"] == beam.metrics["ms_per_iter"]
 
 
 def test_without_cross_attention_every_sentence_gets_the_same_translation(few_tested):
