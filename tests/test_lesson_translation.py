@@ -207,3 +207,14 @@ def test_g_switches_the_last_steps_between_marian_and_the_lessons_own_model():
 
     own_V = script.full_dims({})["V"]
     assert asyncio.run(run()) == [("pizza", 397, True), ("pizza", own_V, False), ("pizza", 397, True)]
+
+
+def test_the_cross_attention_step_shows_a_kept_models_alignment_only_when_there_is_one():
+    step = LESSON.step_index("cross-attention")
+    assert not any("the kept trained model" in n for n in LessonSession(LESSON).run(step).notes)
+    script.kept_path().parent.mkdir(parents=True)
+    shutil.copy(TINY, script.kept_path())
+    notes = LessonSession(LESSON).run(step).notes
+    line = next(n for n in notes if n.startswith("the kept trained model on 'The cat is asleep.'"))
+    vocab = script.kept_translator()[0][1]
+    assert line.count("←") == len(script.LessonText(vocab).target("Le chat dort.")) + 1  # and </s>

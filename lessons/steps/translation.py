@@ -292,10 +292,10 @@ def _pair_extras(tracer: Tracer, model: Transformer, d: dict, src_pieces, tgt_pi
                                  tracer["dec.h0.att"].value[0, 0], "target query", "target key",
                                  tgt_pieces[0], tgt_pieces[0]),
                      "notes": _shift_notes(vocab, tracer["tgt_in"].value, tgt_out)},
-        "cross_attn": {"heatmap": ("dec.h0.cross.att[0, 0]: French rows (queries), English columns (keys)",
-                                   cross[0, 0], "target (French) query", "source (English) key",
-                                   tgt_pieces[0], src_pieces[0]),
-                       "notes": _cross_notes(tracer, tgt_pieces, src_pieces)},
+        "cross_attn": _once(lambda: {
+            "heatmap": ("dec.h0.cross.att[0, 0]: French rows (queries), English columns (keys)", cross[0, 0],
+                        "target (French) query", "source (English) key", tgt_pieces[0], src_pieces[0]),
+            "notes": _cross_notes(tracer, tgt_pieces, src_pieces) + trained_alignment()}),
         "norms": _once(lambda: {"notes": _norm_notes(tracer, d, seed)}),  # a second model: on demand, once
         "smoothing": {"notes": _smoothing_notes(tracer, vocab, d)},
     }
@@ -400,6 +400,29 @@ def _cross_notes(tracer: Tracer, tgt_pieces, src_pieces) -> list[str]:
                  "Alignment (chat → cat) only comes with training: the pizza step reads a trained model "
                  "when one is kept")
     return lines
+
+
+ALIGNED = ("The cat is asleep.", "Le chat dort.")  # a pair whose alignment is easy to read
+
+
+def trained_alignment() -> list[str]:
+    """With a kept trained model: for each French piece of ALIGNED, the English piece its
+    cross-attention row weighs most (last decoder layer, mean over heads), teacher-forced."""
+    kept, _ = kept_translator()
+    if kept is None:
+        return []
+    model, vocab, _ = kept
+    text = LessonText(vocab)
+    src = np.array([text.source(ALIGNED[0])], dtype=np.int64)
+    out = text.target(ALIGNED[1]) + [EOS_ID]
+    tracer = Tracer(dims=model.dims(1, src.shape[1], len(out)))
+    model.forward(src, np.array([[BOS_ID] + out[:-1]], dtype=np.int64), tracer=tracer)
+    att = tracer[f"dec.h{model.config.n_dec_layer - 1}.cross.att"].value[0].mean(axis=0)  # (T, S)
+    english, french = text.pieces(src[0]), text.pieces(out)
+    pairs = [f"{f} ← {english[int(row.argmax())]} {row.max():.2f}"
+             for f, row in zip(french, att, strict=True)]
+    return [f"the kept trained model on {ALIGNED[0]!r} → {ALIGNED[1]!r}: for each French piece written, the "
+            "English piece its row (last decoder layer, mean over heads) weighs most: " + ", ".join(pairs)]
 
 
 def _norm_notes(tracer: Tracer, d: dict, seed: int) -> list[str]:
