@@ -9,13 +9,8 @@ from __future__ import annotations
 import typer
 
 from kqv_cli.cli import app, fail, is_interactive
+from kqv_cli.services.real_models import MODEL_LESSONS, REAL_MODELS, real_model_folder
 from lessons.curriculum import LESSONS
-
-# the lessons that can run on a real model: (its name, the --model the g key uses by default,
-# the command that downloads it)
-REAL_MODELS = {"attention": ("GPT-2", "gpt2", "kqv data gpt2"),
-               "translation": ("MarianMT", "opus-mt-en-fr", "kqv data marian")}
-MODEL_LESSONS = "--model runs the attention lesson on GPT-2 or the translation lesson on MarianMT"
 
 
 def gpt2_folder(model: str):
@@ -27,28 +22,6 @@ def gpt2_folder(model: str):
         return real_model_folder("attention", model)
     except KqvError as exc:
         raise fail(str(exc)) from None
-
-
-def real_model_folder(lesson_id: str, model: str):
-    """The folder of the real model ``model`` names for ``lesson_id`` (GPT-2 for attention, MarianMT
-    for translation), checked to be one and to fit in memory; KqvError (one line) otherwise."""
-    from engine.errors import KqvError
-    from engine.hf.hub import model_folder
-
-    if lesson_id == "translation":
-        from engine.hf import marian
-        from engine.hf.hub import MARIAN_MODELS, marian_name
-
-        folder = model_folder(marian_name(model), MARIAN_MODELS)
-        marian.check_marian_fits(marian.read_config(folder), folder)  # not Marian, or too big
-        return folder
-    if lesson_id != "attention":
-        raise KqvError(f"{MODEL_LESSONS}, not the {lesson_id} lesson")
-    from engine.hf.gpt2 import check_gpt2_fits, read_config
-
-    folder = model_folder(model)
-    check_gpt2_fits(read_config(folder), folder)  # not GPT-2, or too big: one line, here
-    return folder
 
 
 def open_lessons(lesson_id: str | None, model: str | None = None) -> None:

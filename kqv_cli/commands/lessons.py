@@ -79,7 +79,7 @@ def show(
     width: int = typer.Option(100, "--width", min=40, max=1000, help="Wrap the text at this many columns."),
 ) -> None:
     """Print a lesson step as plain text: explanation with live numbers, notes, variables."""
-    from kqv_cli.commands.learn import MODEL_LESSONS, REAL_MODELS, real_model_folder
+    from kqv_cli.services.real_models import MODEL_LESSONS, REAL_MODELS, real_model_folder
     from kqv_cli.step_plain import step_as_text
     from lessons import LessonSession, load_lesson, load_lessons
     from lessons.loader import parse_dims_text

@@ -327,7 +327,7 @@ class LessonScreen(KqvScreen):
         if not self.session.offers_model:
             self.notify("this lesson runs its own small model only")
             return
-        from kqv_cli.commands.learn import REAL_MODELS, real_model_folder
+        from kqv_cli.services.real_models import REAL_MODELS, real_model_folder
 
         name, default, _ = REAL_MODELS.get(self.lesson.id, ("GPT-2", "gpt2", ""))
         if self._real:
