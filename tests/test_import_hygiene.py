@@ -55,11 +55,6 @@ def test_the_tui_does_import_textual():
 # -- no import circles ----------------------------------------------------------------------------
 
 PACKAGES = ("engine", "lessons", "kqv_cli")
-# Known circles, each a debt to pay, not a pattern to copy. The attention and training step
-# scripts share the lessons' small word-level GPT both ways (training builds on attention's
-# batches; attention's "it" step reads training's trained model): the shared model wants a
-# module of its own that both import.
-KNOWN_CIRCLES = {frozenset({"lessons.steps.attention", "lessons.steps.training"})}
 
 
 def _imports_of_kqv() -> dict[str, set[str]]:
@@ -115,9 +110,9 @@ def _circles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     return found
 
 
-def test_no_new_import_circle():
-    new = _circles(_imports_of_kqv()) - KNOWN_CIRCLES
-    assert not new, f"modules that import each other: {[sorted(c) for c in new]}"
+def test_no_import_circle():
+    circles = _circles(_imports_of_kqv())
+    assert not circles, f"modules that import each other: {[sorted(c) for c in circles]}"
 
 
 def test_the_circle_finder_finds_one():

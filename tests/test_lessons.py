@@ -21,7 +21,7 @@ from lessons import (
 )
 from lessons.loader import load_lesson, parse_lesson
 from lessons.session import first_named, updated_name
-from lessons.steps import attention as attention_steps
+from lessons.steps import word_model
 
 LESSONS = load_lessons()
 def _lesson(lesson_id):
@@ -351,7 +351,7 @@ def test_attention_dims_that_cannot_be_built_are_refused():
     with pytest.raises(KqvError, match="nh can be 1, 2, 4, 8, 16$"):
         session.set_dims({"C": 128, "nh": 3})
     for lesson in load_lessons():  # the list stops where the lessons' nh field stops
-        assert all(f.maximum == attention_steps.MAX_HEADS for f in lesson.dim_fields if f.name == "nh")
+        assert all(f.maximum == word_model.MAX_HEADS for f in lesson.dim_fields if f.name == "nh")
     with pytest.raises(KqvError, match="between 1 and 16"):
         session.set_dims({"T": 17})
     assert session.dims == _lesson("attention").default_dims
@@ -489,5 +489,5 @@ def test_every_step_with_an_attention_matrix_has_the_tokens_that_label_it():
             assert len(view.tokens) == B and all(len(row) == T for row in view.tokens), (lesson.id, step.id)
             idx = next((r.value for r in view.records if r.name == "idx"), None)
             if idx is not None and idx.shape == (B, T):
-                words = [[attention_steps.VOCAB[j] for j in row] for row in idx]
+                words = [[word_model.VOCAB[j] for j in row] for row in idx]
                 assert view.tokens == words, (lesson.id, step.id)

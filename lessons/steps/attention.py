@@ -10,7 +10,7 @@ Two runs of the same untrained one-block model (sinusoidal positions, dropout 0.
 * ``block``: evaluation mode (no rng), so dropout is the identity; the lesson walks this one;
 * ``dropout``: training mode (an rng), to show what dropout does to the attention weights;
 * ``trained``: the same model after the training lesson's short run on the lesson's sentences
-  (:func:`lessons.steps.training._trained`), so the "it" step reads a trained attention row
+  (:func:`lessons.steps.word_model.trained`), so the "it" step reads a trained attention row
   without a download, beside the untrained one.
 
 With a GPT-2 folder (``kqv learn attention --model``, or the ``g`` key), the ``block`` trace
@@ -30,63 +30,17 @@ import numpy as np
 
 from engine.errors import KqvError
 from engine.gpt.model import GPT, GPTConfig
-from engine.layers import check_heads, head_counts, sinusoidal_positions
-from engine.runtime.memory import check_fits, gpt_memory
+from engine.layers import sinusoidal_positions
 from engine.trace import Tracer
 from lessons.model import Extra, RealTraceFn, TraceFn, TraceRun
+from lessons.steps import word_model
+from lessons.steps.word_model import BLOCK_SIZE, SENTENCES, VOCAB, batch, full_dims
 
-SENTENCES = [
-    "the pizza came out of the oven and it tasted good .",
-    "the cat slept next to the warm oven all night .",
-    "she cut the pizza into eight slices and ate two .",
-    "the oven was hot so the cheese melted fast .",
-    "he put the bread in the oven and it rose .",
-    "we shared the pizza and it was gone soon .",
-    "the dog watched the oven door and waited .",
-    "after dinner the kitchen smelled of warm bread .",
-]
-STREAM = " ".join(SENTENCES).split()
-VOCAB = sorted(set(STREAM))  # the id of a word is its place in this list
-STARTS = [sum(len(s.split()) for s in SENTENCES[:i]) for i in range(len(SENTENCES))]
-BLOCK_SIZE = 16  # the longest T the lesson allows
-MAX_HEADS = 16  # the most heads the lessons allow (the nh maximum of their dim: lines)
 DROPOUT = 0.1
 QUERY_WORD, QUERY_POS = "it", SENTENCES[0].split().index("it")  # position 8 of row 0
 
 EXTRAS = {"ln_compare", "tokens", "pe_heatmap", "pe_scale", "score_scale", "attn_heatmap", "attends", "loss"}
 SCALE_PAIR = ("pizza", "cat")  # two words compared at one position in the positions' scale step
-
-
-def full_dims(dims: dict) -> dict[str, int]:
-    """The learner's B, T, C, nh plus hs = C // nh, V and the model's fixed sizes."""
-    B, T, C, nh = (int(dims.get(k, d)) for k, d in (("B", 2), ("T", 12), ("C", 32), ("nh", 4)))
-    if not 1 <= T <= BLOCK_SIZE:
-        raise KqvError(f"T must be between 1 and {BLOCK_SIZE} (the model's block_size), not {T}")
-    if B < 1:
-        raise KqvError(f"B must be at least 1, not {B}")
-    if C > 0 and nh > 0 and C % nh:  # in the dims dialog's words, not the engine's n_embd/n_head
-        valid = ", ".join(str(h) for h in head_counts(C, MAX_HEADS))
-        raise KqvError(f"channels per token (C) = {C} is not divisible by attention heads (nh) = {nh}: "
-                       f"each head takes C/nh channels; with C = {C}, nh can be {valid}")
-    check_heads(C, nh)
-    # the same estimate as `kqv train gpt`; the trace keeps a copy of every variable: 2·B
-    model = GPTConfig(vocab_size=len(VOCAB), block_size=BLOCK_SIZE, n_layer=1, n_head=nh, n_embd=C)
-    check_fits(gpt_memory(model, 2 * B, training=True), f"a step with B={B}, T={T}, C={C}",
-               "choose smaller dims")
-    return {"B": B, "T": T, "C": C, "nh": nh, "hs": C // nh, "V": len(VOCAB),
-            "block_size": BLOCK_SIZE, "n_layer": 1}
-
-
-def batch(B: int, T: int) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-    """Token ids ``idx (B, T)``, the next-token ``targets (B, T)`` and the words of each row."""
-    ids = {w: i for i, w in enumerate(VOCAB)}
-    rows = []
-    for b in range(B):
-        start = STARTS[b % len(STARTS)]
-        rows.append([STREAM[(start + t) % len(STREAM)] for t in range(T + 1)])
-    idx = np.array([[ids[w] for w in row[:T]] for row in rows], dtype=np.int64)
-    targets = np.array([[ids[w] for w in row[1:]] for row in rows], dtype=np.int64)
-    return idx, targets, [row[:T] for row in rows]
 
 
 def model_for(d: dict, seed: int) -> GPT:
@@ -207,16 +161,14 @@ def scale_notes(tracer: Tracer, d: dict) -> list[str]:
 
 def layernorm_notes() -> list[str]:
     """The residual stream's size block by block, trained with and without LayerNorm."""
-    from lessons.steps import training  # it imports this module: not at the top
-
-    s, runs = training.LN_SETUP, training.layernorm_streams()
+    s, runs = word_model.LN_SETUP, word_model.layernorm_streams()
 
     def sizes(values):
         return " → ".join(f"{v:.2f}" for v in values)
 
     lines = [f"the lesson's word model with {s['n_layer']} blocks (C = {s['C']}, nh = {s['nh']}), trained "
-             f"{training.ITERS} iterations on the lesson's sentences with and without LayerNorm; the std of "
-             "the residual stream at the input and after each block:"]
+             f"{word_model.ITERS} iterations on the lesson's sentences with and without LayerNorm; the std "
+             "of the residual stream at the input and after each block:"]
     for layernorm, name in ((True, "with LayerNorm"), (False, "without")):
         before, after, loss = runs[layernorm]
         lines.append(f"{name}: untrained {sizes(before)}; trained {sizes(after)}; loss on the batch "
@@ -240,14 +192,12 @@ def score_scale_notes(tracer: Tracer, hs: int) -> list[str]:
 def run_trained(dims: dict, seed: int) -> TraceRun:
     """The model the training lesson trains, on this lesson's batch: its attention, traced,
     with the row of "it" before and after training in the notes."""
-    from lessons.steps import training  # it imports this module: not at the top
-
-    d = training.full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T = d["B"], d["T"]
     idx, targets, words = batch(B, T)
     before = Tracer(dims=d)
-    training._model(d, seed).forward(idx, targets, tracer=before)  # the same model, untrained
-    model, _, history = training._trained(B, T, d["C"], d["nh"], seed)
+    word_model.untrained(d, seed).forward(idx, targets, tracer=before)  # the same model, untrained
+    model, _, history = word_model.trained(B, T, d["C"], d["nh"], seed)
     tracer = Tracer(dims=d)
     model.forward(idx, targets, tracer=tracer)
     loss0, loss = float(before["loss"].value), float(tracer["loss"].value)

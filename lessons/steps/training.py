@@ -4,7 +4,8 @@ The model is the attention lesson's one-block GPT (sinusoidal positions) with a 
 ``block_size`` = 32, so a KV cache has room after a prompt of T ≤ 16 words. It is trained for
 ``ITERS`` iterations the way ``kqv train gpt`` trains (engine.optim: warm-up then cosine,
 global-norm clipping at 1.0, AdamW with weight decay on the 2-D weights), on random windows of
-the lesson's small text. Three runs:
+the lesson's small text. The model, its text and its training live in
+:mod:`lessons.steps.word_model`, which both lessons import. The runs:
 
 * ``train``: a traced forward at initialisation, then, after training, a traced forward and
   backward and the next AdamW step of c_attn.w (on copies, so the trained model that
@@ -26,95 +27,23 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.data.text import get_batch
 from engine.digits.network import Network
 from engine.gpt.bigram import bigram_fit, bigram_loss
 from engine.gpt.model import GPT, GPTConfig
 from engine.gpt.sampling import sample_next
-from engine.optim import AdamW, adamw_update, clip_grad_norm, lr_at
+from engine.optim import AdamW, adamw_update, lr_at
 from engine.trace import NO_TRACE, Tracer
 from lessons.model import Extra, TraceFn, TraceRun
-from lessons.steps import attention
+from lessons.steps import word_model
+from lessons.steps.word_model import CONTEXT, GRAD_CLIP, ITERS, LR, MIN_LR, WARMUP, WEIGHT_DECAY
 
 EXTRAS = {"bigram", "loss_init", "loss_curve", "adamw", "adamw_decay", "schedule", "sampling", "topk", "loop",
           "causal", "kv_cache", "scale"}
-BLOCK_SIZE = 32  # room for the prompt (T ≤ 16) and what is generated after it
-ITERS, WARMUP = 150, 10
-LR, MIN_LR, WEIGHT_DECAY, GRAD_CLIP = 1e-2, 1e-3, 0.1, 1.0
 TEMPERATURE, TOP_K = 0.7, 5
 NEW_WORDS = 24  # generated in the "loop" step: with T = 12, the context passes block_size
 
 
-def full_dims(dims: dict) -> dict[str, int]:
-    return {**attention.full_dims(dims), "block_size": BLOCK_SIZE}
-
-
-def _model(d: dict, seed: int) -> GPT:
-    cfg = GPTConfig(vocab_size=d["V"], block_size=BLOCK_SIZE, n_layer=1, n_head=d["nh"], n_embd=d["C"],
-                    dropout=0.0, pos="sinusoidal")
-    return GPT(cfg, seed=seed)
-
-
-def _ids() -> np.ndarray:
-    ids = {w: i for i, w in enumerate(attention.VOCAB)}
-    return np.array([ids[w] for w in attention.STREAM], dtype=np.int64)
-
-
-# the attention lesson reads the same trained models: room for its check-dims and this lesson's
-@lru_cache(maxsize=12)
-def _trained(B: int, T: int, C: int, nh: int, seed: int):
-    """The model after ITERS AdamW steps, its optimizer, and what each step measured."""
-    d = full_dims({"B": B, "T": T, "C": C, "nh": nh})
-    model = _model(d, seed)
-    opt, history = _train(model, B, T, seed)
-    return model, opt, history
-
-
-def _train(model: GPT, B: int, T: int, seed: int):
-    """ITERS AdamW steps on random windows of the lesson's words, the recipe of `kqv train gpt`;
-    returns the optimizer and (iteration, loss, lr, gradient norm before clipping) per step."""
-    data = _ids()
-    opt = AdamW(model.flat_params, model.flat_grads, model.n_decay, weight_decay=WEIGHT_DECAY)
-    rng = np.random.default_rng(seed)
-    history = []
-    for it in range(ITERS):
-        x, y = get_batch(data, B, T, rng)
-        _, loss = model.forward(x, y)
-        model.backward()
-        norm = clip_grad_norm(model.flat_grads, GRAD_CLIP)
-        lr = lr_at(it, LR, MIN_LR, WARMUP, ITERS)
-        opt.step(lr)
-        history.append((it, loss, lr, norm))
-    return opt, history
-
-
-LN_SETUP = {"B": 4, "T": 12, "C": 32, "nh": 4, "n_layer": 4}  # fixed: the comparison runs once
-
-
-@lru_cache(maxsize=1)
-def layernorm_streams() -> dict[bool, tuple[list[float], list[float], float]]:
-    """For a 4-block word model with and without LayerNorm (``True``/``False``): the residual
-    stream's std at the input and after each block, untrained and after the ITERS steps, and
-    the trained loss on the lesson's batch. Measured once per process (about a second)."""
-    s = LN_SETUP
-    idx, targets, _ = attention.batch(s["B"], s["T"])
-    out = {}
-    for layernorm in (True, False):
-        cfg = GPTConfig(vocab_size=len(attention.VOCAB), block_size=BLOCK_SIZE, n_layer=s["n_layer"],
-                        n_head=s["nh"], n_embd=s["C"], dropout=0.0, pos="sinusoidal", layernorm=layernorm)
-        model = GPT(cfg, seed=0)
-
-        def stream(m=model):
-            tracer = Tracer(dims=m.dims(s["B"], s["T"]))
-            _, loss = m.forward(idx, targets, tracer=tracer)
-            names = ["x"] + [f"h{i}.x_out" for i in range(s["n_layer"])]
-            return [float(np.std(tracer[n].value)) for n in names], float(loss)
-
-        before, _ = stream()
-        _train(model, s["B"], s["T"], 0)
-        after, loss = stream()
-        out[layernorm] = (before, after, loss)
-    return out
+full_dims = word_model.trained_dims  # the step-script contract: the trained model's dims
 
 
 def _state(model: GPT, opt: AdamW, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,14 +53,14 @@ def _state(model: GPT, opt: AdamW, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_train(dims: dict, seed: int) -> TraceRun:
-    d = full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T, V = d["B"], d["T"], d["V"]
-    idx, targets, words = attention.batch(B, T)
+    idx, targets, words = word_model.batch(B, T)
     tracer = Tracer(dims=d)
-    fresh = _model(d, seed)
+    fresh = word_model.untrained(d, seed)
     tracer.section("at initialisation")
     _, loss0 = fresh.forward(idx, targets, tracer=tracer)
-    model, opt, history = _trained(B, T, d["C"], d["nh"], seed)
+    model, opt, history = word_model.trained(B, T, d["C"], d["nh"], seed)
     loss, norm = _next_step(model, opt, "h0.attn.c_attn.w", idx, targets, tracer)
     t = opt.t + 1
     extras: dict[str, Extra] = {
@@ -152,7 +81,7 @@ def run_train(dims: dict, seed: int) -> TraceRun:
                                 [(i, r) for i, _, r, _ in history], "iteration", "lr"),
                      "notes": _clip_notes(history, norm)},
     }
-    return TraceRun(tracer, d, notes=[f"one-block word GPT (seed {seed}), block_size {BLOCK_SIZE}, trained "
+    return TraceRun(tracer, d, notes=[f"one-block word GPT (seed {seed}), block_size {CONTEXT}, trained "
                                       f"{ITERS} iterations on the lesson's sentences"], extras=extras,
                     tokens=words)
 
@@ -176,9 +105,9 @@ def _next_step(model: GPT, opt: AdamW, name: str, idx, targets, tracer: Tracer) 
 
 def run_bias(dims: dict, seed: int) -> TraceRun:
     """The same next step for the bias c_attn.b: no weight decay."""
-    d = full_dims(dims)
-    idx, targets, words = attention.batch(d["B"], d["T"])
-    model, opt, _ = _trained(d["B"], d["T"], d["C"], d["nh"], seed)
+    d = word_model.trained_dims(dims)
+    idx, targets, words = word_model.batch(d["B"], d["T"])
+    model, opt, _ = word_model.trained(d["B"], d["T"], d["C"], d["nh"], seed)
     tracer = Tracer(dims=d)
     _next_step(model, opt, "h0.attn.c_attn.b", idx, targets, tracer)
     return TraceRun(tracer, d, notes=["the trained model's next AdamW step, for a bias"],
@@ -214,11 +143,11 @@ def _clip_notes(history, norm: float) -> list[str]:
 
 
 def run_generate(dims: dict, seed: int) -> TraceRun:
-    d = full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T = d["B"], d["T"]
-    idx, _, words = attention.batch(B, T)
-    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
-    vocab = attention.VOCAB
+    idx, _, words = word_model.batch(B, T)
+    model, _, _ = word_model.trained(B, T, d["C"], d["nh"], seed)
+    vocab = word_model.VOCAB
     tracer = Tracer(dims=d)
     tracer.section("the prompts, one forward pass")
     logits, _ = model.forward(idx, tracer=tracer)
@@ -250,10 +179,10 @@ def run_generate(dims: dict, seed: int) -> TraceRun:
 
 
 def run_kv(dims: dict, seed: int) -> TraceRun:
-    d = full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T = d["B"], d["T"]
-    idx, _, words = attention.batch(B, T)
-    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
+    idx, _, words = word_model.batch(B, T)
+    model, _, _ = word_model.trained(B, T, d["C"], d["nh"], seed)
     tracer = Tracer(dims={**d, "t": T + 1})
     cache = model.kv_cache(B)
     model.forward(idx, cache=cache)  # the prompts, once: their keys and values go into the cache
@@ -262,7 +191,7 @@ def run_kv(dims: dict, seed: int) -> TraceRun:
     model.forward(nxt, tracer=tracer, cache=cache)
     k = cache.layers[0].k
     notes = [f"the cache holds k and v as (B, nh, block_size, hs) = {k.shape} per block, filled up to "
-             f"t = {cache.t} of {BLOCK_SIZE}; {2 * k.size * k.itemsize:,} bytes per block",
+             f"t = {cache.t} of {CONTEXT}; {2 * k.size * k.itemsize:,} bytes per block",
              f"this step fed (B, 1) ids and computed one q, k, v per row; its one query attended over "
              f"t = {T + 1} positions"]
     return TraceRun(tracer, {**d, "t": T + 1}, notes=["the trained model, generating with a KV cache"],
@@ -270,24 +199,24 @@ def run_kv(dims: dict, seed: int) -> TraceRun:
 
 
 def _loop_notes(model: GPT, prompt: np.ndarray, seed: int) -> list[str]:
-    vocab = attention.VOCAB
+    vocab = word_model.VOCAB
     rng = np.random.default_rng(seed)
     ids = list(int(i) for i in prompt)
     lines = [f"prompt ({len(ids)} words): {' '.join(vocab[i] for i in ids)}"]
     for _ in range(NEW_WORDS):
-        context = np.asarray(ids[-BLOCK_SIZE:])[None, :]  # crop: at most block_size words
+        context = np.asarray(ids[-CONTEXT:])[None, :]  # crop: at most block_size words
         logits, _ = model.forward(context)
         ids.append(sample_next(logits[0, -1], TEMPERATURE, TOP_K, rng, NO_TRACE))
     lines.append(f"+ {NEW_WORDS} words: {' '.join(vocab[i] for i in ids[len(prompt):])}")
-    if len(ids) > BLOCK_SIZE:
-        lines.append(f"the last steps saw only the last {BLOCK_SIZE} of {len(ids) - 1} words: the context "
+    if len(ids) > CONTEXT:
+        lines.append(f"the last steps saw only the last {CONTEXT} of {len(ids) - 1} words: the context "
                      "was cropped to block_size")
     return lines
 
 
 def _causal_notes(model: GPT, idx: np.ndarray) -> list[str]:
     changed = idx.copy()
-    changed[:, -1] = (changed[:, -1] + 1) % len(attention.VOCAB)  # another last word
+    changed[:, -1] = (changed[:, -1] + 1) % len(word_model.VOCAB)  # another last word
     a, _ = model.forward(idx)
     b, _ = model.forward(changed)
     T = idx.shape[1]
@@ -298,15 +227,15 @@ def _causal_notes(model: GPT, idx: np.ndarray) -> list[str]:
 
 
 def run_init(dims: dict, seed: int) -> TraceRun:
-    d = full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T = d["B"], d["T"]
-    idx, targets, words = attention.batch(B, T)
-    model = _model(d, seed)
+    idx, targets, words = word_model.batch(B, T)
+    model = word_model.untrained(d, seed)
     tracer = Tracer(dims=d)
     model.forward(idx, targets, tracer=tracer)
     std = {n: float(np.std(model.params[n])) for n in ("wte", "h0.attn.c_attn.w", "h0.attn.c_proj.w",
                                                         "h0.mlp.c_proj.w")}
-    deep = GPT(GPTConfig(vocab_size=d["V"], block_size=BLOCK_SIZE, n_layer=12, n_head=d["nh"],
+    deep = GPT(GPTConfig(vocab_size=d["V"], block_size=CONTEXT, n_layer=12, n_head=d["nh"],
                          n_embd=d["C"]), seed=seed)
     net = Network([784, 30, 10], seed=seed)
     x = np.random.default_rng(seed).random((784, 100)) / 4  # pixel-like inputs in 0..0.25
@@ -340,16 +269,17 @@ def run_init(dims: dict, seed: int) -> TraceRun:
 
 def run_bigram(dims: dict, seed: int) -> TraceRun:
     """The bigram table counted on the lesson's words, scored on the batch the GPT steps score."""
-    d = full_dims(dims)
+    d = word_model.trained_dims(dims)
     B, T, V = d["B"], d["T"], d["V"]
-    idx, targets, words = attention.batch(B, T)
+    idx, targets, words = word_model.batch(B, T)
     d = {**d, "N": B * T}
     tracer = Tracer(dims=d)
-    data = _ids()
+    data = word_model.ids()
     P = bigram_fit(data, V, tracer=tracer)
     loss = bigram_loss(P, idx, targets, tracer=tracer, sym=("B*T",))
-    model, _, _ = _trained(B, T, d["C"], d["nh"], seed)
-    untrained, trained = _model(d, seed).forward(idx, targets)[1], model.forward(idx, targets)[1]
+    model, _, _ = word_model.trained(B, T, d["C"], d["nh"], seed)
+    untrained = word_model.untrained(d, seed).forward(idx, targets)[1]
+    trained = model.forward(idx, targets)[1]
     notes = [f"on this batch: untrained GPT {untrained:.3f}, bigram {loss:.3f}, trained GPT {trained:.3f} "
              f"(the bigram counted all {len(data)} words of the lesson's text, the GPT trained on them: "
              "the lesson has no held-out part)"] + shakespeare_bigram_notes()
