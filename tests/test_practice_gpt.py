@@ -125,3 +125,39 @@ def test_a_forward_is_graded_before_its_backward_is_written(tmp_path):
     assert report.status == "failing"
     assert [(r.name, r.verdict) for r in report.rows] == [("p", "ok"), ("dx", "missing")]
     assert "softmax_backward is not written yet" in report.story[0]
+
+
+def test_finite_differences_of_the_learners_own_forward_say_the_backward_is_the_one_wrong(tmp_path):
+    file = learner(tmp_path, "softmax", """
+        import numpy as np
+
+        def softmax_forward(x):
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+
+        def softmax_backward(dp, p):
+            return p * dp  # the Σ term left out
+    """)
+    report = check_file(find_exercise("softmax"), file)
+    assert report.first_wrong.name == "dx"
+    assert ("finite differences of your own softmax_forward agree with the engine's dx" in report.story[-1]
+            and report.story[-1].endswith("the slip is in softmax_backward"))
+
+
+def test_a_gradient_that_is_not_the_slope_of_the_learners_forward_fails_even_when_values_match(tmp_path):
+    """float32 inside the forward: p rounds to the engine's within rtol, but its slope is noise."""
+    file = learner(tmp_path, "softmax", """
+        import numpy as np
+
+        def softmax_forward(x):
+            x = x.astype(np.float32)
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return (e / e.sum(axis=-1, keepdims=True)).astype(np.float64)
+
+        def softmax_backward(dp, p):
+            return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    """)
+    report = check_file(find_exercise("softmax"), file)
+    assert report.status == "failing" and all(r.ok for r in report.rows)
+    assert report.story[0].startswith("dx matches the engine, but not finite differences of your own "
+                                      "softmax_forward")

@@ -98,7 +98,7 @@ class Report:
 def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Report:
     """Run the engine and the learner's file on the exercise's input sets and compare."""
     cases = exercise.cases()
-    child = run_learner(file, cases, timeout=timeout)
+    child = run_learner(file, cases, timeout=timeout, gradcheck=exercise.gradcheck)
     if child.status != "ok":
         return _child_failed(exercise, file, child, cases)
     stopped_case = _case_index(child, cases)
@@ -116,10 +116,65 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Repo
             report.status = "failing"
             report.kind = "nonfinite" if first.verdict == "nonfinite" else ""
             report.story = _story(first, case, exercise, c, len(cases), child.detail.get("unwritten"))
+            report.story += _oracle_story(first, child, c, case, exercise)
             return report
+    for c, case in enumerate(cases):  # every variable matches the engine: the second oracle too
+        disagree = _oracle_disagrees(child, c, exercise)
+        if disagree:
+            gradient, error = disagree
+            return Report(exercise, file, "failing", rows=shown_rows, dims=case.dims, case=c,
+                          cases=len(cases), output=child.output,
+                          story=[f"{gradient} matches the engine, but not finite differences of your own "
+                                 f"{exercise.gradcheck.forward} (max relative error {error:.2g} on "
+                                 f"{input_set(c, cases)}): does your forward compute in float64 what "
+                                 "the engine's does?"])
     return Report(exercise, file, "passed", rows=shown_rows, dims=cases[0].dims, cases=len(cases),
                   output=child.output,
                   story=[f"passed: every variable matches the engine on all {len(cases)} input sets"])
+
+
+FD_RTOL = 1e-5  # finite differences in float64 agree with an exact gradient to about 1e-9 here
+
+
+def _fd_error(child: ChildResult, c: int, gradient: str, against: np.ndarray | None) -> float | None:
+    """Max relative error of ``against`` to the finite differences of the learner's forward."""
+    fd = child.fd[c].get(gradient) if c < len(child.fd) else None
+    if fd is None or against is None or fd.shape != against.shape:
+        return None
+    return relative_error(against, fd)
+
+
+def _oracle_disagrees(child: ChildResult, c: int, exercise: Exercise) -> tuple[str, float] | None:
+    """(gradient, error) when the learner's gradient is not the slope of their own forward."""
+    if exercise.gradcheck is None:
+        return None
+    for _, gradient in exercise.gradcheck.grads:
+        error = _fd_error(child, c, gradient, child.returned[c].get(gradient))
+        if error is not None and not error <= FD_RTOL:
+            return gradient, error
+    return None
+
+
+def _oracle_story(row: Row, child: ChildResult, c: int, case: Case, exercise: Exercise) -> list[str]:
+    """Which one disagrees, when a gradient differs from the engine's: finite differences of the
+    learner's own forward (float64) side with the engine's gradient, with theirs, or with neither."""
+    check = exercise.gradcheck
+    if check is None or row.name not in {g for _, g in check.grads} or row.verdict != "values":
+        return []
+    forward = check.forward
+    backward = exercise.function
+    engine = _fd_error(child, c, row.name, case.value(row.name))
+    yours = _fd_error(child, c, row.name, child.returned[c].get(row.name))
+    if engine is None or yours is None:
+        return []
+    if engine <= FD_RTOL:
+        return [f"finite differences of your own {forward} agree with the engine's {row.name} "
+                f"(to {engine:.1g}), not with yours: the slip is in {backward}"]
+    if yours <= FD_RTOL:
+        return [f"finite differences of your own {forward} agree with your {row.name}: {backward} is "
+                f"right for your {forward}, and it is {forward} that differs from the engine's"]
+    return [f"finite differences of your own {forward} agree with neither your {row.name} nor the "
+            f"engine's (max relative errors {yours:.2g} and {engine:.2g}): both functions differ"]
 
 
 def _explains_every_set(row: Row, child: ChildResult, cases: list[Case], exercise: Exercise) -> bool:

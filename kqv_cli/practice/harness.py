@@ -161,7 +161,8 @@ def run_job(job, inputs, arrays, np):
 
     shown = {}
     feed = {}
-    sys.modules["kqv_practice"] = practice_module(shown, feed, np)
+    quiet = {"on": False}  # while finite differences call the forward: show() records nothing
+    sys.modules["kqv_practice"] = practice_module(shown, feed, np, quiet)
     module = types.ModuleType("kqv_learner")
     module.__file__ = path
     _, outcome = guarded(lambda: exec(code, module.__dict__), path, np)
@@ -175,6 +176,12 @@ def run_job(job, inputs, arrays, np):
         outcome = run_case(c, case, module, inputs, arrays, path, np)
         for name, value in shown.items():
             arrays[f"{c}/show/{name}"] = value
+        if outcome is None and job.get("gradcheck"):
+            quiet["on"] = True
+            try:
+                finite_differences(job["gradcheck"], c, case, module, inputs, arrays, np)
+            finally:
+                quiet["on"] = False
         if outcome and outcome["status"] == "unwritten":
             unwritten = outcome["function"]
         elif outcome:
@@ -229,13 +236,75 @@ def signature_mismatch(function, call):
     return ""
 
 
-def practice_module(shown, feed, np):
+FD_STEP = 1e-6  # relative: each entry x is nudged by ±FD_STEP·max(1, |x|)
+
+
+def finite_differences(check, c, case, module, inputs, arrays, np):
+    """The learner's gradients as finite differences of their own forward, in float64.
+
+    L = Σ upstream ⊙ forward(...)[output], or the forward's scalar; each input named in
+    ``check["grads"]`` is nudged entry by entry (central differences). Written as
+    ``{c}/fd/{gradient}``; anything the forward raises or prints here is dropped (the check
+    itself already ran it once), and a gradient that cannot be computed is simply not written.
+    """
+    calls = case["calls"]
+    k = next((k for k, call in enumerate(calls) if call["function"] == check["forward"]), None)
+    forward = module.__dict__.get(check["forward"])
+    if k is None or not callable(forward):
+        return
+    names = [a["name"] for a in calls[k]["args"]]
+    args = [argument(inputs, f"{c}/{k}/{a['name']}", a, np) for a in calls[k]["args"]]
+    upstream = None
+    if check["upstream"]:
+        where = [f"{c}/{j}/{check['upstream']}" for j, call in enumerate(calls)
+                 if any(a["name"] == check["upstream"] for a in call["args"])]
+        if not where:
+            return
+        upstream = inputs[where[0]].astype(np.float64)
+
+    def loss():
+        out = forward(*args)
+        if check["output"] is not None:
+            out = out[check["output"]]
+        out = np.asarray(out, dtype=np.float64)
+        return float((out * upstream).sum()) if upstream is not None else float(out.sum())
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()  # a debug print per call would flood the cap here
+    try:
+        for argument_name, gradient in check["grads"]:
+            if argument_name not in names:
+                continue
+            i = names.index(argument_name)
+            x = args[i] = np.array(args[i], dtype=np.float64)
+            slope = np.zeros_like(x)
+            for index in np.ndindex(x.shape):
+                old = x[index]
+                if not np.isfinite(old):
+                    continue  # a masked −inf stays −inf: no slope there
+                h = FD_STEP * max(1.0, abs(old))
+                x[index] = old + h
+                up = loss()
+                x[index] = old - h
+                down = loss()
+                x[index] = old
+                slope[index] = (up - down) / (2 * h)
+            arrays[f"{c}/fd/{gradient}"] = slope
+    except Exception:  # noqa: BLE001  (the learner's forward failing here is not news: skip the oracle)
+        return
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def practice_module(shown, feed, np, quiet):
     """The kqv_practice module the learner's ``from kqv_practice import show`` gets."""
     module = types.ModuleType("kqv_practice")
 
     def show(name, value):
         """Keep a copy of the first ``value`` shown as ``name``; give back the engine's value
         when the learner's has its shape, else stop the run at this variable."""
+        if quiet["on"]:
+            return value
         name = str(name)
         if name in shown:
             raise ShowStop({"status": "bad_show", "name": name,

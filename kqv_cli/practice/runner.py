@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.files.reading import read_bounded
 from lessons.practice import Case
-from lessons.practice.exercise import Seeded
+from lessons.practice.exercise import GradCheck, Seeded
 
 HARNESS = Path(__file__).resolve().with_name("harness.py")
 TIMEOUT = 10.0  # seconds per check, child start included
@@ -45,10 +45,11 @@ class ChildResult:
     returned: list[dict[str, np.ndarray]] = field(default_factory=list)  # per case: name -> array
     shown: list[dict[str, np.ndarray]] = field(default_factory=list)
     output: str = ""  # what the learner's code printed (at most 64 KB)
+    fd: list[dict[str, np.ndarray]] = field(default_factory=list)  # per case: finite-difference gradients
 
 
 def run_learner(file: Path, cases: list[Case], feed: bool = True, timeout: float = TIMEOUT,
-                memory_mb: int = MEMORY_MB) -> ChildResult:
+                memory_mb: int = MEMORY_MB, gradcheck: GradCheck | None = None) -> ChildResult:
     """Call the learner's functions in ``file`` on every case, in a child process.
 
     With ``feed``, ``show(name, ...)`` gives the learner's code the engine's value of each
@@ -56,7 +57,7 @@ def run_learner(file: Path, cases: list[Case], feed: bool = True, timeout: float
     """
     with tempfile.TemporaryDirectory(prefix="kqv-practice-") as tmp:
         job_dir = Path(tmp)
-        _write_job(job_dir, file, cases, feed, timeout, memory_mb)
+        _write_job(job_dir, file, cases, feed, timeout, memory_mb, gradcheck)
         env = {**os.environ, **ONE_THREAD, JOB_MARKER: str(job_dir)}
         with open(job_dir / "child.out", "wb") as out:
             child = subprocess.Popen([sys.executable, "-I", str(HARNESS), str(job_dir)],
@@ -76,7 +77,7 @@ def run_learner(file: Path, cases: list[Case], feed: bool = True, timeout: float
 
 
 def _write_job(job_dir: Path, file: Path, cases: list[Case], feed: bool, timeout: float,
-               memory_mb: int) -> None:
+               memory_mb: int, gradcheck: GradCheck | None = None) -> None:
     arrays: dict[str, np.ndarray] = {}
     job_cases = []
     for c, case in enumerate(cases):
@@ -98,7 +99,10 @@ def _write_job(job_dir: Path, file: Path, cases: list[Case], feed: bool, timeout
         arrays.update({f"{c}/feed/{r.name}": r.value for r in case.expected if r.name in fed})
         job_cases.append({"calls": calls, "feed": fed})
     np.savez(job_dir / "inputs.npz", **arrays)
-    job = {"file": str(file.resolve()), "cases": job_cases, "timeout": timeout, "memory_mb": memory_mb}
+    job = {"file": str(file.resolve()), "cases": job_cases, "timeout": timeout, "memory_mb": memory_mb,
+           "gradcheck": None if gradcheck is None else {
+               "forward": gradcheck.forward, "grads": [list(g) for g in gradcheck.grads],
+               "upstream": gradcheck.upstream, "output": gradcheck.output}}
     (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
 
 
@@ -165,7 +169,7 @@ def _read_results(job_dir: Path, code: int, n_cases: int, memory_mb: int) -> Chi
         return ChildResult("crash", _crash_line(code, memory_mb), output=printed)
     try:
         report = _report(result_file)
-        returned, shown = _arrays(job_dir / "results.npz", n_cases)
+        returned, shown, fd = _arrays(job_dir / "results.npz", n_cases)
     except (_Untrusted, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile,
             RecursionError, UnicodeDecodeError) as exc:
         return ChildResult("crash", f"the check could not read what your code's process left behind "
@@ -174,7 +178,7 @@ def _read_results(job_dir: Path, code: int, n_cases: int, memory_mb: int) -> Chi
     status = report.pop("status")
     message = report.pop("message", "")
     output = report.pop("output", "")
-    return ChildResult(status, message, report, returned, shown, output)
+    return ChildResult(status, message, report, returned, shown, output, fd)
 
 
 def _printed(job_dir: Path) -> str:
@@ -206,19 +210,20 @@ def _report(path: Path) -> dict:
     return report
 
 
-def _arrays(path: Path, n_cases: int) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
-    returned: list[dict[str, np.ndarray]] = [{} for _ in range(n_cases)]
-    shown: list[dict[str, np.ndarray]] = [{} for _ in range(n_cases)]
+def _arrays(path: Path, n_cases: int) -> tuple[list[dict[str, np.ndarray]], ...]:
+    """Per case: the returned, the shown and the finite-difference arrays, by name."""
+    kinds: dict[str, list[dict[str, np.ndarray]]] = {
+        kind: [{} for _ in range(n_cases)] for kind in ("return", "show", "fd")}
     with np.load(io.BytesIO(read_bounded(path, MAX_RESULT_BYTES)), allow_pickle=False) as npz:
         for key in npz.files:
             c, kind, name = (key.split("/", 2) + ["", ""])[:3]
-            if not (c.isdecimal() and int(c) < n_cases and kind in ("return", "show") and name):
+            if not (c.isdecimal() and int(c) < n_cases and kind in kinds and name):
                 raise _Untrusted(f"results.npz holds {key[:60]!r}, not a variable of an input set")
             array = npz[key]  # an object array raises ValueError here (allow_pickle=False)
             if array.dtype.kind not in "biufc":
                 raise _Untrusted(f"results.npz: {name[:40]} holds {array.dtype}, not numbers")
-            (returned if kind == "return" else shown)[int(c)][name] = array
-    return returned, shown
+            kinds[kind][int(c)][name] = array
+    return kinds["return"], kinds["show"], kinds["fd"]
 
 
 def _crash_line(code: int, memory_mb: int) -> str:

@@ -23,11 +23,11 @@ from engine.errors import KqvError
 from lessons.curriculum import EXERCISES, lesson_of
 from lessons.loader import lesson_file, load_lesson
 from lessons.model import Lesson
-from lessons.practice.exercise import Call, Case, Exercise, Mistake, Seeded
+from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake, Seeded
 
 PRACTICE_DIR = Path(__file__).resolve().parent
 
-__all__ = ["Call", "Case", "Exercise", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
+__all__ = ["Call", "Case", "Exercise", "GradCheck", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
            "lesson_step", "load_exercises", "solution_file", "starter_file"]
 
 

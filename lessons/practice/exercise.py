@@ -87,6 +87,22 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class GradCheck:
+    """Check the learner's backward against finite differences of *their own* forward.
+
+    An oracle that is not the engine (minitorch's tests do the same): with the loss
+    L = Σ upstream ⊙ forward(...)[output] (or the forward's scalar itself when ``upstream`` is
+    empty), each input in ``grads`` is nudged entry by entry, ±h in float64, and the slope is
+    compared with the gradient the learner's backward returned under the graded name.
+    """
+
+    forward: str  # the learner's forward function ("softmax_forward")
+    grads: tuple[tuple[str, str], ...]  # (forward argument, graded gradient): (("x", "dx"),)
+    upstream: str = ""  # the backward call's argument that is dL/d(output) ("dp"); "" for a scalar loss
+    output: int | None = None  # which returned value is the output, when the forward returns several
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str  # the workspace file is <name>.py; `kqv practice check <name>`
     title: str
@@ -101,6 +117,7 @@ class Exercise:
     # (graded name, what to say) when that variable's values are wrong and no mistake matches;
     # {yours} and {engine} are filled in with the two values when it is one number
     notes: tuple[tuple[str, str], ...] = ()
+    gradcheck: GradCheck | None = None  # backward exercises: finite differences of the learner's forward
     lesson: str = ""  # the lesson it follows, filled in from lessons.curriculum when it is loaded
 
     def mistake(self, name: str) -> Mistake:

@@ -7,7 +7,7 @@ import numpy as np
 from engine.gpt.loss import cross_entropy_backward, cross_entropy_forward
 from engine.layers import softmax_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 
@@ -100,4 +100,5 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    gradcheck=GradCheck("cross_entropy_forward", (("logits", "dlogits"),), output=0),
 )

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.layers import layernorm_backward, layernorm_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 # ε as GPT-2 has it, on rows whose variance is small enough for ε to matter; then a big ε
@@ -114,4 +114,6 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    gradcheck=GradCheck("layernorm_forward", (("x", "dx"), ("w", "dw"), ("b", "db")), upstream="dout",
+                        output=0),
 )

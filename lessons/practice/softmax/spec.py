@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.layers import softmax_backward, softmax_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 SYM = ("B", "nh", "T", "T")
@@ -113,4 +113,5 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    gradcheck=GradCheck("softmax_forward", (("x", "dx"),), upstream="dp"),
 )
