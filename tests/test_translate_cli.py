@@ -47,7 +47,7 @@ def trained(tmp_path, pairs):
     result = invoke("train", "translate", "--pairs", pairs, *TINY, "--max-iters", "10", "--out", out,
                     "--json")
     assert result.exit_code == 0, result.output
-    return out, json.loads(result.output)
+    return out, json.loads(result.stdout)
 
 
 def test_train_json_has_bleu_greedy_and_beam(trained):
@@ -274,7 +274,7 @@ def test_resume_continues_and_names_the_typed_flags_it_ignores(trained, pairs):
                     "--out", out, "--json")
     assert result.exit_code == 0, result.output
     assert "ignored: --n-embd 32 (saved: --n-embd 16)" in result.output
-    report = json.loads(result.output.strip().splitlines()[-1])
+    report = json.loads(result.stdout)
     assert report["iters"] == 12
     again = invoke("train", "translate", "--pairs", pairs, *TINY, "--max-iters", "12", "--resume", out,
                    "--out", out)
