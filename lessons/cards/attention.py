@@ -10,18 +10,15 @@ batches and several heads; level 2 stacks two or three blocks and asks about any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from engine.gpt.model import GPT, GPTConfig
-from engine.trace import Record, Tracer, format_shape
+from engine.trace import Record, format_shape
+from lessons.cards.gpt_run import CONVENTION, LETTERS, GPTRun, both_forms, flat_rows, run_gpt
 from lessons.cards.question import (
     Draw,
     Operand,
     Question,
     apply,
-    both,
     matmul_line,
     proof_line,
     shape_question,
@@ -29,108 +26,9 @@ from lessons.cards.question import (
 )
 
 TOPIC = "attention"
-CONVENTION = ("Conventions: batch first, (B, T, C); heads split as (B, nh, T, hs) with hs = C / nh; "
-              "weights stored (in, out), so a linear layer is x @ w.")
-LETTERS = ("B", "T", "C", "nh", "hs", "V", "block_size")
-
-
-@dataclass
-class GPTRun:
-    """A GPT, the batch it ran on, and the trace of its forward and backward pass."""
-
-    model: GPT
-    B: int
-    T: int
-    trace: Tracer
-    letters = LETTERS
-    derived = {"C": "nh*hs"}  # C is not free: it is nh heads of hs channels
-
-    @property
-    def config(self) -> GPTConfig:
-        return self.model.config
-
-    @property
-    def dims(self) -> dict[str, int]:
-        return {k: v for k, v in self.trace.dims.items() if k in LETTERS}
-
-    def setting(self) -> str:
-        return f"{self.model_text()} reads {self.sequences()} of T={self.T} characters."
-
-    def model_text(self) -> str:
-        c = self.config
-        heads = "nh=1 head" if c.n_head == 1 else f"nh={c.n_head} heads"
-        blocks = "one block" if c.n_layer == 1 else f"{c.n_layer} blocks (h0..h{c.n_layer - 1})"
-        return (f"A GPT with V={c.vocab_size} characters, block_size={c.block_size}, C={c.n_embd} channels, "
-                f"{heads} of hs={c.head_size}, {blocks}")
-
-    def sequences(self) -> str:
-        # every letter an answer may hold is stated, 1 included: "one sequence" left B = 1 implied,
-        # and (9, 12) then looked as right as (1, 9, 12)
-        return "B=1 sequence" if self.B == 1 else f"B={self.B} sequences"
-
-    def block(self, draw: Draw) -> str:
-        """The prefix of a block to ask about: h0, or any block at level 2."""
-        return f"h{int(draw.rng.integers(self.config.n_layer))}."
-
-
-def _draw_config(draw: Draw, strict: bool) -> tuple[dict, int, int]:
-    """Sizes for the level, all different from each other where the level allows it.
-
-    ``strict`` (answers in letters about whether an operation works) needs B and nh above 1
-    and every size distinct, so an operation works with these numbers exactly when it works
-    in letters.
-    """
-    if "config" in draw.fixed:
-        return dict(draw.fixed["config"]), int(draw.fixed.get("B", 2)), int(draw.fixed.get("T", 4))
-    rng = draw.rng
-    level = max(draw.level, 1) if strict else draw.level
-    for _attempt in range(1000):  # a handful of draws is usual
-        if level == 0:
-            B, nh, n_layer = 1, 1, 1
-            hs = int(rng.integers(3, 17))
-        else:
-            B = int(rng.integers(2, 7 if level == 1 else 9))
-            nh = int(rng.integers(2, 5 if level == 1 else 7))
-            hs = int(rng.integers(2, 9))
-            n_layer = 1 if level == 1 else int(rng.integers(2, 4))
-        C = nh * hs
-        T = int(rng.integers(3, 13 if level < 2 else 17))
-        block_size = T + int(rng.integers(1, 6))
-        V = int(rng.integers(5, 40))
-        free = [B, T, C, nh, V, block_size] + ([hs] if nh > 1 else [])  # one head: hs is C
-        sizes = [n for n in free if n != 1]
-        if len(set(sizes)) == len(sizes):
-            break
-    config = dict(vocab_size=V, block_size=block_size, n_layer=n_layer, n_head=nh, n_embd=C)
-    return config, B, T
-
-
-def run_gpt(draw: Draw, strict: bool = False) -> GPTRun:
-    """Build a GPT for the level and trace one forward and backward pass on random characters."""
-    config, B, T = _draw_config(draw, strict)
-    model = GPT(GPTConfig(**config), seed=int(draw.rng.integers(2**31)), dtype=np.float64)
-    idx = draw.rng.integers(config["vocab_size"], size=(B, T))
-    targets = draw.rng.integers(config["vocab_size"], size=(B, T))
-    tracer = Tracer(dims=model.dims(B, T))
-    model.forward(idx, targets, tracer)
-    model.backward(tracer)
-    return GPTRun(model, B, T, tracer)
-
-
 def _shape_question(card_id: str, draw: Draw, run: GPTRun, record: Record, ask: str,
                     hints: tuple[str, str], derivation: list[str], proof: list) -> Question:
     return shape_question(card_id, TOPIC, CONVENTION, draw, run, record, ask, hints, derivation, proof)
-
-
-def _b(rec: Record) -> str:
-    return both(rec.symbolic, rec.shape)
-
-
-def _flat(run: GPTRun, name: str, label: str) -> Operand:
-    """A (B, T, C) activation as the (B*T, C) matrix a linear layer multiplies."""
-    rec = run.trace[name]
-    return Operand(label, rec.value.reshape(-1, rec.value.shape[-1]),
-                   ("B*T", rec.symbolic[-1]), rec)
 
 
 # -- the cards -----------------------------------------------------------------------------
@@ -146,16 +44,17 @@ def embedding_shape(draw: Draw) -> Question:
             "attention.embedding_shape", draw, run, tok,
             "idx holds the character ids. What is the shape of tok_emb = wte[idx]?",
             ("tok_emb = wte[idx]: one row of wte is looked up for every character of every sequence.",
-             f"idx is {_b(idx)}; wte is {_b(wte)}."),
-            [f"idx {_b(idx)}: B·T character ids", f"each id picks a row of wte {_b(wte)}: C numbers",
-             f"so the ids' shape gains a C at the end → {_b(tok)}"], [idx, wte])
+             f"idx is {both_forms(idx)}; wte is {both_forms(wte)}."),
+            [f"idx {both_forms(idx)}: B·T character ids",
+             f"each id picks a row of wte {both_forms(wte)}: C numbers",
+             f"so the ids' shape gains a C at the end → {both_forms(tok)}"], [idx, wte])
     if which == "pos_emb":
         return _shape_question(
             "attention.embedding_shape", draw, run, pos,
             "What is the shape of pos_emb = wpe[0:T], the learned position embeddings used?",
             ("pos_emb takes the first T rows of the position table wpe, one per position.",
-             f"wpe is {_b(wpe)}; the sequences are T = {run.T} long."),
-            [f"wpe[0:T]: {_b(wpe)} → {_b(pos)}",
+             f"wpe is {both_forms(wpe)}; the sequences are T = {run.T} long."),
+            [f"wpe[0:T]: {both_forms(wpe)} → {both_forms(pos)}",
              "no B: every sequence uses the same positions; adding it to tok_emb broadcasts over B"],
             [wpe])
     if which == "x":
@@ -163,10 +62,10 @@ def embedding_shape(draw: Draw) -> Question:
             "attention.embedding_shape", draw, run, x,
             "What is the shape of x = tok_emb + pos_emb, the input to the first block?",
             ("x = tok_emb + pos_emb: broadcasting adds the same position rows to every sequence.",
-             f"tok_emb is {_b(tok)}; pos_emb is {_b(pos)}."),
-            [f"tok_emb {_b(tok)} + pos_emb {_b(pos)}",
+             f"tok_emb is {both_forms(tok)}; pos_emb is {both_forms(pos)}."),
+            [f"tok_emb {both_forms(tok)} + pos_emb {both_forms(pos)}",
              f"line up from the right: (T, C) matches the last two; the missing B counts as 1 and "
-             f"is stretched → {_b(x)}"], [tok, pos])
+             f"is stretched → {both_forms(x)}"], [tok, pos])
     return _shape_question(
         "attention.embedding_shape", draw, run, wte,
         "What is the shape of wte, the token embedding table?",
@@ -182,21 +81,21 @@ def qkv_shape(draw: Draw) -> Question:
     ln1, w, qkv = t[f"{p}ln_1"], t[f"{p}attn.c_attn.w"], t[f"{p}qkv"]
     name = draw.pick(("q", "k", "v", "q", "qkv"))
     rec = t[f"{p}{name}"]
-    lines = [matmul_line(_flat(run, f"{p}ln_1", "ln_1"), Operand.of(w, "c_attn.w")) + ", viewed "
+    lines = [matmul_line(flat_rows(run, f"{p}ln_1", "ln_1"), Operand.of(w, "c_attn.w")) + ", viewed "
              f"(B, T, 3*C) = {format_shape(qkv.shape)}"]
     if name != "qkv":
         lines += [f"split the last axis in three: q, k, v are each (B, T, C) = "
                   f"({run.B}, {run.T}, {c.n_embd})",
                   f"view each as (B, T, nh, hs) = ({run.B}, {run.T}, {c.n_head}, {c.head_size}): "
                   f"C = nh·hs channels cut into heads",
-                  f"swap T and nh → {_b(rec)}: each head becomes a batch of its own"]
+                  f"swap T and nh → {both_forms(rec)}: each head becomes a batch of its own"]
     return _shape_question(
         "attention.qkv_shape", draw, run, rec,
         f"In block {p[:-1]}, what is the shape of {name}"
         f"{'' if name == 'qkv' else ' (after splitting the heads)'}?",
         ("qkv = ln_1 @ c_attn.w + c_attn.b gives q, k and v side by side; each is cut into nh heads of "
          "hs channels and the head axis is moved before T.",
-         f"ln_1 is {_b(ln1)}; c_attn.w is {_b(w)}; nh = {c.n_head}, hs = {c.head_size}."),
+         f"ln_1 is {both_forms(ln1)}; c_attn.w is {both_forms(w)}; nh = {c.n_head}, hs = {c.head_size}."),
         lines, [ln1, w, qkv])
 
 
@@ -247,7 +146,7 @@ def output_shape(draw: Draw) -> Question:
         proof.append(yh)
     if name == "attn_out":
         w = t[f"{p}attn.c_proj.w"]
-        lines.append(matmul_line(_flat(run, f"{p}y", "y"), Operand.of(w, "c_proj.w")) +
+        lines.append(matmul_line(flat_rows(run, f"{p}y", "y"), Operand.of(w, "c_proj.w")) +
                      ", viewed (B, T, C)")
         hint1 = "attn_out = y @ c_proj.w + c_proj.b, where y is the heads side by side again."
         proof += [t[f"{p}y"], w]
@@ -262,18 +161,18 @@ def mlp_shape(draw: Draw) -> Question:
     p, t = run.block(draw), run.trace
     name = draw.pick(("fc", "gelu", "mlp_out"))
     rec, ln2, w_fc, w_proj = t[f"{p}{name}"], t[f"{p}ln_2"], t[f"{p}mlp.c_fc.w"], t[f"{p}mlp.c_proj.w"]
-    lines = [matmul_line(_flat(run, f"{p}ln_2", "ln_2"), Operand.of(w_fc, "c_fc.w"))
+    lines = [matmul_line(flat_rows(run, f"{p}ln_2", "ln_2"), Operand.of(w_fc, "c_fc.w"))
              + ", viewed (B, T, 4*C)"]
     if name in ("gelu", "mlp_out"):
         lines.append("gelu acts element by element: no change of shape")
     if name == "mlp_out":
-        lines.append(matmul_line(_flat(run, f"{p}gelu", "gelu"), Operand.of(w_proj, "c_proj.w")) +
+        lines.append(matmul_line(flat_rows(run, f"{p}gelu", "gelu"), Operand.of(w_proj, "c_proj.w")) +
                      ", viewed (B, T, C): back to the residual stream's width")
     return _shape_question(
         "attention.mlp_shape", draw, run, rec, f"In block {p[:-1]}'s MLP, what is the shape of {name}?",
         ("the MLP widens every position to 4·C (fc = ln_2 @ c_fc.w + c_fc.b), applies gelu, and "
          "projects back to C (c_proj).",
-         f"ln_2 is {_b(ln2)}; c_fc.w is {_b(w_fc)}; c_proj.w is {_b(w_proj)}."),
+         f"ln_2 is {both_forms(ln2)}; c_fc.w is {both_forms(w_fc)}; c_proj.w is {both_forms(w_proj)}."),
         lines, [ln2, w_fc] + ([w_proj] if name == "mlp_out" else []))
 
 
@@ -286,8 +185,8 @@ def logits_shape(draw: Draw) -> Question:
         "attention.logits_shape", draw, run, logits,
         "What is the shape of logits, the scores for the next character?",
         ("logits = ln_f @ wteᵀ: the head reuses the token embedding table (weight tying).",
-         f"ln_f is {_b(lnf)}; wteᵀ is {wte_t.described().split(' is ', 1)[1]}."),
-        [matmul_line(_flat(run, "ln_f", "ln_f"), wte_t) + ", viewed (B, T, V)",
+         f"ln_f is {both_forms(lnf)}; wteᵀ is {wte_t.described().split(' is ', 1)[1]}."),
+        [matmul_line(flat_rows(run, "ln_f", "ln_f"), wte_t) + ", viewed (B, T, V)",
          "one score per vocabulary character at every position of every sequence",
          "for the loss they are flattened back to (B*T, V): one row per position, its target one id"],
         [lnf, wte])
@@ -305,10 +204,10 @@ def grad_shape(draw: Draw) -> Question:
             "What is the shape of dwte, the gradient of the loss with respect to the token table wte?",
             ("a gradient has the shape of what it differentiates; wte gets gradient from the lookup "
              "and from the tied output head, added together.",
-             f"wte is {_b(wte)}."),
+             f"wte is {both_forms(wte)}."),
             ["dlogitsᵀ @ ln_f: (V, B*T) @ (B*T, C) → (V, C) (the head's share)",
              "plus, for each id in idx, that position's dx added to its row (the lookup's share)",
-             f"= wte's shape {_b(wte)}"], [wte])
+             f"= wte's shape {both_forms(wte)}"], [wte])
     layer = draw.pick(list(layers))
     short = layer.split(".", 1)[1]
     w, dw = t[f"{layer}.w"], t[f"{layer}.dw"]
@@ -328,7 +227,7 @@ def grad_shape(draw: Draw) -> Question:
          f"(B*T, {sym_out}) = ({run.B * run.T}, {n_out})."),
         [f"{x_label}ᵀ @ {dout_label}: ({sym_in}, B*T) @ (B*T, {sym_out}) → ({sym_in}, {sym_out})   = "
          f"({n_in}, {run.B * run.T}) @ ({run.B * run.T}, {n_out}) → {format_shape(dw.shape)}",
-         f"the product sums over all B·T positions; what is left is {short}.w's shape {_b(w)}: "
+         f"the product sums over all B·T positions; what is left is {short}.w's shape {both_forms(w)}: "
          "a gradient has the shape of what it differentiates, so the optimizer (AdamW, whose m and v are "
          "shaped like w too) updates w entry by entry"],
         [w])
@@ -349,7 +248,8 @@ def matmul_check(draw: Draw) -> Question:
     big_mask = Operand("mask_full", np.where(np.triu(np.ones((bs, bs), dtype=bool), 1), -np.inf, 0.0),
                        ("block_size", "block_size"))
     candidates = [
-        ("@", one_seq, w_attn), ("@", w_attn, one_seq), ("@", _flat(run, f"{p}ln_1", "ln_1 (flat)"), w_attn),
+        ("@", one_seq, w_attn), ("@", w_attn, one_seq),
+        ("@", flat_rows(run, f"{p}ln_1", "ln_1 (flat)"), w_attn),
         ("@", q, Operand.of(q.record, "kᵀ", transposed=True)), ("@", q, k),
         ("@", att, v), ("@", v, att),
         ("@", Operand.of(t[f"{p}y"], "y"), w_proj), ("@", Operand.of(t[f"{p}y_heads"], "y_heads"), w_proj),

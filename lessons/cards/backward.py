@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, _flat, run_gpt
+from lessons.cards.gpt_run import CONVENTION, LETTERS, GPTRun, both_forms, flat_rows, run_gpt
 from lessons.cards.question import Draw, Operand, Question, matmul_line, proof_line, shape_question
 
 TOPIC = "backward"
@@ -36,14 +36,14 @@ def attention_grads(draw: Draw) -> Question:
                [att, dy]),
         "datt_scores": ("softmax backward, row by row: att ⊙ (datt − Σ datt ⊙ att), the gradient at "
                         "att_scores.",
-                        [f"element by element with att {_b(att)}: the shape of att_scores",
+                        [f"element by element with att {both_forms(att)}: the shape of att_scores",
                          "masked entries get exactly 0: att is 0 there"], [att]),
         "dq": ("att_scores = q @ kᵀ / √hs, so dq = (datt_scores / √hs) @ k; the factor leaves the shape.",
                [matmul_line(Operand.of(ds, "datt_scores"), Operand.of(k, "k"))], [ds, k]),
         "dk": ("att_scores = q @ kᵀ / √hs, so dk = (datt_scores / √hs)ᵀ @ q; the factor leaves the shape.",
                [matmul_line(Operand.of(ds, "datt_scoresᵀ", transposed=True), Operand.of(q, "q"))], [ds, q]),
         "dqkv": ("dq, dk and dv each go back from (B, nh, T, hs) to (B, T, C), then side by side.",
-                 [f"each of dq, dk, dv: {_b(q)} → swap nh and T back → (B, T, C)",
+                 [f"each of dq, dk, dv: {both_forms(q)} → swap nh and T back → (B, T, C)",
                   "three of them side by side along the last axis: (B, T, 3*C), the shape of qkv"],
                  [t[f"{p}dq"], t[f"{p}qkv"]]),
     }
@@ -51,7 +51,7 @@ def attention_grads(draw: Draw) -> Question:
     return _shape_question(
         "backward.attention_grads", draw, run, rec,
         f"In block {p[:-1]}'s backward pass, what is the shape of {name}?",
-        (hint, f"dy_heads is {_b(dy)}; att is {_b(att)}; q, k and v are {_b(q)}."),
+        (hint, f"dy_heads is {both_forms(dy)}; att is {both_forms(att)}; q, k and v are {both_forms(q)}."),
         lines + [f"a gradient has the shape of what it differentiates: {name} is shaped like {name[1:]}"],
         proof)
 
@@ -66,7 +66,7 @@ def wte_shares(draw: Draw) -> Question:
         ask = "the tied head's share of wte's gradient, dwte_head = dlogitsᵀ @ ln_f"
         dlogits = t["dlogits"]
         lines = [matmul_line(Operand("dlogitsᵀ (flat)", dlogits.value.reshape(B_T, -1).T, ("V", "B*T"),
-                                     dlogits), _flat(run, "ln_f", "ln_f (flat)"))]
+                                     dlogits), flat_rows(run, "ln_f", "ln_f (flat)"))]
         proof = [dlogits, t["ln_f"]]
     else:
         ask = ("the lookup's share of wte's gradient, dwte_lookup (each position's dx added to its "
@@ -77,8 +77,8 @@ def wte_shares(draw: Draw) -> Question:
     return _shape_question(
         "backward.wte_shares", draw, run, rec, f"What is the shape of {ask}?",
         ("wte is used twice, by the lookup and by the tied output head; each use gives it a share of "
-         "gradient, and dwte is their sum.", f"wte is {_b(wte)}; B*T = {B_T}."),
-        lines + [f"both shares, and their sum dwte, have wte's shape {_b(wte)}"], proof + [wte])
+         "gradient, and dwte is their sum.", f"wte is {both_forms(wte)}; B*T = {B_T}."),
+        lines + [f"both shares, and their sum dwte, have wte's shape {both_forms(wte)}"], proof + [wte])
 
 
 def dlogits_shape(draw: Draw) -> Question:
@@ -89,8 +89,8 @@ def dlogits_shape(draw: Draw) -> Question:
         "backward.dlogits", draw, run, rec,
         "The backward pass starts at the loss. What is the shape of dlogits, the gradient at the logits?",
         ("the loss is the mean over B·T positions of −ln softmax(logits)[target]; its gradient at each "
-         "position's logits is softmax − onehot(target), over B·T.", f"logits is {_b(logits)}."),
-        [f"one gradient entry per logit: dlogits has the shape of logits, {_b(logits)}",
+         "position's logits is softmax − onehot(target), over B·T.", f"logits is {both_forms(logits)}."),
+        [f"one gradient entry per logit: dlogits has the shape of logits, {both_forms(logits)}",
          "row (b, t) is (p − onehot(target)) / (B·T): every wrong token pushed down by its probability, "
          "the right one pulled up"],
         [logits])
@@ -110,8 +110,8 @@ def layernorm_grads(draw: Draw) -> Question:
         f"LayerNorm {norm} has a gain w and a shift b, one number per channel. What is the shape of "
         f"{norm}.{which}, the gradient of its {'gain' if which == 'dw' else 'shift'}?",
         (f"{which} = {rule}: every token's gradient added up, channel by channel.",
-         f"{norm}'s output is {_b(out)}."),
-        [f"{which} = {rule}: the B·T rows of a {_b(out)} array summed into one row",
+         f"{norm}'s output is {both_forms(out)}."),
+        [f"{which} = {rule}: the B·T rows of a {both_forms(out)} array summed into one row",
          f"so (C,), the shape of {norm}.{which[1:]}: one number per channel"],
         [out])
 
@@ -124,8 +124,8 @@ def dwpe_rows(draw: Draw) -> Question:
     block_size = run.trace.dims["block_size"]
     return Question(
         card_id="backward.dwpe_rows", topic=TOPIC, level=draw.level, setting=run.setting(),
-        ask=(f"The position table wpe is {_b(wpe)}. After one backward pass on sequences of T={run.T}, "
-             "how many rows of dwpe are not zero? Answer with a number."),
+        ask=(f"The position table wpe is {both_forms(wpe)}. After one backward pass on sequences of "
+             f"T={run.T}, how many rows of dwpe are not zero? Answer with a number."),
         convention=CONVENTION, kind="count", answer=int(rows.size), letters=LETTERS,
         hints=("pos_emb = wpe[0:T]: the forward reads the first T rows only.",
                f"T = {run.T}, block_size = {block_size}."),

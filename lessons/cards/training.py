@@ -16,7 +16,7 @@ import numpy as np
 from engine.gpt.sampling import sample_next
 from engine.optim import AdamW, adamw_update
 from engine.trace import Tracer
-from lessons.cards.attention import CONVENTION, LETTERS, GPTRun, _b, run_gpt
+from lessons.cards.gpt_run import CONVENTION, LETTERS, GPTRun, both_forms, run_gpt
 from lessons.cards.question import Draw, Question, proof_line, shape_question
 
 TOPIC = "training"
@@ -76,8 +76,8 @@ def adam_state(draw: Draw) -> Question:
         "training.adam_state", draw, run, rec,
         f"AdamW keeps two running averages per parameter. What is the shape of {which} for {name}?",
         (f"{which} ← {formula}: one running average per entry of the gradient.",
-         f"{dname} is {_b(grad)}."),
-        [f"{which} is updated entry by entry from g = {dname} {_b(grad)}: the same shape",
+         f"{dname} is {both_forms(grad)}."),
+        [f"{which} is updated entry by entry from g = {dname} {both_forms(grad)}: the same shape",
          "so is the step lr·m̂/(√v̂ + ε), and so is the parameter it moves"],
         [grad] + ([weight] if weight is not None else []))
 
@@ -116,8 +116,8 @@ def last_logits(draw: Draw) -> Question:
         "To generate the next token, the model runs on the context and keeps only the last position: "
         "what is the shape of logits[:, -1, :]?",
         ("only the last position predicts a token not seen yet; the other T − 1 rows are dropped.",
-         f"logits is {_b(logits)}."),
-        [f"logits {_b(logits)}: indexing the T axis with one number removes it",
+         f"logits is {both_forms(logits)}."),
+        [f"logits {both_forms(logits)}: indexing the T axis with one number removes it",
          "one row of V scores per sequence, divided by the temperature and sampled from"],
         [logits])
 
@@ -148,8 +148,8 @@ def kv_cache(draw: Draw) -> Question:
         f"goes in (T = 1), making t = {t_now} positions. What is the shape of "
         f"{'logits' if name == 'logits' else f'{p}{name}'} in this step?",
         ("the new token makes one q, k, v per head; k and v are appended to the cache; its one query "
-         "attends over all t positions.", f"k_cache is {_b(kc)}."),
-        [f"q, k, v of the new token: (B, nh, 1, hs); the cache after appending: {_b(kc)}",
+         "attends over all t positions.", f"k_cache is {both_forms(kc)}."),
+        [f"q, k, v of the new token: (B, nh, 1, hs); the cache after appending: {both_forms(kc)}",
          "att = q @ k_cacheᵀ: (B, nh, 1, hs) @ (B, nh, hs, t) → (B, nh, 1, t), one row, not a t × t grid",
          "logits: the one new position's scores, (B, 1, V)"],
         [kc])
