@@ -5,9 +5,10 @@
     view = session.run(0)                    # StepView: records, changed, code, dims, notes, extra
 """
 
+from lessons.code_pane import CodeSpan
 from lessons.loader import LessonError, load_lesson, load_lessons
 from lessons.model import DimField, Lesson, Step, TraceRun
-from lessons.session import CodeSpan, LessonSession, StepView, check_lesson
+from lessons.session import LessonSession, StepView, check_lesson
 
 __all__ = [
     "CodeSpan",

@@ -287,7 +287,7 @@ def _check_expr(expr: str, dims: dict[str, int], err) -> None:
 
 
 def _check_code_ref(ref: str, err) -> None:
-    from lessons.session import find_function  # the code pane and this check share one finder
+    from lessons.code_pane import find_function  # the code pane and this check share one finder
 
     file, sep, qualname = ref.partition(":")
     if not sep or not file.startswith("engine/"):
