@@ -142,6 +142,15 @@ def test_cross_entropy_matches_the_readable_one(dtype, N, V):
     assert np.max(np.abs(dlogits - ref)) <= TOL[dtype] * max(np.max(np.abs(ref)), 1.0 / N)
 
 
+def test_cross_entropy_refuses_a_target_outside_the_vocabulary_rather_than_read_past_the_row():
+    logits = np.zeros((2, 5), dtype=np.float32)
+    for bad in ([0, 5], [-1, 0]):
+        with pytest.raises(IndexError):
+            K.cross_entropy_forward(logits, np.array(bad))
+        with pytest.raises(IndexError):
+            K.cross_entropy_backward(logits.copy(), np.array(bad))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("n", "n_decay", "halves"), [(1, 0, False), (10, 4, False), (1001, 700, True),
                                                      (1001, 0, True), (1001, 1001, True)])

@@ -251,11 +251,20 @@ def cross_entropy_forward(logits, targets):
     """:func:`engine.gpt.model.cross_entropy_forward`: ``(loss, probs)`` in a kernel, numpy's exp
     and a kernel."""
     logits = np.ascontiguousarray(logits)
-    targets = np.ascontiguousarray(targets, dtype=np.int64)
+    targets = _checked(targets, logits.shape[1])
     probs, zt = np.empty_like(logits), np.empty(logits.shape[0], dtype=logits.dtype)
     _shift_rows(logits, targets, probs, zt)
     np.exp(probs, out=probs)
     return float(_loss_and_normalise(probs, zt)), probs
+
+
+def _checked(targets, V):
+    """The targets as int64, each a row index below V: a compiled loop does not check its
+    indices, so an id out of range would read or write outside the array, where numpy raises."""
+    targets = np.ascontiguousarray(targets, dtype=np.int64)
+    if targets.size and (targets.min() < 0 or targets.max() >= V):
+        raise IndexError(f"a target id is outside 0..{V - 1}")
+    return targets
 
 
 @jit
@@ -269,7 +278,7 @@ def _cross_entropy_backward(probs, targets, inv_n):
 
 def cross_entropy_backward(probs, targets):
     """:func:`engine.gpt.model.cross_entropy_backward` in place in ``probs``, one pass."""
-    targets = np.ascontiguousarray(targets, dtype=np.int64)
+    targets = _checked(targets, probs.shape[1])
     _cross_entropy_backward(probs, targets, probs.dtype.type(1.0 / probs.shape[0]))
     return probs
 
