@@ -209,6 +209,40 @@ def test_bias_broadcast_explains_stretching_and_says_when_it_is_silently_wrong()
     assert "right:" in " ".join(q.derivation)
 
 
+# Templates that take a dimension's letter ("m is 1 here", "with m above 1", "n2 and m are both
+# 5 here"): filled with a bare number instead, they read as nonsense ("1 is 1 here").
+_NUMBER_IN_A_LETTER_SLOT = (
+    re.compile(r"(?<![\w.])\d+ is \d+ here"),
+    re.compile(r"with \d+ above \d+"),
+    re.compile(r"(?<![\w.])\d+ and \d+ are both"),
+    re.compile(r"because \d+ equals"),
+)
+
+
+def _nonsense(q) -> list[str]:
+    text = "\n".join([q.setting, q.ask, *q.hints, *q.derivation])
+    return [m.group(0) for p in _NUMBER_IN_A_LETTER_SLOT for m in p.finditer(text)]
+
+
+def test_the_row_bias_explanation_names_letters_not_the_literal_1():
+    # issue 24: b3ᵀ is (1, n3); explaining (n3, m) + (1, n3) once said "1 is 1 here ... with 1 above 1"
+    q = _first("backprop.bias_broadcast", 0, lambda q: q.evidence["b"].label.endswith("ᵀ")
+               and q.answer != answers.NO and q.evidence["a"].shape[1] == 1)
+    assert _nonsense(q) == [] and "m is 1 here" in " ".join(q.derivation)
+    for seed in range(40):  # the issue's own case among them: levels 0-1 draw the row bias often
+        for level in (0, 1):
+            q = generate("backprop.bias_broadcast", seed, level, False)
+            assert _nonsense(q) == [], (seed, level, q.derivation)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("card_id", CARD_IDS)
+def test_no_explanation_puts_a_bare_number_where_a_letter_belongs(card_id):
+    for level, symbolic, seed in itertools.product((0, 1, 2), (False, True), range(8)):
+        q = generate(card_id, seed, level, symbolic)
+        assert _nonsense(q) == [], (card_id, seed, level, symbolic, _nonsense(q))
+
+
 def test_the_mask_in_a_quiz_is_additive_zero_or_minus_infinity():
     q = _first("attention.matmul_check", 1, lambda q: q.evidence["b"].label == "mask")
     mask = q.evidence["b"].value

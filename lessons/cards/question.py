@@ -171,7 +171,9 @@ def _why_numbers_fit(op: str, a: Operand, b: Operand) -> list[str]:
         x = a.symbolic[-i] if i <= len(a.shape) else None
         y = b.symbolic[-i] if i <= len(b.shape) else None
         nx, ny = (a.shape[-i] if x else 1), (b.shape[-i] if y else 1)
-        if x is None or y is None or x == y:
+        # a literal size 1 in the letters (a row vector's ``("1", "n2")``) always stretches:
+        # nothing to explain there, and "1 is 1 here" would say nothing
+        if x is None or y is None or x == y or x.isdigit() or y.isdigit():
             continue
         if nx == 1 or ny == 1:
             one, big = (x, ny) if nx == 1 else (y, nx)
