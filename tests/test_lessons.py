@@ -277,6 +277,20 @@ def test_prose_writes_products_with_a_dot_not_a_markdown_star():
                 assert not re.search(r"[\w)]\*[\w(]", prose), (lesson.id, step.id)
 
 
+def test_prose_never_says_seed_for_the_source_blog_post():
+    # issue 24: "the seed post", "the seed's question" are the authors' word for the blog post the
+    # course grew from; a newcomer reads "seed" as a random seed. Lessons and lab verdicts say what
+    # is meant.
+    from kqv_cli.lab import verdicts
+
+    jargon = re.compile(r"\bseed post\b|\bseed's\b", re.IGNORECASE)
+    for lesson in LESSONS:
+        for step in lesson.steps:
+            for text in (step.markdown, step.real_markdown):
+                assert not jargon.search(text or ""), (lesson.id, step.id)
+    assert not jargon.search(open(verdicts.__file__, encoding="utf-8").read())
+
+
 def test_gpt2_text_is_only_for_a_lesson_that_runs_on_a_real_model():
     assert "never runs on a real model" in _error_of(GOOD + "\n### On GPT-2\n\nGPT-2's text.\n")
 

@@ -1,7 +1,7 @@
 """Step script of lessons/attention.md: one GPT block from engine/gpt/model.py on a sentence, traced.
 
 The text is word-level: lower-cased words and "." split on spaces, so each token is a whole
-word the learner can read. Row 0 of the batch is always the seed's sentence, "the pizza came
+word the learner can read. Row 0 of the batch is always the blog post's example sentence, "the pizza came
 out of the oven and it tasted good ."; the other B − 1 rows start at the other sentences of a
 small made-up text, and every row runs on into the following sentence when T is longer.
 
