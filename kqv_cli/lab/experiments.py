@@ -1,4 +1,5 @@
-"""The what-if lab's experiments: the "what if...?" questions of the blog post the course grew from, each answered by a run.
+"""The what-if lab's experiments: the "what if...?" questions of the blog post the course grew from,
+each answered by a run.
 
 An experiment is a few variants of one model, trained for the same budget on the same data
 from the same seed, then compared. A variant is the one model with a part swapped in, never a

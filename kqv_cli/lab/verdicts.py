@@ -70,9 +70,9 @@ def squared_dot(r) -> str:
                  "model has learned so far.")
     else:
         text += "Here it did better all the same; a longer run (--iters) shows whether that lasts."
-    return text + (" (The other what-if about scores, a reversed dot product k · q, needs no run: the dot product "
-                   "is symmetric, and the two projections that make q and k are both learned, so swapping "
-                   "their names gives the same model.)")
+    return text + (" (The other what-if about scores, a reversed dot product k · q, needs no run: the dot "
+                   "product is symmetric, and the two projections that make q and k are both learned, so "
+                   "swapping their names gives the same model.)")
 
 
 @needs("entropy", "val_loss")
