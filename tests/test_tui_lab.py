@@ -271,7 +271,7 @@ def test_gpt_data_for_the_app_downloads_or_says_how_to_get_it(monkeypatch):
     import engine.data.shakespeare
     from engine.errors import KqvError
     from kqv_cli.tui.screens.lab import default_data
-    from kqv_cli.tui.screens.train import default_gpt_setup
+    from kqv_cli.tui.train_runs import default_gpt_setup
 
     monkeypatch.setattr(engine.data.shakespeare, "SHAKESPEARE_URLS", ["http://127.0.0.1:9/input.txt"])
     for setup in (default_gpt_setup, lambda: default_data(get_experiment("heads"))):
@@ -429,7 +429,7 @@ async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(t
 
 
 def test_time_left_at_the_pace_so_far():
-    from kqv_cli.tui.screens.train import time_left
+    from kqv_cli.tui.train_runs import time_left
 
     assert time_left(10, 40, 5.0) == "about 15 s left"
     assert time_left(100, 2000, 60.0) == "about 19 min left"  # 1,900 more at 0.6 s each
