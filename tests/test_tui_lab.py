@@ -504,3 +504,25 @@ async def test_lab_run_keeps_a_fixed_axis_shows_a_line_per_variant_and_fits(text
         for name in ("train loss", "val loss", "loss when generating", "real words /100 chars", "ms/iter"):
             assert name in table, table
         assert "causal" in table.splitlines()[0] and "flipped" in table.splitlines()[0]
+
+
+@pilot_test
+async def test_lab_screen_runs_a_translation_experiment_and_shows_its_translations():
+    from kqv_cli.lab.pairs import builtin_lab_pairs
+
+    pairs = builtin_lab_pairs()
+    pairs.splits.test = pairs.splits.test[:8]
+    screen = LabScreen(budget=4, data_for=lambda exp: pairs)
+    app = ScreenApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        menu = screen.query_one(OptionList)
+        menu.highlighted = [o.id for o in menu.options].index("tx-no-cross")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.result is not None)
+        await pilot.pause(0.3)
+        plot = screen.query_one(CurvesPlot)
+        assert plot.points("cross-attention") == 4 and plot.points("no cross-attention") == 4
+        samples = str(screen.query_one("#lab-samples", Static).render())
+        assert "no cross-attention translates:" in samples and " → " in samples
+        assert "built-in pairs" in str(screen.query_one("#lab-status", Static).render())
