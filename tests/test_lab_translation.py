@@ -134,6 +134,9 @@ def test_cli_runs_a_translation_experiment_on_given_pairs(tmp_path, monkeypatch)
     builtin = runner.invoke(app, ["lab", "run", "tx-smoothing", "--iters", "2", "--json",
                                   "--pairs", "builtin"])
     assert json.loads(builtin.stdout)["data"].startswith("the built-in pairs")
+    # tx-no-positions asks a question the built-in pairs answer: they are its default
+    order = runner.invoke(app, ["lab", "run", "tx-no-positions", "--iters", "2", "--json"])
+    assert json.loads(order.stdout)["data"] == builtin_lab_pairs().source
     listed = runner.invoke(app, ["lab"])
     assert "Translation Transformer" in listed.output and "tx-no-cross" in listed.output
 

@@ -69,7 +69,7 @@ def run(
                                      "Tiny Shakespeare)."),
     pairs: Path | None = typer.Option(None, "--pairs", help="Translation experiments: a source<TAB>target "
                                       "file, or 'builtin' (default: English-French pairs if here, else "
-                                      "built-in)."),
+                                      "built-in; tx-no-positions: built-in)."),
     data: Path | None = typer.Option(None, "--data", help="Digit experiments: folder with the MNIST files."),
     synthetic: bool = typer.Option(False, "--synthetic", help="Digit experiments: synthetic digits."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
@@ -120,7 +120,9 @@ def load_data(exp: Experiment, text: Path | None, data: Path | None, synthetic: 
     if exp.kind == "translation":
         from kqv_cli.lab.pairs import builtin_lab_pairs, lab_pairs
 
-        return builtin_lab_pairs() if pairs is not None and str(pairs) == "builtin" else lab_pairs(pairs)
+        if str(pairs) == "builtin" or (pairs is None and exp.pairs == "builtin"):
+            return builtin_lab_pairs()
+        return lab_pairs(pairs)
     if exp.kind == "gpt":
         from kqv_cli.commands.gpt import load_text
 

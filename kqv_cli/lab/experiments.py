@@ -62,6 +62,9 @@ class Experiment:
     columns: tuple[str, ...]  # the metrics the comparison table shows (keys of METRICS)
     budget: int
     base: dict = field(default_factory=dict)  # changes to GPT_BASE / DIGITS_BASE for every variant
+    # a translation experiment's default pairs: "" the shared ones when here, "builtin" the built-in
+    # set (for a question its sentences answer better, as word order for the bag of words)
+    pairs: str = ""
 
     @property
     def block_size(self) -> int:
@@ -119,8 +122,9 @@ def gpt(name, question, variants, verdict, columns=GPT_COLUMNS, base=None):
 TX_COLUMNS = ("train_loss", "val_loss", "perplexity", "bleu", "distinct", "ms_per_iter")
 
 
-def translation(name, question, variants, verdict, columns=TX_COLUMNS, base=None):
-    return Experiment(name, "translation", question, tuple(variants), verdict, columns, TX_BUDGET, base or {})
+def translation(name, question, variants, verdict, columns=TX_COLUMNS, base=None, pairs=""):
+    return Experiment(name, "translation", question, tuple(variants), verdict, columns, TX_BUDGET, base or {},
+                      pairs)
 
 
 def digits(name, question, variants, verdict, columns=DIGIT_COLUMNS, base=None):
@@ -186,7 +190,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                 "What if the encoder had no position code: the source would be a bag of words?",
                 [Variant("positions", {}, "sinusoidal PE on the source"),
                  Variant("no positions", tx_swapped(src_positions=NoPositionCode), "a bag of words")],
-                verdicts.tx_no_positions),
+                verdicts.tx_no_positions, pairs="builtin"),
     translation("tx-smoothing",
                 "What if the targets were not smoothed (ε = 0) instead of the paper's ε = 0.1?",
                 [Variant("ε = 0.1", {}, "0.9 on the right piece"),

@@ -95,7 +95,9 @@ def lab_pairs(path=None) -> LabPairs:
         return LabPairs(PairSplits(train, val, test, s.source, n),
                         f"{s.source}: {len(train):,} English sentences of at most {MAX_WORDS} words "
                         f"({n:,} pairs), {len(test)} tested")
-    return builtin_lab_pairs()
+    data = builtin_lab_pairs()
+    data.source += " (the Tatoeba pairs are not on this machine: kqv data eng-fra)"
+    return data
 
 
 def builtin_lab_pairs() -> LabPairs:
@@ -106,4 +108,4 @@ def builtin_lab_pairs() -> LabPairs:
     splits = PairSplits(groups[2 * held:], groups[:held], groups[held:2 * held], "the built-in pairs",
                         len(groups))
     return LabPairs(splits, f"the built-in pairs: {len(groups)} sentences of a small English–French grammar, "
-                            f"{held} tested (the Tatoeba pairs are not on this machine: kqv data eng-fra)")
+                            f"{held} tested")

@@ -408,8 +408,8 @@ def tx_no_positions(r) -> str:
     if _m(bag, "val_loss") <= _m(pos, "val_loss") + LOSS_TOL:
         lines.append("In this run the bag of words lost nothing by the loss: in sentences this short the "
                      "words alone mostly decide the French, and a model this small, trained this briefly, "
-                     "reads little of the order anyway. The built-in pairs are made so that order decides: "
-                     "kqv lab run tx-no-positions --pairs builtin.")
+                     "reads little of the order anyway. The built-in pairs, this experiment's default, are "
+                     "made so that order decides.")
     return " ".join(lines)
 
 

@@ -51,9 +51,9 @@ def default_data(exp):
     if exp.kind == "gpt":
         return datasets.text(None, exp.block_size, offline=datasets.APP_OFFLINE)
     if exp.kind == "translation":
-        from kqv_cli.lab.pairs import lab_pairs
+        from kqv_cli.lab.pairs import builtin_lab_pairs, lab_pairs
 
-        return lab_pairs()
+        return builtin_lab_pairs() if exp.pairs == "builtin" else lab_pairs()
     return datasets.digits_here()
 
 
@@ -176,7 +176,7 @@ class LabScreen(KqvScreen):
         worker = get_current_worker()
         yield_to_the_interface()
         try:
-            key = (exp.kind, exp.block_size)
+            key = (exp.kind, exp.block_size, exp.pairs)
             if key not in self.loaded:  # a failed load is not kept: the next run tries again
                 self.loaded[key] = self.data_for(exp)
             result = run_experiment(exp, self.loaded[key], budget=self.budget, fresh=fresh,
