@@ -47,7 +47,7 @@ def test_softmax_without_the_max_overflows_on_the_second_input_set(tmp_path):
     report = check_file(find_exercise("softmax"), file)
     assert report.status == "failing" and report.case == 1  # the first set's scores are small
     assert report.first_wrong.name == "p" and report.first_wrong.verdict == "nonfinite"
-    assert "NaN or inf (on input set 2 of 2" in report.story[0]
+    assert "NaN or inf (on input set 2 of 3" in report.story[0]
     assert not report.ungradable  # a wrong answer (exit 1), named as the overflow it is
     assert report.first_wrong.mistake.name == "overflow: the max not subtracted"
 
@@ -161,3 +161,29 @@ def test_a_gradient_that_is_not_the_slope_of_the_learners_forward_fails_even_whe
     assert report.status == "failing" and all(r.ok for r in report.rows)
     assert report.story[0].startswith("dx matches the engine, but not finite differences of your own "
                                       "softmax_forward")
+
+
+def test_a_third_input_set_of_random_sizes_catches_a_solution_fitted_to_the_two_fixed_ones(tmp_path):
+    from lessons.practice.random_sets import random_gpt_dims
+
+    seed = next(s for s in range(1000) if random_gpt_dims(s)["B"] == 4)
+    file = learner(tmp_path, "softmax", """
+        import numpy as np
+
+        def softmax_forward(x):
+            T = {2: 5, 3: 7}[x.shape[0]]  # fitted to the fixed sets: B=2 has T=5, B=3 has T=7
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)[..., :T, :]
+
+        def softmax_backward(dp, p):
+            return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    """)
+    report = check_file(find_exercise("softmax"), file, seed=seed)
+    assert report.status == "error" and (report.case, report.cases, report.seed) == (2, 3, seed)
+    assert "input set 3 of 3" in " ".join(report.story) or "KeyError" in report.story[0]
+    assert report.story[-1] == (f"that set's sizes were drawn at random: `kqv practice check softmax "
+                                f"--seed {seed}` draws them again")
+    sizes = list(random_gpt_dims(seed).values())
+    assert len(set(sizes)) == len(sizes) and 1 not in sizes  # still read as letters one way
+    again = check_file(find_exercise("softmax"), file, seed=seed)
+    assert again.story == report.story and again.dims == report.dims  # the seed replays it

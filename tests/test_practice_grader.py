@@ -151,7 +151,7 @@ def test_a_numpy_error_on_the_second_input_set_reads_shapes_with_that_sets_sizes
     """, name="attention.py")
     report = check_file(find_exercise("attention"), file)
     assert report.status == "error" and report.case == 1
-    assert "  on input set 2 of 2 (B=3, nh=2, T=7, hs=5, C=10):" in report.story
+    assert "  on input set 2 of 3 (B=3, nh=2, T=7, hs=5, C=10):" in report.story
     assert "    future: (5, 5) = (hs, hs)" in report.story
     assert "    att: (3, 2, 7, 7) = (B, nh, T, T)" in report.story
 

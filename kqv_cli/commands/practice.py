@@ -120,6 +120,8 @@ def check(
     name: str | None = typer.Argument(None, help="An exercise; default: the first one not passed."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Check again after every save (Ctrl-C ends)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds your code may run per check."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Draw the random input set's sizes "
+                                    "from this seed (a failure on them says which to replay)."),
     folder: Path | None = DIR_OPTION,
 ) -> None:
     """Run your function on the engine's inputs and compare every variable, in order."""
@@ -131,7 +133,7 @@ def check(
     progress = _progress(workspace)
     exercise = _exercise(name) if name else _next_exercise(progress)
     if not watch:
-        report = _check_one(workspace, exercise, progress, timeout)
+        report = _check_one(workspace, exercise, progress, timeout, seed=seed)
         if not report.passed:
             raise typer.Exit(EXIT_USER_ERROR if report.ungradable else 1)
         return
@@ -148,7 +150,7 @@ def check(
 
 
 def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgress, timeout: float,
-               quiet_errors: bool = False, stamp: bool = False) -> Report | None:
+               quiet_errors: bool = False, stamp: bool = False, seed: int | None = None) -> Report | None:
     """Check one exercise, print the table and the story, record it; KqvError unless quiet.
 
     ``stamp`` (watch mode) puts the time of the check on its first line, so one result is told
@@ -162,7 +164,7 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
             raise
         error(str(exc))
         return None
-    report = check_file(exercise, path, timeout)
+    report = check_file(exercise, path, timeout, seed)
     progress.record_check(exercise.name, report.passed, report.summary())
     print_report(report, story=quiet_errors or not report.ungradable,
                  stamp=time.strftime("%H:%M:%S") if stamp else "")

@@ -23,6 +23,7 @@ import numpy as np
 from engine.trace import Record, format_shape, format_symbolic
 from kqv_cli.practice.runner import MEMORY_MB, TIMEOUT, ChildResult, run_learner
 from lessons.practice import Case, Exercise, Mistake
+from lessons.practice.random_sets import draw_seed, drawn_with
 
 # Child outcomes that are not a wrong answer but input kqv cannot grade: exit code 2
 # (NaN or inf in a variable is a wrong answer, exit 1: softmax without its max overflows)
@@ -60,6 +61,7 @@ class Report:
     cases: int = 1
     kind: str = ""  # for errors: the child's status (timeout, syntax, ...) or "nonfinite"
     output: str = ""  # what the learner's code printed
+    seed: int | None = None  # the seed of the random input set, when the exercise took one
     stopped: str = ""  # the variable whose shape stopped the run at show(), if one did
 
     @property
@@ -95,9 +97,27 @@ class Report:
         return self.story[0] if self.story else self.status
 
 
-def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT) -> Report:
-    """Run the engine and the learner's file on the exercise's input sets and compare."""
-    cases = exercise.cases()
+def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT, seed: int | None = None) -> Report:
+    """Run the engine and the learner's file on the exercise's input sets and compare.
+
+    Beside the fixed sets, most exercises take one of random sizes drawn from ``seed`` (a fresh
+    one when None): :mod:`lessons.practice.random_sets`. The report keeps it to replay.
+    """
+    with drawn_with(draw_seed() if seed is None else seed) as draw:
+        cases = exercise.cases()
+    report = _check_cases(exercise, file, cases, timeout)
+    if draw.used:
+        report.seed = draw.seed
+        if report.story and report.passed:
+            report.story = [f"passed: every variable matches the engine on all {len(cases)} input sets "
+                            f"(the last of random sizes, seed {draw.seed})"]
+        elif report.story and report.case == len(cases) - 1:
+            report.story.append(f"that set's sizes were drawn at random: `kqv practice check "
+                                f"{exercise.name} --seed {draw.seed}` draws them again")
+    return report
+
+
+def _check_cases(exercise: Exercise, file: Path, cases: list[Case], timeout: float) -> Report:
     child = run_learner(file, cases, timeout=timeout, gradcheck=exercise.gradcheck)
     if child.status != "ok":
         return _child_failed(exercise, file, child, cases)

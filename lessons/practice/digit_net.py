@@ -15,6 +15,7 @@ import numpy as np
 from engine.digits.network import Network, one_hot
 from engine.trace import Record, Tracer
 from lessons.practice.exercise import Call, Case
+from lessons.practice.random_sets import current_seed, random_net
 
 NETS = (((7, 5, 3), 4), ((8, 6, 9, 3), 5))  # (sizes, m): n1=7, n2=5, n3=3, m=4; then 4 layers
 ETA = 3.0
@@ -45,9 +46,13 @@ class DigitRun:
 def digit_runs(cost: str = "quadratic", update: bool = False, eta: float = ETA) -> list[DigitRun]:
     """Run :meth:`Network.backprop_batch` (or :meth:`Network.traced_update`) on each net."""
     runs = []
-    for i, (sizes, m) in enumerate(NETS):
-        net = Network(sizes, cost=cost, seed=10 + i, dtype=np.float64)
-        rng = np.random.default_rng(20 + i)
+    nets = list(NETS)
+    if (seed := current_seed()) is not None:  # during a check: a third net of random sizes
+        nets.append(random_net(seed))
+    for i, (sizes, m) in enumerate(nets):
+        drawn = i >= len(NETS)
+        net = Network(sizes, cost=cost, seed=10 + i + (seed * 7 if drawn else 0), dtype=np.float64)
+        rng = np.random.default_rng([20 + i, seed] if drawn else 20 + i)
         x = rng.random((sizes[0], m))  # (n1, m), "pixels" in 0..1
         y = one_hot(rng.integers(sizes[-1], size=m), sizes[-1], np.float64).T  # (nL, m)
         weights = [w.copy() for w in net.weights]

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.trace import Tracer
 from lessons.practice.exercise import Call, Case
+from lessons.practice.random_sets import current_seed, random_gpt_dims
 
 # B sequences of T tokens, C = nh·hs channels, V tokens in the vocabulary, N = B·T rows
 SETS = (
@@ -24,13 +25,19 @@ SETS = (
 
 
 def gpt_sets(*letters: str) -> list[dict[str, int]]:
-    """The dims of each input set, only the letters the exercise uses (in this order)."""
-    return [{name: dims[name] for name in letters} for dims in SETS]
+    """The dims of each input set, only the letters the exercise uses (in this order); during a
+    check, a third set of random sizes (:mod:`lessons.practice.random_sets`)."""
+    sets = list(SETS)
+    if (seed := current_seed()) is not None:
+        sets.append(random_gpt_dims(seed))
+    return [{name: dims[name] for name in letters} for dims in sets]
 
 
 def rng_for(exercise: str, i: int) -> np.random.Generator:
-    """A fixed generator per exercise and input set, so inputs never change between checks."""
-    return np.random.default_rng([sum(map(ord, exercise)), i])
+    """A fixed generator per exercise and fixed input set, so their inputs never change between
+    checks; the random set's inputs come from its seed too."""
+    extra = [] if i < len(SETS) else [current_seed() or 0]
+    return np.random.default_rng([sum(map(ord, exercise)), i, *extra])
 
 
 def traced_case(tracer: Tracer, calls: list[Call], graded: list[str], inputs: dict) -> Case:

@@ -15,10 +15,12 @@ BLOCK_SIZE = (8, 13)  # above V, so looking positions up by token id runs and ca
 def cases() -> list[Case]:
     out = []
     for i, dims in enumerate(gpt_sets("B", "T", "C", "V")):
-        dims["block_size"] = BLOCK_SIZE[i]
+        # the random set's: the first size above V and T that no other dim has
+        dims["block_size"] = BLOCK_SIZE[i] if i < len(BLOCK_SIZE) else next(
+            n for n in range(max(dims["V"], dims["T"]) + 1, 99) if n not in dims.values())
         rng = rng_for("embedding", i)
         B, T, C, V = dims["B"], dims["T"], dims["C"], dims["V"]
-        layer = Embedding(V, BLOCK_SIZE[i], C, rng, LearnedPositions, dtype=np.float64)
+        layer = Embedding(V, dims["block_size"], C, rng, LearnedPositions, dtype=np.float64)
         layer.wte[...] = rng.standard_normal(layer.wte.shape)  # unit rows, easy to tell apart
         layer.positions.wpe[...] = rng.standard_normal(layer.positions.wpe.shape)
         idx = rng.integers(0, V, (B, T))
