@@ -18,7 +18,8 @@ from engine.gpt.blocks import (
     NoNorm,
     SinusoidalPositions,
 )
-from engine.gpt.model import GPT, GPTConfig, count_parameters
+from engine.gpt.config import GPTConfig, count_parameters
+from engine.gpt.model import GPT
 from engine.layers import LayerNorm, Linear, sinusoidal_positions
 from engine.mlp import MLP, gelu_backward, gelu_forward
 from engine.trace import Tracer

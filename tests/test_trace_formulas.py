@@ -6,7 +6,8 @@ import pytest
 
 from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
-from engine.gpt.model import GPT, GPTConfig, swapped
+from engine.gpt.config import GPTConfig, swapped
+from engine.gpt.model import GPT
 from engine.trace import Tracer
 
 SIZES = {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}

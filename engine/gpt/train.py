@@ -29,7 +29,8 @@ from engine import fused
 from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
 from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
-from engine.gpt.model import GPT, GPTConfig, count_parameters
+from engine.gpt.config import GPTConfig, count_parameters
+from engine.gpt.model import GPT
 from engine.optim import AdamW, clip_grad_norm, lr_at
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, gpt_memory

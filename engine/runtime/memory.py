@@ -118,7 +118,7 @@ def gpt_memory(config, batch_size: int, training: bool, itemsize: int = FLOAT32,
     training counts them twice. Sampling runs one window (B = 1) with no gradients.
     ``tokens``: the positions T of a window when it is fewer than ``block_size`` (a prompt).
     """
-    from engine.gpt.model import count_parameters
+    from engine.gpt.config import count_parameters
 
     P = sum(count_parameters(config).values())
     C, nh, V = config.n_embd, config.n_head, config.vocab_size

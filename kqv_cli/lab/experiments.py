@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
-from engine.gpt.model import swapped
+from engine.gpt.config import swapped
 from engine.translation.layers import NoCrossAttention, NoPositionCode
 from engine.translation.model import swapped as tx_swapped
 from kqv_cli.lab import verdicts

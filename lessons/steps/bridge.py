@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.gpt.model import GPTConfig, count_parameters
+from engine.gpt.config import GPTConfig, count_parameters
 from engine.trace import Tracer
 from lessons.model import TraceFn, TraceRun
 from lessons.steps import attention, backprop
@@ -49,7 +49,7 @@ def param_count_notes(model) -> list[str]:
         f"{12 * C * C + 13 * C:,}",
         f"the whole lesson model holds {model.num_params:,}: no wpe here, its positions are the "
         "computed sinusoids",
-        f"GPT-2 small (engine.gpt.model.count_parameters): {sum(gpt2.values()):,} = wte {gpt2['wte']:,} + "
+        f"GPT-2 small (engine.gpt.config.count_parameters): {sum(gpt2.values()):,} = wte {gpt2['wte']:,} + "
         f"wpe {gpt2['wpe']:,} + 12 blocks {gpt2['blocks']:,} + ln_f {gpt2['ln_f']:,}",
     ]
 
