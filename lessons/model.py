@@ -170,6 +170,8 @@ class TraceRun:
     notes: list[str] = field(default_factory=list)
     extras: dict[str, Extra | Callable[[], Extra]] = field(default_factory=dict)  # a function: made on demand
     tokens: list[list[str]] = field(default_factory=list)  # (B, T) words, one list per batch row
+    # an encoder-decoder's (B, S) source pieces: they label the S axes of its attention matrices
+    source_tokens: list[list[str]] = field(default_factory=list)
 
 
 # what a step script's runs are: run(dims, seed), and a real-model run(model, seed)

@@ -57,6 +57,7 @@ class StepView:
     problems: list[str] = field(default_factory=list)  # shapes that disagree with the text
     select: str | None = None  # the row to select first: select: of the lesson, else the first named
     tokens: list[list[str]] = field(default_factory=list)  # the words of each batch row (GPT runs)
+    source_tokens: list[list[str]] = field(default_factory=list)  # source pieces (encoder-decoder runs)
 
     @property
     def markdown(self) -> str:
@@ -221,6 +222,7 @@ class LessonSession:
             index=step_index,
             select=(named or sorted(changed, key=list(latest).index) or [None])[0],
             tokens=run.tokens,
+            source_tokens=run.source_tokens,
         )
         view.problems = _step_problems(self.lesson, step, plan, records, run.dims)
         return view

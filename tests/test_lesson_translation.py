@@ -218,3 +218,27 @@ def test_the_cross_attention_step_shows_a_kept_models_alignment_only_when_there_
     line = next(n for n in notes if n.startswith("the kept trained model on 'The cat is asleep.'"))
     vocab = script.kept_translator()[0][1]
     assert line.count("←") == len(script.LessonText(vocab).target("Le chat dort.")) + 1  # and </s>
+
+
+def test_the_variables_pane_labels_source_and_target_axes_with_their_pieces():
+    """enc.h0.att (B, nh, S, S) gets English pieces on both axes; dec.h0.cross.att (B, nh, T, S)
+    French rows and English columns; dec.h0.att (B, nh, T, T) French on both."""
+    from kqv_cli.tui.widgets.figures import array_view, label_text
+
+    view = _step(LessonSession(LESSON, dims={"B": 2, "S": 5, "T": 3, "C": 8, "nh": 2}), "post-ln")
+    english, french = view.source_tokens[0], view.tokens[0]
+    assert len(english) == 5 and len(french) == 3 and english[0] == "The" and french[0] == "<s>"
+
+    def labels(name):
+        record = view.record(name)
+        lines = array_view(record.value, "", 200, 20, axes=record.symbolic, tokens=view.tokens,
+                           source_tokens=view.source_tokens).plain.splitlines()
+        header, rows = lines[1], [line.split()[1] for line in lines[2:]]  # "0 <s>  0.231 ..."
+        return header, rows
+
+    header, rows = labels("dec.h0.cross.att")
+    assert rows == [label_text(p) for p in french] and "pizza" in header and "▁came" in header
+    header, rows = labels("enc.h0.att")
+    assert rows == [label_text(p) for p in english] and "▁came" in header
+    header, rows = labels("dec.h0.att")
+    assert rows == [label_text(p) for p in french] and "La" in header and "▁came" not in header

@@ -262,7 +262,7 @@ def run_pair(dims: dict, seed: int) -> TraceRun:
     notes = [f"untrained model, 1 encoder + 1 decoder layer, post-LN, random weights (seed {seed}); "
              f"row 0: {' '.join(src_pieces[0])}  →  {' '.join(tgt_pieces[0])}"]
     # tokens name the rows and columns of (B, nh, T, T) matrices: the decoder's French pieces
-    return TraceRun(tracer, d, notes=notes, tokens=tgt_pieces,
+    return TraceRun(tracer, d, notes=notes, tokens=tgt_pieces, source_tokens=src_pieces,
                     extras=_pair_extras(tracer, model, d, src_pieces, tgt_pieces, tgt_out, seed))
 
 
@@ -609,7 +609,8 @@ def run_pizza(dims: dict, seed: int, marian: str | None = None) -> TraceRun:
     if figure is not None:
         extra["attends"] = figure
     return TraceRun(tracer, d, notes=[tr.describe], extras={"pizza": extra},
-                    tokens=[vocab.pieces(row) for row in tgt_in])
+                    tokens=[vocab.pieces(row) for row in tgt_in],
+                    source_tokens=[vocab.pieces(row) for row in src])
 
 
 def word_probability(model: Transformer, src: np.ndarray, prefix: list[int], word: list[int],

@@ -200,7 +200,7 @@ class LessonScreen(KqvScreen):
         if record is None:
             value.clear()
         else:
-            value.show_record(record, self.view.tokens)
+            value.show_record(record, self.view.tokens, self.view.source_tokens)
 
     def update_bar(self, running: bool = False) -> None:
         steps = self.lesson.steps

@@ -104,18 +104,26 @@ def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
     return label_w + matrix.shape[1] * (CELL + 1) <= width
 
 
-def token_names(axes: tuple[str, ...], at: tuple[int, ...], tokens) -> list[str] | None:
+def token_names(axes: tuple[str, ...], at: tuple[int, ...], tokens, source_tokens=None
+                ) -> tuple[list[str], list[str]] | None:
     """The tokens that name the rows and columns of an attention matrix, or None.
 
     A variable shaped ``(B, ..., T, T)`` (scores, mask, weights) has one query row and one key
     column per token of its batch row; ``at`` (from :func:`first_matrix`) says which batch row
-    is shown. ``tokens`` holds the words of each batch row. Other matrices keep indices.
+    is shown. ``tokens`` holds the words of each batch row. An encoder-decoder's run also has
+    ``source_tokens``, the source pieces of each batch row, which name the S axes: the
+    encoder's ``(B, ..., S, S)`` and cross-attention's ``(B, ..., T, S)``. Other matrices keep
+    indices.
     """
-    if len(axes) < 3 or axes[0] != "B" or tuple(axes[-2:]) != ("T", "T") or not at or not tokens:
+    by_axis = {"T": tokens, "S": source_tokens}
+    rows, cols = tuple(axes[-2:]) if len(axes) >= 3 else (None, None)
+    if axes[:1] != ("B",) or not at or rows not in by_axis or cols not in by_axis:
         return None
-    if at[0] >= len(tokens):
+    if (rows, cols) == ("S", "T") or not by_axis[rows] or not by_axis[cols]:
         return None
-    return [label_text(t) for t in tokens[at[0]]]
+    if at[0] >= len(by_axis[rows]) or at[0] >= len(by_axis[cols]):
+        return None
+    return ([label_text(t) for t in by_axis[rows][at[0]]], [label_text(t) for t in by_axis[cols][at[0]]])
 
 
 def label_text(token: str) -> str:
@@ -275,7 +283,7 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
 
 def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
                k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto", tokens=None,
-               names: tuple[list[str] | None, list[str] | None] = (None, None)) -> Text:
+               names: tuple[list[str] | None, list[str] | None] = (None, None), source_tokens=None) -> Text:
     """Numbers when the (``k``-th) matrix fits the width, colour blocks otherwise.
 
     ``mode`` "numbers" or "blocks" overrides the choice (the v key); numbers wider than the pane
@@ -295,8 +303,8 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
     if not np.issubdtype(matrix.dtype, np.number):
         return Text.assemble(caption, "\n", str(matrix))
     if shows_numbers(value, width, mode):
-        by_token = token_names(axes, at, tokens)
-        row_names, col_names = (by_token, by_token) if by_token else names
+        by_token = token_names(axes, at, tokens, source_tokens)
+        row_names, col_names = by_token if by_token else names
         corner = "q↓ k→" if by_token else ""
         return numbers(matrix, caption, width, row_names, col_names, corner)
     return heatmap(matrix, caption, width, height)

@@ -25,14 +25,15 @@ class ValueView(ScrollableContainer, can_focus=True):
         self.k = 0  # which matrix of a 3-D/4-D variable: [0, 0, :, :], [0, 1, :, :], ...
         self.mode = "auto"  # numbers when they fit; "numbers" or "blocks" after the v key
         self.tokens: list[list[str]] = []  # the words of each batch row: attention matrices' labels
+        self.source_tokens: list[list[str]] = []  # an encoder-decoder's source pieces: the S axes' labels
 
     def compose(self) -> ComposeResult:
         yield Static(id="value-body")
 
-    def show_record(self, record, tokens=()) -> None:
+    def show_record(self, record, tokens=(), source_tokens=()) -> None:
         """A traced variable; ``tokens`` (the words of each batch row of the step's run) label the
-        query rows and key columns of an attention matrix."""
-        self.tokens = list(tokens)
+        query rows and key columns of an attention matrix, ``source_tokens`` its source positions."""
+        self.tokens, self.source_tokens = list(tokens), list(source_tokens)
         if self.subject is None or self.subject[0] != "record" or self.subject[1].name != record.name:
             self.k, self.mode = 0, "auto"  # another variable: its first matrix, numbers if they fit
         self.subject = ("record", record)
@@ -93,7 +94,8 @@ class ValueView(ScrollableContainer, can_focus=True):
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
             self.border_title = Content(f"values: {formula}")
             body.update(figures.array_view(data.value, symbolic, width, height, k=self.k,
-                                           axes=tuple(data.symbolic), mode=self.mode, tokens=self.tokens))
+                                           axes=tuple(data.symbolic), mode=self.mode, tokens=self.tokens,
+                                           source_tokens=self.source_tokens))
         elif kind == "heatmap":
             title, value, row_label, col_label, *names = data  # names: optional row and column names
             self.border_title = Content(f"figure: {title}")
