@@ -148,3 +148,17 @@ async def test_finishing_a_lesson_leads_to_the_next_one_and_home_marks_it_done()
         assert "✓ finished" in first and "continue at" not in first
         app.progress.last = "backprop"  # even when the finished lesson was the last one open...
         assert home.continue_lesson().id == app.lessons[1].id  # ...continue goes to the next
+
+
+@pilot_test
+async def test_help_names_each_key_once_by_its_own_name():
+    # issue 24: the lesson's help said "space or space" for space and page down
+    app = KqvApp("backprop")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LessonScreen)
+        keys = dict((text, key) for key, text in app.screen.help_keys())
+        assert keys["scroll the explanation down, from any pane"] == "space or pgdn", keys
+        for key in keys.values():
+            names = key.split(" or ")
+            assert len(names) == len(set(names)), key

@@ -231,3 +231,17 @@ async def test_step_bar_shows_whole_dims_or_an_ellipsis_never_a_cut_number():
         await pilot.resize_terminal(160, 30)
         await pilot.pause()
         assert str(screen.query_one("#step-bar").render()).endswith(f"· {lesson.title}")
+
+
+@pilot_test
+async def test_a_last_step_title_too_long_for_the_bar_ends_in_an_ellipsis_and_keeps_its_badge():
+    # issue 24: on the last step the title and the "last step: n what next" badge ran off the edge
+    for lesson in LESSONS:
+        app = KqvApp(lesson.id)
+        async with app.run_test(size=(60, 20)) as pilot:
+            await settle(pilot)
+            screen = await go_to(pilot, lesson, lesson.steps[-1].id)
+            bar = str(screen.query_one("#step-bar").render())
+            assert len(bar) <= 58 and "last step: n what next" in bar, (lesson.id, bar)
+            title = lesson.steps[-1].title
+            assert title in bar or bar.split("  ")[0].endswith("…"), (lesson.id, bar)

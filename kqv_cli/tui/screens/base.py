@@ -99,7 +99,10 @@ class KqvScreen(Screen):
             for binding in bindings:
                 text = binding.tooltip or FOCUS_WORDS.get(binding.action) or binding.description
                 if text and not binding.action.endswith("copy_text"):
+                    # each key under its own name: a footer's key_display ("space" for
+                    # "space,pagedown") would list one key twice and hide the other
                     by_action.setdefault((binding.action, text), []).append(
-                        self.app.get_key_display(binding))
-        rows = [(" or ".join(keys), text, action) for (action, text), keys in by_action.items()]
+                        self.app.get_key_display(dataclasses.replace(binding, key_display=None)))
+        rows = [(" or ".join(dict.fromkeys(keys)), text, action)
+                for (action, text), keys in by_action.items()]
         return list(self.WIDGET_KEYS) + [(k, t) for k, t, _ in rows]

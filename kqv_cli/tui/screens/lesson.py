@@ -208,16 +208,24 @@ class LessonScreen(KqvScreen):
         dims = self.view.dims if self.view else {}
         # the step's title is text (a lesson file's, which may hold brackets); only kqv's own parts
         # are styled
-        bar = Text.assemble((f"{self.index + 1}/{len(steps)}", "bold"), " ", step.title)
+        badges = Text()
         if running:
-            bar.append_text(Text.assemble("  ", ("running…", "italic")))
+            badges.append_text(Text.assemble("  ", ("running…", "italic")))
         elif self.index == len(steps) - 1:
-            bar.append_text(Text.assemble("  ", (" last step: n what next ", "bold reverse")))
+            badges.append_text(Text.assemble("  ", (" last step: n what next ", "bold reverse")))
         if not running and self.step_exercise() is not None:
-            bar.append_text(Text.assemble("  ", ("w", "bold"), " write it yourself"))
+            badges.append_text(Text.assemble("  ", ("w", "bold"), " write it yourself"))
+        position = Text(f"{self.index + 1}/{len(steps)} ", style="bold")
+        width = self.size.width - 2  # the bar's padding
+        # a title too long for the line ends in "…" (never silently cut at the edge), and gives
+        # way before the badges that name a key
+        title = Text(step.title)
+        title.truncate(max(8, width - position.cell_len - badges.cell_len), overflow="ellipsis")
+        bar = Text.assemble(position, title, badges)
+        bar.truncate(width, overflow="ellipsis")
         # then the dims and the lesson's title, as many whole items as fit: a number cut at the
         # terminal's edge would read as another one (C=3 for C=32)
-        room = self.size.width - 2 - bar.cell_len - 2  # the bar's padding, the gap before the dims
+        room = width - bar.cell_len - 2  # the gap before the dims
         chosen = [f.name for f in self.lesson.dim_fields if f.name in dims]  # the ones d changes first
         order = chosen + [k for k in dims if k not in chosen]
         items = [f"{k}={dims[k]}" for k in order] + [f"· {self.lesson.title}"]
