@@ -215,7 +215,7 @@ class LessonScreen(KqvScreen):
             badges.append_text(Text.assemble("  ", (" last step: n what next ", "bold reverse")))
         if not running and self.step_exercise() is not None:
             badges.append_text(Text.assemble("  ", ("w", "bold"), " write it yourself"))
-        position = Text(f"{self.index + 1}/{len(steps)} ", style="bold")
+        position = Text.assemble((f"{self.index + 1}/{len(steps)}", "bold"), " ")
         width = self.size.width - 2  # the bar's padding
         # a title too long for the line ends in "…" (never silently cut at the edge), and gives
         # way before the badges that name a key
