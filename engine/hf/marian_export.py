@@ -42,7 +42,8 @@ import numpy as np
 
 from engine.errors import KqvError
 from engine.files.atomic import atomic_write
-from engine.hf.marian import CONFIG_FILE, GENERATION_FILE, WEIGHTS_FILE, marian_tensors
+from engine.hf.marian import WEIGHTS_FILE, marian_tensors
+from engine.hf.marian_config import CONFIG_FILE, GENERATION_FILE
 from engine.layers import LN_EPS
 from engine.translation.model import Transformer, TransformerConfig
 
