@@ -154,14 +154,21 @@ def _check_cases(exercise: Exercise, file: Path, cases: list[Case], timeout: flo
 
 
 FD_RTOL = 1e-5  # finite differences in float64 agree with an exact gradient to about 1e-9 here
+FD_FLOOR = 1e-3  # the smallest gradient scale errors are measured against
 
 
 def _fd_error(child: ChildResult, c: int, gradient: str, against: np.ndarray | None) -> float | None:
-    """Max relative error of ``against`` to the finite differences of the learner's forward."""
+    """Max error of ``against`` to the finite differences of the learner's forward, relative to
+    the gradient's scale but never to less than FD_FLOOR: a softmax near one-hot has gradients of
+    1e-16, where both are 0 to the differences' accuracy (about 1e-10 absolute here)."""
     fd = child.fd[c].get(gradient) if c < len(child.fd) else None
     if fd is None or against is None or fd.shape != against.shape:
         return None
-    return relative_error(against, fd)
+    fd, against = fd.astype(np.float64), against.astype(np.float64)
+    if not np.isfinite(against).all():
+        return float("inf")
+    scale = max(float(np.max(np.abs(fd), initial=0.0)), FD_FLOOR)
+    return float(np.max(np.abs(against - fd), initial=0.0) / scale)
 
 
 def _oracle_disagrees(child: ChildResult, c: int, exercise: Exercise) -> tuple[str, float] | None:
