@@ -20,7 +20,7 @@ from lessons import (
     load_lessons,
 )
 from lessons.loader import load_lesson, parse_lesson
-from lessons.session import first_named, updated_name
+from lessons.session import _written_names, first_named, updated_name
 from lessons.steps import word_model
 
 LESSONS = load_lessons()
@@ -47,6 +47,27 @@ def _assert_view_matches_text(view: StepView):
     assert not view.problems, view.problems
 
 
+# issue 24: the values pane opened on ln_2 at the GELU step, on ln_f at the logits step, on wte
+# at the parameter count; these steps' subjects, as the lesson files now name them (select:)
+SUBJECTS = {("attention", "mlp"): "h0.gelu", ("attention", "logits"): "logits",
+            ("bridge", "param-count"): "h0.attn.c_attn.w", ("training", "adamw"): "m"}
+
+
+def _assert_selects_its_subject(lesson_id: str, view) -> None:
+    """The variable a step opens on is one it shows and computes; one its title names when the
+    title names any (\"...: logits\" opens on logits, not ln_f)."""
+    step, chosen = view.step, view.select
+    base = chosen.rstrip("′")  # an update's row, b3′, is b3's
+    assert base in step.show, (step.id, chosen, step.show)
+    assert chosen in view.changed, (step.id, chosen, "is not computed in this step")
+    titled = [name for name in step.show
+              if any(re.search(rf"(?<![\w.]){re.escape(form)}(?![\w])", step.title)
+                     for form in _written_names(name))]
+    assert not titled or base in titled, (step.id, chosen, "the title names", titled)
+    if (lesson_id, step.id) in SUBJECTS:
+        assert chosen == SUBJECTS[lesson_id, step.id], (lesson_id, step.id, chosen)
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
 def test_every_step_runs_and_every_shape_is_the_texts(lesson):
     session = LessonSession(lesson)
@@ -56,6 +77,7 @@ def test_every_step_runs_and_every_shape_is_the_texts(lesson):
         _assert_view_matches_text(view)
         assert view.changed, f"{step.id} highlights nothing"
         assert view.changed <= {r.name for r in view.records}
+        _assert_selects_its_subject(lesson.id, view)
         assert "{" not in view.step.markdown.replace("{{", ""), "a placeholder was left unfilled"
         for span in view.code:  # real engine lines, and the marked ones inside the span
             assert span.name.startswith("engine/") and span.path.is_file()
