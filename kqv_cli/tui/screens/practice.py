@@ -45,6 +45,7 @@ class PracticeScreen(KqvScreen):
         Binding("h", "hint", "Hint", tooltip="the next of three hints: shapes, formula, near-code"),
         Binding("n", "move(1)", "Next", tooltip="the next exercise"),
         Binding("p", "move(-1)", "Prev", tooltip="the previous exercise"),
+        Binding("l", "pick", "List", tooltip="every exercise with its status: type to filter, enter opens"),
         Binding("i", "init", "Init", show=False, tooltip=f"write a workspace in ./{DEFAULT_DIR} (if none)"),
     ]
 
@@ -78,8 +79,8 @@ class PracticeScreen(KqvScreen):
         with VerticalScroll(id="practice-body"):
             yield Static(id="practice-text")
             yield Static(id="practice-file")
+            yield Static(id="practice-result")  # above the hint: a hint never pushes the verdict down
             yield Static(id="practice-hint")
-            yield Static(id="practice-result")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -96,18 +97,27 @@ class PracticeScreen(KqvScreen):
     # -- showing ---------------------------------------------------------------------------
 
     def show_exercise(self) -> None:
-        exercise = self.exercise
         self.report = None
-        step = lesson_step(exercise)
-        follows = f"{exercise.lesson} step {step[0]}: {step[1]}" if step else exercise.lesson
-        self.query_one("#practice-text", Static).update(Text.assemble(
-            (exercise.title, "bold"), (f"   follows {follows}\n\n", "dim"), exercise.text))
+        self.update_intro()
         self.query_one("#practice-hint", Static).update("")
         self.update_file_line()
         self.query_one("#practice-result", Static).update("")
         self.update_bar()
-        if self.workspace is not None and self.workspace.file(exercise).is_file():
+        if self.workspace is not None and self.workspace.file(self.exercise).is_file():
             self.action_check()
+
+    def update_intro(self) -> None:
+        """The exercise's title and text; once there is a result, the title line only, so the
+        verdict and the first diagnosis fit an 80×24 terminal without scrolling."""
+        exercise = self.exercise
+        step = lesson_step(exercise)
+        follows = f"{exercise.lesson} step {step[0]}: {step[1]}" if step else exercise.lesson
+        if self.report is None:
+            intro = Text.assemble((exercise.title, "bold"), (f"   follows {follows}\n\n", "dim"),
+                                  exercise.text)
+        else:
+            intro = Text.assemble((exercise.title, "bold"), (f"   follows {follows}", "dim"))
+        self.query_one("#practice-text", Static).update(intro)
 
     def update_file_line(self) -> None:
         line = self.query_one("#practice-file", Static)
@@ -122,7 +132,13 @@ class PracticeScreen(KqvScreen):
                                   ("\nsave it to check again · e opens it in $EDITOR", "dim")))
 
     def update_bar(self) -> None:
-        status = "checking…" if self.checking else self.progress.status(self.exercise.name)
+        """The current result (the check just run), else the stored status; "checking…" meanwhile."""
+        if self.checking:
+            status = "checking…"
+        elif self.report is not None and self.report.exercise.name == self.exercise.name:
+            status = self.report.summary()
+        else:
+            status = self.progress.status(self.exercise.name)
         self.query_one("#practice-bar", Static).update(
             f"exercise {self.index + 1}/{len(self.exercises)} · {self.exercise.name} · {status}")
 
@@ -130,12 +146,17 @@ class PracticeScreen(KqvScreen):
         if report.exercise is not self.exercise:
             return  # the learner moved on while it ran
         self.report = report
+        self.update_intro()
         parts = []
+        style = "bold green" if report.passed else "bold yellow"
+        for i, line in enumerate(report.story):  # the verdict and its diagnosis first, then the table
+            parts.append(Text(line, style if i == 0 else ""))
+        if report.passed:
+            following = self.exercises[(self.index + 1) % len(self.exercises)]
+            parts.append(Text.assemble(("next: ", "bold"), f"{following.name} · {following.title}   ",
+                                       ("n goes on", "dim")))
         if report.rows:
             parts.append(report_table(report, f"{report.exercise.phase} order"))
-        style = "bold green" if report.passed else "bold yellow"
-        for i, line in enumerate(report.story):
-            parts.append(Text(line, style if i == 0 else ""))
         if report.output.strip():
             parts.append(Text("your code printed:\n" + "\n".join(report.output.splitlines()[-6:]), "dim"))
         self.query_one("#practice-result", Static).update(Group(*parts))
@@ -190,6 +211,17 @@ class PracticeScreen(KqvScreen):
             self.action_check()
 
     # -- the other keys --------------------------------------------------------------------
+
+    def action_pick(self) -> None:
+        from kqv_cli.tui.screens.practice_picker import PracticePicker
+
+        def chosen(name: str | None) -> None:
+            names = [e.name for e in self.exercises]
+            if name in names and names.index(name) != self.index:
+                self.index = names.index(name)
+                self.show_exercise()
+
+        self.app.push_screen(PracticePicker(self.exercises, self.progress, self.exercise.name), chosen)
 
     def action_move(self, delta: int) -> None:
         self.index = (self.index + delta) % len(self.exercises)
