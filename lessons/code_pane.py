@@ -66,6 +66,71 @@ def _functions(path: Path, mtime: float) -> list[tuple[int, int, str]]:
     return out
 
 
+def _is_record(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "record" and len(node.args) >= 2)
+
+
+def _writes(stmt: ast.stmt, name: str) -> bool:
+    """Whether a simple statement computes ``name``: assigns it (or into it), or hands it to a
+    call as the array to fill (``np.copyto(att, ...)``, ``out=att``)."""
+    def named(target) -> bool:
+        if isinstance(target, ast.Name):
+            return target.id == name
+        if isinstance(target, ast.Tuple | ast.List):
+            return any(named(t) for t in target.elts)
+        if isinstance(target, ast.Subscript | ast.Starred):
+            return named(target.value)
+        return False
+
+    if isinstance(stmt, ast.Assign):
+        return any(named(t) for t in stmt.targets)
+    if isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+        return stmt.value is not None and named(stmt.target)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and not _is_record(stmt.value):
+        call = stmt.value
+        return bool((call.args and named(call.args[0]))
+                    or any(k.arg == "out" and named(k.value) for k in call.keywords))
+    return False
+
+
+@lru_cache(maxsize=32)
+def _computing_lines(path: Path, mtime: float) -> dict[int, tuple[int, ...]]:
+    """Each line of a ``tracer.record(name, value, ...)`` call -> the lines of the statements
+    that computed ``value``: the learner looks for the line that masks, not the one that records.
+
+    Those are the statements that write the recorded variable since the last record of the
+    same variable in the function (``np.copyto(att, -np.inf, ...)`` between the records of
+    att_scores and att_masked), else since the function's previous record (``tok_emb = wte[idx]``
+    and ``tok_emb *= scale``), else the last one before it (an initial ``a = x`` before a loop is
+    not what computed the loop's ``a``). A value written inline (``tracer.
+    record("loss", float(...), ...)``) is computed on the record line itself: it is left out.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: dict[int, tuple[int, ...]] = {}
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        stmts = sorted((n for n in ast.walk(func) if isinstance(n, ast.Assign | ast.AugAssign
+                        | ast.AnnAssign | ast.Expr)), key=lambda n: n.lineno)
+        calls = sorted((n for n in ast.walk(func) if _is_record(n)), key=lambda n: n.lineno)
+        for i, call in enumerate(calls):
+            value = call.args[1]
+            if not isinstance(value, ast.Name):
+                continue
+            since = max((c.lineno for c in calls[:i] if isinstance(c.args[1], ast.Name)
+                         and c.args[1].id == value.id), default=None)
+            if since is None and i:  # first record of it: what was written since the last record
+                since = calls[i - 1].end_lineno
+            before = [s for s in stmts if s.lineno < call.lineno and _writes(s, value.id)]
+            lines = tuple(s.lineno for s in (before[-1:] if since is None else before)
+                          if since is None or s.lineno > since)
+            if lines:
+                for line in range(call.lineno, call.end_lineno + 1):
+                    out.setdefault(line, lines)
+    return out
+
+
 def _source_path(file: str) -> Path:
     return (REPO_DIR / file).resolve()
 
@@ -80,7 +145,8 @@ def find_function(file: str, qualname: str) -> tuple[int, int]:
 
 
 def code_spans(records: list[Record]) -> list[CodeSpan]:
-    """The innermost function around each record's source line, lines marked, in first-seen order."""
+    """The innermost function around each record's source line, the lines that computed each
+    record's value marked, in first-seen order."""
     spans: dict[tuple, set[int]] = {}
     for r in records:
         path = _source_path(r.source_file)
@@ -91,7 +157,10 @@ def code_spans(records: list[Record]) -> list[CodeSpan]:
         line = r.source_line
         around = [(a, b) for a, b, _ in funcs if a <= line <= b]
         first, last = min(around, key=lambda ab: ab[1] - ab[0]) if around else (line, line)
-        spans.setdefault((path, first, last), set()).add(line)
+        # the statements that computed the value, inside the function (else the record line)
+        marked = [n for n in _computing_lines(path, path.stat().st_mtime).get(line, ())
+                  if first <= n <= last] or [line]
+        spans.setdefault((path, first, last), set()).update(marked)
     return [CodeSpan(p, a, b, lines) for (p, a, b), lines in spans.items()]
 
 

@@ -245,3 +245,29 @@ async def test_a_last_step_title_too_long_for_the_bar_ends_in_an_ellipsis_and_ke
             assert len(bar) <= 58 and "last step: n what next" in bar, (lesson.id, bar)
             title = lesson.steps[-1].title
             assert title in bar or bar.split("  ")[0].endswith("…"), (lesson.id, bar)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pilot_test
+async def test_code_pane_opens_on_the_line_that_masks(size):
+    # issue 24: c on the mask step opened at the function's def, the marker 26 lines down on the
+    # tracer.record line; it opens on the marked line, and that is np.copyto(att, -np.inf, ...)
+    from kqv_cli.tui.widgets.code_view import CodeView
+
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = KqvApp("attention")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, lesson, "mask")
+        if size[0] < 120:
+            await pilot.press("c")
+            await pilot.pause()
+        code = screen.query_one(CodeView)
+        assert code.display
+        top, height = round(code.scroll_offset.y), code.scrollable_content_region.height
+        on_screen = [line.plain for line in code.lines[top: top + height]]
+        marked = code.lines[code.first_current].plain
+        assert "np.copyto(att, -np.inf, where=hidden)" in marked, marked
+        assert marked in on_screen, (top, on_screen)
+        marked_lines = [line for line in code.lines if line.plain.startswith("❱")]
+        assert not any("tracer.record" in line.plain for line in marked_lines), marked_lines
