@@ -46,7 +46,10 @@ def check_step_on_screen(app, lesson, i: int) -> None:
     assert isinstance(screen, LessonScreen)
     assert screen.index == i and screen.view.index == i
     bar = str(screen.query_one("#step-bar").render())
-    assert bar.startswith(f"{i + 1}/{len(lesson.steps)} {lesson.steps[i].title}")
+    # the title, or as much of it as leaves room for the badges, ending in "…"
+    shown_title = bar.removeprefix(f"{i + 1}/{len(lesson.steps)} ").split("  ")[0]
+    assert shown_title == lesson.steps[i].title or (
+        shown_title.endswith("…") and lesson.steps[i].title.startswith(shown_title[:-1])), bar
     shapes = table_shapes(app)
     step = lesson.steps[i]
     for name in step.show:
@@ -350,7 +353,11 @@ async def test_code_pane_shows_the_engine_lines_that_recorded_this_step():
                 assert shown.split()[0 if number not in span.current else 1] == str(number)
                 if shown.startswith("❱"):
                     marked.add(f"{span.name}:{number}")
-        assert marked == recorded_here  # exactly the lines that recorded this step's variables
+        # the statements that computed this step's variables: each record is marked on its own
+        # line (a value computed in the call) or on statements before it in the same function
+        assert marked and all(any(m.split(":")[0] == source.split(":")[0]
+                                  and int(m.split(":")[1]) <= int(source.split(":")[1]) for m in marked)
+                              for source in recorded_here)
 
 
 @pilot_test
