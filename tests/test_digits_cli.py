@@ -176,6 +176,7 @@ def test_trace_with_other_sizes_uses_random_input():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_real_mnist_short_run_beats_90_percent():
     result = invoke("train", "digits", "--data", str(MNIST_DIR), "--limit", "10000",
                     "--epochs", "2", "--json")

@@ -54,6 +54,7 @@ def test_without_the_shared_pairs_the_lab_says_it_uses_the_built_in_ones(monkeyp
 
 
 @pytest.mark.parametrize("exp", TX_EXPERIMENTS, ids=lambda e: e.name)
+@pytest.mark.slow
 def test_translation_experiment_runs_end_to_end(exp, few_tested):
     events = []
     result = run_experiment(exp, few_tested, budget=6, seed=0, on_event=events.append)
@@ -81,6 +82,7 @@ def test_variants_that_differ_by_their_beam_share_one_training(few_tested):
     assert greedy.metrics["ms_per_iter"] == beam.metrics["ms_per_iter"]
 
 
+@pytest.mark.slow
 def test_without_cross_attention_every_sentence_gets_the_same_translation(few_tested):
     result = run_experiment(get_experiment("tx-no-cross"), few_tested, budget=40, seed=0)
     none = result.by_label["no cross-attention"]

@@ -92,6 +92,7 @@ def test_a_terminal_that_cannot_show_unicode_gets_question_marks_not_a_crash(arg
     assert "?" in done.stdout
 
 
+@pytest.mark.slow
 def test_columns_0_still_shows_the_output_and_the_error_line():
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "0"}
     listing = subprocess.run([sys.executable, "-m", "kqv_cli", "lab"], capture_output=True, text=True,

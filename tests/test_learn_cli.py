@@ -79,6 +79,7 @@ def app_commands() -> list[str]:
     return list(typer.main.get_command(app).commands)
 
 
+@pytest.mark.slow
 def test_a_worker_that_fails_ends_kqv_in_one_line_and_its_exit_code_not_a_textual_traceback(
         monkeypatch, capsys):
     """A lesson step's worker that dies of something the engine does not refuse (here a

@@ -173,6 +173,7 @@ def test_the_train_screen_trains_the_translator_and_the_lesson_reads_it(tmp_path
     assert "kqv's own trained model" in notes and "trained 6 iterations" in notes
 
 
+@pytest.mark.slow
 def test_g_switches_the_last_steps_between_marian_and_the_lessons_own_model():
     import asyncio
 

@@ -412,6 +412,7 @@ def test_bridge_side_by_side_holds_both_traces():
     assert "z2 with fc" in text and "delta2 with dfc" in text and "qkv" not in text
 
 
+@pytest.mark.slow
 def test_lesson_code_never_imports_textual_rich_or_typer():
     import subprocess
     import sys

@@ -85,6 +85,7 @@ def test_other_commands_refuse_sizes_the_same_way(args):
     refused_cheaply(args, "would need", "available")
 
 
+@pytest.mark.slow
 def test_a_batch_bigger_than_the_data_trains_on_the_data():
     result = runner.invoke(app, ["train", "digits", "--synthetic", "--limit", "200", "--epochs", "1",
                                  "--batch-size", "10000000", "--json"])

@@ -157,6 +157,7 @@ def test_label_that_is_not_a_digit(fake_mnist, tmp_path):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_real_mnist():
     train, validation, test = load_mnist(MNIST_DIR, download=False)
     assert train.x.shape == (50_000, 784)

@@ -278,6 +278,7 @@ def test_what_the_learners_code_leaves_in_the_job_folder_is_not_trusted(tmp_path
 
 
 @pytest.mark.parametrize("how", ["fork", "setsid double fork"])
+@pytest.mark.slow
 def test_a_process_the_learners_code_starts_does_not_outlive_the_check(tmp_path, how):
     pid_file = tmp_path / "grandchild.pid"
     detach = ("os.setsid()\n                if os.fork():\n                    os._exit(0)" if how != "fork"

@@ -187,6 +187,7 @@ def test_ctrl_c_saves_and_exits_130_with_one_line(monkeypatch):
     assert sum(s["answered"] for s in saved()["stats"].values()) == 1
 
 
+@pytest.mark.slow
 def test_a_piped_quiz_does_not_import_textual():
     code = ("import sys\n"
             "from typer.testing import CliRunner\n"

@@ -166,6 +166,7 @@ async def test_a_hang_up_flushes_the_delayed_lesson_save():
 
 @pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
 @pytest.mark.parametrize("args", [["quiz", "--stats"], ["quiz", "-n", "1", "--seed", "1"]])
+@pytest.mark.slow
 def test_a_progress_file_that_is_a_fifo_or_dev_zero_is_left_alone_without_a_hang(kind, args):
     path = quiz_file()
     path.parent.mkdir(parents=True)
