@@ -228,7 +228,8 @@ def child_run(spec: dict) -> dict:
 def full_run(text: Path, val: np.ndarray, env: dict, args: list[str]) -> dict:
     """The default run (plus ``args``) in a child in ``env``: wall time from the parent (start-up,
     evaluations and saving included), the child's result, and the exact loss over ``val``."""
-    from engine.gpt.train import load_gpt, split_loss
+    from engine.gpt.checkpoint import load_gpt
+    from engine.gpt.train import split_loss
 
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "gpt.npz")

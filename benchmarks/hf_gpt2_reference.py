@@ -143,8 +143,9 @@ def export_check(tmp: Path) -> dict:
     from transformers import AutoTokenizer, GPT2LMHeadModel, pipeline
 
     from engine.data.text import TextData
+    from engine.gpt.checkpoint import load_gpt
     from engine.gpt.model import GPTConfig
-    from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt
+    from engine.gpt.train import GPTTrainer, TrainConfig
     from engine.hf.export import export_checkpoint
 
     data = TextData.from_text(TRAINING_TEXT, block_size=32)

@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.data.text import TextData  # noqa: E402
+from engine.gpt.checkpoint import load_gpt  # noqa: E402
 from engine.gpt.model import GPT, GPTConfig  # noqa: E402
-from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt  # noqa: E402
+from engine.gpt.train import GPTTrainer, TrainConfig  # noqa: E402
 
 SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 

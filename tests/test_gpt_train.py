@@ -6,9 +6,10 @@ import pytest
 from conftest import SHAKESPEARE, needs_shakespeare
 from engine.data.text import CharVocab, TextData, get_batch, read_text
 from engine.errors import KqvError, TrainingDiverged
+from engine.gpt.checkpoint import load_gpt
 from engine.gpt.model import GPT, GPTConfig
 from engine.gpt.sampling import sample_next
-from engine.gpt.train import GPTTrainer, TrainConfig, load_gpt
+from engine.gpt.train import GPTTrainer, TrainConfig
 from engine.optim import AdamW, clip_grad_norm, lr_at
 
 # A small text with structure to learn: lines of a few repeated words.
@@ -202,7 +203,7 @@ def test_tiny_shakespeare_starts_at_chance_and_learns():
 
 
 def test_thread_chooser_keeps_the_faster_count_and_rechecks(monkeypatch):
-    from engine.gpt.train import ThreadChooser
+    from engine.gpt.halves import ThreadChooser
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     chooser = ThreadChooser(None, recheck=10, probe=2)
@@ -235,7 +236,7 @@ def test_halves_side_by_side_give_the_same_numbers_as_one_after_the_other(dropou
 
 
 def test_halves_average_to_the_whole_batch_gradient():
-    from engine.gpt.train import HalfBatches
+    from engine.gpt.halves import HalfBatches
 
     cfg = GPTConfig(vocab_size=9, block_size=6, n_layer=1, n_head=2, n_embd=8)
     model = GPT(cfg, seed=0, dtype=np.float64)

@@ -16,9 +16,9 @@ from safetensors.numpy import load_file, save_file
 from engine.data.text import CharVocab
 from engine.errors import KqvError
 from engine.files.checkpoint import save_checkpoint
+from engine.gpt.checkpoint import load_gpt
 from engine.gpt.model import GPT, GPTConfig
 from engine.gpt.sampling import sample_next
-from engine.gpt.train import load_gpt
 from engine.hf.export import export_checkpoint
 from engine.hf.gpt2 import gpt2_tensors, load_gpt2, read_config
 from engine.hf.tokenizer import HFTokenizer

@@ -19,8 +19,9 @@ from textual.widgets import OptionList, RichLog, Static
 from engine.data.synthetic_digits import load_synthetic
 from engine.data.text import TextData
 from engine.digits.network import load_network
+from engine.gpt.checkpoint import load_gpt
 from engine.gpt.model import GPTConfig
-from engine.gpt.train import TrainConfig, load_gpt
+from engine.gpt.train import TrainConfig
 from kqv_cli.lab import runner as lab_runner
 from kqv_cli.lab.experiments import get_experiment
 from kqv_cli.services.models import models_dir

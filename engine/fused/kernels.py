@@ -5,7 +5,7 @@ docstring); ``tests/test_fused.py`` holds each to its twin. The rules that shape
 
 * ``@njit(cache=True)``: compiled once per machine (a few seconds in all, the first time) and
   loaded from numba's cache after that; ``nogil=True`` so the batch's two halves
-  (:class:`engine.gpt.train.HalfBatches`) run them on two cores at once.
+  (:class:`engine.gpt.halves.HalfBatches`) run them on two cores at once.
 * No numba ``parallel=True``: the halves already use both cores, and numba's default thread pool
   must not be entered from two threads at once.
 * ``error_model="numpy"``: a division by zero gives inf as in numpy instead of a Python

@@ -75,7 +75,7 @@ class GPT:
     def replica(self) -> GPT:
         """A twin that shares this model's parameters (the very same arrays) but has its own
         gradients and its own remembered activations: two twins can run forward and backward on
-        two halves of a batch at the same time (see :class:`engine.gpt.train.HalfBatches`)."""
+        two halves of a batch at the same time (see :class:`engine.gpt.halves.HalfBatches`)."""
         twin = GPT.__new__(GPT)
         twin.config, twin.dtype = self.config, self.dtype
         twin.head_copy, twin._wte_t = False, None

@@ -29,13 +29,14 @@ from engine import fused
 from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
 from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
-from engine.gpt.config import GPTConfig, count_parameters
+from engine.gpt.checkpoint import KIND, checked_model
+from engine.gpt.config import GPTConfig
+from engine.gpt.halves import HalfBatches, ThreadChooser
 from engine.gpt.model import GPT
 from engine.optim import AdamW, clip_grad_norm, lr_at
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, gpt_memory
 
-KIND = "gpt"
 # A resumed run continues as it was set up (model, batch, schedule, seed); only its length and
 # its reporting may change.
 CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "eval_iters", "threads", "engine")
@@ -370,135 +371,6 @@ class GPTTrainer:
         return written
 
 
-class HalfBatches:
-    """Forward and backward on the two halves of a batch, in two twins of one model.
-
-    The twins share the model's parameters (:meth:`GPT.replica`) and keep their own
-    activations and gradients, so they can run at the same time: one in a worker thread, one
-    in the caller's. numpy lets go of Python's lock inside every matmul and elementwise loop,
-    so the two halves really use both cores, like data-parallel training on two GPUs. Each
-    twin calls the BLAS with one thread; two OpenBLAS threads per matmul were measured to
-    spin-wait and run 2-10x slower whenever another program holds the second core, while two
-    halves just share the one free core.
-
-    The loss is the mean over all B*T positions, so the batch's gradient is the average of the
-    halves' gradients weighted by their sizes.
-    """
-
-    def __init__(self, model: GPT):
-        self.model = model
-        self.twins = (model.replica(), model.replica())
-        self._pool = None
-
-    def _half(self, twin, x, y, rng, backward=True) -> float:
-        _, loss = twin.forward(x, y, rng=rng)
-        if backward:
-            twin.backward()
-        return loss
-
-    def loss(self, x, y, parallel: bool) -> float:
-        """The batch's loss alone (evaluation: no dropout, no gradients), computed by halves."""
-        B = x.shape[0]
-        if B == 1:
-            return self._half(self.twins[0], x, y, None, backward=False)
-        h = B // 2
-        a, b = self.twins
-        if parallel:
-            first = self._executor().submit(self._half, a, x[:h], y[:h], None, False)
-            loss_b = self._half(b, x[h:], y[h:], None, backward=False)
-            loss_a = first.result()
-        else:
-            loss_a = self._half(a, x[:h], y[:h], None, backward=False)
-            loss_b = self._half(b, x[h:], y[h:], None, backward=False)
-        return (h * loss_a + (B - h) * loss_b) / B
-
-    def side_by_side(self, f, a, b) -> None:
-        """Run ``f(a)`` in the worker thread and ``f(b)`` in this one; wait for both."""
-        first = self._executor().submit(f, a)
-        f(b)
-        first.result()
-
-    def _executor(self):
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="kqv-half")
-        return self._pool
-
-    def loss_and_grads(self, x, y, rngs, parallel: bool) -> float:
-        """The batch's loss; its gradient is left in ``model.flat_grads``."""
-        B = x.shape[0]
-        if B == 1:  # nothing to split
-            loss = self._half(self.twins[0], x, y, rngs[0])
-            self.model.flat_grads[...] = self.twins[0].flat_grads
-            return loss
-        h = B // 2
-        a, b = self.twins
-        if parallel:
-            first = self._executor().submit(self._half, a, x[:h], y[:h], rngs[0])
-            loss_b = self._half(b, x[h:], y[h:], rngs[1])
-            loss_a = first.result()
-        else:
-            loss_a = self._half(a, x[:h], y[:h], rngs[0])
-            loss_b = self._half(b, x[h:], y[h:], rngs[1])
-        wa, wb = h / B, (B - h) / B
-        g = self.model.flat_grads
-        if B % 2 == 0:  # equal halves: (a + b) / 2, two passes and no temporary
-            np.add(a.flat_grads, b.flat_grads, out=g)
-            g *= 0.5
-        else:
-            np.multiply(a.flat_grads, wa, out=g)
-            g += wb * b.flat_grads
-        return wa * loss_a + wb * loss_b
-
-
-class ThreadChooser:
-    """Chooses 1 or 2 threads (halves one after the other, or side by side) by timing.
-
-    On an idle 2-core machine the two halves side by side nearly halve an iteration; when
-    another program holds the second core they gain nothing and pay a little for switching.
-    Which is faster is a fact of the moment, so with ``fixed=None`` the loop measures it: the
-    first iterations alternate 1 and 2, the faster median wins, and every ``recheck``
-    iterations the other count gets ``probe`` iterations to win back. Nothing is run twice;
-    the probes are ordinary training iterations, and the loss curve does not depend on the
-    choice (see :class:`HalfBatches`).
-    """
-
-    def __init__(self, fixed: int | None, recheck: int = 100, probe: int = 3):
-        self.fixed = fixed
-        self.candidates = (1, 2) if fixed is None and (os.cpu_count() or 1) >= 2 else (fixed or 1,)
-        self.recheck, self.probe = recheck, probe
-        self.times: dict[int, list[float]] = {n: [] for n in self.candidates}
-        self.best = self.candidates[-1]
-        self.k = 0  # iterations seen
-        self.used: dict[int, int] = {}
-
-    def next(self) -> int:
-        """The thread count for the coming iteration."""
-        if len(self.candidates) == 1:
-            return self.candidates[0]
-        k, p = self.k, self.probe
-        if k <= 2 * p:  # k = 0 warms up; then alternate 2, 1, 2, 1...
-            return self.candidates[k % 2]
-        other = self.candidates[0] if self.best == self.candidates[1] else self.candidates[1]
-        return other if (k - 2 * p - 1) % self.recheck >= self.recheck - p else self.best
-
-    def record(self, n: int, seconds: float) -> None:
-        self.k += 1
-        self.used[n] = self.used.get(n, 0) + 1
-        if len(self.candidates) == 1 or self.k == 1:
-            return
-        recent = self.times[n]
-        recent.append(seconds)
-        del recent[: -self.probe]  # only the latest probe's worth of iterations at this count
-        if all(self.times[c] for c in self.candidates):
-            self.best = min(self.candidates, key=lambda c: float(np.median(self.times[c])))
-
-    def summary(self) -> dict:
-        """Iterations run at each thread count."""
-        return dict(sorted(self.used.items()))
-
-
 def split_loss(model: GPT, ids: np.ndarray, batch_size: int = 64) -> float:
     """Mean loss over a whole split cut into non-overlapping windows of block_size (no sampling).
 
@@ -523,46 +395,3 @@ def _whole(x) -> bool:
 
 def _real(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def checked_model(path, arrays: dict, meta: dict) -> tuple[GPTConfig, CharVocab]:
-    """The model's sizes and vocabulary from a checkpoint's metadata, once they agree with each
-    other, with the arrays stored beside them and with this machine's memory: nothing is built
-    from the metadata before that (a crafted ``n_embd: 20000`` would ask for gigabytes)."""
-    model, chars = meta.get("model"), meta.get("vocab")
-    if not isinstance(model, dict):
-        raise KqvError(f"{path} is a damaged gpt checkpoint (no model sizes)")
-    try:
-        config = GPTConfig.from_dict(model)  # checks types and ranges
-    except KqvError as exc:
-        raise KqvError(f"{path} is a damaged gpt checkpoint: {exc}") from None
-    if not (isinstance(chars, str) and chars and len(set(chars)) == len(chars)):
-        raise KqvError(f"{path} is a damaged gpt checkpoint (its vocabulary is not a string of distinct "
-                       "characters)")
-    if len(chars) != config.vocab_size:
-        raise KqvError(f"{path} is a damaged gpt checkpoint: its vocabulary has {len(chars)} characters "
-                       f"but its embedding has {config.vocab_size} rows")
-    check_fits(gpt_memory(config, 1, training=False), f"the model in {path}",
-               "it is larger than this machine can hold")
-    C = config.n_embd
-    embeddings = {"wte": (config.vocab_size, C),
-                  "wpe": (config.block_size, C) if config.pos == "learned" else None}
-    for name, shape in embeddings.items():
-        if shape is not None and name in arrays and arrays[name].shape != shape:
-            raise KqvError(f"{path} is a damaged gpt checkpoint: {name} is {arrays[name].shape}, its sizes "
-                           f"need {shape}")
-    expected = sum(count_parameters(config).values())
-    stored = sum(a.size for name, a in arrays.items() if not name.startswith("adam."))
-    if stored != expected:
-        raise KqvError(f"{path} is a damaged gpt checkpoint: it stores {stored:,} parameters, its sizes "
-                       f"describe a model of {expected:,}")
-    return config, CharVocab(chars)
-
-
-def load_gpt(path: str | os.PathLike) -> tuple[GPT, CharVocab, dict]:
-    """A trained model and its vocabulary from a checkpoint, for sampling."""
-    arrays, meta = load_checkpoint(path, KIND)
-    config, vocab = checked_model(path, arrays, meta)
-    model = GPT(config, init=False)
-    model.load_params(arrays)
-    return model, vocab, meta

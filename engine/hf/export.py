@@ -45,7 +45,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, folder: str | os.PathLike, 
     Refuses a digit-net checkpoint (GPT-2 is a GPT) and a folder that exists with files in it,
     unless ``force`` (then the four files are replaced and the rest left alone).
     """
-    from engine.gpt.train import KIND, load_gpt
+    from engine.gpt.checkpoint import KIND, load_gpt
 
     checkpoint, folder = Path(checkpoint), Path(folder)
     try:

@@ -8,7 +8,7 @@ it would not fit, instead of being half-built until the kernel kills kqv without
 The estimate counts what the engine really holds, in bytes:
 
 * parameters, and for training their gradients (one copy in the model and one in each of the
-  two half-batch twins, see :class:`engine.gpt.train.HalfBatches`) and AdamW's two moments;
+  two half-batch twins, see :class:`engine.gpt.halves.HalfBatches`) and AdamW's two moments;
 * the activations kept for the backward pass of one batch (attention scores are B·nh·T·T);
 * the data set in memory.
 

@@ -5,7 +5,7 @@ activations and gradients, so one can run in a worker thread while the other run
 caller's: numpy lets go of Python's lock inside every matmul and elementwise loop, so the two
 halves use both cores, like data-parallel training on two GPUs, elementwise work included
 (which a 2-thread BLAS alone would leave on one core). Each twin calls the BLAS with one
-thread, as :class:`engine.gpt.train.HalfBatches` does for the GPT, and for the same reason:
+thread, as :class:`engine.gpt.halves.HalfBatches` does for the GPT, and for the same reason:
 two OpenBLAS threads per matmul spin-wait whenever another program holds the second core.
 
 The loss is the mean over the batch's real target tokens, so each half divides its sum by the

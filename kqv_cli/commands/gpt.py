@@ -15,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.data.text import TextData
 from engine.errors import KqvError
+from engine.gpt.checkpoint import load_gpt
 from engine.gpt.config import POSITIONS, GPTConfig
-from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig, load_gpt
+from engine.gpt.train import CHANGEABLE_ON_RESUME, GPTTrainer, TrainConfig
 from engine.runtime.memory import check_fits, gpt_memory
 from engine.trace import Tracer
 from kqv_cli.charts import print_line_chart

@@ -54,7 +54,7 @@ def text(model, vocab, n: int, temperature: float = TEMPERATURE, top_k: int | No
 def from_checkpoint(path: Path, n: int, should_stop: Callable[[], bool] = lambda: False,
                     seed: int | None = None) -> str:
     """Text from the GPT saved at ``path``, as ``kqv sample path`` writes it."""
-    from engine.gpt.train import load_gpt
+    from engine.gpt.checkpoint import load_gpt
 
     model, vocab, _ = load_gpt(path)
     return text(model, vocab, n, seed=seed, should_stop=should_stop)
