@@ -527,3 +527,21 @@ async def test_lab_screen_runs_a_translation_experiment_and_shows_its_translatio
         samples = str(screen.query_one("#lab-samples", Static).render())
         assert "no cross-attention translates:" in samples and " → " in samples
         assert "built-in pairs" in str(screen.query_one("#lab-status", Static).render())
+
+
+@pilot_test
+async def test_train_screen_never_says_mnist_over_synthetic_digits(tmp_path, monkeypatch):
+    # issue 24: with no MNIST on the machine the Train screen trained synthetic digits under
+    # "d: train the digit net (MNIST)"; it says what it trains on, and how to get MNIST
+    monkeypatch.setenv("KQV_DATA_DIR", str(tmp_path / "no-data"))  # and the test's empty cache
+    screen = TrainScreen()
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "(MNIST)" not in status and "synthetic digits" in status, status
+        assert "kqv data mnist" in status
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        status = str(screen.query_one("#train-status", Static).render())
+        assert "kqv data mnist" in status and "sample the model trained" in status, status
+        assert screen.query_one("#train-status", Static).size.height == 3  # all of it, not cut at 2

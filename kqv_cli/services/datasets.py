@@ -77,6 +77,15 @@ def digits(folder: Path | None, synthetic: bool, seed: int, on_progress=None, li
     return load_mnist(folder, on_progress=on_progress)
 
 
+def digits_data_label() -> str:
+    """What ``d`` trains on, said truly: "MNIST" only when its files are here."""
+    from engine.data.mnist import find_mnist
+
+    if find_mnist() is not None:
+        return "MNIST"
+    return "synthetic digits: no MNIST here; `kqv data mnist` fetches it"
+
+
 def digits_here():
     """(train, validation, test): MNIST when it is on this machine, else the synthetic digits
     (their source says so). Never downloads."""

@@ -122,5 +122,6 @@ def _synthetic(split: str) -> Digits:
     x, labels = made.x, made.labels
     x = np.asarray(x, dtype=np.float32).reshape(len(labels), -1)
     return Digits(x, np.asarray(labels).astype(np.int64),
-                  "synthetic digits drawn by kqv (not MNIST: MNIST was not found)", False)
+                  "synthetic digits drawn by kqv (not MNIST, which is not on this machine: "
+                  "`kqv data mnist` fetches it, 11 MB)", False)
 

@@ -31,6 +31,7 @@ from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
 from kqv_cli.services import models, numbers, sampling
+from kqv_cli.services.datasets import digits_data_label
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.train_runs import (
     default_digits_setup,
@@ -100,8 +101,9 @@ class TrainScreen(KqvScreen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net (MNIST) · t: train the "
-                     "translator (English-French) · c: cancel · s: sample the model trained",
+        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net "
+                     f"({digits_data_label()}) · t: train the translator (English-French) · c: cancel · "
+                     "s: sample the model trained",
                      id="train-status")
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
