@@ -187,3 +187,16 @@ def test_a_third_input_set_of_random_sizes_catches_a_solution_fitted_to_the_two_
     assert len(set(sizes)) == len(sizes) and 1 not in sizes  # still read as letters one way
     again = check_file(find_exercise("softmax"), file, seed=seed)
     assert again.story == report.story and again.dims == report.dims  # the seed replays it
+
+
+def test_the_oracle_names_the_backward_function_of_the_gradient_that_differs(tmp_path):
+    from lessons.practice import solution_file
+
+    exercise = find_exercise("label_smoothing")
+    mistake = next(m for m in exercise.mistakes if m.name == "the gradient not divided by n")
+    file = tmp_path / "label_smoothing.py"
+    file.write_text(solution_file(exercise).read_text().replace(*mistake.mutation))
+    report = check_file(exercise, file, seed=0)
+    assert report.story[-1].startswith("finite differences of your own smoothed_cross_entropy_forward "
+                                       "agree with the engine's dlogits")
+    assert report.story[-1].endswith("the slip is in smoothed_cross_entropy_backward")

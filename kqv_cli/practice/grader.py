@@ -189,7 +189,8 @@ def _oracle_story(row: Row, child: ChildResult, c: int, case: Case, exercise: Ex
     if check is None or row.name not in {g for _, g in check.grads} or row.verdict != "values":
         return []
     forward = check.forward
-    backward = exercise.function
+    backward = next((call.function for call in case.calls if row.name in _names(call.returns)),
+                    "the backward")
     engine = _fd_error(child, c, row.name, case.value(row.name))
     yours = _fd_error(child, c, row.name, child.returned[c].get(row.name))
     if engine is None or yours is None:
@@ -202,6 +203,11 @@ def _oracle_story(row: Row, child: ChildResult, c: int, case: Case, exercise: Ex
                 f"right for your {forward}, and it is {forward} that differs from the engine's"]
     return [f"finite differences of your own {forward} agree with neither your {row.name} nor the "
             f"engine's (max relative errors {yours:.2g} and {engine:.2g}): both functions differ"]
+
+
+def _names(layout) -> list[str]:
+    """The graded names of a return layout ("dx", ["dx", "dw"], [["a"], ["b"]])."""
+    return [layout] if isinstance(layout, str) else [n for part in layout for n in _names(part)]
 
 
 def _explains_every_set(row: Row, child: ChildResult, cases: list[Case], exercise: Exercise) -> bool:

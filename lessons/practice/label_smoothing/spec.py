@@ -9,7 +9,7 @@ import numpy as np
 from engine.trace import Tracer
 from engine.translation.loss import smoothed_cross_entropy_backward, smoothed_cross_entropy_forward
 from engine.translation.train import PairIds
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
 from lessons.practice.gpt_inputs import rng_for
 
 PAD, BOS, EOS = 0, 1, 2
@@ -123,4 +123,5 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    gradcheck=GradCheck("smoothed_cross_entropy_forward", (("logits", "dlogits"),)),
 )
