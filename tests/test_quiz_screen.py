@@ -228,3 +228,15 @@ async def test_a_long_round_end_opens_at_its_first_line_at_80x24():
         body = screen.query_one("#quiz-body")
         assert "Round done: 0 of 8 right" in text_of(screen, "#quiz-question")
         assert body.max_scroll_y > 0 and body.scroll_y == 0  # longer than the pane, shown from the top
+
+
+@pilot_test
+async def test_the_quiz_bar_names_the_concept_not_the_internal_card_id():
+    # issue 24: the header showed "backprop.weight_shape"
+    app = QuizHost("backprop", count=3, seed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        q = screen.session.current
+        bar = text_of(screen, "#quiz-bar")
+        assert q.card_id not in bar and BY_ID[q.card_id].title in bar, bar

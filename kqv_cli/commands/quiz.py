@@ -40,7 +40,7 @@ def quiz(
     (the first names the operation, the second the operand shapes).
     """
     # the quiz engine (cards, fsrs) loads only when a quiz runs, not on every `kqv` start
-    from kqv_cli.quiz.questions import check_topic
+    from kqv_cli.quiz.questions import BY_ID, check_topic
     from kqv_cli.quiz.quiz_progress import QuizProgress
     from kqv_cli.quiz.scheduler import LEVEL_NOTE
     from kqv_cli.quiz.session import QuizSession
@@ -72,7 +72,8 @@ def quiz(
     try:
         while (question := session.next_question()) is not None:
             console.print()
-            console.rule(f"{session.asked}/{count} · {question.card_id}", style="dim", align="left")
+            console.rule(f"{session.asked}/{count} · {BY_ID[question.card_id].title}", style="dim",
+                         align="left")
             console.print(question.prompt)
             console.print(dim(question.convention))
             console.print(dim(f"answer with {question.format_help()}"))

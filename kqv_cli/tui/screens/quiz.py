@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Input, Static
 
 from kqv_cli.quiz import Outcome, QuizSession
+from kqv_cli.quiz.questions import BY_ID
 from kqv_cli.quiz.scheduler import LEVEL_NOTE
 from kqv_cli.tui.screens.base import KqvScreen
 
@@ -129,7 +130,7 @@ class QuizScreen(KqvScreen):
         q = s.current
         level = f" · level {q.level}" if q is not None else ""
         mode = " · in letters" if self.symbolic else ""
-        card = f" · {q.card_id}" if q is not None else ""
+        card = f" · {BY_ID[q.card_id].title}" if q is not None else ""  # the concept, not its id
         self.query_one("#quiz-bar", Static).update(
             f"Quiz {self.topic} · {min(s.asked, s.count)}/{s.count} · ✓ {s.right} ✗ {s.wrong}"
             f"{level}{mode}{card}")
