@@ -207,6 +207,7 @@ def kqv_as_a_user(*args) -> subprocess.CompletedProcess:
     ("tokenizer.json", ["tokenizer.json: permission denied"]),
     (".", ["cannot read the folder", "permission denied"]),  # was PermissionError from is_file()
 ])
+@pytest.mark.slow
 def test_model_files_and_folders_the_user_may_not_read_are_one_line(tmp_path, locked, words):
     folder = tmp_path / "gpt2"
     shutil.copytree(TINY, folder)

@@ -126,6 +126,7 @@ def test_tests_still_see_the_real_exception(monkeypatch):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.slow
 def test_output_to_a_full_device_is_one_line():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open("/dev/full", "w") as full:
