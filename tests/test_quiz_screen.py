@@ -240,3 +240,27 @@ async def test_the_quiz_bar_names_the_concept_not_the_internal_card_id():
         q = screen.session.current
         bar = text_of(screen, "#quiz-bar")
         assert q.card_id not in bar and BY_ID[q.card_id].title in bar, bar
+
+
+@pilot_test
+async def test_ctrl_l_twice_asks_the_very_same_question_and_a_hint_clears_could_not_read():
+    # issue 24: ctrl+l drew a new question of the card; a stale "could not read" sat under a hint
+    app = QuizHost("attention", count=2, seed=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        before = text_of(screen, "#quiz-question")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert screen.session.current.symbolic
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert text_of(screen, "#quiz-question") == before  # the same dimensions, not a new draw
+
+        await answer(pilot, "@@")
+        assert "could not read" in text_of(screen, "#quiz-feedback")
+        screen.query_one(Input).value = ""  # h asks for a hint on an empty answer box
+        await pilot.press("h")
+        await pilot.pause()
+        feedback = text_of(screen, "#quiz-feedback")
+        assert "hint 1" in feedback and "could not read" not in feedback

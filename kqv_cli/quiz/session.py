@@ -17,6 +17,7 @@ within minutes, so a long sitting brings it back.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,7 @@ class QuizSession:
         self.count = max(1, int(count))
         self.symbolic = symbolic
         self.rng = np.random.default_rng(seed)
+        self._drawn_from: dict = {}  # the generator state the current question was drawn from
         self.progress = progress if progress is not None else QuizProgress.load()
         self.clock = clock
         self.asked = 0
@@ -104,6 +106,7 @@ class QuizSession:
             return None
         card_id = self.next_card()
         topic = BY_ID[card_id].topic
+        self._drawn_from = copy.deepcopy(self.rng.bit_generator.state)  # ctrl+l asks it again
         self.current = generate(card_id, self.rng, self.level(topic), self.symbolic)
         self.asked += 1
         self.hints_used = 0
@@ -112,12 +115,16 @@ class QuizSession:
 
     def set_symbolic(self, symbolic: bool) -> Question | None:
         """Answer in letters (or numbers) from now on. A question waiting for its answer is asked
-        again, same card, in the new form (and returned); otherwise ``None``."""
+        again, the same question in the new form (and returned); otherwise ``None``."""
         self.symbolic = symbolic
         if self.current is None or self.answered:
             return None
         card_id = self.current.card_id
-        self.current = generate(card_id, self.rng, self.level(card_id.split(".", 1)[0]), symbolic)
+        # the same draw of dimensions, asked in the other form (a card may need other sizes in
+        # letters, e.g. m > 1; switching back gives the very question first asked)
+        rng = np.random.Generator(type(self.rng.bit_generator)())
+        rng.bit_generator.state = copy.deepcopy(self._drawn_from)
+        self.current = generate(card_id, rng, self.level(card_id.split(".", 1)[0]), symbolic)
         self.hints_used = 0
         return self.current
 

@@ -157,6 +157,7 @@ class QuizScreen(KqvScreen):
         answer = self.query_one("#quiz-answer", Input)
         if outcome.status == "hint":
             self.feedback.append(Text(outcome.message, style="cyan"))
+            self.format_error = None  # the hint answers it: an old "could not read" would be stale
             answer.value = ""
         elif outcome.status == "malformed":  # only the latest: an old one must not sit above ✓
             self.format_error = Text(outcome.message, style="yellow")
