@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import KqvError
-from kqv_cli.cli import app, interrupted, is_interactive
-from kqv_cli.messages import console, dim, print_json, styled, warning
+from kqv_cli.cli import app, is_interactive
+from kqv_cli.exit_codes import EXIT_INTERRUPTED
+from kqv_cli.messages import console, dim, err_console, print_json, styled, warning
 from lessons.curriculum import ALL_TOPICS, TOPICS, listed
 
 if TYPE_CHECKING:
@@ -95,8 +96,10 @@ def quiz(
     except KeyboardInterrupt:
         if interactive:
             console.print()  # end the prompt's line
-        raise interrupted(f"interrupted (Ctrl-C) after {session.summary_line()}; your quiz progress is "
-                   f"{_saved(session)}") from None
+        # Ctrl-C is one of the two ways the quiz says to end it: no "error:", still exit 130
+        err_console.print(f"quiz ended (Ctrl-C) after {session.summary_line()}; your quiz progress is "
+                          f"{_saved(session)}", soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     console.print(styled("\n", ("done:", "bold"), f" {session.summary_line()}. ",
                          (f"Progress {_saved(session)}; `kqv quiz --stats` shows what is due.", "dim")))
     for line in session.missed_lines():
