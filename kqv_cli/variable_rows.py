@@ -22,7 +22,14 @@ def shape_text(record) -> str:
 
 
 def number_text(x: float, digits: int = 3) -> str:
-    return f"{x:.{digits}g}"
+    """``x`` to ``digits`` significant digits; a whole number no longer than the exponent form
+    is written out (398, never 4e+02, where a narrow table keeps 1 digit)."""
+    text = f"{x:.{digits}g}"
+    if "e+" in text:
+        whole = f"{x:.0f}"
+        if len(whole) <= len(text):
+            return whole
+    return text
 
 
 def short_dtype(dtype: str) -> str:

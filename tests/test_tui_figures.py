@@ -120,3 +120,6 @@ def test_series_and_attends():
 def test_table_cells():
     assert short_dtype("float32") == "f32" and short_dtype("int64") == "i64"
     assert value_range(np.array([-np.inf, 1.0, 3.0])) == ("-inf", "-inf", "3")
+    # issue 24: a narrow table keeps 1 digit; a whole number is written out, 398 not 4e+02
+    assert value_range(np.array([2.0, 398.0]), 1) == ("2", "200", "398")
+    assert value_range(np.array([-12345.0, 0.002]), 1)[0] == "-12345"
