@@ -87,3 +87,13 @@ def warning(message: str) -> None:
 
 def note(message: str) -> None:
     err_console.print(styled(("note:", "yellow"), " ", message), soft_wrap=True)
+
+
+def threads_used(counts: dict[int, int]) -> str:
+    """``{1: 88, 2: 12}`` -> "88 iterations ran on 1 thread, 12 on 2 threads": how many of a
+    run's iterations each BLAS thread count ran (the trainer times both and keeps the faster)."""
+    parts = [f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in counts.items()]
+    if parts:
+        parts[0] = parts[0].replace(" on ", f" iteration{'s' if next(iter(counts.values())) != 1 else ''} "
+                                    "ran on ", 1)
+    return ", ".join(parts)

@@ -279,3 +279,11 @@ def test_a_tiny_temperature_is_greedy_not_nan():
     rng = np.random.default_rng(0)
     assert {sample_next(logits, 1e-300, None, rng) for _ in range(20)} == {1}
     assert {sample_next(logits, 1e-300, 2, rng) for _ in range(20)} == {1}
+
+
+def test_the_thread_counts_say_they_count_iterations():
+    # issue 24: "(88 on 1 thread, 12 on 2 threads)" did not say 88 of what
+    from kqv_cli.messages import threads_used
+
+    assert threads_used({1: 88, 2: 12}) == "88 iterations ran on 1 thread, 12 on 2 threads"
+    assert threads_used({2: 1}) == "1 iteration ran on 2 threads"

@@ -26,7 +26,7 @@ from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.generated_text import GeneratedTextOut
-from kqv_cli.messages import console, note, print_json
+from kqv_cli.messages import console, note, print_json, threads_used
 from kqv_cli.services import datasets, sampling
 from kqv_cli.trace_table import print_trace
 
@@ -171,7 +171,7 @@ def train_gpt(
         print_json(result.to_json())
     else:
         plot_losses(result)
-        used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
+        used = threads_used(result.threads)
         console.print(f"{result.iters} iterations, {result.ms_per_iter:.1f} ms per iteration ({used}, "
                       f"{result.engine} engine); "
                       f"train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}")

@@ -22,7 +22,7 @@ from kqv_cli.cli import app, interrupted, trace_app, train_app
 from kqv_cli.commands.gpt import overridden_on_resume, parse_threads, plot_losses
 from kqv_cli.cross_attention_table import print_cross_attention
 from kqv_cli.ctrl_c import stop_on_ctrl_c
-from kqv_cli.messages import console, note, print_json
+from kqv_cli.messages import console, note, print_json, threads_used
 from kqv_cli.trace_table import print_trace
 
 NORMS = ("post", "pre")
@@ -171,7 +171,7 @@ def train_translate(
         print_json(result.to_json())
     else:
         plot_losses(result)
-        used = ", ".join(f"{n} on {k} thread{'s' if k > 1 else ''}" for k, n in result.threads.items())
+        used = threads_used(result.threads)
         console.print(f"{result.iters} iterations, {result.ms_per_iter:.0f} ms per iteration ({used}), "
                       f"{result.train_seconds:.0f} s of training; val loss {result.val_loss:.3f}")
         if result.bleu:
