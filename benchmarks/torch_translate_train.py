@@ -31,7 +31,7 @@ of steps: both sides at the same steps is what the comparison means.
 Usage (the benchmark venv has torch)::
 
     /work/bench-venv/bin/python benchmarks/torch_translate_train.py [--iters 1600] [--minutes M]
-        [--threads 1] [--seed 1337] [--kqv-json FILE | --kqv-python PY] [--json]
+        [--curve 2,4,6] [--threads 1] [--seed 1337] [--kqv-json FILE | --kqv-python PY] [--json]
 
 Minutes and ms per step are from a machine that may be shared: quote the load with them.
 """
@@ -182,6 +182,8 @@ def train_torch(splits, args) -> dict:
     params = [p for p in theirs.parameters()]
     opt = torch.optim.Adam(params, lr=0.0, betas=(0.9, 0.98), eps=1e-9)
     C, seconds, losses = trainer.config.n_embd, 0.0, []
+    groups = splits.test[: args.bleu_sentences]
+    curve, marks = [], sorted(args.curve or [])
     with threadpool_limits(args.threads, user_api="blas"):
         theirs.train()
         while trainer.iter < tc.max_iters and (args.minutes is None or seconds < args.minutes * 60):
@@ -200,11 +202,19 @@ def train_torch(splits, args) -> dict:
             losses.append(float(loss.detach()))
             if not math.isfinite(losses[-1]):
                 fail(f"torch's loss became {losses[-1]} at step {trainer.iter}")
+            if marks and seconds >= marks[0] * 60:  # a point of the curve; evaluation time not counted
+                marks.pop(0)
+                hyps = torch_greedy(theirs, trainer.vocab, [s for s, _ in groups])
+                curve.append({"minutes": round(seconds / 60, 2), "iters": trainer.iter,
+                              "val_loss": round(torch_val_loss(theirs, trainer.val_ids), 4),
+                              "greedy": corpus_bleu(hyps, [r for _, r in groups])})
+                theirs.train()
+                if not args.json:
+                    print(f"  torch curve: {curve[-1]}", flush=True)
             if not args.json and trainer.iter % 200 == 0:
                 print(f"  torch step {trainer.iter}: loss {np.mean(losses[-200:]):.3f}, "
                       f"{1000 * seconds / trainer.iter:.0f} ms/step", flush=True)
         val = torch_val_loss(theirs, trainer.val_ids)
-        groups = splits.test[: args.bleu_sentences]
         t = time.perf_counter()
         hyps = torch_greedy(theirs, trainer.vocab, [s for s, _ in groups])
         greedy_seconds = time.perf_counter() - t
@@ -214,6 +224,7 @@ def train_torch(splits, args) -> dict:
             "train_loss": round(float(np.mean(losses[-200:])), 4), "val_loss": round(val, 4),
             "bleu": {"greedy": corpus_bleu(hyps, [r for _, r in groups]), "sentences": len(groups),
                      "greedy_seconds": round(greedy_seconds, 1)},
+            "curve": curve,
             "examples": [{"source": s, "translation": h}
                          for (s, _), h in zip(groups[:5], hyps, strict=False)]}
 
@@ -245,6 +256,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=1600, help="training steps (kqv's default 1600)")
     parser.add_argument("--minutes", type=float, default=None, help="stop torch's training after this many "
                         "minutes; kqv then runs as many steps as torch did")
+    parser.add_argument("--curve", type=lambda s: [float(x) for x in s.split(",")], default=None,
+                        help="minutes of torch's training at which to also score greedy BLEU (the BLEU-"
+                        "against-minutes curve; kqv's is benchmarks/translate_train.py --configs 128x2)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--bleu-sentences", type=int, default=1000)
@@ -291,6 +305,9 @@ def main() -> None:
         print(f"{name:>6}: {r['iters']} steps, {r['params']:,} parameters, {r['ms_per_iter']:.0f} ms/step, "
               f"train loss {r['train_loss']:.3f}, val loss {r['val_loss']:.3f}; "
               f"BLEU greedy {bleu.get('greedy', float('nan')):.1f}{beam}")
+    for p in theirs["curve"]:
+        print(f"        torch at {p['minutes']:5.2f} min  {p['iters']:5d} steps  val {p['val_loss']:.3f}  "
+              f"greedy {p['greedy']:.1f}")
     gap = (report["kqv"]["bleu"] or {}).get("greedy", math.nan) - theirs["bleu"]["greedy"]
     print(f"greedy BLEU kqv − torch: {gap:+.1f} (goal: within 1; one seed each, dropout masks differ)")
     if "warning" in report:
