@@ -53,6 +53,7 @@ def test_train_prints_epochs_and_chart():
     assert "synthetic digits" in result.output
     assert "accuracy per epoch" in result.output
     assert "/ 10,000 (" in result.output
+    assert "No checkpoint written (no --out given)" in result.output  # issue 24: it says so
 
 
 def test_eval_prints_confusion_matrix(tmp_path):

@@ -139,6 +139,9 @@ def train_digits(
         plot_accuracy(results)
         if saved:
             console.print(f"Saved to {saved}")
+        elif out is None and not stopped:  # say so: a learner expects a trained net to be kept
+            console.print("No checkpoint written (no --out given): add --out FILE.npz to keep the net.",
+                          style="dim")
     if claim is not None and (moved := claim.note()):
         note(moved)
     if stopped:
