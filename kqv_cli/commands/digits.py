@@ -31,7 +31,13 @@ from kqv_cli.cli import eval_app, interrupted, trace_app, train_app
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console, dim, note, print_json, styled
 from kqv_cli.services import datasets
-from kqv_cli.services.numbers import CLASSES, IMAGE_PIXELS, check_digits_training, check_fits_digits
+from kqv_cli.services.numbers import (
+    CLASSES,
+    IMAGE_PIXELS,
+    check_digits_training,
+    check_fits_digits,
+    check_positive,
+)
 from kqv_cli.trace_table import print_trace
 
 N_MNIST_TRAIN = 50_000  # MNIST's training split as the book cuts it (10,000 go to validation)
@@ -303,8 +309,7 @@ def trace_digits(
     first line says which.
     """
     layer_sizes = parse_sizes(sizes)
-    if batch_size <= 0:
-        raise KqvError("--batch-size must be a positive number of images")
+    check_positive("--batch-size", batch_size, "number of images")
     if data is not None:
         check_fits_digits(layer_sizes)  # --data holds digits: only a 784-...-10 net reads them
     # the trace keeps a copy of every variable: twice what a training step holds

@@ -16,11 +16,11 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from engine.errors import KqvError
 from kqv_cli.charts import print_line_chart
 from kqv_cli.cli import KqvTyper, app, interrupted
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console, dim, print_json, styled
+from kqv_cli.services.numbers import check_positive
 
 if TYPE_CHECKING:
     from kqv_cli.lab.experiments import Experiment
@@ -78,8 +78,8 @@ def run(
     from kqv_cli.lab import Point, VariantDone, get_experiment, run_experiment
 
     exp = get_experiment(name)
-    if iters is not None and iters <= 0:
-        raise KqvError(f"--iters must be a positive number of {exp.unit}, got {iters}")
+    if iters is not None:
+        check_positive("--iters", iters, f"number of {exp.unit}")
     dataset = load_data(exp, text, data, synthetic, seed, quiet=as_json, pairs=pairs)
     budget = exp.budget if iters is None else iters
     if not as_json:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.data.text import TextData
 from engine.errors import KqvError
+from kqv_cli.services import numbers
 
 # A few lines for `kqv trace gpt` when there is neither --text nor a cached Tiny Shakespeare.
 BUILTIN_TEXT = (
@@ -33,8 +34,7 @@ def text(path: Path | None, block_size: int, on_progress=None, offline: str | No
 
     ``offline``, when given, replaces the error said when Tiny Shakespeare is neither here nor
     downloadable (the engine's names ``--text``, which only the CLI has)."""
-    if block_size <= 0:
-        raise KqvError(f"--block-size must be a positive whole number, got {block_size}")
+    numbers.check_positive("--block-size", block_size)
     if path is not None:
         return TextData.from_file(path, block_size)
     from engine.data.shakespeare import fetch_shakespeare

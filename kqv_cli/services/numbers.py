@@ -77,6 +77,12 @@ def check_values(func, kwargs: dict) -> None:
             check_number(flag_name(func, name), name, value)
 
 
+
+def check_positive(flag: str, value: int, of: str = "whole number") -> None:
+    """Refuse a count that must be at least one (``of`` says what it counts), naming ``flag``."""
+    if value <= 0:
+        raise KqvError(f"{flag} must be a positive {of}, got {value}")
+
 IMAGE_PIXELS = 784  # 28x28: what the first layer of a net that reads the digits must take
 CLASSES = 10  # one output per digit
 # kqv train digits' flags for SGD's settings, so a refusal names what the user typed
