@@ -271,3 +271,26 @@ async def test_code_pane_opens_on_the_line_that_masks(size):
         assert marked in on_screen, (top, on_screen)
         marked_lines = [line for line in code.lines if line.plain.startswith("❱")]
         assert not any("tracer.record" in line.plain for line in marked_lines), marked_lines
+
+
+@pilot_test
+async def test_code_pane_gets_half_the_top_row_at_160_columns_and_a_cut_line_ends_in_an_ellipsis():
+    # issue 24: at 160x45 the code pane had ~52 columns and cut long lines with no ellipsis
+    from kqv_cli.tui.widgets.code_view import CodeView
+
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "attention")
+    app = KqvApp("attention")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, lesson, "mask")
+        code = screen.query_one(CodeView)
+        width = code.scrollable_content_region.width
+        assert width >= 75, width
+        rows = [code.render_line(y).text for y in range(code.scrollable_content_region.height)]
+        top = round(code.scroll_offset.y)
+        for y, row in enumerate(rows):
+            if top + y < len(code.lines) and code.lines[top + y].cell_len > width:
+                assert row.rstrip().endswith("…"), row
+            else:
+                assert "…" not in row[-1:], row
+        assert any(row.rstrip().endswith("…") for row in rows)  # the mask step's span has long lines

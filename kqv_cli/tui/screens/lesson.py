@@ -29,6 +29,9 @@ from lessons.curriculum import quiz_topic
 STEP = Binding.Group("Step")  # the footer reads "n p Step"
 
 
+ROOMY = 150  # columns from which the code pane gets half of the top row
+
+
 class LessonScreen(KqvScreen):
     HELP_TITLE = "Lesson"
     WIDGET_KEYS = [("↑ ↓", "in the variables pane: choose a variable (its values show beside it); "
@@ -239,6 +242,9 @@ class LessonScreen(KqvScreen):
         self.query_one("#step-bar", Static).update(bar)
 
     def on_resize(self) -> None:
+        # from 150 columns the code pane shares the top row evenly with the text: engine lines
+        # run to 110 characters, and a third of the width cut them at about 50
+        self.set_class(self.size.width >= ROOMY, "-roomy")
         if self.view is not None:
             self.update_bar(running=self._done != self._wanted)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
@@ -97,4 +98,7 @@ class CodeView(ScrollView, can_focus=True):
             line = self.lines[row]
             strip = Strip(list(line.render(self.app.console, end="")), line.cell_len)
             self._strips[row] = strip
+        if strip.cell_length > scroll_x + width > scroll_x + 1:  # a line cut at the edge ends in "…"
+            shown = strip.crop(scroll_x, scroll_x + width - 1)
+            return Strip.join([shown, Strip([Segment("…", Style(dim=True))], 1)]).apply_style(self.rich_style)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style).apply_style(self.rich_style)
