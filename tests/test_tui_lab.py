@@ -194,6 +194,7 @@ async def test_train_screen_cancels_a_digits_run():
         assert screen.running is not None
         running = str(screen.query_one("#train-status", Static).render())
         assert re.search(r"images/s · about \d+ (s|min) left · c cancels", running), running  # an ETA
+        assert "synthetic digits, not MNIST" in screen.query_one(CurvesPlot).title  # issue 24
         pilot.app.simulate_key("c")
         await wait_until(pilot, lambda: screen.running is None)
         status = str(screen.query_one("#train-status", Static).render())

@@ -82,6 +82,7 @@ class TrainScreen(KqvScreen):
     @dataclass
     class Budget(Message):
         x_max: float  # the run's whole length on the chart's x axis (iterations, epochs)
+        title: str | None = None  # the chart's title, once the data it draws is known
 
     @dataclass
     class Ended(Message):
@@ -329,7 +330,9 @@ class TrainScreen(KqvScreen):
             f"digit net {'-'.join(map(str, s['sizes']))}: {s['epochs']} epochs, mini-batch "
             f"{s['batch_size']}, "
             f"η = {s['eta']:g}, on {len(train):,} images of {train.source}", style="bold")))
-        self.post_message(self.Budget(s["epochs"]))
+        # the chart says what the images are: never "MNIST" over synthetic digits
+        images = "MNIST images" if train.source.startswith("MNIST") else "synthetic digits, not MNIST"
+        self.post_message(self.Budget(s["epochs"], f"validation accuracy (1,000 {images})"))
         sub_x, sub_y = validation.x[:1000], validation.labels[:1000]
         epoch, t0 = [1], time.perf_counter()
 
@@ -385,7 +388,10 @@ class TrainScreen(KqvScreen):
             self.set_status(message.status)
 
     def on_train_screen_budget(self, message: Budget) -> None:
-        self.query_one(CurvesPlot).span(message.x_max)
+        plot = self.query_one(CurvesPlot)
+        if message.title is not None:
+            plot.retitle(message.title)
+        plot.span(message.x_max)
 
     def on_train_screen_line(self, message: Line) -> None:
         self.query_one(RichLog).write(message.text)

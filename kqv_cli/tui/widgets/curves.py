@@ -50,6 +50,10 @@ class CurvesPlot(PlotextPlot):
         self.curves = {label: ([], []) for label in labels}
         self.span(x_max)
 
+    def retitle(self, title: str) -> None:
+        self.title = title
+        self._stale = True
+
     def span(self, x_max: float | None) -> None:
         """Fix the x axis to 0..``x_max`` (the run's budget, once known)."""
         self.x_max = x_max
