@@ -12,17 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import fused
-from engine.attention import (
-    BY_ROOT_HS,
-    CAUSAL,
-    DOT,
-    FLIPPED,
-    NO_MASK,
-    SQUARED,
-    UNSCALED,
-    attention_backward,
-    attention_forward,
-)
+from engine.attention import attention_backward, attention_forward
+from engine.attention_parts import BY_ROOT_HS, CAUSAL, DOT, FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.data.text import TextData
 from engine.gpt.model import GPT, GPTConfig, cross_entropy_backward, cross_entropy_forward
 from engine.gpt.train import GPTTrainer, TrainConfig

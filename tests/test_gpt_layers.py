@@ -8,7 +8,8 @@ and parameters) with central differences. Relative error = ‖a − n‖ / (‖a
 import numpy as np
 import pytest
 
-from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED, CausalSelfAttention
+from engine.attention import CausalSelfAttention
+from engine.attention_parts import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.errors import KqvError
 from engine.gpt.blocks import (
     Block,

@@ -4,7 +4,7 @@ cache's one-token rows, where nothing is masked and the keys number t, not T."""
 import numpy as np
 import pytest
 
-from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
+from engine.attention_parts import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
 from engine.gpt.config import GPTConfig, swapped
 from engine.gpt.model import GPT

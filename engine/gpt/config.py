@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from engine.attention import MASKS, SCALES, SCORES
+from engine.attention_parts import MASKS, SCALES, SCORES
 from engine.errors import KqvError
 from engine.gpt.blocks import (
     Block,
@@ -56,8 +56,8 @@ class GPTConfig:
     pos: str = "learned"  # learned (GPT-2) | sinusoidal (Attention Is All You Need) | none
     # the what-ifs (the lab's experiments), each naming a part the model is built with
     # (:meth:`engine.gpt.model.GPT._build_layers`); the standard GPT is the default of each
-    score: str = "dot"  # dot: q · k | squared: q² · k²  (engine.attention.SCORES)
-    scale: bool = True  # multiply the scores by 1/√hs  (engine.attention.SCALES)
+    score: str = "dot"  # dot: q · k | squared: q² · k²  (engine.attention_parts.SCORES)
+    scale: bool = True  # multiply the scores by 1/√hs  (engine.attention_parts.SCALES)
     mask: str = "causal"  # causal: hide the future | flipped: hide the past | none  (MASKS)
     residual: bool = True  # x + attn(...), x + mlp(...): Block, else BlockWithoutResidual
     layernorm: bool = True  # LayerNorm before attention, before the MLP and at the end, else NoNorm

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from engine import fused
-from engine.attention import MASKS, SCALES, SCORES
+from engine.attention_parts import MASKS, SCALES, SCORES
 from engine.errors import KqvError
 from engine.gpt.blocks import Embedding
 from engine.gpt.config import BLOCKS, NORMS, POSITIONS, GPTConfig

@@ -16,14 +16,8 @@ import math
 
 import numpy as np
 
-from engine.attention import (
-    CAUSAL,
-    NO_MASK,
-    CausalSelfAttention,
-    attention_backward,
-    attention_forward,
-    merge_heads,
-)
+from engine.attention import CausalSelfAttention, attention_backward, attention_forward, merge_heads
+from engine.attention_parts import CAUSAL, NO_MASK
 from engine.layers import (
     LayerNorm,
     Linear,

@@ -4,7 +4,7 @@ each answered by a run.
 An experiment is a few variants of one model, trained for the same budget on the same data
 from the same seed, then compared. A variant is the one model with a part swapped in, never a
 copy of it: a GPT variant names the part itself (``swapped(mask=FLIPPED)`` builds the attention
-with :data:`engine.attention.FLIPPED`), which becomes the config field its checkpoint and the
+with :data:`engine.attention_parts.FLIPPED`), which becomes the config field its checkpoint and the
 results cache record (``{"mask": "flipped"}``); a digit-net variant changes
 :class:`engine.digits.network.Network`'s settings.
 The verdict is a function of the measured numbers, so what it says is what the run shows.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.attention import FLIPPED, NO_MASK, SQUARED, UNSCALED
+from engine.attention_parts import FLIPPED, NO_MASK, SQUARED, UNSCALED
 from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, SinusoidalPositions
 from engine.gpt.config import swapped
 from engine.translation.layers import NoCrossAttention, NoPositionCode
