@@ -19,8 +19,9 @@ side. What is shared, not copied:
   does) of the same test split, scored by :func:`engine.translation.evaluate.corpus_bleu`
   (sacrebleu, every reference).
 
-What cannot be shared: dropout's random masks (each side draws its own; torch drops where
-``nn.Transformer`` does, plus the embedding sum, as kqv does) and float32 rounding order. So
+What cannot be shared: dropout's random masks (each side draws its own, at the same places:
+the embedding sum, the attention weights and each sub-layer's output; ``nn.Transformer``'s
+extra drop inside the feed-forward is taken out) and float32 rounding order. So
 the two BLEUs differ by the noise of one seed as well as by any difference in the engines.
 
 kqv's side is its default run with the same seed and step count, in its own process (the
@@ -106,6 +107,10 @@ def build_torch(trainer):
 
     theirs = Translator(trainer.config, trainer.model.embed.pe, torch.float32)
     theirs.core.encoder.use_nested_tensor = False  # padded rows in evaluation too, as kqv computes them
+    # nn.Transformer also drops the feed-forward's hidden units (after the ReLU); kqv's MLP drops
+    # only its output, as the paper says: that extra drop is taken out, so both drop the same places
+    for layer in [*theirs.core.encoder.layers, *theirs.core.decoder.layers]:
+        layer.dropout = torch.nn.Identity()
     copy_weights(trainer.model, theirs)
     return theirs
 
