@@ -380,7 +380,7 @@ def test_a_diverged_variant_reads_diverged_in_the_tables_printed_as_text():
     never a "[red]...[/]" tag that would show up literally."""
     import io
 
-    from kqv_cli.lab.runner import LabResult
+    from kqv_cli.lab.results import LabResult
     from kqv_cli.lab_table import metric_table, result_table
     from kqv_cli.messages import make_console
 

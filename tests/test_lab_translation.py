@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from kqv_cli.cli import app
-from kqv_cli.lab import EXPERIMENTS, Point, VariantResult, get_experiment, run_experiment
-from kqv_cli.lab import runner as lab_runner
+from kqv_cli.lab import EXPERIMENTS, Point, VariantResult, get_experiment, run_experiment, translation_runner
 from kqv_cli.lab.pairs import MAX_WORDS, builtin_lab_pairs, builtin_pairs, lab_pairs
 
 TX_EXPERIMENTS = [e for e in EXPERIMENTS if e.kind == "translation"]
@@ -66,7 +65,7 @@ def test_translation_experiment_runs_end_to_end(exp, few_tested):
             for key in exp.columns:
                 assert np.isfinite(v.metrics[key]), (v.label, key)
             assert 0 <= v.metrics["bleu"] <= 100 and 0 < v.metrics["distinct"] <= 1
-            assert len(v.sample.split("\n")) == lab_runner.EXAMPLES and " → " in v.sample
+            assert len(v.sample.split("\n")) == translation_runner.EXAMPLES and " → " in v.sample
     assert {e.label for e in events if isinstance(e, Point)} == {v.label for v in exp.variants}
     text = result.verdict
     for v in result.variants:
@@ -122,7 +121,7 @@ def test_smoothing_verdict_follows_the_numbers():
 
 
 def test_cli_runs_a_translation_experiment_on_given_pairs(tmp_path, monkeypatch):
-    monkeypatch.setattr(lab_runner, "EXAMPLES", 2)
+    monkeypatch.setattr(translation_runner, "EXAMPLES", 2)
     f = tmp_path / "pairs.txt"
     f.write_text("".join(f"{a}\t{b}\n" for a, b in builtin_pairs()[:120]), encoding="utf-8")
     runner = CliRunner()
@@ -147,7 +146,7 @@ def test_examples_show_the_first_sentences_then_the_mistakes_with_a_reference():
     sources = [f"s{i}" for i in range(8)]
     refs = [[f"r{i}"] for i in range(8)]
     hyps = ["r0", "x1", "r2", "r3", "x4", "r5", "x6", "x7"]
-    lines = lab_runner.examples(sources, hyps, refs, k=4).split("\n")
+    lines = translation_runner.examples(sources, hyps, refs, k=4).split("\n")
     assert lines == ["s0 → r0", "s1 → x1   (reference: r1)", "s4 → x4   (reference: r4)",
                      "s6 → x6   (reference: r6)"]
-    assert lab_runner.examples(sources[:3], ["r0", "r1", "r2"], refs[:3], k=4).count("\n") == 2
+    assert translation_runner.examples(sources[:3], ["r0", "r1", "r2"], refs[:3], k=4).count("\n") == 2

@@ -303,14 +303,15 @@ def test_prose_never_says_seed_for_the_source_blog_post():
     # issue 24: "the seed post", "the seed's question" are the authors' word for the blog post the
     # course grew from; a newcomer reads "seed" as a random seed. Lessons and lab verdicts say what
     # is meant.
-    from kqv_cli.lab import verdicts
+    from kqv_cli.lab import translation_verdicts, verdicts
 
     jargon = re.compile(r"\bseed post\b|\bseed's\b", re.IGNORECASE)
     for lesson in LESSONS:
         for step in lesson.steps:
             for text in (step.markdown, step.real_markdown):
                 assert not jargon.search(text or ""), (lesson.id, step.id)
-    assert not jargon.search(open(verdicts.__file__, encoding="utf-8").read())
+    for module in (verdicts, translation_verdicts):
+        assert not jargon.search(open(module.__file__, encoding="utf-8").read())
 
 
 def test_gpt2_text_is_only_for_a_lesson_that_runs_on_a_real_model():

@@ -21,7 +21,7 @@ from engine.gpt.blocks import BlockWithoutResidual, NoNorm, NoPositions, Sinusoi
 from engine.gpt.config import swapped
 from engine.translation.layers import NoCrossAttention, NoPositionCode
 from engine.translation.model import swapped as tx_swapped
-from kqv_cli.lab import verdicts
+from kqv_cli.lab import translation_verdicts, verdicts
 
 # The lab's GPT: small enough that three variants train in well under a minute on 2 cores,
 # big enough that the differences show (T=32 characters, C=64, 2 blocks of 4 heads).
@@ -180,27 +180,27 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                  Variant("post-LN, no warm-up", {"warmup_iters": 1}, "the largest step first"),
                  Variant("pre-LN", {"norm": "pre"}, "x + f(LN(x)), warm-up"),
                  Variant("pre-LN, no warm-up", {"norm": "pre", "warmup_iters": 1}, "the largest step first")],
-                verdicts.tx_norm_warmup),
+                translation_verdicts.tx_norm_warmup),
     translation("tx-no-cross",
                 "What if the decoder had no cross-attention: nothing in it would read the source sentence?",
                 [Variant("cross-attention", {}, "the decoder reads the memory"),
                  Variant("no cross-attention", tx_swapped(cross=NoCrossAttention), "it cannot")],
-                verdicts.tx_no_cross),
+                translation_verdicts.tx_no_cross),
     translation("tx-no-positions",
                 "What if the encoder had no position code: the source would be a bag of words?",
                 [Variant("positions", {}, "sinusoidal PE on the source"),
                  Variant("no positions", tx_swapped(src_positions=NoPositionCode), "a bag of words")],
-                verdicts.tx_no_positions, pairs="builtin"),
+                translation_verdicts.tx_no_positions, pairs="builtin"),
     translation("tx-smoothing",
                 "What if the targets were not smoothed (ε = 0) instead of the paper's ε = 0.1?",
                 [Variant("ε = 0.1", {}, "0.9 on the right piece"),
                  Variant("ε = 0", {"smoothing": 0.0}, "1 on the right piece")],
-                verdicts.tx_smoothing),
+                translation_verdicts.tx_smoothing),
     translation("tx-beam",
                 "What if the same trained model translated greedily instead of with a beam of 4?",
                 [Variant("greedy", {"beam": 1}, "the likeliest piece each step"),
                  Variant("beam 4", {"beam": 4}, "the 4 likeliest partial translations")],
-                verdicts.tx_beam, columns=("val_loss", "bleu", "distinct", "ms_per_sentence")),
+                translation_verdicts.tx_beam, columns=("val_loss", "bleu", "distinct", "ms_per_sentence")),
     digits("relu",
            "What if the hidden neurons were ReLUs instead of sigmoids (at the book's η, and a smaller one)?",
            [Variant("sigmoid", {}, "σ(z), the book's"), Variant("relu", {"activation": "relu"}, "max(0, z)"),

@@ -8,15 +8,15 @@ screen shows live. Digit nets train in about a second per epoch and run one afte
 The caller watches through ``on_event`` (small dataclasses: :class:`Point` for a curve,
 :class:`VariantDone` when a variant is measured) and may stop between iterations with
 ``should_stop``. Finished variants are cached (:mod:`kqv_cli.lab.cache`); a stopped run
-caches nothing it did not finish.
+caches nothing it did not finish. What a run gives back is in :mod:`kqv_cli.lab.results`; the
+translation Transformer's variants train in :mod:`kqv_cli.lab.translation_runner`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 
 import numpy as np
 
@@ -28,76 +28,12 @@ from engine.runtime.blas import blas_threads
 from kqv_cli.lab import cache
 from kqv_cli.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
 from kqv_cli.lab.measures import probe, real_words_per_100, words_of
+from kqv_cli.lab.results import Curve, LabResult, Point, VariantDone, VariantResult, cached_result
+from kqv_cli.lab.translation_runner import TranslationRuns
 
-CURVE_POINTS = 120  # points kept per curve: plenty for a terminal chart
 SAMPLE_CHARS = 300
 PROBE_WINDOWS = 256
 SUBSET = 1000  # validation images scored at each point of a digit curve
-
-
-@dataclass
-class Point:
-    """A new point of a variant's curve: GPT (iteration, smoothed train loss), digits (epoch, accuracy)."""
-
-    label: str
-    x: float
-    y: float
-
-
-@dataclass
-class VariantDone:
-    result: VariantResult
-
-
-@dataclass
-class VariantResult:
-    label: str
-    config: dict  # every setting the variant trained with
-    metrics: dict  # name -> number (None when it could not be measured, e.g. diverged)
-    curve: list = field(default_factory=list)  # [[x, y], ...]
-    sample: str = ""
-    diverged: str | None = None  # the reason, when training blew up
-    seconds: float = 0.0
-    cached: bool = False
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d.pop("cached")
-        return d
-
-
-@dataclass
-class LabResult:
-    experiment: Experiment
-    budget: int
-    seed: int
-    data: str
-    variants: list[VariantResult]
-    stopped: bool = False
-
-    @property
-    def by_label(self) -> dict[str, VariantResult]:
-        return {v.label: v for v in self.variants}
-
-    @property
-    def verdict(self) -> str:
-        """The explanation, written from this run's numbers (empty when the run was stopped)."""
-        if self.stopped or len(self.variants) < len(self.experiment.variants):
-            return ""
-        return self.experiment.verdict(self.by_label)
-
-    @property
-    def seconds(self) -> float:
-        return sum(v.seconds for v in self.variants if not v.cached)
-
-    def to_json(self) -> dict:
-        exp = self.experiment
-        return {
-            "experiment": exp.name, "kind": exp.kind, "question": exp.question, "budget": self.budget,
-            "budget_unit": exp.unit, "seed": self.seed, "data": self.data, "stopped": self.stopped,
-            "variants": [{**v.to_json(), "cached": v.cached} for v in self.variants],
-            "verdict": self.verdict, "seconds": round(self.seconds, 3),
-        }
 
 
 def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: int = 0, fresh: bool = False,
@@ -151,49 +87,6 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
                 emit(VariantDone(result))
     ordered = [done[v.label] for v in exp.variants if v.label in done]
     return LabResult(exp, budget, seed, source, ordered, stopped=stopped)
-
-
-def cached_result(path, label: str) -> VariantResult | None:
-    """The cached result at ``path`` under this ``label`` (the same settings may have been
-    trained under another experiment's label), or None for a miss or a file of another shape."""
-    doc = cache.read_cached(path)
-    raw = doc.get("result") if doc is not None else None
-    if not _is_result(raw):
-        return None  # a miss: the variant is trained again and the entry rewritten
-    return VariantResult(**{**raw, "label": label}, cached=True)
-
-
-def _is_result(raw) -> bool:
-    """Whether a cache entry has every field of a :class:`VariantResult` with the right type, and
-    numbers to judge by (a hand-edited ``curve: 5`` or empty ``metrics`` is not a result)."""
-
-    def number(x) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-    if not (isinstance(raw, dict) and set(raw) == {f.name for f in fields(VariantResult)} - {"cached"}):
-        return False
-    metrics, curve = raw["metrics"], raw["curve"]
-    return (isinstance(raw["label"], str) and isinstance(raw["config"], dict)
-            and isinstance(raw["sample"], str) and number(raw["seconds"])
-            and (raw["diverged"] is None or isinstance(raw["diverged"], str))
-            and isinstance(metrics, dict) and bool(metrics)
-            and all(isinstance(k, str) and (v is None or number(v)) for k, v in metrics.items())
-            and isinstance(curve, list)
-            and all(isinstance(p, list) and len(p) == 2 and all(map(number, p)) for p in curve))
-
-
-class Curve:
-    """Collects a curve's points, keeping about CURVE_POINTS of them for the record."""
-
-    def __init__(self, label: str, total: float, emit):
-        self.label, self.emit = label, emit
-        self.every = max(1, math.ceil(total / CURVE_POINTS))
-        self.points: list[list[float]] = []
-
-    def add(self, k: int, x: float, y: float, last: bool = False) -> None:
-        if k % self.every == 0 or last:
-            self.points.append([x, y])
-            self.emit(Point(self.label, x, y))
 
 
 # -- the GPT ------------------------------------------------------------------------------
@@ -367,145 +260,3 @@ class DigitRuns:
         return VariantResult(v.label, s, metrics, curve.points, diverged=diverged,
                              seconds=time.perf_counter() - t0)
 
-
-
-# -- the translation Transformer ---------------------------------------------------------------
-
-EXAMPLES = 4  # test sentences shown translated by each variant
-TX_METRICS = ("train_loss", "val_loss", "perplexity", "bleu", "distinct", "unigram_loss", "ms_per_iter",
-              "ms_per_sentence")
-
-
-def examples(sources: list[str], hypotheses: list[str], references: list[list[str]],
-             k: int | None = None) -> str:
-    """``k`` test sentences and their translations, one a line: the first two, then the first ones
-    translated wrong (a what-if shows in its mistakes), each wrong one followed by a reference."""
-    k = EXAMPLES if k is None else k
-    n = len(sources)
-    first = list(range(min(2, n, k)))
-    later = range(len(first), n)
-    wrong = [i for i in later if hypotheses[i] not in references[i]][: k - len(first)]
-    right = [i for i in later if i not in wrong][: k - len(first) - len(wrong)]
-    lines = []
-    for i in sorted(first + wrong + right):
-        ok = hypotheses[i] in references[i]
-        lines.append(f"{sources[i]} → {hypotheses[i]}"
-                     + ("" if ok else f"   (reference: {references[i][0]})"))
-    return "\n".join(lines)
-
-
-class TranslationRuns:
-    """The encoder–decoder variants of a translation experiment, on :class:`~kqv_cli.lab.pairs.LabPairs`.
-
-    A variant's ``changes`` name model parts and sizes (:class:`TransformerConfig` fields),
-    training settings (:class:`TranslateTrainConfig` fields) or ``beam``, which only changes how
-    the trained model translates: variants that differ by their beam alone share one training.
-    """
-
-    def __init__(self, exp: Experiment, data, budget: int, seed: int):
-        from kqv_cli.lab.pairs import LabPairs
-
-        if not isinstance(data, LabPairs):
-            raise KqvError(f"{exp.name} trains a translation model and needs sentence pairs")
-        if not data.splits.train or not data.splits.test:
-            raise KqvError("the translation experiments need training and test sentence pairs")
-        self.exp, self.data, self.budget, self.seed = exp, data, budget, seed
-
-    def settings(self, v: Variant) -> tuple[dict, dict, int]:
-        """(model sizes and parts, training settings, beam) of a variant."""
-        from engine.translation.train import TranslateTrainConfig
-        from kqv_cli.lab.experiments import TX_BASE, TX_TRAIN
-
-        changes = {**TX_BASE, **TX_TRAIN, **self.exp.base, **v.changes}
-        beam = changes.pop("beam", 1)
-        train_fields = {f.name for f in fields(TranslateTrainConfig)}
-        train = {k: changes.pop(k) for k in list(changes) if k in train_fields}
-        train.update(max_iters=self.budget, seed=self.seed, bleu_sentences=0, threads=1,
-                     eval_interval=self.budget + 1)
-        return changes, train, beam
-
-    def train_key(self, v: Variant) -> str:
-        sizes, train, _ = self.settings(v)
-        return cache.cache_key({"model": sizes, "train": train, "data": self.data.fingerprint})
-
-    def path(self, v: Variant):
-        sizes, train, beam = self.settings(v)
-        return cache.cache_path("translation", cache.cache_key(
-            {"model": sizes, "train": train, "beam": beam, "data": self.data.fingerprint}))
-
-    def train(self, variants: list[Variant], emit, stop):
-        """Train each distinct setting once, interleaved; yield every variant's result (None if stopped)."""
-        from engine.translation.train import TranslateTrainConfig, TranslateTrainer
-
-        runs: dict[str, dict] = {}
-        for v in variants:
-            key = self.train_key(v)
-            if key not in runs:
-                sizes, train, _ = self.settings(v)
-                trainer = TranslateTrainer(self.data.splits, sizes, TranslateTrainConfig(**train))
-                runs[key] = {"trainer": trainer, "seconds": 0.0, "ema": 0.0, "diverged": None, "curves": []}
-            runs[key]["curves"].append(Curve(v.label, self.budget, emit))
-        beta = 0.9
-        for it in range(self.budget):
-            if stop():
-                yield None
-                return
-            for run in runs.values():
-                if run["diverged"]:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    loss = run["trainer"].step()
-                except TrainingDiverged as exc:
-                    run["diverged"] = str(exc).split(";")[0]
-                    continue
-                finally:
-                    run["seconds"] += time.perf_counter() - t0
-                run["ema"] = beta * run["ema"] + (1 - beta) * loss
-                for curve in run["curves"]:
-                    curve.add(it, it + 1, run["ema"] / (1 - beta ** (it + 1)), last=it == self.budget - 1)
-        for v in variants:
-            if stop():
-                yield None
-                return
-            run = runs[self.train_key(v)]
-            yield self.measure(v, run, next(c for c in run["curves"] if c.label == v.label))
-
-    def measure(self, v: Variant, run, curve: Curve) -> VariantResult:
-        from engine.translation.evaluate import corpus_bleu, translate_texts
-
-        trainer = run["trainer"]
-        sizes, train, beam = self.settings(v)
-        config = {**sizes, **{k: train[k] for k in ("lr", "warmup_iters", "smoothing", "batch_size",
-                                                    "vocab_size")}, "beam": beam, "iters": self.budget}
-        if run["diverged"]:
-            return VariantResult(v.label, config, dict.fromkeys(TX_METRICS), curve.points,
-                                 diverged=run["diverged"], seconds=run["seconds"])
-        # a training shared by several variants (their beams) counts in the first one's time only
-        train_seconds = 0.0 if run.get("timed") else run["seconds"]
-        run["timed"] = True
-        t0 = time.perf_counter()
-        val_loss = trainer.val_loss()
-        test = self.data.splits.test
-        sources, references = [s for s, _ in test], [t for _, t in test]
-        t1 = time.perf_counter()
-        hypotheses = translate_texts(trainer.model, trainer.vocab, sources, beam=beam)
-        ms_per_sentence = 1000 * (time.perf_counter() - t1) / len(sources)
-        recent = trainer.losses[-max(1, self.budget // 10):]
-        metrics = {"train_loss": float(np.mean(recent)), "val_loss": val_loss,
-                   "perplexity": math.exp(min(val_loss, 50.0)), "bleu": corpus_bleu(hypotheses, references),
-                   "distinct": len(set(hypotheses)) / len(hypotheses),
-                   "unigram_loss": self.unigram_loss(trainer),
-                   "ms_per_iter": 1000 * run["seconds"] / self.budget, "ms_per_sentence": ms_per_sentence}
-        sample = examples(sources, hypotheses, references)
-        return VariantResult(v.label, config, metrics, curve.points, sample=sample,
-                             seconds=train_seconds + time.perf_counter() - t0)
-
-    @staticmethod
-    def unigram_loss(trainer) -> float:
-        """The loss of guessing each target piece from the pieces' frequencies alone: what a model
-        that learnt nothing of the source, nor of the words before, would score."""
-        counts = np.bincount(np.concatenate([t[1:] for t in trainer.train_ids.tgt]),
-                             minlength=trainer.vocab.size)
-        p = counts[counts > 0] / counts.sum()
-        return float(-(p * np.log(p)).sum())
