@@ -1,5 +1,5 @@
 """cross_attention: the decoder's attention over the source, graded against the engine's own
-cross-attention layer (engine.translation.layers.CrossAttention), the key-padding mask included."""
+cross-attention layer (engine.translation.cross_attention.CrossAttention), the key-padding mask included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from engine.trace import Tracer
-from engine.translation.layers import CrossAttention
+from engine.translation.cross_attention import CrossAttention
 from lessons.practice.exercise import Call, Case, Exercise, Mistake
 from lessons.practice.gpt_inputs import rng_for
 
