@@ -20,9 +20,9 @@ from engine.errors import KqvError
 from engine.hf.export import export_checkpoint
 from engine.hf.marian import load_marian, read_config
 from engine.hf.marian_export import halves_order
+from engine.translation.checkpoint import load_translator
 from engine.translation.decode import beam_search, greedy
 from engine.translation.model import Transformer, TransformerConfig
-from engine.translation.train import load_translator
 from kqv_cli.cli import app
 
 DATA = Path(__file__).parent / "data"

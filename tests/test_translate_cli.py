@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.data.pairs import load_pairs
 from engine.files.checkpoint import save_checkpoint
-from engine.translation.train import TranslateTrainConfig, TranslateTrainer, epoch_batches
+from engine.translation.batches import epoch_batches
+from engine.translation.train import TranslateTrainConfig, TranslateTrainer
 from kqv_cli.cli import app
 
 runner = CliRunner()
@@ -161,7 +162,7 @@ def test_translate_shows_the_cross_attention(trained):
 
 
 def test_cross_attention_rows_are_probabilities(trained):
-    from engine.translation.train import load_translator
+    from engine.translation.checkpoint import load_translator
     from kqv_cli.cross_attention_table import cross_attention
 
     model, vocab, _ = load_translator(trained[0])

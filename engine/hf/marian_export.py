@@ -166,7 +166,7 @@ def export_translation(checkpoint: str | os.PathLike, folder: str | os.PathLike)
     """Write a ``kqv train translate`` checkpoint into ``folder`` as a MarianMT; return the folder.
 
     The caller has checked that the folder may be written (empty, or ``--force``)."""
-    from engine.translation.train import load_translator
+    from engine.translation.checkpoint import load_translator
 
     model, vocab, _ = load_translator(checkpoint)
     check_exportable(model.config)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import fused
-from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
+from engine.data.bpe import PAD_ID, BPEVocab
 from engine.data.pairs import PairSplits
 from engine.errors import KqvError, TrainingDiverged
 from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
@@ -42,13 +42,13 @@ from engine.gpt.train import ThreadChooser
 from engine.optim import AdamW, clip_grad_norm, noam_lr
 from engine.runtime.blas import blas_threads
 from engine.runtime.memory import check_fits, translation_memory
+from engine.translation.batches import encode_pairs, epoch_batches
+from engine.translation.checkpoint import KIND, checked_model, restore_training, training_checkpoint
 from engine.translation.halves import HalfBatches
 from engine.translation.model import Transformer, TransformerConfig
 
-KIND = "translate"
 # A resumed run continues as it was set up; only its length and its reporting may change.
 CHANGEABLE_ON_RESUME = ("max_iters", "eval_interval", "bleu_sentences", "beam", "threads")
-POOL_BATCHES = 50  # batches sorted by length together: enough to group lengths, few enough to mix
 
 
 @dataclass
@@ -99,57 +99,6 @@ def check_beam(beam) -> int:
     if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or not 1 <= beam <= MAX_BEAM:
         raise KqvError(f"--beam must be a whole number from 1 (greedy) to {MAX_BEAM}, got {beam!r}")
     return int(beam)
-
-
-# -- the data as ids ---------------------------------------------------------------------------
-
-
-@dataclass
-class PairIds:
-    """One split's pairs as ids: ``src[i]`` is pieces + </s>, ``tgt[i]`` is <s> + pieces + </s>."""
-
-    src: list[np.ndarray]
-    tgt: list[np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-    def batch(self, idx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``src (B, S)``, ``tgt_in (B, T)`` and ``tgt_out (B, T)`` of the pairs ``idx``, padded."""
-        src = pad_batch([self.src[i] for i in idx])
-        tgt = pad_batch([self.tgt[i] for i in idx])
-        return src, tgt[:, :-1], tgt[:, 1:]
-
-
-def encode_pairs(vocab: BPEVocab, pairs: list[tuple[str, str]], max_len: int) -> tuple[PairIds, int]:
-    """The pairs as ids, dropping those longer than the model's ``max_len`` positions; returns the
-    ids and how many pairs were dropped."""
-    if not pairs:
-        return PairIds([], []), 0
-    srcs = vocab.encode_batch([s for s, _ in pairs])
-    tgts = vocab.encode_batch([t for _, t in pairs])
-    out, dropped = PairIds([], []), 0
-    for s, t in zip(srcs, tgts, strict=True):
-        if len(s) + 1 > max_len or len(t) + 1 > max_len:  # </s>; the decoder sees <s> + t, t + </s>
-            dropped += 1
-            continue
-        out.src.append(np.array(s + [EOS_ID], dtype=np.int64))
-        out.tgt.append(np.array([BOS_ID] + t + [EOS_ID], dtype=np.int64))
-    return out, dropped
-
-
-def epoch_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, batch_size: int,
-                  rng: np.random.Generator) -> list[np.ndarray]:
-    """One epoch's batches of pair indices: shuffled, grouped by length in pools, order shuffled."""
-    n = len(src_lens)
-    order = rng.permutation(n)
-    pool = batch_size * POOL_BATCHES
-    batches = []
-    for start in range(0, n, pool):
-        chunk = order[start:start + pool]
-        chunk = chunk[np.lexsort((src_lens[chunk], tgt_lens[chunk]))]  # by target length, then source
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 # -- the record of a run -------------------------------------------------------------------------
@@ -252,7 +201,8 @@ class TranslateTrainer:
         self._epoch, self._batches = -1, []
         if resume is not None:
             self.model.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("adam.")})
-            self._restore(resume, arrays, meta)
+            self.iter, evals, self.losses = restore_training(self, resume, arrays, meta)
+            self.evals = [EvalInfo(**e) for e in evals]
             if self.out is not None and self.out.exists() and os.path.samefile(resume, self.out):
                 self.saved_iter = self.iter
         # looked at again before every save: another run writing the same --out meanwhile is
@@ -260,36 +210,6 @@ class TranslateTrainer:
         self.claim = OutputClaim(self.out) if self.out is not None else None
         self.train_seconds = 0.0
         self.tokens = 0
-
-    def _restore(self, resume, arrays: dict, meta: dict) -> None:
-        def damaged(what: str) -> KqvError:
-            return KqvError(f"{resume} cannot be resumed: {what} (kqv translate still reads its weights)")
-
-        P = self.model.num_params
-        m, v = arrays.get("adam.m"), arrays.get("adam.v")
-        if m is None or v is None or m.shape != (P,) or v.shape != (P,):
-            raise damaged(f"its Adam state is missing or does not fit the model's {P:,} parameters")
-        for name in ("iter", "adam_t"):
-            if not _whole(meta.get(name)):
-                raise damaged(f"its {name} is {meta.get(name)!r}, not a whole number from 0")
-        evals, losses = meta.get("evals"), meta.get("losses")
-        if not (isinstance(evals, list) and all(
-                isinstance(e, dict) and set(e) == {"iter", "train_loss", "val_loss"} for e in evals)):
-            raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
-        if not (isinstance(losses, list) and all(_real(x) for x in losses)):
-            raise damaged("its losses are not a list of numbers")
-        states = meta.get("dropout_rngs")
-        if not isinstance(states, list) or len(states) != len(self.dropout_rngs):
-            raise damaged("it lacks its dropout generators' states")
-        try:
-            for rng, state in zip(self.dropout_rngs, states, strict=True):
-                rng.bit_generator.state = state
-        except (TypeError, ValueError, KeyError, OverflowError):
-            raise damaged("a dropout generator's state is not one numpy can restore") from None
-        self.opt.load_state({"m": m, "v": v}, meta["adam_t"])
-        self.iter = meta["iter"]
-        self.evals = [EvalInfo(**e) for e in evals]
-        self.losses = list(losses)
 
     # -- one iteration ---------------------------------------------------------------------------
 
@@ -432,21 +352,7 @@ class TranslateTrainer:
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the run's checkpoint to ``path``, or to ``--out`` through its claim (which may
         move it beside ``--out`` when another run wrote there meanwhile; :attr:`out` follows)."""
-        arrays = dict(self.model.state_dict())
-        arrays["adam.m"], arrays["adam.v"] = self.opt.m, self.opt.v
-        meta = {
-            "kind": KIND,
-            "model": asdict(self.model.config),
-            "train": asdict(self.tc),
-            "vocab": self.vocab.to_json(),
-            "iter": self.iter,
-            "adam_t": self.opt.t,
-            "dropout_rngs": [rng.bit_generator.state for rng in self.dropout_rngs],
-            "evals": [asdict(e) for e in self.evals],
-            "losses": self.losses,
-            "pairs": self.splits.source,
-            "n_pairs": self.splits.n_pairs,
-        }
+        arrays, meta = training_checkpoint(self)
         if path is None:
             written = self.claim.save(arrays, meta)
             self.out = written
@@ -454,47 +360,3 @@ class TranslateTrainer:
             written = save_checkpoint(path, arrays, meta)
         self.saved_iter = self.iter
         return written
-
-
-def _whole(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
-
-
-def _real(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-# -- reading a checkpoint back -------------------------------------------------------------------
-
-
-def checked_model(path, arrays: dict, meta: dict) -> tuple[TransformerConfig, BPEVocab]:
-    """The model's sizes and vocabulary from a checkpoint, once they agree with each other, with
-    the arrays stored and with this machine's memory: nothing is built before that."""
-    model = meta.get("model")
-    if not isinstance(model, dict):
-        raise KqvError(f"{path} is a damaged translate checkpoint (no model sizes)")
-    try:
-        config = TransformerConfig.from_dict(model)
-    except (KqvError, TypeError, ValueError) as exc:
-        raise KqvError(f"{path} is a damaged translate checkpoint: {exc}") from None
-    vocab = BPEVocab.from_json(meta.get("vocab"), where=str(path))
-    if vocab.size != config.vocab_size:
-        raise KqvError(f"{path} is a damaged translate checkpoint: its vocabulary has {vocab.size} pieces "
-                       f"but its embedding has {config.vocab_size} rows")
-    check_fits(translation_memory(config, 1, config.max_len, training=False), f"the model in {path}",
-               "it is larger than this machine can hold")
-    return config, vocab
-
-
-def load_translator(path: str | os.PathLike) -> tuple[Transformer, BPEVocab, dict]:
-    """A trained translation model and its vocabulary from a checkpoint."""
-    arrays, meta = load_checkpoint(path, KIND)
-    config, vocab = checked_model(path, arrays, meta)
-    weights = {k: v for k, v in arrays.items() if not k.startswith("adam.")}
-    model = Transformer(config, init=False)
-    try:
-        model.load_state_dict(weights)
-    except (KeyError, ValueError) as exc:
-        raise KqvError(f"{path} is a damaged translate checkpoint: its weights do not fit its sizes "
-                       f"({exc})") from None
-    return model, vocab, meta

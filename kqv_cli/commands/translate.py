@@ -211,8 +211,9 @@ def translate(
     model_name: str | None = typer.Option(None, "--model", help=MARIAN_HELP),
 ) -> None:
     """Translate sentences with a trained encoder-decoder; one line out per sentence in."""
+    from engine.translation.checkpoint import load_translator
     from engine.translation.evaluate import encode_sources, translate_ids
-    from engine.translation.train import check_beam, load_translator
+    from engine.translation.train import check_beam
 
     if beam is not None:
         check_beam(beam)
@@ -286,8 +287,8 @@ def trace_translate(
     batch of English-French pairs with padding: S is the source length, T the target length."""
     from engine.data.bpe import BPEVocab
     from engine.runtime.memory import check_fits, translation_memory
+    from engine.translation.batches import encode_pairs
     from engine.translation.model import Transformer, TransformerConfig
-    from engine.translation.train import encode_pairs
 
     if model_name is not None:
         from kqv_cli.commands.marian import trace_pretrained

@@ -143,7 +143,7 @@ def train_hint() -> str:
 
 @lru_cache(maxsize=2)
 def _load_kept(path: str, mtime: float):
-    from engine.translation.train import load_translator
+    from engine.translation.checkpoint import load_translator
 
     model, vocab, meta = load_translator(path)
     return model, vocab, meta

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.trace import Tracer
+from engine.translation.batches import PairIds
 from engine.translation.loss import smoothed_cross_entropy_backward, smoothed_cross_entropy_forward
-from engine.translation.train import PairIds
 from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
 from lessons.practice.gpt_inputs import rng_for
 
