@@ -13,6 +13,10 @@ Three runs, each traced:
   with their French references teacher-forced through the translator: the probability of
   "elle" against "il" where the pronoun comes, and the cross-attention row of that position.
 
+The pair run is here; the decode and pizza runs are in :mod:`lessons.steps.translation_decoding`,
+and what the three share (the sentences, the vocabulary, :func:`full_dims`, the models, the
+translator) in :mod:`lessons.steps.translation_model`; ``TRACES`` names all three.
+
 The translator is kqv's own trained model when one is kept where the Train screen and
 ``kqv train translate --out`` put it (:func:`kept_translator`); otherwise it is the lesson's
 untrained model, and the notes say so: an untrained model cannot answer the pizza question.
@@ -24,226 +28,38 @@ own. All the maths is the engine's: this module makes token ids and picks views 
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab, pad_batch
-from engine.errors import KqvError
-from engine.layers import check_heads, head_counts
+from engine.data.bpe import BOS_ID, EOS_ID, PAD_ID, BPEVocab
 from engine.trace import Tracer
-from engine.translation.model import Transformer, TransformerConfig
+from engine.translation.model import Transformer
 from lessons.model import Extra, RealTraceFn, TraceFn, TraceRun
-
-# Our own sentences (not from the Tatoeba file). Row 0 of every batch is the pizza sentence.
-PAIRS = [
-    ("The pizza came out of the oven and it tasted good.",
-     "La pizza est sortie du four et elle était bonne."),
-    ("The cat is asleep.", "Le chat dort."),
-    ("I like cheese.", "J'aime le fromage."),
-    ("The oven is hot.", "Le four est chaud."),
-    ("She ate the whole pizza.", "Elle a mangé toute la pizza."),
-    ("He turned off the oven.", "Il a éteint le four."),
-    ("We are hungry.", "Nous avons faim."),
-    ("The bread smells good.", "Le pain sent bon."),
-]
-# the pizza question: the same start, two endings; "it" is the pizza (elle) or the oven (il)
-PIZZA = [
-    ("The pizza came out of the oven and it tasted good.",
-     "La pizza est sortie du four et elle était bonne.", "pizza"),
-    ("The pizza came out of the oven and it was turned off.",
-     "La pizza est sortie du four et il était éteint.", "oven"),
-]
-PRONOUN_PREFIX = "La pizza est sortie du four et"  # the French up to the pronoun
-PRONOUNS = ("elle", "il")  # feminine (la pizza), masculine (le four); a word may be several pieces
-LESSON_VOCAB = 340  # the 256 bytes, 3 specials and some merges: short words whole, longer ones cut
-MAX_LEN = 16  # the longest S and T the lesson allows
-BEAMS = 4
-MAX_HEADS = 16
-LN_EPS_NOTE = "ε = 10⁻⁵"
+from lessons.steps.translation_decoding import (  # noqa: F401  (the tests and tools read them here)
+    run_decode,
+    run_pizza,
+    run_real_decode,
+    run_real_pizza,
+    word_probability,
+    word_weight,
+)
+from lessons.steps.translation_model import (  # noqa: F401  (full_dims is the step script's; the tests read the rest here)
+    BEAMS,
+    PAIRS,
+    PIZZA,
+    PRONOUN_PREFIX,
+    LessonText,
+    batch,
+    full_dims,
+    kept_path,
+    kept_translator,
+    lesson_vocab,
+    model_for,
+)
 
 EXTRAS = {"pieces", "pad_mask", "enc_attn", "memory", "dec_attn", "cross_attn", "norms", "smoothing",
           "beams", "pizza"}
-
-
-# -- the vocabulary, the batch, the model ---------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def lesson_vocab() -> BPEVocab:
-    """A byte-level BPE learnt from the lesson's own sentences, both languages together."""
-    texts = [side for pair in PAIRS for side in pair] + [side for s, t, _ in PIZZA for side in (s, t)]
-    return BPEVocab.train(texts, LESSON_VOCAB)
-
-
-def full_dims(dims: dict) -> dict[str, int]:
-    """The learner's B, S, T, C, nh plus hs = C // nh, V, d_ff = 4C and the model's fixed sizes."""
-    B, S, T, C, nh = (int(dims.get(k, d)) for k, d in (("B", 3), ("S", 14), ("T", 13), ("C", 32), ("nh", 4)))
-    for name, value, top in (("B", B, len(PAIRS)), ("S", S, MAX_LEN), ("T", T, MAX_LEN)):
-        if not 1 <= value <= top:
-            raise KqvError(f"{name} must be between 1 and {top}, not {value}")
-    if C > 0 and nh > 0 and C % nh:
-        valid = ", ".join(str(h) for h in head_counts(C, MAX_HEADS))
-        raise KqvError(f"channels per token (C) = {C} is not divisible by attention heads (nh) = {nh}: "
-                       f"each head takes C/nh channels; with C = {C}, nh can be {valid}")
-    check_heads(C, nh)
-    from engine.translation.evaluate import max_new_tokens
-
-    # the decode step's sizes for the lesson's own model (a trained one brings its own)
-    max_new = max_new_tokens(len(lesson_vocab().encode(PIZZA[0][0])) + 1, 2 * MAX_LEN)
-    return {"B": B, "S": S, "T": T, "C": C, "nh": nh, "hs": C // nh, "V": lesson_vocab().size,
-            "d_ff": 4 * C, "max_len": 2 * MAX_LEN, "n_layer": 1, "n_dec_layer": 1,
-            "beams": BEAMS, "max_new": max_new, "t": 1 + max_new}
-
-
-def fit(ids: list[int], n: int) -> list[int]:
-    """``ids`` cut to ``n`` or padded to ``n`` with the pad id."""
-    return ids[:n] + [PAD_ID] * max(0, n - len(ids))
-
-
-def batch(vocab: BPEVocab, B: int, S: int, T: int):
-    """``src (B, S)``, ``tgt_in (B, T)``, ``tgt_out (B, T)`` of the first B pairs, as training makes
-    them: source = pieces + </s>, decoder input = <s> + pieces, target = pieces + </s>; each cut
-    or padded to S or T. Also the pieces of each row, for labels."""
-    src, tgt_in, tgt_out = [], [], []
-    for english, french in PAIRS[:B]:
-        s, t = vocab.encode(english), vocab.encode(french)
-        src.append(fit(s + [EOS_ID], S))
-        tgt_in.append(fit([BOS_ID] + t, T))
-        tgt_out.append(fit(t + [EOS_ID], T))
-    src, tgt_in, tgt_out = (np.array(a, dtype=np.int64) for a in (src, tgt_in, tgt_out))
-    return src, tgt_in, tgt_out
-
-
-def model_for(d: dict, seed: int, norm: str = "post") -> Transformer:
-    """The lesson's untrained model: one encoder and one decoder layer, the paper's choices."""
-    cfg = TransformerConfig(vocab_size=d["V"], n_embd=d["C"], n_head=d["nh"], n_layer=1, n_dec_layer=1,
-                            d_ff=d["d_ff"], max_len=d["max_len"], dropout=0.1, norm=norm)
-    return Transformer(cfg, seed=seed)
-
-
-# -- the trained model, when there is one -----------------------------------------------------------
-
-
-def kept_path() -> Path:
-    """Where the app keeps the translation model it trains (``kqv train translate --out`` it there)."""
-    from engine.files.paths import state_dir
-
-    return state_dir() / "models" / "translate.npz"
-
-
-def train_hint() -> str:
-    return (f"make one with: kqv train translate --out {kept_path()} (the English-French pairs, "
-            "1,200 iterations of a 2+2-layer model with C = 128: 10 to 20 minutes at 470-810 ms an "
-            "iteration on a busy two-core machine, then a few minutes of test BLEU; --max-iters 400 for a "
-            "quicker, weaker one; or press t on the Train screen)")
-
-
-@lru_cache(maxsize=2)
-def _load_kept(path: str, mtime: float):
-    from engine.translation.checkpoint import load_translator
-
-    model, vocab, meta = load_translator(path)
-    return model, vocab, meta
-
-
-def kept_translator():
-    """``(model, vocab, meta)`` of the kept trained model, or None (with the reason) when there is none
-    or it cannot be read."""
-    path = kept_path()
-    if not path.is_file():
-        return None, "no trained translation model is kept on this machine"
-    try:
-        return _load_kept(str(path), os.path.getmtime(path)), ""
-    except KqvError as exc:
-        return None, f"the kept model {path} cannot be read ({exc})"
-
-
-class LessonText:
-    """Text to ids and back for a kqv model: its byte-level BPE, with the training's </s> and <s>."""
-
-    def __init__(self, vocab: BPEVocab):
-        self.vocab, self.bos, self.pad = vocab, BOS_ID, PAD_ID
-
-    def source(self, text: str) -> list[int]:  # the pieces + </s>, as training feeds the encoder
-        return self.vocab.encode(text) + [EOS_ID]
-
-    def target(self, text: str) -> list[int]:  # the pieces, no </s>
-        return self.vocab.encode(text)
-
-    def word(self, word: str) -> list[int]:  # a word's pieces where it follows others (" elle")
-        return self.vocab.encode(" " + word)
-
-    def pieces(self, ids) -> list[str]:
-        return self.vocab.pieces(ids)
-
-    def decode(self, ids) -> str:
-        return self.vocab.decode(ids)
-
-
-class MarianText:
-    """The same for a MarianMT folder: source.spm for English, target.spm for French, one vocab.json;
-    the decoder starts from the pad id (Marian's decoder_start_token_id)."""
-
-    def __init__(self, tokenizer, config: TransformerConfig):
-        self.tok, self.bos, self.pad = tokenizer, config.bos_id, config.pad_id
-
-    def source(self, text: str) -> list[int]:
-        return [int(i) for i in self.tok.encode(text)]
-
-    def target(self, text: str) -> list[int]:
-        return [int(i) for i in self.tok.encode_target(text)[:-1]]
-
-    def word(self, word: str) -> list[int]:
-        return [int(i) for i in self.tok.encode_target(word)[:-1]]
-
-    def pieces(self, ids) -> list[str]:
-        return self.tok.pieces(ids)
-
-    def decode(self, ids) -> str:
-        return self.tok.decode(ids)
-
-
-class Translator:
-    """The model the decode and pizza steps ask: MarianMT when one is given (``--model``, the g key),
-    else kqv's own trained model if one is kept, else the lesson's untrained one."""
-
-    def __init__(self, dims: dict, seed: int, marian: str | None = None):
-        self.beam_options: dict = {}
-        self.real = marian is not None
-        if marian is not None:
-            model, generation, tokenizer, folder = load_marian_once(marian)
-            self.model, self.text, self.trained = model, MarianText(tokenizer, model.config), True
-            cfg = model.config
-            self.beam_options = dict(length_penalty=generation.length_penalty, banned=generation.banned,
-                                     renormalize=generation.renormalize)
-            self.describe = (f"the MarianMT weights in {folder}: {cfg.n_layer}+{cfg.n_dec_layer} layers, "
-                             f"C = {cfg.n_embd}, nh = {cfg.n_head}, V = {cfg.vocab_size} (SentencePiece); "
-                             "press g for the lesson's own model")
-            return
-        kept, why = kept_translator()
-        if kept is not None:
-            self.model, vocab, meta = kept
-            self.text, self.trained = LessonText(vocab), True
-            cfg = self.model.config
-            self.describe = (f"kqv's own trained model ({kept_path()}): {cfg.n_layer}+{cfg.n_dec_layer} "
-                             f"layers, C = {cfg.n_embd}, nh = {cfg.n_head}, V = {cfg.vocab_size}, trained "
-                             f"{meta.get('iter', '?')} iterations on {meta.get('pairs', '?')}")
-        else:
-            d = full_dims(dims)
-            self.model, self.text, self.trained = model_for(d, seed), LessonText(lesson_vocab()), False
-            self.describe = (f"the lesson's UNTRAINED model (random weights, seed {seed}; C = {d['C']}, "
-                             f"nh = {d['nh']}, V = {d['V']}): {why}; {train_hint()}")
-
-
-@lru_cache(maxsize=1)
-def load_marian_once(model: str):
-    """A MarianMT folder (or hub name) loaded once per process: (model, generation, tokenizer, folder)."""
-    from engine.hf.marian import load_pretrained
-
-    return load_pretrained(model)
 
 
 # -- the pair run ------------------------------------------------------------------------------------
@@ -474,183 +290,8 @@ def _smoothing_notes(tracer: Tracer, vocab: BPEVocab, d: dict) -> list[str]:
             f"{smooth:.3f}, plain cross-entropy {plain:.3f}, ln V = {np.log(V):.3f}"]
 
 
-# -- the decode run ----------------------------------------------------------------------------------
-
-
-def run_decode(dims: dict, seed: int, marian: str | None = None) -> TraceRun:
-    from engine.translation.decode import beam_search, greedy
-    from engine.translation.evaluate import max_new_tokens
-
-    tr = Translator(dims, seed, marian)
-    model, text = tr.model, tr.text
-    english = PIZZA[0][0]
-    src = np.array([text.source(english)], dtype=np.int64)  # (1, S)
-    max_new = max_new_tokens(src.shape[1], model.config.max_len)
-    steps: list = []
-    tracer = Tracer()
-    best = beam_search(model, src, beam=BEAMS, max_new=max_new, tracer=tracer, steps=steps,
-                       **tr.beam_options)[0]
-    first = greedy(model, src, max_new=max_new, banned=tr.beam_options.get("banned"))[0]
-    d = {**model.dims(1, src.shape[1], 1), "beams": BEAMS, "t": 1 + max_new, "max_new": max_new}
-    tracer.dims = d
-    lines = [f"source: {english!r}, S = {src.shape[1]} pieces with </s>; at most {max_new} new pieces",
-             f"greedy: {_text(text, first)}", f"beam {BEAMS}: {_text(text, best)}"]
-    lines += _beam_lines(steps, text)
-    if not tr.trained:
-        lines.append("untrained: both outputs are pieces chosen by random weights, not French; a uniform "
-                     f"guess would score −ln V = {-np.log(model.config.vocab_size):.2f} per piece, and the "
-                     "random model's guesses are more peaked than that, not better")
-    return TraceRun(tracer, d, notes=[tr.describe], extras={"beams": {"notes": lines}})
-
-
-def _text(vocab, ids) -> str:
-    """The words of ``ids``, or their pieces when they are special pieces only (an untrained model
-    may write <s> again and again)."""
-    words = vocab.decode(ids)
-    return repr(words) if words.strip() else " ".join(vocab.pieces(ids)) or "(nothing)"
-
-
-def _beam_lines(steps, vocab, shown: int = 4) -> list[str]:
-    from engine.translation.decode import NEG
-
-    lines = []
-    for step in steps[:shown]:
-        beams = []
-        for k in range(step.running.shape[1]):
-            score = step.running_scores[0, k]
-            if score <= NEG / 2:
-                continue
-            tokens = _text(vocab, step.running[0, k, 1:])
-            beams.append(f"{tokens} {score:.2f} (from beam {step.parents[0, k]})")
-        lines.append(f"step {step.t - 1}: " + "; ".join(beams))
-    done = steps[-1] if steps else None
-    if done is not None:
-        fin = [f"{s:.3f} ({n} pieces)"
-               for s, n in zip(done.finished_scores[0], done.finished_len[0], strict=True) if s > NEG / 2]
-        lines.append(f"after {len(steps)} steps, finished scores Σ log p / length: " + ", ".join(fin))
-    return lines
-
-
-# -- the pizza run ------------------------------------------------------------------------------------
-
-
-def _pronoun_position(text, french: str) -> tuple[list[int], int]:
-    """The reference's ids and the place in ``tgt_in = <s> + ids`` whose output is the pronoun's first
-    piece: the prefix's length (position 0 is <s>)."""
-    ids = text.target(french)
-    prefix = text.target(PRONOUN_PREFIX)
-    if ids[: len(prefix)] != prefix:  # a merge across the boundary: find the longest common start
-        n = 0
-        while n < min(len(ids), len(prefix)) and ids[n] == prefix[n]:
-            n += 1
-        prefix = prefix[:n]
-    return ids, len(prefix)
-
-
-def run_pizza(dims: dict, seed: int, marian: str | None = None) -> TraceRun:
-    tr = Translator(dims, seed, marian)
-    model, vocab = tr.model, tr.text
-    sources = [vocab.source(e) for e, _, _ in PIZZA]
-    refs, positions = zip(*(_pronoun_position(vocab, f) for _, f, _ in PIZZA), strict=True)
-    src = pad_batch(sources, vocab.pad)
-    tgt_in = pad_batch([[vocab.bos] + ids for ids in refs], vocab.pad)
-    B, S = src.shape
-    T = tgt_in.shape[1]
-    d = model.dims(B, S, T)
-    tracer = Tracer(dims=d)
-    model.forward(src, tgt_in, tracer=tracer)  # (B, T, V) logits, traced
-    words = [vocab.word(w) for w in PRONOUNS]
-    last = f"dec.h{model.config.n_dec_layer - 1}.cross.att"
-    att = tracer[last].value  # (B, nh, T, S)
-    lines = []
-    several = [f"{w} is {len(ids)} pieces here ({' '.join(vocab.pieces(ids))}): its probability is "
-               "the product of each piece's, given the ones before"
-               for w, ids in zip(PRONOUNS, words, strict=True) if len(ids) > 1]
-    lines += several
-    figure = None
-    prefers = []
-    logits = tracer["logits"].value.astype(np.float64)  # (B, T, V)
-    for b, ((english, _, meaning), q) in enumerate(zip(PIZZA, positions, strict=True)):
-        src_p = vocab.pieces(src[b])
-        prefix = list(tgt_in[b, 1:q + 1])
-        pe, pi = (word_probability(model, src[b:b + 1], prefix, w, vocab.bos) for w in words)
-        prefers.append("elle" if pe > pi else "il")
-        row = att[b, :, q, :].mean(axis=0)  # (S,) mean over heads
-        top = np.argsort(row)[::-1][:3]
-        said = " ".join(vocab.pieces(tgt_in[b, 1:q + 1]))
-        z = logits[b, q] - logits[b, q].max()
-        p = np.exp(z) / np.exp(z).sum()
-        best = np.argsort(p)[::-1][:3]
-        lines.append(f"{english!r} (it = the {meaning}): after {said!r}, position {q} of tgt_in: "
-                     f"p(elle) = {pe:.4f}, p(il) = {pi:.4f}; its likeliest next pieces there: "
-                     + ", ".join(f"{vocab.pieces([j])[0]} {p[j]:.3f}" for j in best))
-        n_real = sum(piece != "<pad>" for piece in src_p)
-        lines.append(f"  {last} row {q}, mean over heads: "
-                     + ", ".join(f"{src_p[j]} {row[j]:.2f}" for j in top)
-                     + f"; on 'pizza' {word_weight(src_p, row, 'pizza'):.2f}, on 'oven' "
-                     f"{word_weight(src_p, row, 'oven'):.2f} (a uniform row: 1/{n_real} = {1 / n_real:.2f} "
-                     "a piece)")
-        if b == 0:
-            figure = (vocab.pieces([tgt_in[b, q]])[0] + " → ?", src_p, att[b, :, q, :])
-    if not tr.trained:
-        V = model.config.vocab_size
-        lines.append(f"this model is untrained: its probabilities and attention come from random weights (a "
-                     f"uniform guess gives a one-piece word 1/V = {1 / V:.4f}); whatever preference shows is "
-                     f"chance, not grammar. {train_hint()}")
-    elif prefers == ["elle", "il"]:
-        lines.append("this model prefers elle for the pizza and il for the oven: its choice follows the noun "
-                     "'it' stands for; the attention row shows where it read while choosing, not why")
-    else:
-        lines.append(f"this model prefers {prefers[0]} for the pizza and {prefers[1]} for the oven: it has "
-                     "not tied the pronoun to the right noun in both sentences"
-                     + ("" if tr.real else " (a small model, trained briefly; the probabilities say how far "
-                        "it is from either)"))
-    extra: Extra = {"notes": lines}
-    if figure is not None:
-        extra["attends"] = figure
-    return TraceRun(tracer, d, notes=[tr.describe], extras={"pizza": extra},
-                    tokens=[vocab.pieces(row) for row in tgt_in],
-                    source_tokens=[vocab.pieces(row) for row in src])
-
-
-def word_probability(model: Transformer, src: np.ndarray, prefix: list[int], word: list[int],
-                     bos: int = BOS_ID) -> float:
-    """p(word | source, prefix) for a word of one or more pieces: the product of each piece's
-    probability given the prefix and the word's earlier pieces (one teacher-forced forward)."""
-    tgt_in = np.array([[bos] + prefix + word[:-1]], dtype=np.int64)  # (1, len(prefix) + len(word))
-    logits = model.forward(src, tgt_in)[0].astype(np.float64)  # (T, V)
-    z = logits - logits.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    at = np.arange(len(prefix), len(prefix) + len(word))
-    return float(np.exp(logp[at, word].sum()))
-
-
-def word_weight(pieces: list[str], row: np.ndarray, word: str) -> float:
-    """The weight ``row`` gives the pieces of ``word`` together ("▁o" + "ven" for oven): a word starts
-    at the first piece, a piece that begins with '▁', a special piece or a punctuation mark."""
-    total, current, weights = 0.0, "", []
-    for piece, w in [*zip(pieces, row, strict=True), ("▁", 0.0)]:
-        if piece.startswith("▁") or piece in ("<pad>", "</s>") or not piece.strip(".,!?'"):
-            if current.lower() == word:
-                total += sum(weights)
-            current, weights = "", []
-        current += piece.lstrip("▁")
-        weights.append(float(w))
-    return total
-
-
 TRACES: dict[str, TraceFn] = {"pair": run_pair, "decode": run_decode, "pizza": run_pizza}
 # the runs whose sentences (and a trained model's sizes) fix B, S and T, whatever the learner chose
 OWN_SIZES = ("decode", "pizza")
-
-
-def run_real_decode(model: str, seed: int) -> TraceRun:
-    return run_decode({}, seed, marian=model)
-
-
-def run_real_pizza(model: str, seed: int) -> TraceRun:
-    return run_pizza({}, seed, marian=model)
-
-
 # with --model (a MarianMT folder or hub name) or the g key, the last two steps ask a real translator
 REAL_MODEL_TRACES: dict[str, RealTraceFn] = {"decode": run_real_decode, "pizza": run_real_pizza}
