@@ -719,7 +719,9 @@ def run_case(case: Case, kqv: list[str], base: Path, memory: int, timeout: float
     elif case.stdout_json and not _one_json_error(stdout):
         result = "other"
         errors = [f"stdout is not one JSON error: {stdout.strip()[:100]!r}"]
-    elif done.returncode == 130 and len(errors) == 1 and errors[0].startswith("error: interrupted"):
+    # a quiz stopped by Ctrl-C is the learner's way out, not an error: "quiz ended (Ctrl-C) ..."
+    elif done.returncode == 130 and len(errors) == 1 and errors[0].startswith(("error: interrupted",
+                                                                               "quiz ended (Ctrl-C)")):
         result = "interrupted"
     elif done.returncode == 2 and (len(errors) == 1 or 2 in case.closed and not errors):
         result = "refused"
