@@ -1,4 +1,4 @@
-"""The rich progress bar shown while a data set downloads.
+"""The rich progress bars: one while a data set downloads, one while a model trains.
 
 The engine reports bytes through a plain callback, ``on_progress(done, total, label)``, and
 never imports rich; this module turns those calls into one bar per file on stderr (so a
@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -61,3 +62,24 @@ def download_progress(enabled: bool = True, console: Console | None = None) -> I
     finally:
         if tasks:
             progress.stop()
+
+
+def iteration_progress(console: Console, total: int, completed: int, enabled: bool = True,
+                       loss_format: str = ".4f") -> tuple[Progress, Callable]:
+    """A training run's bar (iteration, loss, tokens/s, time left) and the ``on_step`` that moves it.
+
+    The bar is redrawn every fifth iteration and at the last: often enough to watch, rarely
+    enough to cost nothing against a step. ``kqv train gpt`` and ``kqv train translate`` share it.
+    """
+    progress = Progress(
+        TextColumn("iter"), BarColumn(), MofNCompleteColumn(),
+        TextColumn(f"loss {{task.fields[loss]:{loss_format}}}  {{task.fields[tps]:,.0f}} tokens/s"),
+        TimeRemainingColumn(), console=console, transient=True, disable=not enabled,
+    )
+    task = progress.add_task("train", total=total, completed=completed, loss=float("nan"), tps=0.0)
+
+    def on_step(info) -> None:
+        if info.iter % 5 == 0 or info.iter == total:
+            progress.update(task, completed=info.iter, loss=info.loss, tps=info.tokens_per_s)
+
+    return progress, on_step

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.data.text import TextData
 from engine.errors import KqvError
@@ -27,6 +26,7 @@ from kqv_cli.commands.hf import MODEL_HELP, sample_pretrained, trace_pretrained
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.generated_text import GeneratedTextOut
 from kqv_cli.messages import console, note, print_json, threads_used
+from kqv_cli.progress_bars import iteration_progress
 from kqv_cli.services import datasets, sampling
 from kqv_cli.services.numbers import check_positive
 from kqv_cli.trace_table import print_trace
@@ -145,16 +145,8 @@ def train_gpt(
             f"characters of {data.source} ({data.train.size:,} train / {data.val.size:,} val)"
         )
 
-    progress = Progress(
-        TextColumn("iter"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tps]:,.0f} tokens/s"),
-        TimeRemainingColumn(), console=console, transient=True, disable=as_json,
-    )
-    task = progress.add_task("train", total=tc.max_iters, completed=trainer.iter, loss=float("nan"), tps=0.0)
-
-    def on_step(info):
-        if info.iter % 5 == 0 or info.iter == tc.max_iters:
-            progress.update(task, completed=info.iter, loss=info.loss, tps=info.tokens_per_s)
+    progress, on_step = iteration_progress(console, tc.max_iters, trainer.iter, enabled=not as_json,
+                                           loss_format=".4f")
 
     def on_eval(info):
         if as_json:

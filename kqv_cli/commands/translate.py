@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import KqvError
 from engine.trace import Tracer
@@ -23,6 +22,7 @@ from kqv_cli.commands.gpt import overridden_on_resume, parse_threads, plot_losse
 from kqv_cli.cross_attention_table import print_cross_attention
 from kqv_cli.ctrl_c import stop_on_ctrl_c
 from kqv_cli.messages import console, note, print_json, threads_used
+from kqv_cli.progress_bars import iteration_progress
 from kqv_cli.trace_table import print_trace
 
 NORMS = ("post", "pre")
@@ -143,16 +143,8 @@ def train_translate(
             f"B={tc.batch_size}, shared BPE of {trainer.vocab.size:,} pieces; {splits.describe()}"
         )
 
-    progress = Progress(
-        TextColumn("iter"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}  {task.fields[tps]:,.0f} tokens/s"),
-        TimeRemainingColumn(), console=console, transient=True, disable=as_json,
-    )
-    task = progress.add_task("train", total=tc.max_iters, completed=trainer.iter, loss=float("nan"), tps=0.0)
-
-    def on_step(info):
-        if info.iter % 5 == 0 or info.iter == tc.max_iters:
-            progress.update(task, completed=info.iter, loss=info.loss, tps=info.tokens_per_s)
+    progress, on_step = iteration_progress(console, tc.max_iters, trainer.iter, enabled=not as_json,
+                                           loss_format=".3f")
 
     def on_eval(info):
         if not as_json:
