@@ -261,14 +261,7 @@ class GPTTrainer:
 
     def _diverged(self, loss: float, where: str | None = None):
         where = where or f"at iteration {self.iter + 1}"
-        if self.out is not None and self.saved_iter is not None:
-            kept = f"the last good checkpoint {self.out} (iteration {self.saved_iter}) is kept"
-        elif self.out is not None and self.out.exists():
-            kept = f"{self.out} was left as it was"
-        else:
-            kept = "no checkpoint was written"
-        raise TrainingDiverged(f"the loss became {loss} {where}; training stopped and {kept}; "
-                               "try a lower --lr")
+        raise TrainingDiverged.in_run(loss, where, self.out, self.saved_iter)
 
     def estimate_loss(self) -> EvalInfo:
         """Mean loss over ``eval_iters`` batches of each split, no dropout, fixed per iteration."""

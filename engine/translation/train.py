@@ -248,14 +248,7 @@ class TranslateTrainer:
 
     def _diverged(self, loss: float, where: str | None = None):
         where = where or f"at iteration {self.iter + 1}"
-        if self.out is not None and self.saved_iter is not None:
-            kept = f"the last good checkpoint {self.out} (iteration {self.saved_iter}) is kept"
-        elif self.out is not None and self.out.exists():
-            kept = f"{self.out} was left as it was"
-        else:
-            kept = "no checkpoint was written"
-        raise TrainingDiverged(f"the loss became {loss} {where}; training stopped and {kept}; "
-                               "try a lower --lr")
+        raise TrainingDiverged.in_run(loss, where, self.out, self.saved_iter)
 
     def val_loss(self, batch_size: int = 128) -> float:
         """Cross-entropy per target piece over the whole validation split (no dropout, no smoothing)."""
