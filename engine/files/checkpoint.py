@@ -180,3 +180,33 @@ def check_arrays(headers: dict[str, tuple[tuple[int, ...], np.dtype]], path: Pat
     total = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
     check_fits(MemoryEstimate({"stored arrays": total}), f"reading {path}",
                "it is larger than this machine can open")
+
+
+def checked_training_state(arrays: dict, meta: dict, num_params: int, damaged, optimiser: str = "Adam"):
+    """The optimiser's two moments, the evaluations and the losses a resumable checkpoint holds,
+    each checked first, so a hand-edited or truncated file is one clear line (``damaged(what)``
+    makes it) and never a traceback. Returns ``(m, v, evals, losses)``; the iteration and
+    ``adam_t`` in ``meta`` are checked to be whole numbers. Both trainers (GPT, translation) call it."""
+    m, v = arrays.get("adam.m"), arrays.get("adam.v")
+    if m is None or v is None or m.shape != (num_params,) or v.shape != (num_params,):
+        raise damaged(f"its {optimiser} state is missing or does not fit the model's "
+                      f"{num_params:,} parameters")
+    for name in ("iter", "adam_t"):
+        if not _whole(meta.get(name)):
+            raise damaged(f"its {name} is {meta.get(name)!r}, not a whole number from 0")
+    evals, losses = meta.get("evals"), meta.get("losses")
+    if not (isinstance(evals, list) and all(
+            isinstance(e, dict) and set(e) == {"iter", "train_loss", "val_loss"} and _whole(e["iter"])
+            and all(_real(e[k]) for k in ("train_loss", "val_loss")) for e in evals)):
+        raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
+    if not (isinstance(losses, list) and all(_real(x) for x in losses)):
+        raise damaged("its losses are not a list of numbers")
+    return m, v, evals, losses
+
+
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -28,7 +28,7 @@ import numpy as np
 from engine import fused
 from engine.data.text import CharVocab, TextData, get_batch
 from engine.errors import KqvError, TrainingDiverged
-from engine.files.checkpoint import OutputClaim, load_checkpoint, save_checkpoint
+from engine.files.checkpoint import OutputClaim, checked_training_state, load_checkpoint, save_checkpoint
 from engine.gpt.checkpoint import KIND, checked_model
 from engine.gpt.config import GPTConfig
 from engine.gpt.halves import HalfBatches, ThreadChooser
@@ -206,20 +206,7 @@ class GPTTrainer:
         def damaged(what: str) -> KqvError:
             return KqvError(f"{resume} cannot be resumed: {what} (kqv sample still reads its weights)")
 
-        P = self.model.num_params
-        m, v = arrays.get("adam.m"), arrays.get("adam.v")
-        if m is None or v is None or m.shape != (P,) or v.shape != (P,):
-            raise damaged(f"its AdamW state is missing or does not fit the model's {P:,} parameters")
-        for name in ("iter", "adam_t"):
-            if not _whole(meta.get(name)):
-                raise damaged(f"its {name} is {meta.get(name)!r}, not a whole number from 0")
-        evals, losses = meta.get("evals"), meta.get("losses")
-        if not (isinstance(evals, list) and all(
-                isinstance(e, dict) and set(e) == {"iter", "train_loss", "val_loss"} and _whole(e["iter"])
-                and all(_real(e[k]) for k in ("train_loss", "val_loss")) for e in evals)):
-            raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
-        if not (isinstance(losses, list) and all(_real(x) for x in losses)):
-            raise damaged("its losses are not a list of numbers")
+        m, v, evals, losses = checked_training_state(arrays, meta, self.model.num_params, damaged, "AdamW")
         states = [meta.get("batch_rng"), *(meta.get("dropout_rngs") or [])]
         if len(states) != 1 + len(self.dropout_rngs):
             raise damaged("it lacks some random generators' states")
@@ -381,10 +368,3 @@ def split_loss(model: GPT, ids: np.ndarray, batch_size: int = 64) -> float:
         total += model.forward(xb, yb)[1] * len(xb)
     return total / n
 
-
-def _whole(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
-
-
-def _real(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 from engine.data.bpe import BPEVocab
 from engine.errors import KqvError
-from engine.files.checkpoint import load_checkpoint
+from engine.files.checkpoint import checked_training_state, load_checkpoint
 from engine.runtime.memory import check_fits, translation_memory
 from engine.translation.model import Transformer, TransformerConfig
 
@@ -53,19 +53,7 @@ def restore_training(trainer, resume, arrays: dict, meta: dict) -> tuple[int, li
     def damaged(what: str) -> KqvError:
         return KqvError(f"{resume} cannot be resumed: {what} (kqv translate still reads its weights)")
 
-    P = trainer.model.num_params
-    m, v = arrays.get("adam.m"), arrays.get("adam.v")
-    if m is None or v is None or m.shape != (P,) or v.shape != (P,):
-        raise damaged(f"its Adam state is missing or does not fit the model's {P:,} parameters")
-    for name in ("iter", "adam_t"):
-        if not _whole(meta.get(name)):
-            raise damaged(f"its {name} is {meta.get(name)!r}, not a whole number from 0")
-    evals, losses = meta.get("evals"), meta.get("losses")
-    if not (isinstance(evals, list) and all(
-            isinstance(e, dict) and set(e) == {"iter", "train_loss", "val_loss"} for e in evals)):
-        raise damaged("its evaluations are not a list of {iter, train_loss, val_loss}")
-    if not (isinstance(losses, list) and all(_real(x) for x in losses)):
-        raise damaged("its losses are not a list of numbers")
+    m, v, evals, losses = checked_training_state(arrays, meta, trainer.model.num_params, damaged)
     states = meta.get("dropout_rngs")
     if not isinstance(states, list) or len(states) != len(trainer.dropout_rngs):
         raise damaged("it lacks its dropout generators' states")
@@ -77,13 +65,6 @@ def restore_training(trainer, resume, arrays: dict, meta: dict) -> tuple[int, li
     trainer.opt.load_state({"m": m, "v": v}, meta["adam_t"])
     return meta["iter"], evals, list(losses)
 
-
-def _whole(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
-
-
-def _real(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 # -- reading a checkpoint back --------------------------------------------------------------------
