@@ -32,3 +32,9 @@ def record_notes(app) -> list[str]:
 
     app.notify = spy
     return notes
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as the learner sees it, one string per terminal row (toasts and footer included)."""
+    return ["".join(segment.text for segment in strip)
+            for strip in app.screen._compositor.render_strips()]

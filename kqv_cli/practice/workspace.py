@@ -9,7 +9,9 @@ edits are theirs. ``reset`` puts a starter back and keeps the old file beside it
 (:mod:`kqv_cli.practice.practice_progress`).
 
 Where a command looks for the workspace, first match wins: ``--dir``, then the
-``KQV_PRACTICE_DIR`` environment variable, then the current folder and each folder above it.
+``KQV_PRACTICE_DIR`` environment variable, then the current folder and each folder above it,
+then the app's workspace: the one the Practice screen writes (its ``i`` key) into kqv's data
+folder, never into the folder the app was started from (a checkout, a home folder) unasked.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from pathlib import Path
 
 from engine.errors import KqvError
 from engine.files.atomic import atomic_write
+from engine.files.paths import state_dir
 from lessons.practice import PRACTICE_DIR, Exercise, load_exercises, starter_file
 
 MARKER = ".kqv-practice.json"
 DEFAULT_DIR = "kqv-practice"
 ENV = "KQV_PRACTICE_DIR"
+APP_DIR = "practice"  # the app's workspace, under kqv's data folder
 HELPERS = {"README.md": PRACTICE_DIR / "WORKSPACE.md", "kqv_practice.py": PRACTICE_DIR / "kqv_practice.py"}
 
 
@@ -110,8 +114,15 @@ def init_workspace(folder: Path) -> InitResult:
     return result
 
 
+def app_workspace_dir() -> Path:
+    """Where the app writes a workspace when asked: kqv's data folder (platformdirs' user data
+    folder, or ``$KQV_STATE_DIR``), beside the learner's progress."""
+    return state_dir() / APP_DIR
+
+
 def find_workspace(explicit: Path | None = None, start: Path | None = None) -> Workspace:
-    """``--dir``, else ``$KQV_PRACTICE_DIR``, else the nearest folder from ``start`` up with the marker."""
+    """``--dir``, else ``$KQV_PRACTICE_DIR``, else the nearest folder from ``start`` up with the
+    marker, else the app's workspace (:func:`app_workspace_dir`) if one was written."""
     chosen = explicit or (Path(os.environ[ENV]) if os.environ.get(ENV) else None)
     if chosen is not None:
         chosen = chosen.expanduser()
@@ -129,6 +140,8 @@ def find_workspace(explicit: Path | None = None, start: Path | None = None) -> W
             return Workspace(folder)
         if (folder / DEFAULT_DIR / MARKER).is_file():
             return Workspace(folder / DEFAULT_DIR)
+    if (app_workspace_dir() / MARKER).is_file():
+        return Workspace(app_workspace_dir().resolve())
     raise KqvError("no practice workspace here or in any folder above; make one with "
                    "`kqv practice init` (or pass --dir)")
 

@@ -27,7 +27,7 @@ from kqv_cli.practice.grader import Report, check_file
 from kqv_cli.practice.practice_progress import HINTS, PracticeProgress
 from kqv_cli.practice.report_table import report_table
 from kqv_cli.practice.runner import TIMEOUT
-from kqv_cli.practice.workspace import DEFAULT_DIR, Workspace, find_workspace, init_workspace
+from kqv_cli.practice.workspace import Workspace, app_workspace_dir, find_workspace, init_workspace
 from kqv_cli.tui.screens.base import KqvScreen
 from lessons.practice import Exercise, lesson_step, load_exercises
 
@@ -46,7 +46,8 @@ class PracticeScreen(KqvScreen):
         Binding("n", "move(1)", "Next", tooltip="the next exercise"),
         Binding("p", "move(-1)", "Prev", tooltip="the previous exercise"),
         Binding("l", "pick", "List", tooltip="every exercise with its status: type to filter, enter opens"),
-        Binding("i", "init", "Init", show=False, tooltip=f"write a workspace in ./{DEFAULT_DIR} (if none)"),
+        # in the footer while there is no workspace (i is then the first thing to press)
+        Binding("i", "init", "Init", tooltip="write a workspace in kqv's data folder (when there is none)"),
     ]
 
     def __init__(self, exercise: str | None = None, folder: Path | None = None,
@@ -123,7 +124,7 @@ class PracticeScreen(KqvScreen):
         line = self.query_one("#practice-file", Static)
         if self.workspace is None:
             line.update(Text.assemble(("no practice workspace found. ", "bold yellow"),
-                                      f"Press i to write one in ./{DEFAULT_DIR}, or run "
+                                      f"Press i to write one in {app_workspace_dir()}, or run "
                                       "`kqv practice init DIR` and open the app from there."))
             return
         path = self.workspace.file(self.exercise)
@@ -165,7 +166,8 @@ class PracticeScreen(KqvScreen):
 
     def action_check(self) -> None:
         if self.workspace is None:
-            self.notify(f"no workspace yet: press i to write one in ./{DEFAULT_DIR}", severity="warning")
+            self.notify(f"no workspace yet: press i to write one in {app_workspace_dir()}",
+                        severity="warning")
             return
         path = self.workspace.file(self.exercise)
         if not path.is_file():
@@ -212,6 +214,11 @@ class PracticeScreen(KqvScreen):
 
     # -- the other keys --------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "init" and self.workspace is not None:
+            return False  # nothing to write: i leaves the footer
+        return super().check_action(action, parameters)
+
     def action_pick(self) -> None:
         from kqv_cli.tui.screens.practice_picker import PracticePicker
 
@@ -239,8 +246,8 @@ class PracticeScreen(KqvScreen):
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         path = self.workspace.file(self.exercise)
         if not editor:
-            self.notify(f"set $EDITOR to open files from here; meanwhile edit {path} in any editor",
-                        severity="warning", timeout=8)
+            self.notify(f"$EDITOR is not set: quit and start kqv as `EDITOR=nano kqv` (or vim, "
+                        f"`code -w`...), or edit {path} in any editor", severity="warning", timeout=8)
             return
         try:
             with self.app.suspend():
@@ -256,12 +263,13 @@ class PracticeScreen(KqvScreen):
             self.notify(f"the workspace is {self.workspace.folder}")
             return
         try:
-            result = init_workspace(Path(DEFAULT_DIR))
+            result = init_workspace(app_workspace_dir())  # never the folder kqv was started in
         except KqvError as exc:
             self.notify(str(exc), severity="error")
             return
         self.workspace = Workspace(result.folder)
         self.progress = PracticeProgress.for_workspace(self.workspace)
         self.notify(f"wrote the workspace {result.folder}")
+        self.refresh_bindings()  # i leaves the footer
         self.watch_files(self.workspace)
         self.show_exercise()
