@@ -2,9 +2,11 @@
 
     kqv practice                    the exercises in lesson order, with your status
     kqv practice init [DIR]         a workspace folder with one file per exercise
+    kqv practice init --level derive   the backward exercises with the forward only: derive them
     kqv practice check [NAME]       run your function, compare every variable with the engine
     kqv practice check --watch      the same on every save
-    kqv practice hint NAME          the next of three hints
+    kqv practice hint NAME          the next hint (derive level: a step for what fails now)
+    kqv practice level NAME derive  switch an exercise's level (your file kept as a backup)
     kqv practice reset NAME         the starter again (your file kept as a backup)
     kqv practice solution NAME      the reference, once passed (or with --give-up)
 
@@ -77,8 +79,9 @@ def _list(folder: Path | None) -> None:
             raise
         workspace = None
     progress = _progress(workspace)
-    table = Table(title="kqv practice", title_justify="left")
-    for col in ("#", "exercise", "follows step", "status", "tries", "hints"):
+    # no box, as kqv's other listings: the level column fits beside the status at 80 columns
+    table = Table(title="kqv practice", title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for col in ("#", "exercise", "follows step", "level", "status", "tries", "hints"):
         table.add_column(col, justify="right" if col in ("#", "tries", "hints") else "left")
     for i, exercise in enumerate(load_exercises(), start=1):
         status = progress.status(exercise.name)
@@ -86,7 +89,7 @@ def _list(folder: Path | None) -> None:
         state = progress.state(exercise.name)
         step = lesson_step(exercise)
         table.add_row(str(i), exercise.name, f"{exercise.lesson} {step[0] if step else exercise.step}",
-                      Text(status, style=style), str(state.tries), str(state.hints))
+                      state.level, Text(status, style=style), str(state.tries), str(state.hints_used))
     console.print(table)
     if workspace is None:
         console.print("no workspace yet: `kqv practice init` writes one file per exercise")
@@ -95,18 +98,32 @@ def _list(folder: Path | None) -> None:
 
 
 @practice_app.command("init")
-def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to write the workspace.")) -> None:
+def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to write the workspace."),
+         level: str = typer.Option("guided", "--level", help="guided: the docstrings give every formula; "
+                                   "derive: the backward exercises state the forward and the shapes only, "
+                                   "and you work out the backward (the hints go step by step).")) -> None:
     """Write a workspace: one Python file per exercise, a README and the show() helper.
 
     Running it again adds new exercises; it never overwrites a file that is there.
     """
-    from kqv_cli.practice.workspace import init_workspace
+    from kqv_cli.practice.levels import checked_level
+    from kqv_cli.practice.workspace import Workspace, init_workspace
 
-    result = init_workspace(folder)
+    result = init_workspace(folder, checked_level(None, level))
     new = [n for n in result.added if n.endswith(".py") and n != "kqv_practice.py"]
     console.print(f"workspace: {result.folder}")
+    if result.derive:
+        progress = _progress(Workspace(result.folder))
+        for name in result.derive:
+            progress.set_level(name, "derive")
+        if progress.save_error:
+            warning(progress.save_error)
     if new:
         console.print(f"added {len(new)} exercise file{'s' * (len(new) != 1)}: {', '.join(new)}")
+    if level == "derive":
+        derived = ", ".join(result.derive) or "none new"
+        console.print(f"at the derive level ({len(result.derive)}): {derived}; the others have no "
+                      "backward to derive", soft_wrap=True)
     if result.kept:
         console.print(dim(f"kept as they were: {', '.join(result.kept)}"))
     if not result.added:
@@ -164,7 +181,7 @@ def _check_one(workspace: Workspace, exercise: Exercise, progress: PracticeProgr
             raise
         error(str(exc))
         return None
-    report = check_file(exercise, path, timeout, seed)
+    report = check_file(exercise, path, timeout, seed, level=progress.level(exercise.name))
     progress.record_check(exercise.name, report.passed, report.summary())
     print_report(report, story=quiet_errors or not report.ungradable,
                  stamp=time.strftime("%H:%M:%S") if stamp else "")
@@ -199,7 +216,8 @@ def print_report(report: Report, story: bool = True, stamp: str = "") -> None:
 @practice_app.command("hint")
 def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise."),
          folder: Path | None = DIR_OPTION) -> None:
-    """The next of three hints: the shapes, then the formula, then near-code."""
+    """The next hint. Guided: the shapes, then the formula, then near-code. Derive: the next step
+    for the variable that fails now (your file is checked first to find it)."""
     from kqv_cli.practice.practice_progress import HINTS
     from kqv_cli.practice.workspace import find_workspace
 
@@ -208,7 +226,11 @@ def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise.
     where = ""
     if (chosen := _folder(ctx, folder)) is not None:
         where = f" ({find_workspace(chosen).file(exercise)})"
-    progress = _progress(_workspace_if_any(_folder(ctx, folder)))
+    workspace = _workspace_if_any(_folder(ctx, folder))
+    progress = _progress(workspace)
+    if progress.level(exercise.name) == "derive" and exercise.derive is not None:
+        _derive_hint(exercise, workspace, progress, where)
+        return
     index = progress.next_hint(exercise.name)
     console.print(f"hint {index + 1} of {HINTS} · {exercise.name}{where}", soft_wrap=True)
     console.print(exercise.hints[index], soft_wrap=True)
@@ -217,17 +239,79 @@ def hint(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise.
                           "shows the reference"))
 
 
+def _derive_hint(exercise: Exercise, workspace: Workspace | None, progress: PracticeProgress,
+                 where: str) -> None:
+    """The next step on the rung of the variable that fails now: the file is checked to find it."""
+    from kqv_cli.practice.grader import check_file
+    from kqv_cli.practice.levels import next_derive_hint
+
+    report = None
+    if workspace is not None and workspace.file(exercise).is_file():
+        report = check_file(exercise, workspace.file(exercise), level="derive")
+    step = next_derive_hint(progress, exercise, report)
+    console.print(f"derive hint · {exercise.name}{where} · {step.why}", soft_wrap=True)
+    about = ", ".join(step.rung.names)
+    console.print(f"step {step.number} of {step.of} for {about}: {step.text}", soft_wrap=True)
+    if step.last:
+        console.print(dim(f"that is the last step for {about}; `kqv practice level {exercise.name} guided "
+                          "--keep-file` gives the guided hints, `kqv practice solution "
+                          f"{exercise.name} --give-up` the reference"), soft_wrap=True)
+
+
 @practice_app.command("reset")
 def reset(ctx: typer.Context, name: str = typer.Argument(..., help="The exercise."),
           folder: Path | None = DIR_OPTION) -> None:
-    """Put the starter file back; your file is kept beside it as a backup."""
+    """Put the starter file back (of the exercise's level); your file is kept beside it as a backup."""
     from kqv_cli.practice.workspace import find_workspace
 
     exercise = _exercise(name)
     workspace = find_workspace(_folder(ctx, folder))
-    backup = workspace.reset(exercise)
-    console.print(f"{workspace.file(exercise)}: the starter again"
+    level = _progress(workspace).level(exercise.name)
+    backup = workspace.reset(exercise, level)
+    which = "the derive level's starter" if level == "derive" else "the starter"
+    console.print(f"{workspace.file(exercise)}: {which} again"
                   + (f"; your file is kept as {backup.name}" if backup else ""), soft_wrap=True)
+
+
+@practice_app.command("level")
+def level(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The exercise."),
+    new_level: str | None = typer.Argument(None, metavar="[LEVEL]", help="guided or derive; none: "
+                                           "say the exercise's level."),
+    keep_file: bool = typer.Option(False, "--keep-file", help="Switch the hints and the check's words "
+                                   "only; leave your file as it is."),
+    folder: Path | None = DIR_OPTION,
+) -> None:
+    """Say or switch the level an exercise is done at: guided (the docstring gives the formulas)
+    or derive (the forward and the shapes only; the hints go step by step).
+
+    Switching writes that level's starter; your file is kept beside it as a backup unless it was
+    a starter as written (--keep-file leaves it alone)."""
+    from kqv_cli.practice.levels import checked_level
+    from kqv_cli.practice.workspace import find_workspace
+
+    exercise = _exercise(name)
+    workspace = find_workspace(_folder(ctx, folder))
+    progress = _progress(workspace)
+    now = progress.level(exercise.name)
+    if new_level is None:
+        console.print(f"{exercise.name}: {now} level (it has {' and '.join(exercise.levels)})")
+        return
+    checked_level(exercise, new_level)
+    if new_level == now:
+        console.print(f"{exercise.name} is at the {now} level already; your file is as it was")
+        return
+    backup = None if keep_file else workspace.reset(exercise, new_level)  # before the record: a refused
+    progress.set_level(exercise.name, new_level)                         # write leaves the level as it was
+    if progress.save_error:
+        warning(progress.save_error)
+    if keep_file:
+        console.print(f"{exercise.name}: {new_level} level; {workspace.file(exercise)} is as it was",
+                      soft_wrap=True)
+    else:
+        console.print(f"{exercise.name}: {new_level} level; {workspace.file(exercise)} is its starter"
+                      + (f"; your file is kept as {backup.name}" if backup else ""), soft_wrap=True)
 
 
 @practice_app.command("solution")

@@ -97,15 +97,18 @@ class Report:
         return self.story[0] if self.story else self.status
 
 
-def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT, seed: int | None = None) -> Report:
+def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT, seed: int | None = None,
+               level: str = "guided") -> Report:
     """Run the engine and the learner's file on the exercise's input sets and compare.
 
     Beside the fixed sets, most exercises take one of random sizes drawn from ``seed`` (a fresh
     one when None): :mod:`lessons.practice.random_sets`. The report keeps it to replay.
+    At the derive ``level`` the story names what is wrong but gives no formula: a mistake by
+    its name, and the next derive hint instead of the engine's formula.
     """
     with drawn_with(draw_seed() if seed is None else seed) as draw:
         cases = exercise.cases()
-    report = _check_cases(exercise, file, cases, timeout)
+    report = _check_cases(exercise, file, cases, timeout, level)
     if draw.used:
         report.seed = draw.seed
         if report.story and report.passed:
@@ -117,7 +120,7 @@ def check_file(exercise: Exercise, file: Path, timeout: float = TIMEOUT, seed: i
     return report
 
 
-def _check_cases(exercise: Exercise, file: Path, cases: list[Case], timeout: float) -> Report:
+def _check_cases(exercise: Exercise, file: Path, cases: list[Case], timeout: float, level: str) -> Report:
     child = run_learner(file, cases, timeout=timeout, gradcheck=exercise.gradcheck)
     if child.status != "ok":
         return _child_failed(exercise, file, child, cases)
@@ -135,7 +138,7 @@ def _check_cases(exercise: Exercise, file: Path, cases: list[Case], timeout: flo
                 first.mistake = None
             report.status = "failing"
             report.kind = "nonfinite" if first.verdict == "nonfinite" else ""
-            report.story = _story(first, case, exercise, c, len(cases), child.detail.get("unwritten"))
+            report.story = _story(first, case, exercise, c, len(cases), child.detail.get("unwritten"), level)
             report.story += _oracle_story(first, child, c, case, exercise)
             return report
     for c, case in enumerate(cases):  # every variable matches the engine: the second oracle too
@@ -326,7 +329,7 @@ def shape_text(row: Row) -> str:
 
 
 def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int,
-           unwritten: str | None = None) -> list[str]:
+           unwritten: str | None = None, level: str = "guided") -> list[str]:
     record = next(r for r in case.expected if r.name == row.name)
     where = "" if c == 0 else (f" (on input set {c + 1} of {n_cases}: "
                                + ", ".join(f"{k}={v}" for k, v in case.dims.items()) + ")")
@@ -345,7 +348,14 @@ def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int,
     else:
         lines = [f"{row.name}: the right shape {shape_text(row)}, wrong values "
                  f"(max relative error {row.error:.2g}){where}"]
-    if row.mistake is not None:
+    if level == "derive" and exercise.derive is not None and row.verdict != "missing":
+        # the mistake's name, never the formula its hint (or the engine's record) gives
+        if row.mistake is None and row.verdict == "values" and record.value.dtype == np.float64:
+            lines.extend(_precision(row))
+        named = f'this is the mistake "{row.mistake.name}". ' if row.mistake is not None else ""
+        lines.append(f"{named}Work {row.name} out from the forward: `kqv practice hint {exercise.name}` "
+                     f"gives the next step for it")
+    elif row.mistake is not None:
         lines.append(f'this is the mistake "{row.mistake.name}": {row.mistake.hint}')
     elif row.verdict == "values" and (note := dict(exercise.notes).get(row.name)):
         lines.append(note.format(yours=_number(row.scalar), engine=_number(record.value)))

@@ -1,4 +1,5 @@
-"""The learner's practice progress: per exercise, passed or not, tries, hints used, the last check.
+"""The learner's practice progress: per exercise, passed or not, tries, hints used, the last check,
+and the level it is done at (guided, or derive: the backward worked out from the forward).
 
 Kept per workspace, in ``.kqv-progress.json`` beside the exercise files (a fresh workspace
 starts with nothing passed; the progress goes where the files go), through
@@ -16,16 +17,19 @@ screen in another each count their own tries and hints; neither writes the other
     progress.record_check("feedforward", passed=False, summary="failing at z2: wrong shape")
     progress.next_hint("feedforward")    # -> 0, 1, 2, then stays at 2
     progress.status("feedforward")       # "failing at z2: wrong shape"
+    progress.set_level("layernorm", "derive")
+    progress.next_derive_step("layernorm", "dx", steps=3)   # -> 0, 1, 2, then stays at 2
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kqv_cli.store import JsonStore
+from lessons.practice import LEVELS
 
 if TYPE_CHECKING:
     from kqv_cli.practice.workspace import Workspace
@@ -43,6 +47,14 @@ class ExerciseState:
     hints: int = 0  # hints shown, 0..3
     last: str = ""  # the last check's one-line summary
     gave_up: bool = False  # the solution was shown (--give-up) before a pass
+    level: str = "guided"  # guided | derive (lessons.practice.LEVELS)
+    derive_hints: dict[str, int] = field(default_factory=dict)  # derive steps shown, by rung (its first name)
+    derived: bool = False  # passed while at the derive level
+
+    @property
+    def hints_used(self) -> int:
+        """Every hint shown, at either level."""
+        return self.hints + sum(self.derive_hints.values())
 
     @classmethod
     def from_dict(cls, d) -> ExerciseState:
@@ -55,6 +67,10 @@ class ExerciseState:
             if type(value) is type(default):
                 setattr(state, name, value)
         state.hints = min(max(state.hints, 0), HINTS)
+        if state.level not in LEVELS:
+            state.level = "guided"
+        state.derive_hints = {k: v for k, v in state.derive_hints.items()
+                              if isinstance(k, str) and type(v) is int and v > 0}
         return state
 
 
@@ -116,6 +132,7 @@ class PracticeProgress:
         def check(state: ExerciseState) -> None:
             state.tries += 1
             state.passed = state.passed or passed
+            state.derived = state.derived or (passed and state.level == "derive")
             state.last = summary
 
         self.change(name, check)
@@ -130,6 +147,34 @@ class PracticeProgress:
 
         return self.change(name, hint)
 
+    def next_derive_step(self, name: str, rung: str, steps: int) -> int:
+        """The index of the derive step to show now on ``rung`` (the rung's first variable):
+        0, 1, ... up to ``steps`` − 1, which is shown again after that."""
+
+        def step(state: ExerciseState) -> int:
+            shown = state.derive_hints.get(rung, 0)
+            state.derive_hints[rung] = min(shown + 1, steps)
+            return min(shown, steps - 1)
+
+        return self.change(name, step)
+
+    def derive_steps_shown(self, name: str, rung: str) -> int:
+        return self.state(name).derive_hints.get(rung, 0)
+
+    def set_level(self, name: str, level: str) -> None:
+        """Record the level ``name`` is done at from now on (guided | derive)."""
+        if level not in LEVELS:
+            raise ValueError(f"no level {level!r}")
+
+        def set_it(state: ExerciseState) -> None:
+            state.level = level
+
+        self.change(name, set_it)
+
+    def level(self, name: str) -> str:
+        state = self.exercises.get(name)
+        return state.level if state is not None else "guided"
+
     def give_up(self, name: str) -> None:
         """The solution was shown before a pass: the list says so from now on."""
 
@@ -140,10 +185,13 @@ class PracticeProgress:
 
     def status(self, name: str) -> str:
         """not started | passed | gave up | the last check's summary; a pass after the solution
-        was shown says so ("passed (gave up)")."""
+        was shown says so ("passed (gave up)"), and so does one at the derive level ("passed
+        (derived)")."""
         state = self.exercises.get(name)
         if state is None or (state.tries == 0 and not state.gave_up):
             return "not started"
         if state.passed:
-            return "passed (gave up)" if state.gave_up else "passed"
+            if state.gave_up:
+                return "passed (gave up)"
+            return "passed (derived)" if state.derived else "passed"
         return "gave up" if state.gave_up else state.last

@@ -6,7 +6,10 @@ marker file ``.kqv-practice.json`` by which later commands find the folder. Runn
 again adds the exercises that are new and never touches a file that exists: the learner's
 edits are theirs. ``reset`` puts a starter back and keeps the old file beside it as a backup
 (when it differs from the starter). The learner's progress is kept in the folder too
-(:mod:`kqv_cli.practice.practice_progress`).
+(:mod:`kqv_cli.practice.practice_progress`), with the level each exercise is done at: its file
+is that level's starter (``starter.py`` guided, ``derive.py`` derive), and switching the level
+is a reset to the other one, the learner's file kept as a backup unless it is a starter as it
+was written.
 
 Where a command looks for the workspace, first match wins: ``--dir``, then the
 ``KQV_PRACTICE_DIR`` environment variable, then the current folder and each folder above it,
@@ -39,6 +42,7 @@ HELPERS = {"README.md": PRACTICE_DIR / "WORKSPACE.md", "kqv_practice.py": PRACTI
 class InitResult:
     folder: Path
     added: list[str] = field(default_factory=list)  # file names written now
+    derive: list[str] = field(default_factory=list)  # exercises written at the derive level
     kept: list[str] = field(default_factory=list)  # already there, left as they were
 
 
@@ -66,14 +70,15 @@ class Workspace:
                 return exercise
         return None
 
-    def reset(self, exercise: Exercise) -> Path | None:
-        """Write the starter again; return where the old file was kept (None if there was none,
-        or it was the starter as it is)."""
+    def reset(self, exercise: Exercise, level: str = "guided") -> Path | None:
+        """Write the ``level``'s starter again; return where the old file was kept (None if there
+        was none, or it was a starter as it is, of either level)."""
         path = self.file(exercise)
         backup = None
-        starter = starter_file(exercise).read_text(encoding="utf-8")
+        starter = starter_file(exercise, level).read_text(encoding="utf-8")
+        untouched = [starter_file(exercise, other).read_text(encoding="utf-8") for other in exercise.levels]
         try:
-            if path.exists() and not _holds(path, starter):  # an untouched starter needs no backup
+            if path.exists() and not any(_holds(path, text) for text in untouched):  # no backup of a starter
                 backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
                 n = 1
                 while backup.exists():
@@ -87,14 +92,18 @@ class Workspace:
         return backup
 
 
-def init_workspace(folder: Path) -> InitResult:
-    """Create or extend the workspace in ``folder``; existing files are never overwritten."""
+def init_workspace(folder: Path, level: str = "guided") -> InitResult:
+    """Create or extend the workspace in ``folder``; existing files are never overwritten.
+
+    A new exercise file is the ``level``'s starter when the exercise has that level (the guided
+    one otherwise); ``derive`` lists the exercises written at the derive level."""
     folder = folder.expanduser()
     result = InitResult(folder.resolve() if folder.exists() else folder.absolute())
     try:
         folder.mkdir(parents=True, exist_ok=True)
         files = {name: source for name, source in HELPERS.items()}
-        files.update({f"{e.name}.py": starter_file(e) for e in load_exercises()})
+        exercises = {f"{e.name}.py": e for e in load_exercises()}
+        files.update({name: starter_file(e, level) for name, e in exercises.items()})
         for name, source in files.items():
             target = folder / name
             if target.exists():
@@ -102,6 +111,8 @@ def init_workspace(folder: Path) -> InitResult:
                 continue
             _write(target, source.read_text(encoding="utf-8"))
             result.added.append(name)
+            if name in exercises and source.name == "derive.py":
+                result.derive.append(exercises[name].name)
         marker = {"kqv": "practice workspace", "exercises": [e.name for e in load_exercises()]}
         _write(folder / MARKER, json.dumps(marker, indent=1) + "\n")
     except (FileExistsError, NotADirectoryError):

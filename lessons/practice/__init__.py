@@ -23,12 +23,14 @@ from engine.errors import KqvError
 from lessons.curriculum import EXERCISES, lesson_of
 from lessons.loader import lesson_file, load_lesson
 from lessons.model import Lesson
-from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake, Seeded
+from lessons.practice.exercise import Call, Case, Derive, Exercise, GradCheck, Mistake, Rung, Seeded
 
 PRACTICE_DIR = Path(__file__).resolve().parent
 
-__all__ = ["Call", "Case", "Exercise", "GradCheck", "Mistake", "PRACTICE_DIR", "Seeded", "find_exercise",
-           "lesson_step", "load_exercises", "solution_file", "starter_file"]
+LEVELS = ("guided", "derive")  # the docstring gives the formulas | states the forward only
+
+__all__ = ["LEVELS", "Call", "Case", "Derive", "Exercise", "GradCheck", "Mistake", "PRACTICE_DIR", "Rung",
+           "Seeded", "find_exercise", "lesson_step", "load_exercises", "solution_file", "starter_file"]
 
 
 def load_exercises() -> tuple[Exercise, ...]:
@@ -58,8 +60,11 @@ def _load(folder: str) -> Exercise:
     return dataclasses.replace(exercise, lesson=lesson_of(folder))
 
 
-def starter_file(exercise: Exercise) -> Path:
-    return PRACTICE_DIR / exercise.name / "starter.py"
+def starter_file(exercise: Exercise, level: str = "guided") -> Path:
+    """The file ``init`` copies: ``starter.py``, or at the derive level ``derive.py`` (the forward
+    and the shapes only). An exercise without a derive level has its guided starter only."""
+    name = "derive.py" if level == "derive" and exercise.derive is not None else "starter.py"
+    return PRACTICE_DIR / exercise.name / name
 
 
 def solution_file(exercise: Exercise) -> Path:

@@ -103,6 +103,33 @@ class GradCheck:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """The derive level's hints for one graded variable (or a few worked out together).
+
+    ``steps`` go from a nudge (what the variable depends on in the forward) to the formula, one
+    step per hint: the learner asks for the next one only while that variable is still the first
+    wrong one, so a step is spent where the learner is stuck and nowhere else.
+    """
+
+    names: tuple[str, ...]  # the graded variables it helps with: ("dx",), or the forward's ("mean", "var")
+    steps: tuple[str, ...]  # nudge first, the formula last
+
+
+@dataclass(frozen=True)
+class Derive:
+    """The derive level: the starter ``derive.py`` states the forward computation and the shapes
+    only, and the backward is worked out from it (Karpathy's "backprop ninja"). The hint shown
+    next is a step of the rung of the variable that is failing now."""
+
+    text: str  # what to write at this level: the forward and the shapes, no backward formula
+    rungs: tuple[Rung, ...]  # every graded variable on one rung, in grading order
+
+    def rung(self, name: str | None) -> Rung | None:
+        """The rung that helps with the graded variable ``name`` (None: no rung names it)."""
+        return next((r for r in self.rungs if name in r.names), None)
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str  # the workspace file is <name>.py; `kqv practice check <name>`
     title: str
@@ -119,6 +146,12 @@ class Exercise:
     notes: tuple[tuple[str, str], ...] = ()
     gradcheck: GradCheck | None = None  # backward exercises: finite differences of the learner's forward
     lesson: str = ""  # the lesson it follows, filled in from lessons.curriculum when it is loaded
+    derive: Derive | None = None  # the derive level: work the backward out from the forward alone
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The levels the exercise can be done at: "guided" always, "derive" when it has one."""
+        return ("guided", "derive") if self.derive is not None else ("guided",)
 
     def mistake(self, name: str) -> Mistake:
         return next(m for m in self.mistakes if m.name == name)

@@ -4,6 +4,8 @@ The screen only shows; :mod:`kqv_cli.practice` finds the workspace, runs the lea
 a child process and grades it. Checks run in a worker thread (the child may loop for the whole
 time limit and the keys still answer); a watcher thread re-checks whenever the exercise's file
 is saved. ``e`` opens the file in ``$EDITOR`` with the app suspended, and checks it afterwards.
+``d`` switches the exercise between the guided and the derive level (the learner's file is kept
+as a backup), and at the derive level ``h`` gives the next step for the variable failing now.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from textual.widgets import Footer, Static
 
 from engine.errors import KqvError
 from kqv_cli.practice.grader import Report, check_file
+from kqv_cli.practice.levels import next_derive_hint
 from kqv_cli.practice.practice_progress import HINTS, PracticeProgress
 from kqv_cli.practice.report_table import report_table
 from kqv_cli.practice.runner import TIMEOUT
@@ -42,7 +45,10 @@ class PracticeScreen(KqvScreen):
     BINDINGS = [
         Binding("c", "check", "Check", tooltip="check the file now"),
         Binding("e", "edit", "Edit", tooltip="open the file in $EDITOR (the app waits for it)"),
-        Binding("h", "hint", "Hint", tooltip="the next of three hints: shapes, formula, near-code"),
+        Binding("h", "hint", "Hint", tooltip="the next hint: shapes, formula, near-code (derive: a step "
+                "for the variable failing now)"),
+        Binding("d", "level", "Level", tooltip="switch between guided (the formulas given) and derive "
+                "(the forward only); your file is kept as a .bak"),
         Binding("n", "move(1)", "Next", tooltip="the next exercise"),
         Binding("p", "move(-1)", "Prev", tooltip="the previous exercise"),
         Binding("l", "pick", "List", tooltip="every exercise with its status: type to filter, enter opens"),
@@ -71,6 +77,12 @@ class PracticeScreen(KqvScreen):
     @property
     def exercise(self) -> Exercise:
         return self.exercises[self.index]
+
+    @property
+    def level(self) -> str:
+        """The level the current exercise is done at, as the workspace's progress records it."""
+        level = self.progress.level(self.exercise.name)
+        return level if level in self.exercise.levels else "guided"
 
     def _first_not_passed(self) -> int:
         return next((i for i, e in enumerate(self.exercises) if not self.progress.state(e.name).passed), 0)
@@ -113,11 +125,13 @@ class PracticeScreen(KqvScreen):
         exercise = self.exercise
         step = lesson_step(exercise)
         follows = f"{exercise.lesson} step {step[0]}: {step[1]}" if step else exercise.lesson
+        derive = self.level == "derive"
+        level = ("   derive level", "bold magenta") if derive else ""
         if self.report is None:
-            intro = Text.assemble((exercise.title, "bold"), (f"   follows {follows}\n\n", "dim"),
-                                  exercise.text)
+            intro = Text.assemble((exercise.title, "bold"), level, (f"   follows {follows}\n\n", "dim"),
+                                  exercise.derive.text if derive else exercise.text)
         else:
-            intro = Text.assemble((exercise.title, "bold"), (f"   follows {follows}", "dim"))
+            intro = Text.assemble((exercise.title, "bold"), level, (f"   follows {follows}", "dim"))
         self.query_one("#practice-text", Static).update(intro)
 
     def update_file_line(self) -> None:
@@ -140,8 +154,8 @@ class PracticeScreen(KqvScreen):
             status = self.report.summary()
         else:
             status = self.progress.status(self.exercise.name)
-        self.query_one("#practice-bar", Static).update(
-            f"exercise {self.index + 1}/{len(self.exercises)} · {self.exercise.name} · {status}")
+        where = f"exercise {self.index + 1}/{len(self.exercises)} · {self.exercise.name}"
+        self.query_one("#practice-bar", Static).update(f"{where} · {self.level} · {status}")
 
     def show_report(self, report: Report) -> None:
         if report.exercise is not self.exercise:
@@ -178,11 +192,11 @@ class PracticeScreen(KqvScreen):
         self.checking = True
         self._serial += 1
         self.update_bar()
-        self.run_check(self.exercise, path, self._serial)
+        self.run_check(self.exercise, path, self._serial, self.level)
 
     @work(thread=True, group="check")
-    def run_check(self, exercise: Exercise, path: Path, serial: int) -> None:
-        report = check_file(exercise, path, self.timeout)
+    def run_check(self, exercise: Exercise, path: Path, serial: int, level: str) -> None:
+        report = check_file(exercise, path, self.timeout, level=level)
         self.app.call_from_thread(self.check_done, report, serial)
 
     def check_done(self, report: Report, serial: int) -> None:
@@ -235,9 +249,39 @@ class PracticeScreen(KqvScreen):
         self.show_exercise()
 
     def action_hint(self) -> None:
+        if self.level == "derive":
+            report = self.report if self.report is not None and self.report.exercise is self.exercise \
+                else None  # the check just run: what fails now
+            step = next_derive_hint(self.progress, self.exercise, report)
+            last = "  (the last step: d switches to the guided level)" if step.last else ""
+            self.query_one("#practice-hint", Static).update(Text.assemble(
+                (f"step {step.number} of {step.of} for {', '.join(step.rung.names)}", "bold cyan"),
+                (f"  · {step.why}\n", "dim"), step.text, (last, "dim")))
+            return
         index = self.progress.next_hint(self.exercise.name)
         self.query_one("#practice-hint", Static).update(Text.assemble(
             (f"hint {index + 1} of {HINTS}: ", "bold cyan"), self.exercise.hints[index]))
+
+    def action_level(self) -> None:
+        """Switch guided <-> derive: the other level's starter, the learner's file kept as a .bak."""
+        exercise = self.exercise
+        if exercise.derive is None:
+            self.notify(f"{exercise.name} has no derive level: its docstring has no backward formula "
+                        "to take away", severity="warning")
+            return
+        if self.workspace is None:
+            self.action_check()  # says how to get a workspace
+            return
+        new = "guided" if self.level == "derive" else "derive"
+        try:
+            backup = self.workspace.reset(exercise, new)
+        except KqvError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.progress.set_level(exercise.name, new)
+        kept = f"; your file is kept as {backup.name}" if backup else ""
+        self.notify(f"{exercise.name}: {new} level{kept}", timeout=10)
+        self.show_exercise()
 
     def action_edit(self) -> None:
         if self.workspace is None:

@@ -1,4 +1,4 @@
-"""The practice picker: every exercise with its lesson, status and tries; typing filters.
+"""The practice picker: every exercise with its lesson, level, status and tries; typing filters.
 
 Opened with ``l`` from the Practice screen; returns the chosen exercise's name, or ``None``.
 """
@@ -45,8 +45,9 @@ class PracticePicker(ModalScreen[str | None]):
         status = self.progress.status(exercise.name)
         state = self.progress.state(exercise.name)
         style = "green" if status.startswith("passed") else ("dim" if status == "not started" else "yellow")
+        level = ("derive", "magenta") if state.level == "derive" else ("guided", "dim")
         return Text.assemble(f"{number:>2} ", (f"{exercise.name:<18}", "bold"), f" {exercise.lesson:<12} ",
-                             (f"{status[:34]:<34}", style), (f" tries {state.tries}", "dim"))
+                             level, " ", (f"{status[:28]:<28}", style), (f" tries {state.tries}", "dim"))
 
     def fill(self, typed: str) -> None:
         words = typed.lower().split()

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.layers import layernorm_backward, layernorm_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, GradCheck, Mistake, Rung
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 # ε as GPT-2 has it, on rows whose variance is small enough for ε to matter; then a big ε
@@ -89,6 +89,51 @@ MISTAKES = (
             ("dx = rstd[:, None] * (", "dx = (")),
 )
 
+DERIVE = Derive(
+    text=(
+        "Write LayerNorm as the engine's two functions, and work the backward out yourself. "
+        "Forward: each row of x (N, C), one token, gets its own mean and biased variance over its "
+        "C channels; x̂ = (x − mean) / √(var + ε); out = x̂ ⊙ w + b. Backward: from dout (N, C), "
+        "find dw and db (C,), dx̂ (N, C) and dx (N, C) by going back through those lines. The "
+        "input sets use row variances small enough that where ε sits matters."
+    ),
+    rungs=(
+        Rung(("mean", "var", "rstd", "xhat", "out"), (
+            "The forward is yours to copy from the docstring: one line of numpy per line there. "
+            "Every statistic is per row: mean and var take axis=-1 and are (N,).",
+            "An (N,) statistic meets an (N, C) array through mean[:, None], which is (N, 1) and "
+            "broadcasts over the C channels. w and b are (C,) and broadcast over the rows as they are.",
+            "var divides by C (np.mean, no ddof), and ε goes inside the root: 1 / np.sqrt(var + eps).",
+        )),
+        Rung(("dw", "db"), (
+            "Write the last line entry by entry: out[n, c] = xhat[n, c]·w[c] + b[c]. Nudge w[c]: "
+            "which entries of out move, and by how much each?",
+            "Every row n moves: ∂out[n, c]/∂w[c] = xhat[n, c] and ∂out[n, c]/∂b[c] = 1. The chain "
+            "rule adds one term per entry of out that w[c] touches, so the rows are summed.",
+            "dw[c] = Σₙ dout[n, c]·xhat[n, c] and db[c] = Σₙ dout[n, c]: sums over axis 0, "
+            "each (C,) like w and b.",
+        )),
+        Rung(("dxhat",), (
+            "Same line, the other factor: out[n, c] = xhat[n, c]·w[c] + b[c]. How much does "
+            "out[n, c] move when xhat[n, c] does? And does xhat[n, c] touch any other entry of out?",
+            "∂out[n, c]/∂xhat[n, c] = w[c], and no other entry depends on it, so no sum: "
+            "dxhat = dout ⊙ w, with w broadcast over the rows.",
+        )),
+        Rung(("dx",), (
+            "dx is not just dxhat · rstd: x[n, j] reaches xhat[n, i] for every i of its row, "
+            "through (x − mean) for its own entry, and through mean and var for all of them. "
+            "Work on one row, and follow the three paths one at a time.",
+            "The pieces for one row, with r = rstd and x̂ = (x − μ)·r: ∂μ/∂xⱼ = 1/C; "
+            "∂var/∂xⱼ = 2(xⱼ − μ)/C (the term through μ sums to zero); ∂r/∂var = −r³/2, "
+            "so ∂r/∂xⱼ = −r²·x̂ⱼ/C.",
+            "Then ∂x̂ᵢ/∂xⱼ = r·[i = j] − r/C − x̂ᵢ·r·x̂ⱼ/C, and dxⱼ = Σᵢ dx̂ᵢ ∂x̂ᵢ/∂xⱼ "
+            "= r·(dx̂ⱼ − (1/C)Σᵢ dx̂ᵢ − x̂ⱼ·(1/C)Σᵢ dx̂ᵢ x̂ᵢ): two row means, the mean terms.",
+            "dx = rstd[:, None] * (dxhat − dxhat.mean(axis=-1, keepdims=True) − xhat * "
+            "(dxhat * xhat).mean(axis=-1, keepdims=True)).",
+        )),
+    ),
+)
+
 EXERCISE = Exercise(
     name="layernorm",
     title="LayerNorm, forward and backward",
@@ -117,4 +162,5 @@ EXERCISE = Exercise(
     cases=cases,
     gradcheck=GradCheck("layernorm_forward", (("x", "dx"), ("w", "dw"), ("b", "db")), upstream="dout",
                         output=0),
+    derive=DERIVE,
 )
