@@ -118,10 +118,13 @@ def test_one_update_of_each_cost_matches_the_books_formulas(cost):
     ours_b, ours_w = net.backprop_batch(x, y)
     for ours, book in zip(ours_w + ours_b, nabla_w + nabla_b, strict=True):
         np.testing.assert_allclose(ours, book, rtol=0, atol=1e-12)
-    for update in ("fast", "traced"):
+    for update in ("fast", "compiled", "traced"):
         twin = Network([6, 5, 4], cost=cost, seed=4, dtype=np.float64)
         if update == "fast":
             twin.update_mini_batch(x, y, eta=0.9, lmbda=2.0, n=40)
+        elif update == "compiled":  # SGD's step: one mini-batch of all 7, λ/n as 2.0/40 = 0.35/7
+            pytest.importorskip("numba")
+            twin.SGD((x.T.copy(), y.argmax(axis=0)), 1, 7, 0.9, lmbda=0.35)
         else:
             twin.traced_update(x, y, eta=0.9, tracer=Tracer(), lmbda=2.0, n=40)
         for ours, book in zip(twin.weights + twin.biases, new_w + new_b, strict=True):
@@ -298,3 +301,81 @@ def test_a_batch_size_beyond_the_data_allocates_for_the_data():
     net = Network([8, 5, 3], seed=0)
     (result,) = net.SGD((x, labels), 1, 10**12, 0.5)  # a buffer of 10¹² rows would need terabytes
     assert np.isfinite(result.train_cost)
+
+
+def _readable_epochs(net, x, labels, epochs, m, eta, lmbda, seed):
+    """SGD's epochs, mini-batch order and settings, each step by the readable ``traced_update``."""
+    y = one_hot(labels, net.sizes[-1], net.dtype)
+    rng, n = np.random.default_rng(seed), len(x)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for k in range(0, n, m):
+            idx = order[k : k + m]
+            net.traced_update(x[idx].T.astype(net.dtype), y[idx].T, eta, Tracer(), lmbda, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation,cost", CONFIGS)
+def test_the_compiled_training_step_ends_an_epoch_where_the_readable_one_does(activation, cost, dtype):
+    """SGD's compiled step (engine.fused.digits) against traced_update, step for step: 47 images
+    at mini-batch 10 (a last batch of 7), layers of 9 and 7 so no loop blocking divides evenly."""
+    pytest.importorskip("numba", reason="numba is not installed: SGD runs update_mini_batch")
+    rng = np.random.default_rng(5)
+    x = rng.random((47, 13)).astype(np.float32)  # float32 pixels, as the loader gives
+    labels = rng.integers(0, 4, 47)
+    sizes = [13, 9, 7, 4]
+    compiled = Network(sizes, activation, cost, seed=3, dtype=dtype)
+    readable = Network(sizes, activation, cost, seed=3, dtype=dtype)
+    start = compiled._params.copy()
+    compiled.SGD((x, labels), 2, 10, 0.8, lmbda=0.4, seed=7)
+    _readable_epochs(readable, x, labels, 2, 10, 0.8, 0.4, seed=7)
+    moved = np.abs(readable._params - start).max()
+    assert moved > 0.01  # ten steps that really trained
+    err = np.abs(compiled._params - readable._params).max() / np.abs(readable._params).max()
+    assert err <= (1e-12 if dtype == np.float64 else 1e-5), err
+
+
+def test_the_compiled_step_trains_the_books_network_as_the_numpy_step_does():
+    """784-30-10 at the book's mini-batch of 10 and at 100: the compiled step and
+    update_mini_batch agree after an epoch of 1,000 images, to float32 rounding."""
+    pytest.importorskip("numba", reason="numba is not installed: SGD runs update_mini_batch")
+    rng = np.random.default_rng(0)
+    x = rng.random((1000, 784), dtype=np.float32) * (rng.random((1000, 784)) < 0.2)  # sparse, like ink
+    labels = rng.integers(0, 10, 1000)
+    for m in (10, 100):
+        nets = [Network([784, 30, 10], seed=1) for _ in range(2)]
+        for net, compiled in zip(nets, (True, False), strict=True):
+            net.SGD((x, labels), 1, m, 3.0, compiled=compiled)
+        err = np.abs(nets[0]._params - nets[1]._params).max() / np.abs(nets[1]._params).max()
+        assert err <= 1e-5, (m, err)
+
+
+def test_sgd_refuses_images_of_another_width_than_the_input_layer():
+    """The compiled step reads rows without bounds checks: a width that does not fit is refused."""
+    net = Network([6, 5, 3], seed=0)
+    for x in (np.zeros((8, 5), np.float32), np.zeros((8, 7), np.float32), np.zeros(8, np.float32)):
+        with pytest.raises(KqvError, match="rows of 6 numbers"):
+            net.SGD((x, np.zeros(8, np.int64)), 1, 4, 0.5)
+
+
+def test_without_numba_sgd_takes_the_numpy_step_and_says_so_once(monkeypatch, capsys):
+    import sys
+
+    from engine import fused
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "engine.fused.digits", raising=False)
+    fused._forget()
+    try:
+        rng = np.random.default_rng(2)
+        x, labels = rng.random((30, 6), dtype=np.float32), rng.integers(0, 3, 30)
+        net, numpy_net = Network([6, 5, 3], seed=0), Network([6, 5, 3], seed=0)
+        for _ in range(2):
+            net.SGD((x, labels), 1, 10, 0.5)
+        for _ in range(2):
+            numpy_net.SGD((x, labels), 1, 10, 0.5, compiled=False)
+        np.testing.assert_array_equal(net._params, numpy_net._params)
+        err = capsys.readouterr().err
+        assert "numba" in err and err.count("\n") == 1  # one line, once
+    finally:
+        fused._forget()

@@ -445,6 +445,36 @@ class Network:
                 w *= 1 - eta * lmbda / n
         self._params -= self._grads
 
+    def _compiled_step(self, x, y, m: int):
+        """The compiled step (:func:`engine.fused.digits.sgd_step`) bound to this network, to the
+        training set ``x``, ``y`` (one-hot rows) and to scratch for mini-batches of up to ``m``:
+        ``step(rows, η/m, 1 − ηλ/n)`` trains on ``x[rows]``. None where numba cannot be imported.
+
+        numba compiles (the first time on a machine) or loads from its cache (every process
+        after) at the first call for these argument types; a call on no rows makes that happen
+        here, before the first epoch's clock starts, rather than inside the first mini-batch."""
+        from engine import fused
+
+        if type(x) is not np.ndarray or x.dtype.kind != "f":  # (a memmap, integer pixels: numpy's step)
+            return None
+        sgd_step = fused.digit_step()
+        if sgd_step is None:
+            return None
+        from engine.fused.digits import COSTS, HIDDEN
+
+        sizes = np.array(self.sizes, dtype=np.int64)
+        acts = np.empty(m * sum(self.sizes[1:]), self.dtype)  # every layer's a, then δ
+        deltas = np.empty_like(acts)
+        ident = np.arange(m, dtype=np.int64)
+        relu, cost = HIDDEN[self.activation] == 1, COSTS[self.cost.name]
+        params, grads = self._params, self._grads
+
+        def step(rows, scale, decay):
+            sgd_step(x, y, rows, params, grads, sizes, acts, deltas, ident, relu, cost, scale, decay)
+
+        step(np.empty(0, np.int64), self.dtype.type(0), self.dtype.type(1))  # changes nothing
+        return step
+
     def SGD(
         self,
         training_data,
@@ -459,6 +489,7 @@ class Network:
         on_batch: Callable[[int, int], None] | None = None,
         on_epoch: Callable[[EpochResult], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        compiled: bool = True,
     ) -> list[EpochResult]:
         """Train with mini-batch stochastic gradient descent.
 
@@ -468,18 +499,27 @@ class Network:
         ``on_batch(done, total)`` and ``on_epoch(result)`` report progress; ``should_stop()``
         is checked after every mini-batch (Ctrl-C sets it): training then ends at once, and the
         unfinished epoch is neither reported nor counted.
+        Each step is :func:`engine.fused.digits.sgd_step`, the step of :meth:`update_mini_batch`
+        compiled whole (one call a mini-batch, reading the images where they lie), where numba
+        loads and ``compiled`` is left True; else :meth:`update_mini_batch` itself.
         Raises :class:`TrainingDiverged` when the cost turns NaN or infinite.
         """
         x_train, labels = training_data
         check_sgd_settings(epochs, mini_batch_size, eta, lmbda, schedule)
+        if np.ndim(x_train) != 2 or np.shape(x_train)[1] != self.sizes[0]:
+            raise KqvError(f"the training images are {np.shape(x_train)}: the network wants rows of "
+                           f"{self.sizes[0]} numbers, one row an image")
         n = len(x_train)
         y_train = one_hot(labels, self.sizes[-1], self.dtype)
         rng = np.random.default_rng(seed)
         results: list[EpochResult] = []
         batches = (n + mini_batch_size - 1) // mini_batch_size
         m = min(mini_batch_size, n)  # a mini-batch never holds more than the data
-        xb = np.empty((m, self.sizes[0]), x_train.dtype)  # np.take cannot cast
-        yb = np.empty((m, self.sizes[-1]), self.dtype)
+        step = self._compiled_step(x_train, y_train, m) if compiled else None
+        if step is None:
+            xb = np.empty((m, self.sizes[0]), x_train.dtype)  # np.take cannot cast
+            yb = np.empty((m, self.sizes[-1]), self.dtype)
+        ty = self.dtype.type
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
@@ -488,7 +528,9 @@ class Network:
                 order = rng.permutation(n)
                 for k in range(batches):
                     idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-                    if len(idx) == m:  # gathered into buffers allocated once
+                    if step is not None:
+                        step(idx, ty(epoch_eta / len(idx)), ty(1 - epoch_eta * lmbda / n))
+                    elif len(idx) == m:  # gathered into buffers allocated once
                         np.take(x_train, idx, axis=0, out=xb)
                         np.take(y_train, idx, axis=0, out=yb)
                         self.update_mini_batch(xb.T, yb.T, epoch_eta, lmbda, n)

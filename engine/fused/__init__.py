@@ -28,6 +28,7 @@ imported kqv says so once on stderr and runs the readable code.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from contextlib import contextmanager
@@ -84,18 +85,41 @@ def _load():
     global _loaded, _kernels
     with _lock:  # the two halves of a batch ask at the same moment, from two threads
         if not _loaded:
-            try:
-                import engine.fused.kernels as module
-            except ImportError as exc:  # numba missing, or built for another numpy
-                module = None
-                print(f"kqv: the fast engine needs numba ({exc}); running the readable numpy engine, "
-                      "which is slower", file=sys.stderr)
-            _kernels, _loaded = module, True
+            _kernels, _loaded = _import("kernels"), True
     return _kernels
+
+
+def digit_step():
+    """:func:`engine.fused.digits.sgd_step`, the digit net's compiled mini-batch step, or None
+    where numba cannot be imported (said once, as for the GPT's kernels). ``Network.SGD`` asks
+    for it whatever the engine choice: it is the digit net's untraced training loop."""
+    with _lock:
+        if "digits" not in _modules:
+            _modules["digits"] = _import("digits")
+    module = _modules["digits"]
+    return None if module is None else module.sgd_step
+
+
+_modules: dict[str, object] = {}
+_said = False
+
+
+def _import(name: str):
+    """``engine.fused.NAME``, or None (and one line on stderr, once a process) without numba."""
+    global _said
+    try:
+        return importlib.import_module(f"engine.fused.{name}")
+    except ImportError as exc:  # numba missing, or built for another numpy
+        if not _said:
+            _said = True
+            print(f"kqv: the fast engine needs numba ({exc}); running the readable numpy engine, "
+                  "which is slower", file=sys.stderr)
+        return None
 
 
 def _forget() -> None:
     """Load the kernels again on the next call (tests simulate a missing numba with it)."""
-    global _loaded, _kernels
+    global _loaded, _kernels, _said
     with _lock:
-        _loaded, _kernels = False, None
+        _loaded, _kernels, _said = False, None, False
+        _modules.clear()

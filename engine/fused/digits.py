@@ -1,0 +1,266 @@
+"""The digit net's whole mini-batch step as one compiled call: gather, feedforward, backprop, update.
+
+:meth:`engine.digits.network.Network.backprop_batch` and ``traced_update`` are the reference
+(the lessons step through them); ``Network.update_mini_batch`` is the same step in numpy with
+buffers allocated once. At the book's mini-batch of 10 an epoch is 5,000 steps of a few hundred
+thousand multiply-adds each, and numpy's step spends most of its time on some thirty calls'
+overhead: checking, dispatching and (for the small products) OpenBLAS's setup. Here the step is
+one call from Python, and inside it nothing is allocated.
+
+How the loops are laid out, and why (a 784-30-10 net, ``m`` examples as rows):
+
+* The images are never copied into a mini-batch: the first layer reads ``x[rows[r]]``
+  where it stands in the training set.
+* z = a wᵀ + b goes two examples by four neurons at a time: every number loaded from an image
+  row or a weight row is used four or two times, with eight sums kept in registers, each a
+  SIMD vector (``fastmath`` lets LLVM split a sum over lanes).
+* nabla_w = δᵀ a (the (n, m) by (m, n_in) product) goes two neurons by four examples at a
+  time, one pass over each gradient row per four examples; the weight row is updated as soon
+  as its gradient row is complete, while both are in the L1 cache.
+* exp is the C library's, one call per number: a few hundred per step, against the hundreds
+  of thousands of multiply-adds, so numpy's SIMD exp would not repay another call.
+
+The same jit settings as :mod:`engine.fused.kernels` (cache, nogil, numpy's error model,
+reassociating fastmath without assuming away infinities); every product accumulates in the
+array's own dtype, as numpy's float32 matmul does. ``tests/test_network.py`` holds this step to
+``traced_update`` (float64 within 1e-12, float32 to rounding) and to the book's formulas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+jit = njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"})
+
+# what the kernel calls the network's functions (Network.activation, Cost.name)
+HIDDEN = {"sigmoid": 0, "relu": 1}
+COSTS = {"quadratic": 0, "cross-entropy": 1, "log-likelihood": 2}
+
+
+@jit
+def _dense_forward(a, rows, w, b, out):
+    """out[r] = w @ a[rows[r]] + b for each r: ``a`` (·, n_in), ``w`` (n, n_in), ``out`` (m, n)."""
+    m = rows.size
+    n, k = w.shape
+    zero = out.dtype.type(0)
+    j = 0
+    while j < n:
+        if j + 4 <= n:  # four neurons at a time
+            w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+            r = 0
+            while r < m:
+                x = a[rows[r]]
+                if r + 2 <= m:  # by two examples
+                    y = a[rows[r + 1]]
+                    s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = zero
+                    for i in range(k):
+                        xi, yi = x[i], y[i]
+                        c0, c1, c2, c3 = w0[i], w1[i], w2[i], w3[i]
+                        s0 += xi * c0
+                        s1 += xi * c1
+                        s2 += xi * c2
+                        s3 += xi * c3
+                        t0 += yi * c0
+                        t1 += yi * c1
+                        t2 += yi * c2
+                        t3 += yi * c3
+                    out[r + 1, j] = t0 + b[j]
+                    out[r + 1, j + 1] = t1 + b[j + 1]
+                    out[r + 1, j + 2] = t2 + b[j + 2]
+                    out[r + 1, j + 3] = t3 + b[j + 3]
+                    step = 2
+                else:
+                    s0 = s1 = s2 = s3 = zero
+                    for i in range(k):
+                        xi = x[i]
+                        s0 += xi * w0[i]
+                        s1 += xi * w1[i]
+                        s2 += xi * w2[i]
+                        s3 += xi * w3[i]
+                    step = 1
+                out[r, j] = s0 + b[j]
+                out[r, j + 1] = s1 + b[j + 1]
+                out[r, j + 2] = s2 + b[j + 2]
+                out[r, j + 3] = s3 + b[j + 3]
+                r += step
+            j += 4
+        else:  # the last neurons, one at a time
+            wj = w[j]
+            for r in range(m):
+                x = a[rows[r]]
+                s = zero
+                for i in range(k):
+                    s += x[i] * wj[i]
+                out[r, j] = s + b[j]
+            j += 1
+
+
+@jit
+def _activate(z, fn):
+    """In place on ``z`` (m, n), row by row: 0 σ, 1 ReLU, 2 softmax."""
+    m, n = z.shape
+    one = z.dtype.type(1)
+    for r in range(m):
+        row = z[r]
+        if fn == 0:  # σ(z) = 1 / (1 + e⁻ᶻ); e⁻ᶻ = inf gives the right 0
+            for j in range(n):
+                row[j] = one / (one + math.exp(-row[j]))
+        elif fn == 1:
+            for j in range(n):
+                if row[j] < 0:
+                    row[j] = 0
+        else:  # softmax: shift by the largest so e^z cannot overflow
+            top = row[0]
+            for j in range(n):
+                top = max(top, row[j])
+            total = z.dtype.type(0)
+            for j in range(n):
+                e = math.exp(row[j] - top)
+                row[j] = e
+                total += e
+            for j in range(n):
+                row[j] /= total
+
+
+@jit
+def _gradient_step(delta, a, rows, w, b, g, decay):
+    """nabla_w = δᵀ a[rows] into ``g`` (n, n_in), nabla_b = Σ_r δ[r]; then w ← decay·w − nabla_w
+    and b ← b − nabla_b. ``delta`` (m, n) is already scaled by η/m."""
+    m = rows.size
+    n, k = w.shape
+    zero = w.dtype.type(0)
+    for j in range(n):
+        s = zero
+        for r in range(m):
+            s += delta[r, j]
+        b[j] -= s
+    j = 0
+    while j < n:
+        pair = j + 2 <= n
+        j1 = j + 1 if pair else j
+        g0, g1 = g[j], g[j1]
+        for i in range(k):
+            g0[i] = zero
+            g1[i] = zero
+        r = 0
+        while r < m:
+            if r + 4 <= m:  # four examples into two gradient rows at a time
+                x0, x1, x2, x3 = a[rows[r]], a[rows[r + 1]], a[rows[r + 2]], a[rows[r + 3]]
+                c0, c1, c2, c3 = delta[r, j], delta[r + 1, j], delta[r + 2, j], delta[r + 3, j]
+                if pair:
+                    e0, e1, e2, e3 = delta[r, j1], delta[r + 1, j1], delta[r + 2, j1], delta[r + 3, j1]
+                else:
+                    e0 = e1 = e2 = e3 = zero
+                for i in range(k):
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    g0[i] += c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3
+                    g1[i] += e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3
+                r += 4
+            else:
+                x0 = a[rows[r]]
+                c0 = delta[r, j]
+                e0 = delta[r, j1] if pair else zero
+                for i in range(k):
+                    g0[i] += c0 * x0[i]
+                    g1[i] += e0 * x0[i]
+                r += 1
+        w0 = w[j]
+        for i in range(k):
+            w0[i] = w0[i] * decay - g0[i]
+        if pair:
+            w1 = w[j1]
+            for i in range(k):
+                w1[i] = w1[i] * decay - g1[i]
+        j += 2 if pair else 1
+
+
+@jit
+def _delta_back(delta, w, a, relu, out):
+    """δˡ = (δˡ⁺¹ w) ⊙ f′(zˡ), with f′ read off the activations ``a`` (m, n_in): σ′ = a(1 − a),
+    ReLU′ = 1 where a > 0. ``delta`` (m, n), ``w`` (n, n_in), ``out`` (m, n_in)."""
+    m, n = delta.shape
+    k = w.shape[1]
+    one = out.dtype.type(1)
+    for r in range(m):
+        o = out[r]
+        for i in range(k):
+            o[i] = 0
+        for j in range(n):
+            c = delta[r, j]
+            wj = w[j]
+            for i in range(k):
+                o[i] += c * wj[i]
+        ar = a[r]
+        for i in range(k):
+            if relu:
+                if ar[i] <= 0:
+                    o[i] = 0
+            else:
+                o[i] *= ar[i] * (one - ar[i])
+
+
+@jit
+def sgd_step(x, y, rows, params, grads, sizes, acts, deltas, ident, relu, cost, scale, decay):
+    """One step of gradient descent on the examples ``x[rows]``, labels ``y[rows]`` (one-hot).
+
+    ``params`` and ``grads`` are the network's flat buffers (each layer's w (n, n_in) then b (n,)),
+    ``sizes`` its layer sizes; ``acts`` and ``deltas`` are scratch, at least m·Σ sizes[1:] long;
+    ``ident`` is 0, 1, 2, ... (the rows of a scratch matrix). ``relu``: the hidden layers' function
+    (else σ); ``cost``: 0 quadratic, 1 cross-entropy, 2 log-likelihood (:data:`COSTS`);
+    ``scale`` = η/m; ``decay`` = 1 − ηλ/n. Returns nothing: ``params`` is updated in place.
+    """
+    m = rows.size
+    layers = sizes.size - 1
+    ident = ident[:m]
+    # where each layer's w, b, activations and deltas start in the flat buffers
+    w_at = np.empty(layers, np.int64)
+    a_at = np.empty(layers, np.int64)
+    p, q = 0, 0
+    for i in range(layers):
+        w_at[i] = p
+        a_at[i] = q
+        p += sizes[i + 1] * (sizes[i] + 1)
+        q += m * sizes[i + 1]
+    # feedforward: acts[i] holds layer i + 2's activations, examples as rows
+    for i in range(layers):
+        n_in, n = sizes[i], sizes[i + 1]
+        w = params[w_at[i] : w_at[i] + n * n_in].reshape(n, n_in)
+        b = params[w_at[i] + n * n_in : w_at[i] + n * n_in + n]
+        out = acts[a_at[i] : a_at[i] + m * n].reshape(m, n)
+        if i == 0:
+            _dense_forward(x, rows, w, b, out)
+        else:
+            _dense_forward(acts[a_at[i - 1] : a_at[i]].reshape(m, n_in), ident, w, b, out)
+        if i < layers - 1:
+            _activate(out, 1 if relu else 0)
+        else:
+            _activate(out, 2 if cost == 2 else 0)
+    # output error δᴸ = a − y, times σ′ = a(1 − a) for the quadratic cost, times η/m
+    n = sizes[layers]
+    a = acts[a_at[layers - 1] : a_at[layers - 1] + m * n].reshape(m, n)
+    delta = deltas[a_at[layers - 1] : a_at[layers - 1] + m * n].reshape(m, n)
+    one = a.dtype.type(1)
+    for r in range(m):
+        yr = y[rows[r]]
+        for j in range(n):
+            d = a[r, j] - yr[j]
+            if cost == 0:
+                d *= a[r, j] * (one - a[r, j])
+            delta[r, j] = d * scale
+    # backward, layer by layer: δ for the layer below (with this layer's w before its update),
+    # then this layer's gradients and step
+    for i in range(layers - 1, -1, -1):
+        n_in, n = sizes[i], sizes[i + 1]
+        w = params[w_at[i] : w_at[i] + n * n_in].reshape(n, n_in)
+        b = params[w_at[i] + n * n_in : w_at[i] + n * n_in + n]
+        g = grads[w_at[i] : w_at[i] + n * n_in].reshape(n, n_in)
+        delta = deltas[a_at[i] : a_at[i] + m * n].reshape(m, n)
+        if i == 0:
+            _gradient_step(delta, x, rows, w, b, g, decay)
+        else:
+            below = acts[a_at[i - 1] : a_at[i]].reshape(m, n_in)
+            _delta_back(delta, w, below, relu, deltas[a_at[i - 1] : a_at[i]].reshape(m, n_in))
+            _gradient_step(delta, below, ident, w, b, g, decay)
