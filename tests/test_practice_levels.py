@@ -35,12 +35,26 @@ DERIVED = [e for e in load_exercises() if e.derive is not None]
 FORMULAS = {
     "layernorm": ["dw    = Σ_rows dout ⊙ xhat", "dxhat = dout ⊙ w",
                   "dx    = rstd · (dxhat − mean_c(dxhat) − xhat ⊙ mean_c(dxhat ⊙ xhat))"],
+    "softmax": ["dx = p ⊙ (dp − Σⱼ dpⱼ pⱼ)"],
+    "attention_backward": ["= dy @ vᵀ", "= attᵀ @ dy", "= att ⊙ (datt − Σ_row datt ⊙ att)",
+                           "= (datt_scores / √hs) @ k", "= (datt_scores / √hs)ᵀ @ q"],
+    "cross_entropy": ["dlogits (N, V) = (probs − onehot(targets)) / N"],
+    "label_smoothing": ["dlogits (N, V) = (probs − q) / n"],
+    "adamw": ["p ← p · (1 − lr·weight_decay)", "m ← β₁·m + (1 − β₁)·g", "v ← β₂·v + (1 − β₂)·g²",
+              "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)", "update = lr · m̂ / (√v̂ + ε)", "p ← p − update"],
 }
 
 # A real wrong solution per exercise and the variable it fails at first: (mutation of the
 # solution, failing variable). The derive hint must be a step of that variable's rung.
 WRONG = {
     "layernorm": [("the mean terms left out", "dx"), ("dw without x̂", "dw"), ("dx̂ without w", "dxhat")],
+    "softmax": [("the Σ term left out", "dx"), ("overflow: the max not subtracted", "p")],
+    "attention_backward": [("att where attᵀ belongs", "dv"),
+                           ("softmax backward without the Σ term", "datt_scores"),
+                           ("1/√hs left out of the backward", "dq")],
+    "cross_entropy": [("one-hot not subtracted", "dlogits"), ("log left out", "loss")],
+    "label_smoothing": [("the gradient against the one-hot target", "dlogits"), ("no smoothing", "loss")],
+    "adamw": [("β₁ and β₂ swapped", "m"), ("no bias correction", "update"), ("update added", "p")],
 }
 
 

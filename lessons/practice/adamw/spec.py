@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.optim import adamw_update
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, Mistake, Rung
 from lessons.practice.gpt_inputs import rng_for, traced_case
 
 # (n_in, n_out), step t, ε: a big ε first so where it sits shows, then the engine's default
@@ -83,6 +83,40 @@ MISTAKES = (
             ("return p - update", "return p + update")),
 )
 
+DERIVE = Derive(
+    text=(
+        "kqv's GPT learns with AdamW, not the digit net's plain w − η·∇w. Write one step for one "
+        "weight, working each line out from what it is for. Adam keeps two running means per entry, "
+        "m of the gradient and v of its square, both started at 0 and corrected for it; each entry "
+        "steps by its corrected mean over the root of its corrected mean square, so every entry "
+        "moves by about lr whatever its gradient's scale. AdamW's weight decay shrinks p first, "
+        "apart from the gradient."
+    ),
+    rungs=(
+        Rung(("m", "v"), (
+            "A running mean that keeps β₁ of its old value must take the other 1 − β₁ from the new "
+            "g, so the weights add up to 1. v is the same with β₂, and the thing averaged is g "
+            "squared, entry by entry. Nothing else goes into them: the decay is not part of g.",
+            "m ← β₁·m + (1 − β₁)·g and v ← β₂·v + (1 − β₂)·g⊙g.",
+        )),
+        Rung(("update",), (
+            "Started at 0, after t steps of a constant g the running mean is (1 − β₁ᵗ)·g, not g: "
+            "it has gathered only that much of its weight. The correction divides that factor out; "
+            "the same for v with β₂.",
+            "m̂ = m / (1 − β₁ᵗ) and v̂ = v / (1 − β₂ᵗ). The step is the mean gradient over its typical "
+            "size, √v̂, with ε added after the root so a zero v̂ divides by ε, not by 0.",
+            "update = lr * m_hat / (np.sqrt(v_hat) + eps).",
+        )),
+        Rung(("p",), (
+            "Two moves on p: the decay, then the step. The decay does not go through g (putting λ·p "
+            "into g is Adam with L2, which m and v would then rescale); it shrinks p itself by a "
+            "fraction lr·λ. The step goes against the gradient.",
+            "p ← p·(1 − lr·weight_decay) before the moments, and p ← p − update at the end.",
+        )),
+    ),
+)
+
+
 EXERCISE = Exercise(
     name="adamw",
     title="one AdamW step",
@@ -107,4 +141,5 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    derive=DERIVE,
 )

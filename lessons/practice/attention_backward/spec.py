@@ -6,7 +6,7 @@ import math
 
 from engine.attention import attention_backward, attention_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, Mistake, Rung
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 
@@ -65,6 +65,42 @@ MISTAKES = (
             ("dk = dqk.transpose(0, 1, 3, 2) @ q", "dk = dqk @ q")),
 )
 
+DERIVE = Derive(
+    text=(
+        "Write the backward pass of the attention core, and work it out yourself from the forward: "
+        "att_scores = q @ kᵀ / √hs, att = softmax(masked att_scores), y_heads = att @ v. From dy, the "
+        "gradient at y_heads, go back line by line: datt and dv, then datt_scores through the "
+        "softmax, then dq and dk. Every gradient has the shape of what it differentiates."
+    ),
+    rungs=(
+        Rung(("datt", "dv"), (
+            "y_heads = att @ v is one matrix product per batch row and head. Write one entry: "
+            "y[i, d] = Σⱼ att[i, j]·v[j, d]. Which entries of y does att[i, j] reach, and v[j, d]?",
+            "att[i, j] reaches y[i, d] for every d, with slope v[j, d]: datt[i, j] = Σ_d dy[i, d]·v[j, d]. "
+            "v[j, d] reaches y[i, d] for every i, with slope att[i, j]: dv[j, d] = Σᵢ att[i, j]·dy[i, d].",
+            "As products: datt = dy @ vᵀ and dv = attᵀ @ dy, where ᵀ swaps the last two axes only: "
+            ".swapaxes(-1, -2), or .transpose(0, 1, 3, 2).",
+        )),
+        Rung(("datt_scores",), (
+            "att = softmax(att_masked), row by row; the mask only put −inf where a key is hidden, and "
+            "there att is 0, so nothing flows back through it. This is softmax's backward, from datt "
+            "to the gradient at the scores.",
+            "One row of softmax: ∂attᵢ/∂sⱼ = attᵢ·[i = j] − attᵢ·attⱼ, so the gradient at sⱼ is "
+            "attⱼ·dattⱼ minus attⱼ times one number per row, Σᵢ dattᵢ·attᵢ.",
+            "datt_scores = att * (datt − (datt * att).sum(axis=-1, keepdims=True)).",
+        )),
+        Rung(("dq", "dk"), (
+            "att_scores = q @ kᵀ / √hs is a matrix product again, times a constant. The 1/√hs scaled "
+            "the forward, so it scales the gradient on the way back as well.",
+            "Per entry: s[i, j] = Σ_d q[i, d]·k[j, d] / √hs. So ∂s[i, j]/∂q[i, d] = k[j, d] / √hs "
+            "(summed over j for dq) and ∂s[i, j]/∂k[j, d] = q[i, d] / √hs (summed over i for dk).",
+            "dq = (datt_scores / √hs) @ k and dk = (datt_scores / √hs)ᵀ @ q, with √hs = "
+            "math.sqrt(q.shape[-1]).",
+        )),
+    ),
+)
+
+
 EXERCISE = Exercise(
     name="attention_backward",
     title="attention, backward",
@@ -89,4 +125,5 @@ EXERCISE = Exercise(
     ),
     mistakes=MISTAKES,
     cases=cases,
+    derive=DERIVE,
 )

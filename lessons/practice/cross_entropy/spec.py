@@ -7,7 +7,7 @@ import numpy as np
 from engine.gpt.loss import cross_entropy_backward, cross_entropy_forward
 from engine.layers import softmax_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, GradCheck, Mistake, Rung
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 
@@ -76,6 +76,31 @@ MISTAKES = (
             ("dlogits[np.arange(N), targets] -= 1.0", "dlogits -= 1.0")),
 )
 
+DERIVE = Derive(
+    text=(
+        "Write the loss at the top of the GPT, and work its gradient out yourself. The logits are "
+        "flattened to (N, V), one row per position. Softmax each row into probabilities (subtract "
+        "the row's max first), pick each row's probability of its target, and average −log of those "
+        "N numbers. The backward gives dlogits (N, V), the gradient of that mean at the logits."
+    ),
+    rungs=(
+        Rung(("probs", "loss"), (
+            "The forward is in the docstring. Softmax along axis=-1 with keepdims=True; "
+            "probs[np.arange(N), targets] picks one probability per row, (N,).",
+            "loss = -np.log(probs[np.arange(N), targets]).mean(), a single number.",
+        )),
+        Rung(("dlogits",), (
+            "loss = (1/N) Σₙ −log pₙ,ₜ with t = targets[n]. Row n of the logits reaches only its own "
+            "term. In that term, go back through −log first: d(−log p)/dp = −1/p.",
+            "Then through softmax: ∂pₜ/∂zⱼ = pₜ·([j = t] − pⱼ). Multiply by −1/pₜ: the pₜ cancels.",
+            "What is left for row n is pⱼ − [j = t]: the row's probabilities with 1 taken off at "
+            "the target. The mean over N rows divides every row by N.",
+            "dlogits = probs.copy(); dlogits[np.arange(N), targets] -= 1; dlogits /= N.",
+        )),
+    ),
+)
+
+
 EXERCISE = Exercise(
     name="cross_entropy",
     title="cross-entropy loss and dlogits",
@@ -101,4 +126,5 @@ EXERCISE = Exercise(
     mistakes=MISTAKES,
     cases=cases,
     gradcheck=GradCheck("cross_entropy_forward", (("logits", "dlogits"),), output=0),
+    derive=DERIVE,
 )

@@ -9,7 +9,7 @@ import numpy as np
 from engine.trace import Tracer
 from engine.translation.batches import PairIds
 from engine.translation.loss import smoothed_cross_entropy_backward, smoothed_cross_entropy_forward
-from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, GradCheck, Mistake, Rung
 from lessons.practice.gpt_inputs import rng_for
 
 PAD, BOS, EOS = 0, 1, 2
@@ -95,6 +95,43 @@ MISTAKES = (
              "q_row = np.zeros((N, V))\n    smoothing = 0.0")),
 )
 
+DERIVE = Derive(
+    text=(
+        "Three functions, the last one worked out yourself. shift cuts a padded batch of targets "
+        "tgt (B, T + 1), <s> pieces </s> padding, into the decoder's input tgt_in (B, T) and the "
+        "targets it must predict, tgt_out (B, T), one place later. smoothed_cross_entropy_forward "
+        "turns logits (N, V), N = B·T, into probs = softmax(logits) and the loss: each row whose "
+        "target is not padding is compared with q, which puts 1 − ε on the target, 0 on padding and "
+        "ε/(V − 2) on each other token; loss = the mean over those n rows of −Σ_v q_v log probs_v. "
+        "smoothed_cross_entropy_backward returns dlogits (N, V), the gradient of that loss."
+    ),
+    rungs=(
+        Rung(("tgt_in", "tgt_out"), (
+            "Both are slices of the columns of tgt: the decoder reads a token and predicts the one "
+            "after it, so the target is the input moved one place on.",
+            "tgt_in = tgt[:, :-1] and tgt_out = tgt[:, 1:].",
+        )),
+        Rung(("probs", "loss"), (
+            "The forward is in the docstring. Build q row by row: ε/(V − 2) everywhere, then 1 − ε at "
+            "each row's target and 0 in the pad_id column. Keep the rows whose target is not pad_id.",
+            "loss = −(q * np.log(probs))[keep].sum() / n, with keep = targets != pad_id and "
+            "n = keep.sum(); probs is a softmax along axis=-1 after subtracting the row max.",
+        )),
+        Rung(("dlogits",), (
+            "A padding row is not in the loss: its gradient is 0. A kept row's term is "
+            "−Σ_v q_v log p_v: the cross-entropy of the cross_entropy exercise with q in place of a "
+            "one-hot. Do it for one v first, then weight by q_v and add.",
+            "For one v: ∂(−log p_v)/∂zⱼ = pⱼ − [j = v]. So the row's gradient is "
+            "Σ_v q_v·(pⱼ − [j = v]) = pⱼ·Σ_v q_v − qⱼ.",
+            "Σ_v q_v = 1, so a kept row's gradient is pⱼ − qⱼ; the mean over the n kept rows "
+            "divides by n.",
+            "dlogits = (probs − q) / n on the kept rows, and 0 on the padding rows: build q as in "
+            "the forward, then set dlogits[targets == pad_id] = 0.",
+        )),
+    ),
+)
+
+
 EXERCISE = Exercise(
     name="label_smoothing",
     title="shifted targets, the label-smoothed loss and its gradient",
@@ -124,4 +161,5 @@ EXERCISE = Exercise(
     mistakes=MISTAKES,
     cases=cases,
     gradcheck=GradCheck("smoothed_cross_entropy_forward", (("logits", "dlogits"),)),
+    derive=DERIVE,
 )

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.layers import softmax_backward, softmax_forward
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, GradCheck, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, GradCheck, Mistake, Rung
 from lessons.practice.gpt_inputs import gpt_sets, rng_for, traced_case
 
 SYM = ("B", "nh", "T", "T")
@@ -89,6 +89,34 @@ MISTAKES = (
             ("return p * (dp - row)", "return dp - row")),
 )
 
+DERIVE = Derive(
+    text=(
+        "Write softmax over the last axis, as attention applies it to each row of scores, and work "
+        "its backward out yourself. Forward: p = exp(x − max) / Σ exp(x − max); subtracting each "
+        "row's maximum keeps exp from overflowing (the second input set has scores in the hundreds: "
+        "without it you get inf / inf = NaN), and a masked −inf becomes exactly 0. Backward: from "
+        "dp, the gradient at p, find dx, the gradient at x. x, p, dp and dx are all (B, nh, T, T)."
+    ),
+    rungs=(
+        Rung(("p",), (
+            "The forward is in the docstring: the max and the Σ are along the last axis, one number "
+            "per row, kept as (B, nh, T, 1) with keepdims=True so they broadcast back over the row.",
+            "e = np.exp(x - x.max(axis=-1, keepdims=True)); p = e / e.sum(axis=-1, keepdims=True). "
+            "A −inf score gives exp(−inf) = 0: the mask needs no special case.",
+        )),
+        Rung(("dx",), (
+            "Each pᵢ of a row depends on every xⱼ of that row, through the shared Σ. So "
+            "dxⱼ = Σᵢ dpᵢ · ∂pᵢ/∂xⱼ: you need the whole row-by-row Jacobian, not only its diagonal.",
+            "Differentiate pᵢ = e^{xᵢ} / S with S = Σₖ e^{xₖ}: the numerator gives pᵢ when i = j, "
+            "the denominator gives −pᵢ·pⱼ for every i. So ∂pᵢ/∂xⱼ = pᵢ·[i = j] − pᵢ·pⱼ.",
+            "Sum it against dp: dxⱼ = pⱼ·dpⱼ − pⱼ·Σᵢ dpᵢ·pᵢ. The Σ is one number per row, the "
+            "same for every j of it.",
+            "dx = p * (dp − (dp * p).sum(axis=-1, keepdims=True)). Where the mask hid a key, p is 0, "
+            "and so is dx.",
+        )),
+    ),
+)
+
 EXERCISE = Exercise(
     name="softmax",
     title="a stable softmax and its backward",
@@ -114,4 +142,5 @@ EXERCISE = Exercise(
     mistakes=MISTAKES,
     cases=cases,
     gradcheck=GradCheck("softmax_forward", (("x", "dx"),), upstream="dp"),
+    derive=DERIVE,
 )
