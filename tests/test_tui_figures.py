@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kqv_cli.matrix_numbers import matrix_format
 from kqv_cli.tui.widgets.figures import (
-    CELL,
     MAX_CELLS,
     array_view,
     attends,
-    cell_text,
     heatmap,
     series,
     shows_numbers,
@@ -47,7 +46,7 @@ def test_4d_arrays_show_one_matrix_and_say_which():
     att = np.arange(2 * 4 * 3 * 3, dtype=float).reshape(2, 4, 3, 3)
     axes = ("B", "nh", "T", "T")
     text = array_view(att, "(B, nh, T, T)", width=80, height=10, axes=axes).plain
-    assert "batch 0/2 · head 0/4 · [ ] switch" in text
+    assert "batch 0/2 · head 0/4 · rows T, cols T · [ ] switch" in text
     text = array_view(att, "(B, nh, T, T)", width=80, height=10, k=5, axes=axes).plain
     assert "batch 1/2 · head 1/4" in text
     lines = text.splitlines()
@@ -55,10 +54,8 @@ def test_4d_arrays_show_one_matrix_and_say_which():
     assert lines[2].split() == ["0"] + [f"{x:g}" for x in att[1, 1, 0]]  # row 0, after its index
 
 
-def test_numbers_have_a_fixed_width_and_are_never_cut():
-    assert [cell_text(x) for x in (0.0, -0.000139, 0.0664, -0.0538, 12345.0, 784, -np.inf)] == [
-        "0", "-1e-4", "0.066", "-0.05", "1.2e4", "784", "−inf"]
-    assert all(len(cell_text(x)) <= CELL for x in np.random.default_rng(1).standard_normal(200) * 1e3)
+def cell_text(matrix, x) -> str:
+    return matrix_format(matrix).text(x)
 
 
 def test_mask_as_numbers_in_an_80_column_pane_with_its_legend_over_the_full_range():
@@ -69,7 +66,8 @@ def test_mask_as_numbers_in_an_80_column_pane_with_its_legend_over_the_full_rang
     assert shows_numbers(att, 78) and not shows_numbers(att, 40)
     blocks = array_view(att, "(T, T)", width=40, height=6).plain  # rows sampled, legend over all
     finite = att[np.isfinite(att)]
-    assert f"{cell_text(finite.min())} " in blocks and f" {cell_text(finite.max())}" in blocks
+    ends = matrix_format(np.array([finite.min(), finite.max()]))
+    assert f"{ends.text(finite.min())} " in blocks and f" {ends.text(finite.max())}" in blocks
     assert array_view(att, "(T, T)", width=78, height=6, mode="blocks").plain.count("−inf") == 0
 
 
@@ -92,17 +90,18 @@ def test_attention_matrices_name_their_rows_and_columns_by_token():
     axes = ("B", "nh", "T", "T")
     wide = array_view(att, "", width=80, height=10, axes=axes, tokens=words).plain.splitlines()
     assert wide[1].split() == ["q↓", "k→", "the", "pizza", "tasted", "good"]
-    assert wide[3].split()[:3] == ["1", "pizza", cell_text(att[0, 0, 1, 0])]
+    assert wide[3].split()[:3] == ["1", "pizza", cell_text(att[0, 0], att[0, 0, 1, 0])]
     second = array_view(att, "", width=80, height=10, k=3, axes=axes, tokens=words).plain.splitlines()
     assert "batch 1/2" in second[0] and second[1].split()[-4:] == ["she", "cut", "the", "pizza"]
-    # a pane just wide enough for the numbers: names cut with an ellipsis, never the numbers
+    # a pane just wide enough for the numbers: the row words keep their room (each number one
+    # decimal shorter, all in one format), the column names are cut with an ellipsis
     narrow = array_view(att, "", width=28, height=10, axes=axes, tokens=words).plain.splitlines()
     assert all(len(line) <= 28 for line in narrow[1:])
-    assert narrow[1].split() == ["the", "pizza", "tast…", "good"]
-    assert narrow[3].split()[:2] == ["piz…", cell_text(att[0, 0, 1, 0])]
-    # no room for even three letters: indices, not "p…"
+    assert narrow[1].split() == ["q↓", "k→", "the", "piz…", "tas…", "good"]
+    pizza = att[0, 0, 1]
+    assert narrow[3].split() == ["1", "pizza", f"{pizza[0]:.1f}", f"{pizza[1]:.1f}", "−inf", "−inf"]
     tight = array_view(att, "", width=26, height=10, axes=axes, tokens=words).plain.splitlines()
-    assert [line.split()[0] for line in tight[2:]] == ["0", "1", "2", "3"]
+    assert [line.split()[0] for line in tight[2:]] == words[0]  # the words without their indices
     # the same values as (B, nh, T, hs), or without tokens: indices
     other = array_view(att, "", width=80, height=10, axes=("B", "nh", "T", "hs"), tokens=words).plain
     assert other.splitlines()[1].split() == ["0", "1", "2", "3"] and "pizza" not in other
@@ -123,3 +122,35 @@ def test_table_cells():
     # issue 24: a narrow table keeps 1 digit; a whole number is written out, 398 not 4e+02
     assert value_range(np.array([2.0, 398.0]), 1) == ("2", "200", "398")
     assert value_range(np.array([-12345.0, 0.002]), 1)[0] == "-12345"
+
+
+def test_whitespace_tokens_get_a_visible_label_everywhere_tokens_name_rows():
+    from kqv_cli.tui.widgets.figures import label_text
+
+    assert [label_text(t) for t in (" the", " ", "   ", "\n", "\t", "\n\n", "a\x15", "▁came")] == [
+        "the", "␣", "␣␣␣", "\\n", "\\t", "\\n\\n", "a\\x15", "▁came"]
+    chars = [["T", "o", " ", "b", "e", "\n"]]  # a character-level model's row: a space and a newline
+    att = np.tril(np.ones((1, 1, 6, 6))) / np.arange(1, 7)[:, None]
+    lines = array_view(att, "", 80, 12, axes=("B", "nh", "T", "T"), tokens=chars).plain.splitlines()
+    assert lines[1].split()[-6:] == ["T", "o", "␣", "b", "e", "\\n"]
+    assert [line.split()[1] for line in lines[2:]] == ["T", "o", "␣", "b", "e", "\\n"]
+    assert "␣" in attends(" ", [" ", "\n"], np.array([[0.5, 0.5]])).plain
+    named = array_view(np.eye(2), "", 80, 12, names=([" ", "\t"], None)).plain.splitlines()
+    assert [line.split()[1] for line in named[2:]] == ["␣", "\\t"]
+
+
+def test_token_ids_are_numbers_never_colour_blocks():
+    ids = np.random.default_rng(0).integers(0, 50257, size=(4, 64))  # (B, T): far wider than the pane
+    text = array_view(ids, "(B, T)", width=60, height=8).plain
+    assert "▀" not in text and str(ids[0, 0]) in text.splitlines()[2]
+    assert shows_numbers(ids, 60, mode="blocks")  # v does not make them a heatmap either
+    small = array_view(np.array([[3, 1, 4]]), "", width=60, height=8).plain.splitlines()
+    assert small[2].split() == ["0", "3", "1", "4"]  # one-digit ids, one-digit cells
+
+
+def test_a_b_t_c_heatmap_says_which_axis_runs_down_and_which_across():
+    x = np.random.default_rng(0).standard_normal((2, 12, 32))
+    text = array_view(x, "(B, T, C)", width=40, height=8, axes=("B", "T", "C")).plain
+    assert "▀" in text and "batch 0/2 · rows T, cols C · [ ] switch" in text.splitlines()[0]
+    text = array_view(x, "", width=40, height=8, k=1).plain
+    assert "axis 0 1/2 · rows axis 1, cols axis 2" in text

