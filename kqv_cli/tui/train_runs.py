@@ -8,6 +8,8 @@ run's last line, the digit net's guesses on a row of validation images.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from rich.text import Text
 
@@ -24,6 +26,19 @@ def default_gpt_setup():
     data = datasets.text(None, cfg.block_size, offline=datasets.APP_OFFLINE)  # downloaded if need be
     cfg.vocab_size = data.vocab.size
     return data, cfg, TrainConfig()
+
+
+QUICK_GPT_ITERS = 200  # the quick GPT run: a first falling curve and a sample, not a model that writes well
+
+
+def quick_run(tc):
+    """The train config ``tc`` cut to :data:`QUICK_GPT_ITERS` iterations, its schedule scaled with
+    it: warm-up a tenth of the run, the cosine over the whole run, four evaluations (each writes a
+    sample, so the text is seen to change as the loss falls)."""
+    n = min(QUICK_GPT_ITERS, tc.max_iters)
+    return dataclasses.replace(tc, max_iters=n, lr_decay_iters=None,
+                               warmup_iters=min(tc.warmup_iters, n // 10),
+                               eval_interval=min(tc.eval_interval, max(1, n // 4)))
 
 
 def default_translate_setup():
@@ -64,6 +79,16 @@ def time_left(done: float, total: float, elapsed: float) -> str:
         return "time left unknown yet"
     seconds = elapsed / done * max(total - done, 0)
     return f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"
+
+
+def duration(seconds: float) -> str:
+    """ "45 s", "3 min 20 s", "1 h 5 min": how long a run has trained."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 RECENT = 20  # iterations averaged for "the loss now" of a cancelled run

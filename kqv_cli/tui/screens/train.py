@@ -3,7 +3,9 @@
 The training loop runs in a worker thread and reports through its callbacks; the callbacks
 post small messages (a loss point, an evaluation, a sample, the end), and only the screen
 touches widgets. Between iterations the loop polls a stop flag, so ``c`` (or escape) ends a
-run at the next iteration without the interface ever waiting on the numpy work. Each run keeps
+run at the next iteration without the interface ever waiting on the numpy work; once a run has
+trained for a minute, escape asks first (a key pressed once too often should not throw that away).
+``g`` starts the full GPT run, ``G`` a quick one of a few hundred iterations. Each run keeps
 its model in the user's data folder (``models/gpt.npz``, ``models/digits.npz`` or
 ``models/translate.npz``, kept by the rules of :mod:`kqv_cli.services.models`: a short or
 cancelled run never replaces a longer one), so ``kqv sample``, ``kqv eval digits``, ``kqv
@@ -33,12 +35,16 @@ from textual.worker import get_current_worker
 from kqv_cli.services import models, numbers, sampling
 from kqv_cli.services.datasets import digits_data_label
 from kqv_cli.tui.screens.base import KqvScreen
+from kqv_cli.tui.screens.confirm import ConfirmScreen
 from kqv_cli.tui.train_runs import (
+    QUICK_GPT_ITERS,
     default_digits_setup,
     default_gpt_setup,
     default_translate_setup,
     digits_guesses,
+    duration,
     gpt_summary,
+    quick_run,
     time_left,
 )
 from kqv_cli.tui.widgets.curves import CurvesPlot
@@ -47,9 +53,14 @@ from kqv_cli.tui.workers import yield_to_the_interface
 DIGITS_POINTS_PER_EPOCH = 20
 TRANSLATE_PROBE = "The pizza came out of the oven."  # translated at every evaluation of a translate run
 STEP_MESSAGE_SECONDS = 0.1  # at most ~10 loss messages a second reach the screen
+CONFIRM_AFTER_SECONDS = 60.0  # a run older than this asks before escape ends it
+RUN_NAMES = {"gpt": "GPT", "digits": "digit net", "translate": "translator"}
+DIGITS_CHART_IMAGES = 1000  # validation images behind both the chart and the log's epoch lines
 
 
 SAMPLE_CHARS = 300  # what `s` writes, at `kqv sample`'s temperature and top-k
+
+
 class TrainScreen(KqvScreen):
     SUB_TITLE = "train"
 
@@ -58,15 +69,19 @@ class TrainScreen(KqvScreen):
                  "or kqv sample and kqv eval digits afterwards. A shorter or cancelled run never "
                  "replaces a longer one: it stays beside it as gpt-run.npz or digits-run.npz.")
     BINDINGS = [
-        Binding("g", "start('gpt')", "Train GPT", tooltip="train the character GPT on Tiny Shakespeare"),
-        Binding("d", "start('digits')", "Train digits", tooltip="train the digit net (MNIST if here)"),
-        Binding("t", "start('translate')", "Train translator",
+        Binding("g", "start('gpt')", "GPT", tooltip="train the character GPT on Tiny Shakespeare"),
+        Binding("G", "start('gpt', True)", "Quick GPT",
+                tooltip=f"a quick GPT run of {QUICK_GPT_ITERS} iterations: the loss falling and a first "
+                "sample, long before the full run would end"),
+        Binding("d", "start('digits')", "Digits", tooltip="train the digit net (MNIST if here)"),
+        Binding("t", "start('translate')", "Translator",
                 tooltip="train the English-French Transformer the translation lesson reads"),
         Binding("c", "cancel", "Cancel", tooltip="cancel the run at the next iteration"),
         Binding("s", "sample", "Sample", tooltip="sample the model just trained: GPT text, or the digit "
                 "net's guesses on validation images"),
         Binding("l", "toggle_log", "Log", tooltip="show or hide the log"),
-        Binding("escape", "back", "Stop / back", tooltip="cancel the run; when none runs, back"),
+        Binding("escape", "back", "Stop / back", tooltip="cancel the run (after a minute of training, "
+                "it asks first); when none runs, back"),
     ]
 
     @dataclass
@@ -88,6 +103,8 @@ class TrainScreen(KqvScreen):
     class Ended(Message):
         status: str
 
+    clock = staticmethod(time.monotonic)  # how long a run has trained (a test puts a fake clock here)
+
     def __init__(self, gpt_setup=default_gpt_setup, digits_setup=default_digits_setup, save_dir=None,
                  translate_setup=default_translate_setup):
         super().__init__()
@@ -96,15 +113,16 @@ class TrainScreen(KqvScreen):
         self.stop_event = threading.Event()
         self.running: str | None = None
         self.steps_seen = 0
+        self.started_at: float | None = None  # when the training run going now began (clock())
         self.key_handled_at = 0.0  # when the last key action ran (the responsiveness test reads it)
         # what `s` samples: ("gpt", checkpoint path) or ("digits", (net, validation data))
         self.last_model: tuple[str, object] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("g: train the GPT (Tiny Shakespeare) · d: train the digit net "
-                     f"({digits_data_label()}) · t: train the translator (English-French) · c: cancel · "
-                     "s: sample the model trained",
+        yield Static(f"g: train the GPT on Tiny Shakespeare (G: a quick {QUICK_GPT_ITERS} iterations) · "
+                     f"d: the digit net ({digits_data_label()}) · t: the translator (English-French) · "
+                     "c: cancel · s: sample the model trained",
                      id="train-status")
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
@@ -112,22 +130,27 @@ class TrainScreen(KqvScreen):
 
     # -- starting and stopping ---------------------------------------------------------------
 
-    def action_start(self, what: str) -> None:
+    def action_start(self, what: str, quick: bool = False) -> None:
+        """Start a ``what`` run ("gpt", "digits", "translate"); ``quick``: the short GPT run."""
         self.key_handled_at = time.perf_counter()
         if self.running is not None:
             self.notify(f"{self.running} is running; c cancels it first", severity="warning")
             return
         self.running = what
         self.steps_seen = 0
+        self.started_at = self.clock()
         self.stop_event.clear()
         plot = self.query_one(CurvesPlot)
         if what == "digits":
-            plot.reset("validation accuracy (1,000 images)", "epoch", ["accuracy"])
+            plot.reset("validation accuracy", "epoch", ["accuracy"])  # the Budget says on how many images
         else:
             plot.reset("training loss", "iteration", ["loss"])
         self.query_one(RichLog).clear()
-        self.set_status(f"starting {what}...")
-        {"gpt": self.train_gpt, "digits": self.train_digits, "translate": self.train_translate}[what]()
+        self.set_status(f"starting {'a quick ' if quick else ''}{what}...")
+        if what == "gpt":
+            self.train_gpt(quick)
+        else:
+            {"digits": self.train_digits, "translate": self.train_translate}[what]()
 
     def action_cancel(self) -> None:
         self.key_handled_at = time.perf_counter()
@@ -177,10 +200,33 @@ class TrainScreen(KqvScreen):
         log.display = not log.display
 
     def stop_running(self) -> bool:
+        """Escape: a run younger than a minute (or a sample) ends at once; an older one asks first."""
         if self.running is None:
             return False
-        self.action_cancel()
+        trained = self.trained_seconds()
+        if trained < CONFIRM_AFTER_SECONDS or self.stop_event.is_set():
+            self.action_cancel()
+            return True
+        what = self.running
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.running == what:
+                self.action_cancel()
+            elif self.running == what:
+                self.notify(f"{what} goes on; c cancels it, esc asks again")
+
+        self.app.push_screen(ConfirmScreen(
+            f"End the {RUN_NAMES.get(what, what)} run?",
+            f"It has trained for {duration(trained)}. "
+            + ("Its finished epochs are kept; the epoch under way is lost." if what == "digits" else
+               "The model is kept as it is now, short of the run's planned end.")), answered)
         return True
+
+    def trained_seconds(self) -> float:
+        """How long the training run going now has run (0 for a sample)."""
+        if self.running in (None, "sampling") or self.started_at is None:
+            return 0.0
+        return self.clock() - self.started_at
 
     def on_unmount(self) -> None:
         self.stop_event.set()  # a run left behind would keep a core busy (and the app from exiting)
@@ -206,12 +252,14 @@ class TrainScreen(KqvScreen):
         self.post_message(self.Ended(f"sampled {len(text) - 1} characters from {path.name}: in the log"))
 
     @work(thread=True, group="train", exclusive=True)
-    def train_gpt(self) -> None:
+    def train_gpt(self, quick: bool = False) -> None:
         from engine.gpt.train import GPTTrainer
 
         yield_to_the_interface()
         try:
             data, cfg, tc = self.gpt_setup()
+            if quick:
+                tc = quick_run(tc)
             keep = self.checkpoint_path("gpt")
             out = self.checkpoint_path("gpt-run")  # becomes gpt.npz at the end, unless shorter
             trainer = GPTTrainer(data, cfg, tc, out=out)  # saved at every evaluation and at the end
@@ -326,14 +374,17 @@ class TrainScreen(KqvScreen):
         except Exception as exc:  # noqa: BLE001  (shown on screen)
             self.post_message(self.Ended(f"could not start: {exc}"))
             return
+        # one set of validation images for the chart's points and the log's epoch lines, so the
+        # two count the same images (and 20 points an epoch cost little: 1,000 images, not 10,000)
+        sub_x, sub_y = validation.x[:DIGITS_CHART_IMAGES], validation.labels[:DIGITS_CHART_IMAGES]
         self.post_message(self.Line(Text(
             f"digit net {'-'.join(map(str, s['sizes']))}: {s['epochs']} epochs, mini-batch "
-            f"{s['batch_size']}, "
-            f"η = {s['eta']:g}, on {len(train):,} images of {train.source}", style="bold")))
+            f"{s['batch_size']}, η = {s['eta']:g}, on {len(train):,} images of {train.source}; "
+            f"accuracy on the first {len(sub_y):,} of its {len(validation):,} validation images",
+            style="bold")))
         # the chart says what the images are: never "MNIST" over synthetic digits
         images = "MNIST images" if train.source.startswith("MNIST") else "synthetic digits, not MNIST"
-        self.post_message(self.Budget(s["epochs"], f"validation accuracy (1,000 {images})"))
-        sub_x, sub_y = validation.x[:1000], validation.labels[:1000]
+        self.post_message(self.Budget(s["epochs"], f"validation accuracy ({len(sub_y):,} {images})"))
         epoch, t0 = [1], time.perf_counter()
 
         def on_batch(done, total):
@@ -357,7 +408,7 @@ class TrainScreen(KqvScreen):
         try:
             with blas_threads(1):  # small matrices: one BLAS thread is fastest (see engine.runtime.blas)
                 results = net.SGD((train.x, train.labels), s["epochs"], s["batch_size"], s["eta"],
-                                  validation_data=(validation.x, validation.labels), on_batch=on_batch,
+                                  validation_data=(sub_x, sub_y), on_batch=on_batch,
                                   on_epoch=on_epoch, should_stop=self.should_stop)
         except Exception as exc:  # noqa: BLE001  (a diverged run: say so on screen)
             self.post_message(self.Ended(f"digits stopped: {exc}"))
@@ -398,6 +449,8 @@ class TrainScreen(KqvScreen):
 
     def on_train_screen_ended(self, message: Ended) -> None:
         self.running = None
+        self.started_at = None
+        self.query_one(CurvesPlot).fit()  # a run ended early (cancelled, diverged) fills the frame
         keys = " · g: GPT · d: digits · t: translator" + (" · s: sample" if self.last_model else "")
         self.set_status(message.status + keys)
         self.query_one(RichLog).write(Text(message.status, style="bold"))

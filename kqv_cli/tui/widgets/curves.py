@@ -59,6 +59,13 @@ class CurvesPlot(PlotextPlot):
         self.x_max = x_max
         self._stale = True
 
+    def fit(self) -> None:
+        """Shrink the x axis to the points drawn when they stop short of the budget (a cancelled
+        run): the curve then fills the frame instead of a sliver at its left edge."""
+        xs = [x for points, _ in self.curves.values() for x in points]
+        if xs and self.x_max and max(xs) < self.x_max:
+            self.span(max(xs))
+
     def add(self, label: str, x: float, y: float) -> None:
         xs, ys = self.curves.setdefault(label, ([], []))
         xs.append(x)
@@ -81,7 +88,8 @@ class CurvesPlot(PlotextPlot):
             if xs:
                 plt.plot(xs, ys, label=label, marker="braille")
         if self.x_max:
-            ticks = whole_ticks(self.x_max)
+            ticks = [t for t in whole_ticks(self.x_max) if t <= self.x_max]  # 2.4 epochs: 0, 1, 2
             plt.xlim(0, self.x_max)
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
+            if len(ticks) > 1:  # under one whole unit (0.4 epochs), plotext's own ticks say more
+                plt.xticks(ticks, [f"{t:,}" for t in ticks])
         self.refresh()
