@@ -42,6 +42,12 @@ FORMULAS = {
     "label_smoothing": ["dlogits (N, V) = (probs − q) / n"],
     "adamw": ["p ← p · (1 − lr·weight_decay)", "m ← β₁·m + (1 − β₁)·g", "v ← β₂·v + (1 − β₂)·g²",
               "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)", "update = lr · m̂ / (√v̂ + ε)", "p ← p − update"],
+    "backprop": ["δᴸ = (aᴸ − y) ⊙ σ′(zᴸ)", "δˡ = ((wˡ⁺¹)ᵀ @ δˡ⁺¹) ⊙ σ′(zˡ)", "nabla_bˡ = δˡ summed over",
+                 "nabla_wˡ = δˡ @ (aˡ⁻¹)ᵀ"],
+    "update_mini_batch": ["wˡ − (η/m)·nabla_wˡ", "bˡ − (η/m)·nabla_bˡ"],
+    "quadratic_cost": ["= (a − y) ⊙ σ′(zᴸ)"],
+    "cross_entropy_cost": ["for sigmoid outputs and this cost: a − y", "see how σ′(zᴸ) cancels"],
+    "sigmoid": ["σ′(z) = σ(z)(1 − σ(z)): how fast"],
 }
 
 # A real wrong solution per exercise and the variable it fails at first: (mutation of the
@@ -55,6 +61,12 @@ WRONG = {
     "cross_entropy": [("one-hot not subtracted", "dlogits"), ("log left out", "loss")],
     "label_smoothing": [("the gradient against the one-hot target", "dlogits"), ("no smoothing", "loss")],
     "adamw": [("β₁ and β₂ swapped", "m"), ("no bias correction", "update"), ("update added", "p")],
+    "backprop": [("no σ′ at the output", "delta3"), ("mean where the engine sums", "nabla_b3"),
+                 ("σ′ left out going back", "delta2")],
+    "update_mini_batch": [("η instead of η/m", "w2")],
+    "quadratic_cost": [("no σ′", "delta3"), ("½ left out", "C")],
+    "cross_entropy_cost": [("σ′ kept", "delta3")],
+    "sigmoid": [("1 + σ instead of 1 − σ", "sigmoid_prime(z)"), ("e^z instead of e^−z", "sigmoid(z)")],
 }
 
 
@@ -100,10 +112,11 @@ def test_derive_starter_states_no_backward_formula_and_keeps_the_signatures(exer
 
 @pytest.mark.parametrize("exercise", DERIVED, ids=ids)
 def test_every_graded_variable_is_on_one_rung_with_steps(exercise):
-    graded = [r.name for case in exercise.cases() for r in case.expected]
     on_rungs = [n for rung in exercise.derive.rungs for n in rung.names]
     assert len(on_rungs) == len(set(on_rungs)), "a variable on two rungs"
-    assert set(graded) <= set(on_rungs), f"no rung for {set(graded) - set(on_rungs)}"
+    for case in exercise.cases():
+        missing = [r.name for r in case.expected if exercise.derive.rung(r.name, case.dims) is None]
+        assert not missing, f"no rung for {missing} on {case.dims}"
     assert all(len(rung.steps) >= 2 and all(s.strip() for s in rung.steps) for rung in exercise.derive.rungs)
 
 
@@ -128,7 +141,8 @@ def test_the_derive_hint_is_a_step_for_the_variable_failing_now(exercise, mistak
     assert "look at how the engine computes it" not in story
     progress = PracticeProgress.load(tmp_path, "progress.json")
     first = next_derive_hint(progress, exercise, report)
-    assert variable in first.rung.names and first.index == 0 and variable in first.why
+    assert first.rung is exercise.derive.rung(variable, report.dims) is not None
+    assert first.variable == variable and first.index == 0 and variable in first.why
     second = next_derive_hint(progress, exercise, report)
     assert second.rung is first.rung and second.index == 1  # the next step on the same rung
     others = [r for r in exercise.derive.rungs if r is not first.rung]
@@ -152,6 +166,14 @@ def test_with_nothing_failing_the_hint_starts_at_the_first_rung_not_yet_read():
     assert choose_rung(exercise, None, {}) is rungs[0]
     assert choose_rung(exercise, None, {rungs[0].names[0]: len(rungs[0].steps)}) is rungs[1]
     assert choose_rung(exercise, "dx", {}) is exercise.derive.rung("dx")
+
+
+def test_backprop_reads_delta3_as_the_output_error_in_three_layers_and_a_hidden_one_in_four():
+    exercise = find_exercise("backprop")
+    three, four = exercise.cases()[:2]
+    assert exercise.derive.rung("delta3", three.dims).names == ("delta_out",)
+    assert exercise.derive.rung("delta3", four.dims).names == ("delta_hidden",)
+    assert exercise.derive.rung("delta4", four.dims).names == ("delta_out",)
 
 
 # -- the CLI ---------------------------------------------------------------------------------
@@ -225,7 +247,7 @@ def test_cli_hint_at_derive_checks_the_file_and_steps_the_failing_variable(deriv
     assert "failing now at dx" in first and "step 1 of 4 for dx" in first
     assert "step 2 of 4 for dx" in second
     mutated(exercise, "dw without x̂", derive_workspace)  # now dw fails: its own rung, from step 1
-    assert "step 1 of 3 for dw, db" in invoke("hint", "layernorm").output
+    assert "step 1 of 3 for dw" in invoke("hint", "layernorm").output
     state = PracticeProgress.for_workspace(find_workspace()).state("layernorm")
     assert state.derive_hints == {"mean": 1, "dx": 2, "dw": 1} and state.hints_used == 4
     (derive_workspace / "layernorm.py").write_text(solution_file(exercise).read_text())

@@ -250,7 +250,7 @@ def _derive_hint(exercise: Exercise, workspace: Workspace | None, progress: Prac
         report = check_file(exercise, workspace.file(exercise), level="derive")
     step = next_derive_hint(progress, exercise, report)
     console.print(f"derive hint · {exercise.name}{where} · {step.why}", soft_wrap=True)
-    about = ", ".join(step.rung.names)
+    about = step.about
     console.print(f"step {step.number} of {step.of} for {about}: {step.text}", soft_wrap=True)
     if step.last:
         console.print(dim(f"that is the last step for {about}; `kqv practice level {exercise.name} guided "

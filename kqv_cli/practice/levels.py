@@ -50,6 +50,11 @@ class DeriveHint:
     why: str  # what the choice of rung rests on, in a few words
 
     @property
+    def about(self) -> str:
+        """What the step is for: the failing variable, else the rung's variables."""
+        return self.variable if self.variable is not None else ", ".join(self.rung.names)
+
+    @property
     def text(self) -> str:
         return self.rung.steps[self.index]
 
@@ -75,12 +80,14 @@ def failing_variable(report: Report | None) -> str | None:
     return row.name if row is not None else None
 
 
-def choose_rung(exercise: Exercise, failing: str | None, shown: dict[str, int]) -> Rung:
-    """The rung of the failing variable; with none failing (not written yet, a crash), the first
-    rung that has steps not shown yet, in grading order: where a learner starts."""
+def choose_rung(exercise: Exercise, failing: str | None, shown: dict[str, int],
+                dims: dict[str, int] | None = None) -> Rung:
+    """The rung of the failing variable (on the input set of ``dims``); with none failing (not
+    written yet, a crash), the first rung that has steps not shown yet, in grading order: where
+    a learner starts."""
     derive = exercise.derive
     assert derive is not None, f"{exercise.name} has no derive level"
-    rung = derive.rung(failing)
+    rung = derive.rung(failing, dims)
     if rung is not None:
         return rung
     return next((r for r in derive.rungs if shown.get(r.names[0], 0) < len(r.steps)), derive.rungs[-1])
@@ -89,9 +96,10 @@ def choose_rung(exercise: Exercise, failing: str | None, shown: dict[str, int]) 
 def next_derive_hint(progress: PracticeProgress, exercise: Exercise, report: Report | None) -> DeriveHint:
     """The next step for what fails in ``report`` (the check just run), recorded as shown."""
     failing = failing_variable(report)
-    rung = choose_rung(exercise, failing, progress.state(exercise.name).derive_hints)
+    dims = report.dims if report is not None else None
+    rung = choose_rung(exercise, failing, progress.state(exercise.name).derive_hints, dims)
     index = progress.next_derive_step(exercise.name, rung.names[0], len(rung.steps))
-    if failing is not None and failing in rung.names:
+    if failing is not None and exercise.derive.rung(failing, dims) is rung:
         why = report.summary().replace("failing at", "failing now at", 1)
     elif report is not None and report.passed:
         why = "it passes; the steps, should you want to check your derivation"
@@ -99,4 +107,4 @@ def next_derive_hint(progress: PracticeProgress, exercise: Exercise, report: Rep
         why = "not written yet: where to start"
     else:
         why = "nothing graded yet: where to start"
-    return DeriveHint(failing, rung, index, why)
+    return DeriveHint(failing if rung is exercise.derive.rung(failing, dims) else None, rung, index, why)

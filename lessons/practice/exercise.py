@@ -123,9 +123,15 @@ class Derive:
 
     text: str  # what to write at this level: the forward and the shapes, no backward formula
     rungs: tuple[Rung, ...]  # every graded variable on one rung, in grading order
+    # when a name's part depends on the input set ("delta3" is the output layer's δ in a 3-layer
+    # net, a hidden one's in a 4-layer net): (name, that set's dims) -> the name the rungs use
+    role: Callable[[str, dict[str, int]], str] | None = None
 
-    def rung(self, name: str | None) -> Rung | None:
-        """The rung that helps with the graded variable ``name`` (None: no rung names it)."""
+    def rung(self, name: str | None, dims: dict[str, int] | None = None) -> Rung | None:
+        """The rung that helps with the graded variable ``name`` on the input set of ``dims``
+        (None: no rung names it)."""
+        if name is not None and self.role is not None and dims is not None:
+            name = self.role(name, dims)
         return next((r for r in self.rungs if name in r.names), None)
 
 

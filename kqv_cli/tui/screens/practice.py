@@ -255,7 +255,7 @@ class PracticeScreen(KqvScreen):
             step = next_derive_hint(self.progress, self.exercise, report)
             last = "  (the last step: d switches to the guided level)" if step.last else ""
             self.query_one("#practice-hint", Static).update(Text.assemble(
-                (f"step {step.number} of {step.of} for {', '.join(step.rung.names)}", "bold cyan"),
+                (f"step {step.number} of {step.of} for {step.about}", "bold cyan"),
                 (f"  · {step.why}\n", "dim"), step.text, (last, "dim")))
             return
         index = self.progress.next_hint(self.exercise.name)

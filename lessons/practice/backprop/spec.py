@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.digits.network import sigmoid_prime
 from lessons.practice.digit_net import digit_runs, output_delta, output_layer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, Mistake, Rung
 
 
 def cases() -> list[Case]:
@@ -33,6 +33,57 @@ def _backpropagated(case: Case, slope_of: str) -> dict:
         back = case.value(f"w{l + 1}").T @ case.value(f"delta{l + 1}")
         out[f"delta{l}"] = back * sigmoid_prime(case.value(f"{slope_of}{l}")) if slope_of else back
     return out
+
+
+def _role(name: str, dims: dict[str, int]) -> str:
+    """delta{L} is the output layer's error, every other delta a hidden layer's: L is the number
+    of layer sizes n1 … nL in the set's dims (3 in the first set, 4 in the second)."""
+    L = sum(1 for d in dims if d.startswith("n"))
+    if name.startswith("delta"):
+        return "delta_out" if name == f"delta{L}" else "delta_hidden"
+    return name.rstrip("0123456789")  # nabla_b3 -> nabla_b
+
+
+DERIVE = Derive(
+    text=(
+        "Write backprop for a mini-batch of m columns with the quadratic cost, the engine's "
+        "backprop_batch, and work its formulas out yourself. The forward: zˡ = wˡ aˡ⁻¹ + bˡ, "
+        "aˡ = σ(zˡ); the cost C sums Cₓ = ½‖aᴸ − y‖² over the m images. Find the error of each "
+        "layer, δˡ = ∂C/∂zˡ (nl, m), from the top down, and from it nabla_bˡ (nl, 1) and nabla_wˡ "
+        "(nl, nl−1), shaped like bˡ and wˡ. Hand in every δ, nabla_b and nabla_w with show() and "
+        "return (nabla_b, nabla_w)."
+    ),
+    rungs=(
+        Rung(("delta_out",), (
+            "Start at the top. In image x's cost Cₓ = ½ Σⱼ (aⱼᴸ − yⱼ)², zⱼᴸ reaches Cₓ only through "
+            "its own aⱼᴸ = σ(zⱼᴸ). The chain rule: ∂Cₓ/∂zⱼᴸ = ∂Cₓ/∂aⱼᴸ · ∂aⱼᴸ/∂zⱼᴸ.",
+            "∂Cₓ/∂aⱼᴸ = aⱼᴸ − yⱼ (the ½ cancels the square's 2), and ∂aⱼᴸ/∂zⱼᴸ = σ′(zⱼᴸ): the slope "
+            "of σ at z, so keep every z of the forward.",
+            "δᴸ = (aᴸ − y) ⊙ σ′(zᴸ), entry by entry, every column at once.",
+        )),
+        Rung(("nabla_b",), (
+            "zˡ = wˡ aˡ⁻¹ + bˡ: when bⱼˡ moves, zⱼˡ of every image moves by as much. And C adds the "
+            "images' costs.",
+            "So image x's ∂Cₓ/∂bⱼˡ is δⱼˡ in column x, and ∂C/∂bⱼˡ adds the m columns.",
+            "nabla_bˡ = δˡ summed over axis 1 with keepdims=True: (nl, 1), like bˡ.",
+        )),
+        Rung(("nabla_w",), (
+            "zⱼˡ = Σₖ wⱼₖˡ aₖˡ⁻¹ + bⱼˡ: when wⱼₖˡ moves, zⱼˡ of image x moves by aₖˡ⁻¹ of that image.",
+            "∂C/∂wⱼₖˡ = Σₓ δⱼˡ(x) · aₖˡ⁻¹(x): for each pair (j, k), a sum over the m images of the "
+            "error at j times the activation at k.",
+            "That sum is a matrix product: nabla_wˡ = δˡ @ (aˡ⁻¹)ᵀ, (nl, m) @ (m, nl−1), shaped like wˡ.",
+        )),
+        Rung(("delta_hidden",), (
+            "One layer down: zₖˡ reaches the cost only through aₖˡ = σ(zₖˡ), but aₖˡ feeds every "
+            "zⱼˡ⁺¹ = Σₖ wⱼₖˡ⁺¹ aₖˡ + bⱼˡ⁺¹ of the layer above. So δₖˡ adds a term for each j.",
+            "δₖˡ = (Σⱼ wⱼₖˡ⁺¹ δⱼˡ⁺¹) · σ′(zₖˡ). The Σⱼ runs down a column of wˡ⁺¹: it is a product "
+            "with its transpose.",
+            "δˡ = ((wˡ⁺¹)ᵀ @ δˡ⁺¹) ⊙ σ′(zˡ), for l = L−1 down to 2 in a loop (weights[l − 1] is wˡ⁺¹, "
+            "weights[l − 2] is wˡ).",
+        )),
+    ),
+    role=_role,
+)
 
 
 EXERCISE = Exercise(
@@ -89,4 +140,5 @@ EXERCISE = Exercise(
                 ("sigmoid_prime(zs[l - 2])", "sigmoid_prime(activations[l - 1])")),
     ),
     cases=cases,
+    derive=DERIVE,
 )

@@ -6,7 +6,33 @@ import numpy as np
 
 from engine.digits.network import sigmoid_prime
 from lessons.practice.digit_net import output_delta, output_error_cases
-from lessons.practice.exercise import Exercise, Mistake
+from lessons.practice.exercise import Derive, Exercise, Mistake, Rung
+
+DERIVE = Derive(
+    text=(
+        "Write the cross-entropy cost for sigmoid outputs and work its output error out yourself, "
+        "as network2's CrossEntropyCost has them (`kqv train digits --cost cross-entropy`). "
+        "fn(a, y) = −Σ[y ln a + (1 − y) ln(1 − a)] over the outputs of each image, averaged over "
+        "the m images: shape (). delta(z, a, y) is δᴸ = ∂Cₓ/∂zᴸ for each image, with aᴸ = σ(zᴸ), "
+        "shaped like zᴸ, (nL, m). Work it out: it has a surprise in it."
+    ),
+    rungs=(
+        Rung(("C",), (
+            "The bracket is summed over every output of every image, then divided by the m images; "
+            "mind the minus in front: C is positive.",
+            "return -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / a.shape[1]",
+        )),
+        Rung(("delta3", "delta4"), (
+            "The chain rule as for the quadratic cost, ∂Cₓ/∂aⱼ · ∂aⱼ/∂zⱼ, with this cost's "
+            "∂Cₓ/∂aⱼ: differentiate −[y ln a + (1 − y) ln(1 − a)] with respect to a.",
+            "∂Cₓ/∂aⱼ = −y/a + (1 − y)/(1 − a) = (a − y) / (a(1 − a)). Now multiply by σ′(z), and "
+            "write σ′(z) with a.",
+            "σ′(z) = σ(z)(1 − σ(z)) = a(1 − a), which cancels the denominator: δᴸ = a − y, with no σ′ "
+            "left, so a saturated output neuron still learns fast. return a - y",
+        )),
+    ),
+)
+
 
 EXERCISE = Exercise(
     name="cross_entropy_cost",
@@ -50,4 +76,5 @@ EXERCISE = Exercise(
                 ("return a - y", "return y - a")),
     ),
     cases=lambda: output_error_cases("cross-entropy"),
+    derive=DERIVE,
 )

@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from engine.digits.network import sigmoid_prime
 from lessons.practice.digit_net import output_delta, output_error_cases
-from lessons.practice.exercise import Exercise, Mistake
+from lessons.practice.exercise import Derive, Exercise, Mistake, Rung
+
+DERIVE = Derive(
+    text=(
+        "Write the quadratic cost and work its output error out yourself, as network2's "
+        "QuadraticCost has them. fn(a, y) is the cost of the mini-batch: ½‖y − a‖² for each of the "
+        "m columns, averaged over the m images, one number, shape (). delta(z, a, y) is "
+        "δᴸ = ∂Cₓ/∂zᴸ for each image, with aᴸ = σ(zᴸ): shaped like zᴸ, (nL, m)."
+    ),
+    rungs=(
+        Rung(("C",), (
+            "½‖y − a‖² is half the sum of one column's squared differences; the cost averages that "
+            "over the m columns. One number: sum over both axes, then divide by m.",
+            "return 0.5 * np.sum((a - y) ** 2) / a.shape[1]",
+        )),
+        Rung(("delta3", "delta4"), (
+            "zⱼᴸ reaches Cₓ only through its own aⱼᴸ = σ(zⱼᴸ), so the chain rule has two factors: "
+            "∂Cₓ/∂aⱼᴸ times ∂aⱼᴸ/∂zⱼᴸ.",
+            "∂Cₓ/∂aⱼ = aⱼ − yⱼ (the ½ cancels the square's 2), and ∂aⱼ/∂zⱼ = σ′(zⱼ): the slope of σ at "
+            "z, not at a (sigmoid_prime is given above).",
+            "δᴸ = (a − y) ⊙ σ′(z): return (a - y) * sigmoid_prime(z).",
+        )),
+    ),
+)
+
 
 EXERCISE = Exercise(
     name="quadratic_cost",
@@ -51,4 +75,5 @@ EXERCISE = Exercise(
                 ("return (a - y) *", "return (y - a) *")),
     ),
     cases=lambda: output_error_cases("quadratic"),
+    derive=DERIVE,
 )

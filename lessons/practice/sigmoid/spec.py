@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.digits.network import sigmoid, sigmoid_prime
 from engine.trace import Tracer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, Mistake, Rung
 
 SHAPES = ((5, 4), (6, 3))  # (n, m): odd and different, so a transpose shows
 
@@ -24,6 +24,30 @@ def cases() -> list[Case]:
                                Call("sigmoid_prime", {"z": z}, "sigmoid_prime(z)")],
                         expected=list(tracer), values={"z": z}))
     return out
+
+
+DERIVE = Derive(
+    text=(
+        "Write the sigmoid σ(z) = 1 / (1 + e⁻ᶻ), and work its derivative σ′(z) out yourself, "
+        "written with σ(z). Both act on every entry of z on its own, so the result has the shape "
+        "of z: z is (n, m) and so are σ(z) and σ′(z). Where is σ′ largest, and what does that say "
+        "about a neuron far from 0?"
+    ),
+    rungs=(
+        Rung(("sigmoid(z)",), (
+            "No matrix product and no sum: numpy applies exp, + and / to every entry at once. "
+            "Mind the sign in the exponent.",
+            "return 1.0 / (1.0 + np.exp(-z))",
+        )),
+        Rung(("sigmoid_prime(z)",), (
+            "Write σ(z) = (1 + e⁻ᶻ)⁻¹ and differentiate the power −1 with the chain rule; the "
+            "inside, 1 + e⁻ᶻ, has derivative −e⁻ᶻ.",
+            "σ′(z) = e⁻ᶻ / (1 + e⁻ᶻ)². Split it as 1/(1 + e⁻ᶻ) times e⁻ᶻ/(1 + e⁻ᶻ), and write the "
+            "second factor with σ: it is 1 − σ(z).",
+            "σ′(z) = σ(z)·(1 − σ(z)), at most ¼ (at z = 0): s = sigmoid(z); return s * (1 - s)",
+        )),
+    ),
+)
 
 
 EXERCISE = Exercise(
@@ -62,4 +86,5 @@ EXERCISE = Exercise(
                 ("s * (1 - s)", "s * (1 + s)")),
     ),
     cases=cases,
+    derive=DERIVE,
 )

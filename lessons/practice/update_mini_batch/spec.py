@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lessons.practice.digit_net import ETA, digit_runs, output_layer
-from lessons.practice.exercise import Call, Case, Exercise, Mistake
+from lessons.practice.exercise import Call, Case, Derive, Exercise, Mistake, Rung
 
 
 def cases() -> list[Case]:
@@ -33,6 +33,32 @@ def _stepped(case: Case, step) -> dict:
         for p in "wb":
             out[f"{p}{l}"] = step(case.value(f"old_{p}{l}"), case.value(f"nabla_{p}{l}"))
     return out
+
+
+DERIVE = Derive(
+    text=(
+        "Take one step of gradient descent, and work its formula out yourself. backprop gave "
+        "nabla_w and nabla_b, the gradients of the sum of the m images' costs. The step lowers the "
+        "mean cost over the mini-batch: move every weight and bias against that mean cost's "
+        "gradient, η times it. Return the new (weights, biases), shaped like the old ones."
+    ),
+    rungs=(
+        Rung(("w2", "w3", "w4"), (
+            "Gradient descent moves a weight against the gradient: downhill, by η times the slope "
+            "of the cost it lowers. That cost is the mean over the m images, and nabla_w is the "
+            "slope of their sum.",
+            "The mean's gradient is the sum's divided by m: nabla_w / m. So each wˡ takes a step "
+            "of η·nabla_wˡ/m, subtracted.",
+            "wˡ − (η/m)·nabla_wˡ for each layer in order: "
+            "[w - (eta / m) * nw for w, nw in zip(weights, nabla_w)].",
+        )),
+        Rung(("b2", "b3", "b4"), (
+            "The biases step exactly as the weights do, each against its own gradient of the mean "
+            "cost.",
+            "bˡ − (η/m)·nabla_bˡ for each layer: the same list comprehension over biases and nabla_b.",
+        )),
+    ),
+)
 
 
 EXERCISE = Exercise(
@@ -68,4 +94,5 @@ EXERCISE = Exercise(
                 ("w - (eta / m) * nw", "w + (eta / m) * nw")),
     ),
     cases=cases,
+    derive=DERIVE,
 )
