@@ -19,6 +19,7 @@ from kqv_cli.commands import (
     lab,  # noqa: F401  (kqv lab, kqv lab run)
     lessons,  # noqa: F401  (kqv lessons check/list)
     practice,  # noqa: F401  (kqv practice ...)
+    practice_run,  # noqa: F401  (kqv practice run)
     quiz,  # noqa: F401  (kqv quiz)
     translate,  # noqa: F401  (train translate, translate, trace translate)
 )
