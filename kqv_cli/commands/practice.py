@@ -91,10 +91,19 @@ def _list(folder: Path | None) -> None:
         table.add_row(str(i), exercise.name, f"{exercise.lesson} {step[0] if step else exercise.step}",
                       state.level, Text(status, style=style), str(state.tries), str(state.hints_used))
     console.print(table)
+    console.print(dim(run_line()), soft_wrap=True)
     if workspace is None:
         console.print("no workspace yet: `kqv practice init` writes one file per exercise")
     else:
         console.print(styled(f"workspace: {workspace.folder}   ", ("kqv practice check NAME", "dim")))
+
+
+def run_line() -> str:
+    """What `kqv practice run` takes, for the list."""
+    from kqv_cli.practice.run_plan import DIGIT_EXERCISES, GPT_EXERCISES
+
+    return (f"kqv practice run digits ({', '.join(DIGIT_EXERCISES)}) or gpt ({', '.join(GPT_EXERCISES)}), "
+            "or one of those: your functions, once they pass, train the model inside kqv's engine")
 
 
 @practice_app.command("init")

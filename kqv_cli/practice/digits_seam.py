@@ -30,8 +30,6 @@ from engine.digits.network import Network
 from engine.trace import NO_TRACE
 from kqv_cli.practice.learner_process import LearnerCodeFailed, LearnerProcess
 
-DIGIT_EXERCISES = ("sigmoid", "feedforward", "backprop", "update_mini_batch")
-
 
 class ReadableNetwork(Network):
     """The engine's chapter-1 network, trained through its readable, traced path."""

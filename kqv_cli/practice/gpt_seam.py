@@ -42,8 +42,6 @@ from engine.trace import NO_TRACE
 from kqv_cli.practice.digits_seam import expect_array
 from kqv_cli.practice.learner_process import LearnerCodeFailed, LearnerProcess
 
-GPT_EXERCISES = ("embedding", "layernorm", "heads", "softmax", "attention", "attention_backward", "adamw")
-
 
 def adopt(cls, part):
     """An object of ``cls`` (a subclass of ``part``'s class) holding ``part``'s state: its

@@ -19,11 +19,12 @@ import difflib
 from dataclasses import dataclass
 
 from engine.errors import KqvError
-from kqv_cli.practice.digits_seam import DIGIT_EXERCISES
-from kqv_cli.practice.gpt_seam import GPT_EXERCISES
 from kqv_cli.practice.practice_progress import PracticeProgress
 from lessons.curriculum import listed
 
+# the exercises whose functions each model can run (kqv_cli.practice.digits_seam, gpt_seam)
+DIGIT_EXERCISES = ("sigmoid", "feedforward", "backprop", "update_mini_batch")
+GPT_EXERCISES = ("embedding", "layernorm", "heads", "softmax", "attention", "attention_backward", "adamw")
 MODELS = {"digits": DIGIT_EXERCISES, "gpt": GPT_EXERCISES}
 REQUIRED = {"digits": ("backprop", "update_mini_batch"), "gpt": ()}
 MODEL_WORDS = {"digits": "the digit net", "gpt": "the character GPT"}
