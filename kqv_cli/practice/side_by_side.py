@@ -77,7 +77,7 @@ def run_digits(plan: RunPlan, files: dict[str, Path], train, test, settings: Dig
                 report = None if on_batch is None else (lambda d, t, w=who: on_batch(w, d, t))
                 results = net.SGD((train.x, train.labels), s.epochs, s.batch_size, s.eta, seed=s.seed,
                                   schedule="constant", test_data=(test.x, test.labels), on_batch=report,
-                                  should_stop=stop)
+                                  should_stop=stop, compiled=False)  # each step through update_mini_batch
             except TrainingDiverged as exc:
                 if who == YOURS:
                     said = str(exc).split(";")[0]
