@@ -4,11 +4,156 @@ download dialog (against a local server: no network here), the Practice screen's
 
 from __future__ import annotations
 
-from pilot import pilot_test, record_notes, screen_lines
+import asyncio
+import hashlib
+import threading
+import time
 
+import pytest
+from local_http import serve
+from pilot import pilot_test, record_notes, screen_lines
+from test_data_cli import tiny_mnist
+from test_mnist import closed_port_url
+
+from engine.data import eng_fra, mnist, shakespeare
+from engine.data.download import download
 from kqv_cli.practice.workspace import MARKER, app_workspace_dir, find_workspace
+from kqv_cli.services.datasets import DATA_SETS, DataSet
 from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.data import DataScreen
+from kqv_cli.tui.screens.help import HelpScreen
+from kqv_cli.tui.screens.home import HomeScreen
 from kqv_cli.tui.screens.practice import PracticeScreen
+
+PLAY = b"First Citizen:\nBefore we proceed any further, hear me speak.\n" * 50
+PAIRS = "".join(f"I see {n} cats.\tJe vois {n} chats.\n" for n in range(42)).encode()
+
+
+@pytest.fixture
+def mirrors(monkeypatch):
+    """A local server holding a tiny MNIST, a stand-in Tiny Shakespeare and a small data.zip, and
+    the engine's addresses and checksums pointed at them: every download step is the real one."""
+    files, entries = tiny_mnist()
+    files.update({"input.txt": PLAY, "data.zip": eng_fra.zip_of(PAIRS)})
+    monkeypatch.setattr(mnist, "MNIST_FILES", entries)
+    monkeypatch.setattr(shakespeare, "SHAKESPEARE_SHA256", hashlib.sha256(PLAY).hexdigest())
+    monkeypatch.setattr(shakespeare, "SHAKESPEARE_SIZE", len(PLAY))
+    monkeypatch.setattr(eng_fra, "EXPECTED_PAIRS", 42)
+    with serve(files) as server:
+        monkeypatch.setattr(mnist, "MNIST_MIRRORS", [server.url])
+        monkeypatch.setattr(shakespeare, "SHAKESPEARE_URLS", [server.url + "input.txt"])
+        monkeypatch.setattr(eng_fra, "ENG_FRA_URLS", [server.url + "data.zip"])
+        yield server
+
+
+def shown(app) -> str:
+    """The screen's text with its line breaks and box edges folded into single spaces."""
+    return " ".join(" ".join(line.strip(" │") for line in screen_lines(app)).split())
+
+
+async def until(pilot, condition, seconds: float = 30.0) -> None:  # a hang guard, no budget
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+        await pilot.pause()
+
+
+# -- the data sets: the home line and the D dialog -----------------------------------------------
+
+
+@pilot_test
+async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirrors):
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "data: ✗ MNIST ✗ Tiny Shakespeare ✗ English–French pairs · D fetches them" in shown(app)
+        assert "D Data" in screen_lines(app)[-1]
+        await pilot.press("D")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DataScreen)
+        assert "not here · 11 MB · `kqv data mnist`" in shown(app)
+        statuses = []
+        screen.set_status = lambda text, keep=screen.set_status: (statuses.append(str(text)), keep(text))[1]
+        await pilot.press("enter")
+        await until(pilot, lambda: not screen.running)
+        assert all(ds.find() is not None for ds in DATA_SETS)  # in the cache, verified
+        assert any(s.startswith("Tiny Shakespeare  " + "█" * 24) and s.endswith("input.txt")
+                   for s in statuses), statuses  # its bar, full at the end
+        assert any("data.zip" in s for s in statuses) and any("-idx3-ubyte.gz" in s for s in statuses)
+        assert "done: every data set is here" in shown(app)
+        assert shown(app).count("here: ") == 3
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert "data: ✓ MNIST ✓ Tiny Shakespeare ✓ English–French pairs" in shown(app)
+        assert "D fetches them" not in shown(app)
+
+
+@pilot_test
+async def test_a_failed_download_is_one_line_in_the_dialog(monkeypatch):
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", [closed_port_url()])  # no network
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("D", "enter")
+        screen = app.screen
+        await until(pilot, lambda: not screen.running)
+        status = str(screen.query_one("#data-status").render())
+        assert status.startswith("could not download: MNIST is not on this machine and could not download")
+        assert "\n" not in status and "Traceback" not in shown(app)
+        assert "✗ MNIST" in shown(app) and isinstance(app.screen, DataScreen)
+
+
+@pilot_test
+async def test_esc_stops_a_download_at_its_next_chunk_and_a_second_esc_closes(monkeypatch):
+    went_on = threading.Event()
+    stopped = threading.Event()
+
+    def slow_fetch(self, on_progress=None):  # a download that never ends by itself
+        done = 0
+        try:
+            while True:
+                on_progress(done, 10_000_000, "slow.gz")
+                done += 65536
+                went_on.set()
+                time.sleep(0.01)
+        except BaseException:
+            stopped.set()
+            raise
+
+    monkeypatch.setattr(DataSet, "fetch", slow_fetch)
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("D", "enter")
+        await until(pilot, went_on.is_set)
+        await until(pilot, lambda: "slow.gz" in shown(app))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DataScreen) and "download stopped" in shown(app)
+        await until(pilot, stopped.is_set)  # the thread stopped at its next chunk
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+
+def test_a_cancel_from_the_progress_callback_leaves_no_partial_file(tmp_path):
+    class Stop(Exception):
+        pass
+
+    def on_progress(done, total, label):
+        if done:
+            raise Stop
+
+    body = bytes(range(256)) * 1024  # four chunks
+    with serve({"big.bin": body}) as server, pytest.raises(Stop):
+        download([server.url + "big.bin"], tmp_path / "d" / "big.bin", on_progress=on_progress)
+    assert not (tmp_path / "d").exists()  # nor the folder made for it
+
+
+# -- practice ----------------------------------------------------------------------------------
 
 
 @pilot_test
@@ -53,3 +198,37 @@ async def test_e_without_editor_says_how_to_set_it_in_one_line(tmp_path, monkeyp
         said = [note for note in notes if "EDITOR" in note]
         assert len(said) == 1 and "\n" not in said[0], notes
         assert "EDITOR=nano kqv" in said[0] and str(app_workspace_dir() / "sigmoid.py") in said[0]
+
+
+# -- a terminal under 80x24 ------------------------------------------------------------------
+
+
+@pilot_test
+async def test_under_80x24_a_line_asks_for_a_larger_terminal_instead_of_a_cut_footer():
+    app = KqvApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        for key in ("", "l", "m"):  # home, then the lab and the train screens
+            if key:
+                await pilot.press(key)
+                await pilot.pause()
+            last = screen_lines(app)[-1].strip()
+            assert last == "make the terminal larger (needs 80×24; now 60×20) · ? help", (key, last)
+            if key:
+                await pilot.press("escape", "escape")
+                await pilot.pause()
+        await pilot.press("question_mark")  # the keys are a press away
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "help · Home" in shown(app)
+        await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert "Quit" in screen_lines(app)[-1] and "larger" not in shown(app)  # the footer is back
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.resize_terminal(100, 20)  # too short, though wide enough
+        await pilot.pause()
+        assert "now 100×20" in screen_lines(app)[-1]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "now 100×20" in screen_lines(app)[-1]  # home, resized behind the lab, says so too

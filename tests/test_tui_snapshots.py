@@ -58,7 +58,16 @@ async def settled(pilot) -> None:
 
 class TestHome:
     def test_home_80x24(self, snap_compare):
+        """A first run: no data set here, the data line says so and names D."""
         assert snap_compare(KqvApp(), terminal_size=(80, 24))
+
+    def test_home_60x20(self, snap_compare):
+        """Under 80x24: one line asks for a larger terminal where the footer would be cut."""
+        assert snap_compare(KqvApp(), terminal_size=(60, 20))
+
+    def test_data_dialog_80x24(self, snap_compare):
+        """D: each data set, what it is for, its size and the command that fetches it."""
+        assert snap_compare(KqvApp(), terminal_size=(80, 24), press=["D"])
 
 
 class TestBackpropStep:

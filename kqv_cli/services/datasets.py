@@ -7,11 +7,17 @@
   kqv draws, which say so in their ``source``; the app never starts an 11 MB download itself.
 
 Downloads report through an ``on_progress(done, total, label)`` callback: drawing a bar is the
-caller's business (:func:`kqv_cli.progress_bars.download_progress` in the CLI).
+caller's business (:func:`kqv_cli.progress_bars.download_progress` in the CLI, the data dialog
+in the app).
+
+:data:`DATA_SETS` names the three data sets a first run may lack, for the home screen's data
+line and its download dialog: each says whether it is here and fetches itself as ``kqv data``
+does (into the cache, verified).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.data.text import TextData
@@ -96,3 +102,64 @@ def digits_here():
     from engine.data.synthetic_digits import load_synthetic
 
     return load_synthetic()
+
+
+# -- the data sets a first run may lack ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One data set kqv can fetch: how to find it here, how to download it, what it is for."""
+
+    key: str  # as in `kqv data KEY`
+    title: str
+    size: str  # the download, as the learner reads it
+    used_for: str
+
+    @property
+    def command(self) -> str:
+        return f"kqv data {self.key}"
+
+    def find(self) -> Path | None:
+        """Where it is on this machine (``$KQV_DATA_DIR`` or the cache), or None. Never downloads."""
+        if self.key == "mnist":
+            from engine.data.mnist import find_mnist
+
+            try:
+                return find_mnist()
+            except KqvError:
+                return None
+        if self.key == "shakespeare":
+            from engine.data.shakespeare import find_shakespeare
+
+            return find_shakespeare()
+        from engine.data.eng_fra import find_eng_fra
+
+        return find_eng_fra()
+
+    def fetch(self, on_progress=None) -> Path:
+        """Download it into the cache, verified, as ``kqv data KEY`` does; :class:`KqvError` if it
+        cannot. An exception raised by ``on_progress`` (a cancel) stops the download, and the
+        downloader leaves no partial file behind."""
+        if self.key == "mnist":
+            from engine.data.mnist import fetch_mnist, mnist_cache_dir
+
+            try:
+                fetch_mnist(on_progress=on_progress)
+            except KqvError as exc:
+                raise KqvError(f"MNIST is not on this machine and {exc}") from None
+            return mnist_cache_dir()
+        if self.key == "shakespeare":
+            from engine.data.shakespeare import fetch_shakespeare
+
+            return fetch_shakespeare(on_progress)
+        from engine.data.eng_fra import fetch_eng_fra
+
+        return fetch_eng_fra(on_progress)
+
+
+DATA_SETS = (
+    DataSet("mnist", "MNIST", "11 MB", "the digit net: lessons, Train, lab"),
+    DataSet("shakespeare", "Tiny Shakespeare", "1.1 MB", "the character GPT: Train, lab"),
+    DataSet("eng-fra", "English–French pairs", "about 3 MB", "the translator: Train, lab"),
+)

@@ -47,6 +47,13 @@ def _mnist(split: str) -> Digits | None:
     return Digits(x, labels, f"{source}, {split} split", source.startswith("MNIST"))
 
 
+def forget_loaded() -> None:
+    """Drop the images loaded so far, so the next lesson step looks for MNIST again (the app
+    calls this once it has downloaded MNIST: the synthetic stand-ins are not kept)."""
+    _pool.cache_clear()
+    _mnist_subset.cache_clear()
+
+
 SUBSET = {"train": 8000, "test": 2000}  # what the lessons draw from: enough, and quick to load
 _SUBSET_FILE = "lesson-digits.npz"
 
@@ -122,6 +129,6 @@ def _synthetic(split: str) -> Digits:
     x, labels = made.x, made.labels
     x = np.asarray(x, dtype=np.float32).reshape(len(labels), -1)
     return Digits(x, np.asarray(labels).astype(np.int64),
-                  "synthetic digits drawn by kqv (not MNIST, which is not on this machine: "
-                  "`kqv data mnist` fetches it, 11 MB)", False)
+                  "synthetic digits drawn by kqv (not MNIST, which is not on this machine: D on "
+                  "kqv's home screen or `kqv data mnist` fetches it, 11 MB)", False)
 

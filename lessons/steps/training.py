@@ -308,8 +308,8 @@ def _shakespeare_bigram() -> tuple[int, int, float, float] | None:
 def shakespeare_bigram_notes() -> list[str]:
     measured = _shakespeare_bigram()
     if measured is None:
-        return ["Tiny Shakespeare is not on this machine (kqv data shakespeare gets it): with it, this "
-                "note measures the bigram on its training and validation text"]
+        return ["Tiny Shakespeare is not on this machine (D on the home screen or kqv data shakespeare "
+                "gets it): with it, this note measures the bigram on its training and validation text"]
     V, n, train, val = measured
     return [f"Tiny Shakespeare, measured now: the bigram counted on its first {n:,} characters (the "
             f"training part) scores {train:.3f} on them and {val:.3f} on the last 10% (validation); "

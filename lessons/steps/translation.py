@@ -155,8 +155,8 @@ def real_pair_note() -> str:
 
     path = find_eng_fra()
     if path is None:
-        return ("the Tatoeba English-French file is not on this machine (kqv data eng-fra fetches it); "
-                "the lesson's own pairs are written for it")
+        return ("the Tatoeba English-French file is not on this machine (D on the home screen or "
+                "kqv data eng-fra fetches it); the lesson's own pairs are written for it")
     try:
         with open(path, encoding="utf-8") as f:
             for _, line in zip(range(20_000), f, strict=False):

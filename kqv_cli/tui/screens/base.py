@@ -6,6 +6,8 @@
   letter (Textual then leaves the binding out of the footer; ``esc`` still goes back).
 * ``?`` opens help listing **this** screen's keys, read from its bindings (each binding's
   ``tooltip`` is the longer line help shows), so help and footer never disagree.
+* Under 80×24 the footer would be cut mid-word: the screen shows one line instead, "make the
+  terminal larger (needs 80×24; now 60×20) · ? help" (``?`` still lists every key).
 
 A new screen subclasses ``KqvScreen``, adds its own ``BINDINGS`` (Textual merges them with these),
 lists in ``WIDGET_KEYS`` the keys its widgets handle without a binding (``↑ ↓`` in a list,
@@ -17,8 +19,11 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
+from textual.widgets import Static
 
 BACK = "back"  # esc
 CLOSE = "close"  # q: the same as esc, except on home (quit) and while a text box takes letters
@@ -27,6 +32,13 @@ SHARED = (BACK, CLOSE, HELP, "app.quit")
 # Textual's own tab bindings, in the words the rest of help uses
 FOCUS_WORDS = {"app.focus_next": "move the focus to the next pane",
                "app.focus_previous": "move the focus to the previous pane"}
+
+
+MIN_SIZE = (80, 24)  # columns, rows: every screen is laid out to fit this
+
+
+def too_small(size) -> bool:
+    return size[0] < MIN_SIZE[0] or size[1] < MIN_SIZE[1]
 
 
 # the keys every screen shares; the footer shows them after a screen's own keys
@@ -61,6 +73,28 @@ class KqvScreen(Screen):
                     keys[key] = dataclasses.replace(b, key=key)
         cls.BINDINGS = [*keys.values(), *(shared[b.key] for b in SHARED_BINDINGS)]
         super().__init_subclass__(inherit_bindings=False, **kwargs)
+
+    # -- a terminal under 80x24 -------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_terminal()
+
+    def on_screen_resume(self) -> None:
+        self.fit_terminal()  # the terminal may have changed size while another screen was in front
+
+    def fit_terminal(self) -> None:
+        """Under 80×24: the footer (cut mid-word at that size) gives its line to one saying so."""
+        cramped = too_small(self.app.size)
+        self.set_class(cramped, "-cramped")
+        if not cramped:
+            return
+        width, height = self.app.size
+        line = Text(f"make the terminal larger (needs {MIN_SIZE[0]}×{MIN_SIZE[1]}; now {width}×{height})"
+                    " · ? help", style="bold", no_wrap=True, overflow="ellipsis")
+        try:
+            self.query_one("#too-small", Static).update(line)
+        except Exception:  # noqa: BLE001  (NoMatches: the first time, the line is mounted)
+            self.mount(Static(line, id="too-small"))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts on a screen that is not the one shown (not yet mounted, or already being

@@ -1,4 +1,5 @@
-"""Home: the lessons with how far the learner got, the quiz, and help."""
+"""Home: the lessons with how far the learner got, the quiz, help, and which data sets are here
+(``D`` downloads the missing ones)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class HomeScreen(KqvScreen):
         Binding("l", "lab", "Lab", tooltip="lab: what if...? variants trained side by side"),
         Binding("w", "practice", "Practice", tooltip="practice: write the engine's functions, graded"),
         Binding("m", "train", "Train", tooltip="train a model (the digit net or the GPT), live"),
+        Binding("D", "data", "Data", tooltip="the data sets (MNIST, Tiny Shakespeare, the English-French "
+                "pairs): which are here; download the missing ones"),
         Binding("escape", "back", "", show=False),  # nothing to go back to: esc does not quit
         Binding("q", "app.quit", "Quit", tooltip="quit (progress is saved)"),
     ]
@@ -41,15 +44,32 @@ class HomeScreen(KqvScreen):
             "[dim]↑↓ choose · enter open · t quiz · l lab · w practice · m train · ? help[/dim]",
             id="home-intro",
         )
+        yield Static(id="home-data")
         yield OptionList(id="home-menu")
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_menu()
+        self.refresh_data()
         self.query_one(OptionList).focus()
 
     def on_screen_resume(self) -> None:
         self.refresh_menu()
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """One line: each data set ✓ here or ✗ not, and the key that fetches the missing ones."""
+        from kqv_cli.services.datasets import DATA_SETS
+
+        here = {ds.key: ds.find() is not None for ds in DATA_SETS}
+        line = Text("data: ")
+        for ds in DATA_SETS:
+            line.append("✓ " if here[ds.key] else "✗ ", style="green" if here[ds.key] else "yellow")
+            line.append(f"{ds.title}  ")
+        line.rstrip()
+        if not all(here.values()):
+            line.append(" · ").append("D", style="bold").append(" fetches them")
+        self.query_one("#home-data", Static).update(line)
 
     def refresh_menu(self) -> None:
         """Rebuild the list from the progress store, keeping the highlighted entry."""
@@ -133,6 +153,11 @@ class HomeScreen(KqvScreen):
 
     def action_practice(self) -> None:
         self.app.open_practice()
+
+    def action_data(self) -> None:
+        from kqv_cli.tui.screens.data import DataScreen
+
+        self.app.push_screen(DataScreen())
 
     def action_train(self) -> None:
         from kqv_cli.tui.screens.train import TrainScreen
