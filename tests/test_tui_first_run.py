@@ -169,7 +169,7 @@ async def test_practice_i_is_in_the_footer_and_writes_in_kqvs_data_folder(tmp_pa
         await pilot.pause()
         assert isinstance(app.screen, PracticeScreen)
         footer = screen_lines(app)[-1]
-        assert "i Init" in footer and "? Help" in footer, footer  # the key to press, in view at 80 columns
+        assert footer.startswith(" i Init") and footer.rstrip().endswith("? Help"), footer  # whole at 80
         assert str(app_workspace_dir()) in " ".join(" ".join(screen_lines(app)).split())
         await pilot.press("i")
         await pilot.pause()
@@ -177,7 +177,8 @@ async def test_practice_i_is_in_the_footer_and_writes_in_kqvs_data_folder(tmp_pa
         assert (app_workspace_dir() / MARKER).is_file()
         assert app_workspace_dir().is_relative_to(tmp_path / "state")  # kqv's data folder (conftest's)
         assert any("wrote the workspace" in note for note in notes)
-        assert "i Init" not in screen_lines(app)[-1]  # a workspace is there: nothing left to init
+        footer = screen_lines(app)[-1]
+        assert "i Init" not in footer and "c Check" in footer and footer.rstrip().endswith("? Help"), footer
     # the CLI finds the app's workspace too, from any folder
     assert find_workspace(start=tmp_path).folder == app_workspace_dir().resolve()
 

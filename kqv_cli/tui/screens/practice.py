@@ -34,6 +34,8 @@ from kqv_cli.practice.workspace import Workspace, app_workspace_dir, find_worksp
 from kqv_cli.tui.screens.base import KqvScreen
 from lessons.practice import Exercise, lesson_step, load_exercises
 
+EXERCISE = Binding.Group("Exercise")  # the footer reads "n p Exercise": every key fits 80 columns
+
 
 class PracticeScreen(KqvScreen):
     HELP_TITLE = "Practice"
@@ -43,17 +45,17 @@ class PracticeScreen(KqvScreen):
                  "error. The line under it tells the story of the first wrong one. Your code runs "
                  "in its own process with a time limit, so an endless loop only stops the check.")
     BINDINGS = [
+        # first in the footer while there is no workspace (the first thing to press), then gone
+        Binding("i", "init", "Init", tooltip="write a workspace in kqv's data folder (when there is none)"),
         Binding("c", "check", "Check", tooltip="check the file now"),
         Binding("e", "edit", "Edit", tooltip="open the file in $EDITOR (the app waits for it)"),
         Binding("h", "hint", "Hint", tooltip="the next hint: shapes, formula, near-code (derive: a step "
                 "for the variable failing now)"),
         Binding("d", "level", "Level", tooltip="switch between guided (the formulas given) and derive "
                 "(the forward only); your file is kept as a .bak"),
-        Binding("n", "move(1)", "Next", tooltip="the next exercise"),
-        Binding("p", "move(-1)", "Prev", tooltip="the previous exercise"),
+        Binding("n", "move(1)", "Next", tooltip="the next exercise", group=EXERCISE),
+        Binding("p", "move(-1)", "Prev", tooltip="the previous exercise", group=EXERCISE),
         Binding("l", "pick", "List", tooltip="every exercise with its status: type to filter, enter opens"),
-        # in the footer while there is no workspace (i is then the first thing to press)
-        Binding("i", "init", "Init", tooltip="write a workspace in kqv's data folder (when there is none)"),
     ]
 
     def __init__(self, exercise: str | None = None, folder: Path | None = None,
@@ -231,6 +233,8 @@ class PracticeScreen(KqvScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "init" and self.workspace is not None:
             return False  # nothing to write: i leaves the footer
+        if action in ("check", "edit") and self.workspace is None:
+            return False  # no file to check or open yet: i first (the footer then fits 80 columns)
         return super().check_action(action, parameters)
 
     def action_pick(self) -> None:
