@@ -43,7 +43,10 @@ class PracticeScreen(KqvScreen):
                  "again. The table lists every variable the exercise grades, in order: the "
                  "engine's shape in numbers and letters, yours, ✓ or ✗, and the max relative "
                  "error. The line under it tells the story of the first wrong one. Your code runs "
-                 "in its own process with a time limit, so an endless loop only stops the check.")
+                 "in its own process with a time limit, so an endless loop only stops the check. "
+                 "d switches the exercise between guided (the docstring gives the formulas) and derive "
+                 "(the forward only: h then gives the next step for the variable failing now); your "
+                 "file is kept as a .bak.")
     BINDINGS = [
         # first in the footer while there is no workspace (the first thing to press), then gone
         Binding("i", "init", "Init", tooltip="write a workspace in kqv's data folder (when there is none)"),
