@@ -1,7 +1,9 @@
 """Shared fixtures: every test gets its own cache and state folders, never the user's."""
 
+import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,3 +30,24 @@ needs_mnist = pytest.mark.skipif(
 needs_shakespeare = pytest.mark.skipif(
     not SHAKESPEARE.is_file(), reason=f"Tiny Shakespeare not found at {SHAKESPEARE} (CI has it)"
 )
+
+
+def idx_header(kind: str, count: int, side: int = 28) -> bytes:
+    if kind == "images":
+        return b"".join(v.to_bytes(4, "big") for v in (0x803, count, side, side))
+    return b"".join(v.to_bytes(4, "big") for v in (0x801, count))
+
+
+@pytest.fixture(scope="module")
+def fake_mnist(tmp_path_factory):
+    """A well-formed MNIST-shaped folder (not the real digits): pixel [0, 0] of image i is i % 10 * 25."""
+    folder = tmp_path_factory.mktemp("fake-mnist")
+    for prefix, n in (("train", 60_000), ("t10k", 10_000)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = labels * 25
+        images[:, 27, 27] = 255
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_header("images", n) + images.tobytes())
+        packed = gzip.compress(idx_header("labels", n) + labels.tobytes(), compresslevel=1)
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(packed)
+    return folder

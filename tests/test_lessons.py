@@ -426,6 +426,50 @@ def test_lesson_code_never_imports_textual_rich_or_typer():
     assert out.stdout.strip() == ""
 
 
+@pytest.fixture
+def fresh_digit_pools():
+    """The lessons' digit pools forgotten before and after: each test loads them its own way."""
+    from lessons.steps import digit_images
+
+    def forget():
+        digit_images._pool.cache_clear()
+        digit_images._mnist_subset.cache_clear()
+
+    forget()
+    yield forget
+    forget()
+
+
+def test_lessons_keep_an_mnist_subset_and_later_read_only_that(fake_mnist, isolated_dirs, monkeypatch,
+                                                               fresh_digit_pools):
+    """Opening a digit step must not read all of MNIST each time (half a second): the first
+    process keeps a subset in the cache, the next ones read it and never touch the IDX files."""
+    from engine.data import mnist
+    from lessons.steps import digit_images
+
+    monkeypatch.setenv("KQV_DATA_DIR", str(fake_mnist))
+    first = digit_images.lesson_digits(5, seed=1, split="test")
+    assert first.x.dtype == np.float32 and first.x.shape == (5, 784) and not first.real
+    np.testing.assert_allclose(first.x[:, 0], first.labels * 25 / 255, rtol=1e-6)  # the fake's pixels
+    assert (isolated_dirs / "cache" / "lesson-digits.npz").is_file()
+
+    fresh_digit_pools()  # as a new process would start
+
+    def no_full_read(*args, **kwargs):
+        raise AssertionError("read all of MNIST although its subset is in the cache")
+
+    monkeypatch.setattr(mnist, "load_mnist", no_full_read)
+    again = digit_images.lesson_digits(5, seed=1, split="test")
+    np.testing.assert_array_equal(again.x, first.x)
+    np.testing.assert_array_equal(again.labels, first.labels)
+    assert again.source == first.source and "not the standard MNIST" in again.source
+    # the subset is tied to the files it came from: a file replaced in the folder makes a new one
+    stamp = digit_images._stamp(fake_mnist)
+    assert digit_images._read_subset(stamp) is not None
+    changed = {**stamp, "files": {**stamp["files"], "t10k-labels-idx1-ubyte": ["x.gz", 1, 2]}}
+    assert digit_images._read_subset(changed) is None
+
+
 @pytest.mark.slow
 @needs_mnist
 def test_lessons_read_real_mnist_and_keep_a_quick_subset(isolated_dirs, monkeypatch):

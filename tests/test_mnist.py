@@ -1,38 +1,16 @@
 """MNIST look-up order, loading, the checks on a folder, the offline error, and the real files."""
 
-import gzip
 import hashlib
 import socket
 
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, needs_mnist
+from conftest import MNIST_DIR, idx_header, needs_mnist
 from engine.data import mnist
 from engine.data.idx import read_bytes
 from engine.data.mnist import MNIST_FILES, find_mnist, load_mnist, verify_mnist_dir
 from engine.errors import KqvError
-
-
-def idx_header(kind: str, count: int, side: int = 28) -> bytes:
-    if kind == "images":
-        return b"".join(v.to_bytes(4, "big") for v in (0x803, count, side, side))
-    return b"".join(v.to_bytes(4, "big") for v in (0x801, count))
-
-
-@pytest.fixture(scope="module")
-def fake_mnist(tmp_path_factory):
-    """A well-formed MNIST-shaped folder (not the real digits): pixel [0, 0] of image i is i % 10 * 25."""
-    folder = tmp_path_factory.mktemp("fake-mnist")
-    for prefix, n in (("train", 60_000), ("t10k", 10_000)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = np.zeros((n, 28, 28), dtype=np.uint8)
-        images[:, 0, 0] = labels * 25
-        images[:, 27, 27] = 255
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_header("images", n) + images.tobytes())
-        packed = gzip.compress(idx_header("labels", n) + labels.tobytes(), compresslevel=1)
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(packed)
-    return folder
 
 
 def link_copy(src, dst, skip=()):
