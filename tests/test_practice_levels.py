@@ -200,6 +200,26 @@ def test_init_at_derive_writes_derive_starters_records_and_lists_the_level(deriv
     assert "guided" in next(line for line in listing.splitlines() if " feedforward " in line)
 
 
+def test_init_again_never_changes_a_files_level_and_records_what_it_writes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("init").exit_code == 0  # guided
+    folder = tmp_path / "kqv-practice"
+    (folder / "softmax.py").unlink()
+    result = invoke("init", "--level", "derive")
+    assert result.exit_code == 0, result.output
+    softmax, layernorm = find_exercise("softmax"), find_exercise("layernorm")
+    assert (folder / "softmax.py").read_text() == starter_file(softmax, "derive").read_text()
+    assert (folder / "layernorm.py").read_text() == starter_file(layernorm).read_text()  # kept
+    assert "at the derive level: softmax" in result.output
+    assert "kept at the guided level" in result.output and "layernorm" in result.output
+    progress = PracticeProgress.for_workspace(find_workspace())
+    assert progress.level("softmax") == "derive" and progress.level("layernorm") == "guided"
+    (folder / "softmax.py").unlink()
+    assert invoke("init").exit_code == 0  # written again, at the guided level this time
+    assert (folder / "softmax.py").read_text() == starter_file(softmax).read_text()
+    assert PracticeProgress.for_workspace(find_workspace()).level("softmax") == "guided"
+
+
 def test_switching_level_keeps_an_edited_file_as_a_backup_and_an_untouched_one_not(derive_workspace):
     file = derive_workspace / "layernorm.py"
     result = invoke("level", "layernorm", "guided")  # the derive starter, untouched: no backup

@@ -121,23 +121,37 @@ def init(folder: Path = typer.Argument(Path("kqv-practice"), help="Where to writ
     result = init_workspace(folder, checked_level(None, level))
     new = [n for n in result.added if n.endswith(".py") and n != "kqv_practice.py"]
     console.print(f"workspace: {result.folder}")
-    if result.derive:
-        progress = _progress(Workspace(result.folder))
-        for name in result.derive:
-            progress.set_level(name, "derive")
-        if progress.save_error:
-            warning(progress.save_error)
+    progress = _progress(Workspace(result.folder))
+    for name in (n.removesuffix(".py") for n in new):  # each file written now is at its level
+        written = "derive" if name in result.derive else "guided"
+        if progress.level(name) != written:
+            progress.set_level(name, written)
+    if progress.save_error:
+        warning(progress.save_error)
     if new:
         console.print(f"added {len(new)} exercise file{'s' * (len(new) != 1)}: {', '.join(new)}")
     if level == "derive":
-        derived = ", ".join(result.derive) or "none new"
-        console.print(f"at the derive level ({len(result.derive)}): {derived}; the others have no "
-                      "backward to derive", soft_wrap=True)
+        _say_derive_levels(result.derive, progress)
     if result.kept:
         console.print(dim(f"kept as they were: {', '.join(result.kept)}"))
     if not result.added:
         console.print("nothing new: every exercise file is already there")
     console.print("next: open the first file, write the function, then `kqv practice check`")
+
+
+def _say_derive_levels(written: list[str], progress: PracticeProgress) -> None:
+    """After `init --level derive`: which files are at the derive level now, and which were there
+    already at the guided level (never overwritten: `level NAME derive` switches one)."""
+    from kqv_cli.practice.levels import derive_exercises
+
+    if written:
+        console.print(f"at the derive level: {', '.join(written)}; the other exercises have no backward "
+                      "to derive", soft_wrap=True)
+    guided = [n for n in derive_exercises() if n not in written and progress.level(n) != "derive"]
+    if guided:
+        console.print(dim(f"kept at the guided level, as your files are never overwritten: "
+                          f"{', '.join(guided)}; `kqv practice level NAME derive` switches one (your "
+                          "file kept as a .bak)"), soft_wrap=True)
 
 
 @practice_app.command("check")
@@ -256,6 +270,7 @@ def _derive_hint(exercise: Exercise, workspace: Workspace | None, progress: Prac
 
     report = None
     if workspace is not None and workspace.file(exercise).is_file():
+        console.print(dim(f"checking {workspace.file(exercise).name} to see what fails now…"))
         report = check_file(exercise, workspace.file(exercise), level="derive")
     step = next_derive_hint(progress, exercise, report)
     console.print(f"derive hint · {exercise.name}{where} · {step.why}", soft_wrap=True)

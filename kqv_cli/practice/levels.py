@@ -105,6 +105,9 @@ def next_derive_hint(progress: PracticeProgress, exercise: Exercise, report: Rep
         why = "it passes; the steps, should you want to check your derivation"
     elif report is not None and report.status == "not_written":
         why = "not written yet: where to start"
+    elif report is not None and report.status == "error":
+        why = "your code stops before anything is graded (`kqv practice check` says where); meanwhile, " \
+              "the first step not read yet"
     else:
         why = "nothing graded yet: where to start"
     return DeriveHint(failing if rung is exercise.derive.rung(failing, dims) else None, rung, index, why)
