@@ -176,6 +176,18 @@ def test_backprop_reads_delta3_as_the_output_error_in_three_layers_and_a_hidden_
     assert exercise.derive.rung("delta4", four.dims).names == ("delta_out",)
 
 
+def test_a_hand_edited_level_or_step_count_falls_back_to_guided_and_none(tmp_path):
+    import json
+
+    (tmp_path / "progress.json").write_text(json.dumps({"schema": 1, "data": {"exercises": {
+        "layernorm": {"level": "ninja", "derive_hints": {"dx": "two", "dw": 2, "db": -1}, "tries": 3},
+        "softmax": {"level": "derive", "derive_hints": [1, 2]}}}}))
+    progress = PracticeProgress.load(tmp_path, "progress.json")
+    assert progress.level("layernorm") == "guided" and progress.state("layernorm").derive_hints == {"dw": 2}
+    assert progress.state("layernorm").tries == 3
+    assert progress.level("softmax") == "derive" and progress.state("softmax").derive_hints == {}
+
+
 # -- the CLI ---------------------------------------------------------------------------------
 
 
