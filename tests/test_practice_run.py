@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
+from conftest import MNIST_DIR, needs_mnist
 from engine.data.synthetic_digits import load_synthetic
 from engine.data.text import TextData
 from kqv_cli.cli import app
@@ -276,3 +277,36 @@ def test_help_and_list_name_what_run_takes(workspace):
     assert "digits" in result.output and "gpt" in result.output and "attention_backward" in result.output
     result = invoke("list")
     assert "kqv practice run digits" in result.output and "gpt" in result.output
+
+
+def test_in_a_terminal_the_two_curves_are_drawn_and_tabled(workspace, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import kqv_cli.commands.practice_run as command
+
+    screen = Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(command, "console", screen)
+    result = invoke("run", "adamw", "--iters", "4", "--every", "2")
+    assert result.exit_code == 0, result.output
+    shown = screen.file.getvalue()
+    assert "training loss" in shown and "kqv's engine" in shown and "iteration" in shown  # the chart
+    assert "the loss, every 2 iterations" in shown
+    assert "validation loss after 4 iterations" in shown
+
+
+def test_a_print_in_every_call_floods_the_output_cap_and_stops_the_run(workspace, text):
+    mutate(workspace, "softmax", "    row = (dp * p)", "    print('x' * 2000)\n    row = (dp * p)")
+    with pytest.raises(LearnerCodeFailed, match="your softmax_backward: your code printed more than 64 KB"):
+        run_gpt(RunPlan("gpt", ("softmax",), ()), files_of(workspace, ["softmax"]), text, iters=20)
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_run_digits_on_mnist_says_mnist_and_agrees(workspace, monkeypatch):
+    monkeypatch.setenv("KQV_DATA_DIR", str(MNIST_DIR))
+    result = invoke("run", "digits", "--limit", "2000")
+    assert result.exit_code == 0, result.output
+    assert "2,000 training images of MNIST" in result.output
+    assert "to the last bit" in result.output
