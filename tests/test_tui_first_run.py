@@ -233,3 +233,29 @@ async def test_under_80x24_a_line_asks_for_a_larger_terminal_instead_of_a_cut_fo
         await pilot.press("escape")
         await pilot.pause()
         assert "now 100×20" in screen_lines(app)[-1]  # home, resized behind the lab, says so too
+
+
+@pilot_test
+async def test_the_lab_says_when_it_would_train_on_stand_ins():
+    from textual.widgets import OptionList, Static
+
+    from kqv_cli.tui.screens.lab import LabScreen
+
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        menu = screen.query_one(OptionList)
+        notes = {}
+        for name in ("relu", "heads", "tx-no-cross", "tx-no-positions"):
+            menu.highlighted = [o.id for o in menu.options].index(name)
+            await pilot.pause()
+            notes[name] = " ".join(str(screen.query_one("#lab-question", Static).render()).split())
+        assert notes["relu"].endswith("on synthetic digits: no MNIST here (D on the home screen fetches it)")
+        assert notes["heads"].endswith("Tiny Shakespeare is not here: the run downloads it (1.1 MB) first")
+        assert notes["tx-no-cross"].endswith("no English-French pairs here (D on the home screen "
+                                             "fetches them)")
+        assert "here" not in notes["tx-no-positions"]  # built-in pairs by design: nothing to fetch

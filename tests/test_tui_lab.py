@@ -102,6 +102,51 @@ async def test_lab_screen_runs_an_experiment_to_its_verdict(text_data, monkeypat
         assert not isinstance(app.screen, LabScreen)
 
 
+def prompt_of(screen, name: str) -> str:
+    menu = screen.query_one(OptionList)
+    return str(menu.get_option(name).prompt)
+
+
+@pilot_test
+async def test_lab_list_marks_an_experiment_cached_once_its_run_finished(text_data, monkeypatch):
+    from pilot import screen_lines
+
+    from kqv_cli.lab import cache
+
+    monkeypatch.setattr(lab_runner, "SAMPLE_CHARS", 24)
+    monkeypatch.setattr(lab_runner, "PROBE_WINDOWS", 16)
+    monkeypatch.setitem(lab_runner.GPT_TRAIN, "eval_iters", 2)
+
+    def lab(key="tiny text"):
+        return LabScreen(budget=2, data_for=lambda exp: text_data, data_key_for=lambda exp: key)
+
+    screen = lab()
+    app = ScreenApp(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert screen_lines(app)[-1].startswith(" enter Run "), screen_lines(app)[-1]
+        assert not any("cached" in prompt_of(screen, e) for e in ("heads", "no-scale"))
+        menu = screen.query_one(OptionList)
+        menu.highlighted = [o.id for o in menu.options].index("heads")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.result is not None)
+        await pilot.pause()
+        assert prompt_of(screen, "heads").startswith("heads\ncached · 4 heads")
+        assert "cached" not in prompt_of(screen, "no-scale")
+        app.push_screen(again := lab())  # the lab opened again: the mark is read from the cache
+        await pilot.pause()
+        assert "cached" in prompt_of(again, "heads") and "cached" not in prompt_of(again, "no-scale")
+        app.push_screen(other := lab("another text"))  # other data: its run is not in the cache
+        await pilot.pause()
+        assert "cached" not in prompt_of(other, "heads")
+    for path in (cache.lab_cache_dir()).glob("gpt-*.json"):
+        path.unlink()  # a variant's result gone: the experiment is no longer marked
+    screen = lab()
+    async with ScreenApp(screen).run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "cached" not in prompt_of(screen, "heads")
+
+
 @pilot_test
 async def test_lab_screen_shows_a_missing_data_error():
     def no_data(exp):

@@ -75,7 +75,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Train an experiment's variants side by side and compare them."""
-    from kqv_cli.lab import Point, VariantDone, get_experiment, run_experiment
+    from kqv_cli.lab import Point, VariantDone, cache, get_experiment, run_experiment
 
     exp = get_experiment(name)
     if iters is not None:
@@ -102,9 +102,12 @@ def run(
             status = "cached" if event.result.cached else f"done in {event.result.seconds:.1f}s"
             progress.update(tasks[event.result.label], completed=budget, status=status)
 
+    # on the lab's default data a finished run is noted, so the Lab screen marks it cached
+    default = text is None and pairs is None and data is None and not synthetic
+    data_key = cache.data_here(exp) if default else None
     with progress, stop_on_ctrl_c() as should_stop:
         result = run_experiment(exp, dataset, budget=budget, seed=seed, fresh=fresh, on_event=on_event,
-                                should_stop=should_stop)
+                                should_stop=should_stop, data_key=data_key)
     if result.stopped:
         raise interrupted(f"interrupted (Ctrl-C); {len(result.variants)} finished variant(s) were cached")
     if as_json:

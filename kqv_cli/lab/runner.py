@@ -38,7 +38,7 @@ SUBSET = 1000  # validation images scored at each point of a digit curve
 
 def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: int = 0, fresh: bool = False,
                    on_event: Callable | None = None, should_stop: Callable[[], bool] | None = None,
-                   threads: int = 1) -> LabResult:
+                   threads: int = 1, data_key: str | None = None) -> LabResult:
     """Train (or read from the cache) every variant of ``exp`` and measure it.
 
     ``data`` is a :class:`~engine.data.text.TextData` for a GPT experiment and the ``(train,
@@ -46,6 +46,8 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
     (GPT: iterations; digit net: epochs). ``fresh`` ignores the cache and retrains.
     ``threads``: BLAS threads. One, because the lab's matrices are small: a second thread was
     measured 10x slower per GPT iteration (127 ms against 12) with the other core busy.
+    ``data_key`` (:func:`cache.data_here`, when ``data`` is the lab's default) notes a finished
+    run in the cache's index, so the Lab screen can mark the experiment cached.
     """
     budget = exp.budget if budget is None else int(budget)
     if budget <= 0:
@@ -86,6 +88,8 @@ def run_experiment(exp: Experiment, data, *, budget: int | None = None, seed: in
                 cache.write_cached(paths[result.label], {"result": result.to_json()})
                 emit(VariantDone(result))
     ordered = [done[v.label] for v in exp.variants if v.label in done]
+    if data_key is not None and not stopped:
+        cache.record_run(cache.run_key(exp.name, budget, seed, data_key), list(paths.values()))
     return LabResult(exp, budget, seed, source, ordered, stopped=stopped)
 
 

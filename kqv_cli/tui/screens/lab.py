@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from kqv_cli.lab import EXPERIMENTS, Point, VariantDone, get_experiment, run_experiment
+from kqv_cli.lab import EXPERIMENTS, Point, VariantDone, cache, get_experiment, run_experiment
 from kqv_cli.lab.experiments import sample_line
 from kqv_cli.lab_table import metric_table
 from kqv_cli.services import datasets
@@ -57,15 +57,35 @@ def default_data(exp):
     return datasets.digits_here()
 
 
+def data_note(exp) -> str:
+    """A line under the question when the lab's default data would be a stand-in, and the fix."""
+    here = cache.data_here(exp)
+    if here == "synthetic digits":
+        return "on synthetic digits: no MNIST here (D on the home screen fetches it)"
+    if here == "text:None":
+        return "Tiny Shakespeare is not here: the run downloads it (1.1 MB) first"
+    if here == "built-in pairs" and exp.pairs != "builtin":
+        return "on the built-in pairs: no English-French pairs here (D on the home screen fetches them)"
+    return ""
+
+
+def list_prompt(exp, cached: bool) -> Text:
+    """An experiment in the list: its name (and "cached" when a run reopens at once), its variants."""
+    return Text.assemble((exp.name, "bold"), "\n", ("cached · " if cached else "", "green"),
+                         (" · ".join(v.label for v in exp.variants), "dim"))
+
+
 class LabScreen(KqvScreen):
     SUB_TITLE = "what-if lab"
 
     HELP_TITLE = "Lab"
-    WIDGET_KEYS = [("↑ ↓", "choose an experiment"),
-                   ("enter", "run it (a finished one reopens from the cache)")]
+    WIDGET_KEYS = [("↑ ↓", "choose an experiment (\"cached\": its run reopens at once)")]
     HELP_NOTE = ("Each experiment trains its variants on the same data, seed and budget, then shows "
                  "a table, the curves and a verdict written from the numbers it measured.")
     BINDINGS = [
+        # priority: heard before the list's own enter, so the footer can name it
+        Binding("enter", "run", "Run", key_display="enter", priority=True,
+                tooltip="run the highlighted experiment (a cached one reopens at once)"),
         Binding("f", "fresh", "Rerun fresh",
                 tooltip="run the highlighted experiment again, ignoring the cache"),
         Binding("escape", "back", "Stop / back", tooltip="stop the running experiment; when none runs, back"),
@@ -80,10 +100,15 @@ class LabScreen(KqvScreen):
         result: object
         error: str | None = None
 
-    def __init__(self, budget: int | None = None, data_for=default_data):
-        """``budget`` overrides every experiment's (tests); ``data_for(exp)`` gives its data."""
+    def __init__(self, budget: int | None = None, data_for=default_data, data_key_for=None):
+        """``budget`` overrides every experiment's (tests); ``data_for(exp)`` gives its data, and
+        ``data_key_for(exp)`` names it for the cache's index (default: :func:`cache.data_here`
+        with the default data, else nothing is noted and no experiment is marked cached)."""
         super().__init__()
         self.budget, self.data_for = budget, data_for
+        if data_key_for is None and data_for is default_data:
+            data_key_for = cache.data_here
+        self.data_key_for = data_key_for
         self.loaded: dict[tuple, object] = {}  # data sets by (kind, block_size), read once per screen
         self.stop_event = threading.Event()
         self.running: str | None = None
@@ -95,12 +120,11 @@ class LabScreen(KqvScreen):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
         with Horizontal():
-            yield OptionList(*[Option(Text.assemble((e.name, "bold"), "\n",
-                                                    (" · ".join(v.label for v in e.variants), "dim")),
-                                      id=e.name) for e in EXPERIMENTS], id="lab-list")
+            yield OptionList(*[Option(list_prompt(e, False), id=e.name) for e in EXPERIMENTS], id="lab-list")
             with Vertical(id="lab-main"):
                 yield Static(id="lab-question")
-                yield Static("enter: run the highlighted experiment", id="lab-status")
+                yield Static("enter: run the highlighted experiment (one marked cached reopens at once)",
+                             id="lab-status")
                 yield CurvesPlot(id="lab-plot")
                 with VerticalScroll(id="lab-report"):  # the verdict first: the first thing read
                     yield Static(id="lab-verdict")
@@ -110,8 +134,23 @@ class LabScreen(KqvScreen):
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
+        self.mark_cached()
         self.show_question(EXPERIMENTS[0].name)
         self.query_one("#lab-report").display = False  # shown with a result
+
+    def cache_key(self, exp) -> str | None:
+        """The cache index's key for a run of ``exp`` from this screen, or None when not noted."""
+        if self.data_key_for is None:
+            return None
+        return cache.run_key(exp.name, self.budget or exp.budget, 0, self.data_key_for(exp))
+
+    def mark_cached(self) -> None:
+        """Mark in the list each experiment whose run on this data would come from the cache (a few
+        small files read: no data is loaded)."""
+        menu = self.query_one(OptionList)
+        for exp in EXPERIMENTS:
+            key = self.cache_key(exp)
+            menu.replace_option_prompt(exp.name, list_prompt(exp, key is not None and cache.is_cached(key)))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if self.running is None:
@@ -132,16 +171,18 @@ class LabScreen(KqvScreen):
         for part in ("#lab-table", "#lab-verdict", "#lab-samples"):
             self.query_one(part, Static).update("")
         self.query_one("#lab-report").display = False  # no empty lines under the chart
-        self.set_status("enter: run the highlighted experiment (a finished one reopens from the cache)")
+        self.set_status("enter: run the highlighted experiment (one marked cached reopens at once)")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.start(event.option.id)
 
     def show_question(self, name: str) -> None:
         exp = get_experiment(name)
+        note = data_note(exp) if self.data_for is default_data else ""
         self.query_one("#lab-question", Static).update(Text.assemble(
             (exp.name, "bold"), "  ", exp.question, "\n",
-            (" · ".join(f"{v.label}: {v.note}" if v.note else v.label for v in exp.variants), "dim")))
+            (" · ".join(f"{v.label}: {v.note}" if v.note else v.label for v in exp.variants), "dim"),
+            ("\n" + note if note else "", "yellow")))
 
     # -- running -----------------------------------------------------------------------------
 
@@ -179,9 +220,11 @@ class LabScreen(KqvScreen):
             key = (exp.kind, exp.block_size, exp.pairs)
             if key not in self.loaded:  # a failed load is not kept: the next run tries again
                 self.loaded[key] = self.data_for(exp)
+            data_key = self.data_key_for(exp) if self.data_key_for is not None else None
             result = run_experiment(exp, self.loaded[key], budget=self.budget, fresh=fresh,
                                     on_event=lambda e: self.post_message(self.Progress(e)),
-                                    should_stop=lambda: self.stop_event.is_set() or worker.is_cancelled)
+                                    should_stop=lambda: self.stop_event.is_set() or worker.is_cancelled,
+                                    data_key=data_key)
         except Exception as exc:  # noqa: BLE001  (shown on screen: a worker must not die silently)
             self.post_message(self.Finished(None, str(exc)))
             return
@@ -212,6 +255,7 @@ class LabScreen(KqvScreen):
             return
         self.results[name] = result
         self.show_result(result)
+        self.mark_cached()
 
     def show_result(self, result, again: bool = False) -> None:
         """A finished run: status, verdict, table and samples (``again``: its chart drawn anew too,
@@ -253,6 +297,11 @@ class LabScreen(KqvScreen):
         self.query_one("#lab-status", Static).update(Text(text))  # names and errors: never markup
 
     # -- keys --------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        option = self.query_one(OptionList).highlighted_option
+        if option is not None:
+            self.start(option.id)
 
     def action_fresh(self) -> None:
         option = self.query_one(OptionList).highlighted_option
