@@ -16,6 +16,7 @@ import typer
 from engine.errors import KqvError
 from engine.files.paths import default_cache_dir
 from kqv_cli.exit_codes import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from kqv_cli.help_pages import HelpPage, KqvCommand, KqvGroup
 from kqv_cli.messages import err_console, error
 from kqv_cli.services.numbers import check_values
 from kqv_cli.usage_errors import OneLineUsage
@@ -65,9 +66,16 @@ def friendly_errors(func):
 
 class KqvTyper(typer.Typer):
     """A Typer whose commands, and group callbacks (``kqv practice --dir WS`` alone runs one),
-    all go through :func:`friendly_errors`."""
+    all go through :func:`friendly_errors`, and whose help pages are drawn by
+    :mod:`kqv_cli.help_pages` (no ``<bool>`` beside a flag, docstrings wrapped once)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("cls", KqvGroup)
+        kwargs.setdefault("rich_markup_mode", "rich")
+        super().__init__(*args, **kwargs)
 
     def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", KqvCommand)
         register = super().command(*args, **kwargs)
 
         def decorator(func):
@@ -86,7 +94,7 @@ class KqvTyper(typer.Typer):
         return decorator
 
 
-class LearnerOrder(OneLineUsage):
+class LearnerOrder(HelpPage, OneLineUsage):
     """``kqv --help`` lists the commands in the order a learner meets them, the lessons first."""
 
     ORDER = ("learn", "quiz", "practice", "train", "sample", "eval", "trace", "lab", "data", "export",
@@ -101,10 +109,22 @@ def _new_group(help_text: str) -> KqvTyper:
     return KqvTyper(help=help_text, no_args_is_help=True, rich_markup_mode="rich")
 
 
+EXAMPLES = """Examples:
+  kqv                                  open the lessons (the terminal app)
+  kqv learn attention                  one lesson, every shape shown
+  kqv quiz --topic backprop -n 5       five shape questions on backprop
+  kqv practice                         write the engine's functions, graded
+  kqv train digits --synthetic         the digit net, no download needed
+  kqv train gpt && kqv sample gpt.npz  train the character GPT, sample it
+  kqv lab run learning-rate            one model at three learning rates
+  kqv lessons show backprop | less     a lesson as plain text
+
+Every command has --help: kqv train gpt --help."""
+
 app = KqvTyper(
     cls=LearnerOrder,
     help="kqv: learn how neural networks and transformers work by watching a numpy engine run.",
-    rich_markup_mode="rich",
+    epilog=EXAMPLES,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 train_app = _new_group("Train a model in pure numpy (digit net on MNIST, character GPT).")

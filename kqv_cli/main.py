@@ -42,6 +42,8 @@ def main(
     """Run with no command to open the lessons."""
     if ctx.invoked_subcommand is None:
         if not is_interactive():
-            typer.echo(ctx.get_help())
+            page = ctx.get_help()  # the rich page prints itself and returns ""
+            if page:
+                typer.echo(page)
             return
         open_lessons(None)

@@ -12,7 +12,10 @@ so here it is kept by construction:
 * a styled line is assembled from parts with :func:`styled`, where a plain string is always
   text and a ``(text, style)`` pair is the only way to colour something;
 * ``error:``, ``warning:`` and ``note:`` lines go through :func:`error`, :func:`warning` and
-  :func:`note`.
+  :func:`note`;
+* piped or redirected (``kqv quiz | cat``, ``> out.txt``), a line of text is written whole: no
+  breaks at 80 columns (the pager or the editor wraps for its own width) and no spaces padding a
+  line out (a table or a rule is still laid out at a width: its lines lose their trailing spaces).
 
 A style tag left in an f-string by mistake then shows up as ``[dim]`` on the screen, where a
 test sees it, rather than eating part of a file name.
@@ -21,6 +24,7 @@ test sees it, rather than eating part of a file name.
 from __future__ import annotations
 
 import json
+import re
 
 from rich.console import Console
 from rich.text import Text
@@ -28,9 +32,28 @@ from rich.text import Text
 Part = str | Text | tuple[str, str]
 
 
+_TRAILING_SPACES = re.compile(r" +(?=\n)")
+
+
+class KqvConsole(Console):
+    """A rich console that, when it does not write to a terminal, leaves lines unwrapped and
+    without trailing spaces. Whether it writes to a terminal is asked at each print, as rich asks
+    it, so a console made at import time follows sys.stdout wherever it is later pointed."""
+
+    def print(self, *objects, soft_wrap: bool | None = None, **options) -> None:
+        if soft_wrap is None and not self.is_terminal and all(isinstance(o, (str, Text)) for o in objects):
+            soft_wrap = True  # a line of text stays one line, however long (a table keeps its layout)
+        super().print(*objects, soft_wrap=soft_wrap, **options)
+
+    def _render_buffer(self, buffer) -> str:
+        text = super()._render_buffer(buffer)
+        # before a newline only: a prompt's own trailing space ("answer › ") is kept
+        return text if self.is_terminal else _TRAILING_SPACES.sub("", text)
+
+
 def make_console(stderr: bool = False, **options) -> Console:
     """A console that prints strings as they are (no markup, no highlighting of numbers or paths)."""
-    return Console(stderr=stderr, highlight=False, markup=False, **options)
+    return KqvConsole(stderr=stderr, highlight=False, markup=False, **options)
 
 
 console = make_console()  # what the commands print: results, tables, progress lines

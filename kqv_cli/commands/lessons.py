@@ -12,11 +12,17 @@ malformed file is one line ``file:line: what is wrong`` and exit 2.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import typer
 
 from kqv_cli.cli import KqvTyper, app, fail
+from kqv_cli.generated_text import on_terminal
+
+READING_WIDTH = 100  # the widest a step's text is wrapped on a terminal
+UNWRAPPED = 1000  # wider than any paragraph of a lesson: piped, a paragraph stays one line
 
 lessons_app = KqvTyper(help="Check and list the lessons.", no_args_is_help=True, rich_markup_mode="rich")
 app.add_typer(lessons_app, name="lessons")
@@ -76,7 +82,9 @@ def show(
     dims: str | None = typer.Option(None, "--dims", help="Other dims, as the d key sets them: "
                                     "'C=64, nh=8'."),
     seed: int = typer.Option(0, help="Seed of the random inputs and weights (the r key)."),
-    width: int = typer.Option(100, "--width", min=40, max=1000, help="Wrap the text at this many columns."),
+    width: int | None = typer.Option(None, "--width", min=40, max=UNWRAPPED,
+                                     help="Wrap the text at this many columns (default: the terminal's "
+                                     f"width, up to {READING_WIDTH}; piped, lines are left whole)."),
 ) -> None:
     """Print a lesson step as plain text: explanation with live numbers, notes, variables."""
     from kqv_cli.services.real_models import MODEL_LESSONS, REAL_MODELS, real_model_folder
@@ -93,9 +101,12 @@ def show(
         folder = str(real_model_folder(lesson.id, model))
     session = LessonSession(lesson, parse_dims_text(dims) if dims else None, seed, model=folder)
     indices = range(len(lesson.steps)) if step is None else [_step_index(lesson, step)]
+    if width is None:  # a pager or an editor wraps piped text for its own width
+        terminal = on_terminal(sys.stdout)
+        width = min(shutil.get_terminal_size().columns, READING_WIDTH) if terminal else UNWRAPPED
     for k, i in enumerate(indices):
         if k:
-            typer.echo("\n" + "─" * min(width, 100) + "\n")
+            typer.echo("\n" + "─" * min(width, READING_WIDTH) + "\n")
         typer.echo(step_as_text(lesson, session.run(i), width), nl=False)
 
 
