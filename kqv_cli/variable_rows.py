@@ -23,13 +23,15 @@ def shape_text(record) -> str:
 
 def number_text(x: float, digits: int = 3) -> str:
     """``x`` to ``digits`` significant digits; a whole number no longer than the exponent form
-    is written out (398, never 4e+02, where a narrow table keeps 1 digit)."""
+    is written out (398, never 4e+02, where a narrow table keeps 1 digit); an exponent without
+    its padding zero (6.8e-9)."""
     text = f"{x:.{digits}g}"
     if "e+" in text:
         whole = f"{x:.0f}"
         if len(whole) <= len(text):
             return whole
-    return text
+    mantissa, e, exponent = text.partition("e")
+    return mantissa + e + str(int(exponent)) if e else text  # 6.8e-9, not 6.8e-09
 
 
 def short_dtype(dtype: str) -> str:

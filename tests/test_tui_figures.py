@@ -154,3 +154,19 @@ def test_a_b_t_c_heatmap_says_which_axis_runs_down_and_which_across():
     assert "▀" in text and "batch 0/2 · rows T, cols C · [ ] switch" in text.splitlines()[0]
     text = array_view(x, "", width=40, height=8, k=1).plain
     assert "axis 0 1/2 · rows axis 1, cols axis 2" in text
+
+
+def test_the_table_rows_give_way_in_shape_then_name_never_in_the_range():
+    from kqv_cli.tui.widgets.variables_table import PADDING, elide, fit_rows
+
+    rows = [("dec.h0.cross.att_scores", "(3, 4, 14, 8) = (B, nh, S, hs)", "f32", "-0.36", "-5.7e-10", "0.45")]
+    assert fit_rows(rows, 200) == rows
+    compact = fit_rows(rows, 80)
+    assert compact[0][1] == "(3,4,14,8) = (B,nh,S,hs)" and compact[0][0] == rows[0][0]
+    tight = fit_rows(rows, 70)
+    name = tight[0][0]
+    assert name.startswith("dec.h") and name.endswith("t_scores") and "…" in name
+    assert tight[0][3:] == rows[0][3:]
+    assert sum(len(cell) + pad for cell, pad in zip(tight[0], PADDING, strict=True)) <= 70
+    assert elide("abc", 8) == "abc" and len(elide("a" * 30, 12)) == 12
+    assert value_range(np.array([-6.8e-9, 1.0]), 2)[0] == "-6.8e-9"  # no padding zero in the exponent

@@ -60,3 +60,32 @@ async def test_the_masked_scores_keep_a_word_on_every_row_and_one_number_format(
         numbers = [cell for row in rows for cell in row.split() if re.fullmatch(r"-?\d+\.\d+", cell)]
         assert len(numbers) == 78 and len({len(n.split(".")[1]) for n in numbers}) == 1, numbers
         assert "e" not in " ".join(numbers)
+
+
+@pytest.mark.parametrize("lesson_id", ["translation", "backward"])
+@pilot_test
+async def test_at_80_columns_the_variables_table_keeps_its_max_column_on_every_step(lesson_id):
+    """The widest tables (dec.h0.cross.att_scores, h0.attn.c_proj.dw beside (B, nh, T, hs)
+    shapes) pushed max past the edge at 80 columns; shapes and names give way first, and a
+    step's narrow table is not kept wide by the step before it."""
+    from kqv_cli.tui.widgets.variables_table import VariablesTable
+
+    app = KqvApp(lesson_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for step in LESSONS[lesson_id].steps:
+            screen = await go_to(pilot, lesson_id, step.id)
+            table = screen.query_one(VariablesTable)
+            widths = [column.get_render_width(table) for column in table.columns.values()]
+            assert sum(widths) <= table.scrollable_content_region.width, (step.id, widths)
+            for record in screen.view.records:
+                high = str(table.get_row(record.name)[5]).strip()
+                assert high == table_max(record.value), (step.id, record.name, high)
+            longest = max(len(str(table.get_row(r.name)[0]).strip(" ●")) for r in screen.view.records)
+            assert widths[0] <= longest + 3  # no wider than this step's own names
+
+
+def table_max(value) -> str:
+    from kqv_cli.variable_rows import value_range
+
+    return value_range(value, 2)[2]

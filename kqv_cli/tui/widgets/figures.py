@@ -158,12 +158,14 @@ def _row_labels(rows: int, names: list[str] | None, room: int) -> list[str]:
     return indices
 
 
-def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_names: list[str] | None = None,
+def numbers(matrix: np.ndarray, caption: Text | tuple[Text, ...], width: int | None = None,
+            row_names: list[str] | None = None,
             col_names: list[str] | None = None, corner: str = "") -> Text:
     """Every entry in a fixed-width cell, with column labels above and row labels beside.
 
     All entries share one format, chosen from the whole matrix (:mod:`kqv_cli.matrix_numbers`);
-    a power of ten taken out of them all is written once, before the caption.
+    a power of ten taken out of them all is written once, before the caption (the first of
+    ``caption``'s forms that fits the width beside it).
     Labels are indices, or names (the tokens of an attention matrix) when given. The numbers
     are never cut; then the row names get the room they need (a row without its word cannot be
     read); a column is widened to its name with what is left, else the name is cut with an
@@ -195,7 +197,8 @@ def numbers(matrix: np.ndarray, caption: Text, width: int | None = None, row_nam
     out = Text(no_wrap=True)
     if form.scale:  # first, where a narrow pane cannot cut it off: every number depends on it
         out.append(f"all {form.scale}  ", style="bold")
-    out.append_text(caption)
+    captions = caption if isinstance(caption, tuple) else (caption,)  # the first that fits, else the last
+    out.append_text(next((c for c in captions if out.cell_len + c.cell_len <= room), captions[-1]))
     top = corner if corner and len(corner) <= label_w else ""
     out.append(f"\n{top:<{label_w}} ", style="dim")
     out.append(" ".join(f"{h:>{cell}}" for h in heads) + "\n", style="dim")
@@ -313,11 +316,18 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
     matrix, at = first_matrix(value, k)
     as_numbers = value.ndim > 0 and shows_numbers(value, width, mode)
     by_token = token_names(axes, at, tokens, source_tokens) if as_numbers else None
-    caption = Text(format_shape(value.shape) + (f" = {symbolic}" if symbolic else ""), style="dim")
-    if at:  # rows and columns named here unless the tokens and q↓ k→ name them
-        caption.append("  " + which_matrix(at, value.shape[:-2], axes, rows_cols=not by_token), style="bold")
-    if labels:
-        caption.append(f"  {labels}", style="dim")
+    captions = []
+    which = which_matrix(at, value.shape[:-2], axes, rows_cols=not by_token) if at else ""
+    for shape in (format_shape(value.shape) + (f" = {symbolic}" if symbolic else ""),) * 2:
+        if captions:  # the same caption in fewer columns, for a narrow pane: (2,4,12,12) = (B,nh,T,T)
+            shape = shape.replace(", ", ",")
+        caption = Text(shape, style="dim")
+        if at:  # rows and columns named here unless the tokens and q↓ k→ name them
+            caption.append("  " + which, style="bold")
+        if labels:
+            caption.append(f"  {labels}", style="dim")
+        captions.append(caption)
+    caption = captions[0] if captions[0].cell_len <= width else captions[1]
     if value.ndim == 0:
         return Text.assemble(caption, "\n", f"{float(value):.6g}")
     if not np.issubdtype(matrix.dtype, np.number):
@@ -326,7 +336,7 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
         row_names, col_names = by_token if by_token else [
             [label_text(n) for n in given] if given else None for given in names]
         corner = "q↓ k→" if by_token else ""
-        return numbers(matrix, caption, width, row_names, col_names, corner)
+        return numbers(matrix, tuple(captions), width, row_names, col_names, corner)
     return heatmap(matrix, caption, width, height)
 
 

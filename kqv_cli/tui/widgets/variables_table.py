@@ -10,35 +10,80 @@ from kqv_cli.variable_rows import shape_text, short_dtype, value_range
 CHANGED_STYLE = "bold #ffd866"
 
 
+# what each cell adds around its text in show(): the mark and a space, one space each side, one before
+PADDING = (3, 2, 2, 1, 1, 1)
+HEADER = (" name", " shape", " dtype", " min", " mean", " max")  # as on_mount's columns read
+
+
+def fit_rows(rows: list[tuple[str, ...]], room: int) -> list[tuple[str, ...]]:
+    """Rows of (name, shape, dtype, min, mean, max) that fit ``room`` columns with the header.
+
+    The range is what a learner checks (is max 1 after a softmax?), so it is never cut: the
+    shapes lose the spaces after their commas first (``(2,4,12,8) = (B,nh,T,hs)``), then the
+    longest names lose letters in the middle (``dec.h0.cr…att_scores``), keeping both ends.
+    """
+    def total(rows) -> int:
+        return sum(max(max(len(row[i]) for row in rows) + PADDING[i], len(HEADER[i])) for i in range(6))
+
+    if not rows or total(rows) <= room:
+        return rows
+    rows = [(name, shape.replace(", ", ","), *rest) for name, shape, *rest in rows]
+    excess = total(rows) - room
+    if excess > 0:
+        width = max(max(len(row[0]) for row in rows) - excess, 8)
+        rows = [(elide(name, width), *rest) for name, *rest in rows]
+    return rows
+
+
+def elide(name: str, width: int) -> str:
+    """``name`` in ``width`` characters: its start and its (longer) end, ``…`` between."""
+    if len(name) <= width:
+        return name
+    tail = width // 2 + 1  # the end names the variable itself: att_scores, dw
+    return name[: width - 1 - tail] + "…" + name[-tail:]
+
+
 class VariablesTable(DataTable):
     """One row per traced variable, keyed by its name; this step's new or changed ones marked ●.
 
-    Cells carry their own one-space gap instead of the table's two-sided padding, and numbers
-    get two significant digits instead of three in terminals under 120 columns: that is what
-    lets name, shape, dtype, min, mean and max all fit in 80 columns.
+    Cells carry their own one-space gap instead of the table's two-sided padding, numbers get
+    two significant digits instead of three in terminals under 120 columns, and long shapes and
+    names are shortened (:func:`fit_rows`): that is what lets name, shape, dtype, min, mean and
+    max all fit in 80 columns.
     """
 
     ALLOW_MAXIMIZE = True  # z lets this pane fill the screen
 
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
-        self._shown: tuple | None = None  # (records, changed, digits) on screen
+        self._shown: tuple | None = None  # (records, changed, digits, room) on screen
         self.scroll_pending = False  # the new rows are not scrolled to the top yet
 
     def digits(self) -> int:
         # by the terminal's width, not the table's: the table's width follows its content
         return 3 if self.app.size.width >= 120 else 2
 
+    def room(self) -> int:
+        """The columns the table may fill: the terminal's width below 120 columns, 70% of it
+        beside the values pane above (kqv.tcss), less the vertical scrollbar."""
+        width = self.app.size.width
+        return (width if width < 120 else int(width * 0.7)) - 1
+
     def on_resize(self) -> None:
-        if self._shown is not None and self._shown[2] != self.digits():
+        if self._shown is not None and self._shown[2:] != (self.digits(), self.room()):
             self.show(self._shown[0], self._shown[1], self.selected_name, new_first=True)
 
     def on_mount(self) -> None:
-        self.add_column(" name", key="name")
-        self.add_column(" shape", key="shape")
-        self.add_column(" dtype", key="dtype")
-        for key in ("min", "mean", "max"):
-            self.add_column(Text(" " + key, justify="right"), key=key)  # never "dtypeminmeanmax"
+        self.add_columns_anew()
+
+    def add_columns_anew(self) -> None:
+        """The six columns, empty: a column that only grows would keep the width of an earlier
+        step's longest name and push max off an 80-column screen."""
+        self.clear(columns=True)
+        for label in HEADER[:3]:
+            self.add_column(label, key=label.strip())
+        for label in HEADER[3:]:
+            self.add_column(Text(label, justify="right"), key=label.strip())  # never "dtypeminmeanmax"
 
     def show(self, records, changed: set[str], select: str | None, new_first: bool = False) -> None:
         """Fill the table and put the cursor on ``select`` (or the first row).
@@ -47,16 +92,17 @@ class VariablesTable(DataTable):
         about, not the run-up to it), as long as the cursor stays in view.
         """
         digits = self.digits()
-        self._shown = (records, changed, digits)
-        self.clear()
-        for record in records:
+        self._shown = (records, changed, digits, self.room())
+        self.add_columns_anew()
+        rows = fit_rows([(r.name, shape_text(r), short_dtype(r.dtype), *value_range(r.value, digits))
+                         for r in records], self.room())
+        for record, (name, shape, dtype, low, mean, high) in zip(records, rows, strict=True):
             style = CHANGED_STYLE if record.name in changed else ""
             mark = "● " if record.name in changed else "  "
-            low, mean, high = value_range(record.value, digits)
             self.add_row(
-                Text(mark + record.name + " ", style=style),
-                Text(" " + shape_text(record) + " ", style=style),
-                " " + short_dtype(record.dtype) + " ",
+                Text(mark + name + " ", style=style),
+                Text(" " + shape + " ", style=style),
+                " " + dtype + " ",
                 Text(" " + low, justify="right"),
                 Text(" " + mean, justify="right"),
                 Text(" " + high, justify="right"),
