@@ -135,3 +135,24 @@ def test_the_quick_run_scales_the_full_runs_schedule():
     quick = quick_run(full)
     assert (quick.max_iters, quick.warmup_iters, quick.eval_interval) == (QUICK_GPT_ITERS, 20, 50)
     assert quick.decay_iters == QUICK_GPT_ITERS and quick.lr == full.lr and full.max_iters == 2000
+
+
+@pilot_test
+async def test_s_shows_a_sampled_control_byte_escaped_never_raw(tmp_path):
+    """A model whose vocabulary holds ESC, BEL or NAK samples them; the log shows their escapes
+    (as kqv sample does on a terminal) so the terminal under the app never obeys them."""
+    from engine.data.text import CharVocab
+    from engine.files.checkpoint import save_checkpoint
+    from engine.gpt.model import GPT, GPTConfig
+
+    vocab = CharVocab.from_text("\x1b\x07\x15ab")
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=8), seed=2)
+    save_checkpoint(tmp_path / "gpt.npz", dict(model.params), {"kind": "gpt", "model": model.config.to_dict(),
+                                                               "vocab": vocab.chars})
+    screen = TrainScreen(save_dir=tmp_path)
+    async with ScreenApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.press("s")  # the kept gpt.npz: an untrained model, every character about as likely
+        await wait_until(pilot, lambda: screen.running is None)
+        log = log_text(screen)
+    assert "\\x1b" in log and "\\x07" in log and "\\x15" in log
+    assert not {"\x1b", "\x07", "\x15"} & set(log)

@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
+from kqv_cli.generated_text import visible
 from kqv_cli.services import models, numbers, sampling
 from kqv_cli.services.datasets import digits_data_label
 from kqv_cli.tui.screens.base import KqvScreen
@@ -247,7 +248,7 @@ class TrainScreen(KqvScreen):
             return
         line = Text(f"sample of {path.name} (temperature {sampling.TEMPERATURE}, as kqv sample {path}):\n",
                     style="bold")
-        line.append(text, style="italic")
+        line.append(visible(text), style="italic")  # a control byte is shown, never sent to the terminal
         self.post_message(self.Line(line))
         self.post_message(self.Ended(f"sampled {len(text) - 1} characters from {path.name}: in the log"))
 
@@ -288,7 +289,7 @@ class TrainScreen(KqvScreen):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
             if info.iter > 0:
                 sample = sampling.text(model, data.vocab, 80, top_k=None, seed=info.iter)[1:]
-                line.append("\n  " + sample.replace("\n", " ⏎ "), style="italic")
+                line.append("\n  " + visible(sample.replace("\n", " ⏎ ")), style="italic")
             self.post_message(self.Line(line))
 
         try:
