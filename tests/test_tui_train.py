@@ -114,11 +114,13 @@ async def test_the_digits_chart_and_log_count_the_same_validation_images(tmp_pat
         await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
         title = screen.query_one(CurvesPlot).title
         charted = screen.query_one(CurvesPlot).curves["accuracy"][1][-1]
+        status_line = status(screen)
         log = log_text(screen)
     assert f"validation accuracy ({shown:,} synthetic digits" in title
     epoch = re.search(r"validation ([\d,]+)/([\d,]+)", log)
     assert epoch and epoch.group(2) == f"{shown:,}", log
     assert f"the first {shown:,} of its {n_validation:,} validation images" in log
+    assert f"validation {epoch.group(1)}/{shown:,} (" in status_line
     # the chart's last point is the epoch line's accuracy: one set of images behind both
     accuracy = int(epoch.group(1).replace(",", "")) / shown
     assert abs(charted - accuracy) < 1e-9

@@ -415,8 +415,9 @@ class TrainScreen(KqvScreen):
             self.post_message(self.Ended(f"digits stopped: {exc}"))
             return
         verb = "cancelled" if self.should_stop() else "done"
-        acc = (f", validation {results[-1].validation_correct / results[-1].validation_total:.2%}"
-               if results else "")
+        last = results[-1] if results else None
+        acc = (f", validation {last.validation_correct:,}/{last.validation_total:,} "
+               f"({last.validation_correct / last.validation_total:.2%})" if last else "")
         note = ""
         if results:  # saved after every epoch, a cancelled one too (as `kqv train digits --out`)
             saved, note = models.keep_longer(out, keep, len(results), "digits")
