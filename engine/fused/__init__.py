@@ -22,8 +22,12 @@ kernels while the engine is ``"fast"``: the training loops ask for it for as lon
 (:class:`engine.gpt.train.GPTTrainer` unless ``--engine readable``, and the translation
 trainer), and :func:`use` sets it for any block of code. Everything else (sampling, a lesson, a
 one-off forward pass) stays readable: loading numba and its compiled kernels costs about a
-second, more than the kernels save on a few hundred sampled tokens. Where numba cannot be
-imported kqv says so once on stderr and runs the readable code.
+second, more than the kernels save on a few hundred sampled tokens. Two exceptions, each its
+own module: the digit net's training (:mod:`engine.fused.digits`, the whole mini-batch step in one
+call, which ``Network.SGD`` takes) and a loaded GPT-2's generation (:mod:`engine.fused.decode`,
+a token through every block in a few calls, which ``GPT.stream`` takes for a model marked
+``fast_decode``; numba loads on another thread while the weights are read). Where numba cannot be
+imported kqv says so once on stderr and runs the readable code (the digit net: its numpy step).
 """
 
 from __future__ import annotations
@@ -93,11 +97,30 @@ def digit_step():
     """:func:`engine.fused.digits.sgd_step`, the digit net's compiled mini-batch step, or None
     where numba cannot be imported (said once, as for the GPT's kernels). ``Network.SGD`` asks
     for it whatever the engine choice: it is the digit net's untraced training loop."""
-    with _lock:
-        if "digits" not in _modules:
-            _modules["digits"] = _import("digits")
-    module = _modules["digits"]
+    module = _module("digits")
     return None if module is None else module.sgd_step
+
+
+def decoder(model):
+    """An :class:`engine.fused.decode.Decoder` for ``model`` (one generated token through it in
+    a few compiled passes), or None: numba missing, or a what-if model it does not compute."""
+    module = _module("decode")
+    return module.Decoder(model) if module is not None and module.decodes(model) else None
+
+
+def preload(name: str) -> None:
+    """Start importing ``engine.fused.NAME`` (numba, and its kernels compiled or read from the
+    cache) on a thread of its own, so that it is ready when first asked for: a GPT-2 loads its
+    weights meanwhile (:func:`engine.hf.gpt2.load_gpt2`). Whoever asks first waits for it."""
+    threading.Thread(target=_module, args=(name,), daemon=True).start()
+
+
+def _module(name: str):
+    """``engine.fused.NAME``, imported once (None without numba)."""
+    with _lock:
+        if name not in _modules:
+            _modules[name] = _import(name)
+    return _modules[name]
 
 
 _modules: dict[str, object] = {}

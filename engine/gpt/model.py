@@ -42,6 +42,10 @@ from engine.trace import NO_TRACE
 class GPT:
     """The whole model: ``forward(idx, targets)`` -> ``(logits, loss)``, ``backward()`` -> grads."""
 
+    # generate with the fused one-token decoder (engine.fused.decode) instead of forward: set
+    # for models that only run inference and are big enough to repay loading numba (GPT-2)
+    fast_decode = False
+
     def __init__(self, config: GPTConfig, seed: int = 1337, dtype=np.float32, init: bool = True):
         """``init=False`` leaves the weights unset, for a model whose weights are loaded next
         (:meth:`load_params`, :mod:`engine.hf.gpt2`): no random draws, no second copy."""
@@ -286,6 +290,9 @@ class GPT:
                 ids.append(nxt)
             return
         kv = self.kv_cache()
+        # a model that only runs inference (a loaded GPT-2) decodes each new token with the
+        # fused kernels (engine.fused.decode), the same numbers as forward's in fewer passes
+        decode = fused.decoder(self) if self.fast_decode else None
         prompt = np.asarray(ids[-block_size:])[None, :]
         logits, _ = self.forward_on_faster_threads(prompt, cache=kv, last_only=True)  # the prompt, once
         for n in range(max_new_tokens):
@@ -295,6 +302,8 @@ class GPT:
                 break
             if kv.full:  # past the window: the last block_size tokens again, as without the cache
                 logits, _ = step(self.forward, np.asarray(ids[-block_size:])[None, :], last_only=True)
+            elif decode is not None:
+                logits = step(decode, np.asarray([[nxt]]), kv)  # one position, fused
             else:
                 logits, _ = step(self.forward, np.asarray([[nxt]]), cache=kv)  # one position
 

@@ -152,7 +152,8 @@ def gpt2_memory(cfg: GPTConfig) -> MemoryEstimate:
     prompt, the lesson's sentence; a full 1024-token window keeps 3 GB of them in GPT-2 small).
     The model's zeroed gradient buffer is not counted: the kernel gives its pages only when they
     are written, and nothing here writes them. For GPT-2 small that is about 975 MB; ``kqv
-    sample --model`` was measured at a peak RSS of 1,040 MB, the interpreter, the libraries and
+    sample --model`` was measured at a peak RSS of 1,040 MB (1,077 MB since it loads numba for the
+    fused decoder, :mod:`engine.fused.decode`), the interpreter, the libraries and
     the file's mapped pages included.
     """
     C, V, L = cfg.n_embd, cfg.vocab_size, cfg.n_layer
@@ -177,6 +178,8 @@ def check_gpt2_fits(cfg: GPTConfig, folder: str | os.PathLike) -> None:
 def load_gpt2(folder: str | os.PathLike) -> GPT:
     """The GPT-2 in ``folder`` as a kqv :class:`GPT` in float32."""
     from safetensors import SafetensorError, safe_open
+
+    from engine import fused
 
     cfg = read_config(folder)
     check_gpt2_fits(cfg, folder)  # before the name table: n_layer 10⁹ makes 12·10⁹ names
@@ -203,6 +206,8 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
                 if found.get_dtype() not in ("F32", "F16", "F64"):
                     raise KqvError(f"{path}: tensor {stored[name]} is {found.get_dtype()}; kqv reads "
                                    "float32, float16 or float64 weights")
+            # numba and the decoder's kernels load on another thread while the weights are read
+            fused.preload("decode")
             model = GPT(cfg, init=False)
             for kqv_name, (name, _) in wanted.items():
                 view = model.params[kqv_name]
@@ -216,6 +221,7 @@ def load_gpt2(folder: str | os.PathLike) -> GPT:
     except (SafetensorError, OSError) as exc:  # it words an unreadable file "No such file", as an OSError
         raise KqvError(f"{path} is not a readable safetensors file ({exc})") from None
     model.keep_head_copy()  # kqv runs GPT-2, never trains it: the head may keep wteᵀ (C, V)
+    model.fast_decode = True  # and generates with the fused decoder: 494 MB a token to read
     return model
 
 
