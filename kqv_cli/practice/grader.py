@@ -353,8 +353,8 @@ def _story(row: Row, case: Case, exercise: Exercise, c: int, n_cases: int,
         if row.mistake is None and row.verdict == "values" and record.value.dtype == np.float64:
             lines.extend(_precision(row))
         named = f'this is the mistake "{row.mistake.name}". ' if row.mistake is not None else ""
-        lines.append(f"{named}Work {row.name} out from the forward: `kqv practice hint {exercise.name}` "
-                     f"gives the next step for it")
+        lines.append(f"{named}`kqv practice hint {exercise.name}` gives the next step for {row.name} "
+                     "(the derive level: no formula here)")
     elif row.mistake is not None:
         lines.append(f'this is the mistake "{row.mistake.name}": {row.mistake.hint}')
     elif row.verdict == "values" and (note := dict(exercise.notes).get(row.name)):
