@@ -7,13 +7,19 @@ every ``interval`` seconds. That keeps the event loop free for key presses.
 Given the run's whole budget (``x_max``), the x axis spans it from the start, with whole-number
 ticks: the curve grows across a fixed frame instead of the frame stretching under it (1, 156,
 ...) with ticks such as 125.8.
+
+The legend is a caption line under the plot, each label beside a sample of its line in its
+colour, never plotext's own legend box, drawn inside the plot over the data.
 """
 
 from __future__ import annotations
 
 import math
 
+from textual.content import Content
 from textual_plotext import PlotextPlot
+
+from kqv_cli.charts import legend, series_colour
 
 
 def whole_ticks(x_max: float, most: int = 6) -> list[int]:
@@ -84,9 +90,12 @@ class CurvesPlot(PlotextPlot):
         plt.clear_figure()
         plt.title(self.title)
         plt.xlabel(self.xlabel)
-        for label, (xs, ys) in self.curves.items():
+        # no label given to plotext, whose legend would sit inside the plot, over the curves'
+        # start: the legend is the caption under the plot (the bottom border's subtitle)
+        for i, (xs, ys) in enumerate(self.curves.values()):
             if xs:
-                plt.plot(xs, ys, label=label, marker="braille")
+                plt.plot(xs, ys, marker="braille", color=series_colour(i))
+        self.border_subtitle = Content.from_rich_text(legend(list(self.curves)))
         if self.x_max:
             ticks = [t for t in whole_ticks(self.x_max) if t <= self.x_max]  # 2.4 epochs: 0, 1, 2
             plt.xlim(0, self.x_max)
