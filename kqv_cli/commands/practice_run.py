@@ -25,8 +25,7 @@ from engine.errors import KqvError
 from kqv_cli.cli import interrupted
 from kqv_cli.commands.practice import DIR_OPTION, _folder, _progress, practice_app
 from kqv_cli.messages import console, error, styled
-from kqv_cli.practice.run_plan import DIGIT_EXERCISES, GPT_EXERCISES
-from kqv_cli.practice.side_by_side import ENGINE, GPT_ITERS, YOURS
+from kqv_cli.practice.run_plan import DIGIT_EXERCISES, ENGINE, GPT_EXERCISES, GPT_ITERS, YOURS
 
 RUN_HELP = (f"digits ({', '.join(DIGIT_EXERCISES)}), gpt ({', '.join(GPT_EXERCISES)}), or one of "
             "those exercises alone.")

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.errors import KqvError
-from kqv_cli.practice.practice_progress import PracticeProgress
 from lessons.curriculum import listed
+
+if TYPE_CHECKING:  # kept out of kqv's start-up: `kqv practice run --help` needs only the names
+    from kqv_cli.practice.practice_progress import PracticeProgress
 
 # the exercises whose functions each model can run (kqv_cli.practice.digits_seam, gpt_seam)
 DIGIT_EXERCISES = ("sigmoid", "feedforward", "backprop", "update_mini_batch")
@@ -29,6 +32,8 @@ MODELS = {"digits": DIGIT_EXERCISES, "gpt": GPT_EXERCISES}
 REQUIRED = {"digits": ("backprop", "update_mini_batch"), "gpt": ()}
 MODEL_WORDS = {"digits": "the digit net", "gpt": "the character GPT"}
 RUN_NAMES = (*MODELS, *DIGIT_EXERCISES, *GPT_EXERCISES)
+GPT_ITERS = 200  # `kqv practice run gpt`'s default: a few hundred iterations, under a minute
+YOURS, ENGINE = "yours", "engine"  # the two runs, as results and callbacks name them
 
 
 @dataclass(frozen=True)

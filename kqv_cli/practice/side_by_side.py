@@ -32,10 +32,7 @@ from kqv_cli.lab.experiments import GPT_BASE, GPT_TRAIN
 from kqv_cli.practice.digits_seam import LearnerNetwork, ReadableNetwork
 from kqv_cli.practice.gpt_seam import learner_adamw, swap_in
 from kqv_cli.practice.learner_process import LearnerCodeFailed, LearnerProcess
-from kqv_cli.practice.run_plan import RunPlan
-
-YOURS, ENGINE = "yours", "engine"
-
+from kqv_cli.practice.run_plan import ENGINE, GPT_ITERS, YOURS, RunPlan
 
 # -- the digit net --------------------------------------------------------------------------------
 
@@ -93,7 +90,6 @@ def run_digits(plan: RunPlan, files: dict[str, Path], train, test, settings: Dig
 
 # -- the character GPT ----------------------------------------------------------------------------
 
-GPT_ITERS = 200
 EVAL_ITERS = 10  # batches of each split for the loss after training
 
 
