@@ -34,6 +34,7 @@ def status(screen) -> str:
     return str(screen.query_one("#train-status", Static).render())
 
 
+@pytest.mark.slow  # a GPT run in a worker
 @pilot_test
 async def test_the_quick_gpt_run_trains_a_few_hundred_iterations_and_keeps_them(text_data, tmp_path):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)  # a full run: 1,000,000
@@ -48,6 +49,7 @@ async def test_the_quick_gpt_run_trains_a_few_hundred_iterations_and_keeps_them(
     assert load_gpt(tmp_path / "gpt.npz")[2]["iter"] == QUICK_GPT_ITERS
 
 
+@pytest.mark.slow  # a GPT run in a worker
 @pilot_test
 async def test_escape_asks_before_ending_a_run_older_than_a_minute(text_data, tmp_path):
     now = [1000.0]
@@ -73,6 +75,7 @@ async def test_escape_asks_before_ending_a_run_older_than_a_minute(text_data, tm
         assert pilot.app.screen is screen and "GPT cancelled at iteration" in status(screen)
 
 
+@pytest.mark.slow  # a GPT run in a worker
 @pilot_test
 async def test_escape_ends_a_run_younger_than_a_minute_at_once(text_data, tmp_path):
     now = [1000.0]
@@ -88,6 +91,7 @@ async def test_escape_ends_a_run_younger_than_a_minute_at_once(text_data, tmp_pa
         assert "GPT cancelled at iteration" in status(screen)
 
 
+@pytest.mark.slow  # a GPT run in a worker
 @pilot_test
 async def test_after_a_cancel_the_x_axis_fits_the_run(text_data, tmp_path):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)
