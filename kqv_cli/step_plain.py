@@ -2,8 +2,9 @@
 
 The same parts the app shows, top to bottom: the step's title and where it is in the lesson,
 its explanation (Markdown rendered as rich renders it in the app, its ``{expr}`` filled in for
-the run's dims), the notes the run measured, the title of the step's own figure, and the
-variables table (``●`` marks what this step created or changed). Plain text reads in any
+the run's dims), the notes the run measured, the title of the step's own figure, the
+variables table (``●`` marks what this step created or changed), and the values of the variable
+the step selects, written as the values pane writes them. Plain text reads in any
 terminal, pipes to a pager or a screen reader, and lets a test hold a sentence a learner reads.
 """
 
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from rich.console import Console
 
 from kqv_cli.variable_rows import shape_text, short_dtype, value_range
 
+MAX_ROWS = 16  # rows of a matrix printed as numbers: a step reads on a page, not 784 lines of pixels
+MAX_VALUES_WIDTH = 160  # piped text is not wrapped, but 784 columns of numbers are not read either
 FIGURE_KINDS = {"heatmap": "heatmap", "series": "chart", "side_by_side": "two traces side by side"}
 
 
@@ -56,6 +60,29 @@ def variables_table(view) -> list[str]:
     return lines
 
 
+def values_lines(view, width: int) -> list[str]:
+    """The values pane for the variable the step selects first: its first matrix as numbers,
+    drawn by the app's own :func:`~kqv_cli.tui.widgets.figures.array_view` (one number format
+    per matrix, tokens naming an attention matrix's rows), or a line saying it is too wide."""
+    from engine.trace import format_shape, format_symbolic
+    from kqv_cli.tui.widgets.figures import array_view, shows_numbers
+
+    if view.select is None or not any(r.name == view.select for r in view.records):
+        return []
+    record = view.record(view.select)
+    value = np.asarray(record.value)
+    head = f"values of {record.name} (as the app's values pane shows it):"
+    if not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
+        return []
+    if value.ndim and not shows_numbers(value, width):
+        return [f"values of {record.name}: {format_shape(value.shape)} is too wide for numbers in {width} "
+                "columns (the app draws them as colour blocks)"]
+    symbolic = format_symbolic(record.symbolic) if record.symbolic else ""
+    text = array_view(value, symbolic, width, 10**6, axes=tuple(record.symbolic), tokens=view.tokens,
+                      source_tokens=view.source_tokens, max_rows=MAX_ROWS).plain
+    return [head] + ["  " + line for line in text.splitlines()]
+
+
 def step_as_text(lesson, view, width: int = 100) -> str:
     """One step of ``lesson`` (its :class:`~lessons.session.StepView`) as the app shows it."""
     n = len(lesson.steps)
@@ -71,4 +98,7 @@ def step_as_text(lesson, view, width: int = 100) -> str:
     for problem in view.problems:
         lines.append(f"text and engine disagree: {problem}")
     lines += ["", "variables (● = new in this step):"] + ["  " + line for line in variables_table(view)]
+    values = values_lines(view, min(width, MAX_VALUES_WIDTH) - 2)
+    if values:
+        lines += [""] + values
     return "\n".join(lines) + "\n"

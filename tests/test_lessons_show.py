@@ -322,3 +322,23 @@ def test_backward_lesson_says_datt_scores_is_the_gradient_at_att_scores():
     assert "finds datt_scores itself" in softmax and "then multiplied by 1/√hs" not in softmax
     dq = _explanation(step_text("backward", "dq-dk"))
     assert "dq = (datt_scores · 1/√hs) @ k" in dq and "dk = (datt_scores · 1/√hs)ᵀ @ q" in dq
+
+
+def test_the_selected_variable_prints_as_the_values_pane_writes_it_one_format_per_matrix():
+    """Issue 24: the values of the variable a step is about, with the app's own formatter: the
+    masked scores with a word on each row, every number with the same decimals (one shared power
+    of ten at most), and a matrix too wide for numbers said to be so, not printed cell by cell."""
+    import re
+
+    text = step_text("attention", "mask")
+    lines = text.splitlines()
+    start = lines.index("values of h0.att_masked (as the app's values pane shows it):")
+    assert "(2, 4, 12, 12) = (B, nh, T, T)" in lines[start + 1] and "batch 0/2 · head 0/4" in lines[start + 1]
+    rows = lines[start + 3:start + 15]
+    attention = LESSONS["attention"]
+    words = [w.strip() for w in LessonSession(attention).run(attention.step_index("mask")).tokens[0]]
+    assert [row.split()[1] for row in rows] == words
+    cells = [c for row in rows for c in row.split()[2:] if c != "−inf"]
+    assert len(cells) == 78 and {len(c.split(".")[1]) for c in cells if re.fullmatch(r"-?\d+\.\d+", c)} == {2}
+    wide = step_text("attention", "embedding")
+    assert "values of wte: (48, 32) is too wide for numbers in 98 columns" in wide

@@ -160,7 +160,7 @@ def _row_labels(rows: int, names: list[str] | None, room: int) -> list[str]:
 
 def numbers(matrix: np.ndarray, caption: Text | tuple[Text, ...], width: int | None = None,
             row_names: list[str] | None = None,
-            col_names: list[str] | None = None, corner: str = "") -> Text:
+            col_names: list[str] | None = None, corner: str = "", max_rows: int | None = None) -> Text:
     """Every entry in a fixed-width cell, with column labels above and row labels beside.
 
     All entries share one format, chosen from the whole matrix (:mod:`kqv_cli.matrix_numbers`);
@@ -172,7 +172,8 @@ def numbers(matrix: np.ndarray, caption: Text | tuple[Text, ...], width: int | N
     ellipsis; a row label is ``index name`` when there is room.
     """
     form = matrix_format(matrix)  # from every entry, before any rows are left out below
-    hidden = max(matrix.shape[0] - max(MAX_CELLS // max(matrix.shape[1], 1), 1), 0)
+    drawn = max(MAX_CELLS // max(matrix.shape[1], 1), 1)
+    hidden = max(matrix.shape[0] - min(drawn, max_rows or drawn), 0)
     if hidden:
         matrix = matrix[: matrix.shape[0] - hidden]
         row_names = row_names[: matrix.shape[0]] if row_names else row_names
@@ -304,13 +305,15 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
 
 def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
                k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto", tokens=None,
-               names: tuple[list[str] | None, list[str] | None] = (None, None), source_tokens=None) -> Text:
+               names: tuple[list[str] | None, list[str] | None] = (None, None), source_tokens=None,
+               max_rows: int | None = None) -> Text:
     """Numbers when the (``k``-th) matrix fits the width, colour blocks otherwise.
 
     ``mode`` "numbers" or "blocks" overrides the choice (the v key); numbers wider than the pane
     scroll sideways. ``axes`` are the symbolic names of the dims, to say which matrix is shown.
     ``tokens`` (the words of each batch row) name the query rows and key columns of an
     attention matrix (:func:`token_names`); ``names`` gives row and column names directly.
+    ``max_rows``: numbers for at most that many rows, then a line saying how many are left.
     """
     value = np.asarray(value)
     matrix, at = first_matrix(value, k)
@@ -336,7 +339,7 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
         row_names, col_names = by_token if by_token else [
             [label_text(n) for n in given] if given else None for given in names]
         corner = "q↓ k→" if by_token else ""
-        return numbers(matrix, tuple(captions), width, row_names, col_names, corner)
+        return numbers(matrix, tuple(captions), width, row_names, col_names, corner, max_rows)
     return heatmap(matrix, caption, width, height)
 
 
