@@ -11,7 +11,11 @@ Speed: one epoch over the 50,000 training images at mini-batch 10 and 100, ours 
 fresh child process of its own (:mod:`children`), the contenders alternating in ``--rounds``
 rounds, in each BLAS environment of ``--envs`` (by default as set, as a user's machine has it
 with both kernel variables removed, and with both forced to Haswell, identical ones merged);
-medians with their spread. Both run with one BLAS thread.
+medians with their spread, and the ratio round by round. Both run with one BLAS thread.
+"Ours" is ``Network.SGD`` as ``kqv train digits`` runs it: each mini-batch one call of the
+compiled step (:mod:`engine.fused.digits`), loaded before the epoch's clock starts (numba's
+import and its cached kernels, about 0.3 s once a process); ``--numpy`` also times the numpy
+step (``update_mini_batch``) that runs where numba is missing.
 Goals with the auto-detected kernel: at least 15x (mini-batch 10) and 30x (mini-batch 100).
 
 Accuracy: ``kqv train digits`` run as a subprocess with the book's defaults and with
@@ -56,9 +60,9 @@ def load(data: Path | None):
     return load_mnist(folder, download=False)
 
 
-def time_ours(train, mini_batch: int, seed: int) -> float:
+def time_ours(train, mini_batch: int, seed: int, compiled: bool = True) -> float:
     net = Network([784, 30, 10], seed=seed)
-    [result] = net.SGD((train.x, train.labels), 1, mini_batch, 3.0, seed=seed)
+    [result] = net.SGD((train.x, train.labels), 1, mini_batch, 3.0, seed=seed, compiled=compiled)
     return result.seconds
 
 
@@ -74,32 +78,44 @@ def time_reference(train, mini_batch: int, seed: int) -> float:
 def child(spec: dict) -> dict:
     """One epoch of one contender in this fresh process, one BLAS thread."""
     train, _, _ = load(Path(spec["data"]) if spec["data"] else None)
-    timer = time_ours if spec["kind"] == "ours" else time_reference
     with blas_threads(1):
-        seconds = timer(train, spec["mini_batch"], spec["round"])
+        if spec["kind"] == "reference":
+            seconds = time_reference(train, spec["mini_batch"], spec["round"])
+        else:
+            seconds = time_ours(train, spec["mini_batch"], spec["round"], compiled=spec["kind"] == "ours")
     return {"seconds": seconds, "kernel": blas_kernel(), "data": train.source}
 
 
-def speed(data: Path | None, rounds: int, envs: dict, say) -> dict:
+def speed(data: Path | None, rounds: int, envs: dict, say, kinds=("reference", "ours")) -> dict:
     out = {}
     for r in range(rounds):
         for label, env in envs.items():
             for m in (10, 100):
-                for kind in ("reference", "ours"):
+                for kind in kinds:
                     res = run_child(__file__, {"kind": kind, "mini_batch": m, "round": r,
                                                "data": str(data) if data else None}, env)
                     if "error" in res:
                         raise SystemExit(f"{kind} at mini-batch {m} failed in {label}: {res['error']}")
                     row = out.setdefault(label, {"kernel": res["kernel"], "data": res["data"]})
-                    times = row.setdefault(f"mini_batch_{m}", {"ours": [], "reference": []})
+                    times = row.setdefault(f"mini_batch_{m}", {kind: [] for kind in kinds})
                     times[kind].append(res["seconds"])
         say(f"  round {r + 1}/{rounds} done")
     for row in out.values():
         for m in (10, 100):
             times = row[f"mini_batch_{m}"]
             ours, ref = spread(times["ours"]), spread(times["reference"])
+            # each round's two epochs ran one after the other: on a busy machine the ratio within a
+            # round is steadier than the ratio of the medians, whose load may differ
+            paired = [r / o for r, o in zip(times["reference"], times["ours"], strict=True)]
+            numpy = {}
+            if "numpy" in times:
+                step = spread(times["numpy"])
+                numpy = {"numpy_seconds_per_epoch": step,
+                         "numpy_speedup": round(ref["median"] / step["median"], 1)}
             row[f"mini_batch_{m}"] = {"ours_seconds_per_epoch": ours, "reference_seconds_per_epoch": ref,
-                                      "speedup": round(ref["median"] / ours["median"], 1)}
+                                      "speedup": round(ref["median"] / ours["median"], 1), **numpy,
+                                      "speedup_by_round": [round(r, 1) for r in paired],
+                                      "speedup_paired_median": round(statistics.median(paired), 1)}
     return out
 
 
@@ -133,6 +149,8 @@ def main() -> None:
     parser.add_argument("--envs", default="as set,auto,haswell",
                         help='BLAS environments: "as set", "auto" (both kernel variables removed), "haswell"')
     parser.add_argument("--accuracy", action="store_true", help="also run the two 30-epoch runs")
+    parser.add_argument("--numpy", action="store_true",
+                        help="also time the numpy step (update_mini_batch), what runs without numba")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,7 +170,10 @@ def main() -> None:
             run_cli([*data, "--cost", "cross-entropy", "--lmbda", "5", "--eta", "0.5",
                      "--sizes", "784,100,10", "--epochs", "30"]),
         ]
-    report["speed"] = speed(args.data, args.rounds, envs, say)
+    report["load_average_before"] = os.getloadavg()
+    kinds = ("reference", "ours", "numpy") if args.numpy else ("reference", "ours")
+    report["speed"] = speed(args.data, args.rounds, envs, say, kinds)
+    report["load_average_after"] = os.getloadavg()
     if args.json:
         print(json.dumps(report, indent=1))
         return
@@ -161,8 +182,16 @@ def main() -> None:
         for m in (10, 100):
             s = row[f"mini_batch_{m}"]
             ours, ref = s["ours_seconds_per_epoch"], s["reference_seconds_per_epoch"]
+            by_round = ", ".join(f"{r:.1f}" for r in s["speedup_by_round"])
             print(f"  mini-batch {m}: ours {fmt(ours, ' s/epoch', 3)}, per-example reference "
-                  f"{fmt(ref, ' s/epoch', 2)} -> {s['speedup']:.1f}x faster")
+                  f"{fmt(ref, ' s/epoch', 2)} -> {s['speedup']:.1f}x faster (round by round "
+                  f"{by_round}: median {s['speedup_paired_median']:.1f}x)")
+            if "numpy_seconds_per_epoch" in s:
+                print(f"    the numpy step: {fmt(s['numpy_seconds_per_epoch'], ' s/epoch', 3)} -> "
+                      f"{s['numpy_speedup']:.1f}x")
+    before, after = report["load_average_before"], report["load_average_after"]
+    print(f"load average (1 min) {before[0]:.1f} before, {after[0]:.1f} after, on {os.cpu_count()} cores"
+          + (": a busy machine, only the ratios mean anything" if max(before[0], after[0]) > 1.5 else ""))
     for run in report.get("accuracy", []):
         print(f"kqv train digits {run['args']}: test {100 * run['test_accuracy']:.2f}%, best "
               f"validation {100 * run['best_validation_accuracy']:.2f}%, "

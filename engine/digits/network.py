@@ -201,8 +201,8 @@ class Network:
         for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
             shapes += [(n_out, n_in), (n_out, 1)]
         total = sum(r * c for r, c in shapes)
-        self._params = np.empty(total, dtype=self.dtype)
-        self._grads = np.zeros(total, dtype=self.dtype)
+        self._both = np.zeros((2, total), dtype=self.dtype)  # parameters, gradients: one argument
+        self._params, self._grads = self._both  # for the compiled step (engine.fused.digits)
         self.weights, self.biases = [], []
         self._nabla_w, self._nabla_b = [], []
         offset = 0
@@ -462,17 +462,16 @@ class Network:
             return None
         from engine.fused.digits import COSTS, HIDDEN
 
-        sizes = np.array(self.sizes, dtype=np.int64)
-        acts = np.empty(m * sum(self.sizes[1:]), self.dtype)  # every layer's a, then δ
-        deltas = np.empty_like(acts)
-        ident = np.arange(m, dtype=np.int64)
-        relu, cost = HIDDEN[self.activation] == 1, COSTS[self.cost.name]
-        params, grads = self._params, self._grads
+        meta = np.array([HIDDEN[self.activation], COSTS[self.cost.name], *self.sizes], dtype=np.int64)
+        work = np.empty(2 * m * sum(self.sizes[1:]), self.dtype)  # every layer's a, then every δ
+        coef = np.empty(2, self.dtype)
+        both = self._both
 
         def step(rows, scale, decay):
-            sgd_step(x, y, rows, params, grads, sizes, acts, deltas, ident, relu, cost, scale, decay)
+            coef[0], coef[1] = scale, decay
+            sgd_step(x, y, rows, both, meta, work, coef)
 
-        step(np.empty(0, np.int64), self.dtype.type(0), self.dtype.type(1))  # changes nothing
+        step(np.empty(0, np.int64), 0.0, 1.0)  # changes nothing
         return step
 
     def SGD(
@@ -519,7 +518,6 @@ class Network:
         if step is None:
             xb = np.empty((m, self.sizes[0]), x_train.dtype)  # np.take cannot cast
             yb = np.empty((m, self.sizes[-1]), self.dtype)
-        ty = self.dtype.type
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
@@ -529,7 +527,7 @@ class Network:
                 for k in range(batches):
                     idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
                     if step is not None:
-                        step(idx, ty(epoch_eta / len(idx)), ty(1 - epoch_eta * lmbda / n))
+                        step(idx, epoch_eta / len(idx), 1 - epoch_eta * lmbda / n)
                     elif len(idx) == m:  # gathered into buffers allocated once
                         np.take(x_train, idx, axis=0, out=xb)
                         np.take(y_train, idx, axis=0, out=yb)

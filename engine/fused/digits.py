@@ -203,18 +203,25 @@ def _delta_back(delta, w, a, relu, out):
 
 
 @jit
-def sgd_step(x, y, rows, params, grads, sizes, acts, deltas, ident, relu, cost, scale, decay):
+def sgd_step(x, y, rows, pg, meta, work, coef):
     """One step of gradient descent on the examples ``x[rows]``, labels ``y[rows]`` (one-hot).
 
-    ``params`` and ``grads`` are the network's flat buffers (each layer's w (n, n_in) then b (n,)),
-    ``sizes`` its layer sizes; ``acts`` and ``deltas`` are scratch, at least m·Σ sizes[1:] long;
-    ``ident`` is 0, 1, 2, ... (the rows of a scratch matrix). ``relu``: the hidden layers' function
-    (else σ); ``cost``: 0 quadratic, 1 cross-entropy, 2 log-likelihood (:data:`COSTS`);
-    ``scale`` = η/m; ``decay`` = 1 − ηλ/n. Returns nothing: ``params`` is updated in place.
+    ``pg`` (2, P) holds the network's parameters in row 0 (each layer's w (n, n_in), then b (n,))
+    and its gradients in row 1; ``meta`` is [hidden, cost, n1, n2, ..., nL]: the hidden layers'
+    function (:data:`HIDDEN`), the cost (:data:`COSTS`), the layer sizes; ``work`` is scratch for
+    the activations and deltas, at least 2·m·Σ n2..nL long; ``coef`` is [η/m, 1 − ηλ/n]. Few
+    arguments, because numba checks each one's type at every call, some 0.2 µs an array.
+    ``pg[0]`` is updated in place.
     """
+    params, grads = pg[0], pg[1]
+    relu, cost = meta[0] == 1, meta[1]
+    sizes = meta[2:]
+    scale, decay = coef[0], coef[1]
     m = rows.size
     layers = sizes.size - 1
-    ident = ident[:m]
+    ident = np.arange(m)  # the rows of a scratch matrix, in order
+    half = work.size // 2
+    acts, deltas = work[:half], work[half:]
     # where each layer's w, b, activations and deltas start in the flat buffers
     w_at = np.empty(layers, np.int64)
     a_at = np.empty(layers, np.int64)
