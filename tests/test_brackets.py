@@ -66,6 +66,9 @@ BASE = {
     "practice hint": (["sigmoid"], {"-d": "ws"}, []),
     "practice reset": (["sigmoid"], {"-d": "ws"}, []),
     "practice solution": (["sigmoid"], {}, ["--give-up"]),
+    "practice level": (["sigmoid"], {"-d": "ws"}, []),
+    # sigmoid has not passed in the fresh workspace: refused at once, before any training
+    "practice run": (["sigmoid"], {"-d": "ws", "--iters": "1", "--limit": "1"}, []),
 }
 
 
