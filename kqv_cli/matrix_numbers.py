@@ -76,7 +76,7 @@ def matrix_format(matrix, cell: int = CELL) -> MatrixFormat:
     sign = 1 if lo < 0 else 0
     if top == 0:
         return MatrixFormat(width=max(special, 1))
-    whole = whole_dtype or bool(np.all(finite == np.round(finite)))
+    whole = whole_dtype or _all_whole(finite)
     if whole:
         width = len(f"{top:.0f}") + sign
         if width <= cell:
@@ -94,3 +94,13 @@ def matrix_format(matrix, cell: int = CELL) -> MatrixFormat:
         exponent += 1
     widest = len(f"{top / 10.0**exponent:.{decimals}f}") + sign
     return MatrixFormat(decimals, exponent, max(widest, special))
+
+
+def _all_whole(values: np.ndarray) -> bool:
+    """Whether every entry is a whole number; a few thousand entries usually settle it without
+    a rounded copy of an embedding table's millions (one fraction among them is enough)."""
+    flat = values.reshape(-1)
+    head = flat[:4096]
+    if not np.all(head == np.round(head)):
+        return False
+    return bool(np.all(flat == np.round(flat)))

@@ -95,6 +95,9 @@ def fits_as_numbers(matrix: np.ndarray, width: int) -> bool:
     """Numbers when every column fits side by side (the pane scrolls for more rows): the row
     indices, then each cell after a one-space gap."""
     label_w = len(str(matrix.shape[0] - 1))
+    narrowest = len(str(matrix.shape[1] - 1))  # a cell is at least as wide as its column's index
+    if label_w + matrix.shape[1] * (narrowest + 1) > width:
+        return False  # settled without looking at the numbers (an embedding table: millions)
     return label_w + matrix.shape[1] * (cell_width(matrix) + 1) <= width
 
 
