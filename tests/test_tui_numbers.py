@@ -89,3 +89,29 @@ def table_max(value) -> str:
     from kqv_cli.variable_rows import value_range
 
     return value_range(value, 2)[2]
+
+
+@pilot_test
+async def test_whitespace_tokens_label_rows_visibly_and_token_ids_stay_numbers_at_80x24():
+    from pilot import record_notes
+
+    app = KqvApp("attention")
+    notes = record_notes(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, "attention", "mask")
+        value = screen.query_one(ValueView)
+        # a character-level run's row: a space and a newline among the tokens
+        chars = [["T", "o", " ", "b", "e", "\n", ",", "\t", "o", "r", " ", "n"]] * 2
+        value.show_record(screen.view.record("h0.att_masked"), chars)
+        await pilot.pause()
+        labels = [line.split()[1] for line in value_lines(screen)[2:14]]  # after each row index
+        assert labels == ["T", "o", "␣", "b", "e", "\\n", ",", "\\t", "o", "r", "␣", "n"]
+        # token ids are labels: numbers, and v does not turn them into colour blocks
+        value.show_record(screen.view.record("idx"))
+        await pilot.pause()
+        assert value.toggle_numbers()
+        await pilot.pause()
+        text = "\n".join(value_lines(screen))
+        assert "▀" not in text and str(int(screen.view.record("idx").value[0, 0])) in value_lines(screen)[2]
+        assert any("token ids are labels" in note for note in notes)
