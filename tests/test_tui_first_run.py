@@ -216,7 +216,7 @@ async def test_under_80x24_a_line_asks_for_a_larger_terminal_instead_of_a_cut_fo
             last = screen_lines(app)[-1].strip()
             assert last == "make the terminal larger (needs 80×24; now 60×20) · ? help", (key, last)
             if key:
-                await pilot.press("escape", "escape")
+                await pilot.press("escape")
                 await pilot.pause()
         await pilot.press("question_mark")  # the keys are a press away
         await pilot.pause()
@@ -259,3 +259,35 @@ async def test_the_lab_says_when_it_would_train_on_stand_ins():
         assert notes["tx-no-cross"].endswith("no English-French pairs here (D on the home screen "
                                              "fetches them)")
         assert "here" not in notes["tx-no-positions"]  # built-in pairs by design: nothing to fetch
+
+
+# -- short information in the footer's line, not a toast over the answer box ------------------
+
+
+@pilot_test
+async def test_a_short_information_shows_in_the_footer_line_for_a_moment(monkeypatch):
+    from textual.widgets import Input
+
+    from kqv_cli.tui.screens import base
+    from kqv_cli.tui.screens.quiz import QuizScreen
+
+    monkeypatch.setattr(base, "SAY_SECONDS", 0.3)
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_quiz("backprop")
+        await pilot.pause()
+        assert isinstance(app.screen, QuizScreen)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert lines[-1].strip().startswith("answer in letters"), lines[-1]
+        assert not list(app._notifications)  # no toast over the answer box
+        box = app.screen.query_one(Input).region
+        assert "answer in letters" not in " ".join(lines[box.y:box.bottom])
+        await asyncio.sleep(0.5)
+        await pilot.pause()
+        assert "Letters/numbers" in screen_lines(app)[-1]  # the keys are back
+        app.notify("a warning stays a toast, to be read", severity="warning")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["a warning stays a toast, to be read"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 
 from textual.app import App
 from textual.binding import Binding
@@ -46,7 +47,15 @@ class KqvApp(App):
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
         """Every notification, from every screen, as plain text (``markup`` is ignored): they name
-        paths, exercises and exceptions, and a ``[`` in one is the user's, never a style tag."""
+        paths, exercises and exceptions, and a ``[`` in one is the user's, never a style tag.
+
+        A one-line piece of information goes in the footer's line for a few seconds
+        (:meth:`KqvScreen.say`) instead of a toast over the values or the answer box; warnings,
+        errors and longer messages are toasts."""
+        if severity == "information" and not title and threading.get_ident() == self._thread_id:
+            screen = self.screen if self.screen_stack else None
+            if isinstance(screen, KqvScreen) and screen.say(str(message), timeout):
+                return
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:

@@ -8,6 +8,9 @@
   ``tooltip`` is the longer line help shows), so help and footer never disagree.
 * Under 80×24 the footer would be cut mid-word: the screen shows one line instead, "make the
   terminal larger (needs 80×24; now 60×20) · ? help" (``?`` still lists every key).
+* A short piece of information (``notify`` at its default severity, one line) shows for a few
+  seconds in the footer's line (:meth:`KqvScreen.say`), not as a toast over the matrix or the
+  answer box; warnings and errors stay toasts, to be read.
 
 A new screen subclasses ``KqvScreen``, adds its own ``BINDINGS`` (Textual merges them with these),
 lists in ``WIDGET_KEYS`` the keys its widgets handle without a binding (``↑ ↓`` in a list,
@@ -35,6 +38,7 @@ FOCUS_WORDS = {"app.focus_next": "move the focus to the next pane",
 
 
 MIN_SIZE = (80, 24)  # columns, rows: every screen is laid out to fit this
+SAY_SECONDS = 3.0  # how long a piece of information stays in the footer's line
 
 
 def too_small(size) -> bool:
@@ -95,6 +99,30 @@ class KqvScreen(Screen):
             self.query_one("#too-small", Static).update(line)
         except Exception:  # noqa: BLE001  (NoMatches: the first time, the line is mounted)
             self.mount(Static(line, id="too-small"))
+
+    # -- short information, in the footer's line ----------------------------------------------
+
+    def say(self, message: str, seconds: float | None = None) -> bool:
+        """Show ``message`` in the footer's line for ``seconds``; False (nothing shown) when it does
+        not fit that one line, and the caller shows a toast instead."""
+        if "\n" in message or len(message) + 2 > self.app.size.width or not self.is_mounted:
+            return False
+        line = Text(message, style="bold", no_wrap=True)
+        try:
+            self.query_one("#status-line", Static).update(line)
+        except Exception:  # noqa: BLE001  (NoMatches: the first time, the line is mounted)
+            self.mount(Static(line, id="status-line"))
+        self.add_class("-saying")
+        if self._say_timer is not None:
+            self._say_timer.stop()
+        self._say_timer = self.set_timer(seconds or SAY_SECONDS, self._said)
+        return True
+
+    def _said(self) -> None:
+        self._say_timer = None
+        self.remove_class("-saying")
+
+    _say_timer = None
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts on a screen that is not the one shown (not yet mounted, or already being
