@@ -39,10 +39,12 @@ class LessonScreen(KqvScreen):
     HELP_NOTE = (
         "In the variables pane, ● marks what this step created or changed, and a shape reads "
         "(4, 8, 8) = (B, T, T): the numbers numpy produced, then the same shape in the names the "
-        "lesson uses. Values show as numbers (4 significant characters, row and column indices "
-        "beside them; on an attention matrix the tokens: a query row and a key column per token) "
-        "when the columns fit the pane, else as colour blocks: blue negative, white zero, red positive; "
-        "dark to yellow when all values are ≥ 0; grey -inf. v switches. "
+        "lesson uses. Values show as numbers (one format for the whole matrix: the same decimals "
+        "in every cell, and 'all ×1e-3' above when each number shown is to be multiplied by 0.001; "
+        "row and column indices beside them; on an attention matrix the tokens, a space as ␣: a "
+        "query row and a key column per token) when the columns fit the pane, else as colour "
+        "blocks: blue negative, white zero, red positive; dark to yellow when all values are ≥ 0; "
+        "grey -inf. v switches; token ids stay numbers. "
         "Mouse clicks and scrolling work everywhere."
     )
     BINDINGS = [
