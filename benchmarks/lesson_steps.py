@@ -7,6 +7,7 @@ Usage::
     python benchmarks/lesson_steps.py --no-mnist # use the synthetic stand-in even if MNIST is here
     python benchmarks/lesson_steps.py --lessons backward,training --redraw
         # only these lessons, and also each step in the headless app (engine + redraw)
+    python benchmarks/lesson_steps.py --open     # also: from the home screen's key to the lesson drawn
 
 Three figures, because a step costs different amounts depending on what is cached:
 
@@ -16,9 +17,24 @@ Three figures, because a step costs different amounts depending on what is cache
 * ``step``: :meth:`LessonSession.run` once its trace is cached, what ``n``/``p`` cost. Median;
 * with ``--redraw``, ``redraw``: in the headless app at 80x24, from the next-step key's action
   to the step drawn (``benchmarks/tui_startup.step_times``), each step visited once, so the
-  first step of a trace includes its engine run.
+  first step of a trace includes its engine run;
+* with ``--open``, ``open``: what opening a lesson costs the learner. A fresh interpreter per
+  lesson runs the app headless at 80x24 on the home screen, as ``kqv`` opens it; the lesson's
+  entry is highlighted and ``enter`` put in the app's queue, and the clock runs until the
+  lesson's step is drawn (its view applied, no run pending, Textual's refresh after it done).
+  So the imports the lesson screen and its step script need, the digit images and the step's
+  engine run are all in it. ``bar`` is the time to the lesson screen's first frame: the step's
+  title on the bar with "running…" while the engine runs in its worker; ``cpu`` the CPU time the
+  process spent
+  meanwhile, in all its threads (on a busy machine, nearer to what an idle one would take).
+  Each lesson is opened at its first step (fresh progress) and at its slowest step (progress
+  left there: ``kqv`` continues at it).
+  Median of ``--open-repeats`` fresh processes, after one unmeasured open that warms the OS file
+  cache, ``__pycache__`` and kqv's cache folder (a temporary one: the MNIST subset it keeps).
 
-The target (issue 4) is < 100 ms for moving to the next step at default dims, redraw included.
+Targets: < 100 ms for moving to the next step at default dims, redraw included (issue 4);
+< 0.5 s to open a lesson and < 0.2 s per step on an idle machine (issue 24), with the
+"running…" badge on the bar when a step takes longer.
 MNIST is looked up as the lessons do; ``--data`` (default: ../shared/data/mnist when present)
 points ``$KQV_DATA_DIR`` at a folder first.
 """
@@ -26,10 +42,13 @@ points ``$KQV_DATA_DIR`` at a folder first.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +60,80 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
+# one lesson opened from the home screen in a fresh interpreter: argv = lesson id, step id, out file
+OPEN_CHILD = r"""
+import asyncio, sys, time
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.home import HomeScreen
+from lessons import load_lessons
+from textual.widgets import OptionList
+
+lesson_id, step_id, out = sys.argv[1:]
+marks = {}
+
+def lesson_screen(app):
+    # by name: importing the lesson screen here would take its imports off the clock
+    return app.screen if type(app.screen).__name__ == "LessonScreen" else None
+
+async def refreshed(screen):
+    done = asyncio.Event()
+    screen.call_after_refresh(done.set)
+    await done.wait()
+
+async def main():
+    app = KqvApp(lessons=load_lessons())
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not isinstance(app.screen, HomeScreen):
+            await pilot.pause()
+        app.progress.mark_seen(lesson_id, step_id)  # where the lesson continues
+        menu = app.screen.query_one(OptionList)
+        menu.highlighted = [option.id for option in menu.options].index(lesson_id)
+        await pilot.pause()
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        app.simulate_key("enter")  # unlike pilot.press, does not wait for the app to go idle
+        while (screen := lesson_screen(app)) is None or not screen.is_mounted:
+            await asyncio.sleep(0.002)
+        await refreshed(screen)
+        marks["bar"] = time.perf_counter() - t0  # its first frame: the bar, "running…" on it
+        while screen.view is None or screen.busy:
+            await asyncio.sleep(0.002)
+        await refreshed(screen)
+        marks["open"] = time.perf_counter() - t0
+        marks["cpu"] = time.process_time() - cpu0  # every thread's: near "open" on an idle machine
+        assert screen.view.step.id == step_id, (screen.view.step.id, step_id)
+    with open(out, "w") as f:
+        f.write(repr(marks))
+
+asyncio.run(main())
+"""
+
+
+def open_once(lesson_id: str, step_id: str, env: dict) -> dict[str, float]:
+    """Seconds from ``enter`` on the home screen to the lesson's step drawn (``open``) and to
+    its first frame (``bar``), and the CPU seconds spent (``cpu``), in a fresh interpreter."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "marks"
+        env = {**env, "KQV_STATE_DIR": str(Path(tmp) / "state")}  # fresh progress each time
+        subprocess.run([sys.executable, "-c", OPEN_CHILD, lesson_id, step_id, str(out)], cwd=REPO,
+                       env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+        return ast.literal_eval(out.read_text())
+
+
+def open_times(lessons, slowest: dict[str, str], repeats: int) -> dict[str, dict]:
+    """Per lesson, ms to open it at its first step and at ``slowest[lesson.id]`` (medians)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "KQV_CACHE_DIR": cache}
+        open_once(lessons[0].id, lessons[0].steps[0].id, env)  # warm the caches, unmeasured
+        for lesson in lessons:
+            out[lesson.id] = {}
+            for where, step_id in (("first", lesson.steps[0].id), ("slowest", slowest[lesson.id])):
+                runs = [open_once(lesson.id, step_id, env) for _ in range(repeats)]
+                out[lesson.id][where] = {"step": step_id,
+                                         **{k: ms(statistics.median(r[k] for r in runs)) for k in runs[0]}}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -49,6 +142,9 @@ def main() -> None:
     parser.add_argument("--no-mnist", action="store_true")
     parser.add_argument("--lessons", default="", help="comma-separated lesson ids (default: all)")
     parser.add_argument("--redraw", action="store_true", help="also time each step in the app")
+    parser.add_argument("--open", action="store_true",
+                        help="also time opening each lesson from the home screen (fresh processes)")
+    parser.add_argument("--open-repeats", type=int, default=3, help="opens per lesson and step (median)")
     args = parser.parse_args()
     if args.no_mnist:
         os.environ.pop("KQV_DATA_DIR", None)
@@ -110,6 +206,12 @@ def main() -> None:
                 times, _ = asyncio.run(step_times(lesson.id))
                 for step, t in zip(lesson.steps[1:], times, strict=True):
                     out["lessons"][lesson.id]["steps"][step.id]["redraw_ms"] = ms(t)
+    if args.open:
+        # the step whose first visit costs most: the continue point that opens slowest
+        slowest = {lesson.id: max(out["lessons"][lesson.id]["steps"].items(),
+                                  key=lambda kv: kv[1]["step_ms"] + kv[1]["engine_run_ms"])[0]
+                   for lesson in lessons}
+        out["open"] = open_times(lessons, slowest, args.open_repeats)
     out["load_average"] = round(os.getloadavg()[0], 2)
 
     if args.json:
@@ -128,6 +230,13 @@ def main() -> None:
             print(f"  {step_id:<18}{s['trace']:<10}{s['step_ms']:>16.2f}"
                   f"{s['step_ms'] + s['engine_run_ms']:>20.2f}"
                   + (f"{s.get('redraw_ms', float('nan')):>22.1f}" if args.redraw else ""))
+    if args.open:
+        print("\nopening a lesson: enter on the home screen -> the step drawn (first frame, CPU), ms, "
+              f"median of {args.open_repeats} fresh processes (target < 500 ms idle)")
+        for lesson_id, opened in out["open"].items():
+            print(f"  {lesson_id:<12}" + "   ".join(
+                f"at {o['step']} ({where}): {o['open']:.0f} (bar {o['bar']:.0f}, cpu {o['cpu']:.0f})"
+                for where, o in opened.items()))
     print(f"\nload average while measuring: {out['load_average']} on {os.cpu_count()} CPUs, shared with "
           "other work: every figure is slower than on an idle machine")
 

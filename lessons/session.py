@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from engine.errors import KqvError
+from engine.runtime.blas import blas_threads
 from engine.trace import Record, eval_dim, format_shape, format_symbolic
 from lessons.code_pane import CodeSpan, code_spans, named_span
 from lessons.model import PLACEHOLDER, Lesson, RealTraceFn, Step, StepScript, TraceRun
@@ -150,15 +151,20 @@ class LessonSession:
         """True when ``trace`` runs on the real GPT-2 given with ``--model`` (or the g key)."""
         return bool(self.model and self.offers_model and trace in self.real_traces)
 
+    def _threads(self, trace: str) -> int | None:
+        """BLAS threads for a run of ``trace``. The lessons' own models are small: one thread runs
+        them up to 5x faster than two (the digit step that trains: 90 ms, not 370-590, on a busy
+        2-core machine; engine.runtime.blas says why). GPT-2 and MarianMT keep the library's own."""
+        return None if self.on_real_model(trace) else 1
+
     def _run_and_plans(self, trace: str) -> tuple[TraceRun, list[_Plan | None]]:
         real = self.real_traces[trace] if self.on_real_model(trace) else None
         key = (trace, tuple(sorted(self.dims.items())), self.seed, self.model if real else None)
         cached = self._runs.get(key)
         if cached is None:
-            if real:
-                run = real(self.model, self.seed)
-            else:
-                run = self.script.TRACES[trace](dict(self.dims), self.seed)
+            with blas_threads(self._threads(trace)):
+                run = real(self.model, self.seed) if real else self.script.TRACES[trace](dict(self.dims),
+                                                                                         self.seed)
             if len(self._runs) >= _CACHE_SIZE:
                 self._runs.pop(next(iter(self._runs)))  # the oldest
             cached = self._runs[key] = (run, _plan_trace(self.lesson, trace, run))
@@ -167,8 +173,8 @@ class LessonSession:
     def prefetch(self) -> None:
         """Run every trace of the lesson now (for a background worker), so no step waits.
 
-        The first run of a trace may take a while (loading MNIST is ~0.9 s once per process,
-        the training step a few hundred mini-batches); after it, any step is a slice.
+        The first run of a trace may take a while (the training steps run a few hundred
+        mini-batches); after it, any step is a slice.
         """
         for trace in dict.fromkeys(step.trace for step in self.lesson.steps):
             self._run_and_plans(trace)
@@ -206,7 +212,10 @@ class LessonSession:
         for name in step.extras:
             if name in run.extras:
                 made = run.extras[name]
-                view_of = dict(made() if callable(made) else made)  # a costly view is made on demand
+                if callable(made):  # a costly view (a model trained to compare) is made on demand
+                    with blas_threads(self._threads(step.trace)):
+                        made = made()
+                view_of = dict(made)
                 notes += view_of.pop("notes", [])  # lines meant for this step only
                 extra.update(view_of)
             else:

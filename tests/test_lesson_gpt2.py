@@ -97,6 +97,26 @@ def test_without_weights_the_step_says_how_to_get_them_and_keeps_the_small_model
     assert any("kqv data gpt2 (about 550 MB)" in n for n in view.notes)
 
 
+def test_the_first_step_sees_gpt2_in_the_cache_by_its_folder_alone(isolated_dirs):
+    """The hint on the tokens step looks at the Hugging Face cache's folder (importing the hub's
+    downloader would hold the lesson's opening up) and agrees with the downloader's own look-up."""
+    from engine.hf.hub import MODELS, cached_snapshot, fetch_model
+
+    hub = MODELS["gpt2"]
+    folder = isolated_dirs / "hf" / "models--openai-community--gpt2" / "snapshots" / hub.revision
+    folder.mkdir(parents=True)
+    for name in hub.files[:-1]:
+        (folder / name).write_text("{}")
+    assert cached_snapshot("gpt2") is None  # the weights are not there yet
+    with pytest.raises(KqvError):
+        fetch_model("gpt2", local_only=True)
+    (folder / hub.files[-1]).write_bytes(b"")
+    assert cached_snapshot("gpt2") == folder == fetch_model("gpt2", local_only=True)
+    lesson = LESSONS["attention"]
+    view = LessonSession(lesson).run(lesson.step_index("tokens"))
+    assert any("GPT-2 small is on this machine: press g" in n for n in view.notes)
+
+
 def test_only_the_attention_lesson_takes_a_model():
     with pytest.raises(KqvError, match="--model is for attention"):
         LessonSession(LESSONS["backprop"], model=str(TINY))

@@ -149,6 +149,22 @@ def _hub_answers(hub: HubModel, options: dict) -> bool:
     return True
 
 
+def cached_snapshot(name: str, models: dict[str, HubModel] = MODELS) -> Path | None:
+    """The Hugging Face cache's folder holding every file of hub model ``name`` at its pinned
+    commit, or None; only looks at the folder (``models--{owner}--{name}/snapshots/{commit}``).
+
+    For a hint that only asks whether the weights are here: :func:`fetch_model` answers the same
+    with ``local_only``, but importing huggingface_hub's downloader costs a quarter of a second,
+    which the attention lesson's first step would wait for.
+    """
+    from huggingface_hub import constants  # the cache's place, as hf_hub_download finds it
+
+    hub = models[name]
+    cache = Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE)
+    folder = cache / ("models--" + hub.repo_id.replace("/", "--")) / "snapshots" / hub.revision
+    return folder if all((folder / f).is_file() for f in hub.files) else None
+
+
 def model_folder(model: str, models: dict[str, HubModel] = MODELS) -> Path:
     """``--model``: an existing folder as it is, else a hub name looked up in the cache."""
     path = Path(model).expanduser()

@@ -28,7 +28,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.errors import KqvError
 from engine.gpt.model import GPT, GPTConfig
 from engine.layers import sinusoidal_positions
 from engine.trace import Tracer
@@ -241,11 +240,9 @@ STRONGEST = 8  # heads shown in the figure
 
 def real_model_hint() -> str:
     """The line that offers GPT-2: press g when its weights are here, else how to get them."""
-    from engine.hf.hub import MODELS, model_folder
+    from engine.hf.hub import MODELS, cached_snapshot
 
-    try:
-        model_folder("gpt2")
-    except KqvError:
+    if cached_snapshot("gpt2") is None:  # a look at the cache folder: this note is on the first step
         return (f"to ask a trained model, get GPT-2 small: kqv data gpt2 ({MODELS['gpt2'].size}), "
                 "then press g here or run kqv learn attention --model gpt2")
     return "GPT-2 small is on this machine: press g to run these steps on it and ask it about 'it'"

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from engine.errors import KqvError
 from kqv_cli.tui.screens.base import KqvScreen
 from kqv_cli.tui.screens.dims import DimsScreen
-from kqv_cli.tui.widgets.code_view import CodeView
+from kqv_cli.tui.widgets.code_view import CodeView, highlighted
 from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.value_view import FIGURES, ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
@@ -30,6 +30,24 @@ STEP = Binding.Group("Step")  # the footer reads "n p Step"
 
 
 ROOMY = 150  # columns from which the code pane gets half of the top row
+
+
+def ready_to_draw(view) -> None:
+    """Do in the engine's worker what drawing ``view`` would otherwise do on the event loop,
+    where every millisecond holds the keys and the screen up: lex the engine code it shows
+    (pygments: 20-80 ms a function, kept by :func:`highlighted`) and, the first time, import the
+    Markdown parser (markdown-it, ~0.1 s) and every exercise's spec (~0.1 s: the bar asks which
+    exercise follows the step)."""
+    from rich.markdown import Markdown  # noqa: F401  (imported for StepText.show)
+
+    from lessons.practice import load_exercises
+
+    load_exercises()
+    for span in view.code:
+        try:
+            highlighted(tuple(span.lines()))
+        except OSError:
+            pass  # the pane says it cannot read the file
 
 
 class LessonScreen(KqvScreen):
@@ -159,6 +177,7 @@ class LessonScreen(KqvScreen):
             except KqvError as exc:
                 self.app.call_from_thread(self.run_failed, str(exc), serial)
                 return
+        ready_to_draw(view)
         self.app.call_from_thread(self.apply_view, view, serial, new_step)
 
     async def apply_view(self, view, serial: int, new_step: bool) -> None:

@@ -1,0 +1,86 @@
+"""A step whose engine run takes a while: the lesson screen is drawn at once with "running…" on
+its bar, keeps answering keys, and shows the step when the run ends (issue 24: < 0.2 s a step,
+the badge when longer). The run is held by an event, not timed, so a busy machine cannot make
+the test pass or fail; how long steps take is benchmarks/lesson_steps.py's to say."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from pilot import pilot_test
+
+from kqv_cli.tui.app import KqvApp
+from kqv_cli.tui.screens.lesson import LessonScreen
+from kqv_cli.tui.widgets.variables_table import VariablesTable
+from lessons import load_lessons
+from lessons.steps import backprop
+
+LESSON = next(lesson for lesson in load_lessons() if lesson.id == "backprop")
+SIZE = (80, 24)
+
+
+def held_trace(monkeypatch, trace: str) -> threading.Event:
+    """Make backprop's ``trace`` wait (in the screen's worker) until the returned event is set."""
+    release = threading.Event()
+    run = backprop.TRACES[trace]
+
+    def held(dims, seed):
+        assert release.wait(30), "the test never released the run"
+        return run(dims, seed)
+
+    monkeypatch.setitem(backprop.TRACES, trace, held)
+    return release
+
+
+def bar(screen) -> str:
+    return str(screen.query_one("#step-bar").render())
+
+
+async def until(condition, timeout: float = 30.0) -> None:
+    """Poll with plain sleeps (a held worker never lets the app go idle for pilot.pause)."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+@pilot_test
+async def test_a_slow_step_shows_running_then_its_result(monkeypatch):
+    release = held_trace(monkeypatch, "digits")
+    target = next(i for i, step in enumerate(LESSON.steps) if step.trace == "digits")
+    app = KqvApp("backprop")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        await until(lambda: not screen.busy)
+        assert "running…" not in bar(screen)
+        for _ in range(target):
+            await pilot.press("n")
+        await asyncio.sleep(0.3)  # longer than a step may take unannounced
+        assert screen.busy and screen.view.index == target - 1  # the run is still held
+        assert "running…" in bar(screen) and f"{target + 1}/{len(LESSON.steps)} " in bar(screen)
+        await pilot.press("v")  # the keys still work meanwhile (nothing to switch: a note)
+        release.set()
+        await until(lambda: not screen.busy)
+        await pilot.pause()
+        assert screen.view.index == target and "running…" not in bar(screen)
+        assert "x" in {row.key.value for row in screen.query_one(VariablesTable).ordered_rows}
+
+
+@pilot_test
+async def test_opening_a_lesson_draws_the_screen_before_the_first_run_ends(monkeypatch):
+    release = held_trace(monkeypatch, LESSON.steps[0].trace)
+    app = KqvApp("backprop")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, LessonScreen) and app.screen.is_mounted)
+        screen = app.screen
+        await pilot.pause()
+        assert screen.view is None and screen.busy
+        assert bar(screen).startswith(f"1/{len(LESSON.steps)} {LESSON.steps[0].title}")
+        assert "running…" in bar(screen)
+        release.set()
+        await until(lambda: not screen.busy)
+        await pilot.pause()
+        assert screen.view.index == 0 and "running…" not in bar(screen)
