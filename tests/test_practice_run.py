@@ -310,3 +310,27 @@ def test_run_digits_on_mnist_says_mnist_and_agrees(workspace, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "2,000 training images of MNIST" in result.output
     assert "to the last bit" in result.output
+
+
+def test_json_is_one_object_with_both_runs(workspace):
+    import json
+
+    result = invoke("run", "digits", "--synthetic", "--limit", "200", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["model"] == "digits" and doc["correct"]["yours"] == doc["correct"]["engine"]
+    assert doc["test_images"] == 10_000 and doc["weight_gap"] == pytest.approx(0.0, abs=1e-6)
+    result = invoke("run", "layernorm", "--iters", "3", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["yours"] == ["layernorm"] and "adamw" in doc["engine"]
+    assert len(doc["losses"]["yours"]) == len(doc["losses"]["engine"]) == 3 and doc["largest_gap"] < 1e-5
+
+
+def test_a_gap_beyond_float_rounding_is_not_called_rounding(workspace):
+    # a softmax backward with its row sum 0.1% short: invisible in a few iterations' loss to the eye
+    mutate(workspace, "softmax", "return p * (dp - row)", "return p * (dp - 0.999 * row)")
+    result = invoke("run", "softmax", "--iters", "60")
+    assert result.exit_code == 0, result.output
+    assert "more than float32 rounding" in result.output
+    assert "train it as the engine's do" not in result.output

@@ -49,7 +49,7 @@ def model_of(exercise: str) -> str | None:
 
 def still_passing(progress: PracticeProgress, exercise: str) -> bool:
     state = progress.state(exercise)
-    return state.passed and state.last == "passed"
+    return state.passed and state.last.startswith("passed")
 
 
 def plan_run(name: str, progress: PracticeProgress) -> RunPlan:
@@ -73,7 +73,7 @@ def plan_run(name: str, progress: PracticeProgress) -> RunPlan:
 
 def _must_pass(progress: PracticeProgress, exercise: str, why: str) -> None:
     state = progress.state(exercise)
-    if state.passed and state.last != "passed":
+    if state.passed and not still_passing(progress, exercise):
         raise KqvError(f"{exercise} passed before but its last check did not ({state.last}); "
                        f"`kqv practice check {exercise}` until it passes again ({why})")
     if not state.passed:
