@@ -379,3 +379,16 @@ def test_without_numba_sgd_takes_the_numpy_step_and_says_so_once(monkeypatch, ca
         assert "numba" in err and err.count("\n") == 1  # one line, once
     finally:
         fused._forget()
+
+
+def test_the_compiled_steps_float32_sigmoid_is_sigma_to_float32_rounding():
+    """σ's exp is computed by hand in the compiled step (engine.fused.digits._sigmoid_float32):
+    against σ in float64 over the whole range, saturated ends and tiny z included."""
+    digits = pytest.importorskip("engine.fused.digits", reason="numba is not installed")
+    z = np.concatenate([np.linspace(-120, 120, 20001), [0.0, 1e-30, -1e-30, 1e-8, 88.5, -88.5, 200, -200]])
+    a = z.astype(np.float32)
+    exact = 1 / (1 + np.exp(-a.astype(np.float64)))  # σ of the float32 numbers it was given
+    digits._sigmoid_float32(a)
+    normal = exact > 1e-37  # below it, σ is 0 to float32 (the readable σ gives 0 past e^88, this one 1.6e-38)
+    assert np.all(np.abs(a[normal] - exact[normal]) <= 2.5e-7 * exact[normal])
+    assert np.all(a[~normal] < 1.2e-37) and np.all((a >= 0) & (a <= 1))
