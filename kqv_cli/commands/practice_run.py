@@ -24,7 +24,7 @@ from rich.table import Table
 from engine.errors import KqvError
 from kqv_cli.cli import interrupted
 from kqv_cli.commands.practice import DIR_OPTION, _folder, _progress, practice_app
-from kqv_cli.messages import console, error, print_json, styled
+from kqv_cli.messages import console, dim, error, print_json, styled
 from kqv_cli.practice.run_plan import DIGIT_EXERCISES, ENGINE, GPT_EXERCISES, GPT_ITERS, YOURS
 
 ROUNDING = 1e-5  # the largest gap two runs of the same arithmetic in another order were seen to reach
@@ -188,7 +188,7 @@ def _run_gpt(plan, files, text: Path | None, iters: int, every: int | None, word
         print_json({"model": "gpt", "yours": list(plan.yours), "engine": list(plan.engines),
                     "data": data.source,
                     "config": cfg.to_dict(), "batch_size": tc.batch_size, "seed": tc.seed, "iters": iters,
-                    "losses": outcome.losses, "val_loss": outcome.val_loss,
+                    "losses": outcome.losses, "val_loss": outcome.val_loss, "samples": outcome.samples,
                     "largest_gap": outcome.largest_gap})
         return
     if not live_table:
@@ -196,7 +196,18 @@ def _run_gpt(plan, files, text: Path | None, iters: int, every: int | None, word
     val = outcome.val_loss
     console.print(f"validation loss after {iters} iterations: yours {val[YOURS]:.4f} · kqv's engine "
                   f"{val[ENGINE]:.4f}")
+    console.print(dim(f"what each model writes ({len(outcome.samples[YOURS])} characters, temperature 0.8, "
+                      "the same seed; the engine's sampling on the weights each run trained):"))
+    for label, who in (("yours", YOURS), ("kqv's engine", ENGINE)):
+        console.print(f"  {label + ':':<14}{one_line(outcome.samples[who])}", soft_wrap=True)
     console.print(_gpt_verdict(outcome), soft_wrap=True)
+
+
+def one_line(text: str) -> str:
+    """A sample on one line: newlines shown as ⏎, control characters as their escapes."""
+    from kqv_cli.generated_text import visible
+
+    return visible(text.replace("\n", "⏎"))
 
 
 def _gpt_chart_and_table(outcome, every: int) -> None:

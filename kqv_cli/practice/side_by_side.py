@@ -91,6 +91,7 @@ def run_digits(plan: RunPlan, files: dict[str, Path], train, test, settings: Dig
 # -- the character GPT ----------------------------------------------------------------------------
 
 EVAL_ITERS = 10  # batches of each split for the loss after training
+SAMPLE_CHARS = 80  # written by each trained model, temperature 0.8, from the same seed
 
 
 def gpt_configs(data: TextData, iters: int, seed: int) -> tuple[GPTConfig, TrainConfig]:
@@ -106,6 +107,7 @@ def gpt_configs(data: TextData, iters: int, seed: int) -> tuple[GPTConfig, Train
 class GPTOutcome:
     losses: dict[str, list[float]] = field(default_factory=lambda: {YOURS: [], ENGINE: []})
     val_loss: dict[str, float | None] = field(default_factory=lambda: {YOURS: None, ENGINE: None})
+    samples: dict[str, str] = field(default_factory=dict)  # what each trained model writes
     stopped: bool = False
 
     @property
@@ -143,8 +145,13 @@ def run_gpt(plan: RunPlan, files: dict[str, Path], data: TextData, iters: int = 
                 outcome.losses[who].append(_step(trainer, who, it))
             if on_step is not None:
                 on_step(it, outcome.losses[YOURS][-1], outcome.losses[ENGINE][-1])
+        vocab = data.vocab
         for who, trainer in trainers.items():
             outcome.val_loss[who] = trainer.estimate_loss().val_loss
+            # the engine's sampling on the weights each run trained (the twins share them)
+            ids = trainer.model.generate(vocab.encode(vocab.start_char), SAMPLE_CHARS, temperature=0.8,
+                                         rng=np.random.default_rng([seed, 11]))
+            outcome.samples[who] = vocab.decode(ids[1:])
     return outcome
 
 
