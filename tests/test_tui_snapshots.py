@@ -70,6 +70,13 @@ class TestHome:
         assert snap_compare(KqvApp(), terminal_size=(80, 24), press=["D"])
 
 
+class TestLab:
+    def test_lab_80x24(self, snap_compare):
+        """The lab on a first run: enter Run in the footer, and the question says the GPT text is
+        downloaded first (nothing is cached, so no experiment is marked)."""
+        assert snap_compare(KqvApp(), terminal_size=(80, 24), press=["l"])
+
+
 class TestBackpropStep:
     def test_tiny_net_backward_80x24(self, snap_compare):
         """The tiny 3-4-2 net after backprop: small matrices as numbers, current lines marked."""
