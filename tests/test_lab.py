@@ -392,3 +392,27 @@ def test_a_diverged_variant_reads_diverged_in_the_tables_printed_as_text():
         out = io.StringIO()
         make_console(file=out, width=100).print(table)
         assert "diverged" in out.getvalue() and "[red]" not in out.getvalue()
+
+
+def test_a_finished_run_on_named_data_is_noted_whole_and_a_stopped_one_is_not(text_data, small_runs):
+    from kqv_cli.lab import cache
+
+    exp = get_experiment("heads")
+    key = cache.run_key("heads", 2, 0, "tiny")
+    assert not cache.is_cached(key)
+    run_experiment(exp, text_data, budget=2, should_stop=lambda: True, data_key="tiny")  # stopped at once
+    assert not cache.is_cached(key)
+    run_experiment(exp, text_data, budget=2, data_key="tiny")
+    assert cache.is_cached(key)
+    assert not cache.is_cached(cache.run_key("heads", 3, 0, "tiny"))  # another budget
+    assert not cache.is_cached(cache.run_key("heads", 2, 0, "other text"))  # other data
+    next(lab_cache_dir().glob("gpt-*.json")).write_text("{oops")  # one variant's result unreadable
+    assert not cache.is_cached(key)
+
+
+def test_data_here_names_the_stand_ins_when_nothing_is_here():
+    from kqv_cli.lab import cache
+
+    assert cache.data_here(get_experiment("relu")) == "synthetic digits"
+    assert cache.data_here(get_experiment("heads")) == "text:None"
+    assert cache.data_here(get_experiment("tx-no-cross")) == "built-in pairs"
