@@ -4,6 +4,7 @@ dialog, re-run, resize, and leaving and coming back with the step kept."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from pilot import pilot_test, record_notes
@@ -55,7 +56,9 @@ def check_step_on_screen(app, lesson, i: int) -> None:
     for name in step.show:
         numeric = format_shape(tuple(eval_dim(d, screen.view.dims) for d in step.expects[name]))
         assert name in shapes, f"{lesson.id} step {i}: {name} missing from the variables pane"
-        assert shapes[name].startswith(numeric), f"{name}: {shapes[name]} is not {numeric}"
+        # at 80 columns a long shape drops the spaces after its commas, to keep the max column
+        shown = re.sub(r"\s", "", shapes[name])
+        assert shown.startswith(numeric.replace(" ", "")), f"{name}: {shapes[name]} is not {numeric}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
