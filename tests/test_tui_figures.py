@@ -35,9 +35,10 @@ def test_large_matrix_becomes_blocks_that_fit():
     w = np.random.default_rng(0).standard_normal((30, 784))
     text = array_view(w, "(n2, n1)", width=60, height=8).plain
     lines = text.splitlines()
-    assert "(30, 784) = (n2, n1)" in lines[0] and "1 col in 14" in lines[0]
+    # thinned evenly to what fits: 60 columns of the 784, 12 rows of the 30 on the 6 lines left
+    assert "(30, 784) = (n2, n1)" in lines[0] and "(12 of 30 rows, 60 of 784 cols)" in lines[0]
     assert "█" in lines[1]  # a narrow pane puts the colour legend on its own line
-    assert len(lines) <= 8
+    assert len(lines) == 8
     assert all(len(line) <= 60 for line in lines)
     assert set("".join(lines[2:])) == {"▀"}
 
@@ -170,3 +171,31 @@ def test_the_table_rows_give_way_in_shape_then_name_never_in_the_range():
     assert sum(len(cell) + pad for cell, pad in zip(tight[0], PADDING, strict=True)) <= 70
     assert elide("abc", 8) == "abc" and len(elide("a" * 30, 12)) == 12
     assert value_range(np.array([-6.8e-9, 1.0]), 2)[0] == "-6.8e-9"  # no padding zero in the exponent
+
+
+def test_a_figure_keeps_its_aspect_thinned_or_whole():
+    """Issue 24: a 28 x 28 digit was thinned to 3 lines of 28 columns. A figure (keep_aspect)
+    loses rows and columns alike, one column per entry, two rows per line; at its natural
+    height (None) every row shows: 28 rows in 14 lines."""
+    digit = np.zeros((28, 28))
+    digit[4:24, 13:15] = 1.0  # a "1": a bar down the middle
+    whole = heatmap(digit, "(28, 28)", width=78, height=None, keep_aspect=True).plain.splitlines()
+    pixels = [line for line in whole if set(line) == {"▀"}]
+    assert len(pixels) == 14 and {len(line) for line in pixels} == {28}
+    caption = "(28, 28)  rows: row, cols: column"  # the backprop step's: the legend goes below it
+    thinned = heatmap(digit, caption, width=78, height=15, keep_aspect=True).plain.splitlines()
+    pixels = [line for line in thinned if set(line) == {"▀"}]
+    assert len(thinned) == 15 and len(pixels) == 13  # the pane's height used, two caption lines
+    assert {len(line) for line in pixels} == {26}  # 26 of 28 rows, 26 of 28 columns
+    assert "(26 of 28 rows, 26 of 28 cols)" in thinned[0]
+    # a figure too small for its pane is enlarged alike in rows and columns
+    small = heatmap(np.eye(6), "(6, 6)", width=78, height=15, keep_aspect=True).plain.splitlines()
+    pixels = [line for line in small if set(line) == {"▀"}]
+    assert len(pixels) == 12 and {len(line) for line in pixels} == {24}  # each entry 4 x 4 half cells
+
+
+def test_a_variable_is_thinned_only_along_the_axis_that_needs_it():
+    x = np.random.default_rng(0).random((784, 10))  # (n1, m): ten columns of 784 pixels
+    lines = heatmap(x, "(784, 10)", width=78, height=12).plain.splitlines()
+    assert "(22 of 784 rows)" in lines[0] and len(lines) == 12
+    assert {len(line) for line in lines[1:]} == {20}  # every column, two cells wide

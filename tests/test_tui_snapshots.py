@@ -100,3 +100,16 @@ class TestAttentionMask:
         row and column indices, −inf above the diagonal."""
         app = KqvApp("attention")
         assert snap_compare(app, terminal_size=(100, 30), run_before=at_step("attention", "mask"))
+
+
+class TestDigitFigure:
+    def test_digit_80x24(self, snap_compare):
+        """Backprop's input step at 80x24: the text folded to three lines, the 28x28 digit thinned
+        alike in rows and columns (24 x 24), not to three lines of 28 columns."""
+        app = KqvApp("backprop")
+        assert snap_compare(app, terminal_size=(80, 24), run_before=at_step("backprop", "input"))
+
+    def test_digit_100x30(self, snap_compare):
+        """At 100x30 the whole digit: 28 rows in 14 lines of half blocks, 28 columns."""
+        app = KqvApp("backprop")
+        assert snap_compare(app, terminal_size=(100, 30), run_before=at_step("backprop", "input"))

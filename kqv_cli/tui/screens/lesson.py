@@ -8,6 +8,7 @@ run at a time on the session, and a run that a newer key press has overtaken is 
 
 from __future__ import annotations
 
+import re
 import threading
 
 from rich.text import Text
@@ -30,6 +31,8 @@ STEP = Binding.Group("Step")  # the footer reads "n p Step"
 
 
 ROOMY = 150  # columns from which the code pane gets half of the top row
+FOLDED_TEXT = 4  # a folded explanation: its title line and three lines of text
+SMALLEST_TABLE = 3  # the variables pane at its smallest: title, column names, the selected row
 
 
 def ready_to_draw(view) -> None:
@@ -72,8 +75,13 @@ class LessonScreen(KqvScreen):
         Binding("right", "step(1)", "Next", show=False, priority=True, tooltip="next step"),
         Binding("left", "step(-1)", "Prev", show=False, priority=True, tooltip="previous step"),
         # priority: the text scrolls from any pane (a zoomed pane scrolls itself instead)
+        # on a step whose text is folded for its picture, the first press unfolds it
         Binding("space,pagedown", "read(1)", "More", priority=True, key_display="space",
-                tooltip="scroll the explanation down, from any pane"),
+                tooltip="scroll the explanation down, from any pane (a folded explanation: unfold it)"),
+        Binding("x", "fold", "Fold text", show=False,
+                tooltip="on a step whose text points at a figure or matrix, the text is folded to a few "
+                        "lines so the picture gets the height it needs: x (or space) unfolds it, x folds "
+                        "it again"),
         Binding("pageup", "read(-1)", "Back in text", show=False, priority=True,
                 tooltip="scroll the explanation up, from any pane"),
         Binding("tab", "app.focus_next", "Pane", tooltip="move the focus to the next pane"),
@@ -115,6 +123,8 @@ class LessonScreen(KqvScreen):
         self._real = False  # the steps run on a real GPT-2 (g), as far as the keys know
         self._show_figure = False  # the step's own figure (StepView.extra) instead of a variable
         self._placed_row = 0  # where the step put the table cursor
+        self._unfolded = False  # x: the learner unfolded this step's text (a new step folds it again)
+        self._foldable = False  # the step's picture needs more than its share: x is offered
 
     @property
     def step_ids(self) -> list[str]:
@@ -191,11 +201,13 @@ class LessonScreen(KqvScreen):
         self._placed_row = table.cursor_row
         if new_step:
             self._show_figure = self.figure() is not None
+            self._unfolded = False
         self.query_one(CodeView).show(view.code)
         self.show_value()
         self.update_bar()
         # always redrawn: the text's numbers follow the dims, the notes the seed
         self.query_one(StepText).show(view.step.markdown, view.notes, view.problems, top=new_step)
+        self.fit_panes()
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
         self._done = serial
@@ -225,6 +237,81 @@ class LessonScreen(KqvScreen):
             value.clear()
         else:
             value.show_record(record, self.view.tokens, self.view.source_tokens)
+
+    # -- the panes' heights ------------------------------------------------------------------
+
+    def points_at_picture(self) -> bool:
+        """Whether the step's text is about what the values pane shows: the step's own figure
+        (a digit, a heatmap), or the variable the text tells the learner to select ("Select
+        h0.att_masked and look at batch 0, head 0: the upper triangle is −inf")."""
+        if self.view is None:
+            return False
+        if self._show_figure:
+            return True
+        name = self.view.select
+        if not name or self.query_one(VariablesTable).selected_name != name:
+            return False
+        return re.search(rf"\bSelect {re.escape(name)}(?![\w.])", self.view.markdown) is not None
+
+    def picture_heights(self) -> tuple[int, int, int | None, int | None] | None:
+        """Heights (text row, bottom row, variables, values) that give the step's picture the
+        lines it needs, or None where the stylesheet's split already does (or nothing is pictured).
+
+        The values pane gets what its view needs whole (every row of the matrix, the figure at
+        its natural size), up to what leaves the text ``FOLDED_TEXT`` lines and, stacked under
+        120 columns, the variables pane ``SMALLEST_TABLE``; the rest is shared by text and table
+        about as the stylesheet shares it (5 : 3). A figure that still does not fit is thinned
+        to the pane, evenly in rows and columns.
+        """
+        width, height = self.size
+        room = height - 2  # the step bar and the footer
+        if self.view is None or width <= 0 or room <= 0 or not self.points_at_picture():
+            return None  # before the first size is known nothing is laid out by hand
+        value = self.query_one(ValueView)
+        stacked = self.has_class("-narrow")
+        if stacked and self.has_class("-code-swapped"):
+            return None  # c: the code in the text's place, at the text's full height
+        # stacked, the values pane is as wide as the screen; beside the table, what the table leaves
+        pane = width if stacked else value.outer_size.width
+        need = value.needed_height(pane - value.styles.gutter.width - value.styles.scrollbar_size_vertical)
+        most = room - FOLDED_TEXT - (SMALLEST_TABLE if stacked else 0)  # the most the values can get
+        if need > most and 3 * most < 2 * need and not value.thins_to_fit():
+            return None  # a long list of bars: folding the text would show little more of it
+        if stacked:
+            share = (room * 6 // 11) // 2  # the stylesheet's: 5fr text, 6fr below it, halved
+            if need <= share:
+                return None
+            value_h = max(min(need, most), share)
+            rest = room - value_h
+            table = self.query_one(VariablesTable)
+            table_h = max(SMALLEST_TABLE, min(rest * 3 // 8, 1 + table.header_height + table.row_count))
+            return rest - table_h, value_h + table_h, table_h, value_h
+        share = room // 2  # side by side, the bottom row's half
+        if need <= share:
+            return None
+        value_h = max(min(need, most), share)
+        return room - value_h, value_h, None, None
+
+    def fit_panes(self) -> None:
+        """Set the panes' heights for the step on screen (see :meth:`picture_heights`); the text
+        folds while its picture needs the room, until x unfolds it."""
+        heights = self.picture_heights()
+        self._foldable = heights is not None
+        if self._unfolded:
+            heights = None
+        panes = (self.query_one("#lesson-top"), self.query_one("#lesson-bottom"),
+                 self.query_one(VariablesTable), self.query_one(ValueView))
+        for pane, lines in zip(panes, heights or (None,) * 4, strict=True):
+            pane.styles.height = lines  # None: the stylesheet's share again
+        self.query_one(StepText).fold(heights is not None, self._foldable)
+
+    def action_fold(self) -> None:
+        """x: the folded text at its full height (the picture then thinned to what is left), or back."""
+        if not self._foldable:
+            self.notify("the text folds only on a step whose picture needs the room", timeout=2)
+            return
+        self._unfolded = not self._unfolded
+        self.fit_panes()
 
     def update_bar(self, running: bool = False) -> None:
         steps = self.lesson.steps
@@ -268,6 +355,7 @@ class LessonScreen(KqvScreen):
         self.set_class(self.size.width >= ROOMY, "-roomy")
         if self.view is not None:
             self.update_bar(running=self._done != self._wanted)
+            self.fit_panes()
 
     # -- the learner's moves ---------------------------------------------------------------
 
@@ -285,6 +373,7 @@ class LessonScreen(KqvScreen):
         if self.figure() is not None:
             self._show_figure = not self._show_figure
             self.show_value()
+            self.fit_panes()
 
     def action_step(self, delta: int) -> None:
         target = self.index + delta
@@ -300,6 +389,9 @@ class LessonScreen(KqvScreen):
     def action_read(self, pages: int) -> None:
         """space/page down, page up: scroll the explanation by a page, whichever pane has the keys."""
         target = self.maximized if self.maximized is not None else self.query_one(StepText)
+        if pages > 0 and target is self.query_one(StepText) and target.folded:
+            self.action_fold()  # more of the text: first all of it, then page by page
+            return
         if not target.display:  # the code pane is showing in its place
             self.action_code()
             target = self.query_one(StepText)
@@ -310,6 +402,7 @@ class LessonScreen(KqvScreen):
 
     def action_code(self) -> None:
         self.toggle_class("-code-swapped")
+        self.fit_panes()
         self.call_after_refresh(self._keep_focus_visible)
 
     def _keep_focus_visible(self) -> None:
@@ -322,6 +415,8 @@ class LessonScreen(KqvScreen):
     def action_numbers(self) -> None:
         if not self.query_one(ValueView).toggle_numbers():
             self.notify("the values pane shows no matrix here", timeout=2)
+            return
+        self.fit_panes()  # colour blocks need other lines than numbers
 
     def action_matrix(self, step: int) -> None:
         """[ and ]: another batch entry / head of a 3-D or 4-D variable in the value pane."""

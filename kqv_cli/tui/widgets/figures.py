@@ -244,21 +244,34 @@ def level_colours(lo: float, hi: float, diverging: bool) -> list[Color]:
     return [colour_for(v, lo, hi, diverging) for v in values] + [NOT_FINITE_COLOUR]
 
 
-def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) -> Text:
+def evenly(n: int, keep: int) -> np.ndarray:
+    """``keep`` of the indices 0..n-1, spread evenly from the first to the last (all when keep >= n)."""
+    if keep >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max(keep, 1)).round().astype(int))
+
+
+MAX_ZOOM = 4  # a small figure is drawn at most 4 x 4 cells per entry: bigger says nothing more
+
+
+def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int | None,
+            keep_aspect: bool = False) -> Text:
     """Colour blocks, two matrix rows per line (``▀``: top row in front, bottom row behind).
 
-    Sampled to fit ``width`` x ``height`` cells. The legend spans the whole matrix's range (not
-    only the sampled entries) in the cells' own colours. Entries that are not finite (``-inf``
-    from a mask) are dark grey, and the legend says so.
+    Thinned to fit ``width`` x ``height`` cells, rows and columns picked evenly from first to
+    last. ``height=None`` draws the matrix's natural size (one row per half line): what the
+    pane would need to show every row. ``keep_aspect`` is for a figure (a digit, a matrix of
+    positions): a half-block cell is about as wide as it is tall, so one column per entry
+    keeps the picture's proportions, rows and columns are thinned by the same factor, and a
+    small figure is enlarged by a whole factor instead; a variable's matrix (784 rows of 10
+    columns) is thinned along each axis only as much as that axis needs.
+
+    The legend spans the whole matrix's range (not only the drawn entries) in the cells' own
+    colours. Entries that are not finite (``-inf`` from a mask) are dark grey, and the legend
+    says so.
     """
     caption = Text(caption, style="dim") if isinstance(caption, str) else caption
     r, c = matrix.shape
-    cell_w = 2 if c * 2 <= width else 1  # square-ish cells when there is room
-    # caption, sampling note (~30) and legend (~35) on one line if the pane is wide enough
-    caption_lines = 1 if caption.cell_len + 65 <= width else 2
-    step_r = max(1, -(-r // max(2 * (height - caption_lines), 1)))
-    step_c = max(1, -(-c // max(width // cell_w, 1)))
-    shown = matrix[::step_r, ::step_c].astype(np.float64)
     # the range in the matrix's own dtype, without a float64 copy of it: this runs on every
     # redraw (a resize, [ ]), and an embedding table can hold tens of millions of entries
     finite = np.isfinite(matrix)
@@ -267,10 +280,6 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
     lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
     diverging = lo < 0
     colours = level_colours(lo, hi, diverging)
-    head = caption.copy()
-    sampled = ([f"1 row in {step_r}"] if step_r > 1 else []) + ([f"1 col in {step_c}"] if step_c > 1 else [])
-    if sampled:
-        head.append(f"  ({', '.join(sampled)})")
     legend = Text()
     ends = matrix_format(np.array([lo, hi]))  # both ends in one format
     legend.append(f"{ends.text(lo)} ")
@@ -282,14 +291,43 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
         legend.append("█", style=Style(color=NOT_FINITE_COLOUR))
         legend.append(" -inf/nan")
     legend.append("  (v: numbers)", style="dim")
-    # the legend goes beside the caption when there is room, else on a line of its own
+    # the legend goes beside the caption when there is room (for the longest thinning note too)
+    widest_note = len(f"  ({r} of {r} rows, {c} of {c} cols)")
+    caption_lines = 1 if caption.cell_len + widest_note + 2 + legend.cell_len <= width else 2
+
+    room = None if height is None else 2 * max(height - caption_lines, 1)  # matrix rows that fit
+    zoom = 1
+    if keep_aspect:
+        cell_w = 1
+        scale = min(width / c, room / r if room is not None else 1.0)
+        if scale >= 1:
+            zoom = min(int(scale), MAX_ZOOM)
+            rows, cols = np.arange(r), np.arange(c)
+        else:
+            rows, cols = evenly(r, int(r * scale)), evenly(c, int(c * scale))
+    else:
+        cell_w = 2 if c * 2 <= width else 1  # wider cells when there is room
+        rows = evenly(r, room) if room is not None else np.arange(r)
+        cols = evenly(c, max(width // cell_w, 1))
+    shown = matrix[np.ix_(rows, cols)].astype(np.float64)
+    thinned = ([f"{len(rows)} of {r} rows"] if len(rows) < r else []) + (
+        [f"{len(cols)} of {c} cols"] if len(cols) < c else [])
+    note = f"({', '.join(thinned)})" if thinned else ""
     out = Text(no_wrap=True)
-    out.append_text(head)
+    out.append_text(caption)
+    # on two lines the note goes with the caption if it fits there, else before the legend
+    if note and (caption_lines == 1 or caption.cell_len + 2 + len(note) <= width):
+        out.append(f"  {note}")
+        note = ""
     out.append("  " if caption_lines == 1 else "\n")
+    if note:
+        out.append(f"{note}  ")
     out.append_text(legend)
     out.append("\n")
 
     levels = colour_levels(shown, lo, hi, diverging)
+    if zoom > 1:
+        levels = np.repeat(np.repeat(levels, zoom, axis=0), zoom, axis=1)
     if levels.shape[0] % 2:  # an odd last row has nothing behind it
         levels = np.vstack([levels, np.full((1, levels.shape[1]), -1)])
     styles: dict[tuple[int, int], Style] = {}
@@ -306,11 +344,14 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int) ->
     return out
 
 
-def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels: str = "",
+def array_view(value: np.ndarray, symbolic: str, width: int, height: int | None, labels: str = "",
                k: int = 0, axes: tuple[str, ...] = (), mode: str = "auto", tokens=None,
                names: tuple[list[str] | None, list[str] | None] = (None, None), source_tokens=None,
-               max_rows: int | None = None) -> Text:
+               max_rows: int | None = None, keep_aspect: bool = False) -> Text:
     """Numbers when the (``k``-th) matrix fits the width, colour blocks otherwise.
+
+    ``height=None``: colour blocks at their natural size, every row (what a pane would need);
+    ``keep_aspect``: a figure, thinned or enlarged alike in rows and columns (:func:`heatmap`).
 
     ``mode`` "numbers" or "blocks" overrides the choice (the v key); numbers wider than the pane
     scroll sideways. ``axes`` are the symbolic names of the dims, to say which matrix is shown.
@@ -343,7 +384,7 @@ def array_view(value: np.ndarray, symbolic: str, width: int, height: int, labels
             [label_text(n) for n in given] if given else None for given in names]
         corner = "q↓ k→" if by_token else ""
         return numbers(matrix, tuple(captions), width, row_names, col_names, corner, max_rows)
-    return heatmap(matrix, caption, width, height)
+    return heatmap(matrix, caption, width, height, keep_aspect)
 
 
 def is_ids(value) -> bool:

@@ -20,6 +20,17 @@ class StepText(VerticalScroll):
 
     markdown = ""
     TITLE = "explanation"
+    _folded = False
+    foldable = False  # the step's picture needs the room: x folds the text again
+
+    @property
+    def folded(self) -> bool:
+        """Folded to a few lines so the step's picture has room below (space or x unfolds it)."""
+        return self._folded
+
+    def fold(self, folded: bool, foldable: bool) -> None:
+        self._folded, self.foldable = folded, foldable
+        self.call_after_refresh(self.say_if_more)
 
     def compose(self) -> ComposeResult:
         yield Static(id="step-markdown")
@@ -34,7 +45,12 @@ class StepText(VerticalScroll):
     def say_if_more(self, _=None) -> None:
         """The title says when more text is below the fold, and which key shows it."""
         more = self.max_scroll_y > 0 and self.scroll_y < self.max_scroll_y
-        self.border_title = f"{self.TITLE} [b]↓ more: space[/b]" if more else self.TITLE
+        if self.folded:  # folded for the picture below: space shows the rest of the text
+            self.border_title = f"{self.TITLE} [b]folded ↓ more: space[/b]"
+        else:
+            self.border_title = f"{self.TITLE} [b]↓ more: space[/b]" if more else self.TITLE
+            if self.foldable:
+                self.border_title += " · x folds it for the picture"
 
     def show(self, markdown: str, notes: list[str], problems: list[str] = (), top: bool = True) -> None:
         """``problems``: where the text and the engine disagree (for lesson authors; normally none).

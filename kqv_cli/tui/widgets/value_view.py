@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.content import Content  # titles as plain text: "wte[idx]" is not markup
@@ -26,6 +27,7 @@ class ValueView(ScrollableContainer, can_focus=True):
         self.mode = "auto"  # numbers when they fit; "numbers" or "blocks" after the v key
         self.tokens: list[list[str]] = []  # the words of each batch row: attention matrices' labels
         self.source_tokens: list[list[str]] = []  # an encoder-decoder's source pieces: the S axes' labels
+        self._drawn_for: tuple[int, int] | None = None  # the (width, height) the view on screen was drawn for
 
     def compose(self) -> ComposeResult:
         yield Static(id="value-body")
@@ -84,34 +86,74 @@ class ValueView(ScrollableContainer, can_focus=True):
     def on_resize(self) -> None:
         self.draw()
 
+    def watch_show_vertical_scrollbar(self) -> None:
+        self.call_after_refresh(self._redraw_if_resized)
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        self.call_after_refresh(self._redraw_if_resized)
+
+    def _redraw_if_resized(self) -> None:
+        """A scrollbar that comes or goes changes the room inside the pane without a resize of the
+        pane: the view drawn for the old room (a line short, or a column) is drawn again."""
+        if self._drawn_for not in (None, self._room()):
+            self.draw()
+
+    def _room(self) -> tuple[int, int]:
+        return self.drawing_width(), max(self.scrollable_content_region.height, 3)
+
     def draw(self) -> None:
-        body = self.query_one("#value-body", Static)
-        width, height = self.drawing_width(), max(self.scrollable_content_region.height, 3)
-        if self.subject is None:
-            self.border_title = "values"
-            body.update("[dim]select a variable to see its values[/dim]")
+        """Redraw the subject to fit the pane. Not before the pane has a size: a view drawn to a
+        size it does not have yet (0 x 0, read as the smallest view) would stay on screen until
+        the next resize; the first layout's resize draws it instead."""
+        region = self.scrollable_content_region
+        if region.width <= 0 or region.height <= 0:
             return
+        self._drawn_for = self._room()
+        title, view = self.render_subject(*self._drawn_for)
+        self.border_title = title
+        self.query_one("#value-body", Static).update(view)
+
+    def needed_height(self, width: int | None = None) -> int:
+        """The lines the subject needs to show whole at ``width`` (every row of a matrix, a
+        figure at its natural size), the pane's title line included."""
+        width = width if width is not None else self.drawing_width()
+        _, view = self.render_subject(width, None)
+        if isinstance(view, Text):
+            lines = len(view.plain.splitlines()) or 1
+        else:
+            console = self.app.console
+            lines = len(console.render_lines(view, console.options.update_width(width), pad=False))
+        return lines + self.styles.gutter.height  # the title line (top border) and any padding
+
+    def thins_to_fit(self) -> bool:
+        """True when the view is colour blocks, which are thinned to any height (numbers, bars and
+        tables are not: a pane too short for them scrolls)."""
+        if self.subject is None or self.subject[0] not in ("record", "heatmap"):
+            return False
+        value = self.subject[1].value if self.subject[0] == "record" else self.subject[1][1]
+        numbers = figures.shows_numbers(value, self.drawing_width(), self.mode)
+        return np.asarray(value).ndim > 0 and not numbers
+
+    def render_subject(self, width: int, height: int | None) -> tuple[str | Content, object]:
+        """The pane's title and what it shows, drawn ``width`` x ``height`` (None: natural height)."""
+        if self.subject is None:
+            return "values", Text.from_markup("[dim]select a variable to see its values[/dim]")
         kind, data = self.subject
         if kind == "record":
             symbolic = format_symbolic(data.symbolic) if data.symbolic else ""
             formula = data.formula if data.formula.startswith(data.name) else f"{data.name}: {data.formula}"
-            self.border_title = Content(f"values: {formula}")
-            body.update(figures.array_view(data.value, symbolic, width, height, k=self.k,
-                                           axes=tuple(data.symbolic), mode=self.mode, tokens=self.tokens,
-                                           source_tokens=self.source_tokens))
-        elif kind == "heatmap":
+            return Content(f"values: {formula}"), figures.array_view(
+                data.value, symbolic, width, height, k=self.k, axes=tuple(data.symbolic), mode=self.mode,
+                tokens=self.tokens, source_tokens=self.source_tokens)
+        if kind == "heatmap":
             title, value, row_label, col_label, *names = data  # names: optional row and column names
-            self.border_title = Content(f"figure: {title}")
-            body.update(figures.array_view(value, "", width, height, f"rows: {row_label}, cols: {col_label}",
-                                           mode=self.mode, names=(tuple(names) + (None, None))[:2]))
-        elif kind == "series":
+            return Content(f"figure: {title}"), figures.array_view(
+                value, "", width, height, f"rows: {row_label}, cols: {col_label}", mode=self.mode,
+                names=(tuple(names) + (None, None))[:2], keep_aspect=True)
+        if kind == "series":
             title, points, x_label, y_label = data
-            self.border_title = Content(f"figure: {title}")
-            body.update(figures.series(points, x_label, y_label, width))
-        elif kind == "attends":
+            return Content(f"figure: {title}"), figures.series(points, x_label, y_label, width)
+        if kind == "attends":
             query, tokens, weights = data
-            self.border_title = Content(f"figure: what {query!r} attends to")
-            body.update(figures.attends(query, tokens, weights))
-        elif kind == "side_by_side":
-            self.border_title = "figure: the two traces side by side"
-            body.update(figures.side_by_side(*data))
+            return Content(f"figure: what {query!r} attends to"), figures.attends(query, tokens, weights)
+        return "figure: the two traces side by side", figures.side_by_side(*data)

@@ -72,6 +72,9 @@ class VariablesTable(DataTable):
     def on_resize(self) -> None:
         if self._shown is not None and self._shown[2:] != (self.digits(), self.room()):
             self.show(self._shown[0], self._shown[1], self.selected_name, new_first=True)
+        elif self.row_count and not self.scroll_pending:
+            # a pane made smaller (a step's picture takes the room) keeps its selected row in view
+            self.call_after_refresh(self.move_cursor, row=self.cursor_row, animate=False, scroll=True)
 
     def on_mount(self) -> None:
         self.add_columns_anew()
