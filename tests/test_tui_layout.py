@@ -105,7 +105,7 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
 
         # from a step whose view fits the pane to one taller than it: the numbers are drawn
         # beside the scrollbar that comes, so the pane never has to scroll sideways
-        for step_id in ("loss", "weighted-values"):
+        for step_id in ("loss", "scores"):
             screen = await go_to(pilot, lesson, step_id)
         value = screen.query_one(ValueView)
         assert value.show_vertical_scrollbar and value.max_scroll_x == 0

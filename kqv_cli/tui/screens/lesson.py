@@ -77,7 +77,7 @@ class LessonScreen(KqvScreen):
         # priority: the text scrolls from any pane (a zoomed pane scrolls itself instead)
         # on a step whose text is folded for its picture, the first press unfolds it
         Binding("space,pagedown", "read(1)", "More", priority=True, key_display="space",
-                tooltip="scroll the explanation down, from any pane (a folded explanation: unfold it)"),
+                tooltip="scroll the explanation down, from any pane"),
         Binding("x", "fold", "Fold text", show=False,
                 tooltip="on a step whose text points at a figure or matrix, the text is folded to a few "
                         "lines so the picture gets the height it needs: x (or space) unfolds it, x folds "
