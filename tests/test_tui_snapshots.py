@@ -108,8 +108,3 @@ class TestDigitFigure:
         alike in rows and columns (24 x 24), not to three lines of 28 columns."""
         app = KqvApp("backprop")
         assert snap_compare(app, terminal_size=(80, 24), run_before=at_step("backprop", "input"))
-
-    def test_digit_100x30(self, snap_compare):
-        """At 100x30 the whole digit: 28 rows in 14 lines of half blocks, 28 columns."""
-        app = KqvApp("backprop")
-        assert snap_compare(app, terminal_size=(100, 30), run_before=at_step("backprop", "input"))

@@ -162,7 +162,21 @@ class LessonScreen(KqvScreen):
     def busy(self) -> bool:
         """True from a key press until its step is on screen (tests and benchmarks wait on it)."""
         tables = self.query(VariablesTable)  # none before the screen is composed
-        return self._done != self._wanted or (bool(tables) and tables.first().scroll_pending)
+        return (self._done != self._wanted or (bool(tables) and tables.first().scroll_pending)
+                or self._panes_moving())
+
+    def _panes_moving(self) -> bool:
+        """True while a height :meth:`fit_panes` set is not laid out yet, or the values pane is
+        not yet drawn for the room it now has."""
+        if not self.query(ValueView):
+            return False
+        value = self.query_one(ValueView)
+        for pane in (self.query_one("#lesson-top"), self.query_one(VariablesTable), value):
+            height = pane.styles.height
+            if height is not None and height.is_cells and pane.outer_size.height != int(height.value):
+                return True
+        region = value.scrollable_content_region
+        return region.width > 0 and region.height > 0 and value._drawn_for != value._room()
 
     def request_step(self, new_step: bool, reseed: bool = False) -> None:
         self._wanted += 1
