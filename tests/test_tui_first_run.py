@@ -64,6 +64,12 @@ async def until(pilot, condition, seconds: float = 30.0) -> None:  # a hang guar
 
 @pilot_test
 async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirrors):
+    from kqv_cli.tui.screens.data import forget_found_data
+    from lessons.steps import digit_images, translation
+
+    forget_found_data()  # what an earlier test in this process left remembered
+    assert not digit_images.lesson_digits(2, seed=0, split="test").real  # stand-ins, remembered
+    assert "not on this machine" in translation.real_pair_note()
     app = KqvApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -83,6 +89,9 @@ async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirror
                    for s in statuses), statuses  # its bar, full at the end
         assert any("data.zip" in s for s in statuses) and any("-idx3-ubyte.gz" in s for s in statuses)
         assert "done: every data set is here" in shown(app)
+        # the lessons look again: the stand-ins they remembered are forgotten
+        assert digit_images._pool.cache_info().currsize == 0
+        assert "not on this machine" not in translation.real_pair_note()
         assert shown(app).count("here: ") == 3
         await pilot.press("escape")
         await pilot.pause()

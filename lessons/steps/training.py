@@ -287,6 +287,11 @@ def run_bigram(dims: dict, seed: int) -> TraceRun:
                     extras={"bigram": {"notes": notes}}, tokens=words)
 
 
+def forget_found_text() -> None:
+    """Look for Tiny Shakespeare again at the next note (the app calls this after downloading it)."""
+    _shakespeare_bigram.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def _shakespeare_bigram() -> tuple[int, int, float, float] | None:
     """(V, training characters, training loss, validation loss) of the bigram on Tiny

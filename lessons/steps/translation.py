@@ -148,6 +148,11 @@ def _pairs(pieces, ids) -> str:
     return "  ".join(f"{p}={i}" for p, i in zip(pieces, ids, strict=True))
 
 
+def forget_found_pairs() -> None:
+    """Look for the Tatoeba pairs again at the next note (the app calls this after downloading them)."""
+    real_pair_note.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def real_pair_note() -> str:
     """A real pair of the Tatoeba file when it is on this machine, else where to get it."""

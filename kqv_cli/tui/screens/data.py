@@ -164,7 +164,7 @@ class DataScreen(ModalScreen[None]):
             self.set_status(Text(f"could not download: {message.error}", style="bold red"))
         elif not message.cancelled:
             self.set_status(Text("done: every data set is here, checked; esc closes", style="green"))
-            forget_loaded_digits()
+            forget_found_data()
 
     def action_close(self) -> None:
         if self.running:  # the first esc stops the download, the next one closes
@@ -186,9 +186,14 @@ class DataScreen(ModalScreen[None]):
         return super().check_action(action, parameters)
 
 
-def forget_loaded_digits() -> None:
-    """The lessons keep the digits they loaded for the app's life: after MNIST arrives, the next
-    lesson opened reads it instead of the synthetic stand-ins."""
+def forget_found_data() -> None:
+    """The lessons remember what data they found for the app's life: after a download, the next
+    lesson opened reads MNIST instead of the synthetic stand-ins, and its notes measure Tiny
+    Shakespeare and quote a Tatoeba pair instead of saying how to get them."""
     from lessons.steps.digit_images import forget_loaded
+    from lessons.steps.training import forget_found_text
+    from lessons.steps.translation import forget_found_pairs
 
     forget_loaded()
+    forget_found_text()
+    forget_found_pairs()
