@@ -190,9 +190,9 @@ def test_run_gpt_piped_prints_the_two_losses_every_n_iterations(workspace):
     assert [int(r[0]) for r in rows] == [1, 2, 4, 6]
     assert all(abs(float(r[1]) - float(r[2])) < 1e-3 for r in rows)
     assert "validation loss after 6 iterations" in result.output
-    samples = [line.split(":", 1)[1] for line in result.output.splitlines()
+    samples = [line.split(":", 1)[1].strip() for line in result.output.splitlines()
                if line.startswith(("  yours:", "  kqv's engine:"))]
-    assert len(samples) == 2 and samples[0] == samples[1] and samples[0].strip()
+    assert len(samples) == 2 and samples[0] == samples[1] and samples[0]
 
 
 def test_a_function_not_passed_is_refused_with_how_to_pass_it(workspace):
