@@ -75,9 +75,13 @@ def startup_once(env: dict) -> dict[str, float]:
         return {name: t - start for name, t in marks.items()}
 
 
-async def step_times(lesson_id: str = "backprop") -> tuple[list[float], list[float]]:
+async def step_times(lesson_id: str = "backprop", settle: bool = True) -> tuple[list[float], list[float]]:
     """Seconds from each next-step action to the step drawn, every step of ``lesson_id`` visited
-    for the first time, and the floor (a no-op action and a refresh)."""
+    for the first time, and the floor (a no-op action and a refresh).
+
+    ``settle``: the next key waits until the screen's workers are done, as when the learner
+    reads the step (the screen runs the next step's engine meanwhile); False presses it as soon
+    as the step is drawn, as someone paging through does."""
     sys.path.insert(0, str(REPO))
     from kqv_cli.tui.app import KqvApp
     from kqv_cli.tui.screens.lesson import LessonScreen
@@ -110,7 +114,8 @@ async def step_times(lesson_id: str = "backprop") -> tuple[list[float], list[flo
             await drawn.wait()
             steps.append(time.perf_counter() - t)
             drawn.clear()
-            await app.workers.wait_for_complete()
+            if settle:
+                await app.workers.wait_for_complete()
     LessonScreen.apply_view = apply_view
     return steps, idle
 

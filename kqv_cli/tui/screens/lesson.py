@@ -225,6 +225,23 @@ class LessonScreen(KqvScreen):
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
         self._done = serial
+        if view.index + 1 < len(self.lesson.steps):
+            self.prefetch_step(view.index + 1, serial)
+
+    @work(thread=True, group="engine")
+    def prefetch_step(self, index: int, serial: int) -> None:
+        """Run the next step's engine run while the learner reads this one, so that ``n`` finds
+        it done: a first visit can take longer than the 0.2 s a step may take unannounced (the
+        LayerNorm comparison trains two models: 0.3 s on an idle machine). Skipped once a key
+        has asked for something else; a key pressed meanwhile waits for the run in progress."""
+        with self._lock:
+            if serial != self._wanted:
+                return
+            try:
+                view = self.session.run(index)
+            except KqvError:
+                return  # said when the learner gets there
+        ready_to_draw(view)
 
     def run_failed(self, message: str, serial: int) -> None:
         """The engine refused (e.g. dims it cannot build): say why, keep the last good view."""
