@@ -337,3 +337,23 @@ def test_a_gap_beyond_float_rounding_is_not_called_rounding(workspace):
     assert result.exit_code == 0, result.output
     assert "more than float32 rounding" in result.output
     assert "train it as the engine's do" not in result.output
+
+
+def test_junk_written_into_the_reply_pipe_is_refused_not_read(workspace):
+    (workspace / "sigmoid.py").write_text(
+        "import os, struct, sys\n\n"
+        "def sigmoid(z):\n"
+        "    head = b'{\"status\": \"ok\", \"returns\": 0, \"arrays\": [{\"dtype\": \"|O\", \"shape\": [1]}]}'\n"
+        "    os.write(int(sys.argv[3]), struct.pack('<Q', len(head)) + head + b'12345678')\n"
+        "    while True:\n"
+        "        pass\n")
+    with LearnerProcess(files_of(workspace, ["sigmoid"]), timeout=5) as learner:
+        with pytest.raises(LearnerCodeFailed, match="sent back something kqv cannot read during sigmoid"):
+            learner.call("sigmoid", "sigmoid", [1.0])
+
+
+def test_a_process_that_ends_itself_is_one_line(workspace):
+    (workspace / "sigmoid.py").write_text("import os\n\ndef sigmoid(z):\n    os._exit(3)\n")
+    with LearnerProcess(files_of(workspace, ["sigmoid"])) as learner:
+        with pytest.raises(LearnerCodeFailed, match="during sigmoid: .*exit code 3"):
+            learner.call("sigmoid", "sigmoid", [1.0])
