@@ -343,7 +343,8 @@ def test_junk_written_into_the_reply_pipe_is_refused_not_read(workspace):
     (workspace / "sigmoid.py").write_text(
         "import os, struct, sys\n\n"
         "def sigmoid(z):\n"
-        "    head = b'{\"status\": \"ok\", \"returns\": 0, \"arrays\": [{\"dtype\": \"|O\", \"shape\": [1]}]}'\n"
+        "    head = (b'{\"status\": \"ok\", \"returns\": 0, '\n"
+        "            b'\"arrays\": [{\"dtype\": \"|O\", \"shape\": [1]}]}')\n"
         "    os.write(int(sys.argv[3]), struct.pack('<Q', len(head)) + head + b'12345678')\n"
         "    while True:\n"
         "        pass\n")
