@@ -115,3 +115,19 @@ async def test_whitespace_tokens_label_rows_visibly_and_token_ids_stay_numbers_a
         text = "\n".join(value_lines(screen))
         assert "▀" not in text and str(int(screen.view.record("idx").value[0, 0])) in value_lines(screen)[2]
         assert any("token ids are labels" in note for note in notes)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pilot_test
+async def test_a_b_t_c_heatmap_says_which_batch_row_and_which_axes_whole_in_the_pane(size):
+    app = KqvApp("attention")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, "attention", "mlp-out")
+        value = screen.query_one(ValueView)
+        value.show_record(screen.view.record("h0.x_out"))  # (B, T, C): too wide for numbers
+        await pilot.pause()
+        lines = value_lines(screen)
+        assert "▀" in "\n".join(lines)
+        assert "(2, 12, 32) = (B, T, C)  batch 0/2 · rows T, cols C · [ ] switch" in lines[0]
+        assert max(len(line) for line in lines) <= value.scrollable_content_region.width
