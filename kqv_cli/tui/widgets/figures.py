@@ -174,7 +174,8 @@ def numbers(matrix: np.ndarray, caption: Text | tuple[Text, ...], width: int | N
     read); a column is widened to its name with what is left, else the name is cut with an
     ellipsis; a row label is ``index name`` when there is room.
     """
-    form = matrix_format(matrix)  # from every entry, before any rows are left out below
+    every = matrix  # the format is chosen from every entry, before any rows are left out below
+    form = matrix_format(every)
     drawn = max(MAX_CELLS // max(matrix.shape[1], 1), 1)
     hidden = max(matrix.shape[0] - min(drawn, max_rows or drawn), 0)
     if hidden:
@@ -189,7 +190,7 @@ def numbers(matrix: np.ndarray, caption: Text | tuple[Text, ...], width: int | N
     if row_names and min(name_w, 5) > room - cols * (cell + 1) and form.width == CELL:
         # the row words would be lost, or cut to three letters: one character less per number
         # (one decimal less, the largest entry still with two significant digits) leaves them room
-        narrow = matrix_format(matrix, CELL - 1)
+        narrow = matrix_format(every, CELL - 1)
         form, cell = narrow, cell_width(matrix, narrow)
     if col_names:
         wide = max(cell, max(len(n) for n in col_names))
