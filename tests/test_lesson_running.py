@@ -84,3 +84,27 @@ async def test_opening_a_lesson_draws_the_screen_before_the_first_run_ends(monke
         await until(lambda: not screen.busy)
         await pilot.pause()
         assert screen.view.index == 0 and "running…" not in bar(screen)
+
+
+def test_the_home_screen_imports_the_lesson_screen_while_the_menu_is_read():
+    """Opening the first lesson should not wait for the lesson screen's imports (~0.1 s): home
+    makes them in a thread once it is drawn. A fresh interpreter, as this one has them already."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import asyncio, sys\n"
+            "from kqv_cli.tui.app import KqvApp\n"
+            "before = {m for m in ('kqv_cli.tui.screens.lesson', 'markdown_it') if m in sys.modules}\n"
+            "async def main():\n"
+            "    app = KqvApp()\n"
+            "    async with app.run_test(size=(80, 24)) as pilot:\n"
+            "        await pilot.pause()\n"
+            "        await app.workers.wait_for_complete()\n"
+            "        print(type(app.screen).__name__, sorted(before),\n"
+            "              all(m in sys.modules for m in ('kqv_cli.tui.screens.lesson', 'markdown_it')))\n"
+            "asyncio.run(main())\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["HomeScreen", "[]", "True"]

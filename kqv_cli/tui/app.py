@@ -67,6 +67,8 @@ class KqvApp(App):
         self.push_screen(HomeScreen())
         if self.progress.warning:
             self.notify(self.progress.warning, severity="warning", timeout=10)
+        if not self.start_lesson:
+            self.call_after_refresh(self.warm_lesson_screen)  # once home is drawn
         if self.start_lesson:
             if any(lesson.id == self.start_lesson for lesson in self.lessons):
                 self.open_lesson(self.start_lesson)
@@ -102,6 +104,13 @@ class KqvApp(App):
         if self.model is not None and session.offers_model:
             session.use_model(self.model)
         return session
+
+    def warm_lesson_screen(self) -> None:
+        """While the learner reads the home screen, import what opening a lesson needs, in a
+        thread: the lesson screen and its widgets, the Markdown parser, pygments' Python lexer and
+        every exercise's spec (~0.1 s in all on an idle machine, a fifth of the 0.5 s an opening
+        may take). A key pressed meanwhile waits for no more than the import under way."""
+        self.run_worker(_import_lesson_screen, thread=True, group="warm", exit_on_error=False)
 
     def open_lesson(self, lesson_id: str) -> None:
         # imported here: the lesson screen's widgets are not needed to draw home (~0.1 s at start)
@@ -183,3 +192,15 @@ class KqvApp(App):
         """The help of the screen in front (a dialog has none of its own: its keys are in its footer)."""
         if isinstance(self.screen, KqvScreen):
             self.screen.action_help()
+
+
+def _import_lesson_screen() -> None:
+    """What opening the first lesson would otherwise import on the event loop (KqvApp.warm_lesson_screen)."""
+    from rich.markdown import Markdown  # noqa: F401  (markdown-it: StepText)
+
+    from kqv_cli.tui.screens.lesson import LessonScreen  # noqa: F401  (its widgets come with it)
+    from kqv_cli.tui.widgets.code_view import highlighted
+    from lessons.practice import load_exercises
+
+    load_exercises()
+    highlighted(("import numpy as np",))  # pygments loads its Python lexer the first time
