@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from kqv_cli.matrix_numbers import CELL, matrix_format
 
@@ -39,11 +40,12 @@ def random_matrices(count: int, seed: int = 0):
             yield m.astype(rng.choice([np.float32, np.float64]))
 
 
-def test_every_entry_of_a_matrix_shares_one_format_that_fits_its_cell():
+@pytest.mark.parametrize("cell", [CELL, CELL - 1])  # CELL - 1: the values pane making room for row words
+def test_every_entry_of_a_matrix_shares_one_format_that_fits_its_cell(cell):
     for m in random_matrices(600):
-        form = matrix_format(m)
+        form = matrix_format(m, cell)
         texts = [form.text(x) for x in m.ravel().tolist()]
-        assert max(len(t) for t in texts) <= form.width <= CELL, (m, texts)
+        assert max(len(t) for t in texts) <= form.width <= cell, (m, texts)
         finite = [t for x, t in zip(m.ravel().tolist(), texts, strict=True) if np.isfinite(x) and x != 0]
         assert len({decimals_of(t) for t in finite}) <= 1, texts  # never -4e-3 beside 0.002
         assert all(t in ("−inf", "0") for x, t in zip(m.ravel().tolist(), texts, strict=True)
