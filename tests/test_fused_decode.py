@@ -121,3 +121,20 @@ def test_without_numba_a_gpt2_generates_on_the_readable_forward(monkeypatch, cap
         assert "numba" in err and err.count("\n") == 1  # one line, once
     finally:
         fused._forget()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_decoders_gelu_is_the_readable_one(dtype):
+    """GELU's tanh from the SIMD exp (engine.fused.expf) against engine.mlp.gelu_forward in float64,
+    from −60 to 60 (saturated ends, tiny inputs, and the bias added first)."""
+    from engine.fused import decode
+    from engine.mlp import GELU_C, gelu_forward
+
+    x = np.concatenate([np.linspace(-60, 60, 24000), [0.0, 1e-30, -1e-30, 1e-6, -1e-6]]).reshape(5, -1)
+    bias = np.linspace(-0.5, 0.5, x.shape[1])
+    got = (x - bias).astype(dtype)
+    want, _ = gelu_forward(got.astype(np.float64) + bias.astype(dtype))
+    ty = np.dtype(dtype).type
+    decode._bias_gelu(got, bias.astype(dtype), ty(GELU_C), ty(GELU_C * 0.044715), ty(0.5))
+    scale = np.maximum(np.abs(x), 1.0)  # GELU(u) is about u or 0: an error relative to |u|
+    assert np.max(np.abs(got - want) / scale) <= (3e-7 if dtype == np.float32 else 1e-14)

@@ -17,8 +17,8 @@ How the loops are laid out, and why (a 784-30-10 net, ``m`` examples as rows):
 * nabla_w = δᵀ a (the (n, m) by (m, n_in) product) goes two neurons by four examples at a
   time, one pass over each gradient row per four examples; the weight row is updated as soon
   as its gradient row is complete, while both are in the L1 cache.
-* σ in float32 computes its exp by hand in SIMD (:func:`_sigmoid_float32`): the C library's exp,
-  one call per number, cost a third of a mini-batch of 100. The softmax (a few numbers a row)
+* σ in float32 takes its exp from :mod:`engine.fused.expf`, in SIMD: the C library's exp, one
+  call per number, cost a third of a mini-batch of 100. The softmax (a few numbers a row)
   and float64 networks keep the C library's.
 
 The same jit settings as :mod:`engine.fused.kernels` (cache, nogil, numpy's error model,
@@ -33,6 +33,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from engine.fused.expf import exp_float32
 
 jit = njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"})
 
@@ -101,29 +103,14 @@ def _dense_forward(a, rows, w, b, out):
 
 @jit
 def _sigmoid_float32(a):
-    """a ← σ(a) = 1 / (1 + e⁻ᵃ) in place, float32, in two loops LLVM turns into SIMD code.
-
-    exp by hand, as the C library computes it (Cody and Waite's reduction, then a polynomial): e^v =
-    2^k · e^r with k = v·log₂e rounded and r = v − k·ln 2, |r| ≤ ln2/2, e^r = 1 + r + r²·P(r) (the
-    degree-5 P of Cephes' expf, within an ulp or two of the true value). r is taken in float64 so
-    no rounding of k·ln 2 survives. 2^k is built as a float's bit pattern, exponent field k + 127,
-    in a second loop through an int32 view. The C library's exp, one call per number, took 30 of
-    the 100 µs of a mini-batch of 100 here."""
+    """a ← σ(a) = 1 / (1 + e⁻ᵃ) in place, float32, with the SIMD exp of :mod:`engine.fused.expf`:
+    the C library's exp, one call per number, took 30 of the 100 µs of a mini-batch of 100."""
     one = np.float32(1)
-    bits = np.empty(a.size, np.int32)
     for i in range(a.size):
-        v = min(max(-a[i], np.float32(-87.0)), np.float32(87.0))  # e^±87 stays a normal float32
-        k = np.int32(v * np.float32(1.4426950408889634) + np.float32(126.5))  # k + 126 > 0: truncation floors
-        kf = np.float32(k) - np.float32(126)
-        r = np.float32(np.float64(v) - np.float64(kf) * 0.6931471805599453)
-        p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
-               + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
-             + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
-        a[i] = p * (r * r) + r + one  # e^r
-        bits[i] = (k + 1) << 23  # 2^(k − 126): biased exponent (k − 126) + 127
-    two_k = bits.view(np.float32)
+        a[i] = -a[i]
+    exp_float32(a)
     for i in range(a.size):
-        a[i] = one / (one + a[i] * two_k[i])
+        a[i] = one / (one + a[i])
 
 
 @jit
