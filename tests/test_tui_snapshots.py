@@ -65,6 +65,10 @@ class TestHome:
         """Under 80x24: one line asks for a larger terminal where the footer would be cut."""
         assert snap_compare(KqvApp(), terminal_size=(60, 20))
 
+    def test_information_in_the_footer_line_80x24(self, snap_compare):
+        """esc on home: a short piece of information in the footer's line, not a toast."""
+        assert snap_compare(KqvApp(), terminal_size=(80, 24), press=["escape"])
+
     def test_data_dialog_80x24(self, snap_compare):
         """D: each data set, what it is for, its size and the command that fetches it."""
         assert snap_compare(KqvApp(), terminal_size=(80, 24), press=["D"])
