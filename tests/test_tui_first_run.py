@@ -80,15 +80,18 @@ async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirror
         screen = app.screen
         assert isinstance(screen, DataScreen)
         assert "not here · 11 MB · `kqv data mnist`" in shown(app)
-        statuses = []
+        statuses, rows = [], []
         screen.set_status = lambda text, keep=screen.set_status: (statuses.append(str(text)), keep(text))[1]
-        await pilot.press("enter")
+        screen.show_sets = lambda keep=screen.show_sets: (
+            keep(), rows.append(str(screen.query_one("#data-list").render())))[0]
+        await pilot.press("D")  # D again, as on home (enter does the same)
         await until(pilot, lambda: not screen.running)
         assert all(ds.find() is not None for ds in DATA_SETS)  # in the cache, verified
         assert any(s.startswith("Tiny Shakespeare  " + "█" * 24) and s.endswith("input.txt")
                    for s in statuses), statuses  # its bar, full at the end
         assert any("data.zip" in s for s in statuses) and any("-idx3-ubyte.gz" in s for s in statuses)
         assert "done: every data set is here" in shown(app)
+        assert any("✓ MNIST" in r and "✗ Tiny Shakespeare" in r for r in rows)  # MNIST's row ticked first
         # the lessons look again: the stand-ins they remembered are forgotten
         assert digit_images._pool.cache_info().currsize == 0
         assert "not on this machine" not in translation.real_pair_note()

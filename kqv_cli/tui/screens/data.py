@@ -58,6 +58,7 @@ class DataScreen(ModalScreen[None]):
     """Lists the data sets; ``enter`` downloads the missing ones, ``esc`` stops or closes."""
 
     BINDINGS = [Binding("enter", "download", "Download the missing"),
+                Binding("D", "download", "Download the missing", show=False),  # D again, as on home
                 Binding("escape", "close", "Stop / close")]
 
     @dataclass
@@ -79,6 +80,7 @@ class DataScreen(ModalScreen[None]):
         self.running = False
         self.stop_event = threading.Event()
         self._serial = 0  # of the latest download asked for; an older one's messages are dropped
+        self._fetching = ""  # the title of the data set downloading now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="data-box"):
@@ -152,6 +154,9 @@ class DataScreen(ModalScreen[None]):
 
     def on_data_screen_progress(self, message: Progress) -> None:
         if message.serial == self._serial and self.running:
+            if message.title != self._fetching:  # the one before is done: its row turns ✓
+                self._fetching = message.title
+                self.show_sets()
             self.set_status(progress_line(message.title, message.done, message.total, message.label))
 
     def on_data_screen_finished(self, message: Finished) -> None:
