@@ -25,6 +25,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingsMap
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -58,6 +59,7 @@ class KqvScreen(Screen):
     HELP_TITLE: ClassVar[str] = ""  # the heading of this screen's help page
     HELP_NOTE: ClassVar[str] = ""  # how to read the screen, under the keys
     WIDGET_KEYS: ClassVar[list[tuple[str, str]]] = []  # (key, what it does) for keys with no binding
+    _say_timer = None  # hides the information in the footer's line (KqvScreen.say)
 
     BINDINGS = [*Screen.BINDINGS, *SHARED_BINDINGS]
 
@@ -97,7 +99,7 @@ class KqvScreen(Screen):
                     " · ? help", style="bold", no_wrap=True, overflow="ellipsis")
         try:
             self.query_one("#too-small", Static).update(line)
-        except Exception:  # noqa: BLE001  (NoMatches: the first time, the line is mounted)
+        except NoMatches:  # the first time: the line is mounted
             self.mount(Static(line, id="too-small"))
 
     # -- short information, in the footer's line ----------------------------------------------
@@ -105,12 +107,12 @@ class KqvScreen(Screen):
     def say(self, message: str, seconds: float | None = None) -> bool:
         """Show ``message`` in the footer's line for ``seconds``; False (nothing shown) when it does
         not fit that one line, and the caller shows a toast instead."""
-        if "\n" in message or len(message) + 2 > self.app.size.width or not self.is_mounted:
-            return False
         line = Text(message, style="bold", no_wrap=True)
+        if "\n" in message or line.cell_len + 2 > self.app.size.width or not self.is_mounted:
+            return False
         try:
             self.query_one("#status-line", Static).update(line)
-        except Exception:  # noqa: BLE001  (NoMatches: the first time, the line is mounted)
+        except NoMatches:  # the first time: the line is mounted
             self.mount(Static(line, id="status-line"))
         self.add_class("-saying")
         if self._say_timer is not None:
@@ -121,8 +123,6 @@ class KqvScreen(Screen):
     def _said(self) -> None:
         self._say_timer = None
         self.remove_class("-saying")
-
-    _say_timer = None
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts on a screen that is not the one shown (not yet mounted, or already being
