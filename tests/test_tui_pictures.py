@@ -173,3 +173,26 @@ async def test_values_pane_after_a_resize_from_100x30_to_80x24_and_a_zoom():
         assert shown[1].split()[:3] == ["q↓", "k→", words[0]]
         rows = [line for line in shown[2:] if line.strip()]
         assert rows and all(len(row.split()) == len(words) + 1 for row in rows), shown
+
+
+@pilot_test
+async def test_zooming_a_picture_step_and_back_settles_and_keeps_the_fold():
+    """z on a folded step's values pane fills the screen with the figure; the screen is not
+    left 'busy' while zoomed (the panes' own heights do not apply then), and z puts the fold back."""
+    app = KqvApp("attention")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, "attention", "softmax")
+        text = screen.query_one(StepText)
+        assert text.folded
+        value = screen.query_one(ValueView)
+        value.focus()
+        await pilot.press("z")
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.maximized is value and not screen.busy
+        assert value.region.height > 20
+        await pilot.press("z")
+        await settle(pilot)
+        assert screen.maximized is None and text.folded and not screen.busy
+        assert 3 <= text_height(screen) <= 4

@@ -168,8 +168,8 @@ class LessonScreen(KqvScreen):
     def _panes_moving(self) -> bool:
         """True while a height :meth:`fit_panes` set is not laid out yet, or the values pane is
         not yet drawn for the room it now has."""
-        if not self.query(ValueView):
-            return False
+        if not self.query(ValueView) or self.maximized is not None:
+            return False  # a zoomed pane fills the screen whatever height the others are given
         value = self.query_one(ValueView)
         for pane in (self.query_one("#lesson-top"), self.query_one(VariablesTable), value):
             height = pane.styles.height
@@ -328,13 +328,17 @@ class LessonScreen(KqvScreen):
         folds while its picture needs the room, until x unfolds it."""
         heights = self.picture_heights()
         self._foldable = heights is not None
-        if self._unfolded:
-            heights = None
+        if self._unfolded or self.maximized is not None:
+            heights = None  # zoomed (z), a pane fills the screen: no height of its own may hold it
         panes = (self.query_one("#lesson-top"), self.query_one("#lesson-bottom"),
                  self.query_one(VariablesTable), self.query_one(ValueView))
         for pane, lines in zip(panes, heights or (None,) * 4, strict=True):
             pane.styles.height = lines  # None: the stylesheet's share again
         self.query_one(StepText).fold(heights is not None, self._foldable)
+
+    def watch_maximized(self) -> None:
+        if self.view is not None:
+            self.fit_panes()
 
     def action_fold(self) -> None:
         """x: the folded text at its full height (the picture then thinned to what is left), or back."""
