@@ -253,6 +253,7 @@ def evenly(n: int, keep: int) -> np.ndarray:
 
 
 MAX_ZOOM = 4  # a small figure is drawn at most 4 x 4 cells per entry: bigger says nothing more
+NATURAL_ROWS = 1000  # rows of blocks drawn at most to measure a view's natural height
 
 
 def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int | None,
@@ -296,11 +297,13 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int | N
     widest_note = len(f"  ({r} of {r} rows, {c} of {c} cols)")
     caption_lines = 1 if caption.cell_len + widest_note + 2 + legend.cell_len <= width else 2
 
-    room = None if height is None else 2 * max(height - caption_lines, 1)  # matrix rows that fit
+    # matrix rows that fit; at the natural height no more than a pane could ever show (a GPT-2
+    # embedding table has 50,257 rows)
+    room = NATURAL_ROWS if height is None else 2 * max(height - caption_lines, 1)
     zoom = 1
     if keep_aspect:
         cell_w = 1
-        scale = min(width / c, room / r if room is not None else 1.0)
+        scale = min(width / c, room / r if height is not None else min(room / r, 1.0))
         if scale >= 1:
             zoom = min(int(scale), MAX_ZOOM)
             rows, cols = np.arange(r), np.arange(c)
@@ -308,7 +311,7 @@ def heatmap(matrix: np.ndarray, caption: Text | str, width: int, height: int | N
             rows, cols = evenly(r, int(r * scale)), evenly(c, int(c * scale))
     else:
         cell_w = 2 if c * 2 <= width else 1  # wider cells when there is room
-        rows = evenly(r, room) if room is not None else np.arange(r)
+        rows = evenly(r, room)
         cols = evenly(c, max(width // cell_w, 1))
     shown = matrix[np.ix_(rows, cols)].astype(np.float64)
     thinned = ([f"{len(rows)} of {r} rows"] if len(rows) < r else []) + (
