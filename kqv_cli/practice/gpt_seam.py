@@ -33,7 +33,6 @@ from engine.attention import (
     merge_heads,
     split_heads,
 )
-from engine.attention_parts import BY_ROOT_HS, CAUSAL, DOT
 from engine.gpt.blocks import Embedding
 from engine.gpt.model import GPT
 from engine.layers import LayerNorm
@@ -125,13 +124,15 @@ class LearnerAttention(CausalSelfAttention):
             att = expect_array("attention_forward", "att (shown)", shown["att"], att_shape, q.dtype)
             return expect_array("attention_forward", "its result", y, shape, q.dtype), att
         if "softmax" in self.parts:
-            scores = DOT.forward(q, k)  # (B, nh, T, T)
-            BY_ROOT_HS.apply(scores, self.hs)
-            np.copyto(scores, -np.inf, where=CAUSAL.hidden(T, T))
+            scores = self.score.forward(q, k)  # (B, nh, T, T): q @ kᵀ
+            self.scale.apply(scores, self.hs)  # · 1/√hs
+            hidden = self.mask.hidden(T, T)  # the future, above the diagonal
+            if hidden is not None:
+                np.copyto(scores, -np.inf, where=hidden)
             att = self.learner.call("softmax", "softmax_forward", scores)
             att = expect_array("softmax_forward", "p", att, att_shape, q.dtype)
             return att @ v, att  # (B, nh, T, T) @ (B, nh, T, hs)
-        y, att, _ = attention_forward(q, k, v)
+        y, att, _ = attention_forward(q, k, v, self.score, self.scale, self.mask)
         return y, att
 
     def backward(self, dout, B, T, tracer=NO_TRACE):
@@ -152,10 +153,11 @@ class LearnerAttention(CausalSelfAttention):
             dv[...] = att.transpose(0, 1, 3, 2) @ dy  # (B, nh, T, T) @ (B, nh, T, hs)
             dscores = expect_array("softmax_backward", "dx", self.learner.call(
                 "softmax", "softmax_backward", datt, att), att.shape, dout.dtype).copy()
-            BY_ROOT_HS.apply(dscores, self.hs)  # the gradient at q @ kᵀ, before the scale
-            DOT.backward(dscores, self.q, self.k, dq, dk)
+            self.scale.apply(dscores, self.hs)  # the gradient at q @ kᵀ, before the scale
+            self.score.backward(dscores, self.q, self.k, dq, dk)
         else:
-            attention_backward(dy, self.q, self.k, self.v, self.att_soft, out=(dq, dk, dv))
+            attention_backward(dy, self.q, self.k, self.v, self.att_soft, score=self.score, scale=self.scale,
+                               out=(dq, dk, dv))
         return self.c_attn.backward(dqkv.reshape(B * T, 3 * C))  # (B*T, C)
 
 
