@@ -7,8 +7,9 @@ forces (``OPENBLAS_CORETYPE=Haswell``, ``OPENBLAS_L2_SIZE=512``, set for that ch
 shell lacks them) and with both variables removed, which is the kernel a user's machine with
 this CPU picks. The kernel each child used is read with threadpoolctl and printed. Each kqv
 child also times plain numpy over the same weights (one row through every matrix, the head
-included), the memory-bandwidth bound of cached generation on the machine as it is then, and
-reports generation's fraction of it: a figure that survives a busy machine better than a rate.
+included), the memory-bandwidth bound of cached generation, and reports generation's fraction
+of it. The two take turns token by token (:func:`interleaved`), so both are measured under the
+same load: a figure that survives a busy machine better than a rate.
 
 ``--model`` is a GPT-2 folder or name (default ``gpt2`` from the Hugging Face cache). Without
 the real weights, write a random GPT-2 small with transformers, e.g.::
@@ -84,13 +85,16 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
             pass
         return n / (time.perf_counter() - t0)
 
-    # the bound is measured right before each cached round: on a shared machine the load
-    # changes from one second to the next, and the fraction compares figures taken together
-    cached, bound = [], {1: [], 2: []}
+    # generation and the bound take turns token by token (interleaved): on a shared machine
+    # the load changes from one second to the next, and the fraction compares figures taken
+    # under the same load
+    cached, bound, fractions = [], {1: [], 2: []}, []
     for _ in range(max(1, rounds // 2)):
-        for n in bound:
-            bound[n].append(matvec_bound(gpt, n, rounds))
-        cached.append(rate(True, tokens))
+        tok_s, bound_s = interleaved(gpt, ids, tokens)
+        cached.append(tok_s)
+        for n, b in bound_s.items():
+            bound[n].append(b)
+        fractions.append(tok_s / max(bound_s.values()))
     bound = {n: statistics.median(b) for n, b in bound.items()}
     uncached = rate(False, max(8, tokens // 4))
     blas = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads")}
@@ -98,29 +102,49 @@ def kqv_child(model: str, tokens: int, rounds: int) -> dict:
     return {"load_s": load_s, "forward_13_ms": 1000 * statistics.median(forward),
             "forward_13_ms_by_blas_threads": by_threads, "cached_tok_s": statistics.median(cached),
             "uncached_tok_s": uncached, "matvec_bound_tok_s_by_blas_threads": bound,
-            "cached_fraction_of_bound": statistics.median(cached) / max(bound.values()), "blas": blas}
+            "cached_fraction_of_bound": statistics.median(fractions), "blas": blas}
 
 
-def matvec_bound(gpt, n_threads: int, rounds: int) -> float:
-    """Tokens/s of plain numpy over the same weights: one row through every 2-D weight of the
-    blocks and the tied head, nothing else. A generated token must read all of them once, so
-    this is the memory-bandwidth bound cached generation can approach, measured here, now."""
+def interleaved(gpt, ids, tokens: int) -> tuple[float, dict[int, float]]:
+    """Cached generation of ``tokens`` tokens after the prompt ``ids``, with one pass of the bound
+    (:func:`bound_pass`) after each token, on 1 and 2 BLAS threads in turn: generation's rate
+    (tokens over the time of the tokens alone, the thread chooser's first trials included) and
+    the bound's rate on each thread count (the median pass)."""
     import numpy as np
 
     from engine.runtime.blas import blas_threads
 
+    one_pass = bound_pass(gpt)
+    stream = gpt.stream(ids[0], tokens + 1, rng=np.random.default_rng(1), cache=True)
+    next(stream)  # the prompt's pass and the first token: the forward figure's work
+    token_s, bound_s = [], {1: [], 2: []}
+    for i in range(tokens):
+        t0 = time.perf_counter()
+        next(stream)
+        token_s.append(time.perf_counter() - t0)
+        n = 1 + i % 2
+        with blas_threads(n):
+            t0 = time.perf_counter()
+            one_pass()
+            bound_s[n].append(time.perf_counter() - t0)
+    return tokens / sum(token_s), {n: 1 / statistics.median(b) for n, b in bound_s.items()}
+
+
+def bound_pass(gpt):
+    """One row through every 2-D weight of the blocks and the tied head, nothing else: what a
+    generated token must read from memory at the least (a function to call)."""
+    import numpy as np
+
     weights = [w for name, w in gpt.params.items() if w.ndim == 2 and name not in ("wte", "wpe")]
     wte = gpt.params["wte"]
     rows = {w.shape[0]: np.ones((1, w.shape[0]), dtype=w.dtype) for w in weights}
-    times = []
-    with blas_threads(n_threads):
-        for _ in range(rounds + 1):  # the first one warms up
-            t0 = time.perf_counter()
-            for w in weights:
-                rows[w.shape[0]] @ w  # (1, in) @ (in, out)
-            wte @ rows[wte.shape[1]][0]  # (V, C) @ (C,): the head, as generation reads it
-            times.append(time.perf_counter() - t0)
-    return 1 / statistics.median(times[1:])
+
+    def one_pass():
+        for w in weights:
+            rows[w.shape[0]] @ w  # (1, in) @ (in, out)
+        wte @ rows[wte.shape[1]][0]  # (V, C) @ (C,): the head, as generation reads it
+
+    return one_pass
 
 
 def torch_child(model: str, tokens: int, rounds: int) -> dict:
@@ -297,6 +321,7 @@ def summary(result: dict, pairs: list[dict]) -> dict:
             "cached_tok_s": med(runs, lambda r: r["cached_tok_s"]),
             "uncached_tok_s": med(runs, lambda r: r["uncached_tok_s"]),
             "matvec_bound_tok_s": med(runs, lambda r: max(r["matvec_bound_tok_s_by_blas_threads"].values())),
+            "cached_fraction_of_bound": med(runs, lambda r: r["cached_fraction_of_bound"]),
             "load_s": med(runs, lambda r: r["load_s"]),
         }
         if pairs:
@@ -337,7 +362,8 @@ def main(argv=None) -> int:
         return 0
     forced = {name: os.environ.get(name, value) for name, value in FORCED_HASWELL.items()}
     result = {"model": args.model, "forced_env": forced, "tokens": args.tokens, "rounds": args.rounds,
-              "note": "2-core machine shared with other work while measured"}
+              "note": "2-core machine shared with other work while measured",
+              "load_average_before": os.getloadavg()}
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -368,6 +394,9 @@ def main(argv=None) -> int:
                 f"(median of {len(ratios)} pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
     result["kqv_sample_rss"] = in_child("rss", args, True)
     say(f"kqv sample --model {args.model}: {result['kqv_sample_rss']}")
+    result["load_average_after"] = os.getloadavg()
+    say(f"load average (1 min) {result['load_average_before'][0]:.1f} before, "
+        f"{result['load_average_after'][0]:.1f} after, on {os.cpu_count()} cores")
     result["summary"] = summary(result, pairs)
     for label, figures in result["summary"].items():
         say(f"{label}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"

@@ -128,16 +128,20 @@ _said = False
 
 
 def _import(name: str):
-    """``engine.fused.NAME``, or None (and one line on stderr, once a process) without numba."""
+    """``engine.fused.NAME``, or None (and one line on stderr, once a process) without numba; a
+    module with a ``warm()`` has it called first."""
     global _said
     try:
-        return importlib.import_module(f"engine.fused.{name}")
+        module = importlib.import_module(f"engine.fused.{name}")
     except ImportError as exc:  # numba missing, or built for another numpy
         if not _said:
             _said = True
             print(f"kqv: the fast engine needs numba ({exc}); running the readable numpy engine, "
                   "which is slower", file=sys.stderr)
         return None
+    if hasattr(module, "warm"):  # its kernels compiled or read from numba's cache now, not at first use
+        module.warm()
+    return module
 
 
 def _forget() -> None:

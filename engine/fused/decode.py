@@ -137,6 +137,19 @@ def _bias_gelu(x, bias, c, c3, half):
             row[j] = half * u * (one + t)
 
 
+def warm(dtype=np.float32) -> None:
+    """Call every kernel once on tiny arrays of the types a model's decoding passes: numba compiles
+    (the first time on a machine) or reads its cache at a kernel's first call, 50-100 ms each,
+    which would otherwise land on the first generated tokens. :func:`engine.fused.preload` runs
+    this on its own thread while a GPT-2's weights are read."""
+    ty = np.dtype(dtype).type
+    x, d, w, b = np.ones((1, 4), dtype), np.zeros((1, 4), dtype), np.ones(4, dtype), np.zeros(4, dtype)
+    _add_layernorm(x, d, b, True, w, b, ty(1e-5), np.empty((1, 4), dtype))
+    K, V = np.zeros((1, 1, 2, 4), dtype), np.zeros((1, 1, 2, 4), dtype)
+    _attend(np.zeros((1, 12), dtype), np.zeros(12, dtype), K, V, 0, 1, ty(0.5), np.empty(2, dtype), d)
+    _bias_gelu(x, b, ty(GELU_C), ty(GELU_C * 0.044715), ty(0.5))
+
+
 def decodes(model) -> bool:
     """Whether :class:`Decoder` computes ``model``'s forward: the standard GPT's parts only."""
     cfg = model.config
