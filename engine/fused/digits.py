@@ -11,12 +11,12 @@ How the loops are laid out, and why (a 784-30-10 net, ``m`` examples as rows):
 
 * The images are never copied into a mini-batch: the first layer reads ``x[rows[r]]``
   where it stands in the training set.
-* z = a wᵀ + b goes two examples by four neurons at a time: every number loaded from an image
-  row or a weight row is used four or two times, with eight sums kept in registers, each a
-  SIMD vector (``fastmath`` lets LLVM split a sum over lanes).
+* z = a wᵀ + b goes four examples by four neurons at a time: every number loaded from an image
+  row or a weight row is used four times, with sixteen sums kept in registers, each a SIMD
+  vector (``fastmath`` lets LLVM split a sum over lanes).
 * nabla_w = δᵀ a (the (n, m) by (m, n_in) product) goes two neurons by four examples at a
-  time, one pass over each gradient row per four examples; the weight row is updated as soon
-  as its gradient row is complete, while both are in the L1 cache.
+  time, one pass over each gradient row per four examples; the last pass updates the weight
+  row, while both are in the L1 cache.
 * σ in float32 takes its exp from :mod:`engine.fused.expf`, in SIMD: the C library's exp, one
   call per number, cost a third of a mini-batch of 100. The softmax (a few numbers a row)
   and float64 networks keep the C library's.
@@ -45,7 +45,12 @@ COSTS = {"quadratic": 0, "cross-entropy": 1, "log-likelihood": 2}
 
 @jit
 def _dense_forward(a, rows, w, b, out):
-    """out[r] = w @ a[rows[r]] + b for each r: ``a`` (·, n_in), ``w`` (n, n_in), ``out`` (m, n)."""
+    """out[r] = w @ a[rows[r]] + b for each r: ``a`` (·, n_in), ``w`` (n, n_in), ``out`` (m, n).
+
+    Four examples by four neurons at a time: sixteen sums in SIMD registers, and each number
+    loaded from an image row used four times, each from a weight row four times. The images
+    come from all over the training set, so the first four neurons wait on memory; the other
+    blocks find the rows in the cache."""
     m = rows.size
     n, k = w.shape
     zero = out.dtype.type(0)
@@ -53,29 +58,46 @@ def _dense_forward(a, rows, w, b, out):
     while j < n:
         if j + 4 <= n:  # four neurons at a time
             w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+            b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
             r = 0
             while r < m:
-                x = a[rows[r]]
-                if r + 2 <= m:  # by two examples
-                    y = a[rows[r + 1]]
-                    s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = zero
+                if r + 4 <= m:  # by four examples
+                    x0, x1, x2, x3 = a[rows[r]], a[rows[r + 1]], a[rows[r + 2]], a[rows[r + 3]]
+                    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+                    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
                     for i in range(k):
-                        xi, yi = x[i], y[i]
                         c0, c1, c2, c3 = w0[i], w1[i], w2[i], w3[i]
-                        s0 += xi * c0
-                        s1 += xi * c1
-                        s2 += xi * c2
-                        s3 += xi * c3
-                        t0 += yi * c0
-                        t1 += yi * c1
-                        t2 += yi * c2
-                        t3 += yi * c3
-                    out[r + 1, j] = t0 + b[j]
-                    out[r + 1, j + 1] = t1 + b[j + 1]
-                    out[r + 1, j + 2] = t2 + b[j + 2]
-                    out[r + 1, j + 3] = t3 + b[j + 3]
-                    step = 2
-                else:
+                        u = x0[i]
+                        s00 += u * c0
+                        s01 += u * c1
+                        s02 += u * c2
+                        s03 += u * c3
+                        u = x1[i]
+                        s10 += u * c0
+                        s11 += u * c1
+                        s12 += u * c2
+                        s13 += u * c3
+                        u = x2[i]
+                        s20 += u * c0
+                        s21 += u * c1
+                        s22 += u * c2
+                        s23 += u * c3
+                        u = x3[i]
+                        s30 += u * c0
+                        s31 += u * c1
+                        s32 += u * c2
+                        s33 += u * c3
+                    out[r, j], out[r, j + 1] = s00 + b0, s01 + b1
+                    out[r, j + 2], out[r, j + 3] = s02 + b2, s03 + b3
+                    out[r + 1, j], out[r + 1, j + 1] = s10 + b0, s11 + b1
+                    out[r + 1, j + 2], out[r + 1, j + 3] = s12 + b2, s13 + b3
+                    out[r + 2, j], out[r + 2, j + 1] = s20 + b0, s21 + b1
+                    out[r + 2, j + 2], out[r + 2, j + 3] = s22 + b2, s23 + b3
+                    out[r + 3, j], out[r + 3, j + 1] = s30 + b0, s31 + b1
+                    out[r + 3, j + 2], out[r + 3, j + 3] = s32 + b2, s33 + b3
+                    r += 4
+                else:  # the last examples, one at a time
+                    x = a[rows[r]]
                     s0 = s1 = s2 = s3 = zero
                     for i in range(k):
                         xi = x[i]
@@ -83,12 +105,9 @@ def _dense_forward(a, rows, w, b, out):
                         s1 += xi * w1[i]
                         s2 += xi * w2[i]
                         s3 += xi * w3[i]
-                    step = 1
-                out[r, j] = s0 + b[j]
-                out[r, j + 1] = s1 + b[j + 1]
-                out[r, j + 2] = s2 + b[j + 2]
-                out[r, j + 3] = s3 + b[j + 3]
-                r += step
+                    out[r, j], out[r, j + 1] = s0 + b0, s1 + b1
+                    out[r, j + 2], out[r, j + 3] = s2 + b2, s3 + b3
+                    r += 1
             j += 4
         else:  # the last neurons, one at a time
             wj = w[j]
@@ -145,53 +164,72 @@ def _activate(z, fn):
 
 @jit
 def _gradient_step(delta, a, rows, w, b, g, decay):
-    """nabla_w = δᵀ a[rows] into ``g`` (n, n_in), nabla_b = Σ_r δ[r]; then w ← decay·w − nabla_w
-    and b ← b − nabla_b. ``delta`` (m, n) is already scaled by η/m."""
+    """nabla_w = δᵀ a[rows], nabla_b = Σ_r δ[r]; then w ← decay·w − nabla_w and b ← b − nabla_b.
+    ``delta`` (m, n) is already scaled by η/m; ``g`` (n, n_in) holds the partial sums.
+
+    Two neurons by four examples at a time: one pass over two gradient rows per four examples
+    (a last block of fewer is padded with zero coefficients). The first block writes the rows
+    instead of adding to them, and the last one adds its share and updates the weight rows in
+    the same pass, while both are in the cache; with a single block the gradient is never
+    stored at all."""
     m = rows.size
     n, k = w.shape
     zero = w.dtype.type(0)
+    total = np.zeros(n, w.dtype)  # nabla_b, example by example: rows of δ are contiguous
+    for r in range(m):
+        dr = delta[r]
+        for j in range(n):
+            total[j] += dr[j]
     for j in range(n):
-        s = zero
-        for r in range(m):
-            s += delta[r, j]
-        b[j] -= s
+        b[j] -= total[j]
+    if m == 0:
+        return
+    blocks = (m + 3) // 4
+    spare = np.empty(k, w.dtype)  # the second gradient row of an unpaired last neuron
     j = 0
     while j < n:
         pair = j + 2 <= n
         j1 = j + 1 if pair else j
-        g0, g1 = g[j], g[j1]
-        for i in range(k):
-            g0[i] = zero
-            g1[i] = zero
-        r = 0
-        while r < m:
-            if r + 4 <= m:  # four examples into two gradient rows at a time
-                x0, x1, x2, x3 = a[rows[r]], a[rows[r + 1]], a[rows[r + 2]], a[rows[r + 3]]
-                c0, c1, c2, c3 = delta[r, j], delta[r + 1, j], delta[r + 2, j], delta[r + 3, j]
+        g0, w0, w1 = g[j], w[j], w[j1]
+        g1 = g[j1] if pair else spare
+        for blk in range(blocks):
+            r = 4 * blk
+            end = min(r + 3, m - 1)  # the block's last example
+            r1, r2 = min(r + 1, end), min(r + 2, end)
+            x0, x1, x2, x3 = a[rows[r]], a[rows[r1]], a[rows[r2]], a[rows[end]]
+            c0, e0 = delta[r, j], delta[r, j1]
+            c1, e1 = (delta[r1, j], delta[r1, j1]) if r + 1 <= end else (zero, zero)
+            c2, e2 = (delta[r2, j], delta[r2, j1]) if r + 2 <= end else (zero, zero)
+            c3, e3 = (delta[end, j], delta[end, j1]) if r + 3 <= end else (zero, zero)
+            if not pair:
+                e0 = e1 = e2 = e3 = zero
+            if blocks == 1:  # the whole gradient in one pass, straight into the weights
+                for i in range(k):
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    w0[i] = w0[i] * decay - (c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3)
                 if pair:
-                    e0, e1, e2, e3 = delta[r, j1], delta[r + 1, j1], delta[r + 2, j1], delta[r + 3, j1]
-                else:
-                    e0 = e1 = e2 = e3 = zero
+                    for i in range(k):
+                        u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                        w1[i] = w1[i] * decay - (e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3)
+            elif blk == 0:
+                for i in range(k):
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    g0[i] = c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3
+                    g1[i] = e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3
+            elif blk < blocks - 1:
                 for i in range(k):
                     u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
                     g0[i] += c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3
                     g1[i] += e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3
-                r += 4
-            else:
-                x0 = a[rows[r]]
-                c0 = delta[r, j]
-                e0 = delta[r, j1] if pair else zero
+            elif pair:  # the last block: its share, then the step
                 for i in range(k):
-                    g0[i] += c0 * x0[i]
-                    g1[i] += e0 * x0[i]
-                r += 1
-        w0 = w[j]
-        for i in range(k):
-            w0[i] = w0[i] * decay - g0[i]
-        if pair:
-            w1 = w[j1]
-            for i in range(k):
-                w1[i] = w1[i] * decay - g1[i]
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    w0[i] = w0[i] * decay - (g0[i] + (c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3))
+                    w1[i] = w1[i] * decay - (g1[i] + (e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3))
+            else:
+                for i in range(k):
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    w0[i] = w0[i] * decay - (g0[i] + (c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3))
         j += 2 if pair else 1
 
 
