@@ -26,6 +26,7 @@ Three ways to run the same algorithm live here:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -448,7 +449,9 @@ class Network:
     def _compiled_step(self, x, y, m: int):
         """The compiled step (:func:`engine.fused.digits.sgd_step`) bound to this network, to the
         training set ``x``, ``y`` (one-hot rows) and to scratch for mini-batches of up to ``m``:
-        ``step(rows, η/m, 1 − ηλ/n)`` trains on ``x[rows]``. None where numba cannot be imported.
+        ``(step, coef)``, where ``step(rows)`` trains on ``x[rows]`` with the η/m and 1 − ηλ/n
+        held in ``coef`` (set when they change, not at every step). None where numba cannot be
+        imported.
 
         numba compiles (the first time on a machine) or loads from its cache (every process
         after) at the first call for these argument types; a call on no rows makes that happen
@@ -464,15 +467,11 @@ class Network:
 
         meta = np.array([HIDDEN[self.activation], COSTS[self.cost.name], *self.sizes], dtype=np.int64)
         work = np.empty(2 * m * sum(self.sizes[1:]), self.dtype)  # every layer's a, then every δ
-        coef = np.empty(2, self.dtype)
-        both = self._both
-
-        def step(rows, scale, decay):
-            coef[0], coef[1] = scale, decay
-            sgd_step(x, y, rows, both, meta, work, coef)
-
-        step(np.empty(0, np.int64), 0.0, 1.0)  # changes nothing
-        return step
+        coef = np.array([0.0, 1.0], self.dtype)
+        # the one call a mini-batch costs in Python: a partial, as no Python function is faster
+        step = functools.partial(sgd_step, x, y, self._both, meta, work, coef)
+        step(np.empty(0, np.int64))  # changes nothing
+        return step, coef
 
     def SGD(
         self,
@@ -514,8 +513,8 @@ class Network:
         results: list[EpochResult] = []
         batches = (n + mini_batch_size - 1) // mini_batch_size
         m = min(mini_batch_size, n)  # a mini-batch never holds more than the data
-        step = self._compiled_step(x_train, y_train, m) if compiled else None
-        if step is None:
+        compiled = self._compiled_step(x_train, y_train, m) if compiled else None
+        if compiled is None:
             xb = np.empty((m, self.sizes[0]), x_train.dtype)  # np.take cannot cast
             yb = np.empty((m, self.sizes[-1]), self.dtype)
         # σ's e⁻ᶻ may overflow to inf (1/inf is the right 0); a diverging run is caught below
@@ -524,10 +523,15 @@ class Network:
                 epoch_eta = eta_for_epoch(eta, epoch, epochs, schedule)
                 start = time.perf_counter()
                 order = rng.permutation(n)
+                if compiled is not None:
+                    step, coef = compiled
+                    coef[:] = epoch_eta / m, 1 - epoch_eta * lmbda / n  # η/m, the decay
                 for k in range(batches):
                     idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-                    if step is not None:
-                        step(idx, epoch_eta / len(idx), 1 - epoch_eta * lmbda / n)
+                    if compiled is not None:
+                        if len(idx) != m:  # the last, shorter mini-batch: η/m with its own m
+                            coef[0] = epoch_eta / len(idx)
+                        step(idx)
                     elif len(idx) == m:  # gathered into buffers allocated once
                         np.take(x_train, idx, axis=0, out=xb)
                         np.take(y_train, idx, axis=0, out=yb)

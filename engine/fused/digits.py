@@ -259,7 +259,7 @@ def _delta_back(delta, w, a, relu, out):
 
 
 @jit
-def sgd_step(x, y, rows, pg, meta, work, coef):
+def sgd_step(x, y, pg, meta, work, coef, rows):
     """One step of gradient descent on the examples ``x[rows]``, labels ``y[rows]`` (one-hot).
 
     ``pg`` (2, P) holds the network's parameters in row 0 (each layer's w (n, n_in), then b (n,))
