@@ -9,9 +9,10 @@ Usage::
         # only these lessons, and also each step in the headless app (engine + redraw)
     python benchmarks/lesson_steps.py --open     # also: from the home screen's key to the lesson drawn
 
-Three figures, because a step costs different amounts depending on what is cached:
+The figures, because a step costs different amounts depending on what is cached:
 
-* ``data load``: reading the digit images once per process (MNIST: gunzip + checksum);
+* ``data load``: reading the digit images once per process (MNIST: the lessons' subset, kept
+  in kqv's cache folder; the first time ever, gunzip + checksum of all of it);
 * ``engine run``: one run of a trace (build the model, run it traced) for a new seed or new
   dims, the data already in memory; this is what ``r`` and ``d`` cost. Median of ``--repeats``;
 * ``step``: :meth:`LessonSession.run` once its trace is cached, what ``n``/``p`` cost. Median;
@@ -24,18 +25,17 @@ Three figures, because a step costs different amounts depending on what is cache
 * with ``--open``, ``open``: what opening a lesson costs the learner. A fresh interpreter per
   lesson runs the app headless at 80x24 on the home screen, as ``kqv`` opens it; the lesson's
   entry is highlighted and ``enter`` put in the app's queue, and the clock runs until the
-  lesson's step is drawn (its view applied, no run pending, Textual's refresh after it done).
-  The key comes once the home screen's own workers are done, as after a person has read the
-  menu (home imports the lesson screen meanwhile: KqvApp.warm_lesson_screen).
-  So the imports the lesson screen and its step script need, the digit images and the step's
-  engine run are all in it. ``bar`` is the time to the lesson screen's first frame: the step's
-  title on the bar with "running…" while the engine runs in its worker; ``cpu`` the CPU time the
-  process spent
-  meanwhile, in all its threads (on a busy machine, nearer to what an idle one would take).
-  Each lesson is opened at its first step (fresh progress) and at its slowest step (progress
-  left there: ``kqv`` continues at it).
-  Median of ``--open-repeats`` fresh processes, after one unmeasured open that warms the OS file
-  cache, ``__pycache__`` and kqv's cache folder (a temporary one: the MNIST subset it keeps).
+  lesson's step is drawn (its view applied, no run pending, Textual's refresh after it done):
+  the lesson screen, the step script's imports, the digit images and the step's engine run
+  are all in it. The key comes once the home screen's own workers are done, as after a person
+  has read the menu (home imports the lesson screen meanwhile: KqvApp.warm_lesson_screen).
+  ``bar``: to the lesson screen's first frame (the step's title, "running…" while the engine
+  runs in its worker); ``cpu``: the CPU time the process spent meanwhile in all its threads
+  (on a busy machine, nearer than the wall time to what an idle one would take). Each lesson
+  is opened at its first step (fresh progress) and at its slowest step (progress left there:
+  ``kqv`` continues at it). Median of ``--open-repeats`` fresh processes, after one unmeasured
+  open that warms the OS file cache, ``__pycache__`` and kqv's cache folder (a temporary one,
+  where the lessons keep their MNIST subset).
 
 Targets: < 100 ms for moving to the next step at default dims, redraw included (issue 4);
 < 0.5 s to open a lesson and < 0.2 s per step on an idle machine (issue 24), with the
