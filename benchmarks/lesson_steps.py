@@ -90,7 +90,10 @@ def lesson_screen(app):
     return app.screen if type(app.screen).__name__ == "LessonScreen" else None
 
 async def refreshed(screen):
+    # a callback waits for the next refresh, and with nothing left to draw there may be none
+    # (the poll can see the step after its refresh): ask for one, a few ms at most
     done = asyncio.Event()
+    screen.refresh()
     screen.call_after_refresh(done.set)
     await done.wait()
 

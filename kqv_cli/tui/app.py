@@ -196,6 +196,7 @@ class KqvApp(App):
 
 def _import_lesson_screen() -> None:
     """What opening the first lesson would otherwise import on the event loop (KqvApp.warm_lesson_screen)."""
+    import numpy.random  # noqa: F401  (numpy imports it on first use: every engine run draws from it)
     from rich.markdown import Markdown  # noqa: F401  (markdown-it: StepText)
 
     from kqv_cli.tui.screens.lesson import LessonScreen  # noqa: F401  (its widgets come with it)
