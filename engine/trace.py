@@ -23,9 +23,12 @@ import re
 import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from engine.syntax import parse
 
 # "generate": the forward passes of generation with a KV cache, one new position each
 PHASES = ("forward", "backward", "update", "generate")
@@ -204,6 +207,13 @@ _OPS = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _expression(text: str) -> ast.Expression:
+    """The parsed expression, kept: the lessons evaluate the same few hundred at every step,
+    from worker threads (engine.syntax says why fewer parses there is better)."""
+    return parse(text, mode="eval")
+
+
 def eval_dim(expr: str, dims: dict[str, int]) -> int:
     """Evaluate a dimension expression such as ``"B*T"``, ``"3*C"`` or ``"C//nh"``.
 
@@ -212,7 +222,7 @@ def eval_dim(expr: str, dims: dict[str, int]) -> int:
     """
     text = _implicit_multiplication(expr.strip())
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = _expression(text)
     except SyntaxError as exc:
         raise ValueError(f"not a dimension expression: {expr!r}") from exc
 

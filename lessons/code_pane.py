@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from engine.syntax import parse
 from engine.trace import Record
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def _source_lines(path: Path, mtime: float) -> tuple[str, ...]:
 @lru_cache(maxsize=32)
 def _functions(path: Path, mtime: float) -> list[tuple[int, int, str]]:
     """Every function of a source file as (first line, last line, qualified name)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))  # from the worker: engine.syntax
     out = []
 
     def walk(node, prefix):
@@ -106,7 +107,7 @@ def _computing_lines(path: Path, mtime: float) -> dict[int, tuple[int, ...]]:
     not what computed the loop's ``a``). A value written inline (``tracer.
     record("loss", float(...), ...)``) is computed on the record line itself: it is left out.
     """
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))  # from the worker: engine.syntax
     out: dict[int, tuple[int, ...]] = {}
     for func in ast.walk(tree):
         if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -108,3 +108,26 @@ def test_the_home_screen_imports_the_lesson_screen_while_the_menu_is_read():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["HomeScreen", "[]", "True"]
+
+
+def test_a_parse_that_another_thread_broke_into_is_made_again(monkeypatch):
+    """CPython 3.11 raises SystemError when two threads are in ast.parse at once (a worker
+    parsing engine code while Textual parses a key action): kqv's parse tries once more."""
+    import ast
+
+    from engine import syntax
+    from engine.trace import eval_dim
+
+    real, calls = ast.parse, []
+
+    def interrupted_once(source, mode="exec"):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=36, after=75)")
+        return real(source, mode=mode)
+
+    monkeypatch.setattr(syntax.ast, "parse", interrupted_once)
+    assert isinstance(syntax.parse("x = 1"), ast.Module) and calls == ["x = 1", "x = 1"]
+    assert eval_dim("3*C + nh", {"C": 32, "nh": 4}) == 100
+    assert eval_dim("3*C + nh", {"C": 8, "nh": 2}) == 26  # the parsed expression is kept
+    assert calls.count("3*C + nh") <= 1

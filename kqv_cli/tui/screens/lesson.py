@@ -53,6 +53,17 @@ def ready_to_draw(view) -> None:
             pass  # the pane says it cannot read the file
 
 
+def parse_key_actions(*screens) -> None:
+    """Have Textual parse these screens' key actions (``step(1)``) now, on the event loop, before
+    the engine's worker parses engine source: two parses at once can fail on this Python
+    (engine.syntax says why), and Textual keeps each action it has parsed."""
+    from textual.actions import parse
+
+    for screen in screens:
+        for binding in screen.BINDINGS:
+            parse(binding.action if isinstance(binding, Binding) else binding[1])
+
+
 class LessonScreen(KqvScreen):
     HELP_TITLE = "Lesson"
     WIDGET_KEYS = [("↑ ↓", "in the variables pane: choose a variable (its values show beside it); "
@@ -154,6 +165,7 @@ class LessonScreen(KqvScreen):
         self._real = self.session.model is not None
         self.index = progress.position_index(self.lesson.id, self.step_ids)
         self.query_one(VariablesTable).focus()
+        parse_key_actions(KqvScreen, LessonScreen, DimsScreen)
         self.request_step(new_step=True)
 
     # -- running the engine ----------------------------------------------------------------
