@@ -109,7 +109,34 @@ def _dense_forward(a, rows, w, b, out):
                     out[r, j + 2], out[r, j + 3] = s2 + b2, s3 + b3
                     r += 1
             j += 4
-        else:  # the last neurons, one at a time
+        elif j + 2 <= n:  # two neurons left (30 = 7·4 + 2): two by four examples
+            w0, w1, b0, b1 = w[j], w[j + 1], b[j], b[j + 1]
+            r = 0
+            while r < m:
+                end = min(r + 3, m - 1)  # a last block of fewer repeats its last example
+                x0, x1, x2, x3 = a[rows[r]], a[rows[min(r + 1, end)]], a[rows[min(r + 2, end)]], a[rows[end]]
+                s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+                for i in range(k):
+                    c0, c1 = w0[i], w1[i]
+                    u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                    s00 += u0 * c0
+                    s01 += u0 * c1
+                    s10 += u1 * c0
+                    s11 += u1 * c1
+                    s20 += u2 * c0
+                    s21 += u2 * c1
+                    s30 += u3 * c0
+                    s31 += u3 * c1
+                out[r, j], out[r, j + 1] = s00 + b0, s01 + b1
+                if r + 1 <= end:
+                    out[r + 1, j], out[r + 1, j + 1] = s10 + b0, s11 + b1
+                if r + 2 <= end:
+                    out[r + 2, j], out[r + 2, j + 1] = s20 + b0, s21 + b1
+                if r + 3 <= end:
+                    out[r + 3, j], out[r + 3, j + 1] = s30 + b0, s31 + b1
+                r += 4
+            j += 2
+        else:  # the last neuron
             wj = w[j]
             for r in range(m):
                 x = a[rows[r]]
@@ -236,26 +263,49 @@ def _gradient_step(delta, a, rows, w, b, g, decay):
 @jit
 def _delta_back(delta, w, a, relu, out):
     """δˡ = (δˡ⁺¹ w) ⊙ f′(zˡ), with f′ read off the activations ``a`` (m, n_in): σ′ = a(1 − a),
-    ReLU′ = 1 where a > 0. ``delta`` (m, n), ``w`` (n, n_in), ``out`` (m, n_in)."""
+    ReLU′ = 1 where a > 0. ``delta`` (m, n), ``w`` (n, n_in), ``out`` (m, n_in). Four examples
+    at a time, so each weight row is loaded once for four of them: the rows here are short
+    (n_in = 30), and a loop's setup costs as much as its arithmetic. A last block of fewer
+    computes its last example again, into scratch."""
     m, n = delta.shape
     k = w.shape[1]
     one = out.dtype.type(1)
-    for r in range(m):
-        o = out[r]
+    zero = out.dtype.type(0)
+    spare = np.empty((3, k), out.dtype)  # where a last block of fewer than four writes the rest
+    r = 0
+    while r < m:
+        end = min(r + 3, m - 1)
+        q1, q2 = min(r + 1, end), min(r + 2, end)
+        o0 = out[r]
+        o1 = out[r + 1] if r + 1 <= end else spare[0]
+        o2 = out[r + 2] if r + 2 <= end else spare[1]
+        o3 = out[r + 3] if r + 3 <= end else spare[2]
         for i in range(k):
-            o[i] = 0
+            o0[i] = zero
+        for i in range(k):
+            o1[i] = zero
+        for i in range(k):
+            o2[i] = zero
+        for i in range(k):
+            o3[i] = zero
         for j in range(n):
-            c = delta[r, j]
+            c0, c1, c2, c3 = delta[r, j], delta[q1, j], delta[q2, j], delta[end, j]
             wj = w[j]
             for i in range(k):
-                o[i] += c * wj[i]
-        ar = a[r]
-        for i in range(k):
-            if relu:
-                if ar[i] <= 0:
-                    o[i] = 0
-            else:
-                o[i] *= ar[i] * (one - ar[i])
+                wi = wj[i]
+                o0[i] += c0 * wi
+                o1[i] += c1 * wi
+                o2[i] += c2 * wi
+                o3[i] += c3 * wi
+        for q in range(r, end + 1):
+            o, aq = out[q], a[q]
+            for i in range(k):
+                if relu:
+                    if aq[i] <= 0:
+                        o[i] = 0
+                else:
+                    o[i] *= aq[i] * (one - aq[i])
+        r += 4
 
 
 @jit
