@@ -59,6 +59,7 @@ class StepView:
     select: str | None = None  # the row to select first: select: of the lesson, else the first named
     tokens: list[list[str]] = field(default_factory=list)  # the words of each batch row (GPT runs)
     source_tokens: list[list[str]] = field(default_factory=list)  # source pieces (encoder-decoder runs)
+    pending: list[str] = field(default_factory=list)  # costly extras left out: ``run(i)`` makes them
 
     @property
     def markdown(self) -> str:
@@ -179,8 +180,13 @@ class LessonSession:
         for trace in dict.fromkeys(step.trace for step in self.lesson.steps):
             self._run_and_plans(trace)
 
-    def run(self, step_index: int) -> StepView:
-        """The view of one step (0-based)."""
+    def run(self, step_index: int, costly: bool = True) -> StepView:
+        """The view of one step (0-based).
+
+        ``costly=False`` leaves out the extras not made yet that are made on demand (a second
+        model trained for a comparison, ~0.3 s) and names them in ``StepView.pending``: the
+        screen draws the step at once and asks again with them.
+        """
         if not 0 <= step_index < len(self.lesson.steps):
             raise KqvError(f"{self.lesson.id} has steps 1..{len(self.lesson.steps)}, not {step_index + 1}")
         step = self.lesson.steps[step_index]
@@ -209,12 +215,16 @@ class LessonSession:
         code = [named_span(ref) for ref in step.code] + code_spans(marked)  # named: the step's point
         notes = list(run.notes)
         extra: dict = {}
+        pending: list[str] = []
         for name in step.extras:
             if name in run.extras:
                 made = run.extras[name]
+                if callable(made) and not costly:
+                    pending.append(name)
+                    continue
                 if callable(made):  # a costly view (a model trained to compare) is made on demand
                     with blas_threads(self._threads(step.trace)):
-                        made = made()
+                        made = run.extras[name] = made()  # once per run
                 view_of = dict(made)
                 notes += view_of.pop("notes", [])  # lines meant for this step only
                 extra.update(view_of)
@@ -232,6 +242,7 @@ class LessonSession:
             select=(named or sorted(changed, key=list(latest).index) or [None])[0],
             tokens=run.tokens,
             source_tokens=run.source_tokens,
+            pending=pending,
         )
         view.problems = _step_problems(self.lesson, step, plan, records, run.dims)
         return view

@@ -131,3 +131,36 @@ def test_a_parse_that_another_thread_broke_into_is_made_again(monkeypatch):
     assert eval_dim("3*C + nh", {"C": 32, "nh": 4}) == 100
     assert eval_dim("3*C + nh", {"C": 8, "nh": 2}) == 26  # the parsed expression is kept
     assert calls.count("3*C + nh") <= 1
+
+
+@pilot_test
+async def test_a_step_shows_its_text_before_its_costly_view_is_made(monkeypatch):
+    """The LayerNorm step compares two trained models (0.3 s idle): its text and variables are
+    drawn at once with "running…", the comparison's notes when they are made."""
+    from lessons.steps import attention
+
+    release = threading.Event()
+
+    def comparison():
+        assert release.wait(30), "the test never released the comparison"
+        return ["the comparison, made"]
+
+    monkeypatch.setattr(attention, "layernorm_notes", comparison)
+    lesson = next(lesson for lesson in load_lessons() if lesson.id == "attention")
+    target = lesson.step_index("layernorm")
+    app = KqvApp("attention")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        for _ in range(target):
+            await until(lambda: not screen.busy)
+            await pilot.press("n")
+        await until(lambda: screen.view is not None and screen.view.index == target)
+        await pilot.pause()
+        assert screen.busy and "running…" in bar(screen) and screen.view.pending == ["ln_compare"]
+        assert "LayerNorm" in screen.view.markdown
+        assert not any("the comparison, made" in note for note in screen.view.notes)
+        release.set()
+        await until(lambda: not screen.busy)
+        await pilot.pause()
+        assert screen.view.index == target and not screen.view.pending and "running…" not in bar(screen)
+        assert any("the comparison, made" in note for note in screen.view.notes)

@@ -209,14 +209,27 @@ class LessonScreen(KqvScreen):
                     return  # a newer request is queued; skip the stale run
                 if reseed:
                     self.session.reseed()
-                view = self.session.run(index)
+                view = self.session.run(index, costly=False)
             except KqvError as exc:
                 self.app.call_from_thread(self.run_failed, str(exc), serial)
                 return
         ready_to_draw(view)
+        if view.pending:
+            # the step at once, "running…" still on the bar, then again with its costly views
+            self.app.call_from_thread(self.apply_view, view, serial, new_step, False)
+            with self._lock:
+                if serial != self._wanted:
+                    return
+                try:
+                    view = self.session.run(index)
+                except KqvError as exc:
+                    self.app.call_from_thread(self.run_failed, str(exc), serial)
+                    return
         self.app.call_from_thread(self.apply_view, view, serial, new_step)
 
-    async def apply_view(self, view, serial: int, new_step: bool) -> None:
+    async def apply_view(self, view, serial: int, new_step: bool, final: bool = True) -> None:
+        """Show ``view``; ``final=False``: its costly views are still being made (the bar keeps
+        "running…")."""
         if serial != self._wanted:
             return
         self.view = view
@@ -230,12 +243,14 @@ class LessonScreen(KqvScreen):
             self._unfolded = False
         self.query_one(CodeView).show(view.code)
         self.show_value()
-        self.update_bar()
+        self.update_bar(running=not final)
         # always redrawn: the text's numbers follow the dims, the notes the seed
         self.query_one(StepText).show(view.step.markdown, view.notes, view.problems, top=new_step)
         self.fit_panes()
         self.app.progress.mark_seen(self.lesson.id, view.step.id)
         self.app.progress_changed()
+        if not final:
+            return
         self._done = serial
         if view.index + 1 < len(self.lesson.steps):
             self.prefetch_step(view.index + 1, serial)
@@ -243,14 +258,15 @@ class LessonScreen(KqvScreen):
     @work(thread=True, group="engine")
     def prefetch_step(self, index: int, serial: int) -> None:
         """Run the next step's engine run while the learner reads this one, so that ``n`` finds
-        it done: a first visit can take longer than the 0.2 s a step may take unannounced (the
-        LayerNorm comparison trains two models: 0.3 s on an idle machine). Skipped once a key
-        has asked for something else; a key pressed meanwhile waits for the run in progress."""
+        it done: a trace's first run can take longer than the 0.2 s a step may take unannounced.
+        Skipped once a key has asked for something else; a key pressed meanwhile waits for the
+        run in progress. Costly extras (a comparison that trains two models, 0.3 s idle) are left
+        for the step itself, which shows its text first: held here, they would hold the key."""
         with self._lock:
             if serial != self._wanted:
                 return
             try:
-                view = self.session.run(index)
+                view = self.session.run(index, costly=False)
             except KqvError:
                 return  # said when the learner gets there
         ready_to_draw(view)
