@@ -19,9 +19,14 @@ Three ways to run the same algorithm live here:
 * :meth:`Network.backprop` is the book's per-example version, for lessons and for checking;
 * :meth:`Network.backprop_batch` is the same maths for a whole mini-batch at once, written
   plainly and traced line by line; the lessons step through it;
-* :meth:`Network.update_mini_batch` is what training runs. It computes exactly what
-  ``backprop_batch`` computes, but into buffers allocated once, because at a mini-batch of 10
-  numpy's per-call cost, not arithmetic, is what an epoch spends its time on.
+* :meth:`Network.update_mini_batch` computes exactly what ``backprop_batch`` computes, in
+  numpy, but into buffers allocated once, because at a mini-batch of 10 numpy's per-call cost,
+  not arithmetic, is what an epoch spends its time on.
+
+What :meth:`Network.SGD` (``kqv train digits``) runs is that step compiled whole by numba,
+:func:`engine.fused.digits.sgd_step`: one call a mini-batch, reading the images where they lie
+in the training set (1.8x faster than the numpy step at mini-batch 10, 1.25x at 100, measured);
+``update_mini_batch`` where numba is missing. Tests hold both to ``traced_update``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 buffers allocated once. At the book's mini-batch of 10 an epoch is 5,000 steps of a few hundred
 thousand multiply-adds each, and numpy's step spends most of its time on some thirty calls'
 overhead: checking, dispatching and (for the small products) OpenBLAS's setup. Here the step is
-one call from Python, and inside it nothing is allocated.
+one call from Python, and inside it nothing the size of the data is allocated.
 
 How the loops are laid out, and why (a 784-30-10 net, ``m`` examples as rows):
 
