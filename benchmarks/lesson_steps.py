@@ -30,12 +30,13 @@ The figures, because a step costs different amounts depending on what is cached:
   are all in it. The key comes once the home screen's own workers are done, as after a person
   has read the menu (home imports the lesson screen meanwhile: KqvApp.warm_lesson_screen).
   ``bar``: to the lesson screen's first frame (the step's title, "running…" while the engine
-  runs in its worker); ``cpu``: the CPU time the process spent meanwhile in all its threads
-  (on a busy machine, nearer than the wall time to what an idle one would take). Each lesson
-  is opened at its first step (fresh progress) and at its slowest step (progress left there:
-  ``kqv`` continues at it). Median of ``--open-repeats`` fresh processes, after one unmeasured
-  open that warms the OS file cache, ``__pycache__`` and kqv's cache folder (a temporary one,
-  where the lessons keep their MNIST subset).
+  runs in its worker); ``text``: to the step's text and variables drawn, before any costly
+  extra (the LayerNorm comparison) is made; ``cpu``: the CPU time the process spent meanwhile
+  in all its threads (on a busy machine, nearer than the wall time to what an idle one would
+  take). Each lesson is opened at its first step (fresh progress) and at its slowest step
+  (progress left there: ``kqv`` continues at it). Median of ``--open-repeats`` fresh
+  processes, after one unmeasured open that warms the OS file cache, ``__pycache__`` and kqv's
+  cache folder (a temporary one, where the lessons keep their MNIST subset).
 
 Targets: < 100 ms for moving to the next step at default dims, redraw included (issue 4);
 < 0.5 s to open a lesson and < 0.2 s per step on an idle machine (issue 24), with the
@@ -118,7 +119,10 @@ async def main():
         while (screen := lesson_screen(app)) is None or not screen.is_mounted:
             await asyncio.sleep(0.002)
         marks["bar"] = await refreshed(screen) - t0  # its first frame: the bar, "running…" on it
-        while screen.view is None or screen.busy:
+        while screen.view is None:
+            await asyncio.sleep(0.002)
+        marks["text"] = await refreshed(screen) - t0  # the step drawn, costly extras maybe not yet
+        while screen.busy:
             await asyncio.sleep(0.002)
         marks["open"] = await refreshed(screen) - t0
         marks["cpu"] = time.process_time() - cpu0  # every thread's: near "open" on an idle machine
@@ -251,11 +255,12 @@ def main() -> None:
                   + (f"{s.get('redraw_ms', float('nan')):>22.1f}{s.get('hurried_ms', float('nan')):>19.1f}"
                      if args.redraw else ""))
     if args.open:
-        print("\nopening a lesson: enter on the home screen -> the step drawn (first frame, CPU), ms, "
-              f"median of {args.open_repeats} fresh processes (target < 500 ms idle)")
+        print("\nopening a lesson: enter on the home screen -> the step drawn (first frame, its text, "
+              f"CPU), ms, median of {args.open_repeats} fresh processes (target < 500 ms idle)")
         for lesson_id, opened in out["open"].items():
             print(f"  {lesson_id:<12}" + "   ".join(
-                f"at {o['step']} ({where}): {o['open']:.0f} (bar {o['bar']:.0f}, cpu {o['cpu']:.0f})"
+                f"at {o['step']} ({where}): {o['open']:.0f} (bar {o['bar']:.0f}, text {o['text']:.0f}, "
+                f"cpu {o['cpu']:.0f})"
                 for where, o in opened.items()))
     print(f"\nload average while measuring: {out['load_average']} on {os.cpu_count()} CPUs, shared with "
           "other work: every figure is slower than on an idle machine")
