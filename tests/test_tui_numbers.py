@@ -9,6 +9,7 @@ import re
 
 import pytest
 from pilot import pilot_test
+from rich.text import Text
 
 from kqv_cli.tui.app import KqvApp
 from kqv_cli.tui.screens.lesson import LessonScreen
@@ -83,6 +84,36 @@ async def test_at_80_columns_the_variables_table_keeps_its_max_column_on_every_s
                 assert high == table_max(record.value), (step.id, record.name, high)
             longest = max(len(str(table.get_row(r.name)[0]).strip(" ●")) for r in screen.view.records)
             assert widths[0] <= longest + 3  # no wider than this step's own names
+
+
+@pilot_test
+async def test_the_variables_table_is_sized_when_filled_and_the_screen_busy_until_it_is_measured():
+    """DataTable measures its cells when idle: on a busy machine a snapshot caught a step's header
+    still as wide as its labels ("name shape dtype min mean max") over rows sized later. The
+    columns get their widths when they are made, and the screen counts as busy until the table
+    has measured its new rows (its scrollbar and scrolling follow that)."""
+    from kqv_cli.tui.widgets.variables_table import VariablesTable
+
+    app = KqvApp("backprop")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await go_to(pilot, "backprop", "tiny-backward")
+        table = screen.query_one(VariablesTable)
+        records = screen.view.records[:2]  # fewer, shorter names: narrower columns than the step's
+        before = [column.get_render_width(table) for column in table.ordered_columns]
+        table.show(records, set(), None)  # and no pause: nothing idle has run since
+        assert screen.busy and not table.measured
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert widths != before
+        for record in records:
+            lengths = [Text(cell).cell_len if isinstance(cell, str) else cell.cell_len
+                       for cell in table.get_row(record.name)]
+            assert all(n <= width for n, width in zip(lengths, widths, strict=True)), (lengths, widths)
+        # the header is not what sizes them (it did until the table was idle)
+        labels = [column.label.cell_len for column in table.ordered_columns]
+        assert any(n < width for n, width in zip(labels, widths, strict=True)), (labels, widths)
+        await settle(pilot)
+        assert not screen.busy and table.measured
 
 
 def table_max(value) -> str:

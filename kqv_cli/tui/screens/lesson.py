@@ -172,10 +172,11 @@ class LessonScreen(KqvScreen):
 
     @property
     def busy(self) -> bool:
-        """True from a key press until its step is on screen (tests and benchmarks wait on it)."""
+        """True from a key press until its step is on screen (tests and benchmarks wait on it):
+        the run done, the variables table measured and scrolled, the panes laid out."""
         tables = self.query(VariablesTable)  # none before the screen is composed
-        return (self._done != self._wanted or (bool(tables) and tables.first().scroll_pending)
-                or self._panes_moving())
+        table_moving = bool(tables) and (tables.first().scroll_pending or not tables.first().measured)
+        return self._done != self._wanted or table_moving or self._panes_moving()
 
     def _panes_moving(self) -> bool:
         """True while a height :meth:`fit_panes` set is not laid out yet, or the values pane is

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import DataTable
 
 from kqv_cli.variable_rows import shape_text, short_dtype, value_range
@@ -12,7 +14,14 @@ CHANGED_STYLE = "bold #ffd866"
 
 # what each cell adds around its text in show(): the mark and a space, one space each side, one before
 PADDING = (3, 2, 2, 1, 1, 1)
-HEADER = (" name", " shape", " dtype", " min", " mean", " max")  # as on_mount's columns read
+HEADER = (" name", " shape", " dtype", " min", " mean", " max")  # as the columns read
+
+
+def column_widths(rows: list[tuple[str, ...]]) -> tuple[int, ...]:
+    """Each column's width in cells: its longest cell with what show() adds around it, or its
+    header when that is wider."""
+    return tuple(max(max((cell_len(row[i]) for row in rows), default=0) + PADDING[i], len(HEADER[i]))
+                 for i in range(6))
 
 
 def fit_rows(rows: list[tuple[str, ...]], room: int) -> list[tuple[str, ...]]:
@@ -22,13 +31,10 @@ def fit_rows(rows: list[tuple[str, ...]], room: int) -> list[tuple[str, ...]]:
     shapes lose the spaces after their commas first (``(2,4,12,8) = (B,nh,T,hs)``), then the
     longest names lose letters in the middle (``dec.h0.cr…att_scores``), keeping both ends.
     """
-    def total(rows) -> int:
-        return sum(max(max(len(row[i]) for row in rows) + PADDING[i], len(HEADER[i])) for i in range(6))
-
-    if not rows or total(rows) <= room:
+    if not rows or sum(column_widths(rows)) <= room:
         return rows
     rows = [(name, shape.replace(", ", ","), *rest) for name, shape, *rest in rows]
-    excess = total(rows) - room
+    excess = sum(column_widths(rows)) - room
     if excess > 0:
         width = max(max(len(row[0]) for row in rows) - excess, 8)
         rows = [(elide(name, width), *rest) for name, *rest in rows]
@@ -57,6 +63,7 @@ class VariablesTable(DataTable):
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._shown: tuple | None = None  # (records, changed, digits, room) on screen
+        self._widths: tuple[int, ...] | None = None  # the columns' widths, set by show()
         self.scroll_pending = False  # the new rows are not scrolled to the top yet
 
     def digits(self) -> int:
@@ -77,16 +84,28 @@ class VariablesTable(DataTable):
             self.call_after_refresh(self.move_cursor, row=self.cursor_row, animate=False, scroll=True)
 
     def on_mount(self) -> None:
-        self.add_columns_anew()
+        self.set_columns(column_widths([]))
 
-    def add_columns_anew(self) -> None:
-        """The six columns, empty: a column that only grows would keep the width of an earlier
-        step's longest name and push max off an 80-column screen."""
+    def set_columns(self, widths: tuple[int, ...]) -> None:
+        """The six columns, empty, each as wide as ``widths`` says. The widths are given rather
+        than measured: DataTable measures its cells only when idle, so a table filled and drawn
+        before that (a busy machine) showed each column as wide as its header; and a measured
+        column only grows, keeping an earlier step's longest name and pushing max off an
+        80-column screen."""
         self.clear(columns=True)
-        for label in HEADER[:3]:
-            self.add_column(label, key=label.strip())
-        for label in HEADER[3:]:
-            self.add_column(Text(label, justify="right"), key=label.strip())  # never "dtypeminmeanmax"
+        self._widths = widths
+        for label, width in zip(HEADER[:3], widths[:3], strict=True):
+            self.add_column(label, key=label.strip(), width=width)
+        for label, width in zip(HEADER[3:], widths[3:], strict=True):
+            # right-aligned, so the headers never read "dtypeminmeanmax"
+            self.add_column(Text(label, justify="right"), key=label.strip(), width=width)
+
+    @property
+    def measured(self) -> bool:
+        """True once DataTable has measured the rows show() put in. It does so when idle; until
+        then its scrollable size, so its scrollbar and how far it scrolls, are the last step's."""
+        expected = Size(sum(self._widths or ()), self.row_count + self.header_height)
+        return self.virtual_size == expected
 
     def show(self, records, changed: set[str], select: str | None, new_first: bool = False) -> None:
         """Fill the table and put the cursor on ``select`` (or the first row).
@@ -96,9 +115,13 @@ class VariablesTable(DataTable):
         """
         digits = self.digits()
         self._shown = (records, changed, digits, self.room())
-        self.add_columns_anew()
         rows = fit_rows([(r.name, shape_text(r), short_dtype(r.dtype), *value_range(r.value, digits))
                          for r in records], self.room())
+        widths = column_widths(rows)
+        if widths == self._widths:
+            self.clear()  # the same columns: only the rows are new
+        else:
+            self.set_columns(widths)
         for record, (name, shape, dtype, low, mean, high) in zip(records, rows, strict=True):
             style = CHANGED_STYLE if record.name in changed else ""
             mark = "● " if record.name in changed else "  "
@@ -121,8 +144,9 @@ class VariablesTable(DataTable):
                 self.call_after_refresh(self._scroll_new_first, min(first, row), row)
 
     def _scroll_new_first(self, first: int, row: int, tries: int = 20) -> None:
-        if self.virtual_size.height < self.row_count + self.header_height and tries:
-            # the table measures its new rows when idle; scrolling before that is clamped to 0
+        if not self.measured and tries:
+            # the table measures its new rows when idle; scrolling before that is clamped to the
+            # last step's height
             self.call_after_refresh(self._scroll_new_first, first, row, tries - 1)
             return
         visible = max(self.scrollable_content_region.height - self.header_height, 1)
