@@ -104,6 +104,34 @@ async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirror
 
 
 @pilot_test
+async def test_the_train_screen_says_mnist_once_d_on_home_has_fetched_it(mirrors):
+    """The app keeps one Train screen, and its line was written when it was first opened: after
+    D fetched MNIST it still said synthetic digits until kqv restarted."""
+    from textual.widgets import Static
+
+    from kqv_cli.tui.screens.train import TrainScreen
+
+    def status() -> str:
+        return str(app.screen.query_one("#train-status", Static).render())
+
+    app = KqvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        train = app.screen
+        assert isinstance(train, TrainScreen)
+        assert "d: the digit net (synthetic digits: no MNIST here" in status()
+        await pilot.press("escape", "D")
+        await pilot.pause()
+        await pilot.press("D")
+        await until(pilot, lambda: not app.screen.running)
+        await pilot.press("escape", "m")
+        await pilot.pause()
+        assert app.screen is train
+        assert "d: the digit net (MNIST)" in status()
+
+
+@pilot_test
 async def test_a_failed_download_is_one_line_in_the_dialog(monkeypatch):
     monkeypatch.setattr(mnist, "MNIST_MIRRORS", [closed_port_url()])  # no network
     app = KqvApp()

@@ -118,16 +118,28 @@ class TrainScreen(KqvScreen):
         self.key_handled_at = 0.0  # when the last key action ran (the responsiveness test reads it)
         # what `s` samples: ("gpt", checkpoint path) or ("digits", (net, validation data))
         self.last_model: tuple[str, object] | None = None
+        self.keys_shown = True  # the status line is still the one compose wrote, no run's
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static(f"g: train the GPT on Tiny Shakespeare (G: a quick {QUICK_GPT_ITERS} iterations) · "
-                     f"d: the digit net ({digits_data_label()}) · t: the translator (English-French) · "
-                     "c: cancel · s: sample the model trained",
-                     id="train-status")
+        yield Static(self.keys_line(), id="train-status")
         yield CurvesPlot(id="train-plot")
         yield RichLog(id="train-log", wrap=True, markup=False)
         yield Footer()
+
+    @staticmethod
+    def keys_line() -> str:
+        """The status line before any run: what each key trains, the digits' data said truly."""
+        return (f"g: train the GPT on Tiny Shakespeare (G: a quick {QUICK_GPT_ITERS} iterations) · "
+                f"d: the digit net ({digits_data_label()}) · t: the translator (English-French) · "
+                "c: cancel · s: sample the model trained")
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        # the app keeps this screen: MNIST fetched from home's D dialog since it was made
+        if self.keys_shown:
+            self.set_status(self.keys_line())
+            self.keys_shown = True
 
     # -- starting and stopping ---------------------------------------------------------------
 
@@ -458,4 +470,5 @@ class TrainScreen(KqvScreen):
         self.query_one(RichLog).write(Text(message.status, style="bold"))
 
     def set_status(self, text: str) -> None:
+        self.keys_shown = False  # a run's line from now on
         self.query_one("#train-status", Static).update(text)
