@@ -134,8 +134,7 @@ class TrainScreen(KqvScreen):
                 f"d: the digit net ({digits_data_label()}) · t: the translator (English-French) · "
                 "c: cancel · s: sample the model trained")
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
+    def on_screen_resume(self) -> None:  # (Textual calls KqvScreen's too)
         # the app keeps this screen: MNIST fetched from home's D dialog since it was made
         if self.keys_shown:
             self.set_status(self.keys_line())
