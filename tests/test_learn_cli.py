@@ -93,7 +93,7 @@ def test_a_worker_that_fails_ends_kqv_in_one_line_and_its_exit_code_not_a_textua
     from kqv_cli.tui.app import KqvApp
     from lessons import LessonSession
 
-    def out_of_memory(self, index):
+    def out_of_memory(self, index, costly=True):
         raise MemoryError("Unable to allocate 12.0 TiB for an array")
 
     apps = []
