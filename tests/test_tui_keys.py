@@ -162,3 +162,44 @@ async def test_help_names_each_key_once_by_its_own_name():
         for key in keys.values():
             names = key.split(" or ")
             assert len(names) == len(set(names)), key
+
+
+@pilot_test
+async def test_the_lessons_g_is_in_its_footer_where_the_footer_has_room_and_acts_at_any_width():
+    """g (the attention lesson on GPT-2) was in no footer. At 80x24 the footer is full: g stays
+    out of it, the footer is whole to its ? Help, and g still acts; at 120x30 it reads g GPT-2,
+    and once the steps run on GPT-2 it says where g goes back to."""
+    from pilot import record_notes, screen_lines
+
+    app = KqvApp("attention")
+    notes = record_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        footer = screen_lines(app)[-1].rstrip()
+        assert footer.endswith("? Help") and "d Dims" in footer and "g " not in footer, footer
+        await pilot.press("g")  # no GPT-2 in this test's empty cache: g says how to get it
+        await pilot.pause()
+        assert any("kqv data gpt2" in note for note in notes), notes
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot)
+        await pilot.pause()
+        footer = screen_lines(app)[-1].rstrip()
+        assert "d Dims  g GPT-2  esc Home  ? Help" in footer and footer.endswith("? Help"), footer
+        needed = len(footer) + 1  # the last key's trailing space
+        for width, shown in ((needed, True), (needed - 1, False)):  # g from the first width it fits
+            await pilot.resize_terminal(width, 30)
+            await settle(pilot)
+            await pilot.pause()
+            footer = screen_lines(app)[-1].rstrip()
+            assert footer.endswith("? Help") and ("g GPT-2" in footer) == shown, (width, footer)
+        await pilot.resize_terminal(120, 30)
+        screen._real = True  # as after g with GPT-2 here
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert "g Own model" in screen_lines(app)[-1]
+        await pilot.resize_terminal(*SIZE)
+        await settle(pilot)
+        await pilot.pause()
+        footer = screen_lines(app)[-1].rstrip()
+        assert footer.endswith("? Help") and "Own model" not in footer, footer

@@ -20,8 +20,11 @@ lists in ``WIDGET_KEYS`` the keys its widgets handle without a binding (``â†‘ â†
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from itertools import groupby
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingsMap
@@ -44,6 +47,26 @@ SAY_SECONDS = 3.0  # how long a piece of information stays in the footer's line
 
 def too_small(size) -> bool:
     return size[0] < MIN_SIZE[0] or size[1] < MIN_SIZE[1]
+
+
+def footer_width(app, bindings: Iterable[Binding]) -> int:
+    """The columns Textual's Footer takes to draw ``bindings`` (those it shows), as it draws them:
+    one item per action, " c Code " for a key alone, " n p Step " for a group of keys. A footer
+    wider than the terminal is cut at its edge, so a screen that adds a key where there is room
+    asks this first."""
+    first = {}  # the footer draws an action once, with its first key
+    for binding in bindings:
+        if binding.show:
+            first.setdefault(binding.action, binding)
+    width = 0
+    for group, items in groupby(first.values(), lambda binding: binding.group):
+        items = list(items)
+        keys = sum(cell_len(app.get_key_display(binding)) for binding in items)
+        if group is not None and len(items) > 1:  # each key and a space, the group's name, spaces
+            width += keys + len(items) + cell_len(group.description) + 2
+        else:  # " key description "
+            width += keys + sum(cell_len(binding.description) + 3 for binding in items)
+    return width
 
 
 # the keys every screen shares; the footer shows them after a screen's own keys

@@ -8,18 +8,19 @@ run at a time on the session, and a run that a newer key press has overtaken is 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Static
 
 from engine.errors import KqvError
-from kqv_cli.tui.screens.base import KqvScreen
+from kqv_cli.tui.screens.base import KqvScreen, footer_width
 from kqv_cli.tui.screens.dims import DimsScreen
 from kqv_cli.tui.widgets.code_view import CodeView, highlighted
 from kqv_cli.tui.widgets.step_text import StepText
@@ -110,6 +111,7 @@ class LessonScreen(KqvScreen):
                 tooltip="a 3-D/4-D variable: the previous matrix (batch entry, head)"),
         Binding("right_square_bracket", "matrix(1)", "Next matrix", show=False,
                 tooltip="a 3-D/4-D variable: the next matrix (batch entry, head)"),
+        # in the footer only where it has room (active_bindings): at 80 columns it is full
         Binding("g", "real_model", "GPT-2", show=False,
                 tooltip="attention lesson: run the steps on GPT-2 (kqv data gpt2); translation lesson: on "
                         "MarianMT (kqv data marian); g again to go back"),
@@ -163,6 +165,7 @@ class LessonScreen(KqvScreen):
             self.notify(f"{exc}; using the lesson's default dims", severity="warning")
             self.session = self.app.new_session(self.lesson, None)
         self._real = self.session.model is not None
+        self.refresh_bindings()  # g joins the footer now that it is known whether a model is offered
         self.index = progress.position_index(self.lesson.id, self.step_ids)
         self.query_one(VariablesTable).focus()
         parse_key_actions(KqvScreen, LessonScreen, DimsScreen)
@@ -413,7 +416,27 @@ class LessonScreen(KqvScreen):
             bar.append("  " + " ".join(items), style="dim")
         self.query_one("#step-bar", Static).update(bar)
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys as the footer reads them, with ``g`` among those shown where the footer has
+        room for it: on a lesson that runs on a real model (GPT-2, MarianMT), named for what
+        ``g`` does now. At 80 columns the footer is full without it; ? lists it at every size."""
+        bindings = super().active_bindings
+        real = bindings.get("g")
+        session = getattr(self, "session", None)  # set in on_mount
+        if real is None or session is None or not session.offers_model:
+            return bindings
+        from kqv_cli.services.real_models import REAL_MODELS
+
+        name = "Own model" if self._real else REAL_MODELS.get(self.lesson.id, ("GPT-2",))[0]
+        shown = real._replace(binding=dataclasses.replace(real.binding, show=True, description=name))
+        others = [active.binding for key, active in bindings.items() if key != "g"]
+        if footer_width(self.app, [*others, shown.binding]) <= self.size.width:
+            bindings["g"] = shown
+        return bindings
+
     def on_resize(self) -> None:
+        self.refresh_bindings()  # the footer may have room for g now, or no longer
         # from 150 columns the code pane shares the top row evenly with the text: engine lines
         # run to 110 characters, and a third of the width cut them at about 50
         self.set_class(self.size.width >= ROOMY, "-roomy")
@@ -535,6 +558,7 @@ class LessonScreen(KqvScreen):
         self._real = model is not None
         self._new_model = (model,)
         self.notify(f"running the steps on {name}…" if self._real else "back to the lesson's own model")
+        self.refresh_bindings()  # the footer's g now goes the other way
         self.request_step(new_step=False)
 
     def offer_next(self) -> None:
