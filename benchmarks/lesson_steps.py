@@ -220,10 +220,11 @@ def main() -> None:
             out["lessons"][lesson.id] = {"dims": lesson.default_dims, "engine_run_ms": runs,
                                          "steps": steps}
     if args.redraw:
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "KQV_STATE_DIR": tmp}  # the learner's progress is never touched
-            for lesson in lessons:
-                for key, settle in (("redraw_ms", True), ("hurried_ms", False)):
+        for lesson in lessons:
+            for key, settle in (("redraw_ms", True), ("hurried_ms", False)):
+                # fresh progress each time (the lesson starts at step 1), never the learner's own
+                with tempfile.TemporaryDirectory() as tmp:
+                    env = {**os.environ, "KQV_STATE_DIR": tmp}
                     times = json.loads(subprocess.run(
                         [sys.executable, "-c", REDRAW_CHILD, lesson.id, str(settle)], cwd=REPO, env=env,
                         check=True, capture_output=True, text=True, timeout=600).stdout)
