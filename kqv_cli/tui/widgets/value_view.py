@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
@@ -111,7 +112,16 @@ class ValueView(ScrollableContainer, can_focus=True):
         self._drawn_for = self._room()
         title, view = self.render_subject(*self._drawn_for)
         self.border_title = title
-        self.query_one("#value-body", Static).update(view)
+        body = self.query_one("#value-body", Static)
+        body.update(view)
+        # The body is given the size of its drawing rather than measured by Textual: a drawing
+        # put in while the body's last one waited to be laid out, after a layout that measured
+        # that last one, kept the old size (Textual 8 caches a widget's size until its next
+        # layout request, and a second request before the first is handled is not counted). The
+        # 28x28 digit then showed 3 of its 12 lines, on a busy machine about 1 snapshot in 5.
+        lines = view.plain.split("\n") if isinstance(view, Text) else None
+        body.styles.height = len(lines) if lines else "auto"
+        body.styles.width = max(cell_len(line) for line in lines) if lines else "auto"
 
     def needed_height(self, width: int | None = None) -> int:
         """The lines the subject needs to show whole at ``width`` (every row of a matrix, a
