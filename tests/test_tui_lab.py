@@ -75,16 +75,14 @@ async def test_lab_screen_runs_an_experiment_to_its_verdict(text_data, monkeypat
         menu.highlighted = [o.id for o in menu.options].index("heads")
         await pilot.pause()
         assert "one big head" in str(screen.query_one("#lab-question", Static).render())
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.result is not None)
+        await press_while_training(pilot, "enter", lambda: screen.result is not None)
         await pilot.pause(0.3)  # one redraw of the plot
         plot = screen.query_one(CurvesPlot)
         assert plot.points("4 heads") == 3 and plot.points("1 head") == 3
         verdict = str(screen.query_one("#lab-verdict", Static).render())
         assert verdict.replace("\n", " ").split()[:6] == screen.result.verdict.split()[:6]
         assert "done in" in str(screen.query_one("#lab-status", Static).render())
-        # again: every variant comes from the cache
-        await pilot.press("enter")
+        await pilot.press("enter")  # again: every variant comes from the cache
         await wait_until(pilot, lambda: screen.running is None and screen.result is not None)
         assert all(v.cached for v in screen.result.variants)
         # another experiment highlighted: this one's chart and verdict must not sit under it
@@ -128,8 +126,7 @@ async def test_lab_list_marks_an_experiment_cached_once_its_run_finished(text_da
         assert not any("cached" in prompt_of(screen, e) for e in ("heads", "no-scale"))
         menu = screen.query_one(OptionList)
         menu.highlighted = [o.id for o in menu.options].index("heads")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.result is not None)
+        await press_while_training(pilot, "enter", lambda: screen.result is not None)
         await pilot.pause()
         assert prompt_of(screen, "heads").startswith("heads\ncached · 4 heads")
         assert "cached" not in prompt_of(screen, "no-scale")
@@ -167,6 +164,19 @@ def tiny_gpt_setup(text_data):
                                                 eval_iters=2, threads=1))
 
 
+async def press_while_training(pilot, key: str, until) -> None:
+    """Press ``key`` while a run trains in a worker, then wait until ``until()`` holds.
+
+    ``pilot.press`` waits, after each key, for the process to go idle (Textual's wait_for_idle,
+    up to a second, twice), and a process whose worker thread trains never does: two seconds a
+    key spent waiting for nothing. ``until`` says what the key does, so the test waits for that
+    only (and fails, after ``wait_until``'s guard, if it never happens). It must not hold
+    before the key: then the wait would prove nothing (use ``pilot.press`` there)."""
+    assert not until(), f"{key}: what it should bring about already holds"
+    pilot.app.simulate_key(key)
+    await wait_until(pilot, until)
+
+
 async def key_latency(pilot, screen, key: str, timeout: float = 120.0) -> float:
     """Seconds from a key event entering the app's queue to the key's action running (the
     tests only need it handled; benchmarks/tui_latency.py reports the seconds)."""
@@ -181,8 +191,7 @@ async def key_latency(pilot, screen, key: str, timeout: float = 120.0) -> float:
 async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 3)
         steps = screen.steps_seen
         for _ in range(3):  # each key handled while the worker trains (benchmarks/tui_latency.py: how fast)
             await key_latency(pilot, screen, "l")
@@ -211,10 +220,9 @@ async def test_train_screen_stays_responsive_and_cancels_a_gpt_run(text_data):
 async def test_escape_on_the_train_screen_cancels_first_then_goes_back(text_data):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 2)
-        await pilot.press("escape")  # stops the run, stays to show how it ended
-        await wait_until(pilot, lambda: screen.running is None)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
+        # stops the run, stays to show how it ended
+        await press_while_training(pilot, "escape", lambda: screen.running is None)
         assert pilot.app.screen is screen
         assert "GPT cancelled at iteration" in str(screen.query_one("#train-status", Static).render())
         await pilot.press("escape")  # nothing runs now: back
@@ -233,8 +241,7 @@ async def test_train_screen_cancels_a_digits_run():
     data = load_synthetic(seed=0, n_train=2000, n_validation=200, n_test=0)
     screen = digits_screen(data, 30, 1000)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("d")
-        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        await press_while_training(pilot, "d", lambda: screen.steps_seen >= 3)
         await key_latency(pilot, screen, "l")  # handled mid-run (how fast: benchmarks/tui_latency.py)
         assert screen.running is not None
         running = str(screen.query_one("#train-status", Static).render())
@@ -258,8 +265,7 @@ async def test_train_screen_keeps_each_finished_digits_epoch(tmp_path):
     data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
     screen = digits_screen(data, 12, 2, save_dir=tmp_path / "models")
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("d")
-        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await press_while_training(pilot, "d", lambda: screen.running is None and screen.steps_seen > 0)
         assert "digits done after 2 epoch(s)" in str(screen.query_one("#train-status", Static).render())
         assert x_ticks(screen.query_one(CurvesPlot)) == ["0", "1", "2"]  # the 2 epochs, whole numbers
         log = "".join(line.text for line in screen.query_one(RichLog).lines)
@@ -304,8 +310,7 @@ async def test_quitting_mid_training_stops_the_worker(text_data):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
     app = ScreenApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 2)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
         workers = list(app.workers)
         assert workers and not any(w.is_finished for w in workers)
         app.exit()
@@ -350,10 +355,8 @@ async def test_a_short_cancelled_gpt_run_never_replaces_a_longer_kept_model(text
     async def cancelled_run() -> str:
         screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data))
         async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-            await pilot.press("g")
-            await wait_until(pilot, lambda: screen.steps_seen >= 2)
-            await pilot.press("c")
-            await wait_until(pilot, lambda: screen.running is None)
+            await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
+            await press_while_training(pilot, "c", lambda: screen.running is None)
             return "".join(line.text for line in screen.query_one(RichLog).lines)
 
     await cancelled_run()
@@ -376,10 +379,8 @@ async def test_s_samples_the_gpt_just_trained_in_the_screen(text_data):
         await pilot.press("s")  # nothing trained yet: said, nothing started
         await pilot.pause()
         assert screen.running is None and "nothing trained yet" in str(app_notes(pilot.app))
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 2)
-        await pilot.press("c")
-        await wait_until(pilot, lambda: screen.running is None)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
+        await press_while_training(pilot, "c", lambda: screen.running is None)
         await pilot.press("l")  # the log hidden: s shows it again to write the sample there
         await pilot.press("s")  # in a worker, as a run: c would stop it
         await wait_until(pilot, lambda: screen.running is None)
@@ -414,8 +415,7 @@ async def test_s_after_a_digits_run_shows_the_nets_guesses():
     data = load_synthetic(seed=0, n_train=200, n_validation=100, n_test=0)
     screen = digits_screen(data, 12, 1)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("d")
-        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await press_while_training(pilot, "d", lambda: screen.running is None and screen.steps_seen > 0)
         await pilot.press("s")
         await pilot.pause()
         log = log_text(screen)
@@ -437,10 +437,8 @@ async def test_leaving_the_train_screen_and_coming_back_shows_the_last_run(text_
         screen = app.screen
         assert isinstance(screen, TrainScreen)
         screen.gpt_setup = tiny_gpt_setup(text_data)
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 3)
-        await pilot.press("escape")  # stops the run first
-        await wait_until(pilot, lambda: screen.running is None)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 3)
+        await press_while_training(pilot, "escape", lambda: screen.running is None)  # stops the run first
         status = str(screen.query_one("#train-status", Static).render())
         points = screen.query_one(CurvesPlot).points("loss")
         await pilot.press("escape")  # back home
@@ -465,8 +463,7 @@ async def test_a_short_digits_run_never_replaces_a_longer_kept_one_and_says_so(t
     save_network(Network([784, 12, 10]), folder / "digits.npz", {"epochs_done": 30})  # as if the book's run
     screen = digits_screen(data, 12, 1, save_dir=folder)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("d")
-        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await press_while_training(pilot, "d", lambda: screen.running is None and screen.steps_seen > 0)
         status = str(screen.query_one("#train-status", Static).render())
         log = log_text(screen)
     assert load_network(folder / "digits.npz")[1]["epochs_done"] == 30  # kept
@@ -530,8 +527,7 @@ async def test_lab_run_keeps_a_fixed_axis_shows_a_line_per_variant_and_fits(text
         menu = screen.query_one(OptionList)
         menu.highlighted = [o.id for o in menu.options].index("flipped-mask")  # three variants
         await pilot.pause()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.result is not None)
+        await press_while_training(pilot, "enter", lambda: screen.result is not None)
         await pilot.pause(0.3)
         # the x axis spans the whole budget from the first point: 0..4 in whole numbers, never rescaled
         drawn = [t for t in ticks if t]  # before the first point there is no axis yet
@@ -565,8 +561,7 @@ async def test_lab_screen_runs_a_translation_experiment_and_shows_its_translatio
         menu = screen.query_one(OptionList)
         menu.highlighted = [o.id for o in menu.options].index("tx-no-cross")
         await pilot.pause()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.result is not None)
+        await press_while_training(pilot, "enter", lambda: screen.result is not None)
         await pilot.pause(0.3)
         plot = screen.query_one(CurvesPlot)
         assert plot.points("cross-attention") == 4 and plot.points("no cross-attention") == 4

@@ -13,6 +13,7 @@ from test_tui_lab import (
     ScreenApp,
     digits_screen,
     log_text,
+    press_while_training,
     text_data,
     tiny_gpt_setup,
     wait_until,
@@ -40,8 +41,7 @@ async def test_the_quick_gpt_run_trains_a_few_hundred_iterations_and_keeps_them(
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)  # a full run: 1,000,000
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
         assert "G: a quick 200 iterations" in status(screen)
-        await pilot.press("G")
-        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await press_while_training(pilot, "G", lambda: screen.running is None and screen.steps_seen > 0)
         assert status(screen).startswith(f"GPT done at iteration {QUICK_GPT_ITERS}:"), status(screen)
         assert x_ticks(screen.query_one(CurvesPlot))[-1] == f"{QUICK_GPT_ITERS:,}"  # its own length
         assert f"iter {QUICK_GPT_ITERS:>5}  train" in log_text(screen)  # its last evaluation
@@ -55,23 +55,36 @@ async def test_escape_asks_before_ending_a_run_older_than_a_minute(text_data, tm
     now = [1000.0]
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)
     screen.clock = lambda: now[0]
+
+    def asked() -> bool:  # the question is up, or the key did something else (asserted next)
+        app_screen = screen.app.screen
+        return (isinstance(app_screen, ConfirmScreen) and bool(app_screen.query(Static))) or (
+            app_screen is screen and screen.stop_event.is_set())
+
+    def answered() -> bool:
+        return screen.app.screen is screen
+
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 2)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
         now[0] += CONFIRM_AFTER_SECONDS + 61  # two minutes and a second of training, on the fake clock
-        await pilot.press("escape")
+        await press_while_training(pilot, "escape", asked)
         assert isinstance(pilot.app.screen, ConfirmScreen)
         question = " ".join(str(w.render()) for w in pilot.app.screen.query(Static))
         assert "End the GPT run?" in question and "trained for 2 min 1 s" in question
-        await pilot.press("n")  # no: the run goes on
+        await press_while_training(pilot, "n", answered)  # no: the run goes on
         assert pilot.app.screen is screen and screen.running == "gpt" and not screen.stop_event.is_set()
         steps = screen.steps_seen
         await wait_until(pilot, lambda: screen.steps_seen > steps)
-        await pilot.press("escape", "escape")  # esc on the question answers no as well
-        assert pilot.app.screen is screen and screen.running == "gpt"
-        await pilot.press("escape")
-        await pilot.press("y")
-        await wait_until(pilot, lambda: screen.running is None)
+        assert screen.running == "gpt" and not screen.stop_event.is_set()  # still, a step later
+        await press_while_training(pilot, "escape", asked)
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press_while_training(pilot, "escape", answered)  # esc on the question answers no as well
+        steps = screen.steps_seen
+        await wait_until(pilot, lambda: screen.steps_seen > steps)
+        assert pilot.app.screen is screen and screen.running == "gpt" and not screen.stop_event.is_set()
+        await press_while_training(pilot, "escape", asked)
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press_while_training(pilot, "y", lambda: screen.running is None)
         assert pilot.app.screen is screen and "GPT cancelled at iteration" in status(screen)
 
 
@@ -82,10 +95,10 @@ async def test_escape_ends_a_run_younger_than_a_minute_at_once(text_data, tmp_pa
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)
     screen.clock = lambda: now[0]
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 2)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 2)
         now[0] += CONFIRM_AFTER_SECONDS - 1
-        await pilot.press("escape")
+        await press_while_training(pilot, "escape", lambda: screen.stop_event.is_set()
+                                   or isinstance(pilot.app.screen, ConfirmScreen))
         assert pilot.app.screen is screen and screen.stop_event.is_set()
         await wait_until(pilot, lambda: screen.running is None)
         assert "GPT cancelled at iteration" in status(screen)
@@ -96,12 +109,10 @@ async def test_escape_ends_a_run_younger_than_a_minute_at_once(text_data, tmp_pa
 async def test_after_a_cancel_the_x_axis_fits_the_run(text_data, tmp_path):
     screen = TrainScreen(gpt_setup=tiny_gpt_setup(text_data), save_dir=tmp_path)
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: screen.steps_seen >= 3)
+        await press_while_training(pilot, "g", lambda: screen.steps_seen >= 3)
         plot = screen.query_one(CurvesPlot)
         assert x_ticks(plot)[-1] == "1,000,000"  # while it runs: the whole budget
-        await pilot.press("c")
-        await wait_until(pilot, lambda: screen.running is None)
+        await press_while_training(pilot, "c", lambda: screen.running is None)
         last = max(plot.curves["loss"][0])
         assert plot.x_max == last < 1_000_000
         ticks = [int(t.replace(",", "")) for t in x_ticks(plot)]
@@ -114,8 +125,7 @@ async def test_the_digits_chart_and_log_count_the_same_validation_images(tmp_pat
     data = load_synthetic(seed=0, n_train=200, n_validation=n_validation, n_test=0)
     screen = digits_screen(data, 12, 1, save_dir=tmp_path / "models")
     async with ScreenApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.press("d")
-        await wait_until(pilot, lambda: screen.running is None and screen.steps_seen > 0)
+        await press_while_training(pilot, "d", lambda: screen.running is None and screen.steps_seen > 0)
         title = screen.query_one(CurvesPlot).title
         charted = screen.query_one(CurvesPlot).curves["accuracy"][1][-1]
         status_line = status(screen)
