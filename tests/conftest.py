@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own cache and state folders, never the user's."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,13 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
 SHAKESPEARE = SHARED_DATA / "tinyshakespeare" / "input.txt"
+
+# kqv's consoles are made when kqv_cli.messages is first imported, and rich fixes a console's
+# width from $COLUMNS at that moment: a COLUMNS in the environment pytest starts in (a pytest-xdist
+# worker has COLUMNS=80) would pin every console, and a test's CliRunner(env={"COLUMNS": ...})
+# could no longer widen it. Dropped before any test module imports kqv_cli.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 
 @pytest.fixture(autouse=True)

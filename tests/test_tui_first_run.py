@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from local_http import serve
@@ -197,7 +200,13 @@ def test_a_cancel_from_the_progress_callback_leaves_no_partial_file(tmp_path):
 
 
 @pilot_test
-async def test_practice_i_is_in_the_footer_and_writes_in_kqvs_data_folder(tmp_path, monkeypatch):
+async def test_practice_i_is_in_the_footer_and_writes_in_kqvs_data_folder(tmp_path, monkeypatch, request):
+    # the screen shows the data folder's path (and the note naming it) at 80 columns: how they
+    # wrap decides what is seen, so the path has a fixed length (in /tmp), not pytest's tmp_path,
+    # whose length changes with its run number and under pytest-xdist (popen-gw0/)
+    short = Path(tempfile.mkdtemp(prefix="kqv-a-data-folder-path-of-fixed-length-x"))
+    request.addfinalizer(lambda: shutil.rmtree(short, ignore_errors=True))
+    monkeypatch.setenv("KQV_STATE_DIR", str(short / "state"))
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     monkeypatch.chdir(checkout)  # the app started inside a checkout must leave it alone
@@ -215,7 +224,7 @@ async def test_practice_i_is_in_the_footer_and_writes_in_kqvs_data_folder(tmp_pa
         await pilot.pause()
         assert list(checkout.iterdir()) == []  # nothing written where the app was started
         assert (app_workspace_dir() / MARKER).is_file()
-        assert app_workspace_dir().is_relative_to(tmp_path / "state")  # kqv's data folder (conftest's)
+        assert app_workspace_dir().is_relative_to(short / "state")  # kqv's data folder
         assert any("wrote the workspace" in note for note in notes)
         footer = screen_lines(app)[-1]
         assert "i Init" not in footer and "c Check" in footer and footer.rstrip().endswith("? Help"), footer
