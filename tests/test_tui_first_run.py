@@ -66,10 +66,24 @@ async def until(pilot, condition, seconds: float = 30.0) -> None:  # a hang guar
 
 
 @pilot_test
-async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirrors):
+async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirrors, monkeypatch):
     from kqv_cli.tui.screens.data import forget_found_data
     from lessons.steps import digit_images, translation
 
+    # MNIST's row turns ✓ when Tiny Shakespeare's first progress line reaches the screen; on a
+    # busy machine the worker could have the whole small file in place by then, both rows ✓ at
+    # once. Its last chunk waits (before the file is put in place) until the screen showed MNIST's.
+    mnist_ticked = threading.Event()
+    fetch_shakespeare = shakespeare.fetch_shakespeare
+
+    def fetch_after_mnists_tick(on_progress=None, *args, **kwargs):
+        def progress(done, total, label):
+            on_progress(done, total, label)
+            if done == total:  # always posted to the screen, whatever the time since the last
+                mnist_ticked.wait(30)
+        return fetch_shakespeare(progress if on_progress else None, *args, **kwargs)
+
+    monkeypatch.setattr(shakespeare, "fetch_shakespeare", fetch_after_mnists_tick)
     forget_found_data()  # what an earlier test in this process left remembered
     assert not digit_images.lesson_digits(2, seed=0, split="test").real  # stand-ins, remembered
     assert "not on this machine" in translation.real_pair_note()
@@ -85,8 +99,13 @@ async def test_home_says_what_is_missing_and_d_downloads_it_with_progress(mirror
         assert "not here · 11 MB · `kqv data mnist`" in shown(app)
         statuses, rows = [], []
         screen.set_status = lambda text, keep=screen.set_status: (statuses.append(str(text)), keep(text))[1]
-        screen.show_sets = lambda keep=screen.show_sets: (
-            keep(), rows.append(str(screen.query_one("#data-list").render())))[0]
+        def show_sets(keep=screen.show_sets):
+            keep()
+            rows.append(str(screen.query_one("#data-list").render()))
+            if "✓ MNIST" in rows[-1]:
+                mnist_ticked.set()
+
+        screen.show_sets = show_sets
         await pilot.press("D")  # D again, as on home (enter does the same)
         await until(pilot, lambda: not screen.running)
         assert all(ds.find() is not None for ds in DATA_SETS)  # in the cache, verified
