@@ -38,3 +38,27 @@ def screen_lines(app) -> list[str]:
     """The screen as the learner sees it, one string per terminal row (toasts and footer included)."""
     return ["".join(segment.text for segment in strip)
             for strip in app.screen._compositor.render_strips()]
+
+
+async def settle(pilot) -> None:
+    """Wait until a lesson screen has drawn the step it was asked for (not busy), then let the
+    layout that drawing asked for happen too."""
+    from kqv_cli.tui.screens.lesson import LessonScreen
+
+    await pilot.pause()
+    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
+        await asyncio.sleep(0.002)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def go_to(pilot, lesson_id: str, step_id: str):
+    """Put the open lesson screen on ``step_id`` of ``lesson_id`` and wait until it is drawn."""
+    from lessons import load_lessons
+
+    lesson = next(lesson for lesson in load_lessons() if lesson.id == lesson_id)
+    screen = pilot.app.screen
+    screen.index = lesson.step_index(step_id)
+    screen.request_step(new_step=True)
+    await settle(pilot)
+    return screen

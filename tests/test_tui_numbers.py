@@ -4,36 +4,19 @@ whole-number ids as numbers, axis captions, and the variables table's max column
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
-from pilot import pilot_test
+from pilot import go_to, pilot_test, settle
 from rich.text import Text
 
 from kqv_cli.tui.app import KqvApp
-from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.value_view import ValueView
 from lessons import load_lessons
 
 pytestmark = pytest.mark.slow  # the attention lesson run in the app: a few seconds
 
 LESSONS = {lesson.id: lesson for lesson in load_lessons()}
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
-        await asyncio.sleep(0.002)
-    await pilot.pause()
-
-
-async def go_to(pilot, lesson_id: str, step_id: str) -> LessonScreen:
-    screen = pilot.app.screen
-    screen.index = LESSONS[lesson_id].step_index(step_id)
-    screen.request_step(new_step=True)
-    await settle(pilot)
-    return screen
 
 
 def value_lines(screen) -> list[str]:

@@ -7,39 +7,12 @@ not only the widgets' state.
 
 from __future__ import annotations
 
-import asyncio
-
-from pilot import pilot_test
+from pilot import go_to, pilot_test, screen_lines, settle
 
 from kqv_cli.tui.app import KqvApp
-from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.value_view import ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
-from lessons import load_lessons
-
-LESSONS = {lesson.id: lesson for lesson in load_lessons()}
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
-        await asyncio.sleep(0.002)
-    await pilot.pause()
-    await pilot.pause()
-
-
-async def go_to(pilot, lesson_id: str, step_id: str) -> LessonScreen:
-    screen = pilot.app.screen
-    screen.index = LESSONS[lesson_id].step_index(step_id)
-    screen.request_step(new_step=True)
-    await settle(pilot)
-    return screen
-
-
-def screen_lines(app) -> list[str]:
-    """The terminal's lines as drawn, top to bottom."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def pane_lines(app, widget) -> list[str]:
