@@ -263,6 +263,23 @@ class TrainScreen(KqvScreen):
         self.post_message(self.Line(line))
         self.post_message(self.Ended(f"sampled {len(text) - 1} characters from {path.name}: in the log"))
 
+    def step_reporter(self, what: str, max_iters: int, first_iter: int, decimals: int):
+        """A trainer's ``on_step`` that tells the screen the loss and the time left, at most once
+        every STEP_MESSAGE_SECONDS and always at the last iteration (a resumed run counts its time
+        from ``first_iter``)."""
+        last = [0.0]
+
+        def on_step(info):
+            now = time.perf_counter()
+            if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == max_iters:
+                last[0] = now
+                left = time_left(info.iter - first_iter, max_iters - first_iter, info.elapsed)
+                self.post_message(self.Step(info.iter, info.loss, (
+                    f"{what} iteration {info.iter}/{max_iters} · loss {info.loss:.{decimals}f} · "
+                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · {left} · c cancels")))
+
+        return on_step
+
     @work(thread=True, group="train", exclusive=True)
     def train_gpt(self, quick: bool = False) -> None:
         from engine.gpt.train import GPTTrainer
@@ -284,17 +301,7 @@ class TrainScreen(KqvScreen):
             f"C={cfg.n_embd}, "
             f"T={cfg.block_size}, B={tc.batch_size}, on {data.source}", style="bold")))
         self.post_message(self.Budget(tc.max_iters))
-        last = [0.0]
-        first_iter = trainer.iter
-
-        def on_step(info):
-            now = time.perf_counter()
-            if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
-                last[0] = now
-                left = time_left(info.iter - first_iter, tc.max_iters - first_iter, info.elapsed)
-                self.post_message(self.Step(info.iter, info.loss, (
-                    f"GPT iteration {info.iter}/{tc.max_iters} · loss {info.loss:.4f} · "
-                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · {left} · c cancels")))
+        on_step = self.step_reporter("GPT", tc.max_iters, first_iter=trainer.iter, decimals=4)
 
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.4f}  val {info.val_loss:.4f}")
@@ -334,16 +341,7 @@ class TrainScreen(KqvScreen):
             f"{cfg.n_head} heads, C={cfg.n_embd}, {cfg.norm}-LN, B={tc.batch_size}, shared BPE of "
             f"{trainer.vocab.size:,} pieces; {splits.describe()}", style="bold")))
         self.post_message(self.Budget(tc.max_iters))
-        last = [0.0]
-
-        def on_step(info):
-            now = time.perf_counter()
-            if now - last[0] >= STEP_MESSAGE_SECONDS or info.iter == tc.max_iters:
-                last[0] = now
-                left = time_left(info.iter, tc.max_iters, info.elapsed)
-                self.post_message(self.Step(info.iter, info.loss, (
-                    f"translator iteration {info.iter}/{tc.max_iters} · loss {info.loss:.3f} · "
-                    f"{info.tokens_per_s:,.0f} tokens/s · {info.ms:.0f} ms/iter · {left} · c cancels")))
+        on_step = self.step_reporter("translator", tc.max_iters, first_iter=0, decimals=3)
 
         def on_eval(info):
             line = Text(f"iter {info.iter:>5}  train {info.train_loss:.3f}  val {info.val_loss:.3f}")
