@@ -27,6 +27,7 @@ from engine.gpt.train import GPTTrainer, TrainConfig
 from engine.runtime.blas import blas_threads
 from kqv_cli.lab import cache
 from kqv_cli.lab.experiments import DIGITS_BASE, GPT_BASE, GPT_TRAIN, Experiment, Variant
+from kqv_cli.lab.interleaved import new_run, train_interleaved
 from kqv_cli.lab.measures import probe, real_words_per_100, words_of
 from kqv_cli.lab.results import Curve, LabResult, Point, VariantDone, VariantResult, cached_result
 from kqv_cli.lab.translation_runner import TranslationRuns
@@ -136,27 +137,11 @@ class GPTRuns:
         runs = []
         for v in variants:
             cfg, tc = self.configs(v)
-            runs.append({"v": v, "trainer": GPTTrainer(self.data, cfg, tc), "seconds": 0.0, "ema": 0.0,
-                         "curve": Curve(v.label, self.budget, emit), "diverged": None})
-        beta = 0.9
-        for it in range(self.budget):
-            if stop():
-                yield None
-                return
-            for run in runs:
-                if run["diverged"]:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    loss = run["trainer"].step()
-                except TrainingDiverged as exc:
-                    run["diverged"] = str(exc).split(";")[0]
-                    continue
-                finally:
-                    run["seconds"] += time.perf_counter() - t0
-                # smoothed loss, corrected for the average's start at 0 (as Adam corrects m)
-                run["ema"] = beta * run["ema"] + (1 - beta) * loss
-                run["curve"].add(it, it + 1, run["ema"] / (1 - beta ** (it + 1)), last=it == self.budget - 1)
+            trainer = GPTTrainer(self.data, cfg, tc)
+            runs.append({**new_run(trainer, [Curve(v.label, self.budget, emit)]), "v": v})
+        if not train_interleaved(runs, self.budget, stop):
+            yield None
+            return
         for run in runs:
             yield self.measure(run)
 
@@ -166,7 +151,7 @@ class GPTRuns:
         cfg, tc = trainer.model.config, trainer.tc
         config = {**cfg.to_dict(), **{k: getattr(tc, k) for k in GPT_TRAIN}, "iters": self.budget}
         if run["diverged"]:
-            return VariantResult(v.label, config, dict.fromkeys(GPT_METRICS), run["curve"].points,
+            return VariantResult(v.label, config, dict.fromkeys(GPT_METRICS), run["curves"][0].points,
                                  diverged=run["diverged"], seconds=run["seconds"])
         ev = trainer.estimate_loss()
         metrics = {"train_loss": ev.train_loss, "val_loss": ev.val_loss,
@@ -179,7 +164,7 @@ class GPTRuns:
         metrics["words"] = real_words_per_100(sample, self.known_words)
         metrics["ms_per_iter"] = 1000 * run["seconds"] / self.budget
         metrics["unigram_loss"] = self.unigram_loss
-        return VariantResult(v.label, config, metrics, run["curve"].points, sample=sample,
+        return VariantResult(v.label, config, metrics, run["curves"][0].points, sample=sample,
                              seconds=run["seconds"] + time.perf_counter() - t0)
 
 

@@ -14,9 +14,10 @@ from dataclasses import fields
 
 import numpy as np
 
-from engine.errors import KqvError, TrainingDiverged
+from engine.errors import KqvError
 from kqv_cli.lab import cache
 from kqv_cli.lab.experiments import Experiment, Variant
+from kqv_cli.lab.interleaved import new_run, train_interleaved
 from kqv_cli.lab.results import Curve, VariantResult
 
 EXAMPLES = 4  # test sentences shown translated by each variant
@@ -91,27 +92,11 @@ class TranslationRuns:
             if key not in runs:
                 sizes, train, _ = self.settings(v)
                 trainer = TranslateTrainer(self.data.splits, sizes, TranslateTrainConfig(**train))
-                runs[key] = {"trainer": trainer, "seconds": 0.0, "ema": 0.0, "diverged": None, "curves": []}
+                runs[key] = new_run(trainer, [])
             runs[key]["curves"].append(Curve(v.label, self.budget, emit))
-        beta = 0.9
-        for it in range(self.budget):
-            if stop():
-                yield None
-                return
-            for run in runs.values():
-                if run["diverged"]:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    loss = run["trainer"].step()
-                except TrainingDiverged as exc:
-                    run["diverged"] = str(exc).split(";")[0]
-                    continue
-                finally:
-                    run["seconds"] += time.perf_counter() - t0
-                run["ema"] = beta * run["ema"] + (1 - beta) * loss
-                for curve in run["curves"]:
-                    curve.add(it, it + 1, run["ema"] / (1 - beta ** (it + 1)), last=it == self.budget - 1)
+        if not train_interleaved(list(runs.values()), self.budget, stop):
+            yield None
+            return
         for v in variants:
             if stop():
                 yield None
