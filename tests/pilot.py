@@ -52,13 +52,18 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def go_to(pilot, lesson_id: str, step_id: str):
-    """Put the open lesson screen on ``step_id`` of ``lesson_id`` and wait until it is drawn."""
+@functools.cache
+def lessons_by_id() -> dict:
+    """Every lesson by its id, read once per test process."""
     from lessons import load_lessons
 
-    lesson = next(lesson for lesson in load_lessons() if lesson.id == lesson_id)
+    return {lesson.id: lesson for lesson in load_lessons()}
+
+
+async def go_to(pilot, lesson_id: str, step_id: str):
+    """Put the open lesson screen on ``step_id`` of ``lesson_id`` and wait until it is drawn."""
     screen = pilot.app.screen
-    screen.index = lesson.step_index(step_id)
+    screen.index = lessons_by_id()[lesson_id].step_index(step_id)
     screen.request_step(new_step=True)
     await settle(pilot)
     return screen

@@ -7,19 +7,17 @@ sentence, less its last token, is the golden prompt.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pilot import pilot_test
+from pilot import pilot_test, settle
 from typer.testing import CliRunner
 
 import kqv_cli.main  # noqa: F401  (registers the commands)
 from engine.errors import KqvError
 from kqv_cli.cli import app as cli
 from kqv_cli.tui.app import KqvApp
-from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.figures import array_view
 from kqv_cli.tui.widgets.step_text import StepText
 from lessons import LessonSession, load_lessons
@@ -125,12 +123,6 @@ def test_only_the_attention_lesson_takes_a_model():
     result = CliRunner().invoke(cli, ["learn", "attention", "--model", "gpt2"])  # empty HF cache
     assert result.exit_code == 2 and "kqv data gpt2" in result.output
     assert len(result.output.strip().splitlines()) == 1
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
-        await asyncio.sleep(0.002)
 
 
 @pilot_test

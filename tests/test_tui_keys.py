@@ -3,11 +3,10 @@ goes back (stopping first what runs), ``q`` goes back (quits on home) unless a t
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import pytest
-from pilot import pilot_test
+from pilot import pilot_test, settle
 from rich.console import Console
 from textual.widgets import Input, Static
 
@@ -23,12 +22,6 @@ from kqv_cli.tui.screens.train import TrainScreen
 pytestmark = pytest.mark.slow  # every screen opened and left by its keys
 
 SIZE = (80, 24)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
-        await asyncio.sleep(0.002)
 
 
 def help_of(app) -> str:

@@ -3,17 +3,15 @@ to be read, the step's new rows are in view, and the mask step shows numbers, no
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
 import pytest
-from pilot import pilot_test
+from pilot import go_to, pilot_test, settle
 from rich.console import Console
 from rich.markdown import Markdown
 
 from kqv_cli.tui.app import KqvApp
-from kqv_cli.tui.screens.lesson import LessonScreen
 from kqv_cli.tui.widgets.step_text import StepText
 from kqv_cli.tui.widgets.value_view import ValueView
 from kqv_cli.tui.widgets.variables_table import VariablesTable
@@ -23,21 +21,6 @@ pytestmark = pytest.mark.slow  # every step laid out at several terminal sizes: 
 
 LESSONS = load_lessons()
 SIZES = [(80, 24), (100, 30)]
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    while isinstance(pilot.app.screen, LessonScreen) and pilot.app.screen.busy:
-        await asyncio.sleep(0.002)
-    await pilot.pause()
-
-
-async def go_to(pilot, lesson, step_id: str) -> LessonScreen:
-    screen = pilot.app.screen
-    screen.index = lesson.step_index(step_id)
-    screen.request_step(new_step=True)
-    await settle(pilot)
-    return screen
 
 
 def wrapped_lines(markdown: str, width: int) -> int:
@@ -76,7 +59,7 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
     app = KqvApp("attention")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        screen = await go_to(pilot, lesson, "mlp")
+        screen = await go_to(pilot, lesson.id, "mlp")
         table = screen.query_one(VariablesTable)
         visible = table.scrollable_content_region.height - table.header_height
         top = round(table.scroll_y)
@@ -87,7 +70,7 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
         first_new = names.index(min(screen.view.changed, key=names.index))
         assert top == min(first_new, round(table.max_scroll_y))  # the new rows first (or all in view)
 
-        screen = await go_to(pilot, lesson, "mask")
+        screen = await go_to(pilot, lesson.id, "mask")
         assert table.selected_name == "h0.att_masked"
         value = str(screen.query_one(ValueView).query_one("#value-body").render())
         assert "−inf" in value and "▀" not in value, "the mask step should show numbers"
@@ -106,7 +89,7 @@ async def test_mlp_step_shows_its_new_rows_and_the_mask_step_its_numbers(size):
         # from a step whose view fits the pane to one taller than it: the numbers are drawn
         # beside the scrollbar that comes, so the pane never has to scroll sideways
         for step_id in ("loss", "scores"):
-            screen = await go_to(pilot, lesson, step_id)
+            screen = await go_to(pilot, lesson.id, step_id)
         value = screen.query_one(ValueView)
         assert value.show_vertical_scrollbar and value.max_scroll_x == 0
 
@@ -179,7 +162,7 @@ async def test_every_step_opens_on_what_it_is_about_at_100x30():
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             for step in lesson.steps:
-                screen = await go_to(pilot, lesson, step.id)
+                screen = await go_to(pilot, lesson.id, step.id)
                 view, table = screen.view, screen.query_one(VariablesTable)
                 assert view.step.id == step.id
                 names = [row.key.value for row in table.ordered_rows]
@@ -209,7 +192,7 @@ async def test_mask_step_shows_numbers_beside_the_table_at_160x45():
     app = KqvApp("attention")
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
-        screen = await go_to(pilot, lesson, "mask")
+        screen = await go_to(pilot, lesson.id, "mask")
         value = screen.query_one(ValueView)
         text = str(value.query_one("#value-body").render())
         assert text.count("−inf") == 66 and "▀" not in text
@@ -223,7 +206,7 @@ async def test_step_bar_shows_whole_dims_or_an_ellipsis_never_a_cut_number():
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         for step_id in ("tokens", "embedding"):
-            screen = await go_to(pilot, lesson, step_id)
+            screen = await go_to(pilot, lesson.id, step_id)
             bar = str(screen.query_one("#step-bar").render())
             assert len(bar) <= 78 and bar.endswith(" …"), bar
             shown = [word for word in bar.split() if "=" in word]
@@ -240,7 +223,7 @@ async def test_a_last_step_title_too_long_for_the_bar_ends_in_an_ellipsis_and_ke
         app = KqvApp(lesson.id)
         async with app.run_test(size=(60, 20)) as pilot:
             await settle(pilot)
-            screen = await go_to(pilot, lesson, lesson.steps[-1].id)
+            screen = await go_to(pilot, lesson.id, lesson.steps[-1].id)
             bar = str(screen.query_one("#step-bar").render())
             assert len(bar) <= 58 and "last step: n what next" in bar, (lesson.id, bar)
             title = lesson.steps[-1].title
@@ -258,7 +241,7 @@ async def test_code_pane_opens_on_the_line_that_masks(size):
     app = KqvApp("attention")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        screen = await go_to(pilot, lesson, "mask")
+        screen = await go_to(pilot, lesson.id, "mask")
         if size[0] < 120:
             await pilot.press("c")
             await pilot.pause()
@@ -282,7 +265,7 @@ async def test_code_pane_gets_half_the_top_row_at_160_columns_and_a_cut_line_end
     app = KqvApp("attention")
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
-        screen = await go_to(pilot, lesson, "mask")
+        screen = await go_to(pilot, lesson.id, "mask")
         code = screen.query_one(CodeView)
         width = code.scrollable_content_region.width
         assert width >= 75, width
